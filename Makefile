@@ -1,0 +1,64 @@
+# policyd: the two set-up commands.
+#   make run    install missing Debian packages, build, run policyd in the
+#               foreground on 127.0.0.1:10023 (CONFIG=FILE for another policy)
+#   make test   install, build (normal and ASan+UBSan), run every suite
+# The real build is CMake; this file only wraps it.
+
+CONFIG ?= etc/policyd.yaml
+BUILD  ?= build
+ASAN   ?= build-asan
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Build and test dependencies, all from Debian 12.
+DEB_PACKAGES := build-essential cmake pkg-config python3 \
+	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev \
+	libcmocka-dev
+
+.PHONY: all deps build build-asan run test check clean
+
+all: build
+
+# deps - install what is missing: as root with apt-get, else print the line
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		    grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			    --no-install-recommends $$missing </dev/null || exit 1; \
+		else \
+			echo "missing Debian packages; as root run:"; \
+			echo "  apt-get install -y --no-install-recommends$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN)/CMakeCache.txt:
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DPOLICYD_SANITIZE=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN)/CMakeCache.txt
+	cmake --build $(ASAN) -j $(JOBS)
+
+run: build
+	mkdir -p $(BUILD)/state
+	exec $(BUILD)/policyd/policyd -f -c $(CONFIG) --state-dir $(BUILD)/state
+
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
+
+check: test
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,148 @@
+/*
+ * arena - bump allocator in chained blocks; one free per lifetime.
+ */
+#include "arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+#define ARENA_BLOCK 4096
+#define ARENA_ALIGN 16
+
+struct arena_block {
+	struct arena_block *next;
+	size_t size; /* usable bytes after the header */
+	size_t used;
+	_Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+struct arena {
+	struct arena_block *head; /* newest block; the first one is last */
+};
+
+/* block_new - a block with at least size usable bytes */
+static struct arena_block *
+block_new(size_t size)
+{
+	struct arena_block *b;
+
+	if (size < ARENA_BLOCK)
+		size = ARENA_BLOCK;
+	if (size > SIZE_MAX - sizeof(*b))
+		PD_PANIC("arena block of %zu bytes", size);
+	b = xmalloc(sizeof(*b) + size);
+	b->next = NULL;
+	b->size = size;
+	b->used = 0;
+	return b;
+}
+
+/* arena_new - an empty arena with one block */
+struct arena *
+arena_new(void)
+{
+	struct arena *a = xmalloc(sizeof(*a));
+
+	a->head = block_new(ARENA_BLOCK);
+	return a;
+}
+
+/* arena_free - release everything */
+void
+arena_free(struct arena *a)
+{
+	struct arena_block *b, *next;
+
+	if (a == NULL)
+		return;
+	for (b = a->head; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+/* arena_reset - drop all but the oldest block, which is emptied */
+void
+arena_reset(struct arena *a)
+{
+	struct arena_block *b = a->head;
+
+	while (b->next != NULL) {
+		struct arena_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	b->used = 0;
+	a->head = b;
+}
+
+/* arena_alloc - size bytes, aligned for any type */
+void *
+arena_alloc(struct arena *a, size_t size)
+{
+	struct arena_block *b = a->head;
+	size_t need;
+	void *p;
+
+	if (size > SIZE_MAX - ARENA_ALIGN)
+		PD_PANIC("arena allocation of %zu bytes", size);
+	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (need == 0)
+		need = ARENA_ALIGN;
+	if (b->size - b->used < need) {
+		struct arena_block *nb = block_new(need);
+
+		nb->next = b;
+		a->head = nb;
+		b = nb;
+	}
+	p = b->data + b->used;
+	b->used += need;
+	return p;
+}
+
+/* arena_strndup - copy at most n bytes of s */
+char *
+arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = arena_alloc(a, len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* arena_strdup - copy s */
+char *
+arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+/* arena_printf - formatted string in the arena */
+char *
+arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+	char *p;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		PD_PANIC("bad format %s", fmt);
+	p = arena_alloc(a, (size_t)len + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}

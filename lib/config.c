@@ -1,0 +1,781 @@
+/*
+ * config - YAML policy file to struct cfg.
+ *
+ * libyaml loads the file into a document (nodes with their positions);
+ * we then walk only the structure we know, so aliases cannot make the
+ * walk loop or explode, and every key of every mapping is checked against
+ * the keys that section has: a misspelt key is an error, not a silent
+ * default. Messages are "file:line:column: key: what is wrong".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "xalloc.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:10023"
+#define ERROR_DEFER "DEFER_IF_PERMIT 4.3.0 Policy service problem, try again later"
+
+struct yctx {
+	const char *path;
+	yaml_document_t *doc;
+	struct why *why;
+	bool allow_given; /* the file has an allow list, maybe empty */
+};
+
+/* fail - "file:line:col: message" at node n */
+static int fail(struct yctx *y, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct yctx *y, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[WHY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	why_set(y->why, "%s:%zu:%zu: %s", y->path, n->start_mark.line + 1,
+	    n->start_mark.column + 1, msg);
+	return -1;
+}
+
+/* node - the node of an index */
+static yaml_node_t *
+node(struct yctx *y, int index)
+{
+	return yaml_document_get_node(y->doc, index);
+}
+
+/* kind - what a node is, for messages */
+static const char *
+kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a value";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/* scalar - the text of a scalar node; NULL (with why set) otherwise */
+static const char *
+scalar(struct yctx *y, const yaml_node_t *n, const char *what)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE) {
+		fail(y, n, "%s: expected a value, found %s", what, kind(n));
+		return NULL;
+	}
+	s = (const char *)n->data.scalar.value;
+	if (strlen(s) != n->data.scalar.length) {
+		fail(y, n, "%s: value contains a NUL byte", what);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * map_keys - check that n is a mapping whose keys are all in keys[] (NULL
+ * ended), none twice, and store each value node in vals[] (NULL: absent).
+ */
+static int
+map_keys(struct yctx *y, yaml_node_t *n, const char *what,
+    const char *const keys[], yaml_node_t *vals[])
+{
+	yaml_node_pair_t *pair;
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		vals[i] = NULL;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(y, n, "%s: expected a mapping of keys, found %s",
+		    what, kind(n));
+	for (pair = n->data.mapping.pairs.start;
+	    pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(y, pair->key);
+		const char *key = scalar(y, k, what);
+
+		if (key == NULL)
+			return -1;
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(keys[i], key) == 0)
+				break;
+		if (keys[i] == NULL)
+			return fail(y, k, "unknown key \"%.60s\" in %s", key,
+			    what);
+		if (vals[i] != NULL)
+			return fail(y, k, "duplicate key \"%s\" in %s", key,
+			    what);
+		vals[i] = node(y, pair->value);
+	}
+	return 0;
+}
+
+/* get_string - a non-empty string */
+static int
+get_string(struct yctx *y, yaml_node_t *n, const char *what, char **out)
+{
+	const char *s = scalar(y, n, what);
+
+	if (s == NULL)
+		return -1;
+	if (*s == '\0')
+		return fail(y, n, "%s: must not be empty", what);
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+/* get_uint - a decimal integer in [min, max] */
+static int
+get_uint(struct yctx *y, yaml_node_t *n, const char *what, unsigned long min,
+    unsigned long max, unsigned *out)
+{
+	const char *s = scalar(y, n, what);
+	unsigned long v;
+	char *end;
+
+	if (s == NULL)
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE)
+		return fail(y, n, "%s: \"%.40s\" is not a whole number", what,
+		    s);
+	if (v < min || v > max)
+		return fail(y, n, "%s: %lu is out of range (%lu to %lu)", what,
+		    v, min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* cfg_parse_duration - number with unit ms, s, m, h, d or w */
+int
+cfg_parse_duration(const char *s, uint64_t *ms, struct why *why)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
+	};
+	const uint64_t limit = UINT64_C(10) * 366 * 86400000; /* 10 years */
+	uint64_t v = 0;
+	const char *p = s;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > limit)
+			goto big;
+	}
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			if (v > limit / units[i].ms)
+				goto big;
+			*ms = v * units[i].ms;
+			return 0;
+		}
+	}
+bad:
+	why_set(why, "\"%.40s\" is not a duration (a number with ms, s, m, "
+		     "h, d or w, e.g. 300s, 5m, 4d)", s);
+	return -1;
+big:
+	why_set(why, "\"%.40s\" is longer than 10 years", s);
+	return -1;
+}
+
+/* get_duration - a duration in [min, max] milliseconds */
+static int
+get_duration(struct yctx *y, yaml_node_t *n, const char *what, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	const char *s = scalar(y, n, what);
+	struct why why;
+
+	if (s == NULL)
+		return -1;
+	if (cfg_parse_duration(s, out, &why) < 0)
+		return fail(y, n, "%s: %s", what, why.text);
+	if (*out < min || *out > max)
+		return fail(y, n, "%s: %s is out of range (%llums to %llums)",
+		    what, s, (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
+/* item_fn - called for each value of a value-or-list */
+typedef int item_fn(struct yctx *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg);
+
+/* each_value - n is a value or a list of values; call fn on each */
+static int
+each_value(struct yctx *y, yaml_node_t *n, const char *what, item_fn *fn,
+    void *arg)
+{
+	yaml_node_item_t *it;
+	const char *s;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (it = n->data.sequence.items.start;
+		    it < n->data.sequence.items.top; it++) {
+			yaml_node_t *in = node(y, *it);
+
+			if ((s = scalar(y, in, what)) == NULL ||
+			    fn(y, in, s, what, arg) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if ((s = scalar(y, n, what)) == NULL)
+		return -1;
+	return fn(y, n, s, what, arg);
+}
+
+struct cidr_vec {
+	struct cidr **v;
+	size_t *n;
+};
+
+/* add_cidr - item_fn for networks */
+static int
+add_cidr(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+    void *arg)
+{
+	struct cidr_vec *cv = arg;
+	struct why why;
+	struct cidr c;
+
+	if (cidr_parse(s, &c, &why) < 0)
+		return fail(y, n, "%s: %s", what, why.text);
+	*cv->v = xreallocarray(*cv->v, *cv->n + 1, sizeof(c));
+	(*cv->v)[(*cv->n)++] = c;
+	return 0;
+}
+
+struct str_vec {
+	char ***v;
+	size_t *n;
+	int kind; /* 0: client name, 1: sender, 2: recipient */
+};
+
+/* add_pattern - item_fn for name and address patterns */
+static int
+add_pattern(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+    void *arg)
+{
+	struct str_vec *sv = arg;
+	struct why why;
+	char *p;
+
+	p = sv->kind == 0 ? access_norm_name(s, &why)
+			  : access_norm_addr(s, sv->kind == 1, &why);
+	if (p == NULL)
+		return fail(y, n, "%s: %s", what, why.text);
+	*sv->v = xreallocarray(*sv->v, *sv->n + 1, sizeof(char *));
+	(*sv->v)[(*sv->n)++] = p;
+	return 0;
+}
+
+/* get_action - a validated Postfix action */
+static int
+get_action(struct yctx *y, yaml_node_t *n, const char *what, char **out)
+{
+	const char *s = scalar(y, n, what);
+	struct why why;
+
+	if (s == NULL)
+		return -1;
+	if (access_check_action(s, &why) < 0)
+		return fail(y, n, "%s: %s", what, why.text);
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+/* parse_inet - "addr:port" or "[v6addr]:port" */
+static int
+parse_inet(struct yctx *y, yaml_node_t *n, const char *s,
+    struct cfg_listen *l)
+{
+	char host[ADDR_STRLEN + 1];
+	const char *port;
+	struct ipaddr ip;
+	size_t hlen;
+	unsigned long p;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		hlen = (size_t)(rb - s - 1);
+		if (hlen >= sizeof(host))
+			goto bad;
+		memcpy(host, s + 1, hlen);
+		port = rb + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (colon == NULL || (hlen = (size_t)(colon - s)) >=
+		    sizeof(host))
+			goto bad;
+		memcpy(host, s, hlen);
+		if (memchr(host, ':', hlen) != NULL)
+			return fail(y, n, "listen: inet \"%s\": write an IPv6 "
+					  "address in brackets, e.g. "
+					  "[::1]:10023", s);
+		port = colon + 1;
+	}
+	host[hlen] = '\0';
+	if (addr_parse(host, &ip) < 0)
+		return fail(y, n, "listen: inet \"%s\": \"%s\" is not an IP "
+				  "address", s, host);
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (*port < '0' || *port > '9' || *end != '\0' || p > 65535)
+		return fail(y, n, "listen: inet \"%s\": port must be 0 to "
+				  "65535", s);
+	l->kind = CFG_LISTEN_INET;
+	l->host = xstrdup(host);
+	l->port = (unsigned)p;
+	return 0;
+bad:
+	return fail(y, n, "listen: inet \"%.60s\" is not address:port, e.g. "
+			  "127.0.0.1:10023 or [::1]:10023", s);
+}
+
+/* parse_listen - the listen list */
+static int
+parse_listen(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "inet", "unix", "mode", "group",
+		NULL };
+	yaml_node_item_t *it;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(y, n, "listen: expected a list, found %s", kind(n));
+	if (n->data.sequence.items.top == n->data.sequence.items.start)
+		return fail(y, n, "listen: needs at least one listener");
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++) {
+		yaml_node_t *in = node(y, *it), *v[4];
+		struct cfg_listen *l;
+		const char *s;
+
+		if (map_keys(y, in, "listen", keys, v) < 0)
+			return -1;
+		cfg->listen = xreallocarray(cfg->listen, cfg->nlisten + 1,
+		    sizeof(*l));
+		l = &cfg->listen[cfg->nlisten++];
+		memset(l, 0, sizeof(*l));
+		l->mode = -1;
+		if ((v[0] == NULL) == (v[1] == NULL))
+			return fail(y, in, "listen: each listener needs "
+					   "either inet or unix");
+		if (v[0] != NULL) {
+			if (v[2] != NULL || v[3] != NULL)
+				return fail(y, v[2] ? v[2] : v[3],
+				    "listen: mode and group are for unix "
+				    "sockets");
+			if ((s = scalar(y, v[0], "listen: inet")) == NULL ||
+			    parse_inet(y, v[0], s, l) < 0)
+				return -1;
+			continue;
+		}
+		l->kind = CFG_LISTEN_UNIX;
+		if (get_string(y, v[1], "listen: unix", &l->path) < 0)
+			return -1;
+		if (strlen(l->path) > 100)
+			return fail(y, v[1], "listen: unix: path longer than "
+					     "100 bytes");
+		if (v[2] != NULL) {
+			const char *m = scalar(y, v[2], "listen: mode");
+			char *end;
+			long mode;
+
+			if (m == NULL)
+				return -1;
+			mode = strtol(m, &end, 8);
+			if (*m < '0' || *m > '7' || *end != '\0' ||
+			    mode > 0777)
+				return fail(y, v[2], "listen: mode: \"%.20s\" "
+						     "is not an octal mode "
+						     "like \"0660\"", m);
+			l->mode = (int)mode;
+		}
+		if (v[3] != NULL &&
+		    get_string(y, v[3], "listen: group", &l->group) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* parse_network - client network prefixes */
+static int
+parse_network(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "ipv4_prefix", "ipv6_prefix",
+		NULL };
+	yaml_node_t *v[2];
+
+	if (map_keys(y, n, "network", keys, v) < 0)
+		return -1;
+	if (v[0] != NULL && get_uint(y, v[0], "network: ipv4_prefix", 0, 32,
+	    &cfg->net.ipv4_prefix) < 0)
+		return -1;
+	if (v[1] != NULL && get_uint(y, v[1], "network: ipv6_prefix", 0, 128,
+	    &cfg->net.ipv6_prefix) < 0)
+		return -1;
+	return 0;
+}
+
+/* parse_access - the static access rules */
+static int
+parse_access(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "name", "client", "client_name",
+		"sender", "recipient", "action", NULL };
+	yaml_node_item_t *it;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(y, n, "access: expected a list of rules, found %s",
+		    kind(n));
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++) {
+		yaml_node_t *in = node(y, *it), *v[6];
+		size_t idx = cfg->naccess;
+		struct access_rule *r;
+		char what[64];
+
+		snprintf(what, sizeof(what), "access[%zu]", idx + 1);
+		if (map_keys(y, in, what, keys, v) < 0)
+			return -1;
+		cfg->access = xreallocarray(cfg->access, idx + 1, sizeof(*r));
+		r = &cfg->access[cfg->naccess++];
+		memset(r, 0, sizeof(*r));
+		r->line = (int)in->start_mark.line + 1;
+		if (v[0] != NULL) {
+			if (get_string(y, v[0], "access: name", &r->name) < 0)
+				return -1;
+			snprintf(what, sizeof(what), "access[%s]", r->name);
+		} else {
+			r->name = xstrdup(what);
+		}
+		if (v[5] == NULL)
+			return fail(y, in, "%s: needs an action", what);
+		if (v[1] == NULL && v[2] == NULL && v[3] == NULL &&
+		    v[4] == NULL)
+			return fail(y, in, "%s: needs at least one of client, "
+					   "client_name, sender, recipient",
+			    what);
+		{
+			char w[96];
+			struct cidr_vec cv = { &r->clients, &r->nclients };
+			struct str_vec names = { &r->client_names,
+				&r->nclient_names, 0 };
+			struct str_vec snd = { &r->senders, &r->nsenders, 1 };
+			struct str_vec rcp = { &r->recipients,
+				&r->nrecipients, 2 };
+
+			snprintf(w, sizeof(w), "%s.client", what);
+			if (v[1] && each_value(y, v[1], w, add_cidr, &cv) < 0)
+				return -1;
+			snprintf(w, sizeof(w), "%s.client_name", what);
+			if (v[2] &&
+			    each_value(y, v[2], w, add_pattern, &names) < 0)
+				return -1;
+			snprintf(w, sizeof(w), "%s.sender", what);
+			if (v[3] && each_value(y, v[3], w, add_pattern, &snd) < 0)
+				return -1;
+			snprintf(w, sizeof(w), "%s.recipient", what);
+			if (v[4] && each_value(y, v[4], w, add_pattern, &rcp) < 0)
+				return -1;
+			snprintf(w, sizeof(w), "%s.action", what);
+			if (get_action(y, v[5], w, &r->action) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* cfg_defaults - a config as if the file were empty */
+static struct cfg *
+cfg_defaults(const char *path)
+{
+	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->refs = 1;
+	cfg->path = xstrdup(path);
+	cfg->state_dir = xstrdup("/var/lib/policyd");
+	cfg->max_connections = 1000;
+	cfg->idle_timeout_ms = 600 * 1000;
+	cfg->shutdown_timeout_ms = 10 * 1000;
+	cfg->deadline_ms = 10 * 1000;
+	cfg->net.ipv4_prefix = 24;
+	cfg->net.ipv6_prefix = 64;
+	cfg->default_action = xstrdup("DUNNO");
+	cfg->error_action = xstrdup("DUNNO");
+	return cfg;
+}
+
+/* parse_root - the top-level mapping */
+static int
+parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
+{
+	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
+		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS };
+	static const char *const keys[] = { "listen", "allow", "state_dir",
+		"max_connections", "idle_timeout", "shutdown_timeout",
+		"deadline", "network", "default_action", "on_error", "access",
+		NULL };
+	yaml_node_t *v[nitems(keys)];
+
+	if (map_keys(y, root, "the policy file", keys, v) < 0)
+		return -1;
+	if (v[K_LISTEN] && parse_listen(y, v[K_LISTEN], cfg) < 0)
+		return -1;
+	if (v[K_ALLOW]) {
+		struct cidr_vec cv = { &cfg->allow, &cfg->nallow };
+
+		y->allow_given = true;
+		if (v[K_ALLOW]->type == YAML_SEQUENCE_NODE ||
+		    v[K_ALLOW]->type == YAML_SCALAR_NODE) {
+			if (each_value(y, v[K_ALLOW], "allow", add_cidr, &cv) <
+			    0)
+				return -1;
+		} else {
+			return fail(y, v[K_ALLOW], "allow: expected a list of "
+						   "networks, found %s",
+			    kind(v[K_ALLOW]));
+		}
+	}
+	if (v[K_STATE_DIR] &&
+	    get_string(y, v[K_STATE_DIR], "state_dir", &cfg->state_dir) < 0)
+		return -1;
+	if (v[K_MAX_CONN] && get_uint(y, v[K_MAX_CONN], "max_connections", 1,
+	    100000, &cfg->max_connections) < 0)
+		return -1;
+	if (v[K_IDLE] && get_duration(y, v[K_IDLE], "idle_timeout", 1000,
+	    86400000, &cfg->idle_timeout_ms) < 0)
+		return -1;
+	if (v[K_SHUTDOWN] && get_duration(y, v[K_SHUTDOWN], "shutdown_timeout",
+	    0, 300000, &cfg->shutdown_timeout_ms) < 0)
+		return -1;
+	if (v[K_DEADLINE] && get_duration(y, v[K_DEADLINE], "deadline", 100,
+	    100000, &cfg->deadline_ms) < 0)
+		return -1;
+	if (v[K_NETWORK] && parse_network(y, v[K_NETWORK], cfg) < 0)
+		return -1;
+	if (v[K_DEFAULT] && get_action(y, v[K_DEFAULT], "default_action",
+	    &cfg->default_action) < 0)
+		return -1;
+	if (v[K_ON_ERROR]) {
+		const char *s = scalar(y, v[K_ON_ERROR], "on_error");
+
+		if (s == NULL)
+			return -1;
+		free(cfg->error_action);
+		cfg->error_action = NULL;
+		if (strcmp(s, "dunno") == 0)
+			cfg->error_action = xstrdup("DUNNO");
+		else if (strcmp(s, "defer") == 0)
+			cfg->error_action = xstrdup(ERROR_DEFER);
+		else
+			return fail(y, v[K_ON_ERROR], "on_error: \"%.40s\" is "
+						      "neither dunno nor defer",
+			    s);
+	}
+	if (v[K_ACCESS] && parse_access(y, v[K_ACCESS], cfg) < 0)
+		return -1;
+	return 0;
+}
+
+/* set_default_lists - listen and allow when the file names none */
+static void
+set_default_lists(struct cfg *cfg, bool allow_given)
+{
+	if (cfg->nlisten == 0) {
+		cfg->listen = xcalloc(1, sizeof(*cfg->listen));
+		cfg->listen[0].kind = CFG_LISTEN_INET;
+		cfg->listen[0].host = xstrdup("127.0.0.1");
+		cfg->listen[0].port = 10023;
+		cfg->listen[0].mode = -1;
+		cfg->nlisten = 1;
+	}
+	if (!allow_given) {
+		struct cidr c;
+
+		cfg->allow = xcalloc(2, sizeof(*cfg->allow));
+		cidr_parse("127.0.0.0/8", &c, NULL);
+		cfg->allow[0] = c;
+		cidr_parse("::1/128", &c, NULL);
+		cfg->allow[1] = c;
+		cfg->nallow = 2;
+	}
+}
+
+/* cfg_parse - parse a policy from text */
+struct cfg *
+cfg_parse(const char *path, const char *text, size_t len, struct why *why)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct yctx y = { path, &doc, why, false };
+	struct cfg *cfg;
+	yaml_node_t *root;
+	int rc;
+
+	if (len > CFG_MAX_FILE) {
+		why_set(why, "%s: file is larger than %d bytes", path,
+		    CFG_MAX_FILE);
+		return NULL;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		why_set(why, "%s: cannot initialize the YAML parser", path);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_mark_t m = parser.problem_mark;
+
+		if (parser.context != NULL && parser.problem_mark.index == 0)
+			m = parser.context_mark;
+		why_set(why, "%s:%zu:%zu: %s%s%s", path, m.line + 1,
+		    m.column + 1, parser.problem ? parser.problem
+						 : "YAML error",
+		    parser.context ? " " : "",
+		    parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return NULL;
+	}
+	cfg = cfg_defaults(path);
+	root = yaml_document_get_root_node(&doc);
+	rc = 0;
+	if (root != NULL) {
+		/* A file of only comments is an empty policy: defaults. */
+		if (!(root->type == YAML_SCALAR_NODE &&
+		    root->data.scalar.length == 0))
+			rc = parse_root(&y, root, cfg);
+	}
+	if (rc == 0) {
+		/* A second document is most likely a mistake: refuse it. */
+		yaml_document_t extra;
+
+		if (yaml_parser_load(&parser, &extra)) {
+			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+
+			if (r2 != NULL) {
+				why_set(why, "%s:%zu:%zu: only one YAML "
+					     "document is allowed", path,
+				    r2->start_mark.line + 1,
+				    r2->start_mark.column + 1);
+				rc = -1;
+			}
+			yaml_document_delete(&extra);
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (rc < 0) {
+		cfg_unref(cfg);
+		return NULL;
+	}
+	set_default_lists(cfg, y.allow_given);
+	return cfg;
+}
+
+/* cfg_load - read a file and parse it */
+struct cfg *
+cfg_load(const char *path, struct why *why)
+{
+	struct cfg *cfg;
+	struct stat st;
+	FILE *fp;
+	char *text;
+	size_t len;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		int err = errno;
+
+		why_set(why, "%s: cannot open: %s", path, strerror(err));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
+		why_set(why, "%s: not a regular file", path);
+		fclose(fp);
+		return NULL;
+	}
+	if (st.st_size > CFG_MAX_FILE) {
+		why_set(why, "%s: file is larger than %d bytes", path,
+		    CFG_MAX_FILE);
+		fclose(fp);
+		return NULL;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	len = fread(text, 1, (size_t)st.st_size + 1, fp);
+	if (ferror(fp) || len > (size_t)st.st_size) {
+		why_set(why, "%s: read error or file changed while reading",
+		    path);
+		fclose(fp);
+		free(text);
+		return NULL;
+	}
+	fclose(fp);
+	cfg = cfg_parse(path, text, len, why);
+	free(text);
+	return cfg;
+}
+
+/* cfg_ref - one more reference */
+struct cfg *
+cfg_ref(struct cfg *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
+/* cfg_unref - one reference less; free with the last */
+void
+cfg_unref(struct cfg *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL || --cfg->refs > 0)
+		return;
+	for (i = 0; i < cfg->nlisten; i++) {
+		free(cfg->listen[i].host);
+		free(cfg->listen[i].path);
+		free(cfg->listen[i].group);
+	}
+	free(cfg->listen);
+	free(cfg->allow);
+	for (i = 0; i < cfg->naccess; i++)
+		access_rule_free_members(&cfg->access[i]);
+	free(cfg->access);
+	free(cfg->state_dir);
+	free(cfg->default_action);
+	free(cfg->error_action);
+	free(cfg->path);
+	free(cfg);
+}

@@ -1,0 +1,127 @@
+/*
+ * log - syslog or stderr; escaping of untrusted text.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+
+int log_verbose;
+
+static const char *log_ident = "policyd";
+static enum log_dest log_dest = LOG_TO_STDERR;
+static int log_opened;
+
+/* log_init - choose the program name and the destination */
+void
+log_init(const char *ident, enum log_dest dest)
+{
+	log_ident = ident;
+	log_dest = dest;
+	if (dest == LOG_TO_SYSLOG && !log_opened) {
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_opened = 1;
+	}
+}
+
+/* log_vemit - one line to the destination */
+static void
+log_vemit(int prio, const char *level, const char *fmt, va_list ap)
+{
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_dest == LOG_TO_SYSLOG) {
+		syslog(prio, "%s: %s", level, msg);
+		return;
+	}
+
+	/*
+	 * One fprintf per line, so lines from one process never interleave;
+	 * the timestamp is UTC with milliseconds, for reading test logs.
+	 */
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", stamp,
+	    ts.tv_nsec / 1000000, log_ident, (long)getpid(), level, msg);
+	fflush(stderr);
+}
+
+#define LOG_FN(name, prio, level, cond)                                     \
+	void name(const char *fmt, ...)                                     \
+	{                                                                   \
+		va_list ap;                                                 \
+                                                                            \
+		if (!(cond))                                                \
+			return;                                             \
+		va_start(ap, fmt);                                          \
+		log_vemit(prio, level, fmt, ap);                            \
+		va_end(ap);                                                 \
+	}
+
+LOG_FN(log_debug, LOG_DEBUG, "debug", log_verbose > 0)
+LOG_FN(log_info, LOG_INFO, "info", 1)
+LOG_FN(log_warn, LOG_WARNING, "warning", 1)
+LOG_FN(log_err, LOG_ERR, "error", 1)
+
+/* text_safe_buf - escape and bound a stranger's string */
+char *
+text_safe_buf(char *dst, size_t dstsz, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	if (dstsz == 0)
+		return dst;
+	for (i = 0; s[i] != '\0' && i < TEXT_SAFE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[5];
+		size_t n;
+
+		if (c < 0x20 || c == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 15];
+			n = 4;
+		} else if (c == '\\' || c == '"') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (o + n + 4 > dstsz) /* keep room for "..." */
+			break;
+		memcpy(dst + o, esc, n);
+		o += n;
+	}
+	if (s[i] != '\0' && o + 4 <= dstsz) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* text_safe - escaped, bounded copy from the arena */
+char *
+text_safe(struct arena *a, const char *s)
+{
+	size_t sz = TEXT_SAFE_MAX * 4 + 4;
+	char *buf = arena_alloc(a, sz);
+
+	return text_safe_buf(buf, sz, s);
+}

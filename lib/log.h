@@ -1,0 +1,37 @@
+/*
+ * log - the daemon's voice: syslog facility mail, or stderr in the
+ * foreground (-f), one line per message, lower-case, no final period.
+ * Strings a stranger controls pass through text_safe() first.
+ */
+#ifndef POLICYD_LOG_H
+#define POLICYD_LOG_H
+
+#include <stddef.h>
+
+struct arena;
+
+enum log_dest { LOG_TO_STDERR, LOG_TO_SYSLOG };
+
+extern int log_verbose; /* raised by each -v, as Postfix's msg_verbose */
+
+/* log_init - set the program name and destination; may be called again */
+void log_init(const char *ident, enum log_dest dest);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bytes of a stranger's string kept by text_safe(), before escaping. */
+#define TEXT_SAFE_MAX 256
+
+/*
+ * text_safe_buf - copy s into dst (size dstsz) with control bytes, DEL,
+ * backslash and double quote escaped as \xHH, \\ and \", truncated to
+ * TEXT_SAFE_MAX input bytes and marked "..." when cut. Returns dst.
+ */
+char *text_safe_buf(char *dst, size_t dstsz, const char *s);
+/* text_safe - the same into a new string from the arena */
+char *text_safe(struct arena *a, const char *s);
+
+#endif

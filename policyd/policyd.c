@@ -1,0 +1,335 @@
+/*
+ * policyd - the daemon: options, the policy file, listeners, signals,
+ * reload, privilege drop; then one libuv loop until SIGTERM or SIGINT.
+ *
+ *   policyd [-f] [-v] [-c FILE] [--state-dir DIR] [--user U] [--group G]
+ *   policyd --stdio [-c FILE]      one connection on stdin/stdout (spawn)
+ *   policyd -n FILE                check a policy file: exit 0 or 1
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "xalloc.h"
+
+#define DEFAULT_CONFIG "/etc/policyd/policyd.yaml"
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	struct server *srv;
+	const char *config_path;
+	const char *state_dir; /* --state-dir, overrides the file */
+	struct cfg *cfg;
+};
+
+/* usage - print the synopsis and exit */
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: policyd [-f] [-v] [-c FILE] [--state-dir DIR] "
+	    "[--user USER] [--group GROUP]\n"
+	    "       policyd --stdio [-v] [-c FILE]\n"
+	    "       policyd -n FILE\n"
+	    "  -c, --config FILE  policy file (default " DEFAULT_CONFIG ")\n"
+	    "  -f, --foreground   stay in the foreground, log to stderr\n"
+	    "  -n, --check FILE   check a policy file, exit 0 if good, 1 if "
+	    "not\n"
+	    "  -v, --verbose      more logging (repeat for more)\n"
+	    "  --state-dir DIR    state directory (overrides state_dir)\n"
+	    "  --user USER        drop privileges to USER after binding\n"
+	    "  --group GROUP      drop privileges to GROUP after binding\n"
+	    "  --stdio            serve one connection on stdin/stdout\n"
+	    "  --version          print the version\n");
+	exit(status);
+}
+
+/* load - the policy file, with the command line's overrides */
+static struct cfg *
+load(struct daemon *d, struct why *why)
+{
+	struct cfg *cfg = cfg_load(d->config_path, why);
+
+	if (cfg != NULL && d->state_dir != NULL) {
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(d->state_dir);
+	}
+	return cfg;
+}
+
+/* same_listeners - do two configs listen on the same sockets */
+static int
+same_listeners(const struct cfg *a, const struct cfg *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++) {
+		const struct cfg_listen *x = &a->listen[i], *y = &b->listen[i];
+
+		if (x->kind != y->kind || x->port != y->port ||
+		    strcmp(x->host ? x->host : "", y->host ? y->host : "") ||
+		    strcmp(x->path ? x->path : "", y->path ? y->path : ""))
+			return 0;
+	}
+	return 1;
+}
+
+/* on_signal - SIGHUP reloads; SIGTERM and SIGINT shut down */
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	if (signum == SIGHUP) {
+		struct why why;
+		struct cfg *cfg = load(d, &why);
+
+		if (cfg == NULL) {
+			log_err("reload failed, keeping the current policy: %s",
+			    why.text);
+			return;
+		}
+		if (!same_listeners(cfg, d->cfg))
+			log_warn("reload: listener changes take effect at the "
+				 "next restart");
+		server_set_config(d->srv, cfg);
+		cfg_unref(d->cfg);
+		d->cfg = cfg;
+		log_info("reloaded policy from %s", d->config_path);
+		return;
+	}
+	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+	server_shutdown(d->srv);
+}
+
+/* drop_privileges - become user and group; fatal on failure */
+static void
+drop_privileges(const char *user, const char *group)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (user != NULL) {
+		struct passwd *pw = getpwnam(user);
+
+		if (pw == NULL) {
+			log_err("--user %s: no such user", user);
+			exit(1);
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			log_err("--group %s: no such group", group);
+			exit(1);
+		}
+		gid = gr->gr_gid;
+	}
+	if (gid != (gid_t)-1 &&
+	    (setgroups(1, &gid) < 0 || setgid(gid) < 0)) {
+		log_err("cannot change to group %u: %s", (unsigned)gid,
+		    strerror(errno));
+		exit(1);
+	}
+	if (uid != (uid_t)-1) {
+		if (setuid(uid) < 0) {
+			log_err("cannot change to user %s: %s", user,
+			    strerror(errno));
+			exit(1);
+		}
+		if (uid != 0 && setuid(0) == 0) {
+			log_err("privileges could be regained after dropping "
+				"them to %s", user);
+			exit(1);
+		}
+	}
+	if (user || group)
+		log_info("running as uid %u gid %u", (unsigned)getuid(),
+		    (unsigned)getgid());
+}
+
+/* raise_fd_limit - room for max_connections descriptors */
+static void
+raise_fd_limit(unsigned want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < (rlim_t)want + 64) {
+		rl.rlim_cur = rl.rlim_max < (rlim_t)want + 64
+		    ? rl.rlim_max : (rlim_t)want + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* close_walk - close whatever handle is left at exit */
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_STATE_DIR = 256, O_USER, O_GROUP, O_STDIO, O_VERSION };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", required_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		{ "user", required_argument, NULL, O_USER },
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "stdio", no_argument, NULL, O_STDIO },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d;
+	const char *check = NULL, *user = NULL, *group = NULL;
+	int foreground = 0, stdio_mode = 0, ch, rc;
+	struct why why;
+
+	memset(&d, 0, sizeof(d));
+	d.config_path = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:n:fvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'n':
+			check = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			log_verbose++;
+			break;
+		case 'h':
+			usage(0);
+			break;
+		case O_STATE_DIR:
+			d.state_dir = optarg;
+			break;
+		case O_USER:
+			user = optarg;
+			break;
+		case O_GROUP:
+			group = optarg;
+			break;
+		case O_STDIO:
+			stdio_mode = 1;
+			break;
+		case O_VERSION:
+			printf("policyd %s\n", POLICYD_VERSION);
+			return 0;
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "policyd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+
+	if (check != NULL) {
+		struct cfg *cfg = cfg_load(check, &why);
+
+		if (cfg == NULL) {
+			fprintf(stderr, "%s\n", why.text);
+			return 1;
+		}
+		printf("%s: ok\n", check);
+		cfg_unref(cfg);
+		return 0;
+	}
+
+	/* --stdio owns stdout for the protocol: log to syslog or stderr. */
+	log_init("policyd", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d.cfg = load(&d, &why)) == NULL) {
+		log_err("%s", why.text);
+		if (!foreground)
+			fprintf(stderr, "policyd: %s\n", why.text);
+		return 1;
+	}
+	if (!stdio_mode && mkdir(d.cfg->state_dir, 0750) < 0 &&
+	    errno != EEXIST) {
+		log_err("state_dir %s: %s", d.cfg->state_dir, strerror(errno));
+		return 1;
+	}
+	raise_fd_limit(d.cfg->max_connections);
+	uv_loop_init(&d.loop);
+	d.srv = server_new(&d.loop, d.cfg);
+	rc = stdio_mode ? server_stdio(d.srv, &why)
+			: server_listen(d.srv, &why);
+	if (rc < 0) {
+		log_err("%s", why.text);
+		if (!foreground)
+			fprintf(stderr, "policyd: %s\n", why.text);
+		return 1;
+	}
+	drop_privileges(user, group);
+	if (!foreground && !stdio_mode) {
+		if (daemon(0, 0) < 0) {
+			log_err("cannot go to the background: %s",
+			    strerror(errno));
+			return 1;
+		}
+		uv_loop_fork(&d.loop);
+	}
+
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+	if (stdio_mode) {
+		/* The connection alone keeps the loop going. */
+		uv_unref((uv_handle_t *)&d.sigterm);
+		uv_unref((uv_handle_t *)&d.sigint);
+		uv_unref((uv_handle_t *)&d.sighup);
+	}
+	log_info("policyd %s started, policy %s", POLICYD_VERSION,
+	    d.config_path);
+
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+
+	uv_walk(&d.loop, close_walk, NULL);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if ((rc = uv_loop_close(&d.loop)) != 0)
+		log_warn("loop closed with handles open: %s", uv_strerror(rc));
+	server_free(d.srv);
+	cfg_unref(d.cfg);
+	log_info("stopped");
+	return 0;
+}

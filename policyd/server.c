@@ -1,0 +1,709 @@
+/*
+ * server - listeners and connections.
+ *
+ * Data flow per connection: read -> input buffer -> proto_feed() ->
+ * req_from_parser() -> verdict_decide() -> proto_reply() -> write, one
+ * log line per decision. Requests of one connection are answered in the
+ * order they came; the parser stops while one is being answered, so the
+ * rest of a pipelined read waits in the input buffer. Today every answer
+ * is ready at once; the shape allows an answer that comes later (DNS).
+ *
+ * Lifetimes: a connection is freed in the close callback of its last
+ * handle (libuv's rule); it holds a config reference for as long as it
+ * lives, and takes the server's current config between requests, so a
+ * reload never changes the rules in the middle of a request.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "arena.h"
+#include "config.h"
+#include "log.h"
+#include "proto.h"
+#include "request.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+/* Unanswered input we hold before we stop reading from a peer. */
+#define INBUF_MAX (2 * PROTO_MAX_REQUEST)
+/* Unsent replies we hold before we stop reading from a peer. */
+#define OUTQ_MAX (256 * 1024)
+
+struct listener {
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	struct server *srv;
+	bool is_tcp;
+	char name[128]; /* inet:addr:port or unix:path, for logs */
+};
+
+struct conn {
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	uv_pipe_t out;       /* --stdio only: stdout; else unused */
+	uv_timer_t idle;
+	struct server *srv;
+	struct conn *next, *prev;
+	struct cfg *cfg;     /* reference, refreshed between requests */
+	struct proto_parser parser;
+	struct arena *arena; /* the current request's */
+	char *in;            /* unparsed input */
+	size_t inlen, incap;
+	char peer[136];      /* addr:port, or the listener */
+	unsigned handles;    /* open handles; freed when it reaches 0 */
+	unsigned writes;     /* replies not yet written */
+	bool stdio;
+	bool reading;
+	bool busy;           /* a request is being answered */
+	bool closing;        /* close started, or will once writes drain */
+	bool eof;            /* the peer sent all it will send */
+};
+
+struct server {
+	uv_loop_t *loop;
+	struct cfg *cfg;
+	struct listener *lis;
+	size_t nlis;
+	struct conn *conns;  /* doubly linked */
+	unsigned nconns;
+	bool draining;       /* shutting down */
+	uv_timer_t force;    /* shutdown bound; closed when all is done */
+};
+
+static void conn_process(struct conn *c);
+static void server_maybe_done(struct server *s);
+static void conn_close(struct conn *c);
+static void conn_maybe_finish(struct conn *c);
+static void conn_read_start(struct conn *c);
+
+/* server_new - an idle server */
+struct server *
+server_new(uv_loop_t *loop, struct cfg *cfg)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+
+	s->loop = loop;
+	s->cfg = cfg_ref(cfg);
+	uv_timer_init(loop, &s->force);
+	uv_unref((uv_handle_t *)&s->force);
+	return s;
+}
+
+/* server_set_config - later requests use cfg */
+void
+server_set_config(struct server *s, struct cfg *cfg)
+{
+	cfg_ref(cfg);
+	cfg_unref(s->cfg);
+	s->cfg = cfg;
+}
+
+/* server_maybe_done - shutting down and no connection left: let go */
+static void
+server_maybe_done(struct server *s)
+{
+	if (s->draining && s->conns == NULL &&
+	    !uv_is_closing((uv_handle_t *)&s->force))
+		uv_close((uv_handle_t *)&s->force, NULL);
+}
+
+/* conn_handle_closed - free the connection with its last handle */
+static void
+conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->handles > 0)
+		return;
+	proto_fini(&c->parser);
+	arena_free(c->arena);
+	cfg_unref(c->cfg);
+	free(c->in);
+	free(c);
+}
+
+/* conn_close - unlink and close every handle of the connection */
+static void
+conn_close(struct conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->handles == 0 || uv_is_closing(&c->h.handle))
+		return;
+	c->closing = true;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	uv_close(&c->h.handle, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	if (c->stdio)
+		uv_close((uv_handle_t *)&c->out, conn_handle_closed);
+	server_maybe_done(s);
+}
+
+/* conn_shutdown_done - all replies are out: close */
+static void
+conn_shutdown_done(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	(void)status;
+	free(req);
+	conn_close(c);
+}
+
+/* conn_close_gently - close once every queued reply is written */
+static void
+conn_close_gently(struct conn *c)
+{
+	uv_shutdown_t *req;
+	uv_stream_t *out = c->stdio ? (uv_stream_t *)&c->out : &c->h.stream;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->reading) {
+		uv_read_stop(&c->h.stream);
+		c->reading = false;
+	}
+	uv_timer_stop(&c->idle);
+	req = xmalloc(sizeof(*req));
+	req->data = c;
+	if (uv_shutdown(req, out, conn_shutdown_done) < 0) {
+		free(req);
+		c->closing = false;
+		conn_close(c);
+	}
+}
+
+/* conn_maybe_finish - close when shutting down and nothing is pending */
+static void
+conn_maybe_finish(struct conn *c)
+{
+	if (c->closing || c->busy)
+		return;
+	if (c->eof || (c->srv->draining && c->inlen == 0 &&
+	    !proto_pending(&c->parser)))
+		conn_close_gently(c);
+}
+
+struct wreq {
+	uv_write_t w;
+	struct conn *c;
+	char buf[PROTO_REPLY_SIZE];
+};
+
+/* conn_written - one reply is out; maybe read again */
+static void
+conn_written(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct conn *c = wr->c;
+
+	free(wr);
+	c->writes--;
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			log_info("connection %s: write failed: %s", c->peer,
+			    uv_strerror(status));
+		conn_close(c);
+		return;
+	}
+	if (!c->closing && !c->reading && !c->eof)
+		conn_read_start(c);
+}
+
+/* conn_reply - queue one reply */
+static void
+conn_reply(struct conn *c, const char *action)
+{
+	struct wreq *wr;
+	uv_buf_t b;
+	size_t len;
+	int rc;
+
+	wr = xmalloc(sizeof(*wr));
+	wr->c = c;
+	len = proto_reply(wr->buf, action, strlen(action));
+	b = uv_buf_init(wr->buf, (unsigned)len);
+	rc = uv_write(&wr->w, c->stdio ? (uv_stream_t *)&c->out : &c->h.stream,
+	    &b, 1, conn_written);
+	if (rc < 0) {
+		free(wr);
+		log_info("connection %s: write failed: %s", c->peer,
+		    uv_strerror(rc));
+		conn_close(c);
+		return;
+	}
+	c->writes++;
+}
+
+/* conn_answer - decide one good request and reply */
+static void
+conn_answer(struct conn *c)
+{
+	struct verdict v;
+	struct req req;
+	struct why why;
+	uint64_t t0 = uv_hrtime();
+
+	if (req_from_parser(&req, c->arena, &c->parser, &c->cfg->net, &why) <
+	    0) {
+		log_warn("malformed request from %s: %s; answered %s", c->peer,
+		    why.text, c->cfg->error_action);
+		conn_reply(c, c->cfg->error_action);
+		return;
+	}
+	verdict_decide(c->cfg, &req, &v);
+	log_info("%s", verdict_log_line(c->arena, &req, &v,
+	    (uv_hrtime() - t0) / 1000));
+	conn_reply(c, v.action);
+}
+
+/* conn_process - parse and answer what the input buffer holds */
+static void
+conn_process(struct conn *c)
+{
+	size_t off = 0;
+
+	while (!c->busy && !c->closing && off < c->inlen) {
+		enum proto_event ev;
+		size_t n;
+
+		n = proto_feed(&c->parser, c->in + off, c->inlen - off, &ev);
+		off += n;
+		if (ev == PROTO_NEED_MORE)
+			continue;
+		if (ev == PROTO_FATAL) {
+			log_warn("closing connection %s: %s", c->peer,
+			    proto_why(&c->parser));
+			c->inlen = 0;
+			conn_close_gently(c);
+			return;
+		}
+		/* A request ended: answer it with the newest config. */
+		if (c->cfg != c->srv->cfg) {
+			cfg_unref(c->cfg);
+			c->cfg = cfg_ref(c->srv->cfg);
+		}
+		arena_reset(c->arena);
+		if (ev == PROTO_BAD_REQUEST) {
+			log_warn("malformed request from %s: %s; answered %s",
+			    c->peer, proto_why(&c->parser),
+			    c->cfg->error_action);
+			conn_reply(c, c->cfg->error_action);
+		} else {
+			conn_answer(c);
+		}
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	conn_maybe_finish(c);
+}
+
+/* conn_alloc - read into the free end of the input buffer */
+static void
+conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	(void)suggested;
+	if (c->incap - c->inlen < 4096) {
+		c->incap = c->incap ? c->incap * 2 : 8192;
+		c->in = xrealloc(c->in, c->incap);
+	}
+	*buf = uv_buf_init(c->in + c->inlen, (unsigned)(c->incap - c->inlen));
+}
+
+/* conn_read - new input, end of input, or an error */
+static void
+conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+	uv_stream_t *out = c->stdio ? (uv_stream_t *)&c->out : &c->h.stream;
+
+	(void)buf;
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		uv_read_stop(st);
+		c->reading = false;
+		if (nread != UV_EOF)
+			log_info("connection %s: read failed: %s", c->peer,
+			    uv_strerror((int)nread));
+		else if (c->inlen > 0 || proto_pending(&c->parser))
+			log_info("connection %s: client disconnected in the "
+				 "middle of a request", c->peer);
+		c->eof = true;
+		c->inlen = 0;
+		if (nread != UV_EOF)
+			conn_close(c);
+		else
+			conn_maybe_finish(c);
+		return;
+	}
+	c->inlen += (size_t)nread;
+	uv_timer_again(&c->idle);
+	conn_process(c);
+
+	/* Backpressure: a peer that sends faster than it reads waits. */
+	if (!c->closing && c->reading &&
+	    (c->inlen > INBUF_MAX || uv_stream_get_write_queue_size(out) >
+	    OUTQ_MAX)) {
+		uv_read_stop(st);
+		c->reading = false;
+	}
+}
+
+/* conn_read_start - (re)start reading */
+static void
+conn_read_start(struct conn *c)
+{
+	int rc = uv_read_start(&c->h.stream, conn_alloc, conn_read);
+
+	if (rc < 0) {
+		log_info("connection %s: cannot read: %s", c->peer,
+		    uv_strerror(rc));
+		conn_close(c);
+		return;
+	}
+	c->reading = true;
+}
+
+/* conn_idle - nothing for idle_timeout: close */
+static void
+conn_idle(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	log_debug("connection %s: idle, closing", c->peer);
+	conn_close_gently(c);
+}
+
+/* conn_new - a connection whose stream the caller initialized */
+static struct conn *
+conn_new(struct server *s)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->srv = s;
+	c->cfg = cfg_ref(s->cfg);
+	c->arena = arena_new();
+	proto_init(&c->parser);
+	c->h.handle.data = c;
+	c->idle.data = c;
+	c->out.data = c;
+	return c;
+}
+
+/* conn_start - link the connection in and start serving it */
+static void
+conn_start(struct server *s, struct conn *c)
+{
+	c->handles += 1; /* the idle timer */
+	uv_timer_init(s->loop, &c->idle);
+	uv_timer_start(&c->idle, conn_idle, c->cfg->idle_timeout_ms,
+	    c->cfg->idle_timeout_ms);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	conn_read_start(c);
+}
+
+/* peer_allowed - is a TCP client in the allow list; sets its name */
+static bool
+peer_allowed(struct server *s, struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	struct ipaddr ip;
+	char a[ADDR_STRLEN];
+	unsigned port;
+	size_t i;
+
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	memset(&ip, 0, sizeof(ip));
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		ip.family = AF_INET;
+		memcpy(ip.a, &sin->sin_addr, 4);
+		port = ntohs(sin->sin_port);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		if (addr_parse(a, &ip) < 0)
+			return false;
+		port = ntohs(sin6->sin6_port);
+	}
+	addr_format(&ip, a, sizeof(a));
+	snprintf(c->peer, sizeof(c->peer), ip.family == AF_INET6 ? "[%s]:%u"
+								 : "%s:%u",
+	    a, port);
+	for (i = 0; i < s->cfg->nallow; i++)
+		if (cidr_match(&s->cfg->allow[i], &ip))
+			return true;
+	return false;
+}
+
+/* on_connection - accept, then decide whether to serve */
+static void
+on_connection(uv_stream_t *ls, int status)
+{
+	struct listener *l = ls->data;
+	struct server *s = l->srv;
+	struct conn *c;
+	int rc;
+
+	if (status < 0) {
+		log_warn("%s: accept failed: %s", l->name, uv_strerror(status));
+		return;
+	}
+	c = conn_new(s);
+	c->handles = 1;
+	if (l->is_tcp)
+		uv_tcp_init(s->loop, &c->h.tcp);
+	else
+		uv_pipe_init(s->loop, &c->h.pipe, 0);
+	c->h.handle.data = c;
+	if ((rc = uv_accept(ls, &c->h.stream)) < 0) {
+		log_warn("%s: accept failed: %s", l->name, uv_strerror(rc));
+		c->closing = true;
+		uv_close(&c->h.handle, conn_handle_closed);
+		return;
+	}
+	if (l->is_tcp) {
+		if (!peer_allowed(s, c)) {
+			log_warn("%s: refusing connection from %s: not in "
+				 "allow", l->name, c->peer[0] ? c->peer : "?");
+			c->closing = true;
+			uv_close(&c->h.handle, conn_handle_closed);
+			return;
+		}
+		uv_tcp_nodelay(&c->h.tcp, 1);
+	} else {
+		snprintf(c->peer, sizeof(c->peer), "%s", l->name);
+	}
+	if (s->nconns >= s->cfg->max_connections) {
+		log_warn("%s: refusing connection from %s: %u connections "
+			 "open, max_connections is %u", l->name, c->peer,
+		    s->nconns, s->cfg->max_connections);
+		c->closing = true;
+		uv_close(&c->h.handle, conn_handle_closed);
+		return;
+	}
+	log_debug("%s: connection from %s", l->name, c->peer);
+	conn_start(s, c);
+}
+
+/* listen_inet - bind one TCP listener */
+static int
+listen_inet(struct server *s, const struct cfg_listen *cl,
+    struct listener *l, struct why *why)
+{
+	struct sockaddr_storage ss;
+	int rc, len = sizeof(ss);
+	char host[ADDR_STRLEN];
+
+	if (strchr(cl->host, ':'))
+		rc = uv_ip6_addr(cl->host, (int)cl->port,
+		    (struct sockaddr_in6 *)&ss);
+	else
+		rc = uv_ip4_addr(cl->host, (int)cl->port,
+		    (struct sockaddr_in *)&ss);
+	if (rc == 0) {
+		uv_tcp_init(s->loop, &l->h.tcp);
+		l->is_tcp = true;
+		rc = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss,
+		    strchr(cl->host, ':') ? UV_TCP_IPV6ONLY : 0);
+	}
+	if (rc == 0)
+		rc = uv_listen(&l->h.stream, 511, on_connection);
+	if (rc == 0)
+		rc = uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss,
+		    &len);
+	if (rc < 0) {
+		why_set(why, "listen inet %s:%u: %s", cl->host, cl->port,
+		    uv_strerror(rc));
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		uv_ip6_name(a, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "inet:[%s]:%u", host,
+		    ntohs(a->sin6_port));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		uv_ip4_name(a, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "inet:%s:%u", host,
+		    ntohs(a->sin_port));
+	}
+	return 0;
+}
+
+/* listen_unix - bind one unix-domain listener, set mode and group */
+static int
+listen_unix(struct server *s, const struct cfg_listen *cl,
+    struct listener *l, struct why *why)
+{
+	struct stat st;
+	int rc;
+
+	/* A socket left by a previous run would make bind fail. */
+	if (lstat(cl->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(cl->path);
+	uv_pipe_init(s->loop, &l->h.pipe, 0);
+	snprintf(l->name, sizeof(l->name), "unix:%s", cl->path);
+	if ((rc = uv_pipe_bind(&l->h.pipe, cl->path)) < 0 ||
+	    (rc = uv_listen(&l->h.stream, 511, on_connection)) < 0) {
+		why_set(why, "listen unix %s: %s", cl->path, uv_strerror(rc));
+		return -1;
+	}
+	if (cl->group != NULL) {
+		struct group *gr = getgrnam(cl->group);
+
+		if (gr == NULL) {
+			why_set(why, "listen unix %s: no group %s", cl->path,
+			    cl->group);
+			return -1;
+		}
+		if (chown(cl->path, (uid_t)-1, gr->gr_gid) < 0) {
+			why_set(why, "listen unix %s: chown to group %s: %s",
+			    cl->path, cl->group, strerror(errno));
+			return -1;
+		}
+	}
+	if (cl->mode >= 0 && chmod(cl->path, (mode_t)cl->mode) < 0) {
+		why_set(why, "listen unix %s: chmod %o: %s", cl->path,
+		    (unsigned)cl->mode, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* server_listen - bind every listener */
+int
+server_listen(struct server *s, struct why *why)
+{
+	size_t i;
+
+	s->lis = xcalloc(s->cfg->nlisten, sizeof(*s->lis));
+	for (i = 0; i < s->cfg->nlisten; i++) {
+		const struct cfg_listen *cl = &s->cfg->listen[i];
+		struct listener *l = &s->lis[i];
+		int rc;
+
+		l->srv = s;
+		l->h.handle.data = l;
+		s->nlis = i + 1;
+		rc = cl->kind == CFG_LISTEN_INET ? listen_inet(s, cl, l, why)
+						 : listen_unix(s, cl, l, why);
+		if (rc < 0)
+			return -1;
+		log_info("listening on %s", l->name);
+	}
+	return 0;
+}
+
+/* server_stdio - one connection on stdin and stdout */
+int
+server_stdio(struct server *s, struct why *why)
+{
+	struct conn *c = conn_new(s);
+	int rc;
+
+	c->stdio = true;
+	snprintf(c->peer, sizeof(c->peer), "stdio");
+	uv_pipe_init(s->loop, &c->h.pipe, 0);
+	uv_pipe_init(s->loop, &c->out, 0);
+	c->handles = 2;
+	if ((rc = uv_pipe_open(&c->h.pipe, 0)) < 0 ||
+	    (rc = uv_pipe_open(&c->out, 1)) < 0) {
+		why_set(why, "--stdio: %s", uv_strerror(rc));
+		c->closing = true;
+		uv_close(&c->h.handle, conn_handle_closed);
+		uv_close((uv_handle_t *)&c->out, conn_handle_closed);
+		return -1;
+	}
+	conn_start(s, c);
+	return 0;
+}
+
+/* force_close - the shutdown bound passed: close what is left */
+static void
+force_close(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	if (s->conns != NULL)
+		log_warn("shutdown: closing %u connections after %llu ms",
+		    s->nconns, (unsigned long long)s->cfg->shutdown_timeout_ms);
+	while (s->conns != NULL)
+		conn_close(s->conns);
+}
+
+/* server_shutdown - stop accepting; finish; bounded */
+void
+server_shutdown(struct server *s)
+{
+	struct conn *c, *next;
+	size_t i;
+
+	if (s->draining)
+		return;
+	s->draining = true;
+	for (i = 0; i < s->nlis; i++)
+		if (!uv_is_closing(&s->lis[i].h.handle))
+			uv_close(&s->lis[i].h.handle, NULL);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_maybe_finish(c);
+	}
+	if (s->conns != NULL) {
+		s->force.data = s;
+		uv_ref((uv_handle_t *)&s->force);
+		uv_timer_start(&s->force, force_close,
+		    s->cfg->shutdown_timeout_ms, 0);
+	}
+	server_maybe_done(s);
+}
+
+/* server_free - release the server after its loop ended */
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	cfg_unref(s->cfg);
+	free(s->lis);
+	free(s);
+}

@@ -1,0 +1,33 @@
+/*
+ * server - the listeners and connections of the daemon, on one libuv
+ * loop: accept, allowlist, connection limit, idle timeout, the policy
+ * protocol on each persistent connection, replies in request order,
+ * graceful shutdown. Glue between the loop and lib/.
+ */
+#ifndef POLICYD_SERVER_H
+#define POLICYD_SERVER_H
+
+#include <uv.h>
+
+struct cfg;
+struct server;
+struct why;
+
+/* server_new - a server answering with cfg (it takes a reference) */
+struct server *server_new(uv_loop_t *loop, struct cfg *cfg);
+/* server_listen - bind every listener of the config; 0 or -1 with why */
+int server_listen(struct server *s, struct why *why);
+/* server_stdio - serve one connection on stdin/stdout; 0 or -1 with why */
+int server_stdio(struct server *s, struct why *why);
+/* server_set_config - answer new requests with cfg (takes a reference) */
+void server_set_config(struct server *s, struct cfg *cfg);
+/*
+ * server_shutdown - stop accepting, answer what is in flight, close every
+ * connection; force them closed after the config's shutdown_timeout.
+ * When all handles are closed the loop has nothing left and returns.
+ */
+void server_shutdown(struct server *s);
+/* server_free - after the loop returned */
+void server_free(struct server *s);
+
+#endif
