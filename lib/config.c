@@ -634,6 +634,51 @@ set_default_lists(struct cfg *cfg, bool allow_given)
 	}
 }
 
+/*
+ * check_depth - refuse nesting deeper than CFG_MAX_DEPTH before loading.
+ * libyaml's scanner does work per token in proportion to the nesting, so
+ * a hostile file of nothing but '[' would take minutes to load; the
+ * event pass stops after the first few tokens of such a file.
+ */
+static int
+check_depth(const char *path, const char *text, size_t len, struct why *why)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		why_set(why, "%s: cannot initialize the YAML parser", path);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break; /* the loader reports syntax errors */
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > CFG_MAX_DEPTH) {
+				why_set(why, "%s:%zu:%zu: nesting deeper than "
+					     "%d levels", path,
+				    ev.start_mark.line + 1,
+				    ev.start_mark.column + 1, CFG_MAX_DEPTH);
+				rc = -1;
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		    ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT || rc < 0) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* cfg_parse - parse a policy from text */
 struct cfg *
 cfg_parse(const char *path, const char *text, size_t len, struct why *why)
@@ -650,6 +695,8 @@ cfg_parse(const char *path, const char *text, size_t len, struct why *why)
 		    CFG_MAX_FILE);
 		return NULL;
 	}
+	if (check_depth(path, text, len, why) < 0)
+		return NULL;
 	if (!yaml_parser_initialize(&parser)) {
 		why_set(why, "%s: cannot initialize the YAML parser", path);
 		return NULL;

@@ -22,6 +22,8 @@ struct why;
 
 /* The biggest policy file we read. */
 #define CFG_MAX_FILE (1024 * 1024)
+/* The deepest nesting of lists and mappings we read. */
+#define CFG_MAX_DEPTH 16
 
 enum cfg_listen_kind { CFG_LISTEN_INET, CFG_LISTEN_UNIX };
 

@@ -1,0 +1,374 @@
+/*
+ * config_test - the policy file: a good file read into every field, the
+ * shipped etc/policyd.yaml, and bad files with their exact messages.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "xalloc.h"
+
+#ifndef SOURCE_DIR
+#error SOURCE_DIR must name the source tree
+#endif
+
+static struct cfg *
+parse(const char *text, struct why *why)
+{
+	return cfg_parse("t.yaml", text, strlen(text), why);
+}
+
+static void
+test_config_defaults(void **state)
+{
+	struct why why;
+	struct cfg *cfg = parse("# only a comment\n", &why);
+	char buf[CIDR_STRLEN];
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nlisten, 1);
+	assert_int_equal(cfg->listen[0].kind, CFG_LISTEN_INET);
+	assert_string_equal(cfg->listen[0].host, "127.0.0.1");
+	assert_int_equal(cfg->listen[0].port, 10023);
+	assert_int_equal(cfg->nallow, 2);
+	assert_string_equal(cidr_format(&cfg->allow[0], buf, sizeof(buf)),
+	    "127.0.0.0/8");
+	assert_string_equal(cidr_format(&cfg->allow[1], buf, sizeof(buf)),
+	    "::1/128");
+	assert_int_equal(cfg->max_connections, 1000);
+	assert_int_equal(cfg->idle_timeout_ms, 600000);
+	assert_int_equal(cfg->deadline_ms, 10000);
+	assert_int_equal(cfg->net.ipv4_prefix, 24);
+	assert_int_equal(cfg->net.ipv6_prefix, 64);
+	assert_string_equal(cfg->default_action, "DUNNO");
+	assert_string_equal(cfg->error_action, "DUNNO");
+	assert_int_equal(cfg->naccess, 0);
+	cfg_unref(cfg);
+	/* An empty file is the same. */
+	cfg = parse("", &why);
+	assert_non_null(cfg);
+	cfg_unref(cfg);
+}
+
+static void
+test_config_good_file(void **state)
+{
+	const char *text =
+	    "listen:\n"
+	    "  - inet: 127.0.0.1:0\n"
+	    "  - inet: \"[::1]:10024\"\n"
+	    "  - unix: /tmp/policyd.sock\n"
+	    "    mode: \"0660\"\n"
+	    "    group: postfix\n"
+	    "allow: [10.0.0.0/8, \"2001:db8::/32\"]\n"
+	    "state_dir: /tmp/state\n"
+	    "max_connections: 5\n"
+	    "idle_timeout: 2m\n"
+	    "shutdown_timeout: 1500ms\n"
+	    "deadline: 4\n"
+	    "network: { ipv4_prefix: 32, ipv6_prefix: 48 }\n"
+	    "default_action: DEFER_IF_PERMIT 4.7.1 later\n"
+	    "on_error: defer\n"
+	    "access:\n"
+	    "  - name: office\n"
+	    "    client: [192.0.2.0/24, 2001:db8:1::/48]\n"
+	    "    action: OK\n"
+	    "  - client_name: .Example.NET\n"
+	    "    sender: [\"<>\", Bad@Spam.example, .spam.example, "
+	    "example.com, user@]\n"
+	    "    recipient: postmaster@example.org\n"
+	    "    action: 554 5.7.1 no\n";
+	struct why why;
+	struct cfg *cfg = parse(text, &why);
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(cfg->nlisten, 3);
+	assert_int_equal(cfg->listen[0].port, 0);
+	assert_string_equal(cfg->listen[1].host, "::1");
+	assert_int_equal(cfg->listen[1].port, 10024);
+	assert_int_equal(cfg->listen[2].kind, CFG_LISTEN_UNIX);
+	assert_string_equal(cfg->listen[2].path, "/tmp/policyd.sock");
+	assert_int_equal(cfg->listen[2].mode, 0660);
+	assert_string_equal(cfg->listen[2].group, "postfix");
+	assert_int_equal(cfg->nallow, 2);
+	assert_string_equal(cfg->state_dir, "/tmp/state");
+	assert_int_equal(cfg->max_connections, 5);
+	assert_int_equal(cfg->idle_timeout_ms, 120000);
+	assert_int_equal(cfg->shutdown_timeout_ms, 1500);
+	assert_int_equal(cfg->deadline_ms, 4000);
+	assert_int_equal(cfg->net.ipv4_prefix, 32);
+	assert_int_equal(cfg->net.ipv6_prefix, 48);
+	assert_string_equal(cfg->default_action, "DEFER_IF_PERMIT 4.7.1 later");
+	assert_non_null(strstr(cfg->error_action, "DEFER_IF_PERMIT 4.3.0"));
+	assert_int_equal(cfg->naccess, 2);
+	assert_string_equal(cfg->access[0].name, "office");
+	assert_int_equal(cfg->access[0].nclients, 2);
+	assert_string_equal(cfg->access[1].name, "access[2]");
+	assert_int_equal(cfg->access[1].line, 20);
+	assert_string_equal(cfg->access[1].client_names[0], ".example.net");
+	assert_int_equal(cfg->access[1].nsenders, 5);
+	assert_string_equal(cfg->access[1].senders[0], "<>");
+	assert_string_equal(cfg->access[1].senders[1], "bad@spam.example");
+	assert_string_equal(cfg->access[1].senders[2], ".spam.example");
+	assert_string_equal(cfg->access[1].senders[3], "@example.com");
+	assert_string_equal(cfg->access[1].senders[4], "user@");
+	assert_string_equal(cfg->access[1].recipients[0],
+	    "postmaster@example.org");
+	assert_string_equal(cfg->access[1].action, "554 5.7.1 no");
+	assert_int_equal(cfg_ref(cfg)->refs, 2);
+	cfg_unref(cfg);
+	cfg_unref(cfg);
+}
+
+static void
+test_config_shipped_file(void **state)
+{
+	struct why why;
+	struct cfg *cfg = cfg_load(SOURCE_DIR "/etc/policyd.yaml", &why);
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(cfg->listen[0].port, 10023);
+	cfg_unref(cfg);
+}
+
+static const struct {
+	const char *label;
+	const char *text;
+	const char *want; /* the exact message */
+} bad_cases[] = {
+	{ "unknown key", "lisen: []\n",
+	    "t.yaml:1:1: unknown key \"lisen\" in the policy file" },
+	{ "duplicate key", "deadline: 5s\ndeadline: 6s\n",
+	    "t.yaml:2:1: duplicate key \"deadline\" in the policy file" },
+	{ "root is a list", "- a\n",
+	    "t.yaml:1:1: the policy file: expected a mapping of keys, found "
+	    "a list" },
+	{ "yaml syntax", "listen: [\n",
+	    "t.yaml:2:1: did not find expected node content while parsing "
+	    "a flow node" },
+	{ "yaml bad indentation", "a: b\n c: d\n",
+	    "t.yaml:2:3: mapping values are not allowed in this context" },
+	{ "two documents", "deadline: 5s\n---\ndeadline: 6s\n",
+	    "t.yaml:3:1: only one YAML document is allowed" },
+	{ "not a number", "max_connections: abc\n",
+	    "t.yaml:1:18: max_connections: \"abc\" is not a whole number" },
+	{ "negative number", "max_connections: -1\n",
+	    "t.yaml:1:18: max_connections: \"-1\" is not a whole number" },
+	{ "number out of range", "max_connections: 0\n",
+	    "t.yaml:1:18: max_connections: 0 is out of range (1 to 100000)" },
+	{ "number is a list", "max_connections: [1]\n",
+	    "t.yaml:1:18: max_connections: expected a value, found a list" },
+	{ "bad duration unit", "idle_timeout: 5x\n",
+	    "t.yaml:1:15: idle_timeout: \"5x\" is not a duration (a number "
+	    "with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
+	{ "duration without number", "idle_timeout: s\n",
+	    "t.yaml:1:15: idle_timeout: \"s\" is not a duration (a number "
+	    "with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
+	{ "negative duration", "idle_timeout: -5s\n",
+	    "t.yaml:1:15: idle_timeout: \"-5s\" is not a duration (a number "
+	    "with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
+	{ "duration with blank", "idle_timeout: 5 s\n",
+	    "t.yaml:1:15: idle_timeout: \"5 s\" is not a duration (a number "
+	    "with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
+	{ "huge duration", "idle_timeout: 99999999999999999999d\n",
+	    "t.yaml:1:15: idle_timeout: \"99999999999999999999d\" is longer "
+	    "than 10 years" },
+	{ "duration out of range", "deadline: 5m\n",
+	    "t.yaml:1:11: deadline: 5m is out of range (100ms to 100000ms)" },
+	{ "cidr host bits", "allow: [10.0.0.1/8]\n",
+	    "t.yaml:1:9: allow: \"10.0.0.1/8\" has host bits set; did you mean "
+	    "10.0.0.0/8?" },
+	{ "cidr garbage", "allow:\n  - localhost\n",
+	    "t.yaml:2:5: allow: \"localhost\" is not an IPv4 or IPv6 address" },
+	{ "allow is a mapping", "allow: {a: b}\n",
+	    "t.yaml:1:8: allow: expected a list of networks, found a mapping" },
+	{ "listen is a value", "listen: 127.0.0.1:10023\n",
+	    "t.yaml:1:9: listen: expected a list, found a value" },
+	{ "listen empty", "listen: []\n",
+	    "t.yaml:1:9: listen: needs at least one listener" },
+	{ "listen without port", "listen:\n  - inet: 127.0.0.1\n",
+	    "t.yaml:2:11: listen: inet \"127.0.0.1\" is not address:port, "
+	    "e.g. 127.0.0.1:10023 or [::1]:10023" },
+	{ "listen port too big", "listen:\n  - inet: 127.0.0.1:65536\n",
+	    "t.yaml:2:11: listen: inet \"127.0.0.1:65536\": port must be 0 "
+	    "to 65535" },
+	{ "listen host name", "listen:\n  - inet: localhost:10023\n",
+	    "t.yaml:2:11: listen: inet \"localhost:10023\": \"localhost\" is "
+	    "not an IP address" },
+	{ "listen ipv6 without brackets", "listen:\n  - inet: ::1:10023\n",
+	    "t.yaml:2:11: listen: inet \"::1:10023\": write an IPv6 address "
+	    "in brackets, e.g. [::1]:10023" },
+	{ "listen both kinds", "listen:\n  - inet: 127.0.0.1:1\n    unix: /x\n",
+	    "t.yaml:2:5: listen: each listener needs either inet or unix" },
+	{ "listen mode on inet", "listen:\n  - inet: 127.0.0.1:1\n    mode: "
+				 "\"0600\"\n",
+	    "t.yaml:3:11: listen: mode and group are for unix sockets" },
+	{ "listen bad mode", "listen:\n  - unix: /x\n    mode: \"0999\"\n",
+	    "t.yaml:3:11: listen: mode: \"0999\" is not an octal mode like "
+	    "\"0660\"" },
+	{ "listen unknown key", "listen:\n  - unix: /x\n    owner: root\n",
+	    "t.yaml:3:5: unknown key \"owner\" in listen" },
+	{ "network prefix", "network:\n  ipv4_prefix: 33\n",
+	    "t.yaml:2:16: network: ipv4_prefix: 33 is out of range (0 to 32)" },
+	{ "default action", "default_action: MAYBE\n",
+	    "t.yaml:1:17: default_action: \"MAYBE\" is not an action (OK, "
+	    "DUNNO, REJECT text, DEFER text, DEFER_IF_PERMIT text, "
+	    "DEFER_IF_REJECT text, or 4xx/5xx text)" },
+	{ "OK with text", "default_action: OK fine\n",
+	    "t.yaml:1:17: default_action: action OK takes no text" },
+	{ "code without text", "default_action: 550\n",
+	    "t.yaml:1:17: default_action: action \"550\" needs a text after "
+	    "the code" },
+	{ "on_error", "on_error: reject\n",
+	    "t.yaml:1:11: on_error: \"reject\" is neither dunno nor defer" },
+	{ "rule without action", "access:\n  - client: 192.0.2.0/24\n",
+	    "t.yaml:2:5: access[1]: needs an action" },
+	{ "rule without selector", "access:\n  - action: OK\n",
+	    "t.yaml:2:5: access[1]: needs at least one of client, client_name, "
+	    "sender, recipient" },
+	{ "rule bad cidr", "access:\n  - client: 192.0.2.0/33\n    action: OK\n",
+	    "t.yaml:2:13: access[1].client: \"192.0.2.0/33\": prefix length "
+	    "must be 0 to 32" },
+	{ "rule bad sender", "access:\n  - name: x\n    sender: 'a b@c'\n"
+			     "    action: OK\n",
+	    "t.yaml:3:13: access[x].sender: \"a b@c\" is not an address "
+	    "pattern (user@domain, user@, @domain, domain or .domain)" },
+	{ "rule null recipient", "access:\n  - recipient: '<>'\n"
+				 "    action: OK\n",
+	    "t.yaml:2:16: access[1].recipient: \"<>\" (the null sender) is "
+	    "only allowed as a sender pattern" },
+	{ "rule bad client name", "access:\n  - client_name: '..x'\n"
+				  "    action: OK\n",
+	    "t.yaml:2:18: access[1].client_name: \"..x\" is not a host name or "
+	    ".domain suffix" },
+	{ "rule unknown key", "access:\n  - clients: 192.0.2.0/24\n",
+	    "t.yaml:2:5: unknown key \"clients\" in access[1]" },
+	{ "NUL in value", "state_dir: \"a\\0b\"\n",
+	    "t.yaml:1:12: state_dir: value contains a NUL byte" },
+	{ "empty string", "state_dir: ''\n",
+	    "t.yaml:1:12: state_dir: must not be empty" },
+};
+
+static void
+test_config_bad_files(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(bad_cases); i++) {
+		struct why why;
+		struct cfg *cfg;
+
+		print_message("case: %s\n", bad_cases[i].label);
+		why.text[0] = '\0';
+		cfg = parse(bad_cases[i].text, &why);
+		assert_null(cfg);
+		assert_string_equal(why.text, bad_cases[i].want);
+	}
+}
+
+static void
+test_config_file_errors(void **state)
+{
+	char path[] = "/tmp/config_test_XXXXXX";
+	struct why why;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_null(cfg_load("/nonexistent/policyd.yaml", &why));
+	assert_string_equal(why.text, "/nonexistent/policyd.yaml: cannot "
+				      "open: No such file or directory");
+	assert_null(cfg_load("/tmp", &why));
+	assert_string_equal(why.text, "/tmp: not a regular file");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs("deadline: 5s\nbogus: 1\n", fp);
+	fclose(fp);
+	assert_null(cfg_load(path, &why));
+	assert_non_null(strstr(why.text, ":2:1: unknown key \"bogus\""));
+	assert_int_equal(strncmp(why.text, path, strlen(path)), 0);
+	unlink(path);
+}
+
+static void
+test_config_deep_nesting(void **state)
+{
+	/* Hostile nesting must end in an error, not a crash. */
+	size_t depth = 500000, i;
+	char *text = xmalloc(depth * 2 + 32);
+	struct why why;
+	struct cfg *cfg;
+	size_t o;
+
+	(void)state;
+	o = (size_t)sprintf(text, "access: ");
+	for (i = 0; i < depth; i++)
+		text[o++] = '[';
+	text[o] = '\0';
+	cfg = cfg_parse("t.yaml", text, o, &why);
+	assert_null(cfg);
+	assert_string_equal(why.text, "t.yaml:1:24: nesting deeper than 16 "
+				      "levels");
+	free(text);
+}
+
+static void
+test_config_duration(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		uint64_t ms;
+	} cases[] = {
+		{ "300s", 1, 300000 }, { "5m", 1, 300000 },
+		{ "4d", 1, 345600000 }, { "2h", 1, 7200000 },
+		{ "1w", 1, 604800000 }, { "250ms", 1, 250 },
+		{ "30", 1, 30000 }, { "0", 1, 0 }, { "", 0, 0 },
+		{ "5S", 0, 0 }, { "1.5h", 0, 0 }, { "5m ", 0, 0 },
+		{ "m5", 0, 0 }, { "3650d", 1, UINT64_C(315360000000) },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		uint64_t ms = 12345;
+		struct why why;
+
+		print_message("case: \"%s\"\n", cases[i].in);
+		assert_int_equal(cfg_parse_duration(cases[i].in, &ms, &why) == 0,
+		    cases[i].ok);
+		if (cases[i].ok)
+			assert_int_equal(ms, cases[i].ms);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_good_file),
+		cmocka_unit_test(test_config_shipped_file),
+		cmocka_unit_test(test_config_bad_files),
+		cmocka_unit_test(test_config_file_errors),
+		cmocka_unit_test(test_config_deep_nesting),
+		cmocka_unit_test(test_config_duration),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
