@@ -1,0 +1,179 @@
+/*
+ * loadgen - policy protocol load generator for benchmarks.
+ *
+ *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] HOST PORT
+ *
+ * Opens CONNECTIONS connections to HOST:PORT and keeps PIPELINE requests
+ * outstanding on each (1 is what Postfix does: one request, one reply),
+ * until REQUESTS replies have come back. Requests vary the client address
+ * and sender so no two are alike. Prints requests per second and latency
+ * percentiles. Loopback only: HOST must be an address literal.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct lconn {
+	int fd;
+	unsigned outstanding;
+	uint64_t sent_at[64]; /* ring of send times */
+	unsigned head, tail;
+	char buf[65536];
+	size_t len;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+send_one(struct lconn *c, unsigned long seq)
+{
+	char req[512];
+	int n;
+
+	n = snprintf(req, sizeof(req),
+	    "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+	    "protocol_name=ESMTP\nclient_address=198.51.%lu.%lu\n"
+	    "client_name=mail%lu.example.net\n"
+	    "reverse_client_name=mail%lu.example.net\n"
+	    "helo_name=mail%lu.example.net\nsender=user%lu@example.net\n"
+	    "recipient=rcpt%lu@example.org\nqueue_id=Q%lu\n"
+	    "instance=%lx.1\nsize=1234\n\n",
+	    (seq >> 8) & 255, seq & 255, seq % 1000, seq % 1000, seq % 1000,
+	    seq, seq % 50, seq, seq);
+	if (write(c->fd, req, (size_t)n) != n) {
+		perror("write");
+		exit(1);
+	}
+	c->sent_at[c->head++ % 64] = now_ns();
+	c->outstanding++;
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned long conns = 10, total = 100000, pipeline = 1, seq = 0;
+	unsigned long done = 0, i;
+	struct sockaddr_in sin;
+	struct lconn *cs;
+	struct pollfd *pfd;
+	uint64_t *lat, t0, t1;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:n:p:")) != -1) {
+		switch (ch) {
+		case 'c':
+			conns = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			total = strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			pipeline = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 2 || conns == 0 || total == 0 || pipeline == 0 ||
+	    pipeline > 64)
+		goto usage;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(argv[optind + 1]));
+	if (inet_pton(AF_INET, argv[optind], &sin.sin_addr) != 1)
+		goto usage;
+	cs = calloc(conns, sizeof(*cs));
+	pfd = calloc(conns, sizeof(*pfd));
+	lat = calloc(total, sizeof(*lat));
+	if (!cs || !pfd || !lat)
+		return 1;
+	for (i = 0; i < conns; i++) {
+		int one = 1;
+
+		cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(cs[i].fd, (struct sockaddr *)&sin, sizeof(sin)) <
+		    0) {
+			perror("connect");
+			return 1;
+		}
+		setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		pfd[i].fd = cs[i].fd;
+		pfd[i].events = POLLIN;
+	}
+	t0 = now_ns();
+	for (i = 0; i < conns; i++)
+		while (cs[i].outstanding < pipeline && seq < total)
+			send_one(&cs[i], seq++);
+	while (done < total) {
+		if (poll(pfd, conns, 10000) <= 0) {
+			fprintf(stderr, "loadgen: no reply for 10 s\n");
+			return 1;
+		}
+		for (i = 0; i < conns; i++) {
+			struct lconn *c = &cs[i];
+			ssize_t n;
+			char *p;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(c->fd, c->buf + c->len,
+			    sizeof(c->buf) - c->len);
+			if (n <= 0) {
+				fprintf(stderr, "loadgen: connection %lu "
+						"closed\n", i);
+				return 1;
+			}
+			c->len += (size_t)n;
+			while ((p = memmem(c->buf, c->len, "\n\n", 2)) !=
+			    NULL) {
+				size_t used = (size_t)(p + 2 - c->buf);
+
+				lat[done++] = now_ns() -
+				    c->sent_at[c->tail++ % 64];
+				c->outstanding--;
+				memmove(c->buf, c->buf + used, c->len - used);
+				c->len -= used;
+				if (seq < total)
+					send_one(c, seq++);
+			}
+		}
+	}
+	t1 = now_ns();
+	qsort(lat, total, sizeof(*lat), cmp_u64);
+	printf("requests=%lu connections=%lu pipeline=%lu seconds=%.3f "
+	       "rps=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f\n",
+	    total, conns, pipeline, (double)(t1 - t0) / 1e9,
+	    (double)total / ((double)(t1 - t0) / 1e9),
+	    (double)lat[total / 2] / 1e3, (double)lat[total * 99 / 100] / 1e3,
+	    (double)lat[total - 1] / 1e3);
+	return 0;
+usage:
+	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
+			"[-p PIPELINE] ADDRESS PORT\n");
+	return 2;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# run.sh - throughput of policyd on loopback with the static-rules path.
+#   t/bench/run.sh [BUILD_DIR]      (default: build)
+# Starts policyd with t/bench/bench.yaml on a free port, runs loadgen in
+# a few shapes, stops policyd. Report the printed lines in
+# doc/performance.md together with the machine they came from.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+tmp=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+"$build/policyd/policyd" -f -c "$top/t/bench/bench.yaml" \
+    --state-dir "$tmp/state" 2>"$tmp/log" &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+	    "$tmp/log")
+	[ -n "$port" ] && break
+	sleep 0.2
+done
+[ -n "$port" ] || { cat "$tmp/log"; exit 1; }
+lg="$build/t/bench/loadgen"
+"$lg" -c 1 -n 50000 127.0.0.1 "$port"
+"$lg" -c 10 -n 200000 127.0.0.1 "$port"
+"$lg" -c 100 -n 200000 127.0.0.1 "$port"
+"$lg" -c 10 -p 16 -n 500000 127.0.0.1 "$port"
+kill -TERM $pid
+wait $pid
