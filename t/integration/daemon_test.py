@@ -101,6 +101,18 @@ class Decisions(DaemonTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_unix_socket_group(self):
+        if os.getuid() != 0:
+            self.skipTest("needs root to give a socket to another group")
+        import grp
+        gid = grp.getgrnam("nogroup").gr_gid
+        d = self.daemon('listen:\n  - unix: @DIR@/g.sock\n    mode: "0620"\n'
+                        '    group: nogroup\n')
+        st = os.stat(d.path("g.sock"))
+        self.assertEqual(st.st_gid, gid)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o620)
+        self.assertEqual(d.stop(), 0)
+
     def test_ipv6_listener(self):
         try:
             t = socket.socket(socket.AF_INET6)
