@@ -204,6 +204,81 @@ big:
 	return -1;
 }
 
+/* cfg_parse_size - bytes with an optional KiB, MiB or GiB */
+int
+cfg_parse_size(const char *s, uint64_t *bytes, struct why *why)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = { { "", 1 }, { "KiB", 1024 }, { "MiB", 1024 * 1024 },
+		{ "GiB", 1024 * 1024 * 1024 } };
+	uint64_t v = 0;
+	const char *p = s;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > (UINT64_C(1) << 40))
+			goto bad;
+	}
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			*bytes = v * units[i].mult;
+			if (*bytes > (UINT64_C(1) << 40))
+				goto bad;
+			return 0;
+		}
+	}
+bad:
+	why_set(why, "\"%.40s\" is not a size (a number of bytes, or with "
+		     "KiB, MiB or GiB, e.g. 64MiB)", s);
+	return -1;
+}
+
+/* get_bool - true/false, yes/no, on/off */
+static int
+get_bool(struct yctx *y, yaml_node_t *n, const char *what, bool *out)
+{
+	const char *s = scalar(y, n, what);
+
+	if (s == NULL)
+		return -1;
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+		*out = false;
+	else
+		return fail(y, n, "%s: \"%.40s\" is neither true nor false",
+		    what, s);
+	return 0;
+}
+
+/* get_seconds - a duration in whole seconds within [min, max] */
+static int
+get_seconds(struct yctx *y, yaml_node_t *n, const char *what, int64_t min,
+    int64_t max, int64_t *out)
+{
+	const char *s = scalar(y, n, what);
+	struct why why;
+	uint64_t ms;
+
+	if (s == NULL)
+		return -1;
+	if (cfg_parse_duration(s, &ms, &why) < 0)
+		return fail(y, n, "%s: %s", what, why.text);
+	if (ms % 1000 != 0)
+		return fail(y, n, "%s: %s is not a whole number of seconds",
+		    what, s);
+	if ((int64_t)(ms / 1000) < min || (int64_t)(ms / 1000) > max)
+		return fail(y, n, "%s: %s is out of range (%llds to %llds)",
+		    what, s, (long long)min, (long long)max);
+	*out = (int64_t)(ms / 1000);
+	return 0;
+}
+
 /* get_duration - a duration in [min, max] milliseconds */
 static int
 get_duration(struct yctx *y, yaml_node_t *n, const char *what, uint64_t min,
@@ -518,6 +593,158 @@ parse_access(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 	return 0;
 }
 
+/* parse_store - the state store */
+static int
+parse_store(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "cache", "sync", NULL };
+	yaml_node_t *v[2];
+
+	if (map_keys(y, n, "store", keys, v) < 0)
+		return -1;
+	if (v[0] != NULL) {
+		const char *s = scalar(y, v[0], "store: cache");
+		struct why why;
+
+		if (s == NULL)
+			return -1;
+		if (cfg_parse_size(s, &cfg->store_cache, &why) < 0)
+			return fail(y, v[0], "store: cache: %s", why.text);
+		if (cfg->store_cache < (UINT64_C(1) << 20) ||
+		    cfg->store_cache > (UINT64_C(64) << 30))
+			return fail(y, v[0], "store: cache: %s is out of range "
+					     "(1MiB to 64GiB)", s);
+	}
+	if (v[1] != NULL) {
+		const char *s = scalar(y, v[1], "store: sync");
+
+		if (s == NULL)
+			return -1;
+		if (strcmp(s, "os") == 0)
+			cfg->store_sync = STORE_SYNC_OS;
+		else if (strcmp(s, "full") == 0)
+			cfg->store_sync = STORE_SYNC_FULL;
+		else
+			return fail(y, v[1], "store: sync: \"%.40s\" is neither "
+					     "os nor full", s);
+	}
+	return 0;
+}
+
+/* parse_greylist - checks.greylist */
+static int
+parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
+{
+	enum { K_ENABLED, K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC,
+		K_AWLD, K_BATV, K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER,
+		K_ON_ERROR, K_SWEEP, K_BATCH };
+	static const char *const keys[] = { "enabled", "delay", "retry_window",
+		"max_age", "ipv4_prefix", "ipv6_prefix", "awl_clients",
+		"awl_domains", "strip_batv", "strip_srs", "strip_extension",
+		"fold_digits", "text", "header", "on_error", "sweep_interval",
+		"sweep_batch", NULL };
+	yaml_node_t *v[nitems(keys)];
+	uint64_t ms;
+
+	if (map_keys(y, n, "checks: greylist", keys, v) < 0)
+		return -1;
+	g->enabled = true;
+	if (v[K_ENABLED] && get_bool(y, v[K_ENABLED], "greylist: enabled",
+	    &g->enabled) < 0)
+		return -1;
+	if (v[K_DELAY] && get_seconds(y, v[K_DELAY], "greylist: delay", 0,
+	    86400, &g->delay) < 0)
+		return -1;
+	if (v[K_WINDOW] && get_seconds(y, v[K_WINDOW], "greylist: "
+	    "retry_window", 60, 30 * 86400, &g->retry_window) < 0)
+		return -1;
+	if (v[K_MAX_AGE] && get_seconds(y, v[K_MAX_AGE], "greylist: max_age",
+	    3600, 3650 * 86400LL, &g->max_age) < 0)
+		return -1;
+	if (v[K_V4] && get_uint(y, v[K_V4], "greylist: ipv4_prefix", 0, 32,
+	    &g->ipv4_prefix) < 0)
+		return -1;
+	if (v[K_V6] && get_uint(y, v[K_V6], "greylist: ipv6_prefix", 0, 128,
+	    &g->ipv6_prefix) < 0)
+		return -1;
+	if (v[K_AWLC] && get_uint(y, v[K_AWLC], "greylist: awl_clients", 0,
+	    1000000, &g->awl_clients) < 0)
+		return -1;
+	if (v[K_AWLD] && get_uint(y, v[K_AWLD], "greylist: awl_domains", 0,
+	    1000000, &g->awl_domains) < 0)
+		return -1;
+	if ((v[K_BATV] && get_bool(y, v[K_BATV], "greylist: strip_batv",
+		&g->strip_batv) < 0) ||
+	    (v[K_SRS] && get_bool(y, v[K_SRS], "greylist: strip_srs",
+		&g->strip_srs) < 0) ||
+	    (v[K_EXT] && get_bool(y, v[K_EXT], "greylist: strip_extension",
+		&g->strip_extension) < 0) ||
+	    (v[K_DIGITS] && get_bool(y, v[K_DIGITS], "greylist: fold_digits",
+		&g->fold_digits) < 0) ||
+	    (v[K_HEADER] && get_bool(y, v[K_HEADER], "greylist: header",
+		&g->header) < 0))
+		return -1;
+	if (v[K_TEXT]) {
+		char *t = NULL;
+		const char *p;
+
+		if (get_string(y, v[K_TEXT], "greylist: text", &t) < 0)
+			return -1;
+		for (p = t; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				free(t);
+				return fail(y, v[K_TEXT], "greylist: text "
+							  "contains a control "
+							  "character");
+			}
+		}
+		if (strlen(t) > 400) {
+			free(t);
+			return fail(y, v[K_TEXT], "greylist: text is longer "
+						  "than 400 characters");
+		}
+		free(g->text);
+		g->text = t;
+	}
+	if (v[K_ON_ERROR]) {
+		const char *s = scalar(y, v[K_ON_ERROR], "greylist: on_error");
+
+		if (s == NULL)
+			return -1;
+		if (strcmp(s, "dunno") == 0)
+			g->defer_on_error = false;
+		else if (strcmp(s, "defer") == 0)
+			g->defer_on_error = true;
+		else
+			return fail(y, v[K_ON_ERROR], "greylist: on_error: "
+			    "\"%.40s\" is neither dunno nor defer", s);
+	}
+	if (v[K_SWEEP]) {
+		if (get_duration(y, v[K_SWEEP], "greylist: sweep_interval", 100,
+		    86400000, &ms) < 0)
+			return -1;
+		g->sweep_interval_ms = (int64_t)ms;
+	}
+	if (v[K_BATCH] && get_uint(y, v[K_BATCH], "greylist: sweep_batch", 1,
+	    100000, &g->sweep_batch) < 0)
+		return -1;
+	return 0;
+}
+
+/* parse_checks - the checks section */
+static int
+parse_checks(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "greylist", NULL };
+	yaml_node_t *v[1];
+
+	if (map_keys(y, n, "checks", keys, v) < 0)
+		return -1;
+	if (v[0] != NULL && parse_greylist(y, v[0], &cfg->greylist) < 0)
+		return -1;
+	return 0;
+}
+
 /* cfg_defaults - a config as if the file were empty */
 static struct cfg *
 cfg_defaults(const char *path)
@@ -535,6 +762,9 @@ cfg_defaults(const char *path)
 	cfg->net.ipv6_prefix = 64;
 	cfg->default_action = xstrdup("DUNNO");
 	cfg->error_action = xstrdup("DUNNO");
+	cfg->store_cache = UINT64_C(64) << 20;
+	cfg->store_sync = STORE_SYNC_OS;
+	gl_conf_defaults(&cfg->greylist);
 	return cfg;
 }
 
@@ -543,11 +773,12 @@ static int
 parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 {
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
-		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS };
+		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
+		K_HOSTNAME, K_STORE, K_CHECKS };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
-		NULL };
+		"hostname", "store", "checks", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -606,6 +837,13 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 			    s);
 	}
 	if (v[K_ACCESS] && parse_access(y, v[K_ACCESS], cfg) < 0)
+		return -1;
+	if (v[K_HOSTNAME] &&
+	    get_string(y, v[K_HOSTNAME], "hostname", &cfg->hostname) < 0)
+		return -1;
+	if (v[K_STORE] && parse_store(y, v[K_STORE], cfg) < 0)
+		return -1;
+	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg) < 0)
 		return -1;
 	return 0;
 }
@@ -823,6 +1061,8 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->state_dir);
 	free(cfg->default_action);
 	free(cfg->error_action);
+	free(cfg->hostname);
+	gl_conf_fini(&cfg->greylist);
 	free(cfg->path);
 	free(cfg);
 }

@@ -16,7 +16,9 @@
 
 #include "access.h"
 #include "addr.h"
+#include "greylist.h"
 #include "request.h"
+#include "store.h"
 
 struct why;
 
@@ -53,6 +55,10 @@ struct cfg {
 	char *error_action;          /* malformed request: the safe answer */
 	struct access_rule *access;  /* in file order; the first match wins */
 	size_t naccess;
+	char *hostname;              /* our name in headers; NULL: the host's */
+	uint64_t store_cache;        /* bytes of Berkeley DB cache */
+	enum store_sync store_sync;
+	struct gl_conf greylist;     /* checks.greylist */
 };
 
 /* cfg_load - read and check a policy file; NULL with why set on error */
@@ -68,5 +74,7 @@ void cfg_unref(struct cfg *cfg);
  * number of seconds, into milliseconds. 0, or -1 with why set.
  */
 int cfg_parse_duration(const char *s, uint64_t *ms, struct why *why);
+/* cfg_parse_size - "64MiB", "512KiB", "1GiB", "65536" bytes */
+int cfg_parse_size(const char *s, uint64_t *bytes, struct why *why);
 
 #endif

@@ -6,20 +6,124 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "access.h"
 #include "arena.h"
 #include "config.h"
+#include "greylist.h"
 #include "log.h"
 #include "request.h"
+#include "store.h"
+#include "xalloc.h"
 
-/* verdict_decide - first matching access rule, else the default */
+/* expand - the text with every {seconds} replaced */
+static char *
+expand(struct arena *a, const char *text, int64_t seconds)
+{
+	char out[1024], num[24];
+	const char *p = text;
+	size_t o = 0, nlen;
+
+	nlen = (size_t)snprintf(num, sizeof(num), "%lld", (long long)seconds);
+	while (*p != '\0' && o + nlen + 1 < sizeof(out)) {
+		if (strncmp(p, "{seconds}", 9) == 0) {
+			memcpy(out + o, num, nlen);
+			o += nlen;
+			p += 9;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return arena_strdup(a, out);
+}
+
+/* rfc5322_date - "Mon, 23 Nov 2026 01:52:34 +0000" */
+static char *
+rfc5322_date(struct arena *a, int64_t now)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	char buf[64];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	return arena_strdup(a, buf);
+}
+
+/* greylist - the greylisting part of a decision */
+static void
+greylist(const struct cfg *cfg, const struct req *req,
+    struct verdict_env *env, struct verdict *v)
+{
+	const struct gl_conf *g = &cfg->greylist;
+	struct gl_result res;
+	struct why why;
+	int rc;
+
+	if (env->store == NULL) {
+		env->store_rc = STORE_ERROR;
+		snprintf(env->store_why, sizeof(env->store_why),
+		    "the store is not open");
+		goto error;
+	}
+	rc = greylist_check(env->store, g, req, env->now, &res, &why);
+	if (rc != 0) {
+		env->store_rc = rc;
+		snprintf(env->store_why, sizeof(env->store_why), "%s",
+		    why.text);
+		goto error;
+	}
+	switch (res.status) {
+	case GL_SKIP:
+		return;
+	case GL_NEW:
+	case GL_EARLY:
+		v->action = arena_printf(req->arena, "DEFER_IF_PERMIT 4.7.1 %s",
+		    expand(req->arena, g->text, res.wait));
+		v->rule = arena_printf(req->arena, "greylist:%s(wait=%llds)",
+		    res.status == GL_NEW ? "new" : "early",
+		    (long long)res.wait);
+		return;
+	case GL_PASS:
+		v->rule = arena_printf(req->arena,
+		    "greylist:pass(delayed=%llds)", (long long)res.delayed);
+		if (g->header && strcmp(env->header_instance, req->instance)) {
+			snprintf(env->header_instance,
+			    sizeof(env->header_instance), "%s", req->instance);
+			v->action = arena_printf(req->arena,
+			    "PREPEND X-Greylist: delayed %lld seconds by "
+			    "policyd at %s; %s", (long long)res.delayed,
+			    env->hostname, rfc5322_date(req->arena, env->now));
+		}
+		return;
+	case GL_KNOWN:
+		v->rule = "greylist:known";
+		return;
+	case GL_AWL_CLIENT:
+		v->rule = "greylist:awl-client";
+		return;
+	case GL_AWL_DOMAIN:
+		v->rule = "greylist:awl-domain";
+		return;
+	}
+	return;
+error:
+	v->rule = "greylist:error";
+	if (g->defer_on_error)
+		v->action = "DEFER_IF_PERMIT 4.3.0 Greylisting is temporarily "
+			    "unavailable, please try again later";
+}
+
+/* verdict_decide - access rules, greylisting, else the default */
 void
 verdict_decide(const struct cfg *cfg, const struct req *req,
-    struct verdict *v)
+    struct verdict_env *env, struct verdict *v)
 {
 	const struct access_rule *r;
 
+	env->store_rc = 0;
 	r = access_match(cfg->access, cfg->naccess, req);
 	if (r != NULL) {
 		v->action = r->action;
@@ -28,6 +132,10 @@ verdict_decide(const struct cfg *cfg, const struct req *req,
 	}
 	v->action = cfg->default_action;
 	v->rule = "default";
+	if (cfg->greylist.enabled && req->sasl_username == NULL &&
+	    (req->protocol_state[0] == '\0' ||
+	    strcmp(req->protocol_state, "RCPT") == 0))
+		greylist(cfg, req, env, v);
 }
 
 /* kv - " key=value", value escaped and quoted when it needs to be */

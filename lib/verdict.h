@@ -18,14 +18,31 @@ struct arena;
 struct cfg;
 struct req;
 
+struct store;
+
 struct verdict {
 	const char *action; /* reply text after "action=" */
 	const char *rule;   /* what decided: access[name], default, ... */
 };
 
-/* verdict_decide - static access rules, else the default action */
+/* What a decision needs besides the config and the request. */
+struct verdict_env {
+	struct store *store;   /* NULL: the store is unavailable */
+	const char *hostname;  /* ours, for headers */
+	int64_t now;           /* seconds since the epoch */
+	char header_instance[64]; /* per connection: the message that got
+				   * its X-Greylist header */
+	int store_rc;          /* out: a store error (STORE_*), or 0 */
+	char store_why[512];   /* out: its message */
+};
+
+/*
+ * verdict_decide - static access rules; then greylisting, when enabled,
+ * for a RCPT request of an unauthenticated client; else default_action.
+ * Strings of the verdict come from the request's arena or the config.
+ */
 void verdict_decide(const struct cfg *cfg, const struct req *req,
-    struct verdict *v);
+    struct verdict_env *env, struct verdict *v);
 /* verdict_log_line - the decision line, from the arena */
 char *verdict_log_line(struct arena *a, const struct req *req,
     const struct verdict *v, uint64_t elapsed_us);

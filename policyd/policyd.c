@@ -107,6 +107,13 @@ on_signal(uv_signal_t *h, int signum)
 		if (!same_listeners(cfg, d->cfg))
 			log_warn("reload: listener changes take effect at the "
 				 "next restart");
+		if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
+		    cfg->greylist.enabled != d->cfg->greylist.enabled ||
+		    cfg->store_cache != d->cfg->store_cache ||
+		    cfg->store_sync != d->cfg->store_sync)
+			log_warn("reload: store changes (state_dir, store, "
+				 "greylist enabled) take effect at the next "
+				 "restart");
 		server_set_config(d->srv, cfg);
 		cfg_unref(d->cfg);
 		d->cfg = cfg;
@@ -305,6 +312,9 @@ main(int argc, char **argv)
 		}
 		uv_loop_fork(&d.loop);
 	}
+	/* After the fork and the privilege drop: the files are ours. */
+	if (d.cfg->greylist.enabled)
+		server_store_start(d.srv);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);

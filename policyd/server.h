@@ -27,6 +27,13 @@ void server_set_config(struct server *s, struct cfg *cfg);
  * When all handles are closed the loop has nothing left and returns.
  */
 void server_shutdown(struct server *s);
+/*
+ * server_store_start - open the state store and start its timer (expiry
+ * sweep, checkpoints, and reopening after trouble). A store that cannot
+ * be opened is logged and tried again; requests meanwhile follow the
+ * greylist's on_error.
+ */
+void server_store_start(struct server *s);
 /* server_free - after the loop returned */
 void server_free(struct server *s);
 

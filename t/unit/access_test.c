@@ -105,6 +105,7 @@ test_access_rules(void **state)
 	for (i = 0; i < nitems(cases); i++) {
 		const char *attrs[PA_COUNT] = { 0 };
 		struct arena *a = arena_new();
+		struct verdict_env env = { 0 };
 		struct verdict v;
 		struct req req;
 
@@ -114,7 +115,7 @@ test_access_rules(void **state)
 		attrs[PA_SENDER] = cases[i].sender;
 		attrs[PA_RECIPIENT] = cases[i].rcpt;
 		assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-		verdict_decide(cfg, &req, &v);
+		verdict_decide(cfg, &req, &env, &v);
 		assert_string_equal(v.rule, cases[i].rule);
 		if (strcmp(cases[i].rule, "default") == 0)
 			assert_string_equal(v.action,
@@ -131,6 +132,7 @@ test_access_log_line(void **state)
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	struct arena *a = arena_new();
+	struct verdict_env env = { 0 };
 	struct verdict v;
 	struct req req;
 
@@ -142,7 +144,7 @@ test_access_log_line(void **state)
 	attrs[PA_RECIPIENT] = "c@d.example";
 	attrs[PA_QUEUE_ID] = "8045F2AB23";
 	assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &v);
+	verdict_decide(cfg, &req, &env, &v);
 	assert_string_equal(verdict_log_line(a, &req, &v, 41),
 	    "decision action=\"REJECT 5.7.1 not from you\" rule=spam-domains "
 	    "client=203.0.113.9 client_name=mail.spam.example "
@@ -153,7 +155,7 @@ test_access_log_line(void **state)
 	memset(attrs, 0, sizeof(attrs));
 	attrs[PA_SENDER] = "";
 	assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &v);
+	verdict_decide(cfg, &req, &env, &v);
 	assert_string_equal(verdict_log_line(a, &req, &v, 0),
 	    "decision action=\"DEFER_IF_PERMIT 4.7.1 default\" rule=default "
 	    "client=\"\" client_name=unknown helo=\"\" sender=<> rcpt=\"\" "

@@ -1,0 +1,130 @@
+/*
+ * greylist - greylisting with an auto-whitelist, on the store.
+ *
+ * A triplet (client network, normalized sender, recipient) seen for the
+ * first time is deferred; a retry after delay and within retry_window
+ * passes and the triplet stays passed until unused for max_age. A client
+ * network that passed awl_clients times (counted at most once per hour)
+ * is no longer greylisted; nor is a (network, sender domain) pair after
+ * awl_domains passes. Time is a parameter (now, in seconds): nothing here
+ * reads a clock, so tests use a fake one.
+ */
+#ifndef POLICYD_GREYLIST_H
+#define POLICYD_GREYLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct req;
+struct why;
+
+struct gl_conf {
+	bool enabled;
+	int64_t delay;        /* seconds before a retry passes */
+	int64_t retry_window; /* seconds a first sight waits for its retry */
+	int64_t max_age;      /* seconds unused before entries expire */
+	unsigned ipv4_prefix; /* client network */
+	unsigned ipv6_prefix;
+	unsigned awl_clients; /* passes to whitelist a network; 0: off */
+	unsigned awl_domains; /* passes to whitelist network+domain; 0: off */
+	bool strip_batv;      /* prvs=, msprvs1= */
+	bool strip_srs;       /* SRS0, SRS1 */
+	bool strip_extension; /* +extension */
+	bool fold_digits;     /* digit runs become '#' */
+	char *text;           /* deferral text; {seconds} is replaced */
+	bool header;          /* PREPEND X-Greylist once per message */
+	bool defer_on_error;  /* store trouble: defer instead of DUNNO */
+	int64_t sweep_interval_ms; /* expiry timer period */
+	unsigned sweep_batch; /* records examined per table per tick */
+};
+
+/* gl_conf_defaults - the documented defaults */
+void gl_conf_defaults(struct gl_conf *c);
+/* gl_conf_fini - free what a config owns */
+void gl_conf_fini(struct gl_conf *c);
+
+enum gl_status {
+	GL_NEW,        /* first sight (or started over): defer */
+	GL_EARLY,      /* retry before delay: defer */
+	GL_PASS,       /* first retry after delay: pass, was delayed */
+	GL_KNOWN,      /* triplet passed before: pass */
+	GL_AWL_CLIENT, /* client network whitelisted */
+	GL_AWL_DOMAIN, /* network + sender domain whitelisted */
+	GL_SKIP,       /* not greylisted: no client address or recipient */
+};
+
+struct gl_result {
+	enum gl_status status;
+	int64_t wait;    /* GL_NEW, GL_EARLY: seconds until a retry passes */
+	int64_t delayed; /* GL_PASS: seconds the message was delayed */
+};
+
+/*
+ * greylist_check - judge one request and record it; 0, or a STORE_* error
+ * with why set (the request then follows on_error).
+ */
+int greylist_check(struct store *st, const struct gl_conf *c,
+    const struct req *req, int64_t now, struct gl_result *res,
+    struct why *why);
+
+/*
+ * greylist_norm_sender - the sender as the greylist key uses it:
+ * lower-case, BATV and SRS reduced to the original sender, +extension
+ * removed, digit runs folded, each as configured. Returns out.
+ */
+char *greylist_norm_sender(const struct gl_conf *c, const char *addr,
+    char *out, size_t size);
+
+/* greylist_net - the client network text of an address ("192.0.2.0/24") */
+char *greylist_net(const struct gl_conf *c, const char *client, char *out,
+    size_t size);
+
+/* Records, decoded. */
+struct gl_entry {
+	int64_t first;     /* first sight of this try */
+	int64_t last;      /* last request */
+	int64_t passed_at; /* when it first passed; 0: pending */
+	uint32_t count;    /* requests seen */
+};
+
+struct awl_entry {
+	uint32_t count;     /* passes counted */
+	int64_t first;
+	int64_t last;       /* last pass */
+	int64_t last_count; /* last time count went up */
+};
+
+#define GL_ENTRY_SIZE  29
+#define AWL_ENTRY_SIZE 29
+
+void gl_entry_encode(const struct gl_entry *e, unsigned char *p);
+int gl_entry_decode(const void *p, size_t len, struct gl_entry *e);
+void awl_entry_encode(const struct awl_entry *e, unsigned char *p);
+int awl_entry_decode(const void *p, size_t len, struct awl_entry *e);
+
+/* Split a greylist key into its three parts (pointers into key). */
+int gl_key_split(const void *key, size_t klen, const char **net,
+    const char **sender, const char **rcpt);
+
+/*
+ * Expiry: a cursor per table, advanced by greylist_sweep() a bounded
+ * batch at a time, so no request ever waits for a full scan.
+ */
+struct gl_sweep {
+	unsigned char next[3][STORE_KEY_MAX];
+	size_t nlen[3];
+	uint64_t deleted; /* total, for the log */
+};
+
+/* greylist_sweep - examine up to sweep_batch records per table */
+int greylist_sweep(struct store *st, const struct gl_conf *c, int64_t now,
+    struct gl_sweep *sw, struct why *why);
+
+/* greylist_expired - would the sweep delete this entry now */
+bool greylist_expired(const struct gl_conf *c, const struct gl_entry *e,
+    int64_t now);
+
+#endif
