@@ -346,17 +346,18 @@ check_once(struct store *st, const struct gl_conf *c, const char *net,
 	struct gl_entry e;
 	unsigned char v[STORE_VAL_MAX];
 	char dkey[STORE_KEY_MAX];
-	size_t vlen = sizeof(v), nlen = strlen(net), dlen = 0;
+	size_t vlen = sizeof(v), nlen = strlen(net) + 1, dlen = 0;
 	bool passed;
 	int rc;
 
 	if ((rc = ops->begin(st, &txn, why)) != 0)
 		return rc;
 	if (domain != NULL) {
+		/* Keys end in a NUL, so they print and split as strings. */
 		dlen = (size_t)snprintf(dkey, sizeof(dkey), "%s%c%.*s", net,
-		    '\0', PART_MAX, domain);
-		if (dlen >= sizeof(dkey))
-			dlen = sizeof(dkey) - 1;
+		    '\0', PART_MAX, domain) + 1;
+		if (dlen > sizeof(dkey))
+			dlen = sizeof(dkey);
 	}
 
 	/* The auto-whitelists decide first. */

@@ -1,0 +1,787 @@
+/*
+ * policyctl - inspect and change policyd's state while the daemon runs:
+ * the same Berkeley DB environment, in transactions of a bounded size.
+ *
+ *   policyctl [-c FILE] [--state-dir DIR] COMMAND [ARGS]
+ *
+ * Tables for people by default, one JSON object per line with --json.
+ * A bad argument is named in a message and exits 2; a failed operation
+ * exits 1.
+ */
+#define _GNU_SOURCE /* FNM_CASEFOLD */
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "greylist.h"
+#include "import.h"
+#include "log.h"
+#include "store.h"
+#include "xalloc.h"
+
+#define DEFAULT_CONFIG "/etc/policyd/policyd.yaml"
+#define BATCH 1000 /* records per transaction */
+
+static struct cfg *cfg;
+static struct store *st;
+static int64_t now;
+
+/* usage - the synopsis; exits */
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: policyctl [-c FILE] [--state-dir DIR] COMMAND ...\n"
+	    "  greylist list [--client CIDR] [--sender PATTERN] "
+	    "[--recipient PATTERN]\n"
+	    "                [--pending|--passed] [--json]\n"
+	    "  greylist delete [--client CIDR] [--sender PATTERN] "
+	    "[--recipient PATTERN]\n"
+	    "                [--pending|--passed]\n"
+	    "  greylist flush --older-than DURATION | --all\n"
+	    "  awl list [--json]\n"
+	    "  awl add --client ADDRESS|CIDR [--domain DOMAIN]\n"
+	    "  awl delete --client ADDRESS|CIDR [--domain DOMAIN]\n"
+	    "  stats [--json]\n"
+	    "  db verify\n"
+	    "  import-postgrey DIR\n"
+	    "PATTERN is a shell pattern (*, ?), case-insensitive; <> is the "
+	    "null sender.\n");
+	exit(status);
+}
+
+/* bad - a bad argument: say which and why, exit 2 */
+static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+static void
+bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "policyctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+/* die - an operation failed: exit 1 */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "policyctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+/* open_store - the daemon's environment */
+static void
+open_store(void)
+{
+	struct store_opts o = { cfg->state_dir, cfg->store_cache,
+		cfg->store_sync };
+	struct why why;
+	struct stat sb;
+	int err;
+
+	if (stat(cfg->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		die("state directory %s: %s", cfg->state_dir,
+		    errno ? strerror(errno) : "not a directory");
+	if ((st = store_open_bdb(&o, &err, &why)) == NULL)
+		die("%s", why.text);
+}
+
+/* iso - a time for people and JSON */
+static const char *
+iso(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0)
+		return "-";
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* json_str - a JSON string literal of s */
+static void
+json_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(fp, "\\u%04x", c);
+		else
+			fputc(c, fp);
+	}
+	fputc('"', fp);
+}
+
+/* Filters of greylist list and delete. */
+struct filter {
+	bool has_client;
+	struct cidr client;
+	const char *sender, *recipient;
+	int state; /* 0 any, 1 pending, 2 passed */
+	int64_t older_than; /* flush: last seen before now - this; -1 off */
+	bool json;
+};
+
+/* nets_overlap - does the stored network overlap the filter's */
+static bool
+nets_overlap(const struct cidr *f, const char *net)
+{
+	struct cidr e;
+
+	if (cidr_parse(net, &e, NULL) < 0 || e.addr.family != f->addr.family)
+		return false;
+	return f->prefix <= e.prefix ? cidr_match(f, &e.addr)
+				     : cidr_match(&e, &f->addr);
+}
+
+/* addr_matches - a shell pattern, case-insensitive; <> for "" */
+static bool
+pattern_matches(const char *pat, const char *s)
+{
+	if (strcmp(pat, "<>") == 0)
+		return *s == '\0';
+	return fnmatch(pat, s, FNM_CASEFOLD) == 0;
+}
+
+/* filter_matches - does a greylist record pass the filter */
+static bool
+filter_matches(const struct filter *f, const char *net, const char *sender,
+    const char *rcpt, const struct gl_entry *e)
+{
+	if (f->has_client && !nets_overlap(&f->client, net))
+		return false;
+	if (f->sender && !pattern_matches(f->sender, sender))
+		return false;
+	if (f->recipient && !pattern_matches(f->recipient, rcpt))
+		return false;
+	if (f->state == 1 && e->passed_at != 0)
+		return false;
+	if (f->state == 2 && e->passed_at == 0)
+		return false;
+	if (f->older_than >= 0 && e->last >= now - f->older_than)
+		return false;
+	return true;
+}
+
+/* Per-scan state: the filter, the action, and counts. */
+struct walk {
+	const struct filter *f;
+	bool delete;
+	uint64_t matched;
+	uint64_t bad;
+};
+
+/* gl_visit - store_scan_fn for greylist list and delete */
+static int
+gl_visit(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct walk *w = arg;
+	const char *net, *sender, *rcpt;
+	struct gl_entry e;
+	char t1[32], t2[32], t3[32];
+
+	if (gl_key_split(key, klen, &net, &sender, &rcpt) < 0 ||
+	    gl_entry_decode(val, vlen, &e) < 0) {
+		w->bad++;
+		return 0;
+	}
+	if (!filter_matches(w->f, net, sender, rcpt, &e))
+		return 0;
+	w->matched++;
+	if (w->delete)
+		return 2;
+	if (w->f->json) {
+		printf("{\"client\":");
+		json_str(stdout, net);
+		printf(",\"sender\":");
+		json_str(stdout, sender);
+		printf(",\"recipient\":");
+		json_str(stdout, rcpt);
+		printf(",\"state\":\"%s\",\"first_seen\":\"%s\","
+		       "\"last_seen\":\"%s\",\"passed_at\":%s%s%s,"
+		       "\"count\":%u}\n",
+		    e.passed_at ? "passed" : "pending",
+		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
+		    e.passed_at ? "\"" : "",
+		    e.passed_at ? iso(e.passed_at, t3, sizeof(t3)) : "null",
+		    e.passed_at ? "\"" : "", e.count);
+		return 0;
+	}
+	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
+	    *sender ? sender : "<>", rcpt, e.passed_at ? "passed" : "pending",
+	    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
+	    e.count);
+	return 0;
+}
+
+/* walk_table - a whole table, BATCH records per transaction */
+static void
+walk_table(enum store_table t, store_scan_fn *fn, void *arg)
+{
+	unsigned char from[STORE_KEY_MAX], next[STORE_KEY_MAX];
+	size_t flen = 0, nlen;
+	struct why why;
+	int tries = 0;
+
+	for (;;) {
+		struct store_txn *txn;
+		int rc;
+
+		if ((rc = st->ops->begin(st, &txn, &why)) == 0) {
+			rc = st->ops->scan(txn, t, from, flen, BATCH, fn, arg,
+			    next, &nlen, &why);
+			if (rc == 0)
+				rc = st->ops->commit(txn, &why);
+			else
+				st->ops->abort(txn);
+		}
+		if (rc == STORE_ERETRY && ++tries < 10)
+			continue; /* the batch is run again from its start */
+		if (rc != 0)
+			die("%s", why.text);
+		tries = 0;
+		if (nlen == 0)
+			return;
+		memcpy(from, next, nlen);
+		flen = nlen;
+	}
+}
+
+/* greylist_cmd - list, delete, flush */
+static int
+greylist_cmd(int argc, char **argv)
+{
+	enum { O_CLIENT = 256, O_SENDER, O_RCPT, O_PENDING, O_PASSED, O_JSON,
+		O_OLDER, O_ALL };
+	static const struct option opts[] = {
+		{ "client", required_argument, NULL, O_CLIENT },
+		{ "sender", required_argument, NULL, O_SENDER },
+		{ "recipient", required_argument, NULL, O_RCPT },
+		{ "pending", no_argument, NULL, O_PENDING },
+		{ "passed", no_argument, NULL, O_PASSED },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "older-than", required_argument, NULL, O_OLDER },
+		{ "all", no_argument, NULL, O_ALL },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct filter f = { .older_than = -1 };
+	struct walk w = { &f, false, 0, 0 };
+	const char *sub;
+	bool all = false;
+	struct why why;
+	uint64_t ms;
+	int ch;
+
+	if (argc < 2)
+		bad("greylist: needs list, delete or flush");
+	sub = argv[1];
+	if (strcmp(sub, "list") && strcmp(sub, "delete") && strcmp(sub, "flush"))
+		bad("greylist: unknown command \"%s\" (list, delete, flush)",
+		    sub);
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_CLIENT:
+			if (cidr_parse(optarg, &f.client, &why) < 0)
+				bad("--client: %s", why.text);
+			f.has_client = true;
+			break;
+		case O_SENDER:
+			f.sender = optarg;
+			break;
+		case O_RCPT:
+			f.recipient = optarg;
+			break;
+		case O_PENDING:
+		case O_PASSED:
+			if (f.state != 0)
+				bad("--pending and --passed exclude each other");
+			f.state = ch == O_PENDING ? 1 : 2;
+			break;
+		case O_JSON:
+			f.json = true;
+			break;
+		case O_OLDER:
+			if (cfg_parse_duration(optarg, &ms, &why) < 0)
+				bad("--older-than: %s", why.text);
+			f.older_than = (int64_t)(ms / 1000);
+			break;
+		case O_ALL:
+			all = true;
+			break;
+		default:
+			bad("greylist %s: unknown option (see policyctl "
+			    "--help)", sub);
+		}
+	}
+	if (optind != argc)
+		bad("greylist %s: unexpected argument \"%s\"", sub,
+		    argv[optind]);
+	if (strcmp(sub, "flush") == 0) {
+		if (all == (f.older_than >= 0))
+			bad("greylist flush: needs either --older-than "
+			    "DURATION or --all");
+		if (f.has_client || f.sender || f.recipient || f.state ||
+		    f.json)
+			bad("greylist flush: takes only --older-than or --all");
+	} else if (all || f.older_than >= 0) {
+		bad("greylist %s: --all and --older-than are for flush", sub);
+	}
+	if (strcmp(sub, "delete") == 0 && !f.has_client && !f.sender &&
+	    !f.recipient && !f.state)
+		bad("greylist delete: needs --client, --sender, --recipient, "
+		    "--pending or --passed (greylist flush --all deletes "
+		    "everything)");
+	if (strcmp(sub, "list") != 0 && f.json)
+		bad("greylist %s: --json is for list", sub);
+	open_store();
+	w.delete = strcmp(sub, "list") != 0;
+	if (!w.delete && !f.json)
+		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s\n", "CLIENT",
+		    "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN", "LAST_SEEN",
+		    "COUNT");
+	walk_table(STORE_GREYLIST, gl_visit, &w);
+	if (w.delete)
+		printf("deleted %llu greylist entries\n",
+		    (unsigned long long)w.matched);
+	if (w.bad)
+		fprintf(stderr, "policyctl: %llu damaged records skipped\n",
+		    (unsigned long long)w.bad);
+	return 0;
+}
+
+struct awl_walk {
+	bool json;
+	bool domain;
+	uint64_t bad;
+};
+
+/* awl_visit - store_scan_fn for awl list */
+static int
+awl_visit(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct awl_walk *w = arg;
+	const char *k = key, *dom = "";
+	struct awl_entry e;
+	unsigned need;
+	char t1[32], t2[32];
+
+	if (awl_entry_decode(val, vlen, &e) < 0 || klen == 0 ||
+	    k[klen - 1] != '\0') {
+		w->bad++;
+		return 0;
+	}
+	if (w->domain) {
+		const char *z = memchr(k, '\0', klen);
+
+		if (z == NULL || z + 1 >= k + klen) {
+			w->bad++;
+			return 0;
+		}
+		dom = z + 1;
+	}
+	need = w->domain ? cfg->greylist.awl_domains : cfg->greylist.awl_clients;
+	if (w->json) {
+		printf("{\"type\":\"%s\",\"client\":", w->domain ? "domain"
+								 : "client");
+		json_str(stdout, k);
+		if (w->domain) {
+			printf(",\"domain\":");
+			json_str(stdout, dom);
+		}
+		printf(",\"count\":%u,\"whitelisted\":%s,\"first_seen\":\"%s\","
+		       "\"last_seen\":\"%s\"}\n", e.count,
+		    need && e.count >= need ? "true" : "false",
+		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)));
+		return 0;
+	}
+	printf("%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
+	    w->domain ? "domain" : "client", k, w->domain ? dom : "-", e.count,
+	    need && e.count >= need ? "yes" : "no", iso(e.first, t1, sizeof(t1)),
+	    iso(e.last, t2, sizeof(t2)));
+	return 0;
+}
+
+/* awl_key - the table key of --client [--domain], as greylisting forms it */
+static size_t
+awl_key(const char *client, const char *domain, char *key, size_t size)
+{
+	const struct gl_conf *g = &cfg->greylist;
+	struct why why;
+	struct cidr c;
+	char net[CIDR_STRLEN], a[ADDR_STRLEN];
+	unsigned want;
+	size_t n;
+
+	if (cidr_parse(client, &c, &why) < 0) {
+		/* An address with host bits is fine: its network is meant. */
+		struct ipaddr ip;
+
+		if (addr_parse(client, &ip) < 0 && strchr(client, '/') == NULL)
+			bad("--client: %s", why.text);
+		if (strchr(client, '/') != NULL) {
+			char host[ADDR_STRLEN];
+
+			snprintf(host, sizeof(host), "%.*s",
+			    (int)(strchr(client, '/') - client), client);
+			if (addr_parse(host, &ip) < 0)
+				bad("--client: %s", why.text);
+			c.addr = ip;
+			c.prefix = (unsigned)atoi(strchr(client, '/') + 1);
+		} else {
+			c.addr = ip;
+			c.prefix = ip.family == AF_INET ? 32 : 128;
+		}
+	}
+	want = c.addr.family == AF_INET ? g->ipv4_prefix : g->ipv6_prefix;
+	if (strchr(client, '/') != NULL && c.prefix != want)
+		bad("--client: greylisting groups %s clients by /%u; give an "
+		    "address or a /%u network", c.addr.family == AF_INET
+						   ? "IPv4" : "IPv6",
+		    want, want);
+	greylist_net(g, addr_format(&c.addr, a, sizeof(a)), net, sizeof(net));
+	if (domain == NULL) {
+		snprintf(key, size, "%s", net);
+		return strlen(key) + 1;
+	}
+	n = (size_t)snprintf(key, size, "%s%c%s", net, '\0', domain);
+	return n + 1;
+}
+
+/* awl_cmd - list, add, delete */
+static int
+awl_cmd(int argc, char **argv)
+{
+	enum { O_CLIENT = 256, O_DOMAIN, O_JSON };
+	static const struct option opts[] = {
+		{ "client", required_argument, NULL, O_CLIENT },
+		{ "domain", required_argument, NULL, O_DOMAIN },
+		{ "json", no_argument, NULL, O_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *client = NULL;
+	char *domain = NULL, *p;
+	bool json = false;
+	int ch;
+
+	if (argc < 2)
+		bad("awl: needs list, add or delete");
+	sub = argv[1];
+	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "delete"))
+		bad("awl: unknown command \"%s\" (list, add, delete)", sub);
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_CLIENT:
+			client = optarg;
+			break;
+		case O_DOMAIN:
+			domain = xstrdup(optarg);
+			for (p = domain; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			p = access_norm_name(domain, NULL);
+			if (p == NULL || *domain == '.')
+				bad("--domain: \"%s\" is not a domain name",
+				    optarg);
+			free(p);
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		default:
+			bad("awl %s: unknown option (see policyctl --help)",
+			    sub);
+		}
+	}
+	if (optind != argc)
+		bad("awl %s: unexpected argument \"%s\"", sub, argv[optind]);
+	if (strcmp(sub, "list") == 0) {
+		struct awl_walk w = { json, false, 0 };
+
+		if (client || domain)
+			bad("awl list: takes only --json");
+		open_store();
+		if (!json)
+			printf("%-6s %-20s %-32s %5s %-11s %-20s %-20s\n",
+			    "TYPE", "CLIENT", "DOMAIN", "COUNT",
+			    "WHITELISTED", "FIRST_SEEN", "LAST_SEEN");
+		walk_table(STORE_AWL_CLIENT, awl_visit, &w);
+		w.domain = true;
+		walk_table(STORE_AWL_DOMAIN, awl_visit, &w);
+		return 0;
+	}
+	if (client == NULL)
+		bad("awl %s: needs --client ADDRESS|CIDR", sub);
+	if (json)
+		bad("awl %s: --json is for list", sub);
+	{
+		enum store_table t = domain ? STORE_AWL_DOMAIN : STORE_AWL_CLIENT;
+		char key[STORE_KEY_MAX];
+		size_t klen = awl_key(client, domain, key, sizeof(key));
+		struct store_txn *txn;
+		struct why why;
+		int rc;
+
+		open_store();
+		if ((rc = st->ops->begin(st, &txn, &why)) != 0)
+			die("%s", why.text);
+		if (strcmp(sub, "add") == 0) {
+			unsigned char v[AWL_ENTRY_SIZE];
+			struct awl_entry e = { 0, now, now, now };
+			unsigned need = domain ? cfg->greylist.awl_domains
+					       : cfg->greylist.awl_clients;
+
+			e.count = need ? need : 1;
+			awl_entry_encode(&e, v);
+			rc = st->ops->put(txn, t, key, klen, v, sizeof(v), &why);
+		} else {
+			rc = st->ops->del(txn, t, key, klen, &why);
+		}
+		if (rc == STORE_NOTFOUND) {
+			st->ops->abort(txn);
+			die("awl delete: %s%s%s is not in the auto-whitelist",
+			    key, domain ? " " : "", domain ? domain : "");
+		}
+		if (rc != 0) {
+			st->ops->abort(txn);
+			die("%s", why.text);
+		}
+		if ((rc = st->ops->commit(txn, &why)) != 0)
+			die("%s", why.text);
+		printf("%s %s%s%s\n", strcmp(sub, "add") == 0 ? "added"
+							     : "deleted",
+		    key, domain ? " " : "", domain ? domain : "");
+	}
+	free(domain);
+	return 0;
+}
+
+struct stat_walk {
+	enum store_table t;
+	uint64_t records, pending, passed, bad;
+	int64_t oldest, newest; /* first seen, last seen */
+};
+
+/* stat_visit - store_scan_fn for stats */
+static int
+stat_visit(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct stat_walk *s = arg;
+	int64_t first, last;
+
+	(void)key;
+	(void)klen;
+	if (s->t == STORE_GREYLIST) {
+		struct gl_entry e;
+
+		if (gl_entry_decode(val, vlen, &e) < 0) {
+			s->bad++;
+			return 0;
+		}
+		first = e.first;
+		last = e.last;
+		if (e.passed_at)
+			s->passed++;
+		else
+			s->pending++;
+	} else {
+		struct awl_entry e;
+
+		if (awl_entry_decode(val, vlen, &e) < 0) {
+			s->bad++;
+			return 0;
+		}
+		first = e.first;
+		last = e.last;
+	}
+	s->records++;
+	if (s->oldest == 0 || first < s->oldest)
+		s->oldest = first;
+	if (last > s->newest)
+		s->newest = last;
+	return 0;
+}
+
+/* stats_cmd - counts per table, oldest and newest */
+static int
+stats_cmd(int argc, char **argv)
+{
+	static const enum store_table tables[] = { STORE_GREYLIST,
+		STORE_AWL_CLIENT, STORE_AWL_DOMAIN };
+	static const char *const names[] = { "greylist", "awl_client",
+		"awl_domain" };
+	bool json = false;
+	size_t i;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0)
+			json = true;
+		else
+			bad("stats: unexpected argument \"%s\"", argv[a]);
+	}
+	open_store();
+	if (!json)
+		printf("%-11s %9s %9s %9s %-20s %-20s\n", "TABLE", "RECORDS",
+		    "PENDING", "PASSED", "OLDEST", "NEWEST");
+	for (i = 0; i < nitems(tables); i++) {
+		struct stat_walk s = { .t = tables[i] };
+		char t1[32], t2[32];
+
+		walk_table(tables[i], stat_visit, &s);
+		if (json) {
+			printf("{\"table\":\"%s\",\"records\":%llu", names[i],
+			    (unsigned long long)s.records);
+			if (tables[i] == STORE_GREYLIST)
+				printf(",\"pending\":%llu,\"passed\":%llu",
+				    (unsigned long long)s.pending,
+				    (unsigned long long)s.passed);
+			printf(",\"oldest\":%s%s%s,\"newest\":%s%s%s}\n",
+			    s.oldest ? "\"" : "",
+			    s.oldest ? iso(s.oldest, t1, sizeof(t1)) : "null",
+			    s.oldest ? "\"" : "", s.newest ? "\"" : "",
+			    s.newest ? iso(s.newest, t2, sizeof(t2)) : "null",
+			    s.newest ? "\"" : "");
+			continue;
+		}
+		if (tables[i] == STORE_GREYLIST)
+			printf("%-11s %9llu %9llu %9llu %-20s %-20s\n", names[i],
+			    (unsigned long long)s.records,
+			    (unsigned long long)s.pending,
+			    (unsigned long long)s.passed,
+			    iso(s.oldest, t1, sizeof(t1)),
+			    iso(s.newest, t2, sizeof(t2)));
+		else
+			printf("%-11s %9llu %9s %9s %-20s %-20s\n", names[i],
+			    (unsigned long long)s.records, "-", "-",
+			    iso(s.oldest, t1, sizeof(t1)),
+			    iso(s.newest, t2, sizeof(t2)));
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_STATE_DIR = 256, O_HELP };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *state_dir = NULL, *cmd;
+	struct why why;
+	int ch, rc;
+
+	log_init("policyctl", LOG_TO_STDERR);
+	/* Options before the command only; the command parses the rest. */
+	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case O_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case 'h':
+			usage(0);
+			break;
+		default:
+			usage(2);
+		}
+	}
+	if (optind >= argc)
+		bad("needs a command (see policyctl --help)");
+	if (config == NULL && state_dir != NULL &&
+	    access(DEFAULT_CONFIG, R_OK) != 0)
+		cfg = cfg_parse("(defaults)", "", 0, &why);
+	else
+		cfg = cfg_load(config ? config : DEFAULT_CONFIG, &why);
+	if (cfg == NULL)
+		die("%s", why.text);
+	if (state_dir != NULL) {
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(state_dir);
+	}
+	now = (int64_t)time(NULL);
+	argc -= optind;
+	argv += optind;
+	cmd = argv[0];
+	if (strcmp(cmd, "greylist") == 0) {
+		rc = greylist_cmd(argc, argv);
+	} else if (strcmp(cmd, "awl") == 0) {
+		rc = awl_cmd(argc, argv);
+	} else if (strcmp(cmd, "stats") == 0) {
+		rc = stats_cmd(argc, argv);
+	} else if (strcmp(cmd, "db") == 0) {
+		if (argc != 2 || strcmp(argv[1], "verify") != 0)
+			bad("db: the only command is \"db verify\"");
+		open_store();
+		if (st->ops->verify(st, &why) != 0)
+			die("db verify: %s", why.text);
+		printf("db verify: %s: every table is sound\n", cfg->state_dir);
+		rc = 0;
+	} else if (strcmp(cmd, "import-postgrey") == 0) {
+		struct import_stats is;
+
+		if (argc != 2)
+			bad("import-postgrey: needs the postgrey database "
+			    "directory");
+		open_store();
+		if (import_postgrey(argv[1], st, &cfg->greylist, now, &is,
+		    &why) != 0)
+			die("import-postgrey: %s", why.text);
+		printf("imported %llu triplets (%llu passed), %llu "
+		       "auto-whitelisted clients; left out %llu expired, %llu "
+		       "unreadable, %llu older than ours\n",
+		    (unsigned long long)is.triplets,
+		    (unsigned long long)is.passed,
+		    (unsigned long long)is.clients,
+		    (unsigned long long)is.expired,
+		    (unsigned long long)is.skipped, (unsigned long long)is.kept);
+		rc = 0;
+	} else {
+		bad("unknown command \"%s\" (see policyctl --help)", cmd);
+	}
+	if (st != NULL)
+		st->ops->close(st);
+	cfg_unref(cfg);
+	return rc;
+}
