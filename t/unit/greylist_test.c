@@ -1,0 +1,563 @@
+/*
+ * greylist_test - greylisting and the auto-whitelist with a fake clock on
+ * a real Berkeley DB store in a temporary directory; sender
+ * normalization; the decision with its header once per message; store
+ * trouble through a store that fails on demand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "greylist.h"
+#include "request.h"
+#include "store.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+#define T0 1700000000 /* the fake clock starts here */
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+	struct gl_conf c;
+	struct arena *a;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct store_opts o = { NULL, 8u << 20, STORE_SYNC_OS };
+	struct why why;
+	int err;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/greylist_test_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	o.dir = f->dir;
+	f->st = store_open_bdb(&o, &err, &why);
+	if (f->st == NULL)
+		fail_msg("%s", why.text);
+	gl_conf_defaults(&f->c);
+	f->c.enabled = true;
+	f->a = arena_new();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	f->st->ops->close(f->st);
+	gl_conf_fini(&f->c);
+	arena_free(f->a);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* check - one RCPT request at time t */
+static enum gl_status
+check(struct fixture *f, const char *client, const char *sender,
+    const char *rcpt, int64_t t, struct gl_result *res)
+{
+	const char *attrs[PA_COUNT] = { 0 };
+	struct req_opts o = { 24, 64 };
+	struct gl_result r;
+	struct why why;
+	struct req req;
+	int rc;
+
+	attrs[PA_CLIENT_ADDRESS] = client;
+	attrs[PA_SENDER] = sender;
+	attrs[PA_RECIPIENT] = rcpt;
+	assert_int_equal(req_build(&req, f->a, attrs, &o, NULL), 0);
+	rc = greylist_check(f->st, &f->c, &req, t, res ? res : &r, &why);
+	if (rc != 0)
+		fail_msg("greylist_check: %s", why.text);
+	return (res ? res : &r)->status;
+}
+
+static void
+test_greylist_first_sight_early_retry_pass(void **state)
+{
+	struct fixture *f = *state;
+	struct gl_result r;
+
+	f->c.awl_domains = 0; /* tested on its own below */
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0, &r), GL_NEW);
+	assert_int_equal(r.wait, 300);
+	/* An early retry is deferred again; first-seen does not move. */
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 120, &r), GL_EARLY);
+	assert_int_equal(r.wait, 180);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 299, &r), GL_EARLY);
+	assert_int_equal(r.wait, 1);
+	/* After the delay, from a neighbour in the same /24: passes. */
+	assert_int_equal(check(f, "192.0.2.77", "a@b.example", "u@our.example",
+			     T0 + 300, &r), GL_PASS);
+	assert_int_equal(r.delayed, 300);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 5000, &r), GL_KNOWN);
+	/* Another /24, another recipient, another sender: all new. */
+	assert_int_equal(check(f, "192.0.3.10", "a@b.example", "u@our.example",
+			     T0 + 5000, NULL), GL_NEW);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "v@our.example",
+			     T0 + 5000, NULL), GL_NEW);
+	assert_int_equal(check(f, "192.0.2.10", "c@b.example", "u@our.example",
+			     T0 + 5000, NULL), GL_NEW);
+}
+
+static void
+test_greylist_retry_after_window_starts_over(void **state)
+{
+	struct fixture *f = *state;
+	struct gl_result r;
+	int64_t late = T0 + 2 * 86400 + 1;
+
+	check(f, "198.51.100.1", "a@b.example", "u@x.example", T0, NULL);
+	assert_int_equal(check(f, "198.51.100.1", "a@b.example", "u@x.example",
+			     late, &r), GL_NEW);
+	assert_int_equal(r.wait, 300);
+	assert_int_equal(check(f, "198.51.100.1", "a@b.example", "u@x.example",
+			     late + 300, NULL), GL_PASS);
+}
+
+static void
+test_greylist_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct gl_sweep sw;
+	struct why why;
+	int64_t t = T0;
+
+	memset(&sw, 0, sizeof(sw));
+	f->c.awl_clients = 0;
+	f->c.awl_domains = 0;
+	check(f, "203.0.113.1", "a@b.example", "u@x.example", t, NULL);
+	check(f, "203.0.113.1", "a@b.example", "u@x.example", t + 400, NULL);
+	check(f, "203.0.113.2", "p@q.example", "u@x.example", t + 400, NULL);
+	/* Passed and used within max_age: still known. */
+	assert_int_equal(check(f, "203.0.113.1", "a@b.example", "u@x.example",
+			     t + 30 * 86400, NULL), GL_KNOWN);
+	/* The pending one is past retry_window: the sweep takes it. */
+	f->c.sweep_batch = 1; /* bounded: one record per table per step */
+	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
+			     &why), 0);
+	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
+			     &why), 0);
+	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
+			     &why), 0);
+	assert_int_equal(sw.deleted, 1);
+	/* Unused for more than max_age: first sight again, swept too. */
+	assert_int_equal(check(f, "203.0.113.1", "a@b.example", "u@x.example",
+			     t + 66 * 86400, NULL), GL_NEW);
+	memset(&sw, 0, sizeof(sw));
+	f->c.sweep_batch = 100;
+	assert_int_equal(greylist_sweep(f->st, &f->c, t + 102 * 86400, &sw,
+			     &why), 0);
+	assert_int_equal(sw.deleted, 1);
+}
+
+static void
+test_greylist_awl_clients(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = T0;
+	int i;
+
+	f->c.awl_domains = 0;
+	/* Five passes, an hour or more apart, whitelist the /24. */
+	for (i = 0; i < 5; i++) {
+		char rcpt[32];
+
+		snprintf(rcpt, sizeof(rcpt), "u%d@x.example", i);
+		assert_int_equal(check(f, "192.0.2.1", "a@b.example", rcpt, t,
+				     NULL), GL_NEW);
+		assert_int_equal(check(f, "192.0.2.1", "a@b.example", rcpt,
+				     t + 300, NULL), GL_PASS);
+		/* More passes within the hour do not count; the fifth
+		 * counted pass whitelists the network. */
+		assert_int_equal(check(f, "192.0.2.1", "a@b.example", rcpt,
+				     t + 400, NULL),
+		    i < 4 ? GL_KNOWN : GL_AWL_CLIENT);
+		t += 3600;
+		if (i < 4) {
+			/* Not whitelisted yet: a new triplet is deferred. */
+			snprintf(rcpt, sizeof(rcpt), "v%d@x.example", i);
+			assert_int_equal(check(f, "192.0.2.9", "new@s.example",
+					     rcpt, t, NULL), GL_NEW);
+		}
+	}
+	assert_int_equal(check(f, "192.0.2.200", "other@s.example",
+			     "w@x.example", t, NULL), GL_AWL_CLIENT);
+	/* The whitelist expires after max_age without traffic. */
+	assert_int_equal(check(f, "192.0.2.200", "other2@s.example",
+			     "w@x.example", t + 35 * 86400 + 1, NULL), GL_NEW);
+}
+
+static void
+test_greylist_awl_domains(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = T0;
+
+	f->c.awl_clients = 0;
+	check(f, "192.0.2.1", "a@b.example", "u1@x.example", t, NULL);
+	check(f, "192.0.2.1", "a@b.example", "u1@x.example", t + 300, NULL);
+	check(f, "192.0.2.1", "c@b.example", "u2@x.example", t + 3600, NULL);
+	assert_int_equal(check(f, "192.0.2.1", "c@b.example", "u2@x.example",
+			     t + 3900, NULL), GL_PASS);
+	/* Two passes: anyone at b.example from that /24 goes through. */
+	assert_int_equal(check(f, "192.0.2.1", "z@b.example", "u3@x.example",
+			     t + 4000, NULL), GL_AWL_DOMAIN);
+	assert_int_equal(check(f, "192.0.2.1", "z@B.EXAMPLE", "u4@x.example",
+			     t + 4000, NULL), GL_AWL_DOMAIN);
+	/* Not another domain, not another network. */
+	assert_int_equal(check(f, "192.0.2.1", "z@c.example", "u3@x.example",
+			     t + 4000, NULL), GL_NEW);
+	assert_int_equal(check(f, "192.0.9.1", "z@b.example", "u3@x.example",
+			     t + 4000, NULL), GL_NEW);
+	/* The null sender has no domain to whitelist. */
+	assert_int_equal(check(f, "192.0.2.1", "", "u3@x.example", t + 4000,
+			     NULL), GL_NEW);
+}
+
+static void
+test_greylist_ipv6_64(void **state)
+{
+	struct fixture *f = *state;
+	char net[CIDR_STRLEN];
+
+	assert_int_equal(check(f, "2001:db8:1:2::25", "a@b.example",
+			     "u@x.example", T0, NULL), GL_NEW);
+	assert_int_equal(check(f, "2001:db8:1:2:ffff::99", "a@b.example",
+			     "u@x.example", T0 + 300, NULL), GL_PASS);
+	assert_int_equal(check(f, "2001:db8:1:3::25", "a@b.example",
+			     "u@x.example", T0 + 300, NULL), GL_NEW);
+	assert_string_equal(greylist_net(&f->c, "2001:db8:1:2:3:4:5:6", net,
+				sizeof(net)), "2001:db8:1:2::/64");
+	f->c.ipv6_prefix = 48;
+	f->c.ipv4_prefix = 32;
+	assert_string_equal(greylist_net(&f->c, "2001:db8:1:2:3:4:5:6", net,
+				sizeof(net)), "2001:db8:1::/48");
+	assert_string_equal(greylist_net(&f->c, "192.0.2.7", net, sizeof(net)),
+	    "192.0.2.7/32");
+}
+
+static void
+test_greylist_skips_without_client_or_recipient(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(check(f, NULL, "a@b.example", "u@x.example", T0, NULL),
+	    GL_SKIP);
+	assert_int_equal(check(f, "192.0.2.1", "a@b.example", NULL, T0, NULL),
+	    GL_SKIP);
+}
+
+static const struct {
+	const char *label;
+	const char *in, *want;
+} norm_cases[] = {
+	{ "plain, lower-cased", "Alice@Example.ORG", "alice@example.org" },
+	{ "extension", "alice+lists@example.org", "alice@example.org" },
+	{ "leading plus kept", "+x@example.org", "+x@example.org" },
+	{ "digit run folded", "bounce-12345-678@lists.example",
+	    "bounce-#-#@lists.example" },
+	{ "digits inside a word kept", "user123@example.org",
+	    "user123@example.org" },
+	{ "digits alone folded", "12345@example.org", "#@example.org" },
+	{ "dot separated", "a.2024.b@x.example", "a.#.b@x.example" },
+	{ "BATV prvs tag first", "prvs=1234abcdef=alice@example.org",
+	    "alice@example.org" },
+	{ "BATV prvs tag last", "prvs=alice=1234abcdef@example.org",
+	    "alice@example.org" },
+	{ "BATV upper case", "PRVS=0123456789=Bob@Example.org",
+	    "bob@example.org" },
+	{ "msprvs1", "msprvs1=19723a1b2c3d4=bounces@microsoft.example",
+	    "bounces@microsoft.example" },
+	{ "SRS0", "SRS0=HHH=TT=orig.example=alice@forwarder.example",
+	    "alice@orig.example" },
+	{ "SRS0 with plus separator",
+	    "SRS0+xyz=2a=orig.example=bob@fwd.example", "bob@orig.example" },
+	{ "SRS1", "SRS1=HHH=first.example==HHH=TT=orig.example=carol@"
+		  "second.example", "carol@orig.example" },
+	{ "SRS1 then extension and digits",
+	    "SRS1=x=f.example==y=zz=orig.example=list+9@s.example",
+	    "list@orig.example" },
+	{ "broken SRS kept", "SRS0=only@fwd.example", "srs0=only@fwd.example" },
+	{ "no domain", "MAILER-DAEMON", "mailer-daemon" },
+};
+
+static void
+test_greylist_sender_normalization(void **state)
+{
+	struct fixture *f = *state;
+	char out[512];
+	size_t i;
+
+	for (i = 0; i < nitems(norm_cases); i++) {
+		print_message("case: %s\n", norm_cases[i].label);
+		assert_string_equal(greylist_norm_sender(&f->c, norm_cases[i].in,
+					out, sizeof(out)),
+		    norm_cases[i].want);
+	}
+	/* Each normalization can be switched off. */
+	f->c.strip_extension = false;
+	assert_string_equal(greylist_norm_sender(&f->c, "a+b@x.example", out,
+				sizeof(out)), "a+b@x.example");
+	f->c.fold_digits = false;
+	assert_string_equal(greylist_norm_sender(&f->c, "b-123@x.example", out,
+				sizeof(out)), "b-123@x.example");
+	f->c.strip_batv = false;
+	assert_string_equal(greylist_norm_sender(&f->c,
+				"prvs=1234abcdef=a@x.example", out,
+				sizeof(out)), "prvs=1234abcdef=a@x.example");
+	f->c.strip_srs = false;
+	assert_string_equal(greylist_norm_sender(&f->c,
+				"SRS0=h=t=o.example=a@f.example", out,
+				sizeof(out)), "srs0=h=t=o.example=a@f.example");
+	/* Normalized senders share one triplet. */
+	f->c.strip_extension = f->c.fold_digits = true;
+	assert_int_equal(check(f, "192.0.2.1", "list+1001@x.example",
+			     "u@y.example", T0, NULL), GL_NEW);
+	assert_int_equal(check(f, "192.0.2.1", "list+1002@x.example",
+			     "u@y.example", T0 + 300, NULL), GL_PASS);
+}
+
+/* decide - a full decision through verdict_decide */
+static const char *
+decide(struct fixture *f, struct cfg *cfg, struct verdict_env *env,
+    const char *instance, const char *rcpt, int64_t t, const char **rule)
+{
+	const char *attrs[PA_COUNT] = { 0 };
+	struct verdict v;
+	struct req req;
+
+	attrs[PA_CLIENT_ADDRESS] = "192.0.2.1";
+	attrs[PA_SENDER] = "a@b.example";
+	attrs[PA_RECIPIENT] = rcpt;
+	attrs[PA_INSTANCE] = instance;
+	attrs[PA_PROTOCOL_STATE] = "RCPT";
+	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
+	env->now = t;
+	verdict_decide(cfg, &req, env, &v);
+	if (rule)
+		*rule = v.rule;
+	return v.action;
+}
+
+static void
+test_greylist_decision_and_header_once(void **state)
+{
+	static const char policy[] = "checks:\n  greylist:\n    delay: 5m\n"
+				     "    header: true\n    awl_domains: 0\n"
+				     "    text: please retry in {seconds}s "
+				     "({seconds})\n";
+	struct fixture *f = *state;
+	struct verdict_env env = { .hostname = "mx.test" };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = f->st;
+	assert_string_equal(decide(f, cfg, &env, "I1", "u@x", T0, &rule),
+	    "DEFER_IF_PERMIT 4.7.1 please retry in 300s (300)");
+	assert_string_equal(rule, "greylist:new(wait=300s)");
+	assert_string_equal(decide(f, cfg, &env, "I1", "v@x", T0, NULL),
+	    "DEFER_IF_PERMIT 4.7.1 please retry in 300s (300)");
+	assert_string_equal(decide(f, cfg, &env, "I2", "u@x", T0 + 100, &rule),
+	    "DEFER_IF_PERMIT 4.7.1 please retry in 200s (200)");
+	assert_string_equal(rule, "greylist:early(wait=200s)");
+	/* The retry: the first recipient gets the header, the second not. */
+	assert_string_equal(decide(f, cfg, &env, "I3", "u@x", 1700000400, &rule),
+	    "PREPEND X-Greylist: delayed 400 seconds by policyd at mx.test; "
+	    "Tue, 14 Nov 2023 22:20:00 +0000");
+	assert_string_equal(rule, "greylist:pass(delayed=400s)");
+	assert_string_equal(decide(f, cfg, &env, "I3", "v@x", 1700000400, NULL),
+	    "DUNNO");
+	assert_string_equal(decide(f, cfg, &env, "I4", "u@x", T0 + 500, &rule),
+	    "DUNNO");
+	assert_string_equal(rule, "greylist:known");
+	assert_int_equal(env.store_rc, 0);
+	cfg_unref(cfg);
+}
+
+/* A store that fails on demand: wraps the real one. */
+static const struct store_ops *real_ops;
+static int fail_next;    /* this many calls fail */
+static int fail_code;    /* with this code */
+static struct store *real_store;
+
+static int
+flaky(struct why *why)
+{
+	if (fail_next > 0) {
+		fail_next--;
+		why_set(why, "injected: %s", fail_code == STORE_ERETRY
+			     ? "deadlock" : "No space left on device");
+		return fail_code;
+	}
+	return 0;
+}
+
+static int
+f_begin(struct store *st, struct store_txn **t, struct why *why)
+{
+	int rc = flaky(why);
+
+	(void)st;
+	return rc ? rc : real_ops->begin(real_store, t, why);
+}
+
+static int
+f_put(struct store_txn *txn, enum store_table t, const void *k, size_t kl,
+    const void *v, size_t vl, struct why *why)
+{
+	int rc = flaky(why);
+
+	if (rc != 0)
+		return rc;
+	return real_ops->put(txn, t, k, kl, v, vl, why);
+}
+
+static void
+test_greylist_store_trouble(void **state)
+{
+	static const char policy[] = "checks:\n  greylist: {}\n";
+	static const char policy_defer[] = "checks:\n  greylist:\n"
+					   "    on_error: defer\n";
+	struct fixture *f = *state;
+	struct store_ops ops;
+	struct store flaky_store = { &ops };
+	struct verdict_env env = { .hostname = "mx" };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct cfg *cfgd = cfg_parse("t.yaml", policy_defer,
+	    strlen(policy_defer), &why);
+	const char *rule;
+
+	real_ops = f->st->ops;
+	real_store = f->st;
+	ops = *f->st->ops;
+	ops.begin = f_begin;
+	ops.put = f_put;
+	env.store = &flaky_store;
+
+	/* A full disk: never a rejection; DUNNO by default, logged. */
+	fail_next = 1;
+	fail_code = STORE_ERROR;
+	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
+	    "DUNNO");
+	assert_string_equal(rule, "greylist:error");
+	assert_int_equal(env.store_rc, STORE_ERROR);
+	assert_non_null(strstr(env.store_why, "No space left on device"));
+	/* on_error: defer */
+	fail_next = 1;
+	assert_non_null(strstr(decide(f, cfgd, &env, "I", "u@x", T0, NULL),
+	    "DEFER_IF_PERMIT 4.3.0"));
+	/* A store that is gone (closed after trouble). */
+	env.store = NULL;
+	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
+	    "DUNNO");
+	assert_string_equal(rule, "greylist:error");
+	/* A lost deadlock is retried and the request is judged normally. */
+	env.store = &flaky_store;
+	fail_next = 2;
+	fail_code = STORE_ERETRY;
+	assert_non_null(strstr(decide(f, cfg, &env, "I", "u@x", T0, &rule),
+	    "DEFER_IF_PERMIT 4.7.1"));
+	assert_string_equal(rule, "greylist:new(wait=300s)");
+	assert_int_equal(env.store_rc, 0);
+	/* Three lost deadlocks in a row: an error, not a rejection. */
+	fail_next = 3;
+	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
+	    "DUNNO");
+	assert_int_equal(env.store_rc, STORE_ERETRY);
+	/* The cause is gone: it works again, and nothing was lost. */
+	assert_non_null(strstr(decide(f, cfg, &env, "I", "u@x", T0 + 10,
+	    &rule), "DEFER_IF_PERMIT 4.7.1"));
+	assert_string_equal(rule, "greylist:early(wait=290s)");
+	cfg_unref(cfg);
+	cfg_unref(cfgd);
+}
+
+static void
+test_greylist_authenticated_and_other_stages_skip(void **state)
+{
+	static const char policy[] = "checks:\n  greylist: {}\n";
+	struct fixture *f = *state;
+	struct verdict_env env = { .hostname = "mx" };
+	const char *attrs[PA_COUNT] = { 0 };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct verdict v;
+	struct req req;
+
+	env.store = f->st;
+	attrs[PA_CLIENT_ADDRESS] = "192.0.2.1";
+	attrs[PA_SENDER] = "a@b.example";
+	attrs[PA_RECIPIENT] = "u@x.example";
+	attrs[PA_SASL_USERNAME] = "alice";
+	attrs[PA_PROTOCOL_STATE] = "RCPT";
+	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
+	verdict_decide(cfg, &req, &env, &v);
+	assert_string_equal(v.rule, "default");
+	attrs[PA_SASL_USERNAME] = NULL;
+	attrs[PA_PROTOCOL_STATE] = "DATA";
+	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
+	verdict_decide(cfg, &req, &env, &v);
+	assert_string_equal(v.rule, "default");
+	cfg_unref(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_first_sight_early_retry_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_retry_after_window_starts_over, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_expiry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_awl_clients,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_awl_domains,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_ipv6_64, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_skips_without_client_or_recipient, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_sender_normalization, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_decision_and_header_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_store_trouble,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_authenticated_and_other_stages_skip, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
