@@ -76,7 +76,7 @@ dbt(const void *p, size_t len)
 static int
 fail(struct bdb *st, int rc, const char *what, struct why *why)
 {
-	if (st->errmsg[0] != '\0')
+	if (st->errmsg[0] != '\0' && strstr(st->errmsg, db_strerror(rc)) == NULL)
 		why_set(why, "%s: %s (%s)", what, db_strerror(rc), st->errmsg);
 	else
 		why_set(why, "%s: %s", what, db_strerror(rc));

@@ -95,9 +95,9 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* open_store - the daemon's environment */
+/* open_store - the daemon's environment; create: make the directory */
 static void
-open_store(void)
+open_store_in(bool create)
 {
 	struct store_opts o = { cfg->state_dir, cfg->store_cache,
 		cfg->store_sync };
@@ -105,11 +105,20 @@ open_store(void)
 	struct stat sb;
 	int err;
 
+	if (create && mkdir(cfg->state_dir, 0750) < 0 && errno != EEXIST)
+		die("state directory %s: %s", cfg->state_dir, strerror(errno));
+	errno = 0;
 	if (stat(cfg->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		die("state directory %s: %s", cfg->state_dir,
 		    errno ? strerror(errno) : "not a directory");
 	if ((st = store_open_bdb(&o, &err, &why)) == NULL)
 		die("%s", why.text);
+}
+
+static void
+open_store(void)
+{
+	open_store_in(false);
 }
 
 /* iso - a time for people and JSON */
@@ -764,7 +773,8 @@ main(int argc, char **argv)
 		if (argc != 2)
 			bad("import-postgrey: needs the postgrey database "
 			    "directory");
-		open_store();
+		/* A site switching over imports before policyd first runs. */
+		open_store_in(true);
 		if (import_postgrey(argv[1], st, &cfg->greylist, now, &is,
 		    &why) != 0)
 			die("import-postgrey: %s", why.text);

@@ -50,16 +50,23 @@ class Daemon:
             f.write(text)
         os.rename(tmp, self.config_path)
 
-    def start(self):
+    def start(self, env=None):
+        with self.log_lock:
+            skip = len(self.log)
+            starts = sum(" started, policy " in l for l in self.log)
         cmd = [POLICYD, "-f", "-c", self.config_path,
                "--state-dir", self.path("state")] + self.args
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+        full_env = dict(os.environ, **(env or {}))
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=full_env,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
-        self.wait_log(r"policyd \S+ started", timeout=10)
-        self.listeners = re.findall(r"listening on (\S+)", self.log_text())
+        self.wait_log(r"policyd \S+ started", timeout=10,
+                      count=starts + 1)
+        with self.log_lock:
+            fresh = "\n".join(self.log[skip:])
+        self.listeners = re.findall(r"listening on (\S+)", fresh)
         self.port = None
         for l in self.listeners:
             m = re.match(r"inet:127\.0\.0\.1:(\d+)$", l)
