@@ -1,15 +1,18 @@
 #!/bin/sh
 # run.sh - throughput of policyd on loopback with the static-rules path.
-#   t/bench/run.sh [BUILD_DIR]      (default: build)
-# Starts policyd with t/bench/bench.yaml on a free port, runs loadgen in
+#   t/bench/run.sh [BUILD_DIR [POLICY]]
+#     BUILD_DIR default build; POLICY default t/bench/bench.yaml
+#     (t/bench/bench-greylist.yaml measures the greylist path)
+# Starts policyd with the policy on a free port, runs loadgen in
 # a few shapes, stops policyd. Report the printed lines in
 # doc/performance.md together with the machine they came from.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
+policy=${2:-$top/t/bench/bench.yaml}
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-"$build/policyd/policyd" -f -c "$top/t/bench/bench.yaml" \
+"$build/policyd/policyd" -f -c "$policy" \
     --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do

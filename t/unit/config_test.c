@@ -141,6 +141,15 @@ test_config_shipped_file(void **state)
 	if (cfg == NULL)
 		fail_msg("%s", why.text);
 	assert_int_equal(cfg->listen[0].port, 10023);
+	/* The seed policy greylists with the documented defaults. */
+	assert_true(cfg->greylist.enabled);
+	assert_int_equal(cfg->greylist.delay, 300);
+	assert_int_equal(cfg->greylist.retry_window, 2 * 86400);
+	assert_int_equal(cfg->greylist.max_age, 35 * 86400);
+	assert_int_equal(cfg->greylist.awl_clients, 5);
+	assert_int_equal(cfg->greylist.awl_domains, 2);
+	assert_int_equal(cfg->store_sync, STORE_SYNC_OS);
+	assert_int_equal(cfg->store_cache, 64u << 20);
 	cfg_unref(cfg);
 }
 
@@ -260,6 +269,30 @@ static const struct {
 	    "t.yaml:1:12: state_dir: value contains a NUL byte" },
 	{ "empty string", "state_dir: ''\n",
 	    "t.yaml:1:12: state_dir: must not be empty" },
+	{ "greylist unknown key", "checks:\n  greylist:\n    dealy: 5m\n",
+	    "t.yaml:3:5: unknown key \"dealy\" in checks: greylist" },
+	{ "greylist bad duration", "checks:\n  greylist:\n    delay: 5 min\n",
+	    "t.yaml:3:12: greylist: delay: \"5 min\" is not a duration (a "
+	    "number with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
+	{ "greylist sub-second delay", "checks:\n  greylist:\n    delay: "
+				       "1500ms\n",
+	    "t.yaml:3:12: greylist: delay: 1500ms is not a whole number of "
+	    "seconds" },
+	{ "greylist bool", "checks:\n  greylist:\n    header: maybe\n",
+	    "t.yaml:3:13: greylist: header: \"maybe\" is neither true nor "
+	    "false" },
+	{ "greylist on_error", "checks:\n  greylist:\n    on_error: reject\n",
+	    "t.yaml:3:15: greylist: on_error: \"reject\" is neither dunno nor "
+	    "defer" },
+	{ "unknown check", "checks:\n  spf: {}\n",
+	    "t.yaml:2:3: unknown key \"spf\" in checks" },
+	{ "store cache", "store:\n  cache: 64MB\n",
+	    "t.yaml:2:10: store: cache: \"64MB\" is not a size (a number of "
+	    "bytes, or with KiB, MiB or GiB, e.g. 64MiB)" },
+	{ "store cache too small", "store:\n  cache: 1KiB\n",
+	    "t.yaml:2:10: store: cache: 1KiB is out of range (1MiB to 64GiB)" },
+	{ "store sync", "store:\n  sync: always\n",
+	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
 };
 
 static void
