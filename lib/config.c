@@ -731,6 +731,84 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 	return 0;
 }
 
+/* add_nameserver - item_fn for dns.nameservers */
+static int
+add_nameserver(struct yctx *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg)
+{
+	struct dns_opts *o = arg;
+	struct why why;
+
+	if (o->nservers == DNS_MAX_SERVERS)
+		return fail(y, n, "%s: at most %d nameservers", what,
+		    DNS_MAX_SERVERS);
+	if (dns_server_parse(s, &o->servers[o->nservers], &why) < 0)
+		return fail(y, n, "%s: %s", what, why.text);
+	o->nservers++;
+	return 0;
+}
+
+/* parse_dns - the resolver */
+static int
+parse_dns(struct yctx *y, yaml_node_t *n, struct dns_opts *o)
+{
+	enum { K_NS, K_TIMEOUT, K_TRIES, K_LIMIT, K_CACHE, K_MIN, K_MAX,
+		K_NEG, K_INFLIGHT };
+	static const char *const keys[] = { "nameservers", "timeout", "tries",
+		"limit", "cache_size", "min_ttl", "max_ttl", "negative_ttl",
+		"max_inflight", NULL };
+	yaml_node_t *v[nitems(keys)];
+	int64_t secs;
+
+	if (map_keys(y, n, "dns", keys, v) < 0)
+		return -1;
+	if (v[K_NS] && each_value(y, v[K_NS], "dns: nameservers",
+	    add_nameserver, o) < 0)
+		return -1;
+	if (v[K_TIMEOUT] && get_duration(y, v[K_TIMEOUT], "dns: timeout", 10,
+	    60000, &o->timeout_ms) < 0)
+		return -1;
+	if (v[K_TRIES] && get_uint(y, v[K_TRIES], "dns: tries", 1, 10,
+	    &o->tries) < 0)
+		return -1;
+	if (v[K_LIMIT] && get_duration(y, v[K_LIMIT], "dns: limit", 10,
+	    300000, &o->limit_ms) < 0)
+		return -1;
+	if (v[K_CACHE]) {
+		unsigned size;
+
+		if (get_uint(y, v[K_CACHE], "dns: cache_size", 1, 10000000,
+		    &size) < 0)
+			return -1;
+		o->cache_size = size;
+	}
+	if (v[K_MIN]) {
+		if (get_seconds(y, v[K_MIN], "dns: min_ttl", 0, 86400, &secs) <
+		    0)
+			return -1;
+		o->min_ttl = (uint32_t)secs;
+	}
+	if (v[K_MAX]) {
+		if (get_seconds(y, v[K_MAX], "dns: max_ttl", 1, 7 * 86400,
+		    &secs) < 0)
+			return -1;
+		o->max_ttl = (uint32_t)secs;
+	}
+	if (v[K_NEG]) {
+		if (get_seconds(y, v[K_NEG], "dns: negative_ttl", 0, 86400,
+		    &secs) < 0)
+			return -1;
+		o->neg_max_ttl = (uint32_t)secs;
+	}
+	if (v[K_INFLIGHT] && get_uint(y, v[K_INFLIGHT], "dns: max_inflight",
+	    1, 10000, &o->max_inflight) < 0)
+		return -1;
+	if (o->min_ttl > o->max_ttl)
+		return fail(y, n, "dns: min_ttl (%us) is longer than max_ttl "
+				  "(%us)", o->min_ttl, o->max_ttl);
+	return 0;
+}
+
 /* parse_checks - the checks section */
 static int
 parse_checks(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
@@ -765,6 +843,7 @@ cfg_defaults(const char *path)
 	cfg->store_cache = UINT64_C(64) << 20;
 	cfg->store_sync = STORE_SYNC_OS;
 	gl_conf_defaults(&cfg->greylist);
+	dns_opts_defaults(&cfg->dns);
 	return cfg;
 }
 
@@ -774,11 +853,11 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 {
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
-		K_HOSTNAME, K_STORE, K_CHECKS };
+		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
-		"hostname", "store", "checks", NULL };
+		"hostname", "store", "checks", "dns", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -844,6 +923,8 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	if (v[K_STORE] && parse_store(y, v[K_STORE], cfg) < 0)
 		return -1;
 	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg) < 0)
+		return -1;
+	if (v[K_DNS] && parse_dns(y, v[K_DNS], &cfg->dns) < 0)
 		return -1;
 	return 0;
 }

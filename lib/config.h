@@ -16,6 +16,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "dns.h"
 #include "greylist.h"
 #include "request.h"
 #include "store.h"
@@ -59,6 +60,7 @@ struct cfg {
 	uint64_t store_cache;        /* bytes of Berkeley DB cache */
 	enum store_sync store_sync;
 	struct gl_conf greylist;     /* checks.greylist */
+	struct dns_opts dns;         /* nservers 0: /etc/resolv.conf */
 };
 
 /* cfg_load - read and check a policy file; NULL with why set on error */

@@ -52,6 +52,8 @@ struct lookup {
 	unsigned tries_done;     /* attempts started */
 	unsigned tries_max;
 	struct attempt *cur;
+	struct lookup *wq_prev, *wq_next; /* waiting for a free slot */
+	bool queued;
 	uv_timer_t try_timer, limit_timer;
 	unsigned handles;        /* open: timers (and the lookup itself) */
 	bool finished;
@@ -75,6 +77,8 @@ struct attempt {
 	size_t tlen;
 	unsigned handles;
 	bool udp_open, tcp_open;
+	struct dns *dns;
+	bool counted;            /* holds one of dns->active */
 };
 
 struct dns {
@@ -84,6 +88,8 @@ struct dns {
 	struct lookup **inflight; /* hash table */
 	size_t nbuckets;
 	struct dns_query *ready;  /* cached answers to hand over */
+	unsigned active;          /* attempts on the wire */
+	struct lookup *wq_head, *wq_tail; /* lookups waiting for a slot */
 	uv_timer_t ready_timer;
 	unsigned handles;
 	bool closing;
@@ -178,6 +184,7 @@ dns_opts_defaults(struct dns_opts *o)
 	o->min_ttl = 60;
 	o->max_ttl = 86400;
 	o->neg_max_ttl = 3600;
+	o->max_inflight = 256;
 }
 
 /* dns_server_parse - address[:port], IPv6 in brackets with a port */
@@ -746,6 +753,8 @@ dns_new(uv_loop_t *loop, const struct dns_opts *o, struct why *why)
 	}
 	if (dns->o.tries == 0)
 		dns->o.tries = 1;
+	if (dns->o.max_inflight == 0)
+		dns->o.max_inflight = 1;
 	dns->cache = dns__cache_new(o->cache_size);
 	for (dns->nbuckets = 256; dns->nbuckets < o->cache_size / 4 &&
 	    dns->nbuckets < 65536;)
@@ -770,6 +779,37 @@ attempt_closed(uv_handle_t *h)
 	free(at);
 }
 
+/* wq_remove - take a lookup off the wait queue */
+static void
+wq_remove(struct dns *dns, struct lookup *lk)
+{
+	if (!lk->queued)
+		return;
+	if (lk->wq_prev)
+		lk->wq_prev->wq_next = lk->wq_next;
+	else
+		dns->wq_head = lk->wq_next;
+	if (lk->wq_next)
+		lk->wq_next->wq_prev = lk->wq_prev;
+	else
+		dns->wq_tail = lk->wq_prev;
+	lk->wq_prev = lk->wq_next = NULL;
+	lk->queued = false;
+}
+
+/* wq_kick - start waiting lookups while there are free slots */
+static void
+wq_kick(struct dns *dns)
+{
+	while (dns->wq_head != NULL && dns->active < dns->o.max_inflight &&
+	    !dns->closing) {
+		struct lookup *lk = dns->wq_head;
+
+		wq_remove(dns, lk);
+		lookup_next_try(lk);
+	}
+}
+
 /* attempt_abandon - close its sockets; it may outlive its lookup */
 static void
 attempt_abandon(struct attempt *at)
@@ -777,6 +817,11 @@ attempt_abandon(struct attempt *at)
 	if (at == NULL)
 		return;
 	at->lk = NULL;
+	if (at->counted) {
+		at->counted = false;
+		at->dns->active--;
+		wq_kick(at->dns);
+	}
 	if (at->udp_open) {
 		at->udp_open = false;
 		uv_close((uv_handle_t *)&at->udp, attempt_closed);
@@ -820,6 +865,7 @@ lookup_close(struct lookup *lk)
 {
 	lk->finished = true;
 	lookup_unlink(lk);
+	wq_remove(lk->dns, lk);
 	attempt_abandon(lk->cur);
 	lk->cur = NULL;
 	uv_close((uv_handle_t *)&lk->try_timer, lookup_closed);
@@ -1084,18 +1130,37 @@ lookup_next_try(struct lookup *lk)
 
 	attempt_abandon(lk->cur);
 	lk->cur = NULL;
+	if (lk->finished)
+		return; /* finished while a slot was handed round */
 	if (lk->tries_done >= lk->tries_max) {
 		lookup_fail(lk);
 		return;
 	}
+	if (dns->active >= dns->o.max_inflight) {
+		/* No free slot: wait, without the try's clock running. */
+		uv_timer_stop(&lk->try_timer);
+		lk->queued = true;
+		lk->wq_prev = dns->wq_tail;
+		if (dns->wq_tail)
+			dns->wq_tail->wq_next = lk;
+		else
+			dns->wq_head = lk;
+		dns->wq_tail = lk;
+		return;
+	}
 	at = xcalloc(1, sizeof(*at));
 	at->lk = lk;
+	at->dns = dns;
+	at->counted = true;
+	if (++dns->active > dns->stats.peak)
+		dns->stats.peak = dns->active;
 	at->srv = &dns->o.servers[lk->tries_done % dns->o.nservers];
 	lk->tries_done++;
 	if (getrandom(&at->id, sizeof(at->id), 0) != sizeof(at->id))
 		at->id = (uint16_t)random();
 	if (dns__build_query(lk->name, lk->type, at->id, &at->q, &at->qlen) <
 	    0) {
+		dns->active--;
 		free(at);
 		snprintf(lk->why, sizeof(lk->why), "cannot build a query");
 		lookup_fail(lk);

@@ -7,7 +7,8 @@
  * answer counts only if it comes from the server asked and its ID,
  * question name (case-insensitively), type and class match.
  *
- * Identical questions in flight share one query on the wire. Answers are
+ * Identical questions in flight share one query on the wire; at most
+ * max_inflight queries (and so sockets) are out at once, the rest wait. Answers are
  * cached for their TTL clamped to [min_ttl, max_ttl]; NXDOMAIN and NODATA
  * for the SOA's negative TTL (RFC 2308), at most neg_max_ttl; the cache
  * holds at most cache_size answers and drops the least recently used.
@@ -91,6 +92,7 @@ struct dns_opts {
 	uint64_t limit_ms;     /* one question, all tries together */
 	size_t cache_size;     /* answers */
 	uint32_t min_ttl, max_ttl, neg_max_ttl; /* seconds */
+	unsigned max_inflight; /* queries on the wire at once; more wait */
 };
 
 struct dns_stats {
@@ -100,6 +102,7 @@ struct dns_stats {
 	uint64_t sent;       /* queries put on the wire (UDP and TCP) */
 	uint64_t tcp;        /* of those, over TCP */
 	uint64_t ignored;    /* answers that did not match: spoofed or stray */
+	uint64_t peak;       /* most queries on the wire at once */
 };
 
 struct dns;

@@ -54,6 +54,67 @@ struct later {
 };
 
 static ldns_rr_list *data;
+
+/* Records sorted by owner (lower-case text), for a binary search. */
+struct entry {
+	char *owner;
+	ldns_rr *rr;
+};
+static struct entry *index_;
+static size_t nindex;
+
+static char *
+owner_key(const ldns_rdf *name)
+{
+	char *s = ldns_rdf2str(name), *p;
+
+	for (p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->owner,
+	    ((const struct entry *)b)->owner);
+}
+
+static void
+build_index(void)
+{
+	size_t i;
+
+	nindex = ldns_rr_list_rr_count(data);
+	index_ = calloc(nindex ? nindex : 1, sizeof(*index_));
+	for (i = 0; i < nindex; i++) {
+		index_[i].rr = ldns_rr_list_rr(data, i);
+		index_[i].owner = owner_key(ldns_rr_owner(index_[i].rr));
+	}
+	qsort(index_, nindex, sizeof(*index_), entry_cmp);
+}
+
+/* find - the records owned by name: [*first, *first + count) */
+static size_t
+find(const ldns_rdf *name, size_t *first)
+{
+	char *key = owner_key(name);
+	size_t lo = 0, hi = nindex, n = 0;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(index_[mid].owner, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (lo + n < nindex && strcmp(index_[lo + n].owner, key) == 0)
+		n++;
+	free(key);
+	return n;
+}
 static struct fault faults[1024];
 static size_t nfaults;
 static struct later laters[4096];
@@ -142,8 +203,8 @@ answer(const ldns_pkt *q, const ldns_rdf *qname, ldns_rr_type qtype)
 {
 	ldns_pkt *r = ldns_pkt_new();
 	ldns_rdf *name = ldns_rdf_clone(qname);
-	size_t i;
-	int hops, exists = 0;
+	size_t i, first, n;
+	int hops, exists;
 
 	ldns_pkt_set_id(r, ldns_pkt_id(q));
 	ldns_pkt_set_qr(r, true);
@@ -154,18 +215,15 @@ answer(const ldns_pkt *q, const ldns_rdf *qname, ldns_rr_type qtype)
 	    ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q), 0)));
 	if (ldns_pkt_edns(q))
 		ldns_pkt_set_edns_udp_size(r, 1232);
-	for (i = 0; i < ldns_rr_list_rr_count(data); i++)
-		if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(data, i)),
-			qname) == 0)
-			exists = 1;
+	exists = find(qname, &first) > 0;
 	for (hops = 0; hops < 8 && qtype != LDNS_RR_TYPE_CNAME; hops++) {
 		ldns_rr *cn = NULL;
 
-		for (i = 0; i < ldns_rr_list_rr_count(data); i++) {
-			ldns_rr *rr = ldns_rr_list_rr(data, i);
+		n = find(name, &first);
+		for (i = first; i < first + n; i++) {
+			ldns_rr *rr = index_[i].rr;
 
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-			    ldns_dname_compare(ldns_rr_owner(rr), name) == 0)
+			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME)
 				cn = rr;
 		}
 		if (cn == NULL)
@@ -174,11 +232,11 @@ answer(const ldns_pkt *q, const ldns_rdf *qname, ldns_rr_type qtype)
 		ldns_rdf_deep_free(name);
 		name = ldns_rdf_clone(ldns_rr_rdf(cn, 0));
 	}
-	for (i = 0; i < ldns_rr_list_rr_count(data); i++) {
-		ldns_rr *rr = ldns_rr_list_rr(data, i);
+	n = find(name, &first);
+	for (i = first; i < first + n; i++) {
+		ldns_rr *rr = index_[i].rr;
 
-		if (ldns_rr_get_type(rr) == qtype &&
-		    ldns_dname_compare(ldns_rr_owner(rr), name) == 0)
+		if (ldns_rr_get_type(rr) == qtype)
 			ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER,
 			    ldns_rr_clone(rr));
 	}
@@ -413,6 +471,7 @@ main(int argc, char **argv)
 	if (optind + 1 != argc)
 		die("usage: dnsd [-p PORT] [-l QUERYLOG] ZONEFILE");
 	load(argv[optind]);
+	build_index();
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)getpid());
 	memset(&sin, 0, sizeof(sin));
@@ -435,6 +494,15 @@ main(int argc, char **argv)
 		sin.sin_port = 0;
 	}
 	listen(tcp_fd, 64);
+	{
+		/* Room for bursts of a thousand queries. */
+		int sz = 4 << 20;
+
+		if (setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+			sizeof(sz)) < 0)
+			setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUF, &sz,
+			    sizeof(sz));
+	}
 	spoof_fd = socket(AF_INET, SOCK_DGRAM, 0);
 	sin.sin_port = 0;
 	bind(spoof_fd, (struct sockaddr *)&sin, sizeof(sin));

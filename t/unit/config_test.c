@@ -132,6 +132,41 @@ test_config_good_file(void **state)
 }
 
 static void
+test_config_dns(void **state)
+{
+	const char *text = "dns:\n"
+			   "  nameservers: [127.0.0.1:5353, \"[::1]:53\"]\n"
+			   "  timeout: 500ms\n  tries: 3\n  limit: 4s\n"
+			   "  cache_size: 100\n  min_ttl: 10s\n"
+			   "  max_ttl: 1h\n  negative_ttl: 5m\n"
+			   "  max_inflight: 64\n";
+	struct why why;
+	struct cfg *cfg = parse(text, &why);
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(cfg->dns.nservers, 2);
+	assert_string_equal(cfg->dns.servers[0].name, "127.0.0.1:5353");
+	assert_string_equal(cfg->dns.servers[1].name, "[::1]:53");
+	assert_int_equal(cfg->dns.timeout_ms, 500);
+	assert_int_equal(cfg->dns.tries, 3);
+	assert_int_equal(cfg->dns.limit_ms, 4000);
+	assert_int_equal(cfg->dns.cache_size, 100);
+	assert_int_equal(cfg->dns.min_ttl, 10);
+	assert_int_equal(cfg->dns.max_ttl, 3600);
+	assert_int_equal(cfg->dns.neg_max_ttl, 300);
+	assert_int_equal(cfg->dns.max_inflight, 64);
+	cfg_unref(cfg);
+	/* Without a dns section: resolv.conf, documented defaults. */
+	cfg = parse("", &why);
+	assert_int_equal(cfg->dns.nservers, 0);
+	assert_int_equal(cfg->dns.timeout_ms, 2000);
+	assert_int_equal(cfg->dns.tries, 2);
+	cfg_unref(cfg);
+}
+
+static void
 test_config_shipped_file(void **state)
 {
 	struct why why;
@@ -291,6 +326,14 @@ static const struct {
 	    "bytes, or with KiB, MiB or GiB, e.g. 64MiB)" },
 	{ "store cache too small", "store:\n  cache: 1KiB\n",
 	    "t.yaml:2:10: store: cache: 1KiB is out of range (1MiB to 64GiB)" },
+	{ "dns nameserver", "dns:\n  nameservers: [127.0.0.1:99999]\n",
+	    "t.yaml:2:17: dns: nameservers: \"127.0.0.1:99999\" is not a "
+	    "nameserver address (192.0.2.1, 192.0.2.1:5353 or "
+	    "[2001:db8::1]:53)" },
+	{ "dns tries", "dns:\n  tries: 0\n",
+	    "t.yaml:2:10: dns: tries: 0 is out of range (1 to 10)" },
+	{ "dns ttl order", "dns:\n  min_ttl: 2h\n  max_ttl: 1h\n",
+	    "t.yaml:2:3: dns: min_ttl (7200s) is longer than max_ttl (3600s)" },
 	{ "store sync", "store:\n  sync: always\n",
 	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
 };
@@ -397,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_shipped_file),
+		cmocka_unit_test(test_config_dns),
 		cmocka_unit_test(test_config_bad_files),
 		cmocka_unit_test(test_config_file_errors),
 		cmocka_unit_test(test_config_deep_nesting),
