@@ -256,27 +256,27 @@ get_bool(struct yctx *y, yaml_node_t *n, const char *what, bool *out)
 	return 0;
 }
 
-/* get_seconds - a duration in whole seconds within [min, max] */
-static int
-get_seconds(struct yctx *y, yaml_node_t *n, const char *what, int64_t min,
-    int64_t max, int64_t *out)
+/* fmt_ms - a duration as people write it: the largest exact unit */
+static const char *
+fmt_ms(uint64_t ms, char *buf, size_t size)
 {
-	const char *s = scalar(y, n, what);
-	struct why why;
-	uint64_t ms;
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		{ "s", 1000 } };
+	size_t i;
 
-	if (s == NULL)
-		return -1;
-	if (cfg_parse_duration(s, &ms, &why) < 0)
-		return fail(y, n, "%s: %s", what, why.text);
-	if (ms % 1000 != 0)
-		return fail(y, n, "%s: %s is not a whole number of seconds",
-		    what, s);
-	if ((int64_t)(ms / 1000) < min || (int64_t)(ms / 1000) > max)
-		return fail(y, n, "%s: %s is out of range (%llds to %llds)",
-		    what, s, (long long)min, (long long)max);
-	*out = (int64_t)(ms / 1000);
-	return 0;
+	for (i = 0; i < nitems(units); i++) {
+		if (ms != 0 && ms % units[i].ms == 0) {
+			snprintf(buf, size, "%llu%s",
+			    (unsigned long long)(ms / units[i].ms),
+			    units[i].unit);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "%llums", (unsigned long long)ms);
+	return buf;
 }
 
 /* get_duration - a duration in [min, max] milliseconds */
@@ -291,9 +291,29 @@ get_duration(struct yctx *y, yaml_node_t *n, const char *what, uint64_t min,
 		return -1;
 	if (cfg_parse_duration(s, out, &why) < 0)
 		return fail(y, n, "%s: %s", what, why.text);
-	if (*out < min || *out > max)
-		return fail(y, n, "%s: %s is out of range (%llums to %llums)",
-		    what, s, (unsigned long long)min, (unsigned long long)max);
+	if (*out < min || *out > max) {
+		char lo[32], hi[32];
+
+		return fail(y, n, "%s: %s is out of range (%s to %s)", what, s,
+		    fmt_ms(min, lo, sizeof(lo)), fmt_ms(max, hi, sizeof(hi)));
+	}
+	return 0;
+}
+
+/* get_seconds - a duration in whole seconds within [min, max] */
+static int
+get_seconds(struct yctx *y, yaml_node_t *n, const char *what, int64_t min,
+    int64_t max, int64_t *out)
+{
+	uint64_t ms;
+
+	if (get_duration(y, n, what, (uint64_t)min * 1000,
+	    (uint64_t)max * 1000, &ms) < 0)
+		return -1;
+	if (ms % 1000 != 0)
+		return fail(y, n, "%s: %s is not a whole number of seconds",
+		    what, (const char *)n->data.scalar.value);
+	*out = (int64_t)(ms / 1000);
 	return 0;
 }
 

@@ -911,6 +911,15 @@ lookup_fail(struct lookup *lk)
 static void
 attempt_reply(struct attempt *at, const uint8_t *buf, size_t len, bool tcp);
 
+/* tcp_fail - the TCP exchange failed: say why, try the next server */
+static void
+tcp_fail(struct attempt *at, const char *what)
+{
+	snprintf(at->lk->why, sizeof(at->lk->why), "%s over TCP: %s",
+	    at->srv->name, what);
+	lookup_next_try(at->lk);
+}
+
 /* tcp_alloc - read into the attempt's buffer */
 static void
 tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -936,10 +945,7 @@ tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (lk == NULL || n == 0)
 		return;
 	if (n < 0) {
-		snprintf(lk->why, sizeof(lk->why), "%s over TCP: %s",
-		    at->srv->name, n == UV_EOF ? "closed early"
-					       : uv_strerror((int)n));
-		lookup_next_try(lk);
+		tcp_fail(at, n == UV_EOF ? "closed early" : uv_strerror((int)n));
 		return;
 	}
 	at->tlen += (size_t)n;
@@ -961,9 +967,7 @@ tcp_written(uv_write_t *w, int status)
 	if (at->lk == NULL)
 		return;
 	if (status < 0) {
-		snprintf(at->lk->why, sizeof(at->lk->why), "%s over TCP: %s",
-		    at->srv->name, uv_strerror(status));
-		lookup_next_try(at->lk);
+		tcp_fail(at, uv_strerror(status));
 		return;
 	}
 	uv_read_start((uv_stream_t *)&at->tcp, tcp_alloc, tcp_read);
@@ -978,9 +982,7 @@ tcp_connected(uv_connect_t *c, int status)
 	if (at->lk == NULL)
 		return;
 	if (status < 0) {
-		snprintf(at->lk->why, sizeof(at->lk->why), "%s over TCP: %s",
-		    at->srv->name, uv_strerror(status));
-		lookup_next_try(at->lk);
+		tcp_fail(at, uv_strerror(status));
 		return;
 	}
 	at->lenbuf[0] = (uint8_t)(at->qlen >> 8);

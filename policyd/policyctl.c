@@ -61,38 +61,34 @@ usage(int status)
 	exit(status);
 }
 
-/* bad - a bad argument: say which and why, exit 2 */
-static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
+/* vquit - "policyctl: message" on stderr, exit with status */
+static void __attribute__((noreturn))
+vquit(int status, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "policyctl: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	exit(status);
+}
 
-static void
+/* bad - a bad argument: say which and why, exit 2 */
+static void __attribute__((format(printf, 1, 2), noreturn))
 bad(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "policyctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
+	vquit(2, fmt, ap);
 }
 
 /* die - an operation failed: exit 1 */
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
-
-static void
+static void __attribute__((format(printf, 1, 2), noreturn))
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "policyctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
+	vquit(1, fmt, ap);
 }
 
 /* open_store - the daemon's environment; create: make the directory */

@@ -231,7 +231,10 @@ static const struct {
 	    "t.yaml:1:15: idle_timeout: \"99999999999999999999d\" is longer "
 	    "than 10 years" },
 	{ "duration out of range", "deadline: 5m\n",
-	    "t.yaml:1:11: deadline: 5m is out of range (100ms to 100000ms)" },
+	    "t.yaml:1:11: deadline: 5m is out of range (100ms to 100s)" },
+	{ "greylist max_age range", "checks:\n  greylist:\n    max_age: 10m\n",
+	    "t.yaml:3:14: greylist: max_age: 10m is out of range (1h to "
+	    "3650d)" },
 	{ "cidr host bits", "allow: [10.0.0.1/8]\n",
 	    "t.yaml:1:9: allow: \"10.0.0.1/8\" has host bits set; did you mean "
 	    "10.0.0.0/8?" },

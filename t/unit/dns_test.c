@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns_int.h"
 #include "xalloc.h"
@@ -364,6 +365,36 @@ test_dns_server_parse_and_ptr(void **state)
 	    "ip6.arpa");
 }
 
+static void
+test_dns_resolv_conf(void **state)
+{
+	char path[] = "/tmp/resolv_test_XXXXXX";
+	struct dns_opts o;
+	struct why why;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs("# comment\nsearch example.org\nnameserver 192.0.2.53\n"
+	      "nameserver 2001:db8::53\noptions ndots:2\n", fp);
+	fclose(fp);
+	dns_opts_defaults(&o);
+	assert_int_equal(dns_servers_from_file(&o, path, &why), 0);
+	assert_int_equal(o.nservers, 2);
+	assert_string_equal(o.servers[0].name, "192.0.2.53:53");
+	assert_string_equal(o.servers[1].name, "[2001:db8::53]:53");
+	fp = fopen(path, "w");
+	fputs("search example.org\n", fp);
+	fclose(fp);
+	assert_int_equal(dns_servers_from_file(&o, path, &why), -1);
+	assert_non_null(strstr(why.text, "no nameserver"));
+	unlink(path);
+	assert_int_equal(dns_servers_from_file(&o, path, &why), -1);
+}
+
 int
 main(void)
 {
@@ -374,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_dns_interpret_bounds),
 		cmocka_unit_test(test_dns_cache),
 		cmocka_unit_test(test_dns_server_parse_and_ptr),
+		cmocka_unit_test(test_dns_resolv_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
