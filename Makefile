@@ -12,7 +12,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 # Build and test dependencies, all from Debian 12.
 DEB_PACKAGES := build-essential cmake pkg-config python3 \
 	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev \
-	libcmocka-dev postgrey db5.3-util
+	libcmocka-dev postgrey db5.3-util postfix swaks
 
 .PHONY: all deps build build-asan run test check clean
 
@@ -28,6 +28,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
+			echo "postfix postfix/main_mailer_type select No configuration" | \
+			    debconf-set-selections 2>/dev/null; \
 			apt-get update -q && \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			    --no-install-recommends $$missing </dev/null || exit 1; \
