@@ -1,20 +1,24 @@
 # policyd: the two set-up commands.
 #   make run    install missing Debian packages, build, run policyd in the
 #               foreground on 127.0.0.1:10023 (CONFIG=FILE for another policy)
-#   make test   install, build (normal and ASan+UBSan), run every suite
+#   make test   install, build (normal, ASan+UBSan, fuzz), run every suite
+#   make fuzz   only the fuzzers (FUZZ_SECONDS=N each, default 30)
 # The real build is CMake; this file only wraps it.
 
 CONFIG ?= etc/policyd.yaml
 BUILD  ?= build
 ASAN   ?= build-asan
+FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Build and test dependencies, all from Debian 12.
 DEB_PACKAGES := build-essential cmake pkg-config python3 \
 	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev \
-	libcmocka-dev postgrey db5.3-util postfix swaks
+	libcmocka-dev postgrey db5.3-util postfix swaks \
+	clang libclang-rt-14-dev
 
-.PHONY: all deps build build-asan run test check clean
+.PHONY: all deps build build-asan build-fuzz fuzz run test check clean
 
 all: build
 
@@ -52,15 +56,27 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
 
+$(FUZZ)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DPOLICYD_FUZZ=ON
+
+build-fuzz: deps $(FUZZ)/CMakeCache.txt
+	cmake -B $(FUZZ) -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --build $(FUZZ) -j $(JOBS)
+
+# fuzz - the protocol and YAML parsers under libFuzzer, FUZZ_SECONDS each
+fuzz: build-fuzz
+	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS)
+
 run: build
 	mkdir -p $(BUILD)/state
 	exec $(BUILD)/policyd/policyd -f -c $(CONFIG) --state-dir $(BUILD)/state
 
-test: build build-asan
+test: build build-asan build-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
+	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS)
 
 check: test
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -31,6 +31,9 @@ log_init(const char *ident, enum log_dest dest)
 }
 
 /* log_vemit - one line to the destination */
+static void log_vemit(int prio, const char *level, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 {

@@ -150,7 +150,9 @@ line_append(struct proto_parser *p, const char *s, size_t n)
 static enum proto_event
 line_end(struct proto_parser *p)
 {
-	char *line = p->buf + p->vallen;
+	/* No buffer yet when the very first line is empty: no arithmetic
+	 * on a null pointer (the fuzzer's first find). */
+	char *line = p->buf != NULL ? p->buf + p->vallen : NULL;
 	size_t len = p->linelen;
 	const char *eq;
 	int a;

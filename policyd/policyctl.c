@@ -62,7 +62,7 @@ usage(int status)
 }
 
 /* vquit - "policyctl: message" on stderr, exit with status */
-static void __attribute__((noreturn))
+static void __attribute__((format(printf, 2, 0), noreturn))
 vquit(int status, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "policyctl: ");
