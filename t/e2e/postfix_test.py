@@ -75,8 +75,9 @@ def free_port():
                      "postfix and swaks are not installed")
 class Postfix(unittest.TestCase):
     def setUp(self):
-        self.pd = Daemon(POLICY)
+        self.pd = Daemon(POLICY, start=False)
         self.addCleanup(self.pd.close)
+        self.pd.start()
         self.tmp = tempfile.mkdtemp(prefix="policyd-e2e-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         os.chmod(self.tmp, 0o755)

@@ -172,7 +172,11 @@ def closed_by_peer(sock, timeout=5.0):
 class DaemonTest(unittest.TestCase):
     """A test case whose daemons are cleaned up whatever happens."""
 
-    def daemon(self, config, **kw):
-        d = Daemon(config, **kw)
+    def daemon(self, config, start=True, **kw):
+        # The cleanup is registered before the daemon starts, so a start
+        # that fails half-way never leaves a process behind.
+        d = Daemon(config, start=False, **kw)
         self.addCleanup(d.close)
+        if start:
+            d.start()
         return d
