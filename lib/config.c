@@ -829,17 +829,155 @@ parse_dns(struct yctx *y, yaml_node_t *n, struct dns_opts *o)
 	return 0;
 }
 
+/* parse_on_fail - reject | defer | log | { score: N } */
+static int
+parse_on_fail(struct yctx *y, yaml_node_t *n, const char *what,
+    struct chk_policy *cp)
+{
+	static const char *const keys[] = { "score", NULL };
+	yaml_node_t *v[1];
+	unsigned score;
+	const char *s;
+
+	if (n->type == YAML_MAPPING_NODE) {
+		if (map_keys(y, n, what, keys, v) < 0)
+			return -1;
+		if (v[0] == NULL)
+			return fail(y, n, "%s: needs score: N", what);
+		if (get_uint(y, v[0], what, 0, 100, &score) < 0)
+			return -1;
+		cp->on_fail = CHK_SCORE;
+		cp->score = (int)score;
+		return 0;
+	}
+	if ((s = scalar(y, n, what)) == NULL)
+		return -1;
+	if (strcmp(s, "reject") == 0)
+		cp->on_fail = CHK_REJECT;
+	else if (strcmp(s, "defer") == 0)
+		cp->on_fail = CHK_DEFER;
+	else if (strcmp(s, "log") == 0)
+		cp->on_fail = CHK_LOG;
+	else
+		return fail(y, n, "%s: \"%.40s\" is not reject, defer, log or "
+				  "{ score: N }", what, s);
+	return 0;
+}
+
+/* parse_check - one identity check's policy */
+static int
+parse_check(struct yctx *y, yaml_node_t *n, const char *name,
+    struct chk_policy *cp)
+{
+	static const char *const keys[] = { "enabled", "on_fail", "text",
+		"strict", NULL };
+	yaml_node_t *v[4];
+	char what[64];
+
+	snprintf(what, sizeof(what), "checks: %s", name);
+	if (map_keys(y, n, what, keys, v) < 0)
+		return -1;
+	cp->enabled = true;
+	snprintf(what, sizeof(what), "%s: enabled", name);
+	if (v[0] && get_bool(y, v[0], what, &cp->enabled) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "%s: on_fail", name);
+	if (v[1] && parse_on_fail(y, v[1], what, cp) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "%s: text", name);
+	if (v[2] && get_string(y, v[2], what, &cp->text) < 0)
+		return -1;
+	if (v[2] && (strlen(cp->text) > 400 ||
+	    strpbrk(cp->text, "\r\n\t") != NULL))
+		return fail(y, v[2], "%s: at most 400 characters, no control "
+				     "characters", what);
+	snprintf(what, sizeof(what), "%s: strict", name);
+	if (v[3] && strcmp(name, "helo_dns") != 0)
+		return fail(y, v[3], "%s: only the helo_dns check has strict",
+		    what);
+	if (v[3] && get_bool(y, v[3], what, &cp->strict) < 0)
+		return -1;
+	return 0;
+}
+
 /* parse_checks - the checks section */
 static int
 parse_checks(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 {
-	static const char *const keys[] = { "greylist", NULL };
-	yaml_node_t *v[1];
+	const char *keys[CHK_MAX + 2];
+	yaml_node_t *v[CHK_MAX + 2];
+	unsigned i;
 
+	keys[0] = "greylist";
+	for (i = 0; i < chk_count; i++)
+		keys[i + 1] = chk_registry[i]->name;
+	keys[chk_count + 1] = NULL;
 	if (map_keys(y, n, "checks", keys, v) < 0)
 		return -1;
 	if (v[0] != NULL && parse_greylist(y, v[0], &cfg->greylist) < 0)
 		return -1;
+	for (i = 0; i < chk_count; i++)
+		if (v[i + 1] != NULL && parse_check(y, v[i + 1],
+		    chk_registry[i]->name, &cfg->checks[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* parse_scores - thresholds */
+static int
+parse_scores(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "reject", "greylist", NULL };
+	yaml_node_t *v[2];
+	unsigned u;
+
+	if (map_keys(y, n, "scores", keys, v) < 0)
+		return -1;
+	if (v[0]) {
+		if (get_uint(y, v[0], "scores: reject", 0, 1000, &u) < 0)
+			return -1;
+		cfg->score_reject = (int)u;
+	}
+	if (v[1]) {
+		if (get_uint(y, v[1], "scores: greylist", 0, 1000, &u) < 0)
+			return -1;
+		cfg->score_greylist = (int)u;
+	}
+	return 0;
+}
+
+/* add_my_name - item_fn for my_names */
+static int
+add_my_name(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+    void *arg)
+{
+	struct cfg *cfg = arg;
+	struct why why;
+	char *p = access_norm_name(s, &why);
+
+	if (p == NULL || *p == '.') {
+		free(p);
+		return fail(y, n, "%s: \"%.60s\" is not a host name", what, s);
+	}
+	cfg->my_names = xreallocarray(cfg->my_names, cfg->nmy_names + 1,
+	    sizeof(char *));
+	cfg->my_names[cfg->nmy_names++] = p;
+	return 0;
+}
+
+/* add_my_address - item_fn for my_addresses */
+static int
+add_my_address(struct yctx *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg)
+{
+	struct cfg *cfg = arg;
+	struct ipaddr ip;
+
+	if (addr_parse(s, &ip) < 0)
+		return fail(y, n, "%s: \"%.60s\" is not an IP address", what, s);
+	cfg->my_addresses = xreallocarray(cfg->my_addresses,
+	    cfg->nmy_addresses + 1, sizeof(ip));
+	cfg->my_addresses[cfg->nmy_addresses++] = ip;
 	return 0;
 }
 
@@ -864,6 +1002,16 @@ cfg_defaults(const char *path)
 	cfg->store_sync = STORE_SYNC_OS;
 	gl_conf_defaults(&cfg->greylist);
 	dns_opts_defaults(&cfg->dns);
+	cfg->tempfail_defer = true;
+	cfg->score_reject = 5;
+	{
+		unsigned i;
+
+		for (i = 0; i < chk_count; i++) {
+			cfg->checks[i].on_fail = CHK_REJECT;
+			cfg->checks[i].text = xstrdup(chk_registry[i]->text);
+		}
+	}
 	return cfg;
 }
 
@@ -873,11 +1021,13 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 {
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
-		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS };
+		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
+		K_MY_NAMES, K_MY_ADDRS };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
-		"hostname", "store", "checks", "dns", NULL };
+		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
+		"my_names", "my_addresses", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -945,6 +1095,27 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg) < 0)
 		return -1;
 	if (v[K_DNS] && parse_dns(y, v[K_DNS], &cfg->dns) < 0)
+		return -1;
+	if (v[K_SCORES] && parse_scores(y, v[K_SCORES], cfg) < 0)
+		return -1;
+	if (v[K_TEMPFAIL]) {
+		const char *s = scalar(y, v[K_TEMPFAIL], "on_tempfail");
+
+		if (s == NULL)
+			return -1;
+		if (strcmp(s, "defer") == 0)
+			cfg->tempfail_defer = true;
+		else if (strcmp(s, "dunno") == 0)
+			cfg->tempfail_defer = false;
+		else
+			return fail(y, v[K_TEMPFAIL], "on_tempfail: \"%.40s\" "
+			    "is neither defer nor dunno (never reject)", s);
+	}
+	if (v[K_MY_NAMES] && each_value(y, v[K_MY_NAMES], "my_names",
+	    add_my_name, cfg) < 0)
+		return -1;
+	if (v[K_MY_ADDRS] && each_value(y, v[K_MY_ADDRS], "my_addresses",
+	    add_my_address, cfg) < 0)
 		return -1;
 	return 0;
 }
@@ -1164,6 +1335,12 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->error_action);
 	free(cfg->hostname);
 	gl_conf_fini(&cfg->greylist);
+	for (i = 0; i < chk_count; i++)
+		free(cfg->checks[i].text);
+	for (i = 0; i < cfg->nmy_names; i++)
+		free(cfg->my_names[i]);
+	free(cfg->my_names);
+	free(cfg->my_addresses);
 	free(cfg->path);
 	free(cfg);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "checks/chk.h"
 #include "addr.h"
 #include "dns.h"
 #include "greylist.h"
@@ -61,6 +62,14 @@ struct cfg {
 	enum store_sync store_sync;
 	struct gl_conf greylist;     /* checks.greylist */
 	struct dns_opts dns;         /* nservers 0: /etc/resolv.conf */
+	struct chk_policy checks[CHK_MAX]; /* by chk_registry index */
+	int score_reject;            /* reject at this score; 0: never */
+	int score_greylist;          /* greylist at or above; 0: everyone */
+	bool tempfail_defer;         /* on_tempfail: defer (else dunno) */
+	char **my_names;             /* ours: a HELO with them is forged */
+	size_t nmy_names;
+	struct ipaddr *my_addresses;
+	size_t nmy_addresses;
 };
 
 /* cfg_load - read and check a policy file; NULL with why set on error */

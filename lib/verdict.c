@@ -52,9 +52,9 @@ rfc5322_date(struct arena *a, int64_t now)
 	return arena_strdup(a, buf);
 }
 
-/* greylist - the greylisting part of a decision */
-static void
-greylist(const struct cfg *cfg, const struct req *req,
+/* verdict_greylist - the greylisting part of a decision */
+void
+verdict_greylist(const struct cfg *cfg, const struct req *req,
     struct verdict_env *env, struct verdict *v)
 {
 	const struct gl_conf *g = &cfg->greylist;
@@ -124,6 +124,7 @@ verdict_decide(const struct cfg *cfg, const struct req *req,
 	const struct access_rule *r;
 
 	env->store_rc = 0;
+	memset(v, 0, sizeof(*v));
 	r = access_match(cfg->access, cfg->naccess, req);
 	if (r != NULL) {
 		v->action = r->action;
@@ -135,7 +136,7 @@ verdict_decide(const struct cfg *cfg, const struct req *req,
 	if (cfg->greylist.enabled && req->sasl_username == NULL &&
 	    (req->protocol_state[0] == '\0' ||
 	    strcmp(req->protocol_state, "RCPT") == 0))
-		greylist(cfg, req, env, v);
+		verdict_greylist(cfg, req, env, v);
 }
 
 /* kv - " key=value", value escaped and quoted when it needs to be */
@@ -182,6 +183,13 @@ verdict_log_line(struct arena *a, const struct req *req,
 	kv(buf, size, &off, "sender", addr_text(a, req->sender.full));
 	kv(buf, size, &off, "rcpt", addr_text(a, req->rcpt.full));
 	kv(buf, size, &off, "queue_id", req->queue_id);
+	if (v->trace != NULL) {
+		char score[16];
+
+		kv(buf, size, &off, "checks", v->trace);
+		snprintf(score, sizeof(score), "%d", v->score);
+		kv(buf, size, &off, "score", score);
+	}
 	snprintf(us, sizeof(us), "%llu", (unsigned long long)elapsed_us);
 	kv(buf, size, &off, "us", us);
 	return buf;

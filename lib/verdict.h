@@ -23,6 +23,8 @@ struct store;
 struct verdict {
 	const char *action; /* reply text after "action=" */
 	const char *rule;   /* what decided: access[name], default, ... */
+	const char *trace;  /* each check: name:status:ms; NULL if none ran */
+	int score;          /* summed scores of failed checks */
 };
 
 /* What a decision needs besides the config and the request. */
@@ -42,6 +44,9 @@ struct verdict_env {
  * Strings of the verdict come from the request's arena or the config.
  */
 void verdict_decide(const struct cfg *cfg, const struct req *req,
+    struct verdict_env *env, struct verdict *v);
+/* verdict_greylist - the greylisting step alone (v keeps its default) */
+void verdict_greylist(const struct cfg *cfg, const struct req *req,
     struct verdict_env *env, struct verdict *v);
 /* verdict_log_line - the decision line, from the arena */
 char *verdict_log_line(struct arena *a, const struct req *req,

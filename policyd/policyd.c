@@ -315,6 +315,7 @@ main(int argc, char **argv)
 	/* After the fork and the privilege drop: the files are ours. */
 	if (d.cfg->greylist.enabled)
 		server_store_start(d.srv);
+	server_dns_start(d.srv);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
@@ -334,6 +335,9 @@ main(int argc, char **argv)
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 
+	/* --stdio ends with its connection: close the rest in order. */
+	server_shutdown(d.srv);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
 	uv_walk(&d.loop, close_walk, NULL);
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	if ((rc = uv_loop_close(&d.loop)) != 0)

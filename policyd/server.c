@@ -34,6 +34,8 @@
 #include "greylist.h"
 #include "request.h"
 #include "verdict.h"
+#include "dns.h"
+#include "checks/chk.h"
 #include "xalloc.h"
 
 /* Unanswered input we hold before we stop reading from a peer. */
@@ -68,6 +70,9 @@ struct conn {
 	struct proto_parser parser;
 	struct verdict_env env; /* per connection: the header's instance */
 	struct arena *arena; /* the current request's */
+	struct req req;      /* the request being answered */
+	struct pipeline *pipeline; /* its checks, while they run */
+	uint64_t t0;         /* uv_hrtime() when the request ended */
 	char *in;            /* unparsed input */
 	size_t inlen, incap;
 	char peer[136];      /* addr:port, or the listener */
@@ -90,6 +95,7 @@ struct server {
 	bool draining;       /* shutting down */
 	uv_timer_t force;    /* shutdown bound; closed when all is done */
 	struct store *store; /* NULL: not open (yet, or after trouble) */
+	struct dns *dns;     /* NULL: no DNS check enabled, or no resolver */
 	bool store_timer_on;
 	uv_timer_t store_timer; /* sweep, checkpoint, reopen */
 	struct gl_sweep sweep;
@@ -136,6 +142,10 @@ server_maybe_done(struct server *s)
 	if (s->draining && s->conns == NULL &&
 	    !uv_is_closing((uv_handle_t *)&s->force))
 		uv_close((uv_handle_t *)&s->force, NULL);
+	if (s->draining && s->conns == NULL && s->dns != NULL) {
+		dns_close(s->dns);
+		s->dns = NULL;
+	}
 }
 
 /* conn_handle_closed - free the connection with its last handle */
@@ -162,6 +172,11 @@ conn_close(struct conn *c)
 	if (c->handles == 0 || uv_is_closing(&c->h.handle))
 		return;
 	c->closing = true;
+	if (c->pipeline != NULL) {
+		pipeline_cancel(c->pipeline);
+		c->pipeline = NULL;
+		c->busy = false;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -352,6 +367,23 @@ store_tick(uv_timer_t *t)
 	}
 }
 
+/* server_dns_start - a resolver, when an enabled check needs DNS */
+void
+server_dns_start(struct server *s)
+{
+	struct why why;
+	unsigned i;
+	bool need = false;
+
+	for (i = 0; i < chk_count; i++)
+		need |= s->cfg->checks[i].enabled;
+	if (!need)
+		return;
+	s->dns = dns_new(s->loop, &s->cfg->dns, &why);
+	if (s->dns == NULL)
+		log_err("dns: %s; checks that need DNS answer tempfail", why.text);
+}
+
 /* server_store_start - open the store and start its timer */
 void
 server_store_start(struct server *s)
@@ -366,17 +398,43 @@ server_store_start(struct server *s)
 	s->last_checkpoint = uv_now(s->loop);
 }
 
-/* conn_answer - decide one good request and reply */
+/* conn_finish - log the decision, reply, go on with the input */
+static void
+conn_finish(struct conn *c, const struct verdict *v)
+{
+	if (c->env.store_rc != 0)
+		store_trouble(c->srv, c->env.store_rc, c->env.store_why);
+	log_info("%s", verdict_log_line(c->arena, &c->req, v,
+	    (uv_hrtime() - c->t0) / 1000));
+	conn_reply(c, v->action);
+}
+
+/* conn_decided - the checks of a request are in (pipeline callback) */
+static void
+conn_decided(void *arg, const struct verdict *v, const char *trace)
+{
+	struct conn *c = arg;
+
+	(void)trace;
+	c->pipeline = NULL;
+	c->busy = false;
+	conn_finish(c, v);
+	if (!c->closing && !c->eof)
+		conn_process(c);
+	else
+		conn_maybe_finish(c);
+}
+
+/* conn_answer - decide one good request: at once, or when DNS answers */
 static void
 conn_answer(struct conn *c)
 {
 	struct verdict v;
-	struct req req;
 	struct why why;
-	uint64_t t0 = uv_hrtime();
 
-	if (req_from_parser(&req, c->arena, &c->parser, &c->cfg->net, &why) <
-	    0) {
+	c->t0 = uv_hrtime();
+	if (req_from_parser(&c->req, c->arena, &c->parser, &c->cfg->net,
+	    &why) < 0) {
 		log_warn("malformed request from %s: %s; answered %s", c->peer,
 		    why.text, c->cfg->error_action);
 		conn_reply(c, c->cfg->error_action);
@@ -386,12 +444,12 @@ conn_answer(struct conn *c)
 	c->env.hostname = c->cfg->hostname ? c->cfg->hostname
 					   : c->srv->hostname;
 	c->env.now = (int64_t)time(NULL);
-	verdict_decide(c->cfg, &req, &c->env, &v);
-	if (c->env.store_rc != 0)
-		store_trouble(c->srv, c->env.store_rc, c->env.store_why);
-	log_info("%s", verdict_log_line(c->arena, &req, &v,
-	    (uv_hrtime() - t0) / 1000));
-	conn_reply(c, v.action);
+	if (pipeline_decide(c->srv->loop, c->cfg, c->srv->dns, &c->req,
+	    &c->env, conn_decided, c, &c->pipeline, &v) == 1) {
+		conn_finish(c, &v);
+		return;
+	}
+	c->busy = true; /* the rest of the input waits for this answer */
 }
 
 /* conn_process - parse and answer what the input buffer holds */
@@ -472,10 +530,12 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 				 "middle of a request", c->peer);
 		c->eof = true;
 		c->inlen = 0;
-		if (nread != UV_EOF)
+		if (nread != UV_EOF || c->busy) {
+			/* The client is gone: nobody waits for the answer. */
 			conn_close(c);
-		else
-			conn_maybe_finish(c);
+			return;
+		}
+		conn_maybe_finish(c);
 		return;
 	}
 	c->inlen += (size_t)nread;
@@ -801,6 +861,8 @@ server_shutdown(struct server *s)
 		uv_close((uv_handle_t *)&s->store_timer, NULL);
 		s->store_timer_on = false;
 	}
+	/* The resolver goes once no connection can ask it anything more. */
+	server_maybe_done(s);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		conn_maybe_finish(c);

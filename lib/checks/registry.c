@@ -1,0 +1,38 @@
+/*
+ * registry - the checks, in the order the pipeline starts them: cheap,
+ * local ones first, then those that ask DNS (which run in parallel).
+ */
+#include "chk.h"
+
+#include <string.h>
+
+extern const struct chk_ops chk_helo_ops;
+extern const struct chk_ops chk_helo_dns_ops;
+extern const struct chk_ops chk_sender_ops;
+extern const struct chk_ops chk_rdns_ops;
+extern const struct chk_ops chk_fcrdns_ops;
+
+const struct chk_ops *const chk_registry[] = {
+	&chk_helo_ops, /* no DNS */
+	&chk_rdns_ops,
+	&chk_fcrdns_ops,
+	&chk_helo_dns_ops,
+	&chk_sender_ops,
+};
+
+const unsigned chk_count = sizeof(chk_registry) / sizeof(chk_registry[0]);
+
+_Static_assert(sizeof(chk_registry) / sizeof(chk_registry[0]) <= CHK_MAX,
+    "more checks than CHK_MAX");
+
+/* chk_find - index of a check by name */
+int
+chk_find(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < chk_count; i++)
+		if (strcmp(chk_registry[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,450 @@
+/*
+ * pipeline - runs the checks of one request and combines their results.
+ *
+ * Data flow: request -> access rules (a match decides at once) -> every
+ * enabled check started (cheap ones end at once, DNS ones in parallel)
+ * -> all done, or the deadline -> combine: a failed check whose policy is
+ * reject refuses (first in registry order), defer defers, scores add up
+ * against scores.reject; a check that could not tell (TEMPFAIL) defers or
+ * passes per on_tempfail and never refuses; otherwise greylisting for
+ * requests at or above scores.greylist; otherwise default_action.
+ *
+ * Lifetimes: the pipeline is malloc'ed; when it waited, its deadline
+ * timer is closed at the end and the memory goes in the close callback.
+ * The DNS questions of the checks are the pipeline's: it cancels them at
+ * the deadline or when the client goes away, so no callback comes late.
+ */
+#include "checks/chk.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "arena.h"
+#include "config.h"
+#include "dns.h"
+#include "request.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+struct chk_query_slot {
+	struct dns_query *q;
+	chk_dns_fn *cb;
+	void *arg;
+	struct chk_run *run;
+};
+
+struct chk_run {
+	struct pipeline *p;
+	const struct chk_ops *ops;
+	const struct chk_policy *pol;
+	void *state;
+	enum chk_status st;
+	const char *reason;
+	const char *dsn;
+	bool done;
+	uint64_t t0;
+	uint64_t us;
+	struct chk_query_slot slots[CHK_MAX_QUERIES];
+};
+
+struct pipeline {
+	uv_loop_t *loop;
+	const struct cfg *cfg;
+	struct dns *dns;
+	const struct req *req;
+	struct verdict_env *env;
+	pipeline_done_fn *done;
+	void *arg;
+	struct chk_run runs[CHK_MAX];
+	unsigned nruns;
+	unsigned pending;
+	bool starting;
+	bool over;        /* combined (or cancelled): nothing more happens */
+	bool timer_on;
+	uv_timer_t deadline;
+	struct verdict v;
+};
+
+const struct req *
+chk_req(const struct chk_run *run)
+{
+	return run->p->req;
+}
+
+struct dns *
+chk_dns(const struct chk_run *run)
+{
+	return run->p->dns;
+}
+
+struct arena *
+chk_arena(const struct chk_run *run)
+{
+	return run->p->req->arena;
+}
+
+const struct chk_policy *
+chk_policy(const struct chk_run *run)
+{
+	return run->pol;
+}
+
+const struct cfg *
+chk_cfg(const struct chk_run *run)
+{
+	return run->p->cfg;
+}
+
+void **
+chk_state(struct chk_run *run)
+{
+	return &run->state;
+}
+
+void
+chk_set_dsn(struct chk_run *run, const char *dsn)
+{
+	run->dsn = dsn;
+}
+
+/* cancel_queries - the check's questions, without callbacks */
+static void
+cancel_queries(struct chk_run *run)
+{
+	size_t i;
+
+	for (i = 0; i < CHK_MAX_QUERIES; i++) {
+		if (run->slots[i].q != NULL) {
+			dns_cancel(run->slots[i].q);
+			run->slots[i].q = NULL;
+		}
+	}
+}
+
+static void finish(struct pipeline *p);
+
+/* chk_done - a check's result */
+void
+chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
+{
+	struct pipeline *p = run->p;
+	va_list ap;
+	char buf[512];
+
+	if (run->done || p->over)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	run->st = st;
+	run->reason = arena_strdup(p->req->arena, buf);
+	run->done = true;
+	run->us = (uv_hrtime() - run->t0) / 1000;
+	cancel_queries(run); /* a check may end before all answers came */
+	if (--p->pending == 0 && !p->starting)
+		finish(p);
+}
+
+/* query_done - a DNS answer for a check */
+static void
+query_done(void *arg, const struct dns_answer *a)
+{
+	struct chk_query_slot *slot = arg;
+	struct chk_run *run = slot->run;
+
+	slot->q = NULL;
+	if (run->done || run->p->over)
+		return;
+	slot->cb(run, a, slot->arg);
+}
+
+/* chk_query - ask DNS on behalf of a check */
+int
+chk_query(struct chk_run *run, const char *name, uint16_t type,
+    chk_dns_fn *cb, void *arg)
+{
+	size_t i;
+
+	if (run->p->dns == NULL)
+		return -1;
+	for (i = 0; i < CHK_MAX_QUERIES; i++)
+		if (run->slots[i].q == NULL)
+			break;
+	if (i == CHK_MAX_QUERIES)
+		return -1;
+	run->slots[i].cb = cb;
+	run->slots[i].arg = arg;
+	run->slots[i].run = run;
+	return dns_query(run->p->dns, name, type, query_done, &run->slots[i],
+	    &run->slots[i].q);
+}
+
+/* chk_pending - questions in the air */
+unsigned
+chk_pending(const struct chk_run *run)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < CHK_MAX_QUERIES; i++)
+		n += run->slots[i].q != NULL;
+	return n;
+}
+
+static const char *const status_names[] = { "neutral", "pass", "fail",
+	"tempfail" };
+
+/* expand - a refusal template with the request's values */
+static char *
+expand(const struct chk_run *run, const char *tmpl)
+{
+	const struct req *req = run->p->req;
+	const char *name = req->client_name ? req->client_name
+		: req->reverse_name ? req->reverse_name : "unknown";
+	const struct {
+		const char *key, *val;
+	} vars[] = {
+		{ "{client}", req->client_addr[0] ? req->client_addr : "?" },
+		{ "{name}", name },
+		{ "{helo}", req->helo ? req->helo : "(none)" },
+		{ "{sender}", req->sender.full && !req->sender.is_null
+			? req->sender.full : "<>" },
+		{ "{reason}", run->reason ? run->reason : "" },
+	};
+	char out[1024];
+	size_t o = 0, i;
+	const char *t = tmpl;
+
+	while (*t != '\0' && o + 1 < sizeof(out)) {
+		for (i = 0; i < nitems(vars); i++) {
+			size_t kl = strlen(vars[i].key);
+
+			if (strncmp(t, vars[i].key, kl) == 0) {
+				o += (size_t)snprintf(out + o, sizeof(out) - o,
+				    "%.200s", vars[i].val);
+				if (o >= sizeof(out))
+					o = sizeof(out) - 1;
+				t += kl;
+				break;
+			}
+		}
+		if (i == nitems(vars))
+			out[o++] = *t++;
+	}
+	out[o] = '\0';
+	return arena_strdup(req->arena, out);
+}
+
+/* combine - the verdict from the checks' results */
+static void
+combine(struct pipeline *p)
+{
+	struct arena *a = p->req->arena;
+	const struct chk_run *reject = NULL, *defer = NULL, *tempfail = NULL;
+	char trace[1024], scored[1024];
+	size_t to = 0, so = 0;
+	unsigned i;
+
+	trace[0] = scored[0] = '\0';
+	p->v.score = 0;
+	for (i = 0; i < p->nruns; i++) {
+		const struct chk_run *r = &p->runs[i];
+
+		to += (size_t)snprintf(trace + to, to < sizeof(trace)
+			? sizeof(trace) - to : 0, "%s%s:%s:%llums",
+		    i ? "," : "", r->ops->name, status_names[r->st],
+		    (unsigned long long)(r->us / 1000));
+		if (to >= sizeof(trace))
+			to = sizeof(trace) - 1;
+		if (r->st == CHK_TEMPFAIL && tempfail == NULL &&
+		    r->pol->on_fail != CHK_LOG)
+			tempfail = r;
+		if (r->st != CHK_FAIL)
+			continue;
+		switch (r->pol->on_fail) {
+		case CHK_REJECT:
+			if (reject == NULL)
+				reject = r;
+			break;
+		case CHK_DEFER:
+			if (defer == NULL)
+				defer = r;
+			break;
+		case CHK_SCORE:
+			p->v.score += r->pol->score;
+			so += (size_t)snprintf(scored + so, so < sizeof(scored)
+				? sizeof(scored) - so : 0, "%s%s",
+			    so ? "; " : "", expand(r, r->pol->text));
+			if (so >= sizeof(scored))
+				so = sizeof(scored) - 1;
+			break;
+		case CHK_LOG:
+			break;
+		}
+	}
+	p->v.trace = arena_strdup(a, trace);
+	if (reject != NULL) {
+		p->v.action = arena_printf(a, "550 %s %s",
+		    reject->dsn ? reject->dsn : reject->ops->dsn,
+		    expand(reject, reject->pol->text));
+		p->v.rule = arena_printf(a, "check:%s", reject->ops->name);
+		return;
+	}
+	if (p->cfg->score_reject > 0 && p->v.score >= p->cfg->score_reject) {
+		p->v.action = arena_printf(a, "550 5.7.1 %s", scored);
+		p->v.rule = "score";
+		return;
+	}
+	if (defer != NULL) {
+		const char *dsn = defer->dsn ? defer->dsn : defer->ops->dsn;
+
+		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4%s %s", dsn + 1,
+		    expand(defer, defer->pol->text));
+		p->v.rule = arena_printf(a, "check:%s", defer->ops->name);
+		return;
+	}
+	if (tempfail != NULL && p->cfg->tempfail_defer) {
+		/* Never a rejection for DNS trouble: ask to come back. */
+		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4.4.3 Temporary "
+					      "failure checking %s (%s); please "
+					      "try again later",
+		    tempfail->ops->name, tempfail->reason);
+		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
+		return;
+	}
+	if (p->cfg->greylist.enabled && p->v.score >= p->cfg->score_greylist &&
+	    p->req->sasl_username == NULL &&
+	    (p->req->protocol_state[0] == '\0' ||
+	    strcmp(p->req->protocol_state, "RCPT") == 0))
+		verdict_greylist(p->cfg, p->req, p->env, &p->v);
+}
+
+/* pipeline_closed - the deadline timer is closed: free */
+static void
+pipeline_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* finish - all checks are in (or the deadline passed): decide, report */
+static void
+finish(struct pipeline *p)
+{
+	if (p->over)
+		return;
+	p->over = true;
+	combine(p);
+	if (!p->timer_on)
+		return; /* synchronous: pipeline_decide reports and frees */
+	p->done(p->arg, &p->v, p->v.trace);
+	uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
+}
+
+/* deadline - the request's time is up: what did not answer could not tell */
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+	unsigned i;
+
+	for (i = 0; i < p->nruns; i++) {
+		struct chk_run *r = &p->runs[i];
+
+		if (r->done)
+			continue;
+		cancel_queries(r);
+		if (r->ops->cancel)
+			r->ops->cancel(r);
+		r->st = CHK_TEMPFAIL;
+		r->reason = "no answer before the deadline";
+		r->us = (uv_hrtime() - r->t0) / 1000;
+		r->done = true;
+	}
+	p->pending = 0;
+	finish(p);
+}
+
+/* pipeline_decide - the whole decision for one request */
+int
+pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
+    const struct req *req, struct verdict_env *env, pipeline_done_fn *done,
+    void *arg, struct pipeline **pp, struct verdict *v)
+{
+	const struct access_rule *r;
+	struct pipeline *p;
+	unsigned i;
+
+	*pp = NULL;
+	memset(v, 0, sizeof(*v));
+	env->store_rc = 0;
+	v->action = cfg->default_action;
+	v->rule = "default";
+	r = access_match(cfg->access, cfg->naccess, req);
+	if (r != NULL) {
+		/* Whitelists and static rules short-circuit. */
+		v->action = r->action;
+		v->rule = r->name;
+		return 1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->loop = loop;
+	p->cfg = cfg;
+	p->dns = dns;
+	p->req = req;
+	p->env = env;
+	p->done = done;
+	p->arg = arg;
+	p->v = *v;
+	/* Clients that logged in are our users: no identity checks. */
+	if (req->sasl_username == NULL) {
+		for (i = 0; i < chk_count; i++) {
+			if (!cfg->checks[i].enabled)
+				continue;
+			p->runs[p->nruns].p = p;
+			p->runs[p->nruns].ops = chk_registry[i];
+			p->runs[p->nruns].pol = &cfg->checks[i];
+			p->nruns++;
+		}
+	}
+	p->pending = p->nruns;
+	p->starting = true;
+	for (i = 0; i < p->nruns && !p->over; i++) {
+		p->runs[i].t0 = uv_hrtime();
+		p->runs[i].ops->start(&p->runs[i]);
+	}
+	p->starting = false;
+	if (p->pending == 0) {
+		finish(p);
+		*v = p->v;
+		free(p);
+		return 1;
+	}
+	uv_timer_init(loop, &p->deadline);
+	p->deadline.data = p;
+	p->timer_on = true;
+	uv_timer_start(&p->deadline, on_deadline, cfg->deadline_ms, 0);
+	*pp = p;
+	return 0;
+}
+
+/* pipeline_cancel - the client went away: stop, no callback */
+void
+pipeline_cancel(struct pipeline *p)
+{
+	unsigned i;
+
+	if (p == NULL || p->over)
+		return;
+	p->over = true;
+	for (i = 0; i < p->nruns; i++) {
+		if (p->runs[i].done)
+			continue;
+		cancel_queries(&p->runs[i]);
+		if (p->runs[i].ops->cancel)
+			p->runs[i].ops->cancel(&p->runs[i]);
+	}
+	uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
+}

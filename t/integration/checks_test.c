@@ -1,0 +1,428 @@
+/*
+ * checks_test - the identity checks and the pipeline that combines them,
+ * on a real loop, with the real resolver asking dnsd: every outcome of
+ * rdns, fcrdns, helo and sender (timeouts included), whitelists, scores,
+ * dry runs, the deadline, and temporary failures that never reject.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "checks/chk.h"
+#include "config.h"
+#include "dns.h"
+#include "request.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+#ifndef DNSD
+#error DNSD must name the dnsd binary
+#endif
+
+static const char zone[] =
+    "example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300\n"
+    "mail.example.org. 300 IN A 192.0.2.25\n"
+    "mail.example.org. 300 IN AAAA 2001:db8::25\n"
+    "25.2.0.192.in-addr.arpa. 300 IN PTR mail.example.org.\n"
+    "5.2.0.192.in-addr.arpa. 300 IN PTR elsewhere.example.org.\n"
+    "elsewhere.example.org. 300 IN A 198.51.100.1\n"
+    "7.2.0.192.in-addr.arpa. 300 IN PTR slow.example.org.\n"
+    "!servfail 8.2.0.192.in-addr.arpa.\n"
+    "example.org. 300 IN MX 10 mail.example.org.\n"
+    "mxonly.example.org. 300 IN MX 10 mail.example.org.\n"
+    "aonly.example.org. 300 IN A 192.0.2.30\n"
+    "nullmx.example.org. 300 IN MX 0 .\n"
+    "!servfail broken.example.org.\n"
+    "!drop slow.example.org.\n";
+
+static struct {
+	char dir[64];
+	pid_t pid;
+	int port;
+	uv_loop_t loop;
+} E;
+
+static int
+setup(void **state)
+{
+	char path[128], line[64];
+	int pfd[2];
+	FILE *fp;
+
+	(void)state;
+	memset(&E, 0, sizeof(E));
+	uv_loop_init(&E.loop);
+	snprintf(E.dir, sizeof(E.dir), "/tmp/checks_test_XXXXXX");
+	assert_non_null(mkdtemp(E.dir));
+	snprintf(path, sizeof(path), "%s/zone", E.dir);
+	fp = fopen(path, "w");
+	fputs(zone, fp);
+	fclose(fp);
+	assert_int_equal(pipe(pfd), 0);
+	E.pid = fork();
+	if (E.pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(DNSD, "dnsd", path, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	fp = fdopen(pfd[0], "r");
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "port %d", &E.port), 1);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&E.loop), 0);
+	kill(E.pid, SIGTERM);
+	waitpid(E.pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", E.dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+struct result {
+	int calls;
+	char action[600];
+	char rule[64];
+	char trace[300];
+	int score;
+};
+
+static void
+on_done(void *arg, const struct verdict *v, const char *trace)
+{
+	struct result *r = arg;
+
+	r->calls++;
+	snprintf(r->action, sizeof(r->action), "%s", v->action);
+	snprintf(r->rule, sizeof(r->rule), "%s", v->rule);
+	snprintf(r->trace, sizeof(r->trace), "%s", trace ? trace : "");
+	r->score = v->score;
+}
+
+/*
+ * decide - one request through the pipeline with the given policy
+ * (nameservers point at dnsd); attrs: name=value pairs, NULL-ended.
+ */
+static struct result
+decide(const char *policy, const char *const *attrs, int *sync)
+{
+	const char *av[PA_COUNT] = { 0 };
+	char text[2048];
+	struct verdict_env env = { .hostname = "mx.test" };
+	struct result r = { 0 };
+	struct pipeline *p;
+	struct verdict v;
+	struct arena *a = arena_new();
+	struct why why;
+	struct cfg *cfg;
+	struct dns *dns;
+	struct req req;
+	int rc;
+
+	snprintf(text, sizeof(text), "dns:\n  nameservers: [127.0.0.1:%d]\n"
+				     "  timeout: 500ms\n  tries: 1\n%s",
+	    E.port, policy);
+	cfg = cfg_parse("t.yaml", text, strlen(text), &why);
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	for (; attrs[0] != NULL; attrs += 2) {
+		int i = proto_attr_lookup(attrs[0], strlen(attrs[0]));
+
+		assert_true(i >= 0);
+		av[i] = attrs[1];
+	}
+	assert_int_equal(req_build(&req, a, av, &cfg->net, NULL), 0);
+	dns = dns_new(&E.loop, &cfg->dns, &why);
+	assert_non_null(dns);
+	rc = pipeline_decide(&E.loop, cfg, dns, &req, &env, on_done, &r, &p,
+	    &v);
+	if (sync)
+		*sync = rc;
+	if (rc == 1) {
+		on_done(&r, &v, v.trace);
+	} else {
+		assert_int_equal(r.calls, 0);
+		while (r.calls == 0)
+			uv_run(&E.loop, UV_RUN_ONCE);
+	}
+	assert_int_equal(r.calls, 1);
+	dns_close(dns);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	cfg_unref(cfg);
+	arena_free(a);
+	return r;
+}
+
+#define ALL "checks:\n  rdns: {}\n  fcrdns: {}\n  helo: {}\n  helo_dns: {}\n" \
+    "  sender: {}\n"
+
+static const struct {
+	const char *label;
+	const char *policy;
+	const char *attrs[16];
+	const char *action; /* exact, or prefix ending in '*' */
+	const char *trace;  /* substring, or NULL */
+} cases[] = {
+	{ "all is well", ALL,
+	    { "client_address", "192.0.2.25", "reverse_client_name",
+		"mail.example.org", "client_name", "mail.example.org",
+		"helo_name", "mail.example.org", "sender", "a@example.org",
+		"recipient", "u@our.example", NULL },
+	    "DUNNO", "rdns:pass:" },
+	{ "rdns: Postfix says unknown, our own PTR lookup finds one",
+	    "checks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.25", "reverse_client_name", "unknown",
+		NULL },
+	    "DUNNO", "rdns:pass:" },
+	{ "rdns: no PTR refuses with 5.7.25",
+	    "checks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.99", "reverse_client_name", "unknown",
+		NULL },
+	    "550 5.7.25 Client 192.0.2.99 has no reverse DNS (PTR) record; ask "
+	    "the owner of this IP address to publish one", "rdns:fail:" },
+	{ "rdns: SERVFAIL defers, never rejects",
+	    "checks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.8", "reverse_client_name", "unknown",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking rdns*",
+	    "rdns:tempfail:" },
+	{ "rdns: DNS trouble with on_tempfail dunno passes",
+	    "on_tempfail: dunno\nchecks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.8", NULL }, "DUNNO", "rdns:tempfail" },
+	{ "fcrdns: PTR name resolves back", "checks:\n  fcrdns: {}\n",
+	    { "client_address", "192.0.2.25", "client_name", "unknown", NULL },
+	    "DUNNO", "fcrdns:pass:" },
+	{ "fcrdns: PTR name resolves elsewhere", "checks:\n  fcrdns: {}\n",
+	    { "client_address", "192.0.2.5", "client_name", "unknown", NULL },
+	    "550 5.7.25 Reverse DNS of client 192.0.2.5 (unknown) does not "
+	    "resolve back to it*", "fcrdns:fail:" },
+	{ "fcrdns: verified client_name passes without DNS",
+	    "checks:\n  fcrdns: {}\n",
+	    { "client_address", "203.0.113.1", "client_name", "x.example.net",
+		NULL },
+	    "DUNNO", "fcrdns:pass:" },
+	{ "helo: missing", "checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", NULL },
+	    "550 5.7.1 Your server's HELO/EHLO is wrong (no HELO/EHLO name)*",
+	    NULL },
+	{ "helo: bare IP", "checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "192.0.2.25", NULL },
+	    "550 5.7.1 Your server's HELO/EHLO is wrong (HELO 192.0.2.25 is a "
+	    "bare IP address; use the server's name, or [192.0.2.25])*", NULL },
+	{ "helo: matching address literal", "checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "[192.0.2.25]",
+		NULL },
+	    "DUNNO", "helo:pass:" },
+	{ "helo: IPv6 literal", "checks:\n  helo: {}\n",
+	    { "client_address", "2001:db8::25", "helo_name",
+		"[IPv6:2001:db8::25]", NULL },
+	    "DUNNO", "helo:pass:" },
+	{ "helo: another address literal", "checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "[192.0.2.26]",
+		NULL },
+	    "550 5.7.1 *", "helo:fail:" },
+	{ "helo: not an FQDN", "checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "localhost", NULL },
+	    "550 5.7.1 Your server's HELO/EHLO is wrong (HELO localhost is not "
+	    "a fully qualified domain name)*", NULL },
+	{ "helo: our own name", "my_names: [mx.our.example]\n"
+				"checks:\n  helo: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "MX.our.example",
+		NULL },
+	    "550 5.7.1 Your server's HELO/EHLO is wrong (HELO mx.our.example "
+	    "is our own name)*", NULL },
+	{ "helo: resolves", "checks:\n  helo_dns: {}\n",
+	    { "client_address", "203.0.113.9", "helo_name", "mail.example.org",
+		NULL },
+	    "DUNNO", "helo_dns:pass:" },
+	{ "helo: MX only still resolves", "checks:\n  helo_dns: {}\n",
+	    { "client_address", "203.0.113.9", "helo_name",
+		"mxonly.example.org", NULL },
+	    "DUNNO", "helo_dns:pass:" },
+	{ "helo: does not resolve", "checks:\n  helo: {}\n  helo_dns: {}\n",
+	    { "client_address", "203.0.113.9", "helo_name", "nx.example.org",
+		NULL },
+	    "550 5.7.1 Your server's HELO/EHLO name does not resolve (HELO "
+	    "nx.example.org does not resolve)*", "helo:pass:" },
+	{ "helo: syntax refuses, resolution only scores",
+	    "checks:\n  helo: {}\n  helo_dns: { on_fail: { score: 2 } }\n",
+	    { "client_address", "203.0.113.9", "helo_name", "nx.example.org",
+		NULL },
+	    "DUNNO", "helo_dns:fail:" },
+	{ "helo: strict, resolves elsewhere",
+	    "checks:\n  helo_dns: { strict: true }\n",
+	    { "client_address", "203.0.113.9", "helo_name", "mail.example.org",
+		NULL },
+	    "550 5.7.1 Your server's HELO/EHLO name does not resolve (HELO "
+	    "mail.example.org does not resolve to 203.0.113.9)*", NULL },
+	{ "helo: strict, resolves to the client",
+	    "checks:\n  helo_dns: { strict: true }\n",
+	    { "client_address", "192.0.2.25", "helo_name", "mail.example.org",
+		NULL },
+	    "DUNNO", "helo_dns:pass:" },
+	{ "sender: null sender is fine", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "", NULL }, "DUNNO",
+	    "sender:neutral:" },
+	{ "sender: bad syntax", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a..b@example.org",
+		NULL },
+	    "550 5.1.7 Sender address rejected: sender address "
+	    "a..b@example.org is not valid (RFC 5321)*", NULL },
+	{ "sender: domain does not exist", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@nx.example.org",
+		NULL },
+	    "550 5.1.8 Sender address rejected: sender domain nx.example.org "
+	    "does not exist*", NULL },
+	{ "sender: null MX", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@nullmx.example.org",
+		NULL },
+	    "550 5.7.27 Sender address rejected: sender domain "
+	    "nullmx.example.org has a null MX (RFC 7505): it sends no mail*",
+	    NULL },
+	{ "sender: A without MX", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@aonly.example.org",
+		NULL },
+	    "DUNNO", "sender:pass:" },
+	{ "sender: DNS trouble defers", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@broken.example.org",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking sender*",
+	    "sender:tempfail:" },
+	{ "whitelist short-circuits every check",
+	    "access:\n  - client: 192.0.2.0/24\n    action: OK\n" ALL,
+	    { "client_address", "192.0.2.99", "helo_name", "localhost", NULL },
+	    "OK", NULL },
+	{ "scores add up to a rejection",
+	    "scores: { reject: 5 }\n"
+	    "checks:\n  fcrdns: { on_fail: { score: 2 } }\n"
+	    "  helo: { on_fail: { score: 3 } }\n",
+	    { "client_address", "192.0.2.5", "client_name", "unknown",
+		"helo_name", "localhost", NULL },
+	    "550 5.7.1 Your server's HELO/EHLO is wrong*; Reverse DNS of "
+	    "client 192.0.2.5*", "fcrdns:fail:" },
+	{ "scores below the threshold pass",
+	    "scores: { reject: 6 }\n"
+	    "checks:\n  fcrdns: { on_fail: { score: 2 } }\n"
+	    "  helo: { on_fail: { score: 3 } }\n",
+	    { "client_address", "192.0.2.5", "client_name", "unknown",
+		"helo_name", "localhost", NULL },
+	    "DUNNO", "helo:fail:" },
+	{ "log is a dry run", "checks:\n  helo: { on_fail: log }\n",
+	    { "client_address", "192.0.2.25", "helo_name", "localhost", NULL },
+	    "DUNNO", "helo:fail:" },
+	{ "defer instead of reject, with a 4xx code",
+	    "checks:\n  rdns: { on_fail: defer }\n",
+	    { "client_address", "192.0.2.99", NULL },
+	    "DEFER_IF_PERMIT 4.7.25 Client 192.0.2.99 has no reverse DNS*",
+	    NULL },
+	{ "own text template",
+	    "checks:\n  rdns: { text: \"no PTR for {client} ({reason})\" }\n",
+	    { "client_address", "192.0.2.99", NULL },
+	    "550 5.7.25 no PTR for 192.0.2.99 (no PTR record for 192.0.2.99)",
+	    NULL },
+	{ "a definite failure rejects even when another check timed out",
+	    "checks:\n  rdns: {}\n  helo: {}\n",
+	    { "client_address", "192.0.2.8", "helo_name", "localhost", NULL },
+	    "550 5.7.1 *", "rdns:tempfail:" },
+	{ "the deadline: what did not answer defers",
+	    "deadline: 300ms\nchecks:\n  fcrdns: {}\n",
+	    { "client_address", "192.0.2.7", "client_name", "unknown", NULL },
+	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking fcrdns*",
+	    "fcrdns:tempfail:" },
+	{ "authenticated clients skip the identity checks", ALL,
+	    { "client_address", "192.0.2.99", "helo_name", "localhost",
+		"sasl_username", "alice", NULL },
+	    "DUNNO", NULL },
+};
+
+static void
+test_checks_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		struct result r;
+		size_t len = strlen(cases[i].action);
+
+		print_message("case: %s\n", cases[i].label);
+		r = decide(cases[i].policy, cases[i].attrs, NULL);
+		if (cases[i].action[len - 1] == '*') {
+			/* A prefix; a "*" inside stands for any text. */
+			char pat[600], *star;
+			const char *at = r.action;
+
+			snprintf(pat, sizeof(pat), "%.*s", (int)(len - 1),
+			    cases[i].action);
+			for (star = strtok(pat, "*"); star != NULL;
+			    star = strtok(NULL, "*")) {
+				const char *f = strstr(at, star);
+
+				if (f == NULL || (at == r.action && f != at))
+					fail_msg("action \"%s\" does not match "
+						 "\"%s\"", r.action,
+					    cases[i].action);
+				at = f + strlen(star);
+			}
+		} else if (strcmp(r.action, cases[i].action) != 0) {
+			fail_msg("action \"%s\", want \"%s\"", r.action,
+			    cases[i].action);
+		}
+		if (cases[i].trace && strstr(r.trace, cases[i].trace) == NULL)
+			fail_msg("trace \"%s\" lacks \"%s\"", r.trace,
+			    cases[i].trace);
+	}
+}
+
+static void
+test_checks_sync_without_dns(void **state)
+{
+	static const char *const attrs[] = { "client_address", "192.0.2.25",
+		"reverse_client_name", "mail.example.org", "client_name",
+		"mail.example.org", "helo_name", "[192.0.2.25]", NULL };
+	int sync = -1;
+	struct result r;
+
+	(void)state;
+	/* Nothing needs DNS: the verdict is there at once. */
+	r = decide("checks:\n  rdns: {}\n  fcrdns: {}\n  helo: {}\n", attrs,
+	    &sync);
+	assert_int_equal(sync, 1);
+	assert_string_equal(r.action, "DUNNO");
+	assert_non_null(strstr(r.trace, "helo:pass:0ms,rdns:pass:0ms,"
+					"fcrdns:pass:0ms"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_checks_table, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_checks_sync_without_dns,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
