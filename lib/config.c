@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "dynamic.h"
 #include "xalloc.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:10023"
@@ -870,8 +871,8 @@ parse_check(struct yctx *y, yaml_node_t *n, const char *name,
     struct chk_policy *cp)
 {
 	static const char *const keys[] = { "enabled", "on_fail", "text",
-		"strict", NULL };
-	yaml_node_t *v[4];
+		"strict", "patterns", NULL };
+	yaml_node_t *v[5];
 	char what[64];
 
 	snprintf(what, sizeof(what), "checks: %s", name);
@@ -897,6 +898,20 @@ parse_check(struct yctx *y, yaml_node_t *n, const char *name,
 		    what);
 	if (v[3] && get_bool(y, v[3], what, &cp->strict) < 0)
 		return -1;
+	snprintf(what, sizeof(what), "%s: patterns", name);
+	if (v[4] != NULL) {
+		const char *path;
+		struct why why;
+
+		if (strncmp(name, "dynamic", 7) != 0)
+			return fail(y, v[4], "%s: only the dynamic checks have "
+					     "patterns", what);
+		if ((path = scalar(y, v[4], what)) == NULL)
+			return -1;
+		dyn_patterns_free(cp->patterns);
+		if ((cp->patterns = dyn_patterns_load(path, &why)) == NULL)
+			return fail(y, v[4], "%s: %s", what, why.text);
+	}
 	return 0;
 }
 
@@ -1335,8 +1350,10 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->error_action);
 	free(cfg->hostname);
 	gl_conf_fini(&cfg->greylist);
-	for (i = 0; i < chk_count; i++)
+	for (i = 0; i < chk_count; i++) {
 		free(cfg->checks[i].text);
+		dyn_patterns_free(cfg->checks[i].patterns);
+	}
 	for (i = 0; i < cfg->nmy_names; i++)
 		free(cfg->my_names[i]);
 	free(cfg->my_names);

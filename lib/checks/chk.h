@@ -22,6 +22,7 @@
 
 struct arena;
 struct cfg;
+struct dyn_patterns;
 struct dns;
 struct req;
 struct store;
@@ -49,7 +50,8 @@ struct chk_policy {
 	int score;       /* CHK_SCORE */
 	char *text;      /* refusal template; {client}, {name}, {helo},
 			  * {sender}, {reason} are replaced */
-	bool strict;     /* helo: must resolve to the client / equal its name */
+	bool strict;     /* helo_dns: resolves to the client / is its name */
+	struct dyn_patterns *patterns; /* dynamic, dynamic_helo: owned */
 };
 
 struct chk_run;

@@ -11,9 +11,13 @@ extern const struct chk_ops chk_helo_dns_ops;
 extern const struct chk_ops chk_sender_ops;
 extern const struct chk_ops chk_rdns_ops;
 extern const struct chk_ops chk_fcrdns_ops;
+extern const struct chk_ops chk_dynamic_ops;
+extern const struct chk_ops chk_dynamic_helo_ops;
 
 const struct chk_ops *const chk_registry[] = {
 	&chk_helo_ops, /* no DNS */
+	&chk_dynamic_ops,
+	&chk_dynamic_helo_ops,
 	&chk_rdns_ops,
 	&chk_fcrdns_ops,
 	&chk_helo_dns_ops,

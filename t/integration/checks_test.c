@@ -309,6 +309,23 @@ static const struct {
 		NULL },
 	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking sender*",
 	    "sender:tempfail:" },
+	{ "dynamic: a pool name refuses", "checks:\n  dynamic: {}\n",
+	    { "client_address", "198.51.100.23", "reverse_client_name",
+		"dynamic-198-51-100-23.example.org", NULL },
+	    "550 5.7.1 Client 198.51.100.23: PTR name "
+	    "dynamic-198-51-100-23.example.org looks like a dial-in or dynamic "
+	    "address (4 octets of the client address)*", "dynamic:fail:" },
+	{ "dynamic: a mail server name passes", "checks:\n  dynamic: {}\n",
+	    { "client_address", "198.51.100.23", "reverse_client_name",
+		"mail.example.org", NULL },
+	    "DUNNO", "dynamic:pass:" },
+	{ "dynamic_helo: scored separately",
+	    "scores: { reject: 5 }\n"
+	    "checks:\n  dynamic: {}\n  dynamic_helo: { on_fail: { score: 1 } }"
+	    "\n",
+	    { "client_address", "198.51.100.23", "reverse_client_name",
+		"mail.example.org", "helo_name", "dsl-12.example.net", NULL },
+	    "DUNNO", "dynamic_helo:fail:" },
 	{ "whitelist short-circuits every check",
 	    "access:\n  - client: 192.0.2.0/24\n    action: OK\n" ALL,
 	    { "client_address", "192.0.2.99", "helo_name", "localhost", NULL },
