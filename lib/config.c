@@ -906,10 +906,20 @@ parse_check(struct yctx *y, yaml_node_t *n, const char *name,
 		if (strncmp(name, "dynamic", 7) != 0)
 			return fail(y, v[4], "%s: only the dynamic checks have "
 					     "patterns", what);
+		char full[4096];
+		const char *slash;
+
 		if ((path = scalar(y, v[4], what)) == NULL)
 			return -1;
+		/* A relative path is beside the policy file. */
+		slash = strrchr(y->path, '/');
+		if (path[0] != '/' && slash != NULL)
+			snprintf(full, sizeof(full), "%.*s/%s",
+			    (int)(slash - y->path), y->path, path);
+		else
+			snprintf(full, sizeof(full), "%s", path);
 		dyn_patterns_free(cp->patterns);
-		if ((cp->patterns = dyn_patterns_load(path, &why)) == NULL)
+		if ((cp->patterns = dyn_patterns_load(full, &why)) == NULL)
 			return fail(y, v[4], "%s: %s", what, why.text);
 	}
 	return 0;

@@ -254,8 +254,12 @@ combine(struct pipeline *p)
 		const struct chk_run *r = &p->runs[i];
 
 		to += (size_t)snprintf(trace + to, to < sizeof(trace)
-			? sizeof(trace) - to : 0, "%s%s:%s:%llums",
+			? sizeof(trace) - to : 0, "%s%s:%s%s%.0d:%llums",
 		    i ? "," : "", r->ops->name, status_names[r->st],
+		    r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE ? "+"
+								      : "",
+		    r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE
+			? r->pol->score : 0,
 		    (unsigned long long)(r->us / 1000));
 		if (to >= sizeof(trace))
 			to = sizeof(trace) - 1;

@@ -185,6 +185,18 @@ test_config_shipped_file(void **state)
 	assert_int_equal(cfg->greylist.awl_domains, 2);
 	assert_int_equal(cfg->store_sync, STORE_SYNC_OS);
 	assert_int_equal(cfg->store_cache, 64u << 20);
+	/* ... and runs the identity checks of the seed policy. */
+	assert_int_equal(cfg->checks[chk_find("rdns")].on_fail, CHK_REJECT);
+	assert_int_equal(cfg->checks[chk_find("helo")].on_fail, CHK_REJECT);
+	assert_int_equal(cfg->checks[chk_find("dynamic")].on_fail, CHK_REJECT);
+	assert_non_null(cfg->checks[chk_find("dynamic")].patterns);
+	assert_int_equal(cfg->checks[chk_find("fcrdns")].on_fail, CHK_SCORE);
+	assert_int_equal(cfg->checks[chk_find("fcrdns")].score, 2);
+	assert_int_equal(cfg->checks[chk_find("helo_dns")].score, 2);
+	assert_true(cfg->checks[chk_find("sender")].enabled);
+	assert_int_equal(cfg->score_reject, 5);
+	assert_int_equal(cfg->score_greylist, 0);
+	assert_true(cfg->tempfail_defer);
 	cfg_unref(cfg);
 }
 

@@ -1,0 +1,150 @@
+"""identity_test - the identity checks through the real daemon, with its
+resolver asking dnsd on 127.0.0.1: refusals with their codes and texts,
+the decision log line with every check, DNS trouble deferring, a client
+that leaves while its checks wait, SIGTERM while they wait."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from pdtest import DaemonTest, read_replies, request
+
+DNSD = os.environ.get("DNSD", "dnsd")
+
+ZONE = """
+example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300
+mail.example.org. 300 IN A 192.0.2.25
+25.2.0.192.in-addr.arpa. 300 IN PTR mail.example.org.
+example.org. 300 IN MX 10 mail.example.org.
+!servfail broken.example.org.
+!drop 77.2.0.192.in-addr.arpa.
+"""
+
+POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 300ms
+  tries: 1
+deadline: %s
+shutdown_timeout: 5s
+scores: { reject: 5 }
+checks:
+  helo: { on_fail: reject }
+  rdns: { on_fail: reject }
+  fcrdns: { on_fail: { score: 2 } }
+  dynamic: { on_fail: reject }
+  helo_dns: { on_fail: { score: 2 } }
+  sender: { on_fail: reject }
+"""
+
+
+class Identity(DaemonTest):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="identity-")
+        self.addCleanup(self.tmp.cleanup)
+        zone = os.path.join(self.tmp.name, "zone")
+        with open(zone, "w") as f:
+            f.write(ZONE)
+        self.dnsd = subprocess.Popen([DNSD, zone], stdout=subprocess.PIPE,
+                                     text=True)
+        self.addCleanup(self.dnsd.wait)
+        self.addCleanup(self.dnsd.terminate)
+        self.dns_port = int(self.dnsd.stdout.readline().split()[1])
+
+    def start(self, deadline="2s"):
+        return self.daemon(POLICY % (self.dns_port, deadline))
+
+    def ask(self, sock, **attrs):
+        sock.sendall(request(protocol_state="RCPT", **attrs))
+        return read_replies(sock, 1)[0]
+
+    def test_refusals_and_the_log_line(self):
+        d = self.start()
+        s = d.connect()
+        # A good client: every check passes.
+        self.assertEqual(self.ask(
+            s, client_address="192.0.2.25", client_name="unknown",
+            reverse_client_name="unknown", helo_name="mail.example.org",
+            sender="a@example.org", recipient="u@our.example"), "DUNNO")
+        line = d.wait_log(r"decision action=DUNNO .*client=192\.0\.2\.25 "
+                          r".*")[0].group(0)
+        # (dynamic has no name to judge: Postfix sent "unknown".)
+        self.assertRegex(line, r'checks="?helo:pass:\d+ms,dynamic:neutral:'
+                         r'\d+ms,rdns:pass:\d+ms,fcrdns:pass:\d+ms,'
+                         r'helo_dns:pass:\d+ms,sender:pass:\d+ms"? score=0 ')
+        # No PTR: the refusal names the failure and the fix.
+        self.assertEqual(self.ask(
+            s, client_address="192.0.2.99", reverse_client_name="unknown",
+            helo_name="mail.example.org", sender="a@example.org",
+            recipient="u@our.example"),
+            "550 5.7.25 Client 192.0.2.99 has no reverse DNS (PTR) record; "
+            "ask the owner of this IP address to publish one")
+        d.wait_log(r'rule=check:rdns .*checks=.*rdns:fail:')
+        # A dial-in name.
+        self.assertRegex(self.ask(
+            s, client_address="198.51.100.23",
+            reverse_client_name="dyn-198-51-100-23.isp.example.net",
+            client_name="dyn-198-51-100-23.isp.example.net",
+            helo_name="[198.51.100.23]", sender="a@example.org",
+            recipient="u@our.example"),
+            r"^550 5\.7\.1 Client 198\.51\.100\.23: PTR name "
+            r"dyn-198-51-100-23\.isp\.example\.net looks like a dial-in")
+        # A bare-IP HELO.
+        self.assertRegex(self.ask(
+            s, client_address="192.0.2.25", client_name="mail.example.org",
+            reverse_client_name="mail.example.org", helo_name="192.0.2.25",
+            sender="a@example.org", recipient="u@our.example"),
+            r"^550 5\.7\.1 Your server's HELO/EHLO is wrong \(HELO "
+            r"192\.0\.2\.25 is a bare IP address")
+        # DNS trouble on the sender domain: a deferral, never a reject.
+        self.assertRegex(self.ask(
+            s, client_address="192.0.2.25", client_name="mail.example.org",
+            reverse_client_name="mail.example.org",
+            helo_name="mail.example.org", sender="a@broken.example.org",
+            recipient="u@our.example"),
+            r"^DEFER_IF_PERMIT 4\.4\.3 Temporary failure checking sender")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_client_leaves_while_checks_wait(self):
+        d = self.start(deadline="2s")
+        for _ in range(3):
+            s = d.connect()
+            s.sendall(request(client_address="192.0.2.77",
+                              reverse_client_name="unknown"))
+            time.sleep(0.1)
+            s.close()
+        time.sleep(0.3)
+        s = d.connect()
+        self.assertEqual(self.ask(
+            s, client_address="192.0.2.25", client_name="mail.example.org",
+            reverse_client_name="mail.example.org",
+            helo_name="mail.example.org", sender="a@example.org",
+            recipient="u@our.example"), "DUNNO")
+        s.close()
+        self.assertIsNone(d.proc.poll())
+        self.assertEqual(d.stop(), 0)
+
+    def test_deadline_and_sigterm_while_checks_wait(self):
+        d = self.start(deadline="1s")
+        s = d.connect()
+        t0 = time.monotonic()
+        s.sendall(request(client_address="192.0.2.77",
+                          reverse_client_name="unknown",
+                          helo_name="mail.example.org"))
+        time.sleep(0.2)
+        d.signal(signal.SIGTERM)
+        # The request in flight is still answered: the deadline defers.
+        reply = read_replies(s, 1)[0]
+        self.assertRegex(reply, r"^DEFER_IF_PERMIT 4\.4\.3 Temporary "
+                         r"failure checking rdns")
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(d.proc.wait(timeout=10), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
