@@ -918,16 +918,22 @@ parse_check(struct yctx *y, yaml_node_t *n, const char *name,
 			    (int)(slash - y->path), y->path, path);
 		else
 			snprintf(full, sizeof(full), "%s", path);
-		dyn_patterns_free(cp->patterns);
+		if (!cp->patterns_borrowed)
+			dyn_patterns_free(cp->patterns);
+		cp->patterns_borrowed = false;
 		if ((cp->patterns = dyn_patterns_load(full, &why)) == NULL)
 			return fail(y, v[4], "%s: %s", what, why.text);
 	}
 	return 0;
 }
 
-/* parse_checks - the checks section */
+/*
+ * parse_checks - the checks section: of the main policy (g, the greylist
+ * settings, not NULL) or of a profile (g NULL: greylist is only on/off).
+ */
 static int
-parse_checks(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_checks(struct yctx *y, yaml_node_t *n, struct chk_policy *checks,
+    struct gl_conf *g, bool *greylist_on)
 {
 	const char *keys[CHK_MAX + 2];
 	yaml_node_t *v[CHK_MAX + 2];
@@ -939,11 +945,22 @@ parse_checks(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 	keys[chk_count + 1] = NULL;
 	if (map_keys(y, n, "checks", keys, v) < 0)
 		return -1;
-	if (v[0] != NULL && parse_greylist(y, v[0], &cfg->greylist) < 0)
+	if (v[0] != NULL && g != NULL && parse_greylist(y, v[0], g) < 0)
 		return -1;
+	if (v[0] != NULL && g == NULL) {
+		static const char *const gkeys[] = { "enabled", NULL };
+		yaml_node_t *gv[1];
+
+		if (map_keys(y, v[0], "profile greylist (only enabled)", gkeys,
+		    gv) < 0)
+			return -1;
+		if (gv[0] && get_bool(y, gv[0], "greylist: enabled",
+		    greylist_on) < 0)
+			return -1;
+	}
 	for (i = 0; i < chk_count; i++)
 		if (v[i + 1] != NULL && parse_check(y, v[i + 1],
-		    chk_registry[i]->name, &cfg->checks[i]) < 0)
+		    chk_registry[i]->name, &checks[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -967,6 +984,130 @@ parse_scores(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 		if (get_uint(y, v[1], "scores: greylist", 0, 1000, &u) < 0)
 			return -1;
 		cfg->score_greylist = (int)u;
+	}
+	return 0;
+}
+
+/* profile_find - index of a profile by name, or -1 */
+static int
+profile_find(const struct cfg *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * parse_profiles - named variants of the main policy: each starts as a
+ * copy of it (checks, scores, greylisting) and changes what it names.
+ */
+static int
+parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "checks", "scores", NULL };
+	yaml_node_pair_t *pair;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(y, n, "profiles: expected a mapping of names, "
+				  "found %s", kind(n));
+	for (pair = n->data.mapping.pairs.start;
+	    pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(y, pair->key), *v[2];
+		const char *name = scalar(y, k, "profiles");
+		struct cfg_profile *pr;
+		char what[80];
+		unsigned i;
+
+		if (name == NULL)
+			return -1;
+		if (profile_find(cfg, name) >= 0)
+			return fail(y, k, "profiles: duplicate profile \"%.40s\"",
+			    name);
+		snprintf(what, sizeof(what), "profiles: %.40s", name);
+		if (map_keys(y, node(y, pair->value), what, keys, v) < 0)
+			return -1;
+		cfg->profiles = xreallocarray(cfg->profiles, cfg->nprofiles + 1,
+		    sizeof(*pr));
+		pr = &cfg->profiles[cfg->nprofiles++];
+		memset(pr, 0, sizeof(*pr));
+		pr->name = xstrdup(name);
+		for (i = 0; i < chk_count; i++) {
+			pr->checks[i] = cfg->checks[i];
+			pr->checks[i].text = xstrdup(cfg->checks[i].text);
+			pr->checks[i].patterns_borrowed = true;
+		}
+		pr->score_reject = cfg->score_reject;
+		pr->score_greylist = cfg->score_greylist;
+		pr->greylist = cfg->greylist.enabled;
+		if (v[0] && parse_checks(y, v[0], pr->checks, NULL,
+		    &pr->greylist) < 0)
+			return -1;
+		if (v[1]) {
+			static const char *const skeys[] = { "reject",
+				"greylist", NULL };
+			yaml_node_t *sv[2];
+			unsigned u;
+
+			if (map_keys(y, v[1], "scores", skeys, sv) < 0)
+				return -1;
+			if (sv[0] && get_uint(y, sv[0], "scores: reject", 0,
+			    1000, &u) < 0)
+				return -1;
+			if (sv[0])
+				pr->score_reject = (int)u;
+			if (sv[1] && get_uint(y, sv[1], "scores: greylist", 0,
+			    1000, &u) < 0)
+				return -1;
+			if (sv[1])
+				pr->score_greylist = (int)u;
+		}
+	}
+	return 0;
+}
+
+/* parse_select - which requests use which profile */
+static int
+parse_select(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "stress", "policy_context", NULL };
+	yaml_node_t *v[2];
+	yaml_node_pair_t *pair;
+	const char *s;
+
+	if (map_keys(y, n, "select", keys, v) < 0)
+		return -1;
+	if (v[0] != NULL) {
+		if ((s = scalar(y, v[0], "select: stress")) == NULL)
+			return -1;
+		if ((cfg->stress_profile = profile_find(cfg, s)) < 0)
+			return fail(y, v[0], "select: stress: no profile "
+					     "\"%.40s\"", s);
+	}
+	if (v[1] == NULL)
+		return 0;
+	if (v[1]->type != YAML_MAPPING_NODE)
+		return fail(y, v[1], "select: policy_context: expected a "
+				     "mapping of context: profile");
+	for (pair = v[1]->data.mapping.pairs.start;
+	    pair < v[1]->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(y, pair->key), *pv = node(y, pair->value);
+		const char *ctx = scalar(y, k, "select: policy_context");
+		int idx;
+
+		if (ctx == NULL ||
+		    (s = scalar(y, pv, "select: policy_context")) == NULL)
+			return -1;
+		if ((idx = profile_find(cfg, s)) < 0)
+			return fail(y, pv, "select: policy_context: no profile "
+					   "\"%.40s\"", s);
+		cfg->contexts = xreallocarray(cfg->contexts,
+		    cfg->ncontexts + 1, sizeof(*cfg->contexts));
+		cfg->contexts[cfg->ncontexts].context = xstrdup(ctx);
+		cfg->contexts[cfg->ncontexts].profile = idx;
+		cfg->ncontexts++;
 	}
 	return 0;
 }
@@ -1029,6 +1170,7 @@ cfg_defaults(const char *path)
 	dns_opts_defaults(&cfg->dns);
 	cfg->tempfail_defer = true;
 	cfg->score_reject = 5;
+	cfg->stress_profile = -1;
 	{
 		unsigned i;
 
@@ -1047,12 +1189,12 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
 		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
-		K_MY_NAMES, K_MY_ADDRS };
+		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
 		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
-		"my_names", "my_addresses", NULL };
+		"my_names", "my_addresses", "profiles", "select", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -1117,7 +1259,8 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_STORE] && parse_store(y, v[K_STORE], cfg) < 0)
 		return -1;
-	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg) < 0)
+	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg->checks,
+	    &cfg->greylist, NULL) < 0)
 		return -1;
 	if (v[K_DNS] && parse_dns(y, v[K_DNS], &cfg->dns) < 0)
 		return -1;
@@ -1141,6 +1284,11 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_MY_ADDRS] && each_value(y, v[K_MY_ADDRS], "my_addresses",
 	    add_my_address, cfg) < 0)
+		return -1;
+	/* Profiles copy the main policy: they come after all of it. */
+	if (v[K_PROFILES] && parse_profiles(y, v[K_PROFILES], cfg) < 0)
+		return -1;
+	if (v[K_SELECT] && parse_select(y, v[K_SELECT], cfg) < 0)
 		return -1;
 	return 0;
 }
@@ -1364,6 +1512,21 @@ cfg_unref(struct cfg *cfg)
 		free(cfg->checks[i].text);
 		dyn_patterns_free(cfg->checks[i].patterns);
 	}
+	for (i = 0; i < cfg->nprofiles; i++) {
+		unsigned j;
+
+		for (j = 0; j < chk_count; j++) {
+			free(cfg->profiles[i].checks[j].text);
+			if (!cfg->profiles[i].checks[j].patterns_borrowed)
+				dyn_patterns_free(
+				    cfg->profiles[i].checks[j].patterns);
+		}
+		free(cfg->profiles[i].name);
+	}
+	free(cfg->profiles);
+	for (i = 0; i < cfg->ncontexts; i++)
+		free(cfg->contexts[i].context);
+	free(cfg->contexts);
 	for (i = 0; i < cfg->nmy_names; i++)
 		free(cfg->my_names[i]);
 	free(cfg->my_names);

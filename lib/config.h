@@ -40,6 +40,20 @@ struct cfg_listen {
 	char *group;  /* unix: group name, or NULL */
 };
 
+/* A named set of check policies and thresholds (stress, policy_context). */
+struct cfg_profile {
+	char *name;
+	struct chk_policy checks[CHK_MAX]; /* patterns borrowed if inherited */
+	int score_reject;
+	int score_greylist;
+	bool greylist;               /* greylisting runs under this profile */
+};
+
+struct cfg_context {
+	char *context;               /* policy_context value */
+	int profile;                 /* index into profiles */
+};
+
 struct cfg {
 	int refs;
 	char *path;                  /* the file it came from */
@@ -70,6 +84,11 @@ struct cfg {
 	size_t nmy_names;
 	struct ipaddr *my_addresses;
 	size_t nmy_addresses;
+	struct cfg_profile *profiles; /* besides the main policy */
+	size_t nprofiles;
+	int stress_profile;          /* for stress=yes; -1: the main policy */
+	struct cfg_context *contexts; /* policy_context -> profile */
+	size_t ncontexts;
 };
 
 /* cfg_load - read and check a policy file; NULL with why set on error */

@@ -58,6 +58,10 @@ struct pipeline {
 	struct verdict_env *env;
 	pipeline_done_fn *done;
 	void *arg;
+	const struct chk_policy *pols; /* the profile's, or the main ones */
+	int score_reject, score_greylist;
+	bool greylist_on;
+	const char *profile;           /* NULL: the main policy */
 	struct chk_run runs[CHK_MAX];
 	unsigned nruns;
 	unsigned pending;
@@ -289,7 +293,9 @@ combine(struct pipeline *p)
 			break;
 		}
 	}
-	p->v.trace = arena_strdup(a, trace);
+	p->v.trace = p->profile ? arena_printf(a, "profile=%s;%s", p->profile,
+					     trace)
+				: arena_strdup(a, trace);
 	if (reject != NULL) {
 		p->v.action = arena_printf(a, "550 %s %s",
 		    reject->dsn ? reject->dsn : reject->ops->dsn,
@@ -297,7 +303,7 @@ combine(struct pipeline *p)
 		p->v.rule = arena_printf(a, "check:%s", reject->ops->name);
 		return;
 	}
-	if (p->cfg->score_reject > 0 && p->v.score >= p->cfg->score_reject) {
+	if (p->score_reject > 0 && p->v.score >= p->score_reject) {
 		p->v.action = arena_printf(a, "550 5.7.1 %s", scored);
 		p->v.rule = "score";
 		return;
@@ -319,7 +325,8 @@ combine(struct pipeline *p)
 		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
 		return;
 	}
-	if (p->cfg->greylist.enabled && p->v.score >= p->cfg->score_greylist &&
+	if (p->greylist_on && p->cfg->greylist.enabled &&
+	    p->v.score >= p->score_greylist &&
 	    p->req->sasl_username == NULL &&
 	    (p->req->protocol_state[0] == '\0' ||
 	    strcmp(p->req->protocol_state, "RCPT") == 0))
@@ -371,6 +378,38 @@ on_deadline(uv_timer_t *t)
 	finish(p);
 }
 
+/*
+ * select_profile - stress=yes, then policy_context, may name a profile;
+ * otherwise the main policy.
+ */
+static void
+select_profile(struct pipeline *p)
+{
+	const struct cfg *cfg = p->cfg;
+	const struct cfg_profile *pr = NULL;
+	size_t i;
+
+	if (p->req->stress && cfg->stress_profile >= 0)
+		pr = &cfg->profiles[cfg->stress_profile];
+	for (i = 0; pr == NULL && p->req->policy_context != NULL &&
+	    i < cfg->ncontexts; i++)
+		if (strcmp(cfg->contexts[i].context, p->req->policy_context) ==
+		    0)
+			pr = &cfg->profiles[cfg->contexts[i].profile];
+	if (pr == NULL) {
+		p->pols = cfg->checks;
+		p->score_reject = cfg->score_reject;
+		p->score_greylist = cfg->score_greylist;
+		p->greylist_on = true;
+		return;
+	}
+	p->pols = pr->checks;
+	p->score_reject = pr->score_reject;
+	p->score_greylist = pr->score_greylist;
+	p->greylist_on = pr->greylist;
+	p->profile = pr->name;
+}
+
 /* pipeline_decide - the whole decision for one request */
 int
 pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
@@ -402,14 +441,15 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->done = done;
 	p->arg = arg;
 	p->v = *v;
+	select_profile(p);
 	/* Clients that logged in are our users: no identity checks. */
 	if (req->sasl_username == NULL) {
 		for (i = 0; i < chk_count; i++) {
-			if (!cfg->checks[i].enabled)
+			if (!p->pols[i].enabled)
 				continue;
 			p->runs[p->nruns].p = p;
 			p->runs[p->nruns].ops = chk_registry[i];
-			p->runs[p->nruns].pol = &cfg->checks[i];
+			p->runs[p->nruns].pol = &p->pols[i];
 			p->nruns++;
 		}
 	}

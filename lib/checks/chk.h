@@ -51,7 +51,8 @@ struct chk_policy {
 	char *text;      /* refusal template; {client}, {name}, {helo},
 			  * {sender}, {reason} are replaced */
 	bool strict;     /* helo_dns: resolves to the client / is its name */
-	struct dyn_patterns *patterns; /* dynamic, dynamic_helo: owned */
+	struct dyn_patterns *patterns; /* dynamic, dynamic_helo */
+	bool patterns_borrowed;  /* a profile's copy of the main policy's */
 };
 
 struct chk_run;

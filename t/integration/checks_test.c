@@ -367,6 +367,25 @@ static const struct {
 	    { "client_address", "192.0.2.7", "client_name", "unknown", NULL },
 	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking fcrdns*",
 	    "fcrdns:tempfail:" },
+	{ "stress=yes selects the relaxed profile",
+	    "checks:\n  helo: {}\nprofiles:\n  relaxed:\n    checks:\n"
+	    "      helo: { on_fail: log }\nselect:\n  stress: relaxed\n",
+	    { "client_address", "192.0.2.25", "helo_name", "localhost",
+		"stress", "yes", NULL },
+	    "DUNNO", "profile=relaxed;helo:fail:" },
+	{ "without stress the main policy holds",
+	    "checks:\n  helo: {}\nprofiles:\n  relaxed:\n    checks:\n"
+	    "      helo: { on_fail: log }\nselect:\n  stress: relaxed\n",
+	    { "client_address", "192.0.2.25", "helo_name", "localhost", NULL },
+	    "550 5.7.1 *", NULL },
+	{ "policy_context selects a profile",
+	    "checks:\n  helo: {}\n  rdns: {}\nprofiles:\n  sub:\n"
+	    "    checks:\n      rdns: { enabled: false }\n"
+	    "    scores: { reject: 0 }\n"
+	    "select:\n  policy_context:\n    submission: sub\n",
+	    { "client_address", "192.0.2.99", "helo_name", "mail.example.org",
+		"policy_context", "submission", NULL },
+	    "DUNNO", "profile=sub;helo:pass:" },
 	{ "authenticated clients skip the identity checks", ALL,
 	    { "client_address", "192.0.2.99", "helo_name", "localhost",
 		"sasl_username", "alice", NULL },

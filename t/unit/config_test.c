@@ -349,6 +349,22 @@ static const struct {
 	    "t.yaml:2:10: dns: tries: 0 is out of range (1 to 10)" },
 	{ "dns ttl order", "dns:\n  min_ttl: 2h\n  max_ttl: 1h\n",
 	    "t.yaml:2:3: dns: min_ttl (7200s) is longer than max_ttl (3600s)" },
+	{ "select unknown profile", "select:\n  stress: relaxed\n",
+	    "t.yaml:2:11: select: stress: no profile \"relaxed\"" },
+	{ "profile unknown key", "profiles:\n  p:\n    listen: []\n",
+	    "t.yaml:3:5: unknown key \"listen\" in profiles: p" },
+	{ "profile greylist settings", "profiles:\n  p:\n    checks:\n"
+				       "      greylist: { delay: 1s }\n",
+	    "t.yaml:4:19: unknown key \"delay\" in profile greylist (only "
+	    "enabled)" },
+	{ "strict only for helo_dns", "checks:\n  helo: { strict: true }\n",
+	    "t.yaml:2:19: helo: strict: only the helo_dns check has strict" },
+	{ "on_fail value", "checks:\n  rdns: { on_fail: drop }\n",
+	    "t.yaml:2:20: rdns: on_fail: \"drop\" is not reject, defer, log or "
+	    "{ score: N }" },
+	{ "on_tempfail reject", "on_tempfail: reject\n",
+	    "t.yaml:1:14: on_tempfail: \"reject\" is neither defer nor dunno "
+	    "(never reject)" },
 	{ "store sync", "store:\n  sync: always\n",
 	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
 };
