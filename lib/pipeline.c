@@ -252,8 +252,26 @@ combine(struct pipeline *p)
 	size_t to = 0, so = 0;
 	unsigned i;
 
+	static const char *const actions[] = { "reject", "defer", "score",
+		"log" };
+	struct chk_report *rep = arena_alloc(a, (p->nruns ? p->nruns : 1) *
+	    sizeof(*rep));
+
 	trace[0] = scored[0] = '\0';
 	p->v.score = 0;
+	for (i = 0; i < p->nruns; i++) {
+		const struct chk_run *r = &p->runs[i];
+
+		rep[i].name = r->ops->name;
+		rep[i].status = status_names[r->st];
+		rep[i].on_fail = actions[r->pol->on_fail];
+		rep[i].score = r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE
+		    ? r->pol->score : 0;
+		rep[i].ms = r->us / 1000;
+		rep[i].reason = r->reason ? r->reason : "";
+	}
+	p->v.reports = rep;
+	p->v.nreports = p->nruns;
 	for (i = 0; i < p->nruns; i++) {
 		const struct chk_run *r = &p->runs[i];
 
@@ -329,8 +347,12 @@ combine(struct pipeline *p)
 	    p->v.score >= p->score_greylist &&
 	    p->req->sasl_username == NULL &&
 	    (p->req->protocol_state[0] == '\0' ||
-	    strcmp(p->req->protocol_state, "RCPT") == 0))
-		verdict_greylist(p->cfg, p->req, p->env, &p->v);
+	    strcmp(p->req->protocol_state, "RCPT") == 0)) {
+		if (p->env->dry)
+			p->v.rule = "greylist(not run: no state is changed)";
+		else
+			verdict_greylist(p->cfg, p->req, p->env, &p->v);
+	}
 }
 
 /* pipeline_closed - the deadline timer is closed: free */

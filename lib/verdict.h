@@ -12,6 +12,8 @@
 #ifndef POLICYD_VERDICT_H
 #define POLICYD_VERDICT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct arena;
@@ -20,11 +22,23 @@ struct req;
 
 struct store;
 
+/* One check's part in a decision (for policyctl check). */
+struct chk_report {
+	const char *name;
+	const char *status;  /* pass, fail, neutral, tempfail */
+	const char *on_fail; /* reject, defer, score, log */
+	int score;           /* counted: a failed scored check */
+	uint64_t ms;
+	const char *reason;
+};
+
 struct verdict {
 	const char *action; /* reply text after "action=" */
 	const char *rule;   /* what decided: access[name], default, ... */
 	const char *trace;  /* each check: name:status:ms; NULL if none ran */
 	int score;          /* summed scores of failed checks */
+	const struct chk_report *reports; /* each check that ran */
+	size_t nreports;
 };
 
 /* What a decision needs besides the config and the request. */
@@ -34,6 +48,7 @@ struct verdict_env {
 	int64_t now;           /* seconds since the epoch */
 	char header_instance[64]; /* per connection: the message that got
 				   * its X-Greylist header */
+	bool dry;              /* change no state: greylisting is not run */
 	int store_rc;          /* out: a store error (STORE_*), or 0 */
 	char store_why[512];   /* out: its message */
 };

@@ -21,8 +21,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "addr.h"
+#include "arena.h"
+#include "checks/chk.h"
+#include "dns.h"
+#include "request.h"
+#include "verdict.h"
 #include "config.h"
 #include "greylist.h"
 #include "import.h"
@@ -56,6 +62,9 @@ usage(int status)
 	    "  stats [--json]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
+	    "  check --client-address IP [--client-name N] [--helo H] "
+	    "[--sender S]\n"
+	    "        [--recipient R] [--config FILE]\n"
 	    "PATTERN is a shell pattern (*, ?), case-insensitive; <> is the "
 	    "null sender.\n");
 	exit(status);
@@ -115,6 +124,145 @@ static void
 open_store(void)
 {
 	open_store_in(false);
+}
+
+struct check_result {
+	int done;
+	struct verdict v;
+};
+
+/* check_done - pipeline callback */
+static void
+check_done(void *arg, const struct verdict *v, const char *trace)
+{
+	struct check_result *r = arg;
+
+	(void)trace;
+	r->v = *v;
+	r->done = 1;
+}
+
+/*
+ * check_cmd - the real pipeline with real DNS for one made-up request;
+ * changes no state (greylisting is not run) and prints each check, the
+ * score and the exact reply Postfix would get.
+ */
+static int
+check_cmd(int argc, char **argv)
+{
+	enum { O_ADDR = 256, O_NAME, O_HELO, O_SENDER, O_RCPT, O_CONFIG };
+	static const struct option opts[] = {
+		{ "client-address", required_argument, NULL, O_ADDR },
+		{ "client-name", required_argument, NULL, O_NAME },
+		{ "helo", required_argument, NULL, O_HELO },
+		{ "sender", required_argument, NULL, O_SENDER },
+		{ "recipient", required_argument, NULL, O_RCPT },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *attrs[PA_COUNT] = { 0 };
+	struct check_result r = { 0 };
+	struct verdict_env env = { .dry = true };
+	struct arena *a = arena_new();
+	char reply[PROTO_REPLY_SIZE];
+	struct pipeline *p;
+	struct dns *dns = NULL;
+	struct ipaddr ip;
+	struct why why;
+	uv_loop_t loop;
+	struct req req;
+	unsigned i;
+	size_t k;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_ADDR:
+			if (addr_parse(optarg, &ip) < 0)
+				bad("--client-address: \"%s\" is not an IP "
+				    "address", optarg);
+			attrs[PA_CLIENT_ADDRESS] = optarg;
+			break;
+		case O_NAME:
+			attrs[PA_REVERSE_CLIENT_NAME] = optarg;
+			break;
+		case O_HELO:
+			attrs[PA_HELO_NAME] = optarg;
+			break;
+		case O_SENDER:
+			attrs[PA_SENDER] = optarg;
+			break;
+		case O_RCPT:
+			attrs[PA_RECIPIENT] = optarg;
+			break;
+		case O_CONFIG: {
+			struct cfg *c = cfg_load(optarg, &why);
+
+			if (c == NULL)
+				die("%s", why.text);
+			cfg_unref(cfg);
+			cfg = c;
+			break;
+		}
+		default:
+			bad("check: unknown option (see policyctl --help)");
+		}
+	}
+	if (optind != argc)
+		bad("check: unexpected argument \"%s\"", argv[optind]);
+	if (attrs[PA_CLIENT_ADDRESS] == NULL)
+		bad("check: needs --client-address IP");
+	attrs[PA_REQUEST] = "smtpd_access_policy";
+	attrs[PA_PROTOCOL_STATE] = "RCPT";
+	if (req_build(&req, a, attrs, &cfg->net, &why) < 0)
+		bad("check: %s", why.text);
+	uv_loop_init(&loop);
+	for (i = 0; i < chk_count; i++) {
+		if (cfg->checks[i].enabled) {
+			if ((dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
+				fprintf(stderr, "policyctl: dns: %s\n",
+				    why.text);
+			break;
+		}
+	}
+	env.hostname = "policyctl";
+	env.now = now;
+	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
+	    &r.v) == 0) {
+		while (!r.done)
+			uv_run(&loop, UV_RUN_ONCE);
+	}
+	printf("request: client=%s name=%s helo=%s sender=%s%s%s "
+	       "recipient=%s%s%s\n", req.client_addr,
+	    req.reverse_name ? req.reverse_name : "-",
+	    req.helo ? req.helo : "-", req.sender.full ? "<" : "",
+	    req.sender.full ? req.sender.full : "-", req.sender.full ? ">" : "",
+	    req.rcpt.full ? "<" : "", req.rcpt.full ? req.rcpt.full : "-",
+	    req.rcpt.full ? ">" : "");
+	printf("%-13s %-9s %-7s %5s  %s\n", "CHECK", "RESULT", "ON_FAIL",
+	    "SCORE", "REASON");
+	for (k = 0; k < r.v.nreports; k++) {
+		const struct chk_report *c = &r.v.reports[k];
+		char score[16] = "-";
+
+		if (c->score)
+			snprintf(score, sizeof(score), "+%d", c->score);
+		printf("%-13s %-9s %-7s %5s  %s (%llums)\n", c->name, c->status,
+		    c->on_fail, score, c->reason, (unsigned long long)c->ms);
+	}
+	printf("score: %d (reject at %d, greylist at %d)\n", r.v.score,
+	    cfg->score_reject, cfg->score_greylist);
+	printf("decided by: %s\n", r.v.rule);
+	proto_reply(reply, r.v.action, strlen(r.v.action));
+	reply[strcspn(reply, "\n")] = '\0';
+	printf("reply: %s\n", reply);
+	if (dns != NULL)
+		dns_close(dns);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	arena_free(a);
+	return 0;
 }
 
 /* iso - a time for people and JSON */
@@ -734,8 +882,7 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		bad("needs a command (see policyctl --help)");
-	if (config == NULL && state_dir != NULL &&
-	    access(DEFAULT_CONFIG, R_OK) != 0)
+	if (config == NULL && access(DEFAULT_CONFIG, R_OK) != 0)
 		cfg = cfg_parse("(defaults)", "", 0, &why);
 	else
 		cfg = cfg_load(config ? config : DEFAULT_CONFIG, &why);
@@ -763,6 +910,8 @@ main(int argc, char **argv)
 			die("db verify: %s", why.text);
 		printf("db verify: %s: every table is sound\n", cfg->state_dir);
 		rc = 0;
+	} else if (strcmp(cmd, "check") == 0) {
+		rc = check_cmd(argc, argv);
 	} else if (strcmp(cmd, "import-postgrey") == 0) {
 		struct import_stats is;
 

@@ -3,6 +3,7 @@ resolver asking dnsd on 127.0.0.1: refusals with their codes and texts,
 the decision log line with every check, DNS trouble deferring, a client
 that leaves while its checks wait, SIGTERM while they wait."""
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -42,7 +43,9 @@ checks:
 """
 
 
-class Identity(DaemonTest):
+class DnsTest(DaemonTest):
+    """A dnsd serving ZONE for each test."""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="identity-")
         self.addCleanup(self.tmp.cleanup)
@@ -61,6 +64,9 @@ class Identity(DaemonTest):
     def ask(self, sock, **attrs):
         sock.sendall(request(protocol_state="RCPT", **attrs))
         return read_replies(sock, 1)[0]
+
+
+class Identity(DnsTest):
 
     def test_refusals_and_the_log_line(self):
         d = self.start()
@@ -144,6 +150,74 @@ class Identity(DaemonTest):
                          r"failure checking rdns")
         self.assertLess(time.monotonic() - t0, 3)
         self.assertEqual(d.proc.wait(timeout=10), 0)
+
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
+CHECK_POLICY = """
+state_dir: %s
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 500ms
+  tries: 1
+my_names: [mx.our.example]
+scores: { reject: 5 }
+checks:
+  greylist: {}
+  helo: { on_fail: reject }
+  dynamic: { on_fail: reject }
+  rdns: { on_fail: reject }
+  fcrdns: { on_fail: { score: 2 } }
+  helo_dns: { on_fail: { score: 2 } }
+  sender: { on_fail: reject }
+"""
+
+CHECKS = {
+    "check-good": ["--client-address", "192.0.2.25", "--client-name",
+                   "mail.example.org", "--helo", "mail.example.org",
+                   "--sender", "a@example.org", "--recipient",
+                   "u@our.example"],
+    "check-no-ptr": ["--client-address", "192.0.2.99", "--helo",
+                     "mail.example.org", "--sender", "a@example.org",
+                     "--recipient", "u@our.example"],
+    "check-scores": ["--client-address", "192.0.2.25", "--client-name",
+                     "other.example.org", "--helo", "nx.example.org",
+                     "--sender", "b@example.org", "--recipient",
+                     "u@our.example"],
+    "check-our-name": ["--client-address", "192.0.2.25", "--client-name",
+                       "mail.example.org", "--helo", "mx.our.example",
+                       "--sender", "a@example.org"],
+}
+
+
+class CheckCommand(DnsTest):
+    """policyctl check: each check, the score and the exact reply, compared
+    with golden files (times replaced by N)."""
+
+    def test_golden_output(self):
+        path = os.path.join(self.tmp.name, "policy.yaml")
+        with open(path, "w") as f:
+            state = os.path.join(self.tmp.name, "state")
+            f.write(CHECK_POLICY % (state, self.dns_port))
+        for name, args in sorted(CHECKS.items()):
+            r = subprocess.run([POLICYCTL, "check", "--config", path] + args,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = re.sub(r"\(\d+ms\)", "(Nms)", r.stdout)
+            with open(os.path.join(GOLDEN, name + ".out")) as f:
+                self.assertEqual(got, f.read(), name)
+        # Greylisting is on in that policy, yet nothing was written.
+        self.assertFalse(os.path.exists(state))
+
+    def test_bad_arguments(self):
+        r = subprocess.run([POLICYCTL, "check", "--helo", "x"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("check: needs --client-address IP", r.stderr)
+        r = subprocess.run([POLICYCTL, "check", "--client-address", "x"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--client-address: "x" is not an IP address', r.stderr)
 
 
 if __name__ == "__main__":
