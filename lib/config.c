@@ -239,6 +239,28 @@ bad:
 	return -1;
 }
 
+/*
+ * get_defer - "defer" or "dunno" into *defer; suffix ends the message
+ * (" (never reject)" where a reader might look for that).
+ */
+static int
+get_defer(struct yctx *y, yaml_node_t *n, const char *what,
+    const char *suffix, bool *defer)
+{
+	const char *s = scalar(y, n, what);
+
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "defer") == 0)
+		*defer = true;
+	else if (strcmp(s, "dunno") == 0)
+		*defer = false;
+	else
+		return fail(y, n, "%s: \"%.40s\" is neither dunno nor defer%s",
+		    what, s, suffix);
+	return 0;
+}
+
 /* get_bool - true/false, yes/no, on/off */
 static int
 get_bool(struct yctx *y, yaml_node_t *n, const char *what, bool *out)
@@ -727,19 +749,9 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 		free(g->text);
 		g->text = t;
 	}
-	if (v[K_ON_ERROR]) {
-		const char *s = scalar(y, v[K_ON_ERROR], "greylist: on_error");
-
-		if (s == NULL)
-			return -1;
-		if (strcmp(s, "dunno") == 0)
-			g->defer_on_error = false;
-		else if (strcmp(s, "defer") == 0)
-			g->defer_on_error = true;
-		else
-			return fail(y, v[K_ON_ERROR], "greylist: on_error: "
-			    "\"%.40s\" is neither dunno nor defer", s);
-	}
+	if (v[K_ON_ERROR] && get_defer(y, v[K_ON_ERROR], "greylist: on_error",
+	    "", &g->defer_on_error) < 0)
+		return -1;
 	if (v[K_SWEEP]) {
 		if (get_duration(y, v[K_SWEEP], "greylist: sweep_interval", 100,
 		    86400000, &ms) < 0)
@@ -965,9 +977,9 @@ parse_checks(struct yctx *y, yaml_node_t *n, struct chk_policy *checks,
 	return 0;
 }
 
-/* parse_scores - thresholds */
+/* parse_scores - thresholds, of the main policy or of a profile */
 static int
-parse_scores(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_scores(struct yctx *y, yaml_node_t *n, int *reject, int *greylist)
 {
 	static const char *const keys[] = { "reject", "greylist", NULL };
 	yaml_node_t *v[2];
@@ -978,12 +990,12 @@ parse_scores(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 	if (v[0]) {
 		if (get_uint(y, v[0], "scores: reject", 0, 1000, &u) < 0)
 			return -1;
-		cfg->score_reject = (int)u;
+		*reject = (int)u;
 	}
 	if (v[1]) {
 		if (get_uint(y, v[1], "scores: greylist", 0, 1000, &u) < 0)
 			return -1;
-		cfg->score_greylist = (int)u;
+		*greylist = (int)u;
 	}
 	return 0;
 }
@@ -1045,25 +1057,9 @@ parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 		if (v[0] && parse_checks(y, v[0], pr->checks, NULL,
 		    &pr->greylist) < 0)
 			return -1;
-		if (v[1]) {
-			static const char *const skeys[] = { "reject",
-				"greylist", NULL };
-			yaml_node_t *sv[2];
-			unsigned u;
-
-			if (map_keys(y, v[1], "scores", skeys, sv) < 0)
-				return -1;
-			if (sv[0] && get_uint(y, sv[0], "scores: reject", 0,
-			    1000, &u) < 0)
-				return -1;
-			if (sv[0])
-				pr->score_reject = (int)u;
-			if (sv[1] && get_uint(y, sv[1], "scores: greylist", 0,
-			    1000, &u) < 0)
-				return -1;
-			if (sv[1])
-				pr->score_greylist = (int)u;
-		}
+		if (v[1] && parse_scores(y, v[1], &pr->score_reject,
+		    &pr->score_greylist) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1237,20 +1233,12 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	    &cfg->default_action) < 0)
 		return -1;
 	if (v[K_ON_ERROR]) {
-		const char *s = scalar(y, v[K_ON_ERROR], "on_error");
+		bool defer;
 
-		if (s == NULL)
+		if (get_defer(y, v[K_ON_ERROR], "on_error", "", &defer) < 0)
 			return -1;
 		free(cfg->error_action);
-		cfg->error_action = NULL;
-		if (strcmp(s, "dunno") == 0)
-			cfg->error_action = xstrdup("DUNNO");
-		else if (strcmp(s, "defer") == 0)
-			cfg->error_action = xstrdup(ERROR_DEFER);
-		else
-			return fail(y, v[K_ON_ERROR], "on_error: \"%.40s\" is "
-						      "neither dunno nor defer",
-			    s);
+		cfg->error_action = xstrdup(defer ? ERROR_DEFER : "DUNNO");
 	}
 	if (v[K_ACCESS] && parse_access(y, v[K_ACCESS], cfg) < 0)
 		return -1;
@@ -1264,21 +1252,12 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_DNS] && parse_dns(y, v[K_DNS], &cfg->dns) < 0)
 		return -1;
-	if (v[K_SCORES] && parse_scores(y, v[K_SCORES], cfg) < 0)
+	if (v[K_SCORES] && parse_scores(y, v[K_SCORES], &cfg->score_reject,
+	    &cfg->score_greylist) < 0)
 		return -1;
-	if (v[K_TEMPFAIL]) {
-		const char *s = scalar(y, v[K_TEMPFAIL], "on_tempfail");
-
-		if (s == NULL)
-			return -1;
-		if (strcmp(s, "defer") == 0)
-			cfg->tempfail_defer = true;
-		else if (strcmp(s, "dunno") == 0)
-			cfg->tempfail_defer = false;
-		else
-			return fail(y, v[K_TEMPFAIL], "on_tempfail: \"%.40s\" "
-			    "is neither defer nor dunno (never reject)", s);
-	}
+	if (v[K_TEMPFAIL] && get_defer(y, v[K_TEMPFAIL], "on_tempfail",
+	    " (never reject)", &cfg->tempfail_defer) < 0)
+		return -1;
 	if (v[K_MY_NAMES] && each_value(y, v[K_MY_NAMES], "my_names",
 	    add_my_name, cfg) < 0)
 		return -1;

@@ -363,7 +363,7 @@ static const struct {
 	    "t.yaml:2:20: rdns: on_fail: \"drop\" is not reject, defer, log or "
 	    "{ score: N }" },
 	{ "on_tempfail reject", "on_tempfail: reject\n",
-	    "t.yaml:1:14: on_tempfail: \"reject\" is neither defer nor dunno "
+	    "t.yaml:1:14: on_tempfail: \"reject\" is neither dunno nor defer "
 	    "(never reject)" },
 	{ "store sync", "store:\n  sync: always\n",
 	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
