@@ -1,0 +1,95 @@
+/*
+ * spf - SPF (RFC 7208). This part: the record parser (section 4.6 and
+ * 12) and the macro expander (section 7), both pure. The evaluator on the
+ * resolver comes next (issue 6).
+ */
+#ifndef POLICYD_SPF_H
+#define POLICYD_SPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct arena;
+struct why;
+
+enum spf_result {
+	SPF_NONE,
+	SPF_NEUTRAL,
+	SPF_PASS,
+	SPF_FAIL,
+	SPF_SOFTFAIL,
+	SPF_TEMPERROR,
+	SPF_PERMERROR,
+};
+
+enum spf_mech {
+	SPF_ALL,
+	SPF_INCLUDE,
+	SPF_A,
+	SPF_MX,
+	SPF_PTR,
+	SPF_IP4,
+	SPF_IP6,
+	SPF_EXISTS,
+};
+
+/* Bound on terms in one record; past it the record is a permerror. */
+#define SPF_MAX_TERMS 256
+/* Longest expansion of a macro string (a TXT string for exp may be long). */
+#define SPF_MAX_EXPAND 1024
+
+struct spf_term {
+	enum spf_mech mech;
+	char qualifier;      /* '+', '-', '~', '?' */
+	const char *domain;  /* domain-spec (unexpanded), or NULL */
+	int cidr4, cidr6;    /* a, mx: -1 when not given */
+	struct cidr net;     /* ip4, ip6 */
+};
+
+struct spf_record {
+	struct spf_term *terms;  /* directives, in order */
+	size_t nterms;
+	const char *redirect;    /* domain-spec, or NULL */
+	const char *exp;         /* domain-spec, or NULL */
+};
+
+/*
+ * spf_is_record - the TXT string is an SPF record: "v=spf1" alone or
+ * followed by a space (case-insensitive).
+ */
+bool spf_is_record(const char *txt, size_t len);
+
+/*
+ * spf_parse - parse a record into rec (strings from the arena). 0, or -1
+ * with why set: a syntax error, which makes the result a permerror.
+ */
+int spf_parse(struct arena *a, const char *txt, struct spf_record *rec,
+    struct why *why);
+
+/* What macros expand to. */
+struct spf_macro_ctx {
+	const char *sender;   /* s: the full mailbox (postmaster@helo if <>) */
+	const char *domain;   /* d: the current domain */
+	const struct ipaddr *ip; /* i, c, v */
+	const char *helo;     /* h */
+	const char *ptr;      /* p: the validated name, or NULL: "unknown" */
+	const char *receiver; /* r (exp only): our host name */
+	int64_t now;          /* t (exp only) */
+};
+
+/*
+ * spf_expand - expand a macro-string into out (size bytes). exp: the
+ * explanation context, where c, r and t are allowed and the result is
+ * text; otherwise a domain name, shortened from the left to 253 octets
+ * (section 7.3). 0, or -1 with why (a permerror).
+ */
+int spf_expand(const char *ms, const struct spf_macro_ctx *ctx, bool exp,
+    char *out, size_t size, struct why *why);
+
+/* spf_result_name - "pass", "fail", ... as in Received-SPF */
+const char *spf_result_name(enum spf_result r);
+
+#endif
