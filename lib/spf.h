@@ -89,6 +89,43 @@ struct spf_macro_ctx {
 int spf_expand(const char *ms, const struct spf_macro_ctx *ctx, bool exp,
     char *out, size_t size, struct why *why);
 
+/* The evaluator: check_host() of section 4, on the resolver. */
+struct dns;
+struct spf_check;
+
+/* Limits of section 4.6.4. */
+#define SPF_MAX_DNS_TERMS 10 /* include, a, mx, ptr, exists, redirect */
+#define SPF_MAX_VOID      2  /* lookups that found nothing */
+#define SPF_MAX_NAMES     10 /* MX or PTR names looked at per term */
+#define SPF_MAX_DEPTH     12 /* include/redirect nesting (loops) */
+
+struct spf_params {
+	const struct ipaddr *ip;  /* the client */
+	const char *sender;       /* MAIL FROM, or postmaster@helo for <> */
+	const char *domain;       /* the domain to check (sender's or HELO) */
+	const char *helo;
+	const char *receiver;     /* our name, for %{r} */
+	int64_t now;              /* for %{t} */
+};
+
+/*
+ * spf_done_fn - the result; explanation is set for fail (the domain's
+ * exp=, or NULL), why says how it came about. Both borrowed until it
+ * returns.
+ */
+typedef void spf_done_fn(void *arg, enum spf_result r,
+    const char *explanation, const char *why);
+
+/*
+ * spf_check - evaluate. 0: done() is called once, later; *cp is for
+ * spf_cancel() until then. 1: decided at once (a domain that cannot be
+ * checked is none), *now_result set, no call. <0: no resolver, no call.
+ */
+int spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
+    void *arg, struct spf_check **cp, enum spf_result *now_result);
+/* spf_cancel - stop; done() will not be called */
+void spf_cancel(struct spf_check *c);
+
 /* spf_result_name - "pass", "fail", ... as in Received-SPF */
 const char *spf_result_name(enum spf_result r);
 

@@ -1,0 +1,808 @@
+/*
+ * spf - check_host() of RFC 7208 section 4, asynchronous on the resolver.
+ *
+ * A stack of frames: the domain checked, then one frame per include
+ * (redirect replaces its frame, so its record's exp= applies). step()
+ * drives the top frame term by term; a term that needs DNS starts its
+ * questions and step() returns; their callbacks record what they found
+ * and call step() again. Limits (section 4.6.4): 10 terms that query DNS,
+ * 2 lookups that find nothing, 10 MX or PTR names per term; nesting
+ * bounded, so include loops end in permerror. The resolver never calls
+ * back from inside a question, so step() is never re-entered.
+ */
+#include "spf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "arena.h"
+#include "dns.h"
+#include "xalloc.h"
+
+#define MAX_SLOTS (SPF_MAX_NAMES + 4)
+
+enum tstate {
+	T_IDLE,    /* not started */
+	T_WAIT,    /* DNS questions out */
+	T_DONE,    /* decided: f->matched */
+	T_NEED_P,  /* waiting for the %{p} names */
+};
+
+struct frame {
+	char domain[256];
+	struct spf_record rec;
+	bool fetching;       /* the TXT question is out */
+	bool have_rec;
+	bool via_redirect;   /* reached by redirect=: none is a permerror */
+	size_t ti;           /* current term */
+	enum tstate ts;
+	bool counted;        /* this term counted against the DNS limit */
+	bool matched;
+	char target[256];    /* the term's expanded domain */
+	unsigned pending;    /* answers awaited for this term */
+	bool found;          /* ptr: a validated name matched */
+};
+
+struct slot {
+	struct dns_query *q;
+	struct spf_check *c;
+	void (*fn)(struct spf_check *c, const struct dns_answer *a, int tag);
+	int tag;
+};
+
+struct spf_check {
+	struct dns *dns;
+	struct arena *arena;
+	struct spf_params p;
+	spf_done_fn *done;
+	void *arg;
+	struct frame frames[SPF_MAX_DEPTH];
+	int depth;
+	unsigned dns_terms, voids;
+	struct slot slots[MAX_SLOTS];
+	/* %{p}: validated names of the client address */
+	int p_state;         /* 0 not asked, 1 asking, 2 known */
+	unsigned p_pending;
+	char pnames[SPF_MAX_NAMES][256];
+	unsigned np, npcand;
+	char pcand[SPF_MAX_NAMES][256];
+	bool in_exp;
+	bool over;           /* reported (or cancelled): nothing more happens */
+	unsigned busy;       /* entry points on the stack; free when 0 */
+	char why[256];
+};
+
+static void step(struct spf_check *c);
+
+/* scopy - bounded string copy between fields of one struct */
+static void
+scopy(char *d, size_t n, const char *s)
+{
+	size_t l = strnlen(s, n - 1);
+
+	memmove(d, s, l);
+	d[l] = '\0';
+}
+
+/* finish - report once */
+static void
+finish(struct spf_check *c, enum spf_result r, const char *expl,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+finish(struct spf_check *c, enum spf_result r, const char *expl,
+    const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	if (c->over)
+		return;
+	c->over = true;
+	{
+		/* fmt's arguments may be c->why itself: format aside. */
+		char buf[sizeof(c->why)];
+
+		va_start(ap, fmt);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		va_end(ap);
+		memcpy(c->why, buf, sizeof(buf));
+	}
+	for (i = 0; i < MAX_SLOTS; i++) {
+		if (c->slots[i].q != NULL) {
+			dns_cancel(c->slots[i].q);
+			c->slots[i].q = NULL;
+		}
+	}
+	/* c itself goes when the outermost entry point unwinds (release). */
+	c->done(c->arg, r, expl, c->why);
+}
+
+/* release - free a check that is over and no longer on the stack */
+static void
+release(struct spf_check *c)
+{
+	if (c->over && c->busy == 0) {
+		arena_free(c->arena);
+		free(c);
+	}
+}
+
+/* on_answer - a slot's answer; the slot is free again */
+static void
+on_answer(void *arg, const struct dns_answer *a)
+{
+	struct slot *s = arg;
+	struct spf_check *c = s->c;
+
+	s->q = NULL;
+	c->busy++;
+	s->fn(c, a, s->tag);
+	c->busy--;
+	release(c);
+}
+
+/* ask - one question; -1 if it cannot be asked */
+static int
+ask(struct spf_check *c, const char *name, uint16_t type,
+    void (*fn)(struct spf_check *, const struct dns_answer *, int), int tag)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (c->slots[i].q == NULL)
+			break;
+	if (i == MAX_SLOTS)
+		return -1;
+	c->slots[i].c = c;
+	c->slots[i].fn = fn;
+	c->slots[i].tag = tag;
+	return dns_query(c->dns, name, type, on_answer, &c->slots[i],
+	    &c->slots[i].q);
+}
+
+static struct frame *
+top(struct spf_check *c)
+{
+	return &c->frames[c->depth - 1];
+}
+
+/* in_domain - name is domain or below it */
+static bool
+in_domain(const char *name, const char *domain)
+{
+	size_t n = strlen(name), d = strlen(domain);
+
+	if (n == d)
+		return strcasecmp(name, domain) == 0;
+	return n > d && name[n - d - 1] == '.' &&
+	    strcasecmp(name + n - d, domain) == 0;
+}
+
+/* p_value - section 7.3: a validated name in d, else any, else unknown */
+static const char *
+p_value(struct spf_check *c, const char *domain)
+{
+	unsigned i;
+
+	for (i = 0; i < c->np; i++)
+		if (in_domain(c->pnames[i], domain))
+			return c->pnames[i];
+	return c->np > 0 ? c->pnames[0] : NULL;
+}
+
+/* expand - a domain-spec (or exp text) in the top frame's context */
+static int
+expand(struct spf_check *c, const char *spec, bool exp, char *out,
+    size_t size, struct why *why)
+{
+	struct frame *f = top(c);
+	struct spf_macro_ctx m = { c->p.sender, f->domain, c->p.ip, c->p.helo,
+		NULL, c->p.receiver, c->p.now };
+
+	m.ptr = c->p_state == 2 ? p_value(c, f->domain) : NULL;
+	return spf_expand(spec, &m, exp, out, size, why);
+}
+
+/* needs_p - the spec uses %{p} */
+static bool
+needs_p(const char *spec)
+{
+	return spec != NULL &&
+	    (strstr(spec, "%{p") != NULL || strstr(spec, "%{P") != NULL);
+}
+
+/* result_of - a matched term's qualifier */
+static enum spf_result
+result_of(char q)
+{
+	switch (q) {
+	case '-':
+		return SPF_FAIL;
+	case '~':
+		return SPF_SOFTFAIL;
+	case '?':
+		return SPF_NEUTRAL;
+	default:
+		return SPF_PASS;
+	}
+}
+
+/* addr_in - an answer's address within the term's CIDR */
+static bool
+addr_in(struct spf_check *c, const struct ipaddr *a, int c4, int c6)
+{
+	struct cidr net;
+	int len = a->family == AF_INET ? (c4 < 0 ? 32 : c4)
+				       : (c6 < 0 ? 128 : c6);
+
+	if (a->family != c->p.ip->family)
+		return false;
+	addr_network(a, (unsigned)len, &net.addr);
+	net.prefix = (unsigned)len;
+	return cidr_match(&net, c->p.ip);
+}
+
+/* void_lookup - one more lookup that found nothing */
+static bool
+void_lookup(struct spf_check *c)
+{
+	if (++c->voids > SPF_MAX_VOID) {
+		finish(c, SPF_PERMERROR, NULL, "more than %d void lookups",
+		    SPF_MAX_VOID);
+		return true;
+	}
+	return false;
+}
+
+/* term_done - the term is decided */
+static void
+term_done(struct spf_check *c, bool matched)
+{
+	struct frame *f = top(c);
+
+	f->matched = matched;
+	f->ts = T_DONE;
+	step(c);
+}
+
+/* p names: PTR, then each name's addresses */
+static void
+p_addr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	size_t i;
+
+	if (a->status == DNS_OK)
+		for (i = 0; i < a->n; i++)
+			if (addr_equal(&a->rr[i].addr, c->p.ip) &&
+			    c->np < SPF_MAX_NAMES) {
+				scopy(c->pnames[c->np++], 256, c->pcand[tag]);
+				break;
+			}
+	if (--c->p_pending == 0) {
+		c->p_state = 2;
+		if (top(c)->ts == T_NEED_P)
+			top(c)->ts = T_IDLE;
+		step(c);
+	}
+}
+
+static void
+p_ptr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	uint16_t t = c->p.ip->family == AF_INET ? DNS_T_A : DNS_T_AAAA;
+	size_t i;
+
+	(void)tag;
+	c->p_pending = 0;
+	for (i = 0; a->status == DNS_OK && i < a->n && i < SPF_MAX_NAMES;
+	    i++) {
+		scopy(c->pcand[i], 256, a->rr[i].text);
+		if (ask(c, c->pcand[i], t, p_addr_answer, (int)i) == 0)
+			c->p_pending++;
+	}
+	if (c->p_pending == 0) {
+		c->p_state = 2;
+		if (top(c)->ts == T_NEED_P)
+			top(c)->ts = T_IDLE;
+		step(c);
+	}
+}
+
+/* start_p - look up the client's validated names for %{p} */
+static void
+start_p(struct spf_check *c)
+{
+	char name[80];
+
+	c->p_state = 1;
+	top(c)->ts = T_NEED_P;
+	dns_ptr_name(c->p.ip, name, sizeof(name));
+	if (ask(c, name, DNS_T_PTR, p_ptr_answer, 0) < 0) {
+		c->p_state = 2;
+		top(c)->ts = T_IDLE;
+		step(c);
+	}
+}
+
+/* a_answer - addresses for a, for mx's names (tag: 1), exists (tag: 2) */
+static void
+a_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	struct frame *f = top(c);
+	const struct spf_term *t = &f->rec.terms[f->ti];
+	size_t i;
+
+	f->pending--;
+	if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
+		finish(c, SPF_TEMPERROR, NULL, "lookup of %s: %s", a->name,
+		    a->why ? a->why : dns_status_name(a->status));
+		return;
+	}
+	if (a->status == DNS_OK) {
+		if (tag == 2) {
+			term_done(c, true); /* exists: any A record */
+			return;
+		}
+		for (i = 0; i < a->n; i++) {
+			if (addr_in(c, &a->rr[i].addr, t->cidr4, t->cidr6)) {
+				term_done(c, true);
+				return;
+			}
+		}
+	} else if (tag != 1 && void_lookup(c)) {
+		return;
+	}
+	if (f->pending == 0)
+		term_done(c, false);
+}
+
+/* mx_answer - the MX names, then their addresses */
+static void
+mx_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	struct frame *f = top(c);
+	uint16_t t = c->p.ip->family == AF_INET ? DNS_T_A : DNS_T_AAAA;
+	size_t i;
+
+	(void)tag;
+	f->pending = 0;
+	if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
+		finish(c, SPF_TEMPERROR, NULL, "MX lookup of %s: %s", a->name,
+		    a->why ? a->why : dns_status_name(a->status));
+		return;
+	}
+	if (a->status != DNS_OK) {
+		if (!void_lookup(c))
+			term_done(c, false);
+		return;
+	}
+	if (a->n > SPF_MAX_NAMES) {
+		finish(c, SPF_PERMERROR, NULL, "%s has more than %d MX records",
+		    a->name, SPF_MAX_NAMES);
+		return;
+	}
+	for (i = 0; i < a->n; i++) {
+		if (a->rr[i].text[0] == '\0' || strcmp(a->rr[i].text, ".") == 0)
+			continue; /* null MX */
+		if (ask(c, a->rr[i].text, t, a_answer, 1) == 0)
+			f->pending++;
+	}
+	if (f->pending == 0)
+		term_done(c, false);
+}
+
+/* ptr_addr_answer - is this PTR name validated and within the target */
+static void
+ptr_addr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	struct frame *f = top(c);
+	size_t i;
+
+	(void)tag;
+	f->pending--;
+	if (a->status == DNS_OK && in_domain(a->name, f->target))
+		for (i = 0; i < a->n; i++)
+			if (addr_equal(&a->rr[i].addr, c->p.ip))
+				f->found = true;
+	if (f->found) {
+		term_done(c, true);
+		return;
+	}
+	if (f->pending == 0)
+		term_done(c, false);
+}
+
+/* ptr_answer - the client's names (section 5.5: errors do not match) */
+static void
+ptr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	struct frame *f = top(c);
+	uint16_t t = c->p.ip->family == AF_INET ? DNS_T_A : DNS_T_AAAA;
+	size_t i;
+
+	(void)tag;
+	f->pending = 0;
+	if (a->status == DNS_NXDOMAIN || a->status == DNS_NODATA) {
+		if (!void_lookup(c))
+			term_done(c, false);
+		return;
+	}
+	for (i = 0; a->status == DNS_OK && i < a->n && i < SPF_MAX_NAMES; i++)
+		if (in_domain(a->rr[i].text, f->target) &&
+		    ask(c, a->rr[i].text, t, ptr_addr_answer, 0) == 0)
+			f->pending++;
+	if (f->pending == 0)
+		term_done(c, false);
+}
+
+/* txt_answer - the SPF record of the top frame's domain */
+static void
+txt_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	struct frame *f = top(c);
+	const char *rec = NULL;
+	struct why why;
+	size_t i, n = 0;
+
+	(void)tag;
+	f->fetching = false;
+	if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
+		finish(c, SPF_TEMPERROR, NULL, "TXT lookup of %s: %s",
+		    f->domain, a->why ? a->why : dns_status_name(a->status));
+		return;
+	}
+	size_t rlen = 0;
+
+	for (i = 0; a->status == DNS_OK && i < a->n; i++) {
+		if (spf_is_record(a->rr[i].text, a->rr[i].len)) {
+			n++;
+			rec = a->rr[i].text;
+			rlen = a->rr[i].len;
+		}
+	}
+	if (n > 1) {
+		finish(c, SPF_PERMERROR, NULL, "%s has %zu SPF records",
+		    f->domain, n);
+		return;
+	}
+	if (n == 0) {
+		if (c->depth == 1 && !f->via_redirect)
+			finish(c, SPF_NONE, NULL, "%s has no SPF record",
+			    f->domain);
+		else
+			finish(c, SPF_PERMERROR, NULL, "%s (included or "
+						       "redirected to) has no "
+						       "SPF record", f->domain);
+		return;
+	}
+	if (strlen(rec) != rlen) {
+		finish(c, SPF_PERMERROR, NULL, "SPF record of %s contains a "
+					       "NUL byte", f->domain);
+		return;
+	}
+	if (spf_parse(c->arena, rec, &f->rec, &why) < 0) {
+		finish(c, SPF_PERMERROR, NULL, "SPF record of %s: %s",
+		    f->domain, why.text);
+		return;
+	}
+	f->have_rec = true;
+	f->ti = 0;
+	f->ts = T_IDLE;
+	step(c);
+}
+
+/* frame_enter - check domain in frame f (new, or replaced by redirect) */
+static void
+frame_enter(struct spf_check *c, struct frame *f, const char *domain,
+    bool redirect)
+{
+	memset(f, 0, sizeof(*f));
+	scopy(f->domain, sizeof(f->domain), domain);
+	f->via_redirect = redirect;
+	f->fetching = true;
+	if (strchr(domain, '.') == NULL ||
+	    ask(c, domain, DNS_T_TXT, txt_answer, 0) < 0) {
+		if (c->depth == 1 && !redirect)
+			finish(c, SPF_NONE, NULL, "\"%s\" is not a domain name",
+			    domain);
+		else
+			finish(c, SPF_PERMERROR, NULL, "\"%s\" is not a domain "
+						       "name", domain);
+	}
+}
+
+/* exp_answer - the explanation TXT after a fail */
+static void
+exp_answer(struct spf_check *c, const struct dns_answer *a, int tag)
+{
+	char text[SPF_MAX_EXPAND];
+
+	(void)tag;
+	if (a->status == DNS_OK && a->n == 1 &&
+	    expand(c, a->rr[0].text, true, text, sizeof(text), NULL) == 0) {
+		finish(c, SPF_FAIL, text, "%s", c->why);
+		return;
+	}
+	finish(c, SPF_FAIL, NULL, "%s", c->why);
+}
+
+/* frame_result - the top frame ended with r */
+static void
+frame_result(struct spf_check *c, enum spf_result r, const char *why)
+{
+	struct frame *f = top(c);
+
+	if (c->depth > 1) {
+		/* An include: only pass matches; errors end everything. */
+		c->depth--;
+		if (r == SPF_TEMPERROR || r == SPF_PERMERROR) {
+			finish(c, r, NULL, "%s", why);
+			return;
+		}
+		if (r == SPF_NONE) {
+			finish(c, SPF_PERMERROR, NULL, "%s", why);
+			return;
+		}
+		term_done(c, r == SPF_PASS);
+		return;
+	}
+	if (r == SPF_FAIL && f->rec.exp != NULL) {
+		char dom[SPF_MAX_EXPAND];
+
+		if (why != c->why)
+			scopy(c->why, sizeof(c->why), why);
+		if (needs_p(f->rec.exp) && c->p_state == 0) {
+			c->in_exp = true;
+			start_p(c);
+			return;
+		}
+		if (expand(c, f->rec.exp, false, dom, sizeof(dom), NULL) == 0 &&
+		    ask(c, dom, DNS_T_TXT, exp_answer, 0) == 0)
+			return;
+	}
+	finish(c, r, NULL, "%s", why);
+}
+
+/* start_term - begin the current term */
+static void
+start_term(struct spf_check *c, struct frame *f, const struct spf_term *t)
+{
+	uint16_t at = c->p.ip->family == AF_INET ? DNS_T_A : DNS_T_AAAA;
+	char ptr[80];
+	struct why why;
+
+	switch (t->mech) {
+	case SPF_ALL:
+		f->matched = true;
+		f->ts = T_DONE;
+		return;
+	case SPF_IP4:
+	case SPF_IP6:
+		f->matched = cidr_match(&t->net, c->p.ip);
+		f->ts = T_DONE;
+		return;
+	default:
+		break;
+	}
+	if (!f->counted) {
+		f->counted = true;
+		if (++c->dns_terms > SPF_MAX_DNS_TERMS) {
+			finish(c, SPF_PERMERROR, NULL, "more than %d DNS "
+						       "lookups",
+			    SPF_MAX_DNS_TERMS);
+			return;
+		}
+	}
+	if (needs_p(t->domain) && c->p_state != 2) {
+		if (c->p_state == 0)
+			start_p(c);
+		else
+			f->ts = T_NEED_P;
+		return;
+	}
+	if (t->domain == NULL)
+		scopy(f->target, sizeof(f->target), f->domain);
+	else if (expand(c, t->domain, false, f->target, sizeof(f->target),
+	    &why) < 0) {
+		finish(c, SPF_PERMERROR, NULL, "%s", why.text);
+		return;
+	}
+	f->ts = T_WAIT;
+	f->pending = 1;
+	switch (t->mech) {
+	case SPF_A:
+		if (ask(c, f->target, at, a_answer, 0) < 0)
+			goto bad_name;
+		return;
+	case SPF_EXISTS:
+		if (ask(c, f->target, DNS_T_A, a_answer, 2) < 0)
+			goto bad_name;
+		return;
+	case SPF_MX:
+		if (ask(c, f->target, DNS_T_MX, mx_answer, 0) < 0)
+			goto bad_name;
+		return;
+	case SPF_PTR:
+		dns_ptr_name(c->p.ip, ptr, sizeof(ptr));
+		if (ask(c, ptr, DNS_T_PTR, ptr_answer, 0) < 0)
+			term_done(c, false);
+		return;
+	case SPF_INCLUDE:
+		if (c->depth == SPF_MAX_DEPTH) {
+			finish(c, SPF_PERMERROR, NULL, "includes nested deeper "
+						       "than %d",
+			    SPF_MAX_DEPTH);
+			return;
+		}
+		c->depth++;
+		frame_enter(c, top(c), f->target, false);
+		return;
+	default:
+		return;
+	}
+bad_name:
+	/* Not a name the resolver can ask: nothing found. */
+	f->pending = 0;
+	if (!void_lookup(c))
+		term_done(c, false);
+}
+
+/* step - drive the top frame as far as it goes without waiting */
+static void
+step(struct spf_check *c)
+{
+	while (!c->over) {
+		struct frame *f = top(c);
+
+		if (c->in_exp) {
+			if (c->p_state != 2)
+				return;
+			c->in_exp = false;
+			frame_result(c, SPF_FAIL, c->why);
+			return;
+		}
+		if (!f->have_rec || f->ts == T_WAIT || f->ts == T_NEED_P)
+			return;
+		if (f->ti == f->rec.nterms) {
+			char dom[256];
+			struct why why;
+
+			if (f->rec.redirect == NULL) {
+				frame_result(c, SPF_NEUTRAL, "no term matched");
+				return;
+			}
+			if (needs_p(f->rec.redirect) && c->p_state != 2) {
+				if (c->p_state == 0)
+					start_p(c);
+				return;
+			}
+			if (++c->dns_terms > SPF_MAX_DNS_TERMS) {
+				finish(c, SPF_PERMERROR, NULL, "more than %d "
+							       "DNS lookups",
+				    SPF_MAX_DNS_TERMS);
+				return;
+			}
+			if (expand(c, f->rec.redirect, false, dom, sizeof(dom),
+			    &why) < 0) {
+				finish(c, SPF_PERMERROR, NULL, "%s", why.text);
+				return;
+			}
+			frame_enter(c, f, dom, true);
+			return;
+		}
+		if (f->ts == T_IDLE) {
+			start_term(c, f, &f->rec.terms[f->ti]);
+			continue;
+		}
+		/* T_DONE */
+		if (f->matched) {
+			const struct spf_term *t = &f->rec.terms[f->ti];
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s matched a term of %s",
+			    spf_result_name(result_of(t->qualifier)),
+			    f->domain);
+			frame_result(c, result_of(t->qualifier), why);
+			return;
+		}
+		f->ti++;
+		f->ts = T_IDLE;
+		f->counted = false;
+	}
+}
+
+/* domain_ok - a name check_host can look up (section 4.3) */
+static bool
+domain_ok(const char *d)
+{
+	size_t len = strlen(d), label = 0, i;
+
+	if (len > 0 && d[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253 || memchr(d, '.', len) == NULL)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (d[i] == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if ((unsigned char)d[i] <= ' ' ||
+		    (unsigned char)d[i] >= 0x7f || ++label > 63) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* spf_check - check_host(ip, domain, sender) */
+int
+spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
+    void *arg, struct spf_check **cp, enum spf_result *now_result)
+{
+	struct spf_check *c;
+
+	if (cp)
+		*cp = NULL;
+	if (dns == NULL || p->ip == NULL || p->domain == NULL)
+		return -1;
+	if (!domain_ok(p->domain)) {
+		/* Section 4.3: not a domain we can check: none, at once. */
+		*now_result = SPF_NONE;
+		return 1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->dns = dns;
+	c->arena = arena_new();
+	c->done = done;
+	c->arg = arg;
+	c->p = *p;
+	{
+		struct ipaddr *ip = arena_alloc(c->arena, sizeof(*ip));
+
+		*ip = *p->ip;
+		c->p.ip = ip;
+	}
+	c->p.sender = arena_strdup(c->arena, p->sender ? p->sender : "");
+	c->p.domain = arena_strdup(c->arena, p->domain);
+	c->p.helo = arena_strdup(c->arena, p->helo ? p->helo : "");
+	c->p.receiver = arena_strdup(c->arena, p->receiver ? p->receiver
+							   : "unknown");
+	c->depth = 1;
+	if (cp)
+		*cp = c;
+	/* The first question by hand: if it cannot be asked (resolver
+	 * closing), fail here, without calling back from inside. */
+	scopy(top(c)->domain, sizeof(top(c)->domain), c->p.domain);
+	top(c)->fetching = true;
+	if (ask(c, c->p.domain, DNS_T_TXT, txt_answer, 0) < 0) {
+		arena_free(c->arena);
+		free(c);
+		if (cp)
+			*cp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* spf_cancel - no callback */
+void
+spf_cancel(struct spf_check *c)
+{
+	size_t i;
+
+	if (c == NULL || c->over)
+		return;
+	c->over = true;
+	for (i = 0; i < MAX_SLOTS; i++) {
+		if (c->slots[i].q != NULL) {
+			dns_cancel(c->slots[i].q);
+			c->slots[i].q = NULL;
+		}
+	}
+	release(c);
+}

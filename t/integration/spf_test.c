@@ -1,0 +1,317 @@
+/*
+ * spf_test - the SPF evaluator on a real loop against dnsd: every
+ * mechanism and modifier, macros in queries and explanations, and each
+ * way to a none, neutral, permerror or temperror.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "dns.h"
+#include "spf.h"
+#include "xalloc.h"
+
+#ifndef DNSD
+#error DNSD must name the dnsd binary
+#endif
+
+static const char zone[] =
+    "ip4.example. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+    "ip6.example. 300 IN TXT \"v=spf1 ip6:2001:db8::/32 -all\"\n"
+    "a.example. 300 IN TXT \"v=spf1 a -all\"\n"
+    "a.example. 300 IN A 192.0.2.10\n"
+    "acidr.example. 300 IN TXT \"v=spf1 a:a.example/28 -all\"\n"
+    "mx.example. 300 IN TXT \"v=spf1 mx/24 -all\"\n"
+    "mx.example. 300 IN MX 10 mail.mx.example.\n"
+    "mail.mx.example. 300 IN A 198.51.100.1\n"
+    "inc.example. 300 IN TXT \"v=spf1 include:sub.example -all\"\n"
+    "sub.example. 300 IN TXT \"v=spf1 ip4:203.0.113.0/24 -all\"\n"
+    "redir.example. 300 IN TXT \"v=spf1 redirect=target.example\"\n"
+    "target.example. 300 IN TXT \"v=spf1 ip4:203.0.113.5 ~all\"\n"
+    "exists.example. 300 IN TXT \"v=spf1 exists:%{i}.ok.exists.example "
+    "-all\"\n"
+    "192.0.2.77.ok.exists.example. 300 IN A 127.0.0.2\n"
+    "ptr.example. 300 IN TXT \"v=spf1 ptr -all\"\n"
+    "25.2.0.192.in-addr.arpa. 300 IN PTR mail.ptr.example.\n"
+    "mail.ptr.example. 300 IN A 192.0.2.25\n"
+    "pmacro.example. 300 IN TXT \"v=spf1 exists:%{p}.pm.example -all\"\n"
+    "mail.ptr.example.pm.example. 300 IN A 127.0.0.2\n"
+    "exp.example. 300 IN TXT \"v=spf1 -all exp=why.exp.example\"\n"
+    "why.exp.example. 300 IN TXT \"%{i} is not allowed to send for %{d}\"\n"
+    "neutral.example. 300 IN TXT \"v=spf1 ?all\"\n"
+    "empty.example. 300 IN TXT \"v=spf1\"\n"
+    "none.example. 300 IN A 192.0.2.1\n"
+    "other-txt.example. 300 IN TXT \"google-site-verification=x\"\n"
+    "two.example. 300 IN TXT \"v=spf1 -all\"\n"
+    "two.example. 300 IN TXT \"v=spf1 +all\"\n"
+    "syntax.example. 300 IN TXT \"v=spf1 foo -all\"\n"
+    "!servfail temp.example.\n"
+    "loop.example. 300 IN TXT \"v=spf1 include:loop.example -all\"\n"
+    "many.example. 300 IN TXT \"v=spf1 a:x1.example a:x2.example "
+    "a:x3.example a:x4.example a:x5.example a:x6.example a:x7.example "
+    "a:x8.example a:x9.example a:x10.example a:x11.example -all\"\n"
+    "void.example. 300 IN TXT \"v=spf1 a:nx1.void.example a:nx2.void.example "
+    "a:nx3.void.example -all\"\n"
+    "incnone.example. 300 IN TXT \"v=spf1 include:none.example -all\"\n"
+    "redirnone.example. 300 IN TXT \"v=spf1 redirect=none.example\"\n"
+    "inctemp.example. 300 IN TXT \"v=spf1 include:temp.example -all\"\n"
+    "softinc.example. 300 IN TXT \"v=spf1 include:neutral.example ~all\"\n"
+    "x1.example. 300 IN A 10.0.0.1\n"
+    "x2.example. 300 IN A 10.0.0.2\n"
+    "x3.example. 300 IN A 10.0.0.3\n"
+    "x4.example. 300 IN A 10.0.0.4\n"
+    "x5.example. 300 IN A 10.0.0.5\n"
+    "x6.example. 300 IN A 10.0.0.6\n"
+    "x7.example. 300 IN A 10.0.0.7\n"
+    "x8.example. 300 IN A 10.0.0.8\n"
+    "x9.example. 300 IN A 10.0.0.9\n"
+    "x10.example. 300 IN A 10.0.0.10\n"
+    "x11.example. 300 IN A 10.0.0.11\n";
+
+static struct {
+	char dir[64];
+	pid_t pid;
+	int port;
+	uv_loop_t loop;
+	struct dns *dns;
+} E;
+
+static int
+setup(void **state)
+{
+	char path[128], line[64], srv[64];
+	struct dns_opts o;
+	int pfd[2];
+	FILE *fp;
+
+	(void)state;
+	memset(&E, 0, sizeof(E));
+	uv_loop_init(&E.loop);
+	snprintf(E.dir, sizeof(E.dir), "/tmp/spf_test_XXXXXX");
+	assert_non_null(mkdtemp(E.dir));
+	snprintf(path, sizeof(path), "%s/zone", E.dir);
+	fp = fopen(path, "w");
+	fputs(zone, fp);
+	fclose(fp);
+	assert_int_equal(pipe(pfd), 0);
+	E.pid = fork();
+	if (E.pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(DNSD, "dnsd", path, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	fp = fdopen(pfd[0], "r");
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "port %d", &E.port), 1);
+	dns_opts_defaults(&o);
+	o.timeout_ms = 500;
+	o.tries = 1;
+	snprintf(srv, sizeof(srv), "127.0.0.1:%d", E.port);
+	dns_server_parse(srv, &o.servers[o.nservers++], NULL);
+	E.dns = dns_new(&E.loop, &o, NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	dns_close(E.dns);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&E.loop), 0);
+	kill(E.pid, SIGTERM);
+	waitpid(E.pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", E.dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+struct got {
+	int calls;
+	enum spf_result r;
+	char expl[512];
+	char why[256];
+};
+
+static void
+on_done(void *arg, enum spf_result r, const char *expl, const char *why)
+{
+	struct got *g = arg;
+
+	g->calls++;
+	g->r = r;
+	snprintf(g->expl, sizeof(g->expl), "%s", expl ? expl : "");
+	snprintf(g->why, sizeof(g->why), "%s", why ? why : "");
+}
+
+static struct got
+check(const char *client, const char *domain)
+{
+	struct spf_params p = { 0 };
+	struct got g = { 0 };
+	struct spf_check *c;
+	enum spf_result now;
+	struct ipaddr ip;
+	char sender[300];
+	int rc;
+
+	assert_int_equal(addr_parse(client, &ip), 0);
+	snprintf(sender, sizeof(sender), "user@%s", domain);
+	p.ip = &ip;
+	p.sender = sender;
+	p.domain = domain;
+	p.helo = "mx.client.example";
+	p.receiver = "mx.our.example";
+	rc = spf_check(E.dns, &p, on_done, &g, &c, &now);
+	if (rc == 1) {
+		g.r = now;
+		g.calls = 1;
+		return g;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(g.calls, 0);
+	while (g.calls == 0)
+		uv_run(&E.loop, UV_RUN_ONCE);
+	assert_int_equal(g.calls, 1);
+	return g;
+}
+
+static const struct {
+	const char *label, *client, *domain;
+	enum spf_result want;
+	const char *why; /* substring, or NULL */
+} cases[] = {
+	{ "ip4 in", "192.0.2.9", "ip4.example", SPF_PASS, NULL },
+	{ "ip4 out", "198.51.100.9", "ip4.example", SPF_FAIL, NULL },
+	{ "ip6 in", "2001:db8::1", "ip6.example", SPF_PASS, NULL },
+	{ "ip6 does not match an IPv4 client", "192.0.2.1", "ip6.example",
+	    SPF_FAIL, NULL },
+	{ "a", "192.0.2.10", "a.example", SPF_PASS, NULL },
+	{ "a other", "192.0.2.11", "a.example", SPF_FAIL, NULL },
+	{ "a with cidr", "192.0.2.11", "acidr.example", SPF_PASS, NULL },
+	{ "mx with cidr", "198.51.100.200", "mx.example", SPF_PASS, NULL },
+	{ "mx other", "198.51.101.1", "mx.example", SPF_FAIL, NULL },
+	{ "include pass", "203.0.113.9", "inc.example", SPF_PASS, NULL },
+	{ "include fail is no match", "192.0.2.1", "inc.example", SPF_FAIL,
+	    NULL },
+	{ "redirect", "203.0.113.5", "redir.example", SPF_PASS, NULL },
+	{ "redirect's all", "203.0.113.6", "redir.example", SPF_SOFTFAIL,
+	    NULL },
+	{ "exists with a macro", "192.0.2.77", "exists.example", SPF_PASS,
+	    NULL },
+	{ "exists nothing", "192.0.2.78", "exists.example", SPF_FAIL, NULL },
+	{ "ptr validated", "192.0.2.25", "ptr.example", SPF_PASS, NULL },
+	{ "ptr none", "192.0.2.26", "ptr.example", SPF_FAIL, NULL },
+	{ "p macro", "192.0.2.25", "pmacro.example", SPF_PASS, NULL },
+	{ "neutral", "192.0.2.1", "neutral.example", SPF_NEUTRAL, NULL },
+	{ "empty record", "192.0.2.1", "empty.example", SPF_NEUTRAL, NULL },
+	{ "no record", "192.0.2.1", "none.example", SPF_NONE, NULL },
+	{ "other TXT only", "192.0.2.1", "other-txt.example", SPF_NONE, NULL },
+	{ "no such domain", "192.0.2.1", "nx.example", SPF_NONE, NULL },
+	{ "not a domain", "192.0.2.1", "localhost", SPF_NONE, NULL },
+	{ "two records", "192.0.2.1", "two.example", SPF_PERMERROR,
+	    "2 SPF records" },
+	{ "syntax", "192.0.2.1", "syntax.example", SPF_PERMERROR,
+	    "unknown mechanism" },
+	{ "SERVFAIL", "192.0.2.1", "temp.example", SPF_TEMPERROR, "SERVFAIL" },
+	{ "include loop", "192.0.2.1", "loop.example", SPF_PERMERROR, NULL },
+	{ "more than 10 lookups", "192.0.2.1", "many.example", SPF_PERMERROR,
+	    "more than 10 DNS lookups" },
+	{ "more than 2 void lookups", "192.0.2.1", "void.example",
+	    SPF_PERMERROR, "more than 2 void lookups" },
+	{ "include of none", "192.0.2.1", "incnone.example", SPF_PERMERROR,
+	    "no SPF record" },
+	{ "redirect to none", "192.0.2.1", "redirnone.example", SPF_PERMERROR,
+	    "no SPF record" },
+	{ "include of a temperror", "192.0.2.1", "inctemp.example",
+	    SPF_TEMPERROR, NULL },
+	{ "include's neutral is no match", "192.0.2.1", "softinc.example",
+	    SPF_SOFTFAIL, NULL },
+};
+
+static void
+test_spf_cases(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		struct got g;
+
+		print_message("case: %s\n", cases[i].label);
+		g = check(cases[i].client, cases[i].domain);
+		if (g.r != cases[i].want)
+			fail_msg("%s: %s, want %s (%s)", cases[i].label,
+			    spf_result_name(g.r),
+			    spf_result_name(cases[i].want), g.why);
+		if (cases[i].why && strstr(g.why, cases[i].why) == NULL)
+			fail_msg("%s: why \"%s\" lacks \"%s\"", cases[i].label,
+			    g.why, cases[i].why);
+	}
+}
+
+static void
+test_spf_explanation(void **state)
+{
+	struct got g;
+
+	(void)state;
+	g = check("192.0.2.99", "exp.example");
+	if (g.r != SPF_FAIL)
+		fail_msg("%s (%s)", spf_result_name(g.r), g.why);
+	assert_string_equal(g.expl, "192.0.2.99 is not allowed to send for "
+				    "exp.example");
+	g = check("198.51.100.99", "ip4.example");
+	assert_int_equal(g.r, SPF_FAIL);
+	assert_string_equal(g.expl, "");
+}
+
+static void
+test_spf_cancel(void **state)
+{
+	struct spf_params p = { 0 };
+	struct got g = { 0 };
+	struct spf_check *c;
+	enum spf_result now;
+	struct ipaddr ip;
+
+	(void)state;
+	addr_parse("192.0.2.1", &ip);
+	p.ip = &ip;
+	p.sender = "a@mx.example";
+	p.domain = "mx.example";
+	assert_int_equal(spf_check(E.dns, &p, on_done, &g, &c, &now), 0);
+	spf_cancel(c);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(g.calls, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_spf_cases, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spf_explanation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spf_cancel, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
