@@ -15,7 +15,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 # Build and test dependencies, all from Debian 12.
 DEB_PACKAGES := build-essential cmake pkg-config python3 \
 	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev \
-	libcmocka-dev publicsuffix postgrey db5.3-util postfix swaks \
+	libcmocka-dev publicsuffix python3-yaml python3-spf postgrey db5.3-util postfix swaks \
 	clang libclang-rt-14-dev
 
 .PHONY: all deps build build-asan build-fuzz fuzz run test check clean

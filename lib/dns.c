@@ -304,9 +304,8 @@ norm_name(const char *in, char *out)
 			if (label == 0)
 				return -1;
 			label = 0;
-		} else if (c <= ' ' || c >= 0x7f || c == '\\' || c == '"' ||
-		    c == '(' || c == ')' || c == ';' || c == '$' || c == '@') {
-			return -1; /* not something ldns should parse */
+		} else if (c < ' ' || c >= 0x7f) {
+			return -1; /* octets we never put in a query */
 		} else if (++label > 63) {
 			return -1;
 		}
@@ -349,19 +348,43 @@ dns__ans_unref(struct dns__ans *a)
 	free(a);
 }
 
+/*
+ * dname - a domain name for ldns: every octet but letters, digits, '-'
+ * and '_' inside a label as \DDD, so a name with blanks or '%' (SPF
+ * macros make such names) reaches the wire as it is.
+ */
+static ldns_rdf *
+dname(const char *name)
+{
+	char buf[4 * DNS_MAX_NAME + 8];
+	size_t o = 0;
+
+	for (; *name && o + 5 < sizeof(buf); name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '.')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+			    "\\%03u", c);
+	}
+	buf[o] = '\0';
+	return ldns_dname_new_frm_str(buf);
+}
+
 /* dns__build_query - RD, EDNS0 with our buffer size */
 int
 dns__build_query(const char *name, uint16_t type, uint16_t id,
     uint8_t **wire, size_t *len)
 {
-	ldns_rdf *dname = ldns_dname_new_frm_str(name);
+	ldns_rdf *dname_rdf = dname(name);
 	ldns_pkt *pkt;
 	ldns_status st;
 
-	if (dname == NULL)
+	if (dname_rdf == NULL)
 		return -1;
-	pkt = ldns_pkt_query_new(dname, (ldns_rr_type)type, LDNS_RR_CLASS_IN,
-	    LDNS_RD);
+	pkt = ldns_pkt_query_new(dname_rdf, (ldns_rr_type)type,
+	    LDNS_RR_CLASS_IN, LDNS_RD);
 	if (pkt == NULL)
 		return -1;
 	ldns_pkt_set_id(pkt, id);
@@ -397,7 +420,7 @@ dns__check_answer(const uint8_t *buf, size_t len, uint16_t id,
 		return DNS__IGNORE;
 	}
 	q = ldns_rr_list_rr(qs, 0);
-	want = ldns_dname_new_frm_str(name);
+	want = dname(name);
 	same = want != NULL && ldns_dname_compare(ldns_rr_owner(q), want) == 0;
 	ldns_rdf_deep_free(want);
 	if (!same || ldns_rr_get_type(q) != type ||
@@ -524,7 +547,7 @@ dns__interpret(const ldns_pkt *pkt, const char *name, uint16_t type,
 {
 	ldns_rr_list *an = ldns_pkt_answer(pkt);
 	size_t count = an ? ldns_rr_list_rr_count(an) : 0, i;
-	ldns_rdf *owner = ldns_dname_new_frm_str(name);
+	ldns_rdf *owner = dname(name);
 	struct dns__ans *a;
 	uint32_t minttl = UINT32_MAX;
 	int hops;

@@ -71,6 +71,7 @@ struct spf_check {
 	unsigned np, npcand;
 	char pcand[SPF_MAX_NAMES][256];
 	bool in_exp;
+	const char *exp_text;  /* an explanation waiting for %{p} */
 	bool over;           /* reported (or cancelled): nothing more happens */
 	unsigned busy;       /* entry points on the stack; free when 0 */
 	char why[256];
@@ -523,6 +524,15 @@ exp_answer(struct spf_check *c, const struct dns_answer *a, int tag)
 	char text[SPF_MAX_EXPAND];
 
 	(void)tag;
+	if (a->status == DNS_OK && a->n == 1 && needs_p(a->rr[0].text) &&
+	    c->p_state != 2) {
+		/* The text wants %{p}: find the names, then expand. */
+		c->exp_text = arena_strdup(c->arena, a->rr[0].text);
+		c->in_exp = true;
+		if (c->p_state == 0)
+			start_p(c);
+		return;
+	}
 	if (a->status == DNS_OK && a->n == 1 &&
 	    expand(c, a->rr[0].text, true, text, sizeof(text), NULL) == 0) {
 		finish(c, SPF_FAIL, text, "%s", c->why);
@@ -660,10 +670,20 @@ step(struct spf_check *c)
 		struct frame *f = top(c);
 
 		if (c->in_exp) {
+			char text[SPF_MAX_EXPAND];
+
 			if (c->p_state != 2)
 				return;
 			c->in_exp = false;
-			frame_result(c, SPF_FAIL, c->why);
+			if (c->exp_text == NULL) {
+				frame_result(c, SPF_FAIL, c->why);
+				return;
+			}
+			if (expand(c, c->exp_text, true, text, sizeof(text),
+			    NULL) == 0)
+				finish(c, SPF_FAIL, text, "%s", c->why);
+			else
+				finish(c, SPF_FAIL, NULL, "%s", c->why);
 			return;
 		}
 		if (!f->have_rec || f->ts == T_WAIT || f->ts == T_NEED_P)

@@ -13,6 +13,7 @@
  *   !nodata NAME       NOERROR, no records (with the SOA)
  *   !servfail NAME     SERVFAIL          !refused NAME   REFUSED
  *   !drop NAME         no answer at all (a timeout)
+ *   !droptype NAME T   no answer to queries of type number T only
  *   !delay NAME MS     the normal answer, MS milliseconds late; other
  *                      queries are answered meanwhile
  *   !tc NAME           over UDP: an empty answer with TC set (over TCP:
@@ -187,13 +188,18 @@ load(const char *path)
 }
 
 static const struct fault *
-fault_for(const ldns_rdf *name)
+fault_for(const ldns_rdf *name, ldns_rr_type type)
 {
 	size_t i;
 
-	for (i = 0; i < nfaults; i++)
-		if (ldns_dname_compare(faults[i].name, name) == 0)
-			return &faults[i];
+	for (i = 0; i < nfaults; i++) {
+		if (ldns_dname_compare(faults[i].name, name) != 0)
+			continue;
+		if (strcmp(faults[i].kind, "droptype") == 0 &&
+		    faults[i].arg != (long)type)
+			continue;
+		return &faults[i];
+	}
 	return NULL;
 }
 
@@ -292,8 +298,9 @@ reply(const uint8_t *buf, size_t len, int tcp, uint8_t **out, size_t *outlen,
 	free(name);
 	if (ldns_pkt_edns(q) && ldns_pkt_edns_udp_size(q) > 512)
 		max = ldns_pkt_edns_udp_size(q);
-	f = fault_for(ldns_rr_owner(qr));
-	if (f && strcmp(f->kind, "drop") == 0) {
+	f = fault_for(ldns_rr_owner(qr), ldns_rr_get_type(qr));
+	if (f && (strcmp(f->kind, "drop") == 0 ||
+	    strcmp(f->kind, "droptype") == 0)) {
 		ldns_pkt_free(q);
 		return -1;
 	}

@@ -50,6 +50,7 @@ static const char zone[] =
     "!spoof spoof.example.org.\n"
     "!garbage garbage.example.org.\n"
     "nodata.example.org. 300 IN A 192.0.2.7\n"
+    "odd\\032name%.example.org. 300 IN A 192.0.2.9\n"
     "!nodata nodata.example.org.\n";
 
 struct env {
@@ -249,6 +250,8 @@ static const struct {
 	    DNS_T_A, DNS_OK, "192.0.2.6" },
 	{ "garbage", "garbage.example.org", DNS_T_A, DNS_BAD,
 	    "malformed answer from 127.0.0.1" },
+	{ "a name with a blank and '%' (SPF macros make them)",
+	    "odd name%.example.org", DNS_T_A, DNS_OK, "192.0.2.9" },
 };
 
 static void
@@ -411,7 +414,7 @@ test_dns_dead_server_skipped_and_limits(void **state)
 	g = ask("mail.example.org", DNS_T_A);
 	assert_int_equal(g.status, DNS_OK);
 	/* Not a domain name: refused at once, no callback. */
-	assert_int_equal(dns_query(E.dns, "bad name.example", DNS_T_A,
+	assert_int_equal(dns_query(E.dns, "bad\tname.example", DNS_T_A,
 			     on_answer, &g, NULL), -EINVAL);
 	assert_int_equal(dns_query(E.dns, "a..b", DNS_T_A, on_answer, &g,
 			     NULL), -EINVAL);
