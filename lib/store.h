@@ -86,8 +86,12 @@ struct store_ops {
 	    void *next, size_t *nlen, struct why *why);
 	/* maintain - checkpoint and remove old logs; cheap, call often */
 	int (*maintain)(struct store *st, struct why *why);
-	/* verify - check the structure of every table */
-	int (*verify)(struct store *st, struct why *why);
+	/*
+	 * verify - check the structure of one table. Berkeley DB's verifier
+	 * can crash on some damage: callers that must survive it run it in
+	 * a child process (policyctl does).
+	 */
+	int (*verify)(struct store *st, enum store_table t, struct why *why);
 };
 
 struct store {
