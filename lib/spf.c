@@ -196,7 +196,12 @@ p_value(struct spf_check *c, const char *domain)
 	return c->np > 0 ? c->pnames[0] : NULL;
 }
 
-/* expand - a domain-spec (or exp text) in the top frame's context */
+/*
+ * expand - a domain-spec (or exp text) in the top frame's context. The
+ * expansion is built in a full-size buffer first: a domain longer than
+ * 253 octets is cut from the left (section 7.3), so only the result has
+ * to fit out, never the intermediate text.
+ */
 static int
 expand(struct spf_check *c, const char *spec, bool exp, char *out,
     size_t size, struct why *why)
@@ -204,9 +209,17 @@ expand(struct spf_check *c, const char *spec, bool exp, char *out,
 	struct frame *f = top(c);
 	struct spf_macro_ctx m = { c->p.sender, f->domain, c->p.ip, c->p.helo,
 		NULL, c->p.receiver, c->p.now };
+	char buf[SPF_MAX_EXPAND];
 
 	m.ptr = c->p_state == 2 ? p_value(c, f->domain) : NULL;
-	return spf_expand(spec, &m, exp, out, size, why);
+	if (spf_expand(spec, &m, exp, buf, sizeof(buf), why) < 0)
+		return -1;
+	if (strlen(buf) >= size) {
+		why_set(why, "macro expansion longer than %zu bytes", size - 1);
+		return -1;
+	}
+	scopy(out, size, buf);
+	return 0;
 }
 
 /* needs_p - the spec uses %{p} */

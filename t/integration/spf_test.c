@@ -66,6 +66,9 @@ static const char zone[] =
     "redirnone.example. 300 IN TXT \"v=spf1 redirect=none.example\"\n"
     "inctemp.example. 300 IN TXT \"v=spf1 include:temp.example -all\"\n"
     "softinc.example. 300 IN TXT \"v=spf1 include:neutral.example ~all\"\n"
+    "longexp.example. 300 IN TXT \"v=spf1 exists:%{d}.%{d}.%{d}.%{d}."
+    "%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d} "
+    "-all\"\n"
     "x1.example. 300 IN A 10.0.0.1\n"
     "x2.example. 300 IN A 10.0.0.2\n"
     "x3.example. 300 IN A 10.0.0.3\n"
@@ -240,6 +243,8 @@ static const struct {
 	    "no SPF record" },
 	{ "include of a temperror", "192.0.2.1", "inctemp.example",
 	    SPF_TEMPERROR, NULL },
+	{ "a target longer than 253 octets is cut from the left (7.3)",
+	    "192.0.2.1", "longexp.example", SPF_FAIL, "fail matched a term" },
 	{ "include's neutral is no match", "192.0.2.1", "softinc.example",
 	    SPF_SOFTFAIL, NULL },
 };
