@@ -114,7 +114,12 @@ on_signal(uv_signal_t *h, int signum)
 			log_warn("reload: store changes (state_dir, store, "
 				 "greylist enabled) take effect at the next "
 				 "restart");
+		if (memcmp(&cfg->dns, &d->cfg->dns, sizeof(cfg->dns)) != 0)
+			log_warn("reload: dns changes take effect at the next "
+				 "restart");
 		server_set_config(d->srv, cfg);
+		/* Checks that need DNS may have been switched on. */
+		server_dns_start(d->srv);
 		cfg_unref(d->cfg);
 		d->cfg = cfg;
 		log_info("reloaded policy from %s", d->config_path);

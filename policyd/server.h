@@ -34,7 +34,10 @@ void server_shutdown(struct server *s);
  * greylist's on_error.
  */
 void server_store_start(struct server *s);
-/* server_dns_start - create the resolver if an enabled check needs it */
+/*
+ * server_dns_start - create the resolver if an enabled check (or one of a
+ * profile) needs it and there is none yet; called again after a reload.
+ */
 void server_dns_start(struct server *s);
 /* server_free - after the loop returned */
 void server_free(struct server *s);

@@ -116,6 +116,23 @@ class Identity(DnsTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_reload_enables_dns_checks(self):
+        # Started with no check that needs DNS: no resolver yet.
+        d = self.daemon("listen:\n  - inet: 127.0.0.1:0\ndns:\n"
+                        "  nameservers: [127.0.0.1:%d]\n" % self.dns_port)
+        d.write_config(POLICY % (self.dns_port, "2s"))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded policy from")
+        s = d.connect()
+        self.assertEqual(self.ask(
+            s, client_address="192.0.2.99", reverse_client_name="unknown",
+            helo_name="mail.example.org", sender="a@example.org",
+            recipient="u@our.example"),
+            "550 5.7.25 Client 192.0.2.99 has no reverse DNS (PTR) record; "
+            "ask the owner of this IP address to publish one")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
     def test_client_leaves_while_checks_wait(self):
         d = self.start(deadline="2s")
         for _ in range(3):
