@@ -22,13 +22,10 @@
 #include "checks/chk.h"
 #include "config.h"
 #include "dns.h"
+#include "dnsd_run.h"
 #include "request.h"
 #include "verdict.h"
 #include "xalloc.h"
-
-#ifndef DNSD
-#error DNSD must name the dnsd binary
-#endif
 
 static const char zone[] =
     "example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300\n"
@@ -47,8 +44,7 @@ static const char zone[] =
     "!drop slow.example.org.\n";
 
 static struct {
-	char dir[64];
-	pid_t pid;
+	struct dnsd_run d;
 	int port;
 	uv_loop_t loop;
 } E;
@@ -56,47 +52,21 @@ static struct {
 static int
 setup(void **state)
 {
-	char path[128], line[64];
-	int pfd[2];
-	FILE *fp;
-
 	(void)state;
 	memset(&E, 0, sizeof(E));
 	uv_loop_init(&E.loop);
-	snprintf(E.dir, sizeof(E.dir), "/tmp/checks_test_XXXXXX");
-	assert_non_null(mkdtemp(E.dir));
-	snprintf(path, sizeof(path), "%s/zone", E.dir);
-	fp = fopen(path, "w");
-	fputs(zone, fp);
-	fclose(fp);
-	assert_int_equal(pipe(pfd), 0);
-	E.pid = fork();
-	if (E.pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(DNSD, "dnsd", path, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	fp = fdopen(pfd[0], "r");
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
-	assert_int_equal(sscanf(line, "port %d", &E.port), 1);
+	assert_int_equal(dnsd_run_start(&E.d, zone, NULL), 0);
+	E.port = E.d.port;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	uv_run(&E.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&E.loop), 0);
-	kill(E.pid, SIGTERM);
-	waitpid(E.pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", E.dir);
-	assert_int_equal(system(cmd), 0);
+	dnsd_run_stop(&E.d);
 	return 0;
 }
 

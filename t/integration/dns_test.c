@@ -20,11 +20,8 @@
 #include <uv.h>
 
 #include "dns.h"
+#include "dnsd_run.h"
 #include "xalloc.h"
-
-#ifndef DNSD
-#error DNSD must name the dnsd binary
-#endif
 
 static const char zone[] =
     "example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300\n"
@@ -54,9 +51,7 @@ static const char zone[] =
     "!nodata nodata.example.org.\n";
 
 struct env {
-	char dir[64];
-	char qlog[96];
-	pid_t pid;
+	struct dnsd_run d;
 	int port;
 	uv_loop_t loop;
 	struct dns *dns;
@@ -64,36 +59,12 @@ struct env {
 
 static struct env E;
 
-/* start_dnsd - write the zone (and extra lines), start dnsd, read its port */
+/* start_dnsd - dnsd with the zone and extra lines */
 static void
 start_dnsd(const char *extra)
 {
-	char path[128], line[64];
-	int pfd[2];
-	FILE *fp;
-
-	snprintf(E.dir, sizeof(E.dir), "/tmp/dns_test_XXXXXX");
-	assert_non_null(mkdtemp(E.dir));
-	snprintf(path, sizeof(path), "%s/zone", E.dir);
-	snprintf(E.qlog, sizeof(E.qlog), "%s/queries", E.dir);
-	fp = fopen(path, "w");
-	fputs(zone, fp);
-	if (extra)
-		fputs(extra, fp);
-	fclose(fp);
-	assert_int_equal(pipe(pfd), 0);
-	E.pid = fork();
-	if (E.pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(DNSD, "dnsd", "-l", E.qlog, path, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	fp = fdopen(pfd[0], "r");
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
-	assert_int_equal(sscanf(line, "port %d", &E.port), 1);
+	assert_int_equal(dnsd_run_start(&E.d, zone, extra), 0);
+	E.port = E.d.port;
 }
 
 /* new_dns - a resolver at dnsd, with short timeouts */
@@ -135,17 +106,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	dns_close(E.dns);
 	uv_run(&E.loop, UV_RUN_DEFAULT);
 	/* Every handle is closed: nothing leaks past the loop. */
 	assert_int_equal(uv_loop_close(&E.loop), 0);
-	kill(E.pid, SIGTERM);
-	waitpid(E.pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", E.dir);
-	assert_int_equal(system(cmd), 0);
+	dnsd_run_stop(&E.d);
 	return 0;
 }
 
@@ -201,17 +167,7 @@ ask(const char *name, uint16_t type)
 static int
 queries_for(const char *name)
 {
-	FILE *fp = fopen(E.qlog, "r");
-	char line[512];
-	int n = 0;
-
-	if (fp == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp))
-		if (strstr(line, name) != NULL)
-			n++;
-	fclose(fp);
-	return n;
+	return dnsd_run_queries(&E.d, name);
 }
 
 static const struct {
@@ -366,8 +322,7 @@ test_dns_thousand_at_once(void **state)
 			    i, i / 256, i % 256);
 		dns_close(E.dns);
 		uv_run(&E.loop, UV_RUN_DEFAULT);
-		kill(E.pid, SIGTERM);
-		waitpid(E.pid, NULL, 0);
+		dnsd_run_stop(&E.d);
 		start_dnsd(extra);
 		E.dns = new_dns(2000, 2, NULL);
 		free(extra);

@@ -18,12 +18,9 @@
 #include <uv.h>
 
 #include "dns.h"
+#include "dnsd_run.h"
 #include "spf.h"
 #include "xalloc.h"
-
-#ifndef DNSD
-#error DNSD must name the dnsd binary
-#endif
 
 static const char zone[] =
     "ip4.example. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
@@ -82,9 +79,7 @@ static const char zone[] =
     "x11.example. 300 IN A 10.0.0.11\n";
 
 static struct {
-	char dir[64];
-	pid_t pid;
-	int port;
+	struct dnsd_run d;
 	uv_loop_t loop;
 	struct dns *dns;
 } E;
@@ -92,37 +87,17 @@ static struct {
 static int
 setup(void **state)
 {
-	char path[128], line[64], srv[64];
+	char srv[64];
 	struct dns_opts o;
-	int pfd[2];
-	FILE *fp;
 
 	(void)state;
 	memset(&E, 0, sizeof(E));
 	uv_loop_init(&E.loop);
-	snprintf(E.dir, sizeof(E.dir), "/tmp/spf_test_XXXXXX");
-	assert_non_null(mkdtemp(E.dir));
-	snprintf(path, sizeof(path), "%s/zone", E.dir);
-	fp = fopen(path, "w");
-	fputs(zone, fp);
-	fclose(fp);
-	assert_int_equal(pipe(pfd), 0);
-	E.pid = fork();
-	if (E.pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(DNSD, "dnsd", path, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	fp = fdopen(pfd[0], "r");
-	assert_non_null(fgets(line, sizeof(line), fp));
-	fclose(fp);
-	assert_int_equal(sscanf(line, "port %d", &E.port), 1);
+	assert_int_equal(dnsd_run_start(&E.d, zone, NULL), 0);
 	dns_opts_defaults(&o);
 	o.timeout_ms = 500;
 	o.tries = 1;
-	snprintf(srv, sizeof(srv), "127.0.0.1:%d", E.port);
+	snprintf(srv, sizeof(srv), "127.0.0.1:%d", E.d.port);
 	dns_server_parse(srv, &o.servers[o.nservers++], NULL);
 	E.dns = dns_new(&E.loop, &o, NULL);
 	return 0;
@@ -131,16 +106,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	dns_close(E.dns);
 	uv_run(&E.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&E.loop), 0);
-	kill(E.pid, SIGTERM);
-	waitpid(E.pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", E.dir);
-	assert_int_equal(system(cmd), 0);
+	dnsd_run_stop(&E.d);
 	return 0;
 }
 
