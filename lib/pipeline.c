@@ -311,9 +311,14 @@ combine(struct pipeline *p)
 			break;
 		}
 	}
-	p->v.trace = p->profile ? arena_printf(a, "profile=%s;%s", p->profile,
-					     trace)
-				: arena_strdup(a, trace);
+	/* No check ran: no checks= and score= in the log line at all. */
+	if (p->nruns == 0 && p->profile == NULL)
+		p->v.trace = NULL;
+	else if (p->profile != NULL)
+		p->v.trace = arena_printf(a, "profile=%s;%s", p->profile,
+		    trace);
+	else
+		p->v.trace = arena_strdup(a, trace);
 	if (reject != NULL) {
 		p->v.action = arena_printf(a, "550 %s %s",
 		    reject->dsn ? reject->dsn : reject->ops->dsn,
@@ -488,6 +493,8 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		free(p);
 		return 1;
 	}
+	if (loop == NULL)
+		PD_PANIC("pipeline_decide: checks wait for DNS, but no loop");
 	uv_timer_init(loop, &p->deadline);
 	p->deadline.data = p;
 	p->timer_on = true;

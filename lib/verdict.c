@@ -1,6 +1,7 @@
 /*
  * verdict - decide from the static rules and describe the decision.
- * Data flow: request -> verdict_decide() -> reply + verdict_log_line().
+ * Data flow: pipeline -> verdict_greylist() (its last step) -> reply +
+ * verdict_log_line().
  */
 #include "verdict.h"
 
@@ -114,29 +115,6 @@ error:
 	if (g->defer_on_error)
 		v->action = "DEFER_IF_PERMIT 4.3.0 Greylisting is temporarily "
 			    "unavailable, please try again later";
-}
-
-/* verdict_decide - access rules, greylisting, else the default */
-void
-verdict_decide(const struct cfg *cfg, const struct req *req,
-    struct verdict_env *env, struct verdict *v)
-{
-	const struct access_rule *r;
-
-	env->store_rc = 0;
-	memset(v, 0, sizeof(*v));
-	r = access_match(cfg->access, cfg->naccess, req);
-	if (r != NULL) {
-		v->action = r->action;
-		v->rule = r->name;
-		return;
-	}
-	v->action = cfg->default_action;
-	v->rule = "default";
-	if (cfg->greylist.enabled && req->sasl_username == NULL &&
-	    (req->protocol_state[0] == '\0' ||
-	    strcmp(req->protocol_state, "RCPT") == 0))
-		verdict_greylist(cfg, req, env, v);
 }
 
 /* kv - " key=value", value escaped and quoted when it needs to be */

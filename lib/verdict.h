@@ -53,13 +53,6 @@ struct verdict_env {
 	char store_why[512];   /* out: its message */
 };
 
-/*
- * verdict_decide - static access rules; then greylisting, when enabled,
- * for a RCPT request of an unauthenticated client; else default_action.
- * Strings of the verdict come from the request's arena or the config.
- */
-void verdict_decide(const struct cfg *cfg, const struct req *req,
-    struct verdict_env *env, struct verdict *v);
 /* verdict_greylist - the greylisting step alone (v keeps its default) */
 void verdict_greylist(const struct cfg *cfg, const struct req *req,
     struct verdict_env *env, struct verdict *v);

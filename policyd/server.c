@@ -2,7 +2,7 @@
  * server - listeners and connections.
  *
  * Data flow per connection: read -> input buffer -> proto_feed() ->
- * req_from_parser() -> verdict_decide() -> proto_reply() -> write, one
+ * req_from_parser() -> pipeline_decide() -> proto_reply() -> write, one
  * log line per decision. Requests of one connection are answered in the
  * order they came; the parser stops while one is being answered, so the
  * rest of a pipelined read waits in the input buffer. Today every answer

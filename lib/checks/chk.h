@@ -120,7 +120,10 @@ typedef void pipeline_done_fn(void *arg, const struct verdict *v,
  * trace) filled when the verdict is certain at once, and never calls
  * done(); or returns 0, sets *pp, and calls done() exactly once later
  * with the verdict and a trace for the log ("rdns:pass:2ms ..."). dns may
- * be NULL when no DNS check is enabled. Strings live in req's arena.
+ * be NULL when no DNS check is enabled; loop may be NULL when no check is
+ * enabled at all (the decision is then always at once: access rules and
+ * greylisting, as in unit tests and the fuzzer). Strings live in req's
+ * arena.
  */
 int pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
     const struct req *req, struct verdict_env *env, pipeline_done_fn *done,

@@ -12,6 +12,7 @@
 #include "proto.h"
 #include "request.h"
 #include "verdict.h"
+#include "checks/chk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,7 +57,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (ev == PROTO_REQUEST &&
 		    req_from_parser(&req, a, &p, &cfg->net, NULL) == 0) {
-			verdict_decide(cfg, &req, &env, &v);
+			struct pipeline *pl;
+
+			/* No check enabled: decided at once, no loop. */
+			pipeline_decide(NULL, cfg, NULL, &req, &env, NULL,
+			    NULL, &pl, &v);
 			verdict_log_line(a, &req, &v, 1);
 			proto_reply(out, v.action, strlen(v.action));
 		}

@@ -15,7 +15,19 @@
 #include "config.h"
 #include "request.h"
 #include "verdict.h"
+#include "checks/chk.h"
 #include "xalloc.h"
+
+/* decide - the daemon's decision; no check is enabled, so it is at once */
+static void
+decide(const struct cfg *cfg, const struct req *req, struct verdict_env *env,
+    struct verdict *v)
+{
+	struct pipeline *p;
+
+	assert_int_equal(pipeline_decide(NULL, cfg, NULL, req, env, NULL, NULL,
+			     &p, v), 1);
+}
 
 static const char policy[] =
     "default_action: DEFER_IF_PERMIT 4.7.1 default\n"
@@ -115,7 +127,7 @@ test_access_rules(void **state)
 		attrs[PA_SENDER] = cases[i].sender;
 		attrs[PA_RECIPIENT] = cases[i].rcpt;
 		assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-		verdict_decide(cfg, &req, &env, &v);
+		decide(cfg, &req, &env, &v);
 		assert_string_equal(v.rule, cases[i].rule);
 		if (strcmp(cases[i].rule, "default") == 0)
 			assert_string_equal(v.action,
@@ -144,7 +156,7 @@ test_access_log_line(void **state)
 	attrs[PA_RECIPIENT] = "c@d.example";
 	attrs[PA_QUEUE_ID] = "8045F2AB23";
 	assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &env, &v);
+	decide(cfg, &req, &env, &v);
 	assert_string_equal(verdict_log_line(a, &req, &v, 41),
 	    "decision action=\"REJECT 5.7.1 not from you\" rule=spam-domains "
 	    "client=203.0.113.9 client_name=mail.spam.example "
@@ -155,7 +167,7 @@ test_access_log_line(void **state)
 	memset(attrs, 0, sizeof(attrs));
 	attrs[PA_SENDER] = "";
 	assert_int_equal(req_build(&req, a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &env, &v);
+	decide(cfg, &req, &env, &v);
 	assert_string_equal(verdict_log_line(a, &req, &v, 0),
 	    "decision action=\"DEFER_IF_PERMIT 4.7.1 default\" rule=default "
 	    "client=\"\" client_name=unknown helo=\"\" sender=<> rcpt=\"\" "

@@ -21,9 +21,21 @@
 #include "request.h"
 #include "store.h"
 #include "verdict.h"
+#include "checks/chk.h"
 #include "xalloc.h"
 
 #define T0 1700000000 /* the fake clock starts here */
+
+/* pipeline_decide_now - the daemon's decision; no check is enabled here */
+static void
+pipeline_decide_now(const struct cfg *cfg, const struct req *req,
+    struct verdict_env *env, struct verdict *v)
+{
+	struct pipeline *p;
+
+	assert_int_equal(pipeline_decide(NULL, cfg, NULL, req, env, NULL, NULL,
+			     &p, v), 1);
+}
 
 struct fixture {
 	char dir[64];
@@ -340,7 +352,7 @@ test_greylist_sender_normalization(void **state)
 			     "u@y.example", T0 + 300, NULL), GL_PASS);
 }
 
-/* decide - a full decision through verdict_decide */
+/* decide - a full decision through the daemon's pipeline */
 static const char *
 decide(struct fixture *f, struct cfg *cfg, struct verdict_env *env,
     const char *instance, const char *rcpt, int64_t t, const char **rule)
@@ -356,7 +368,7 @@ decide(struct fixture *f, struct cfg *cfg, struct verdict_env *env,
 	attrs[PA_PROTOCOL_STATE] = "RCPT";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
 	env->now = t;
-	verdict_decide(cfg, &req, env, &v);
+	pipeline_decide_now(cfg, &req, env, &v);
 	if (rule)
 		*rule = v.rule;
 	return v.action;
@@ -518,12 +530,12 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 	attrs[PA_SASL_USERNAME] = "alice";
 	attrs[PA_PROTOCOL_STATE] = "RCPT";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &env, &v);
+	pipeline_decide_now(cfg, &req, &env, &v);
 	assert_string_equal(v.rule, "default");
 	attrs[PA_SASL_USERNAME] = NULL;
 	attrs[PA_PROTOCOL_STATE] = "DATA";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
-	verdict_decide(cfg, &req, &env, &v);
+	pipeline_decide_now(cfg, &req, &env, &v);
 	assert_string_equal(v.rule, "default");
 	cfg_unref(cfg);
 }
