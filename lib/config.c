@@ -680,12 +680,12 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 {
 	enum { K_ENABLED, K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC,
 		K_AWLD, K_BATV, K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER,
-		K_ON_ERROR, K_SWEEP, K_BATCH };
+		K_ON_ERROR, K_SWEEP, K_BATCH, K_POOL_SPF, K_POOL_FCRDNS };
 	static const char *const keys[] = { "enabled", "delay", "retry_window",
 		"max_age", "ipv4_prefix", "ipv6_prefix", "awl_clients",
 		"awl_domains", "strip_batv", "strip_srs", "strip_extension",
 		"fold_digits", "text", "header", "on_error", "sweep_interval",
-		"sweep_batch", NULL };
+		"sweep_batch", "pool_spf", "pool_fcrdns", NULL };
 	yaml_node_t *v[nitems(keys)];
 	uint64_t ms;
 
@@ -725,7 +725,11 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 	    (v[K_DIGITS] && get_bool(y, v[K_DIGITS], "greylist: fold_digits",
 		&g->fold_digits) < 0) ||
 	    (v[K_HEADER] && get_bool(y, v[K_HEADER], "greylist: header",
-		&g->header) < 0))
+		&g->header) < 0) ||
+	    (v[K_POOL_SPF] && get_bool(y, v[K_POOL_SPF], "greylist: pool_spf",
+		&g->pool_spf) < 0) ||
+	    (v[K_POOL_FCRDNS] && get_bool(y, v[K_POOL_FCRDNS],
+		"greylist: pool_fcrdns", &g->pool_fcrdns) < 0))
 		return -1;
 	if (v[K_TEXT]) {
 		char *t = NULL;
@@ -877,51 +881,148 @@ parse_on_fail(struct yctx *y, yaml_node_t *n, const char *what,
 	return 0;
 }
 
+/* parse_nets - a list of networks into an owned array (replaced) */
+static int
+parse_nets(struct yctx *y, yaml_node_t *n, const char *what,
+    struct cidr **v, size_t *nv)
+{
+	struct cidr_vec cv = { v, nv };
+
+	free(*v);
+	*v = NULL;
+	*nv = 0;
+	if (n->type != YAML_SEQUENCE_NODE && n->type != YAML_SCALAR_NODE)
+		return fail(y, n, "%s: expected a list of networks, found %s",
+		    what, kind(n));
+	return each_value(y, n, what, add_cidr, &cv);
+}
+
+/* parse_outcome - the action of one named result (spf: fail: reject) */
+static int
+parse_outcome(struct yctx *y, yaml_node_t *n, const char *what,
+    const char *result, struct chk_outcome *o)
+{
+	struct chk_policy tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (strcmp(result, "pass") == 0)
+		return fail(y, n, "%s: a pass is never refused or scored", what);
+	if (parse_on_fail(y, n, what, &tmp) < 0)
+		return -1;
+	/* DNS trouble is never a reason to refuse, not even by score. */
+	if (strcmp(result, "temperror") == 0 && tmp.on_fail != CHK_DEFER &&
+	    tmp.on_fail != CHK_LOG)
+		return fail(y, n, "%s: a temporary error is never a reason to "
+				  "refuse: use defer or log", what);
+	o->on = tmp.on_fail;
+	o->score = tmp.score;
+	return 0;
+}
+
+/* The keys every check has, then those of some; results come after. */
+enum { CK_ENABLED, CK_ON_FAIL, CK_TEXT, CK_STRICT, CK_PATTERNS,
+	CK_HELO_FIRST, CK_HEADER, CK_FORWARDERS, CK_SECONDARY_MX, CK_NKEYS };
+static const char *const check_keys[CK_NKEYS] = { "enabled", "on_fail",
+	"text", "strict", "patterns", "helo_first", "header", "forwarders",
+	"secondary_mx" };
+
 /* parse_check - one identity check's policy */
 static int
-parse_check(struct yctx *y, yaml_node_t *n, const char *name,
+parse_check(struct yctx *y, yaml_node_t *n, unsigned idx,
     struct chk_policy *cp)
 {
-	static const char *const keys[] = { "enabled", "on_fail", "text",
-		"strict", "patterns", NULL };
-	yaml_node_t *v[5];
+	const struct chk_ops *ops = chk_registry[idx];
+	const char *name = ops->name;
+	const char *keys[CK_NKEYS + CHK_MAX_RESULTS + 1];
+	yaml_node_t *v[CK_NKEYS + CHK_MAX_RESULTS + 1];
+	bool spf = strcmp(name, "spf") == 0;
+	unsigned i, nres = 0;
 	char what[64];
 
+	for (i = 0; i < CK_NKEYS; i++)
+		keys[i] = check_keys[i];
+	for (; ops->results != NULL && ops->results[nres] != NULL; nres++)
+		keys[CK_NKEYS + nres] = ops->results[nres];
+	keys[CK_NKEYS + nres] = NULL;
 	snprintf(what, sizeof(what), "checks: %s", name);
 	if (map_keys(y, n, what, keys, v) < 0)
 		return -1;
 	cp->enabled = true;
 	snprintf(what, sizeof(what), "%s: enabled", name);
-	if (v[0] && get_bool(y, v[0], what, &cp->enabled) < 0)
+	if (v[CK_ENABLED] && get_bool(y, v[CK_ENABLED], what, &cp->enabled) <
+	    0)
 		return -1;
 	snprintf(what, sizeof(what), "%s: on_fail", name);
-	if (v[1] && parse_on_fail(y, v[1], what, cp) < 0)
+	if (v[CK_ON_FAIL] && nres > 0)
+		return fail(y, v[CK_ON_FAIL], "%s: the %s check has an action "
+					      "per result instead (fail: "
+					      "reject, softfail: { score: 2 }, "
+					      "...)", what, name);
+	if (v[CK_ON_FAIL] && parse_on_fail(y, v[CK_ON_FAIL], what, cp) < 0)
 		return -1;
+	for (i = 0; i < nres; i++) {
+		snprintf(what, sizeof(what), "%s: %s", name, ops->results[i]);
+		if (v[CK_NKEYS + i] && parse_outcome(y, v[CK_NKEYS + i], what,
+		    ops->results[i], &cp->results[i]) < 0)
+			return -1;
+	}
 	snprintf(what, sizeof(what), "%s: text", name);
-	if (v[2] && get_string(y, v[2], what, &cp->text) < 0)
+	if (v[CK_TEXT] && get_string(y, v[CK_TEXT], what, &cp->text) < 0)
 		return -1;
-	if (v[2] && (strlen(cp->text) > 400 ||
+	if (v[CK_TEXT] && (strlen(cp->text) > 400 ||
 	    strpbrk(cp->text, "\r\n\t") != NULL))
-		return fail(y, v[2], "%s: at most 400 characters, no control "
-				     "characters", what);
+		return fail(y, v[CK_TEXT], "%s: at most 400 characters, no "
+					   "control characters", what);
 	snprintf(what, sizeof(what), "%s: strict", name);
-	if (v[3] && strcmp(name, "helo_dns") != 0)
-		return fail(y, v[3], "%s: only the helo_dns check has strict",
-		    what);
-	if (v[3] && get_bool(y, v[3], what, &cp->strict) < 0)
+	if (v[CK_STRICT] && strcmp(name, "helo_dns") != 0)
+		return fail(y, v[CK_STRICT], "%s: only the helo_dns check has "
+					     "strict", what);
+	if (v[CK_STRICT] && get_bool(y, v[CK_STRICT], what, &cp->strict) < 0)
+		return -1;
+	for (i = CK_HELO_FIRST; i <= CK_SECONDARY_MX; i++) {
+		if (v[i] != NULL && !spf)
+			return fail(y, v[i], "%s: %s: only the spf check has %s",
+			    name, check_keys[i], check_keys[i]);
+	}
+	if (v[CK_HELO_FIRST] && get_bool(y, v[CK_HELO_FIRST],
+	    "spf: helo_first", &cp->helo_first) < 0)
+		return -1;
+	if (v[CK_HEADER]) {
+		const char *h = scalar(y, v[CK_HEADER], "spf: header");
+
+		if (h == NULL)
+			return -1;
+		if (strcmp(h, "received-spf") == 0)
+			cp->header = CHK_HDR_RECEIVED_SPF;
+		else if (strcmp(h, "authentication-results") == 0)
+			cp->header = CHK_HDR_AUTH_RESULTS;
+		else if (strcmp(h, "none") == 0)
+			cp->header = CHK_HDR_NONE;
+		else
+			return fail(y, v[CK_HEADER], "spf: header: \"%.40s\" is "
+						     "not received-spf, "
+						     "authentication-results "
+						     "or none", h);
+	}
+	if (v[CK_FORWARDERS] && parse_nets(y, v[CK_FORWARDERS],
+	    "spf: forwarders", &cp->forwarders, &cp->nforwarders) < 0)
+		return -1;
+	if (v[CK_SECONDARY_MX] && parse_nets(y, v[CK_SECONDARY_MX],
+	    "spf: secondary_mx", &cp->secondary_mx, &cp->nsecondary_mx) < 0)
 		return -1;
 	snprintf(what, sizeof(what), "%s: patterns", name);
-	if (v[4] != NULL) {
+	if (v[CK_PATTERNS] != NULL) {
 		const char *path;
 		struct why why;
 
 		if (strncmp(name, "dynamic", 7) != 0)
-			return fail(y, v[4], "%s: only the dynamic checks have "
-					     "patterns", what);
+			return fail(y, v[CK_PATTERNS], "%s: only the dynamic "
+						       "checks have patterns",
+			    what);
 		char full[4096];
 		const char *slash;
 
-		if ((path = scalar(y, v[4], what)) == NULL)
+		if ((path = scalar(y, v[CK_PATTERNS], what)) == NULL)
 			return -1;
 		/* A relative path is beside the policy file. */
 		slash = strrchr(y->path, '/');
@@ -934,9 +1035,47 @@ parse_check(struct yctx *y, yaml_node_t *n, const char *name,
 			dyn_patterns_free(cp->patterns);
 		cp->patterns_borrowed = false;
 		if ((cp->patterns = dyn_patterns_load(full, &why)) == NULL)
-			return fail(y, v[4], "%s: %s", what, why.text);
+			return fail(y, v[CK_PATTERNS], "%s: %s", what,
+			    why.text);
 	}
 	return 0;
+}
+
+/*
+ * chk_policy_copy - a profile's copy of the main policy's check: its own
+ * strings and lists, the pattern file borrowed (it never changes).
+ */
+static void
+chk_policy_copy(struct chk_policy *dst, const struct chk_policy *src)
+{
+	*dst = *src;
+	dst->text = xstrdup(src->text);
+	dst->patterns_borrowed = true;
+	dst->forwarders = NULL;
+	dst->secondary_mx = NULL;
+	if (src->nforwarders > 0) {
+		dst->forwarders = xreallocarray(NULL, src->nforwarders,
+		    sizeof(*src->forwarders));
+		memcpy(dst->forwarders, src->forwarders, src->nforwarders *
+		    sizeof(*src->forwarders));
+	}
+	if (src->nsecondary_mx > 0) {
+		dst->secondary_mx = xreallocarray(NULL, src->nsecondary_mx,
+		    sizeof(*src->secondary_mx));
+		memcpy(dst->secondary_mx, src->secondary_mx,
+		    src->nsecondary_mx * sizeof(*src->secondary_mx));
+	}
+}
+
+/* chk_policy_fini - free what a check's policy owns */
+static void
+chk_policy_fini(struct chk_policy *cp)
+{
+	free(cp->text);
+	if (!cp->patterns_borrowed)
+		dyn_patterns_free(cp->patterns);
+	free(cp->forwarders);
+	free(cp->secondary_mx);
 }
 
 /*
@@ -971,8 +1110,8 @@ parse_checks(struct yctx *y, yaml_node_t *n, struct chk_policy *checks,
 			return -1;
 	}
 	for (i = 0; i < chk_count; i++)
-		if (v[i + 1] != NULL && parse_check(y, v[i + 1],
-		    chk_registry[i]->name, &checks[i]) < 0)
+		if (v[i + 1] != NULL && parse_check(y, v[i + 1], i,
+		    &checks[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -1046,11 +1185,8 @@ parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 		pr = &cfg->profiles[cfg->nprofiles++];
 		memset(pr, 0, sizeof(*pr));
 		pr->name = xstrdup(name);
-		for (i = 0; i < chk_count; i++) {
-			pr->checks[i] = cfg->checks[i];
-			pr->checks[i].text = xstrdup(cfg->checks[i].text);
-			pr->checks[i].patterns_borrowed = true;
-		}
+		for (i = 0; i < chk_count; i++)
+			chk_policy_copy(&pr->checks[i], &cfg->checks[i]);
 		pr->score_reject = cfg->score_reject;
 		pr->score_greylist = cfg->score_greylist;
 		pr->greylist = cfg->greylist.enabled;
@@ -1171,8 +1307,14 @@ cfg_defaults(const char *path)
 		unsigned i;
 
 		for (i = 0; i < chk_count; i++) {
+			const struct chk_ops *ops = chk_registry[i];
+			unsigned r;
+
 			cfg->checks[i].on_fail = CHK_REJECT;
-			cfg->checks[i].text = xstrdup(chk_registry[i]->text);
+			cfg->checks[i].text = xstrdup(ops->text);
+			cfg->checks[i].header = CHK_HDR_RECEIVED_SPF;
+			for (r = 0; ops->results && ops->results[r]; r++)
+				cfg->checks[i].results[r] = ops->defaults[r];
 		}
 	}
 	return cfg;
@@ -1487,19 +1629,13 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->error_action);
 	free(cfg->hostname);
 	gl_conf_fini(&cfg->greylist);
-	for (i = 0; i < chk_count; i++) {
-		free(cfg->checks[i].text);
-		dyn_patterns_free(cfg->checks[i].patterns);
-	}
+	for (i = 0; i < chk_count; i++)
+		chk_policy_fini(&cfg->checks[i]);
 	for (i = 0; i < cfg->nprofiles; i++) {
 		unsigned j;
 
-		for (j = 0; j < chk_count; j++) {
-			free(cfg->profiles[i].checks[j].text);
-			if (!cfg->profiles[i].checks[j].patterns_borrowed)
-				dyn_patterns_free(
-				    cfg->profiles[i].checks[j].patterns);
-		}
+		for (j = 0; j < chk_count; j++)
+			chk_policy_fini(&cfg->profiles[i].checks[j]);
 		free(cfg->profiles[i].name);
 	}
 	free(cfg->profiles);

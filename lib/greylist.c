@@ -35,6 +35,7 @@ gl_conf_defaults(struct gl_conf *c)
 	c->awl_domains = 2;
 	c->strip_batv = c->strip_srs = true;
 	c->strip_extension = c->fold_digits = true;
+	c->pool_spf = c->pool_fcrdns = true;
 	c->text = xstrdup("Greylisted: this is the first delivery attempt "
 			  "for this sender and recipient from your network; "
 			  "a correctly configured server retries, please "
@@ -429,10 +430,10 @@ done:
 /* greylist_check - judge and record one request */
 int
 greylist_check(struct store *st, const struct gl_conf *c,
-    const struct req *req, int64_t now, struct gl_result *res,
-    struct why *why)
+    const struct req *req, const char *pool, int64_t now,
+    struct gl_result *res, struct why *why)
 {
-	char net[CIDR_STRLEN], sender[2 * PART_MAX], key[STORE_KEY_MAX];
+	char net[GL_POOL_MAX], sender[2 * PART_MAX], key[STORE_KEY_MAX];
 	char rcpt[PART_MAX + 1], *q;
 	size_t klen;
 	int rc = 0, i;
@@ -442,7 +443,13 @@ greylist_check(struct store *st, const struct gl_conf *c,
 		res->status = GL_SKIP;
 		return 0;
 	}
-	greylist_net(c, req->client_addr, net, sizeof(net));
+	if (pool != NULL && pool[0] != '\0') {
+		snprintf(net, sizeof(net), "%s", pool);
+		for (q = net; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	} else {
+		greylist_net(c, req->client_addr, net, sizeof(net));
+	}
 	if (req->sender.full == NULL || req->sender.is_null)
 		sender[0] = '\0';
 	else

@@ -36,6 +36,8 @@ struct gl_conf {
 	bool fold_digits;     /* digit runs become '#' */
 	char *text;           /* deferral text; {seconds} is replaced */
 	bool header;          /* PREPEND X-Greylist once per message */
+	bool pool_spf;        /* key on the SPF-authorized sender domain */
+	bool pool_fcrdns;     /* key on the verified name's registered domain */
 	bool defer_on_error;  /* store trouble: defer instead of DUNNO */
 	int64_t sweep_interval_ms; /* expiry timer period */
 	unsigned sweep_batch; /* records examined per table per tick */
@@ -64,11 +66,17 @@ struct gl_result {
 
 /*
  * greylist_check - judge one request and record it; 0, or a STORE_* error
- * with why set (the request then follows on_error).
+ * with why set (the request then follows on_error). pool, when not NULL,
+ * stands for the client network in every key: a verified identity of the
+ * sending organization ("spf:example.org", "fcrdns:example.com"), so a
+ * retry from another address of its pool is the same client.
  */
 int greylist_check(struct store *st, const struct gl_conf *c,
-    const struct req *req, int64_t now, struct gl_result *res,
-    struct why *why);
+    const struct req *req, const char *pool, int64_t now,
+    struct gl_result *res, struct why *why);
+
+/* Longest pool identity kept in a key (longer ones are cut, the same way). */
+#define GL_POOL_MAX 220
 
 /*
  * greylist_norm_sender - the sender as the greylist key uses it:

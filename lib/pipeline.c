@@ -25,6 +25,8 @@
 #include "arena.h"
 #include "config.h"
 #include "dns.h"
+#include "dynamic.h"
+#include "greylist.h"
 #include "request.h"
 #include "verdict.h"
 #include "xalloc.h"
@@ -42,8 +44,10 @@ struct chk_run {
 	const struct chk_policy *pol;
 	void *state;
 	enum chk_status st;
+	int result;          /* index into ops->results, or -1 */
 	const char *reason;
 	const char *dsn;
+	const char *pool;    /* chk_set_pool() */
 	bool done;
 	uint64_t t0;
 	uint64_t us;
@@ -114,6 +118,18 @@ chk_set_dsn(struct chk_run *run, const char *dsn)
 	run->dsn = dsn;
 }
 
+void
+chk_set_pool(struct chk_run *run, const char *identity)
+{
+	run->pool = identity;
+}
+
+struct verdict_env *
+chk_env(const struct chk_run *run)
+{
+	return run->p->env;
+}
+
 /* cancel_queries - the check's questions, without callbacks */
 static void
 cancel_queries(struct chk_run *run)
@@ -130,26 +146,48 @@ cancel_queries(struct chk_run *run)
 
 static void finish(struct pipeline *p);
 
-/* chk_done - a check's result */
-void
-chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
+/* run_done - a check's result, with its named result or -1 */
+static void
+run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
+    va_list ap)
 {
 	struct pipeline *p = run->p;
-	va_list ap;
 	char buf[512];
 
 	if (run->done || p->over)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	run->st = st;
+	run->result = result;
 	run->reason = arena_strdup(p->req->arena, buf);
 	run->done = true;
 	run->us = (uv_hrtime() - run->t0) / 1000;
 	cancel_queries(run); /* a check may end before all answers came */
 	if (--p->pending == 0 && !p->starting)
 		finish(p);
+}
+
+/* chk_done - a check's result */
+void
+chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run_done(run, st, -1, fmt, ap);
+	va_end(ap);
+}
+
+/* chk_done_result - a check's named result */
+void
+chk_done_result(struct chk_run *run, enum chk_status st, int result,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run_done(run, st, result, fmt, ap);
+	va_end(ap);
 }
 
 /* query_done - a DNS answer for a check */
@@ -242,6 +280,72 @@ expand(const struct chk_run *run, const char *tmpl)
 	return arena_strdup(req->arena, out);
 }
 
+/*
+ * outcome - what a finished check asks for: its action and score. A
+ * check with named results takes the action of its result (a TEMPFAIL
+ * included); any other check acts only when it failed.
+ */
+static bool
+outcome(const struct chk_run *r, enum chk_action *on, int *score)
+{
+	if (r->result >= 0) {
+		*on = r->pol->results[r->result].on;
+		*score = r->pol->results[r->result].score;
+		return r->st == CHK_FAIL || r->st == CHK_TEMPFAIL;
+	}
+	*on = r->pol->on_fail;
+	*score = r->pol->score;
+	return r->st == CHK_FAIL;
+}
+
+/* status_name - the trace's word: a named result, or the status */
+static const char *
+status_name(const struct chk_run *r)
+{
+	if (r->result >= 0)
+		return r->ops->results[r->result];
+	return status_names[r->st];
+}
+
+/*
+ * pick_pool - the verified identity greylisting keys on instead of the
+ * client network: the SPF-authorized domain, else the registered domain
+ * of the forward-confirmed client name (ours or Postfix's), unless that
+ * name looks dynamic (a dial-in pool is not one organization's servers).
+ */
+static const char *
+pick_pool(const struct pipeline *p)
+{
+	const struct gl_conf *g = &p->cfg->greylist;
+	const struct req *req = p->req;
+	const char *spf = NULL, *name = NULL, *reg;
+	int dyn = chk_find("dynamic");
+	unsigned i;
+
+	for (i = 0; i < p->nruns; i++) {
+		const struct chk_run *r = &p->runs[i];
+
+		if (r->st != CHK_PASS || r->pool == NULL)
+			continue;
+		if (strcmp(r->ops->name, "spf") == 0)
+			spf = r->pool;
+		else if (strcmp(r->ops->name, "fcrdns") == 0)
+			name = r->pool;
+	}
+	if (g->pool_spf && spf != NULL)
+		return arena_printf(req->arena, "spf:%s", spf);
+	if (!g->pool_fcrdns || !req->has_client_ip)
+		return NULL;
+	if (name == NULL)
+		name = req->client_name; /* Postfix verified it */
+	if (name == NULL || dyn_classify(name, &req->client_ip, dyn >= 0 ?
+	    p->pols[dyn].patterns : NULL, NULL, 0))
+		return NULL;
+	if ((reg = dyn_registered_domain(name)) == NULL)
+		return NULL;
+	return arena_printf(req->arena, "fcrdns:%s", reg);
+}
+
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
@@ -261,38 +365,37 @@ combine(struct pipeline *p)
 	p->v.score = 0;
 	for (i = 0; i < p->nruns; i++) {
 		const struct chk_run *r = &p->runs[i];
+		enum chk_action on;
+		int score;
+		bool acts = outcome(r, &on, &score);
 
 		rep[i].name = r->ops->name;
-		rep[i].status = status_names[r->st];
-		rep[i].on_fail = actions[r->pol->on_fail];
-		rep[i].score = r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE
-		    ? r->pol->score : 0;
+		rep[i].status = status_name(r);
+		/* A pass, or a check with results that had none (skipped),
+		 * has no action to show. */
+		rep[i].on_fail = r->ops->results != NULL && (r->st == CHK_PASS ||
+		    r->result < 0) ? "-" : actions[on];
+		rep[i].score = acts && on == CHK_SCORE ? score : 0;
 		rep[i].ms = r->us / 1000;
 		rep[i].reason = r->reason ? r->reason : "";
-	}
-	p->v.reports = rep;
-	p->v.nreports = p->nruns;
-	for (i = 0; i < p->nruns; i++) {
-		const struct chk_run *r = &p->runs[i];
-
 		to += (size_t)snprintf(trace + to, to < sizeof(trace)
 			? sizeof(trace) - to : 0, "%s%s:%s%s%.0d:%llums",
-		    i ? "," : "", r->ops->name, status_names[r->st],
-		    r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE ? "+"
-								      : "",
-		    r->st == CHK_FAIL && r->pol->on_fail == CHK_SCORE
-			? r->pol->score : 0,
+		    i ? "," : "", r->ops->name, status_name(r),
+		    acts && on == CHK_SCORE && (score || r->result < 0) ? "+"
+									 : "",
+		    acts && on == CHK_SCORE ? score : 0,
 		    (unsigned long long)(r->us / 1000));
 		if (to >= sizeof(trace))
 			to = sizeof(trace) - 1;
-		if (r->st == CHK_TEMPFAIL && tempfail == NULL &&
+		/* A named TEMPFAIL result acts by its own policy below. */
+		if (r->st == CHK_TEMPFAIL && r->result < 0 && tempfail == NULL &&
 		    r->pol->on_fail != CHK_LOG)
 			tempfail = r;
-		if (r->st != CHK_FAIL)
+		if (!acts)
 			continue;
-		switch (r->pol->on_fail) {
+		switch (on) {
 		case CHK_REJECT:
-			if (reject == NULL)
+			if (reject == NULL && r->st == CHK_FAIL)
 				reject = r;
 			break;
 		case CHK_DEFER:
@@ -300,7 +403,9 @@ combine(struct pipeline *p)
 				defer = r;
 			break;
 		case CHK_SCORE:
-			p->v.score += r->pol->score;
+			if (score == 0 || r->st != CHK_FAIL)
+				break;
+			p->v.score += score;
 			so += (size_t)snprintf(scored + so, so < sizeof(scored)
 				? sizeof(scored) - so : 0, "%s%s",
 			    so ? "; " : "", expand(r, r->pol->text));
@@ -311,6 +416,8 @@ combine(struct pipeline *p)
 			break;
 		}
 	}
+	p->v.reports = rep;
+	p->v.nreports = p->nruns;
 	/* No check ran: no checks= and score= in the log line at all. */
 	if (p->nruns == 0 && p->profile == NULL)
 		p->v.trace = NULL;
@@ -334,7 +441,13 @@ combine(struct pipeline *p)
 	if (defer != NULL) {
 		const char *dsn = defer->dsn ? defer->dsn : defer->ops->dsn;
 
-		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4%s %s", dsn + 1,
+		/*
+		 * Checks with named results (SPF) defer with their own code,
+		 * as RFC 7208 8.6 and RFC 7372 ask (451 4.7.24); the others
+		 * leave room for a later rejection (DEFER_IF_PERMIT).
+		 */
+		p->v.action = arena_printf(a, "%s 4%s %s", defer->result >= 0 ?
+		    "451" : "DEFER_IF_PERMIT", dsn + 1,
 		    expand(defer, defer->pol->text));
 		p->v.rule = arena_printf(a, "check:%s", defer->ops->name);
 		return;
@@ -356,8 +469,10 @@ combine(struct pipeline *p)
 		if (p->env->dry)
 			p->v.rule = "greylist(not run: no state is changed)";
 		else
-			verdict_greylist(p->cfg, p->req, p->env, &p->v);
+			verdict_greylist(p->cfg, p->req, p->env, pick_pool(p),
+			    &p->v);
 	}
+	verdict_flush_header(p->env, p->req, &p->v);
 }
 
 /* pipeline_closed - the deadline timer is closed: free */
@@ -397,6 +512,8 @@ on_deadline(uv_timer_t *t)
 		if (r->ops->cancel)
 			r->ops->cancel(r);
 		r->st = CHK_TEMPFAIL;
+		if (r->ops->results != NULL)
+			r->result = r->ops->tempfail_result;
 		r->reason = "no answer before the deadline";
 		r->us = (uv_hrtime() - r->t0) / 1000;
 		r->done = true;
@@ -450,6 +567,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
 	env->store_rc = 0;
+	verdict_msg_begin(env, req);
 	v->action = cfg->default_action;
 	v->rule = "default";
 	r = access_match(cfg->access, cfg->naccess, req);
@@ -477,6 +595,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			p->runs[p->nruns].p = p;
 			p->runs[p->nruns].ops = chk_registry[i];
 			p->runs[p->nruns].pol = &p->pols[i];
+			p->runs[p->nruns].result = -1;
 			p->nruns++;
 		}
 	}

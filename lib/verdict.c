@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "access.h"
@@ -56,11 +57,12 @@ rfc5322_date(struct arena *a, int64_t now)
 /* verdict_greylist - the greylisting part of a decision */
 void
 verdict_greylist(const struct cfg *cfg, const struct req *req,
-    struct verdict_env *env, struct verdict *v)
+    struct verdict_env *env, const char *pool, struct verdict *v)
 {
 	const struct gl_conf *g = &cfg->greylist;
 	struct gl_result res;
 	struct why why;
+	const char *key;
 	int rc;
 
 	if (env->store == NULL) {
@@ -69,13 +71,15 @@ verdict_greylist(const struct cfg *cfg, const struct req *req,
 		    "the store is not open");
 		goto error;
 	}
-	rc = greylist_check(env->store, g, req, env->now, &res, &why);
+	rc = greylist_check(env->store, g, req, pool, env->now, &res, &why);
 	if (rc != 0) {
 		env->store_rc = rc;
 		snprintf(env->store_why, sizeof(env->store_why), "%s",
 		    why.text);
 		goto error;
 	}
+	/* The key's client part, when it is a pool and not the network. */
+	key = pool ? arena_printf(req->arena, ",key=%s", pool) : "";
 	switch (res.status) {
 	case GL_SKIP:
 		return;
@@ -83,30 +87,34 @@ verdict_greylist(const struct cfg *cfg, const struct req *req,
 	case GL_EARLY:
 		v->action = arena_printf(req->arena, "DEFER_IF_PERMIT 4.7.1 %s",
 		    expand(req->arena, g->text, res.wait));
-		v->rule = arena_printf(req->arena, "greylist:%s(wait=%llds)",
+		v->rule = arena_printf(req->arena, "greylist:%s(wait=%llds%s)",
 		    res.status == GL_NEW ? "new" : "early",
-		    (long long)res.wait);
+		    (long long)res.wait, key);
 		return;
 	case GL_PASS:
 		v->rule = arena_printf(req->arena,
-		    "greylist:pass(delayed=%llds)", (long long)res.delayed);
-		if (g->header && strcmp(env->header_instance, req->instance)) {
-			snprintf(env->header_instance,
-			    sizeof(env->header_instance), "%s", req->instance);
-			v->action = arena_printf(req->arena,
-			    "PREPEND X-Greylist: delayed %lld seconds by "
-			    "policyd at %s; %s", (long long)res.delayed,
-			    env->hostname, rfc5322_date(req->arena, env->now));
+		    "greylist:pass(delayed=%llds%s)", (long long)res.delayed,
+		    key);
+		if (g->header && !env->msg.greylist_header) {
+			char *h = arena_printf(req->arena,
+			    "X-Greylist: delayed %lld seconds by policyd at "
+			    "%s; %s", (long long)res.delayed, env->hostname,
+			    rfc5322_date(req->arena, env->now));
+
+			env->msg.greylist_header = verdict_queue_header(env, h);
 		}
 		return;
 	case GL_KNOWN:
-		v->rule = "greylist:known";
+		v->rule = arena_printf(req->arena, "greylist:known%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
 		return;
 	case GL_AWL_CLIENT:
-		v->rule = "greylist:awl-client";
+		v->rule = arena_printf(req->arena, "greylist:awl-client%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
 		return;
 	case GL_AWL_DOMAIN:
-		v->rule = "greylist:awl-domain";
+		v->rule = arena_printf(req->arena, "greylist:awl-domain%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
 		return;
 	}
 	return;
@@ -115,6 +123,47 @@ error:
 	if (g->defer_on_error)
 		v->action = "DEFER_IF_PERMIT 4.3.0 Greylisting is temporarily "
 			    "unavailable, please try again later";
+}
+
+/* verdict_msg_begin - the same message keeps its state */
+void
+verdict_msg_begin(struct verdict_env *env, const struct req *req)
+{
+	struct verdict_msg *m = &env->msg;
+
+	if (req->instance[0] != '\0' && strcmp(m->instance, req->instance) == 0)
+		return;
+	memset(m, 0, sizeof(*m));
+	/* An instance we cannot keep whole is never matched again. */
+	if (strlen(req->instance) < sizeof(m->instance))
+		memcpy(m->instance, req->instance, strlen(req->instance) + 1);
+}
+
+/* verdict_queue_header - owed to the message, prepended later */
+bool
+verdict_queue_header(struct verdict_env *env, const char *header)
+{
+	struct verdict_msg *m = &env->msg;
+
+	if (m->nheaders >= VERDICT_MAX_HEADERS ||
+	    strlen(header) > VERDICT_HEADER_MAX)
+		return false;
+	memcpy(m->headers[m->nheaders++], header, strlen(header) + 1);
+	return true;
+}
+
+/* verdict_flush_header - the next owed header rides on a DUNNO */
+void
+verdict_flush_header(struct verdict_env *env, const struct req *req,
+    struct verdict *v)
+{
+	struct verdict_msg *m = &env->msg;
+
+	if (m->sent >= m->nheaders || strcasecmp(v->action, "DUNNO") != 0 ||
+	    strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
+		return;
+	v->action = arena_printf(req->arena, "PREPEND %s",
+	    m->headers[m->sent++]);
 }
 
 /* kv - " key=value", value escaped and quoted when it needs to be */

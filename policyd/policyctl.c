@@ -227,7 +227,7 @@ check_cmd(int argc, char **argv)
 			break;
 		}
 	}
-	env.hostname = "policyctl";
+	env.hostname = cfg->hostname ? cfg->hostname : "policyctl";
 	env.now = now;
 	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
 	    &r.v) == 0) {

@@ -17,8 +17,11 @@
 #define POLICYD_CHK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "addr.h"
 
 struct arena;
 struct cfg;
@@ -44,15 +47,40 @@ enum chk_action {
 	CHK_LOG,    /* dry run: only the log line */
 };
 
+/*
+ * A check with several named results (spf) chooses an action per result
+ * instead of one on_fail.
+ */
+#define CHK_MAX_RESULTS 8
+struct chk_outcome {
+	enum chk_action on;
+	int score;       /* CHK_SCORE */
+};
+
+/* Which SPF result header a message gets. */
+enum chk_header {
+	CHK_HDR_NONE,
+	CHK_HDR_RECEIVED_SPF,   /* RFC 7208 section 9.1 */
+	CHK_HDR_AUTH_RESULTS,   /* RFC 8601 */
+};
+
 struct chk_policy {
 	bool enabled;
 	enum chk_action on_fail;
 	int score;       /* CHK_SCORE */
+	struct chk_outcome results[CHK_MAX_RESULTS]; /* ops->results */
 	char *text;      /* refusal template; {client}, {name}, {helo},
 			  * {sender}, {reason} are replaced */
 	bool strict;     /* helo_dns: resolves to the client / is its name */
 	struct dyn_patterns *patterns; /* dynamic, dynamic_helo */
 	bool patterns_borrowed;  /* a profile's copy of the main policy's */
+	/* spf */
+	bool helo_first;         /* HELO identity first (RFC 7208 2.3) */
+	enum chk_header header;  /* result header, once per message */
+	struct cidr *forwarders; /* clients that skip SPF (owned) */
+	size_t nforwarders;
+	struct cidr *secondary_mx; /* our backup MX hosts: skip SPF (owned) */
+	size_t nsecondary_mx;
 };
 
 struct chk_run;
@@ -63,10 +91,18 @@ struct chk_ops {
 	const char *text;   /* default refusal text */
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if never asynchronous */
+	/*
+	 * Optional: the check's named results (NULL-terminated), their
+	 * default actions, and the one a deadline means (a TEMPFAIL).
+	 * Such a check ends with chk_done_result().
+	 */
+	const char *const *results;
+	const struct chk_outcome *defaults;
+	int tempfail_result;
 };
 
 /* The checks, in the order they run (cheap first). */
-#define CHK_MAX 8
+#define CHK_MAX 12
 extern const struct chk_ops *const chk_registry[];
 extern const unsigned chk_count;
 /* chk_find - the index of a check by name, or -1 */
@@ -82,8 +118,22 @@ void **chk_state(struct chk_run *run);
 /* chk_done - the check's result; reason is formatted into the arena */
 void chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * chk_done_result - for checks with named results: the status and the
+ * index into ops->results whose action the policy file chose.
+ */
+void chk_done_result(struct chk_run *run, enum chk_status st, int result,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* chk_set_dsn - a refusal code other than the check's own (5.7.27) */
 void chk_set_dsn(struct chk_run *run, const char *dsn);
+/*
+ * chk_set_pool - a verified identity greylisting may key on instead of
+ * the client network: the SPF-authorized domain (spf), the verified
+ * client name (fcrdns). The string must live in the request's arena.
+ */
+void chk_set_pool(struct chk_run *run, const char *identity);
+/* chk_env - the connection's decision state (message memo, headers) */
+struct verdict_env *chk_env(const struct chk_run *run);
 
 struct dns_answer;
 typedef void chk_dns_fn(struct chk_run *run, const struct dns_answer *a,

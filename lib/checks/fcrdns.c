@@ -36,6 +36,8 @@ fc_addr_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 	if (a->status == DNS_OK) {
 		for (i = 0; i < a->n; i++) {
 			if (addr_equal(&a->rr[i].addr, &req->client_ip)) {
+				chk_set_pool(run, arena_strdup(chk_arena(run),
+				    a->name));
 				chk_done(run, CHK_PASS, "%s resolves to %s",
 				    a->name, req->client_addr);
 				return;
@@ -108,6 +110,7 @@ fcrdns_start(struct chk_run *run)
 		return;
 	}
 	if (req->client_name != NULL) {
+		chk_set_pool(run, req->client_name);
 		chk_done(run, CHK_PASS, "verified as %s", req->client_name);
 		return;
 	}

@@ -13,6 +13,7 @@ extern const struct chk_ops chk_rdns_ops;
 extern const struct chk_ops chk_fcrdns_ops;
 extern const struct chk_ops chk_dynamic_ops;
 extern const struct chk_ops chk_dynamic_helo_ops;
+extern const struct chk_ops chk_spf_ops;
 
 const struct chk_ops *const chk_registry[] = {
 	&chk_helo_ops, /* no DNS */
@@ -22,6 +23,7 @@ const struct chk_ops *const chk_registry[] = {
 	&chk_fcrdns_ops,
 	&chk_helo_dns_ops,
 	&chk_sender_ops,
+	&chk_spf_ops, /* after fcrdns: its pool wins */
 };
 
 const unsigned chk_count = sizeof(chk_registry) / sizeof(chk_registry[0]);

@@ -3,7 +3,9 @@
 XCLIENT setting the client address. Postfix runs from a private
 configuration and queue in a temporary directory; mail it accepts is
 deferred in that queue (never delivered), so the test can read the
-X-Greylist header with postcat. Needs root (Postfix's master)."""
+headers policyd prepends with postcat. policyd's resolver asks dnsd on
+127.0.0.1 (the SPF records); Postfix itself looks nothing up (XCLIENT
+gives it the client name). Needs root (Postfix's master)."""
 import os
 import re
 import shutil
@@ -17,6 +19,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 from pdtest import Daemon  # noqa: E402
+
+DNSD = os.environ.get("DNSD", "dnsd")
 
 MAIN_CF = """
 compatibility_level = 3.6
@@ -38,6 +42,9 @@ smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = reject_unauth_destination,
     check_policy_service {{ inet:127.0.0.1:{policy_port}, timeout=10s,
     default_action=DUNNO }}
+smtpd_data_restrictions =
+    check_policy_service {{ inet:127.0.0.1:{policy_port}, timeout=10s,
+    default_action=DUNNO }}
 default_transport = discard
 local_transport = discard
 defer_transports = discard
@@ -46,10 +53,20 @@ maillog_file_prefixes = {d}
 smtputf8_enable = no
 """
 
+ZONE = """
+sender.example. 0 IN SOA ns.sender.example. h.sender.example. 1 2 3 4 0
+sender.example. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 -all"
+hard.example. 300 IN TXT "v=spf1 -all exp=why.hard.example"
+why.hard.example. 300 IN TXT "%{i} is not a hard.example server"
+"""
+
 POLICY = """
 listen:
   - inet: 127.0.0.1:0
 hostname: policyd.e2e.example
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 500ms
 access:
   - name: blocked
     sender: "@blocked.example"
@@ -59,6 +76,7 @@ checks:
     delay: 2s
     header: true
     awl_clients: 5
+  spf: {}
 """
 
 
@@ -75,7 +93,17 @@ def free_port():
                      "postfix and swaks are not installed")
 class Postfix(unittest.TestCase):
     def setUp(self):
-        self.pd = Daemon(POLICY, start=False)
+        self.dnstmp = tempfile.TemporaryDirectory(prefix="policyd-e2e-dns-")
+        self.addCleanup(self.dnstmp.cleanup)
+        zone = os.path.join(self.dnstmp.name, "zone")
+        with open(zone, "w") as f:
+            f.write(ZONE)
+        self.dnsd = subprocess.Popen([DNSD, zone], stdout=subprocess.PIPE,
+                                     text=True)
+        self.addCleanup(self.dnsd.wait)
+        self.addCleanup(self.dnsd.terminate)
+        dns_port = int(self.dnsd.stdout.readline().split()[1])
+        self.pd = Daemon(POLICY % dns_port, start=False)
         self.addCleanup(self.pd.close)
         self.pd.start()
         self.tmp = tempfile.mkdtemp(prefix="policyd-e2e-")
@@ -137,37 +165,62 @@ class Postfix(unittest.TestCase):
             capture_output=True, text=True, timeout=60)
         return r.stdout + r.stderr
 
-    def test_greylist_then_accept_with_header(self):
+    def headers(self, queue_id):
+        """The message's headers from Postfix's queue."""
+        deadline = time.monotonic() + 20
+        while True:
+            r = subprocess.run(["postcat", "-c", self.conf, "-hq", queue_id],
+                               capture_output=True, text=True)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_greylist_then_accept_with_headers(self):
         out = self.swaks("192.0.2.7", "alice@sender.example",
                          "bob@our.example")
         self.assertRegex(out, r"<\*\* 450 4\.7\.1 <bob@our\.example>: "
                          r"Recipient address rejected: Greylisted: .*try "
                          r"again in 2 seconds")
         time.sleep(2.2)
-        # The retry from a neighbour in the same /24 is accepted.
-        out = self.swaks("192.0.2.8", "alice@sender.example",
+        # The retry comes from another /24 that sender.example's SPF
+        # record authorizes: the same sender pool, accepted.
+        out = self.swaks("198.51.100.8", "alice@sender.example",
                          "bob@our.example")
         m = re.search(r"<-  250 2\.0\.0 Ok: queued as (\w+)", out)
         self.assertIsNotNone(m, out)
-        # The message carries policyd's header, exactly once.
-        deadline = time.monotonic() + 20
-        while True:
-            r = subprocess.run(["postcat", "-c", self.conf, "-hq",
-                                m.group(1)], capture_output=True, text=True)
-            if r.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        headers = [l for l in r.stdout.splitlines()
-                   if l.startswith("X-Greylist:")]
-        self.assertEqual(len(headers), 1, r.stdout)
-        self.assertRegex(headers[0], r"^X-Greylist: delayed [23] seconds by "
+        # Both of policyd's headers, each exactly once: the SPF result on
+        # the RCPT reply, X-Greylist on the DATA reply.
+        text = self.headers(m.group(1))
+        spf = [l for l in text.splitlines() if l.startswith("Received-SPF:")]
+        grey = [l for l in text.splitlines() if l.startswith("X-Greylist:")]
+        self.assertEqual(len(spf), 1, text)
+        self.assertEqual(len(grey), 1, text)
+        self.assertEqual(spf[0], "Received-SPF: pass (policyd.e2e.example: "
+                         "domain of alice@sender.example designates "
+                         "198.51.100.8 as permitted sender) "
+                         "client-ip=198.51.100.8; "
+                         "envelope-from=\"alice@sender.example\"; "
+                         "helo=mail.sender.example; "
+                         "receiver=policyd.e2e.example; identity=mailfrom")
+        self.assertRegex(grey[0], r"^X-Greylist: delayed [23] seconds by "
                          r"policyd at policyd\.e2e\.example; ")
-        self.pd.wait_log(r"rule=\"greylist:pass\(delayed=[23]s\)\" "
-                         r"client=192\.0\.2\.8 client_name=mail\.sender\."
+        self.pd.wait_log(r"rule=\"greylist:pass\(delayed=[23]s,"
+                         r"key=spf:sender\.example\)\" "
+                         r"client=198\.51\.100\.8 client_name=mail\.sender\."
                          r"example helo=mail\.sender\.example "
                          r"sender=<alice@sender\.example> "
                          r"rcpt=<bob@our\.example>")
+
+    def test_spf_fail_is_refused_with_the_explanation(self):
+        out = self.swaks("203.0.113.5", "eve@hard.example", "bob@our.example",
+                         name="mail.hard.example")
+        self.assertIn("<** 550 5.7.23 <bob@our.example>: Recipient address "
+                      "rejected: SPF fail: hard.example does not allow "
+                      "203.0.113.5 to send mail for <eve@hard.example>; "
+                      "hard.example says: 203.0.113.5 is not a hard.example "
+                      "server", out)
 
     def test_access_rule_rejects_before_greylisting(self):
         out = self.swaks("198.51.100.9", "spam@blocked.example",

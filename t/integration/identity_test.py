@@ -19,6 +19,9 @@ example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300
 mail.example.org. 300 IN A 192.0.2.25
 25.2.0.192.in-addr.arpa. 300 IN PTR mail.example.org.
 example.org. 300 IN MX 10 mail.example.org.
+example.org. 300 IN TXT "v=spf1 ip4:192.0.2.25 -all"
+soft.example.org. 300 IN MX 10 mail.example.org.
+soft.example.org. 300 IN TXT "v=spf1 ~all"
 !servfail broken.example.org.
 !drop 77.2.0.192.in-addr.arpa.
 """
@@ -178,6 +181,7 @@ dns:
   timeout: 500ms
   tries: 1
 my_names: [mx.our.example]
+hostname: mx.our.example
 scores: { reject: 5 }
 checks:
   greylist: {}
@@ -187,6 +191,7 @@ checks:
   fcrdns: { on_fail: { score: 2 } }
   helo_dns: { on_fail: { score: 2 } }
   sender: { on_fail: reject }
+  spf: {}
 """
 
 CHECKS = {
@@ -201,6 +206,10 @@ CHECKS = {
                      "other.example.org", "--helo", "nx.example.org",
                      "--sender", "b@example.org", "--recipient",
                      "u@our.example"],
+    "check-spf-softfail": ["--client-address", "192.0.2.25", "--client-name",
+                           "mail.example.org", "--helo", "mail.example.org",
+                           "--sender", "a@soft.example.org", "--recipient",
+                           "u@our.example"],
     "check-our-name": ["--client-address", "192.0.2.25", "--client-name",
                        "mail.example.org", "--helo", "mx.our.example",
                        "--sender", "a@example.org"],

@@ -334,8 +334,35 @@ static const struct {
 	{ "greylist on_error", "checks:\n  greylist:\n    on_error: reject\n",
 	    "t.yaml:3:15: greylist: on_error: \"reject\" is neither dunno nor "
 	    "defer" },
-	{ "unknown check", "checks:\n  spf: {}\n",
-	    "t.yaml:2:3: unknown key \"spf\" in checks" },
+	{ "unknown check", "checks:\n  spamassassin: {}\n",
+	    "t.yaml:2:3: unknown key \"spamassassin\" in checks" },
+	{ "spf on_fail", "checks:\n  spf: { on_fail: reject }\n",
+	    "t.yaml:2:19: spf: on_fail: the spf check has an action per "
+	    "result instead (fail: reject, softfail: { score: 2 }, ...)" },
+	{ "spf temperror reject", "checks:\n  spf: { temperror: reject }\n",
+	    "t.yaml:2:21: spf: temperror: a temporary error is never a reason "
+	    "to refuse: use defer or log" },
+	{ "spf temperror score", "checks:\n  spf:\n    temperror: "
+	    "{ score: 1 }\n",
+	    "t.yaml:3:16: spf: temperror: a temporary error is never a reason "
+	    "to refuse: use defer or log" },
+	{ "spf pass", "checks:\n  spf: { pass: reject }\n",
+	    "t.yaml:2:16: spf: pass: a pass is never refused or scored" },
+	{ "spf bad result action", "checks:\n  spf: { softfail: maybe }\n",
+	    "t.yaml:2:20: spf: softfail: \"maybe\" is not reject, defer, log "
+	    "or { score: N }" },
+	{ "spf header", "checks:\n  spf: { header: x-spf }\n",
+	    "t.yaml:2:18: spf: header: \"x-spf\" is not received-spf, "
+	    "authentication-results or none" },
+	{ "spf forwarders", "checks:\n  spf:\n    forwarders: [192.0.2.1/24]\n",
+	    "t.yaml:3:18: spf: forwarders: \"192.0.2.1/24\" has host bits "
+	    "set; did you mean 192.0.2.0/24?" },
+	{ "forwarders elsewhere", "checks:\n  rdns:\n    forwarders: "
+	    "[192.0.2.0/24]\n",
+	    "t.yaml:3:17: rdns: forwarders: only the spf check has forwarders" },
+	{ "pool not bool", "checks:\n  greylist: { pool_spf: maybe }\n",
+	    "t.yaml:2:25: greylist: pool_spf: \"maybe\" is neither true nor "
+	    "false" },
 	{ "store cache", "store:\n  cache: 64MB\n",
 	    "t.yaml:2:10: store: cache: \"64MB\" is not a size (a number of "
 	    "bytes, or with KiB, MiB or GiB, e.g. 64MiB)" },

@@ -80,10 +80,10 @@ teardown(void **state)
 	return 0;
 }
 
-/* check - one RCPT request at time t */
+/* check_pool - one RCPT request at time t, keyed on pool (or NULL) */
 static enum gl_status
-check(struct fixture *f, const char *client, const char *sender,
-    const char *rcpt, int64_t t, struct gl_result *res)
+check_pool(struct fixture *f, const char *client, const char *pool,
+    const char *sender, const char *rcpt, int64_t t, struct gl_result *res)
 {
 	const char *attrs[PA_COUNT] = { 0 };
 	struct req_opts o = { 24, 64 };
@@ -96,10 +96,18 @@ check(struct fixture *f, const char *client, const char *sender,
 	attrs[PA_SENDER] = sender;
 	attrs[PA_RECIPIENT] = rcpt;
 	assert_int_equal(req_build(&req, f->a, attrs, &o, NULL), 0);
-	rc = greylist_check(f->st, &f->c, &req, t, res ? res : &r, &why);
+	rc = greylist_check(f->st, &f->c, &req, pool, t, res ? res : &r, &why);
 	if (rc != 0)
 		fail_msg("greylist_check: %s", why.text);
 	return (res ? res : &r)->status;
+}
+
+/* check - one RCPT request at time t, keyed on the client network */
+static enum gl_status
+check(struct fixture *f, const char *client, const char *sender,
+    const char *rcpt, int64_t t, struct gl_result *res)
+{
+	return check_pool(f, client, NULL, sender, rcpt, t, res);
 }
 
 static void
@@ -269,6 +277,51 @@ test_greylist_ipv6_64(void **state)
 				sizeof(net)), "2001:db8:1::/48");
 	assert_string_equal(greylist_net(&f->c, "192.0.2.7", net, sizeof(net)),
 	    "192.0.2.7/32");
+}
+
+/*
+ * A pool identity stands for the network: a retry from another address
+ * of the sender's pool, IPv4 or IPv6, is the same client; without it
+ * the other /24 starts over.
+ */
+static void
+test_greylist_pool(void **state)
+{
+	struct fixture *f = *state;
+	unsigned i;
+
+	f->c.awl_domains = 0; /* the client list alone */
+	assert_int_equal(check_pool(f, "192.0.2.1", "spf:big.example",
+			     "a@big.example", "u@x.example", T0, NULL), GL_NEW);
+	assert_int_equal(check_pool(f, "198.51.100.7", "spf:big.example",
+			     "a@big.example", "u@x.example", T0 + 300, NULL),
+	    GL_PASS);
+	assert_int_equal(check_pool(f, "2001:db8::25", "SPF:Big.Example",
+			     "a@big.example", "u@x.example", T0 + 400, NULL),
+	    GL_KNOWN);
+	/* Keyed on the network, the other /24 is a stranger. */
+	assert_int_equal(check(f, "198.51.100.7", "a@big.example",
+			     "u@x.example", T0 + 500, NULL), GL_NEW);
+	/* Another pool with the same sender is another client. */
+	assert_int_equal(check_pool(f, "192.0.2.1", "fcrdns:other.example",
+			     "a@big.example", "u@x.example", T0 + 500, NULL),
+	    GL_NEW);
+	/* The pool earns the client auto-whitelist: 5 passes, an hour apart
+	 * (the first pass above is one). */
+	for (i = 1; i <= 4; i++) {
+		char rcpt[32];
+		int64_t t = T0 + (int64_t)i * 7200;
+
+		snprintf(rcpt, sizeof(rcpt), "r%u@x.example", i);
+		assert_int_equal(check_pool(f, "203.0.113.9", "spf:big.example",
+				     "b@big.example", rcpt, t, NULL), GL_NEW);
+		assert_int_equal(check_pool(f, "203.0.113.10",
+				     "spf:big.example", "b@big.example", rcpt,
+				     t + 300, NULL), GL_PASS);
+	}
+	assert_int_equal(check_pool(f, "192.0.2.200", "spf:big.example",
+			     "new@big.example", "z@x.example", T0 + 50000,
+			     NULL), GL_AWL_CLIENT);
 }
 
 static void
@@ -555,6 +608,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_greylist_awl_domains,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_greylist_pool, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_greylist_ipv6_64, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

@@ -1,0 +1,501 @@
+/*
+ * spf - the SPF check (RFC 7208): does the sender's domain allow the
+ * client to send its mail?
+ *
+ * Identity: the MAIL FROM domain, or the HELO name when the sender is
+ * <> (section 2.4); with helo_first, the HELO name first and a fail of
+ * it is conclusive (section 2.3). Evaluated once per message: the result
+ * is kept on the connection for Postfix's `instance` and reused for the
+ * message's other recipients (and its DATA request). Each result has its
+ * own action in the policy file. The result header (Received-SPF or
+ * Authentication-Results) is queued once per message; the pipeline
+ * prepends it on a DUNNO reply. Clients listed as trusted forwarders or
+ * as our secondary MX hosts are not checked: forwarding breaks SPF.
+ *
+ * Data flow: start -> memo | skip | spf_check() -> got() -> chk_done_result
+ */
+#include "chk.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "request.h"
+#include "spf.h"
+#include "verdict.h"
+
+/* Named results, in the order of enum spf_result (index = result). */
+static const char *const spf_results[] = { "none", "neutral", "pass",
+	"fail", "softfail", "temperror", "permerror", NULL };
+static const struct chk_outcome spf_defaults[] = {
+	[SPF_NONE] = { CHK_SCORE, 0 },
+	[SPF_NEUTRAL] = { CHK_SCORE, 0 },
+	[SPF_PASS] = { CHK_LOG, 0 },
+	[SPF_FAIL] = { CHK_REJECT, 0 },
+	[SPF_SOFTFAIL] = { CHK_SCORE, 2 },
+	[SPF_TEMPERROR] = { CHK_DEFER, 0 },
+	[SPF_PERMERROR] = { CHK_SCORE, 1 },
+};
+
+struct spf_state {
+	struct spf_check *c;  /* in flight, or NULL */
+	bool helo_phase;      /* evaluating the HELO identity first */
+	bool helo_identity;   /* the identity being evaluated is HELO */
+	const char *domain;   /* that identity's domain */
+	const char *sender;   /* the mailbox for %{s} */
+	uint64_t key;         /* client, sender, HELO: the memo's key */
+};
+
+static void evaluate(struct chk_run *run);
+
+/* ident_key - FNV-1a over what the result depends on */
+static uint64_t
+ident_key(const struct req *req)
+{
+	const char *parts[3] = { req->client_addr,
+		req->sender.full ? req->sender.full : "",
+		req->helo ? req->helo : "" };
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t i;
+	const char *p;
+
+	for (i = 0; i < 3; i++) {
+		for (p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+		h = (h ^ 0xff) * UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* clean - a stranger's text for a reply or a header: printable ASCII */
+static char *
+clean(struct arena *a, const char *s, size_t max)
+{
+	size_t n = strlen(s) < max ? strlen(s) : max, i;
+	char *out = arena_alloc(a, n + 1);
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* is_atext - RFC 5322 atext */
+static bool
+is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~",
+	    c) != NULL);
+}
+
+/* is_dot_atom - RFC 5322 dot-atom-text */
+static bool
+is_dot_atom(const char *s)
+{
+	bool prev_dot = true;
+
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (prev_dot)
+				return false;
+			prev_dot = true;
+		} else if (is_atext((unsigned char)*s)) {
+			prev_dot = false;
+		} else {
+			return false;
+		}
+	}
+	return !prev_dot;
+}
+
+/* local_is_atom - the mailbox's local part needs no quoting */
+static bool
+local_is_atom(struct arena *a, const char *mailbox)
+{
+	const char *at = strrchr(mailbox, '@');
+
+	return at != NULL && is_dot_atom(arena_strndup(a, mailbox,
+	    (size_t)(at - mailbox))) && strpbrk(at + 1, " \"\\()") == NULL;
+}
+
+/* hvalue - a header value: dot-atom as it is, else a quoted-string */
+static void
+hvalue(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	if (is_dot_atom(s)) {
+		snprintf(out, size, "%s", s);
+		return;
+	}
+	out[o++] = '"';
+	for (; *s && o + 3 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f)
+			continue;
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	if (o < size - 1)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* comment_text - RFC 7208 9.1's comment, without ( ) and \ */
+static void
+comment_text(char *out, size_t size, enum spf_result r, const char *who,
+    const char *ip, const char *why)
+{
+	char tmp[300];
+	size_t o = 0;
+	const char *p;
+
+	switch (r) {
+	case SPF_PASS:
+		snprintf(tmp, sizeof(tmp), "domain of %s designates %s as "
+					   "permitted sender", who, ip);
+		break;
+	case SPF_FAIL:
+		snprintf(tmp, sizeof(tmp), "domain of %s does not designate %s "
+					   "as permitted sender", who, ip);
+		break;
+	case SPF_SOFTFAIL:
+		snprintf(tmp, sizeof(tmp), "domain of transitioning %s does not "
+					   "designate %s as permitted sender",
+		    who, ip);
+		break;
+	case SPF_NEUTRAL:
+		snprintf(tmp, sizeof(tmp), "%s is neither permitted nor denied "
+					   "by domain of %s", ip, who);
+		break;
+	case SPF_NONE:
+		snprintf(tmp, sizeof(tmp), "domain of %s does not designate "
+					   "permitted sender hosts", who);
+		break;
+	case SPF_TEMPERROR:
+		snprintf(tmp, sizeof(tmp), "error in processing during lookup "
+					   "of %s: %.80s", who, why);
+		break;
+	case SPF_PERMERROR:
+		snprintf(tmp, sizeof(tmp), "permanent error in processing "
+					   "domain of %s: %.80s", who, why);
+		break;
+	}
+	for (p = tmp; *p && o + 1 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c >= 0x7f || c == '(' || c == ')' || c == '\\')
+			continue;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * header - the result header for this message, at most
+ * VERDICT_HEADER_MAX bytes: the comment goes first, then the sender and
+ * HELO values, when it would be longer.
+ */
+static char *
+header(struct chk_run *run, enum spf_result r, const char *why)
+{
+	const struct req *req = chk_req(run);
+	const struct spf_state *s = *chk_state(run);
+	const char *host = chk_env(run)->hostname;
+	struct arena *a = chk_arena(run);
+	char comment[320], from[300], helo[300], *h = NULL;
+	const char *who = s->helo_identity ? s->domain : s->sender;
+	int pass;
+
+	comment_text(comment, sizeof(comment), r, who, req->client_addr,
+	    why ? why : "");
+	hvalue(from, sizeof(from), s->helo_identity ? "" : s->sender);
+	hvalue(helo, sizeof(helo), req->helo ? req->helo : "");
+	for (pass = 0; pass < 3; pass++) {
+		bool with_comment = pass == 0, with_values = pass < 2;
+
+		if (chk_policy(run)->header == CHK_HDR_AUTH_RESULTS) {
+			/* RFC 8601: the mailbox, or its domain alone when the
+			 * local part would need quoting. */
+			const char *prop = s->helo_identity ? "smtp.helo"
+							    : "smtp.mailfrom";
+			const char *val = s->helo_identity ? helo
+			    : local_is_atom(a, s->sender) ? s->sender
+							 : s->domain;
+
+			h = arena_printf(a, "Authentication-Results: %s; "
+					    "spf=%s%s%s%s %s=%s", host,
+			    spf_result_name(r), with_comment ? " (" : "",
+			    with_comment ? comment : "",
+			    with_comment ? ")" : "", prop,
+			    with_values ? val : s->domain);
+		} else {
+			h = arena_printf(a, "Received-SPF: %s%s%s%s%s "
+					    "client-ip=%s;%s%s%s%s%s%s "
+					    "receiver=%s; identity=%s",
+			    spf_result_name(r), with_comment ? " (" : "",
+			    with_comment ? host : "", with_comment ? ": " : "",
+			    with_comment ? arena_printf(a, "%s)", comment) : "",
+			    req->client_addr,
+			    with_values && !s->helo_identity
+				? " envelope-from=" : "",
+			    with_values && !s->helo_identity ? from : "",
+			    with_values && !s->helo_identity ? ";" : "",
+			    with_values && req->helo ? " helo=" : "",
+			    with_values && req->helo ? helo : "",
+			    with_values && req->helo ? ";" : "", host,
+			    s->helo_identity ? "helo" : "mailfrom");
+		}
+		if (strlen(h) <= VERDICT_HEADER_MAX)
+			return h;
+	}
+	return NULL;
+}
+
+/* reason - what the log and {reason} say: the result and what to fix */
+static const char *
+reason(struct chk_run *run, enum spf_result r, const char *exp,
+    const char *why)
+{
+	const struct req *req = chk_req(run);
+	const struct spf_state *s = *chk_state(run);
+	struct arena *a = chk_arena(run);
+	const char *ip = req->client_addr, *d = s->domain;
+	const char *id = s->helo_identity ? arena_printf(a, "HELO %s", d)
+					  : arena_printf(a, "<%s>", s->sender);
+
+	why = clean(a, why ? why : "", 160);
+	switch (r) {
+	case SPF_PASS:
+		return arena_printf(a, "SPF pass: %s allows %s to send mail for "
+				       "%s", d, ip, id);
+	case SPF_FAIL:
+		if (exp != NULL && *exp != '\0')
+			return arena_printf(a, "SPF fail: %s does not allow %s "
+					       "to send mail for %s; %s says: %s",
+			    d, ip, id, d, clean(a, exp, 200));
+		return arena_printf(a, "SPF fail: %s does not allow %s to send "
+				       "mail for %s; if the mail is genuine, "
+				       "the owner of %s must list this server "
+				       "in its SPF record", d, ip, id, d);
+	case SPF_SOFTFAIL:
+		return arena_printf(a, "SPF softfail: %s says %s is probably "
+				       "not allowed to send mail for %s", d, ip,
+		    id);
+	case SPF_NEUTRAL:
+		return arena_printf(a, "SPF neutral: %s says nothing about %s "
+				       "sending mail for %s", d, ip, id);
+	case SPF_NONE:
+		return arena_printf(a, "SPF none: %s publishes no SPF record%s%s",
+		    d, *why ? ": " : "", why);
+	case SPF_TEMPERROR:
+		return arena_printf(a, "SPF temperror: the SPF record of %s "
+				       "could not be checked (%s); please try "
+				       "again later", d, *why ? why : "DNS "
+								       "trouble");
+	case SPF_PERMERROR:
+		return arena_printf(a, "SPF permerror: the SPF record of %s is "
+				       "broken (%s); the owner of %s must fix "
+				       "it", d, why, d);
+	}
+	return "";
+}
+
+/* finish - the final result: memo, header, pool, report */
+static void
+finish(struct chk_run *run, enum spf_result r, const char *exp,
+    const char *why)
+{
+	struct spf_state *s = *chk_state(run);
+	const struct chk_policy *pol = chk_policy(run);
+	struct verdict_msg *m = &chk_env(run)->msg;
+	enum chk_status st = r == SPF_PASS ? CHK_PASS
+	    : r == SPF_TEMPERROR ? CHK_TEMPFAIL : CHK_FAIL;
+	const char *dsn = r == SPF_TEMPERROR || r == SPF_PERMERROR ? "5.7.24"
+								   : "5.7.23";
+	const char *text = reason(run, r, exp, why);
+
+	chk_set_dsn(run, dsn);
+	if (r == SPF_PASS)
+		chk_set_pool(run, s->domain);
+	if (pol->header != CHK_HDR_NONE) {
+		const char *h = header(run, r, why);
+
+		if (h != NULL)
+			verdict_queue_header(chk_env(run), h);
+	}
+	/* Once per message: the other recipients get the same answer. */
+	m->spf_known = true;
+	m->spf_key = s->key;
+	m->spf_status = (int)st;
+	m->spf_result = (int)r;
+	snprintf(m->spf_reason, sizeof(m->spf_reason), "%s", text);
+	snprintf(m->spf_dsn, sizeof(m->spf_dsn), "%s", dsn);
+	snprintf(m->spf_pool, sizeof(m->spf_pool), "%s",
+	    r == SPF_PASS ? s->domain : "");
+	chk_done_result(run, st, (int)r, "%s", text);
+}
+
+/* got - one identity's result; HELO first goes on to MAIL FROM */
+static void
+got(struct chk_run *run, enum spf_result r, const char *exp, const char *why)
+{
+	struct spf_state *s = *chk_state(run);
+
+	if (s->helo_phase && r != SPF_FAIL) {
+		/* Only a HELO fail is conclusive (RFC 7208 2.3). */
+		s->helo_phase = false;
+		evaluate(run);
+		return;
+	}
+	finish(run, r, exp, why);
+}
+
+/* spf_answer - spf_check's callback */
+static void
+spf_answer(void *arg, enum spf_result r, const char *explanation,
+    const char *why)
+{
+	struct chk_run *run = arg;
+	struct spf_state *s = *chk_state(run);
+
+	s->c = NULL; /* the evaluator frees itself after this call */
+	got(run, r, explanation, why);
+}
+
+/* evaluate - check_host() for the current identity */
+static void
+evaluate(struct chk_run *run)
+{
+	const struct req *req = chk_req(run);
+	struct spf_state *s = *chk_state(run);
+	struct verdict_env *env = chk_env(run);
+	struct arena *a = chk_arena(run);
+	struct spf_params prm;
+	enum spf_result r;
+	int rc;
+
+	s->helo_identity = s->helo_phase || req->sender.full == NULL ||
+	    req->sender.is_null || req->sender.domain == NULL;
+	if (s->helo_identity) {
+		if (req->helo == NULL || req->helo[0] == '\0') {
+			s->domain = "(no HELO)";
+			s->sender = "postmaster";
+			got(run, SPF_NONE, NULL, "no HELO name to check");
+			return;
+		}
+		char *d = arena_strdup(a, req->helo), *q;
+
+		for (q = d; *q; q++)
+			if (*q >= 'A' && *q <= 'Z')
+				*q = (char)(*q - 'A' + 'a');
+		s->domain = d;
+		s->sender = arena_printf(a, "postmaster@%s", s->domain);
+	} else {
+		s->domain = req->sender.domain;
+		s->sender = req->sender.full;
+	}
+	memset(&prm, 0, sizeof(prm));
+	prm.ip = &req->client_ip;
+	prm.sender = s->sender;
+	prm.domain = s->domain;
+	prm.helo = req->helo;
+	prm.receiver = env->hostname;
+	prm.now = env->now;
+	rc = spf_check(chk_dns(run), &prm, spf_answer, run, &s->c, &r);
+	if (rc == 1)
+		got(run, r, NULL, r == SPF_NONE ? "not a domain name" : NULL);
+	else if (rc < 0)
+		got(run, SPF_TEMPERROR, NULL, "no resolver");
+}
+
+/* in_nets - the client is in one of the networks */
+static const struct cidr *
+in_nets(const struct cidr *nets, size_t n, const struct ipaddr *ip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cidr_match(&nets[i], ip))
+			return &nets[i];
+	return NULL;
+}
+
+static void
+spf_start(struct chk_run *run)
+{
+	const struct req *req = chk_req(run);
+	const struct chk_policy *pol = chk_policy(run);
+	const struct verdict_msg *m = &chk_env(run)->msg;
+	struct spf_state *s;
+	const struct cidr *net;
+	char buf[CIDR_STRLEN];
+
+	if (!req->has_client_ip) {
+		chk_done(run, CHK_NEUTRAL, "no client address");
+		return;
+	}
+	if ((net = in_nets(pol->forwarders, pol->nforwarders,
+	    &req->client_ip)) != NULL) {
+		chk_done(run, CHK_NEUTRAL, "not checked: %s is a trusted "
+					   "forwarder (%s)", req->client_addr,
+		    cidr_format(net, buf, sizeof(buf)));
+		return;
+	}
+	if ((net = in_nets(pol->secondary_mx, pol->nsecondary_mx,
+	    &req->client_ip)) != NULL) {
+		chk_done(run, CHK_NEUTRAL, "not checked: %s is our secondary MX "
+					   "(%s)", req->client_addr,
+		    cidr_format(net, buf, sizeof(buf)));
+		return;
+	}
+	s = arena_alloc(chk_arena(run), sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	*chk_state(run) = s;
+	s->key = ident_key(req);
+	if (m->instance[0] != '\0' && m->spf_known && m->spf_key == s->key) {
+		/* The same message: no second evaluation, no second header. */
+		chk_set_dsn(run, m->spf_dsn);
+		if (m->spf_pool[0] != '\0')
+			chk_set_pool(run, arena_strdup(chk_arena(run),
+			    m->spf_pool));
+		chk_done_result(run, (enum chk_status)m->spf_status,
+		    m->spf_result, "%s (once per message)", m->spf_reason);
+		return;
+	}
+	s->helo_phase = pol->helo_first && req->sender.full != NULL &&
+	    !req->sender.is_null && req->helo != NULL;
+	evaluate(run);
+}
+
+static void
+spf_cancel_run(struct chk_run *run)
+{
+	struct spf_state *s = *chk_state(run);
+
+	if (s != NULL && s->c != NULL) {
+		spf_cancel(s->c);
+		s->c = NULL;
+	}
+}
+
+const struct chk_ops chk_spf_ops = {
+	.name = "spf",
+	.dsn = "5.7.23",
+	.text = "{reason}",
+	.start = spf_start,
+	.cancel = spf_cancel_run,
+	.results = spf_results,
+	.defaults = spf_defaults,
+	.tempfail_result = SPF_TEMPERROR,
+};
