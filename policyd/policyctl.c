@@ -9,6 +9,7 @@
  * exits 1.
  */
 #define _GNU_SOURCE /* FNM_CASEFOLD */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -50,16 +52,16 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: policyctl [-c FILE] [--state-dir DIR] COMMAND ...\n"
-	    "  greylist list [--client CIDR] [--sender PATTERN] "
+	    "  greylist list [--client CIDR|POOL] [--sender PATTERN] "
 	    "[--recipient PATTERN]\n"
 	    "                [--pending|--passed] [--json]\n"
-	    "  greylist delete [--client CIDR] [--sender PATTERN] "
+	    "  greylist delete [--client CIDR|POOL] [--sender PATTERN] "
 	    "[--recipient PATTERN]\n"
 	    "                [--pending|--passed]\n"
 	    "  greylist flush --older-than DURATION | --all\n"
 	    "  awl list [--json]\n"
-	    "  awl add --client ADDRESS|CIDR [--domain DOMAIN]\n"
-	    "  awl delete --client ADDRESS|CIDR [--domain DOMAIN]\n"
+	    "  awl add --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
+	    "  awl delete --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
 	    "  stats [--json]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
@@ -67,7 +69,9 @@ usage(int status)
 	    "[--sender S]\n"
 	    "        [--recipient R] [--config FILE]\n"
 	    "PATTERN is a shell pattern (*, ?), case-insensitive; <> is the "
-	    "null sender.\n");
+	    "null sender.\n"
+	    "POOL is a sender pool greylisting keyed on: spf:DOMAIN or "
+	    "fcrdns:DOMAIN.\n");
 	exit(status);
 }
 
@@ -359,11 +363,34 @@ json_str(FILE *fp, const char *s)
 struct filter {
 	bool has_client;
 	struct cidr client;
+	char pool[GL_POOL_MAX];     /* a pool identity instead, or "" */
 	const char *sender, *recipient;
 	int state; /* 0 any, 1 pending, 2 passed */
 	int64_t older_than; /* flush: last seen before now - this; -1 off */
 	bool json;
 };
+
+/*
+ * pool_id - "spf:DOMAIN" or "fcrdns:DOMAIN", the client part of keys
+ * that greylisting made for a sender pool: lower-cased into out. false
+ * if arg is no pool identity (a network, then).
+ */
+static bool
+pool_id(const char *arg, char *out, size_t size)
+{
+	size_t i;
+
+	if (strncasecmp(arg, "spf:", 4) != 0 &&
+	    strncasecmp(arg, "fcrdns:", 7) != 0)
+		return false;
+	if (strlen(arg) >= size || strchr(arg, ':')[1] == '\0')
+		bad("--client: \"%.80s\" is not a pool (spf:DOMAIN or "
+		    "fcrdns:DOMAIN)", arg);
+	for (i = 0; arg[i]; i++)
+		out[i] = (char)tolower((unsigned char)arg[i]);
+	out[i] = '\0';
+	return true;
+}
 
 /* nets_overlap - does the stored network overlap the filter's */
 static bool
@@ -391,7 +418,8 @@ static bool
 filter_matches(const struct filter *f, const char *net, const char *sender,
     const char *rcpt, const struct gl_entry *e)
 {
-	if (f->has_client && !nets_overlap(&f->client, net))
+	if (f->pool[0] != '\0' ? strcmp(f->pool, net) != 0
+	    : f->has_client && !nets_overlap(&f->client, net))
 		return false;
 	if (f->sender && !pattern_matches(f->sender, sender))
 		return false;
@@ -526,9 +554,11 @@ greylist_cmd(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_CLIENT:
+			f.has_client = true;
+			if (pool_id(optarg, f.pool, sizeof(f.pool)))
+				break;
 			if (cidr_parse(optarg, &f.client, &why) < 0)
 				bad("--client: %s", why.text);
-			f.has_client = true;
 			break;
 		case O_SENDER:
 			f.sender = optarg;
@@ -654,10 +684,12 @@ awl_key(const char *client, const char *domain, char *key, size_t size)
 	const struct gl_conf *g = &cfg->greylist;
 	struct why why;
 	struct cidr c;
-	char net[CIDR_STRLEN], a[ADDR_STRLEN];
+	char net[GL_POOL_MAX], a[ADDR_STRLEN];
 	unsigned want;
 	size_t n;
 
+	if (pool_id(client, net, sizeof(net)))
+		goto key;
 	if (cidr_parse(client, &c, &why) < 0) {
 		/* An address with host bits is fine: its network is meant. */
 		struct ipaddr ip;
@@ -685,6 +717,7 @@ awl_key(const char *client, const char *domain, char *key, size_t size)
 						   ? "IPv4" : "IPv6",
 		    want, want);
 	greylist_net(g, addr_format(&c.addr, a, sizeof(a)), net, sizeof(net));
+key:
 	if (domain == NULL) {
 		snprintf(key, size, "%s", net);
 		return strlen(key) + 1;

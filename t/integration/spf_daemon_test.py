@@ -16,6 +16,7 @@ import unittest
 from pdtest import DaemonTest, read_replies, request
 
 DNSD = os.environ.get("DNSD", "dnsd")
+POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 
 ZONE = """
 example.org. 0 IN SOA ns.example.org. h.example.org. 1 2 3 4 0
@@ -295,12 +296,12 @@ class SpfDaemon(DaemonTest):
                          "envelope-from=\"a@example.org\"; "
                          "helo=out1.example.org; receiver=mx.our.example; "
                          "identity=mailfrom")
-        d.wait_log(r'rule="greylist:pass\(delayed=1s,key=spf:example\.org\)"')
+        d.wait_log(r'rule="greylist:pass\(delayed=[12]s,key=spf:example\.org\)"')
         # The second header waits for the next reply of the message.
         self.assertRegex(self.ask(s, client_address="198.51.100.50",
                                   instance="G2", protocol_state="DATA",
                                   **msg),
-                         r"^PREPEND X-Greylist: delayed 1 seconds by policyd "
+                         r"^PREPEND X-Greylist: delayed [12] seconds by policyd "
                          r"at mx\.our\.example; ")
         self.assertEqual(self.ask(s, client_address="198.51.100.50",
                                   instance="G2",
@@ -325,7 +326,7 @@ class SpfDaemon(DaemonTest):
                                   client_name="mail.pool.example",
                                   instance="G5", **fc),
                          r"^PREPEND Received-SPF: none ")
-        d.wait_log(r'rule="greylist:pass\(delayed=1s,key=fcrdns:pool\.'
+        d.wait_log(r'rule="greylist:pass\(delayed=[12]s,key=fcrdns:pool\.'
                    r'example\)" client=203\.0\.113\.40 ')
         # A client with neither is keyed on its network as before.
         nm = dict(sender="c@nospf.example.org", recipient="u@our.example",
@@ -334,8 +335,39 @@ class SpfDaemon(DaemonTest):
                                   instance="G6", **nm),
                          r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
         d.wait_log(r'rule="greylist:new\(wait=1s\)" client=192\.0\.2\.99 ')
+        # policyctl names pools as greylisting keys them.
+        out = self.ctl(d, "greylist", "list", "--client", "SPF:Example.org")
+        self.assertRegex(out, r"(?m)^spf:example\.org +a@example\.org +"
+                         r"u@our\.example +passed ")
+        self.assertEqual(len(out.strip().splitlines()), 2, out)
+        out = self.ctl(d, "greylist", "list", "--client", "192.0.2.0/24")
+        self.assertEqual(len(out.strip().splitlines()), 2, out)
+        self.assertIn("192.0.2.0/24", out)
+        self.ctl(d, "awl", "add", "--client", "fcrdns:pool.example")
+        self.assertRegex(self.ctl(d, "awl", "list"),
+                         r"(?m)^client +fcrdns:pool\.example ")
+        r = subprocess.run([POLICYCTL, "-c", d.config_path, "--state-dir",
+                            d.path("state"), "greylist", "list", "--client",
+                            "spf:"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--client: "spf:" is not a pool', r.stderr)
+        # The whitelisted pool is no longer greylisted, from anywhere.
+        self.assertRegex(self.ask(s, client_address="192.0.2.41",
+                                  client_name="mx9.pool.example",
+                                  instance="G7", sender="n@nospf.example.org",
+                                  recipient="v@our.example",
+                                  helo_name="mx9.pool.example"),
+                         r"^PREPEND Received-SPF: none ")
+        d.wait_log(r'rule="greylist:awl-client\(key=fcrdns:pool\.example\)"')
         s.close()
         self.assertEqual(d.stop(), 0)
+
+    def ctl(self, d, *args):
+        r = subprocess.run([POLICYCTL, "-c", d.config_path, "--state-dir",
+                            d.path("state")] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
 
 if __name__ == "__main__":
