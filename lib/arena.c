@@ -129,20 +129,46 @@ arena_strdup(struct arena *a, const char *s)
 
 /* arena_printf - formatted string in the arena */
 char *
-arena_printf(struct arena *a, const char *fmt, ...)
+arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {
-	va_list ap;
+	struct arena_block *b = a->head;
+	size_t room = b->size - b->used;
+	va_list again;
 	int len;
 	char *p;
 
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	/*
+	 * Format once, straight into the block's free space; only when it
+	 * does not fit, again into a new allocation. (The arguments live in
+	 * used space or elsewhere, never in the free space written here.)
+	 */
+	va_copy(again, ap);
+	len = vsnprintf((char *)b->data + b->used, room, fmt, ap);
 	if (len < 0)
 		PD_PANIC("bad format %s", fmt);
+	if ((size_t)len < room) {
+		p = (char *)b->data + b->used;
+		/* size and used are multiples of ARENA_ALIGN: this fits. */
+		b->used += ((size_t)len + ARENA_ALIGN) & ~(size_t)(ARENA_ALIGN -
+		    1);
+		va_end(again);
+		return p;
+	}
 	p = arena_alloc(a, (size_t)len + 1);
+	vsnprintf(p, (size_t)len + 1, fmt, again);
+	va_end(again);
+	return p;
+}
+
+/* arena_printf - a formatted string */
+char *
+arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
 	va_start(ap, fmt);
-	vsnprintf(p, (size_t)len + 1, fmt, ap);
+	p = arena_vprintf(a, fmt, ap);
 	va_end(ap);
 	return p;
 }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,8 @@ static const char *const mailish[] = { "mail", "mx", "smtp", "out",
  * such as eu-central-1.compute.amazonaws.com suffixes, and then a whole
  * host name would count as the registered domain.
  */
-const char *
-dyn_registered_domain(const char *name)
+static const char *
+registered_domain(const char *name)
 {
 	static const psl_ctx_t *psl;
 	const char *prev = NULL, *p = name;
@@ -71,6 +72,41 @@ dyn_registered_domain(const char *name)
 			return NULL;
 		p++;
 	}
+}
+
+/*
+ * A small cache of answers by whole name: the same servers come back
+ * (and a server's PTR name is often its HELO), and one libpsl lookup per
+ * label costs some 2,000 instructions. Direct-mapped; the process is
+ * single-threaded. The answer is kept as an offset into the name.
+ */
+#define REG_CACHE 256
+#define DYN_NAME_MAX 253 /* longest domain name */
+static struct {
+	char name[DYN_NAME_MAX + 1]; /* "" empty */
+	int off;                     /* -1: no registered domain */
+} reg_cache[REG_CACHE];
+
+const char *
+dyn_registered_domain(const char *name)
+{
+	size_t len = strlen(name), slot;
+	uint32_t h = 2166136261u;
+	const char *r;
+	size_t i;
+
+	if (len == 0 || len > DYN_NAME_MAX)
+		return registered_domain(name);
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	slot = h % REG_CACHE;
+	if (strcmp(reg_cache[slot].name, name) == 0)
+		return reg_cache[slot].off < 0 ? NULL
+					       : name + reg_cache[slot].off;
+	r = registered_domain(name);
+	memcpy(reg_cache[slot].name, name, len + 1);
+	reg_cache[slot].off = r ? (int)(r - name) : -1;
+	return r;
 }
 
 /* dyn_patterns_load - one regex a line, '#' comments, '!' exemptions */

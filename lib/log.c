@@ -89,27 +89,24 @@ text_safe_buf(char *dst, size_t dstsz, const char *s)
 		return dst;
 	for (i = 0; s[i] != '\0' && i < TEXT_SAFE_MAX; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[5];
-		size_t n;
 
-		if (c < 0x20 || c == 0x7f) {
-			esc[0] = '\\';
-			esc[1] = 'x';
-			esc[2] = hex[c >> 4];
-			esc[3] = hex[c & 15];
-			n = 4;
-		} else if (c == '\\' || c == '"') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else {
-			esc[0] = (char)c;
-			n = 1;
+		if (c >= 0x20 && c != 0x7f && c != '\\' && c != '"') {
+			/* The common case: the byte as it is. */
+			if (o + 1 + 4 > dstsz) /* keep room for "..." */
+				break;
+			dst[o++] = (char)c;
+			continue;
 		}
-		if (o + n + 4 > dstsz) /* keep room for "..." */
+		if (o + (c == '\\' || c == '"' ? 2 : 4) + 4 > dstsz)
 			break;
-		memcpy(dst + o, esc, n);
-		o += n;
+		dst[o++] = '\\';
+		if (c == '\\' || c == '"') {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
 	}
 	if (s[i] != '\0' && o + 4 <= dstsz) {
 		memcpy(dst + o, "...", 3);

@@ -31,6 +31,8 @@
 #include "verdict.h"
 #include "xalloc.h"
 
+#define CHK_REASON_MAX 511 /* bytes of a check's reason */
+
 struct chk_query_slot {
 	struct dns_query *q;
 	chk_dns_fn *cb;
@@ -66,7 +68,6 @@ struct pipeline {
 	int score_reject, score_greylist;
 	bool greylist_on;
 	const char *profile;           /* NULL: the main policy */
-	struct chk_run runs[CHK_MAX];
 	unsigned nruns;
 	unsigned pending;
 	bool starting;
@@ -74,6 +75,7 @@ struct pipeline {
 	bool timer_on;
 	uv_timer_t deadline;
 	struct verdict v;
+	struct chk_run runs[]; /* the enabled checks only */
 };
 
 const struct req *
@@ -152,14 +154,16 @@ run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
     va_list ap)
 {
 	struct pipeline *p = run->p;
-	char buf[512];
+	char *reason;
 
 	if (run->done || p->over)
 		return;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
 	run->st = st;
 	run->result = result;
-	run->reason = arena_strdup(p->req->arena, buf);
+	reason = arena_vprintf(p->req->arena, fmt, ap);
+	if (strlen(reason) > CHK_REASON_MAX)
+		reason[CHK_REASON_MAX] = '\0'; /* names can be long */
+	run->reason = reason;
 	run->done = true;
 	run->us = (uv_hrtime() - run->t0) / 1000;
 	cancel_queries(run); /* a check may end before all answers came */
@@ -561,8 +565,8 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
     void *arg, struct pipeline **pp, struct verdict *v)
 {
 	const struct access_rule *r;
-	struct pipeline *p;
-	unsigned i;
+	struct pipeline head, *p;
+	unsigned i, n = 0;
 
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
@@ -577,18 +581,23 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		v->rule = r->name;
 		return 1;
 	}
-	p = xcalloc(1, sizeof(*p));
-	p->loop = loop;
-	p->cfg = cfg;
-	p->dns = dns;
-	p->req = req;
-	p->env = env;
-	p->done = done;
-	p->arg = arg;
-	p->v = *v;
-	select_profile(p);
+	memset(&head, 0, sizeof(head));
+	head.loop = loop;
+	head.cfg = cfg;
+	head.dns = dns;
+	head.req = req;
+	head.env = env;
+	head.done = done;
+	head.arg = arg;
+	head.v = *v;
+	select_profile(&head);
 	/* Clients that logged in are our users: no identity checks. */
-	if (req->sasl_username == NULL) {
+	for (i = 0; req->sasl_username == NULL && i < chk_count; i++)
+		n += head.pols[i].enabled;
+	/* Only the enabled checks' state: each run is ~800 bytes. */
+	p = xcalloc(1, sizeof(*p) + n * sizeof(p->runs[0]));
+	*p = head;
+	if (n > 0) {
 		for (i = 0; i < chk_count; i++) {
 			if (!p->pols[i].enabled)
 				continue;

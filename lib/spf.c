@@ -13,6 +13,7 @@
 #include "spf.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,21 +61,25 @@ struct spf_check {
 	struct spf_params p;
 	spf_done_fn *done;
 	void *arg;
-	struct frame frames[SPF_MAX_DEPTH];
 	int depth;
 	unsigned dns_terms, voids;
 	struct slot slots[MAX_SLOTS];
 	/* %{p}: validated names of the client address */
 	int p_state;         /* 0 not asked, 1 asking, 2 known */
 	unsigned p_pending;
-	char pnames[SPF_MAX_NAMES][256];
 	unsigned np, npcand;
-	char pcand[SPF_MAX_NAMES][256];
 	bool in_exp;
 	const char *exp_text;  /* an explanation waiting for %{p} */
 	bool over;           /* reported (or cancelled): nothing more happens */
 	unsigned busy;       /* entry points on the stack; free when 0 */
 	char why[256];
+	/*
+	 * Not zeroed at start (12 KB): a frame is cleared when entered,
+	 * the names are written before np/npcand count them.
+	 */
+	struct frame frames[SPF_MAX_DEPTH];
+	char pnames[SPF_MAX_NAMES][256];
+	char pcand[SPF_MAX_NAMES][256];
 };
 
 static void step(struct spf_check *c);
@@ -788,7 +793,9 @@ spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
 		*now_result = SPF_NONE;
 		return 1;
 	}
-	c = xcalloc(1, sizeof(*c));
+	c = xmalloc(sizeof(*c));
+	memset(c, 0, offsetof(struct spf_check, frames));
+	memset(&c->frames[0], 0, sizeof(c->frames[0]));
 	c->dns = dns;
 	c->arena = arena_new();
 	c->done = done;

@@ -171,17 +171,34 @@ static void
 kv(char *buf, size_t size, size_t *off, const char *key, const char *val)
 {
 	char safe[TEXT_SAFE_MAX * 4 + 4];
+	size_t klen = strlen(key), vlen, need;
 	bool quote;
-	int n;
+	char *p;
 
 	if (*off >= size)
 		return;
 	text_safe_buf(safe, sizeof(safe), val);
-	quote = *safe == '\0' || strpbrk(safe, " \"=") != NULL;
-	n = snprintf(buf + *off, size - *off, "%s%s=%s%s%s",
-	    *off ? " " : "", key, quote ? "\"" : "", safe, quote ? "\"" : "");
-	if (n > 0)
-		*off += (size_t)n;
+	vlen = strlen(safe);
+	quote = vlen == 0 || strpbrk(safe, " \"=") != NULL;
+	need = (*off ? 1 : 0) + klen + 1 + vlen + (quote ? 2 : 0);
+	if (*off + need >= size) {
+		*off = size; /* no room: the line ends before this pair */
+		return;
+	}
+	p = buf + *off;
+	if (*off)
+		*p++ = ' ';
+	memcpy(p, key, klen);
+	p += klen;
+	*p++ = '=';
+	if (quote)
+		*p++ = '"';
+	memcpy(p, safe, vlen);
+	p += vlen;
+	if (quote)
+		*p++ = '"';
+	*p = '\0';
+	*off += need;
 }
 
 /* addr_text - "<address>" as Postfix logs it, or "" when not sent */

@@ -185,6 +185,36 @@ test_dynamic_registered_domain(void **state)
 	assert_null(dyn_registered_domain(""));
 }
 
+/*
+ * The answers are cached by name: a second asking (a hit), names that
+ * share a slot, and the answer pointing into the name asked each time.
+ */
+static void
+test_dynamic_registered_domain_cache(void **state)
+{
+	char name[64], again[64];
+	const char *r;
+	unsigned i, round;
+
+	(void)state;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 1000; i++) {
+			snprintf(name, sizeof(name), "h%u.d%u.example.co.uk", i,
+			    i % 7);
+			r = dyn_registered_domain(name);
+			assert_non_null(r);
+			assert_ptr_equal(r, strstr(name, "example.co.uk"));
+			memcpy(again, name, sizeof(name));
+			assert_ptr_equal(dyn_registered_domain(again),
+			    strstr(again, "example.co.uk"));
+		}
+		assert_null(dyn_registered_domain("co.uk"));
+		assert_null(dyn_registered_domain("co.uk"));
+		assert_string_equal(dyn_registered_domain("a.b.blogspot.com"),
+		    "blogspot.com");
+	}
+}
+
 static void
 test_dynamic_patterns(void **state)
 {
@@ -244,6 +274,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dynamic_table),
 		cmocka_unit_test(test_dynamic_registered_domain),
+		cmocka_unit_test(test_dynamic_registered_domain_cache),
 		cmocka_unit_test(test_dynamic_patterns),
 		cmocka_unit_test(test_dynamic_shipped_patterns),
 	};
