@@ -149,6 +149,9 @@ cancel_queries(struct chk_run *run)
 static void finish(struct pipeline *p);
 
 /* run_done - a check's result, with its named result or -1 */
+static void run_done(struct chk_run *run, enum chk_status st, int result,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
     va_list ap)

@@ -431,6 +431,20 @@ in_nets(const struct cidr *nets, size_t n, const struct ipaddr *ip)
 	return NULL;
 }
 
+/* before_mail - a request from a stage that has no sender yet */
+static bool
+before_mail(const char *state)
+{
+	static const char *const early[] = { "CONNECT", "EHLO", "HELO", "VRFY",
+		"ETRN" };
+	size_t i;
+
+	for (i = 0; i < sizeof(early) / sizeof(early[0]); i++)
+		if (strcmp(state, early[i]) == 0)
+			return true;
+	return false;
+}
+
 static void
 spf_start(struct chk_run *run)
 {
@@ -443,6 +457,13 @@ spf_start(struct chk_run *run)
 
 	if (!req->has_client_ip) {
 		chk_done(run, CHK_NEUTRAL, "no client address");
+		return;
+	}
+	if (before_mail(req->protocol_state)) {
+		/* Postfix sends sender= empty before MAIL FROM too: that is
+		 * no null sender, there is no identity yet. */
+		chk_done(run, CHK_NEUTRAL, "not checked before MAIL FROM (%s)",
+		    req->protocol_state);
 		return;
 	}
 	if ((net = in_nets(pol->forwarders, pol->nforwarders,

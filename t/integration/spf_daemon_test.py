@@ -260,6 +260,66 @@ class SpfDaemon(DaemonTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_hostile_values_in_the_header(self):
+        d = self.start(spf="    fail: log\n")
+        s = d.connect()
+        # A local part with a quote and a backslash, a HELO with blanks
+        # and control characters: quoted and escaped in values, dropped
+        # from the comment (no parentheses or backslashes there), never
+        # breaking the header or the reply.
+        reply = self.ask(s, client_address="198.51.100.7",
+                         sender='a"b\\c@soft.example',
+                         helo_name="evil (x) \x01; y=z",
+                         recipient="u@our.example")
+        self.assertEqual(reply,
+                         'PREPEND Received-SPF: softfail (mx.our.example: '
+                         'domain of transitioning a"bc@soft.example does '
+                         'not designate 198.51.100.7 as permitted sender) '
+                         'client-ip=198.51.100.7; '
+                         'envelope-from="a\\"b\\\\c@soft.example"; '
+                         'helo="evil (x) ; y=z"; receiver=mx.our.example; '
+                         'identity=mailfrom')
+        # Long values: the header stays within a Postfix reply, dropping
+        # the comment and then the values, never cut in the middle.
+        long_local = "x" * 200
+        long_helo = "h" * 60 + "." + "i" * 60 + "." + "j" * 60 + ".example"
+        reply = self.ask(s, client_address="198.51.100.7",
+                         sender=long_local + "@soft.example",
+                         helo_name=long_helo, recipient="u@our.example")
+        self.assertEqual(reply,
+                         "PREPEND Received-SPF: softfail "
+                         "client-ip=198.51.100.7; receiver=mx.our.example; "
+                         "identity=mailfrom")
+        # A fail that only logs: the explanation of a hostile domain
+        # never reaches the reply unescaped.
+        self.assertRegex(self.ask(s, client_address="198.51.100.7",
+                                  sender="a@hard.example",
+                                  helo_name="x.example",
+                                  recipient="u@our.example"),
+                         r"^PREPEND Received-SPF: fail ")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_not_before_mail_from(self):
+        # At CONNECT or HELO Postfix sends an empty sender: no identity
+        # yet, not the null sender. Nothing is evaluated or kept.
+        d = self.start()
+        s = d.connect()
+        for state in ("CONNECT", "EHLO"):
+            self.assertEqual(self.ask(s, protocol_state=state,
+                                      client_address="192.0.2.31", sender="",
+                                      helo_name="helo.example",
+                                      instance="E1"), "DUNNO")
+        d.wait_log(r'client=192\.0\.2\.31 .*checks=spf:neutral:', count=2)
+        self.assertEqual(self.txt_queries("helo.example"), 0)
+        # The same message at RCPT is checked (and here refused).
+        self.assertRegex(self.ask(s, client_address="192.0.2.31", sender="",
+                                  helo_name="helo.example", instance="E1",
+                                  recipient="u@our.example"),
+                         r"^550 5\.7\.23 ")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
     def test_forwarders_and_secondary_mx_skip(self):
         d = self.start()
         s = d.connect()

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "spf.h"
 #include "xalloc.h"
 
 #ifndef SOURCE_DIR
@@ -166,6 +167,68 @@ test_config_dns(void **state)
 	cfg_unref(cfg);
 }
 
+/* The spf check's own keys, and a profile's copy of them. */
+static void
+test_config_spf(void **state)
+{
+	const char *text = "checks:\n"
+			   "  spf:\n"
+			   "    fail: { score: 4 }\n"
+			   "    permerror: reject\n"
+			   "    temperror: log\n"
+			   "    helo_first: yes\n"
+			   "    header: authentication-results\n"
+			   "    forwarders: [192.0.2.0/24, \"2001:db8::/32\"]\n"
+			   "    secondary_mx: 198.51.100.25/32\n"
+			   "  greylist: { pool_spf: no, pool_fcrdns: off }\n"
+			   "profiles:\n"
+			   "  relaxed:\n"
+			   "    checks:\n"
+			   "      spf: { softfail: log, forwarders: [] }\n";
+	const struct chk_policy *spf, *pspf;
+	struct why why;
+	struct cfg *cfg = parse(text, &why);
+	char buf[CIDR_STRLEN];
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	spf = &cfg->checks[chk_find("spf")];
+	assert_true(spf->enabled);
+	assert_int_equal(spf->results[SPF_FAIL].on, CHK_SCORE);
+	assert_int_equal(spf->results[SPF_FAIL].score, 4);
+	assert_int_equal(spf->results[SPF_PERMERROR].on, CHK_REJECT);
+	assert_int_equal(spf->results[SPF_TEMPERROR].on, CHK_LOG);
+	/* What the file does not name keeps its default. */
+	assert_int_equal(spf->results[SPF_SOFTFAIL].on, CHK_SCORE);
+	assert_int_equal(spf->results[SPF_SOFTFAIL].score, 2);
+	assert_int_equal(spf->results[SPF_NEUTRAL].score, 0);
+	assert_true(spf->helo_first);
+	assert_int_equal(spf->header, CHK_HDR_AUTH_RESULTS);
+	assert_int_equal(spf->nforwarders, 2);
+	assert_string_equal(cidr_format(&spf->forwarders[1], buf, sizeof(buf)),
+	    "2001:db8::/32");
+	assert_int_equal(spf->nsecondary_mx, 1);
+	assert_false(cfg->greylist.pool_spf);
+	assert_false(cfg->greylist.pool_fcrdns);
+	/* The profile starts from the main policy and changes two keys. */
+	pspf = &cfg->profiles[0].checks[chk_find("spf")];
+	assert_int_equal(pspf->results[SPF_SOFTFAIL].on, CHK_LOG);
+	assert_int_equal(pspf->results[SPF_FAIL].score, 4);
+	assert_int_equal(pspf->header, CHK_HDR_AUTH_RESULTS);
+	assert_int_equal(pspf->nforwarders, 0);
+	assert_int_equal(pspf->nsecondary_mx, 1);
+	assert_ptr_not_equal(pspf->secondary_mx, spf->secondary_mx);
+	cfg_unref(cfg);
+	/* Without a section: off, with the documented defaults ready. */
+	cfg = parse("", &why);
+	spf = &cfg->checks[chk_find("spf")];
+	assert_false(spf->enabled);
+	assert_int_equal(spf->results[SPF_FAIL].on, CHK_REJECT);
+	assert_int_equal(spf->results[SPF_PERMERROR].score, 1);
+	cfg_unref(cfg);
+}
+
 static void
 test_config_shipped_file(void **state)
 {
@@ -197,6 +260,19 @@ test_config_shipped_file(void **state)
 	assert_int_equal(cfg->score_reject, 5);
 	assert_int_equal(cfg->score_greylist, 0);
 	assert_true(cfg->tempfail_defer);
+	/* SPF: fail refuses, softfail scores, temperror defers, header. */
+	{
+		const struct chk_policy *spf = &cfg->checks[chk_find("spf")];
+
+		assert_true(spf->enabled);
+		assert_int_equal(spf->results[SPF_FAIL].on, CHK_REJECT);
+		assert_int_equal(spf->results[SPF_SOFTFAIL].on, CHK_SCORE);
+		assert_int_equal(spf->results[SPF_SOFTFAIL].score, 2);
+		assert_int_equal(spf->results[SPF_TEMPERROR].on, CHK_DEFER);
+		assert_int_equal(spf->header, CHK_HDR_RECEIVED_SPF);
+		assert_true(cfg->greylist.pool_spf);
+		assert_true(cfg->greylist.pool_fcrdns);
+	}
 	cfg_unref(cfg);
 }
 
@@ -497,6 +573,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_good_file),
+		cmocka_unit_test(test_config_spf),
 		cmocka_unit_test(test_config_shipped_file),
 		cmocka_unit_test(test_config_dns),
 		cmocka_unit_test(test_config_bad_files),
