@@ -345,6 +345,10 @@ class SpfDaemon(DaemonTest):
                                   instance="G1", **msg),
                          r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
         d.wait_log(r'rule="greylist:new\(wait=1s,key=spf:example\.org\)"')
+        v6 = dict(msg, recipient="v@our.example")
+        self.assertRegex(self.ask(s, client_address="192.0.2.7",
+                                  instance="G1b", **v6),
+                         r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
         time.sleep(1.1)
         # The retry comes from another /24 of the sender's pool: SPF
         # passes for the same domain, so it is the same client.
@@ -367,12 +371,18 @@ class SpfDaemon(DaemonTest):
                                   instance="G2",
                                   protocol_state="END-OF-MESSAGE", **msg),
                          "DUNNO")
-        # And over IPv6.
+        # A retry over IPv6 of a triplet first seen over IPv4 passes.
         self.assertRegex(self.ask(s, client_address="2001:db8::25",
-                                  instance="G3", **msg),
+                                  instance="G3", **v6),
+                         r"^PREPEND Received-SPF: pass ")
+        d.wait_log(r'rule="greylist:pass\(delayed=[12]s,key=spf:example\.'
+                   r'org\)" client=2001:db8::25 ')
+        # And the first triplet, passed, is known there too.
+        self.assertRegex(self.ask(s, client_address="2001:db8::26",
+                                  instance="G3b", **msg),
                          r"^PREPEND Received-SPF: pass ")
         d.wait_log(r'rule="greylist:known\(key=spf:example\.org\)" '
-                   r'client=2001:db8::25 ')
+                   r'client=2001:db8::26 ')
         # Without SPF: the verified client name's registered domain.
         fc = dict(sender="b@nospf.example.org", recipient="u@our.example",
                   helo_name="mail.pool.example")
@@ -399,7 +409,9 @@ class SpfDaemon(DaemonTest):
         out = self.ctl(d, "greylist", "list", "--client", "SPF:Example.org")
         self.assertRegex(out, r"(?m)^spf:example\.org +a@example\.org +"
                          r"u@our\.example +passed ")
-        self.assertEqual(len(out.strip().splitlines()), 2, out)
+        self.assertRegex(out, r"(?m)^spf:example\.org +a@example\.org +"
+                         r"v@our\.example +passed ")
+        self.assertEqual(len(out.strip().splitlines()), 3, out)
         out = self.ctl(d, "greylist", "list", "--client", "192.0.2.0/24")
         self.assertEqual(len(out.strip().splitlines()), 2, out)
         self.assertIn("192.0.2.0/24", out)
