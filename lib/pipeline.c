@@ -519,9 +519,15 @@ on_deadline(uv_timer_t *t)
 		if (r->ops->cancel)
 			r->ops->cancel(r);
 		r->st = CHK_TEMPFAIL;
-		if (r->ops->results != NULL)
-			r->result = r->ops->tempfail_result;
 		r->reason = "no answer before the deadline";
+		if (r->ops->results != NULL) {
+			/* Its own temporary-error result, and a reply text
+			 * that stands on its own ({reason} is the text). */
+			r->result = r->ops->tempfail_result;
+			r->reason = arena_printf(p->req->arena, "%s: no DNS "
+			    "answer before the deadline; please try again "
+			    "later", r->ops->name);
+		}
 		r->us = (uv_hrtime() - r->t0) / 1000;
 		r->done = true;
 	}

@@ -504,6 +504,8 @@ spf_cancel_run(struct chk_run *run)
 {
 	struct spf_state *s = *chk_state(run);
 
+	/* Cut by the deadline: a temperror, whose code is 4.7.24. */
+	chk_set_dsn(run, "5.7.24");
 	if (s != NULL && s->c != NULL) {
 		spf_cancel(s->c);
 		s->c = NULL;

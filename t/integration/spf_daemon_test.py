@@ -30,6 +30,8 @@ helo.example. 0 IN TXT "v=spf1 a -all"
 helo.example. 0 IN A 192.0.2.30
 badhelo.example. 0 IN TXT "v=spf1 -all"
 !servfail trouble.example.
+slow.example. 0 IN TXT "v=spf1 -all"
+!delay slow.example. 1500
 mail.pool.example. 0 IN A 192.0.2.40
 mail.pool.example. 0 IN A 203.0.113.40
 40.2.0.192.in-addr.arpa. 0 IN PTR mail.pool.example.
@@ -145,6 +147,26 @@ class SpfDaemon(DaemonTest):
                          r"^451 4\.7\.24 SPF temperror: the SPF record of "
                          r"trouble\.example could not be checked \(.*\); "
                          r"please try again later$")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_deadline_is_a_temperror(self):
+        # The resolver would wait longer than the request may: the
+        # deadline cuts the evaluation, and that is a temperror too.
+        d = self.daemon(POLICY.replace("timeout: 300ms", "timeout: 3s")
+                        .replace("deadline: 2s", "deadline: 400ms")
+                        % {"port": self.dns_port, "spf": SPF_DEFAULT,
+                           "greylist": "false"})
+        s = d.connect()
+        t0 = time.monotonic()
+        self.assertEqual(self.ask(s, client_address="198.51.100.7",
+                                  sender="a@slow.example",
+                                  helo_name="x.example",
+                                  recipient="u@our.example"),
+                         "451 4.7.24 spf: no DNS answer before the deadline; "
+                         "please try again later")
+        self.assertLess(time.monotonic() - t0, 1.4)
+        d.wait_log(r'rule=check:spf .*checks=spf:temperror:')
         s.close()
         self.assertEqual(d.stop(), 0)
 
