@@ -11,35 +11,7 @@ build=${1:-$top/build}
 n=${2:-5000}
 tmp=$(mktemp -d)
 trap 'kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
-{
-	echo "example.net. 3600 IN SOA ns.example.net. h.example.net. 1 2 3 4 3600"
-	echo "example.net. 3600 IN MX 10 mx.example.net."
-	echo "example.net. 3600 IN TXT \"v=spf1 ip4:198.51.0.0/16 -all\""
-	i=0
-	while [ $i -lt 1000 ]; do
-		echo "mail$i.example.net. 3600 IN A 198.51.$((i / 250)).$((i % 250))"
-		i=$((i + 1))
-	done
-} > "$tmp/zone"
-"$build/t/dnsd/dnsd" "$tmp/zone" > "$tmp/dport" &
-dpid=$!
-sleep 0.5
-dport=$(sed -n 's/^port //p' "$tmp/dport")
-cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-dns:
-  nameservers: [127.0.0.1:$dport]
-checks:
-  helo: { on_fail: reject }
-  dynamic: { on_fail: reject }
-  dynamic_helo: { on_fail: { score: 1 } }
-  rdns: { on_fail: reject }
-  fcrdns: { on_fail: { score: 2 } }
-  helo_dns: { on_fail: { score: 2 } }
-  sender: { on_fail: reject }
-  spf: {}
-POLICY
+. "$top/t/bench/identity-setup.sh"
 # run COUNT - total instructions of a daemon that answered COUNT requests
 run() {
 	rm -f "$tmp/log" "$tmp/cg.out"

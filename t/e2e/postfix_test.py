@@ -18,9 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
-from pdtest import Daemon  # noqa: E402
-
-DNSD = os.environ.get("DNSD", "dnsd")
+from pdtest import Daemon, start_dnsd  # noqa: E402
 
 MAIN_CF = """
 compatibility_level = 3.6
@@ -93,16 +91,7 @@ def free_port():
                      "postfix and swaks are not installed")
 class Postfix(unittest.TestCase):
     def setUp(self):
-        self.dnstmp = tempfile.TemporaryDirectory(prefix="policyd-e2e-dns-")
-        self.addCleanup(self.dnstmp.cleanup)
-        zone = os.path.join(self.dnstmp.name, "zone")
-        with open(zone, "w") as f:
-            f.write(ZONE)
-        self.dnsd = subprocess.Popen([DNSD, zone], stdout=subprocess.PIPE,
-                                     text=True)
-        self.addCleanup(self.dnsd.wait)
-        self.addCleanup(self.dnsd.terminate)
-        dns_port = int(self.dnsd.stdout.readline().split()[1])
+        dns_port = start_dnsd(self, ZONE)
         self.pd = Daemon(POLICY % dns_port, start=False)
         self.addCleanup(self.pd.close)
         self.pd.start()

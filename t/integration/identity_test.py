@@ -10,9 +10,8 @@ import tempfile
 import time
 import unittest
 
-from pdtest import DaemonTest, read_replies, request
+from pdtest import DaemonTest, read_replies, request, start_dnsd
 
-DNSD = os.environ.get("DNSD", "dnsd")
 
 ZONE = """
 example.org. 3600 IN SOA ns.example.org. h.example.org. 1 2 3 4 300
@@ -52,14 +51,7 @@ class DnsTest(DaemonTest):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="identity-")
         self.addCleanup(self.tmp.cleanup)
-        zone = os.path.join(self.tmp.name, "zone")
-        with open(zone, "w") as f:
-            f.write(ZONE)
-        self.dnsd = subprocess.Popen([DNSD, zone], stdout=subprocess.PIPE,
-                                     text=True)
-        self.addCleanup(self.dnsd.wait)
-        self.addCleanup(self.dnsd.terminate)
-        self.dns_port = int(self.dnsd.stdout.readline().split()[1])
+        self.dns_port = start_dnsd(self, ZONE)
 
     def start(self, deadline="2s"):
         return self.daemon(POLICY % (self.dns_port, deadline))

@@ -18,6 +18,24 @@ import time
 import unittest
 
 POLICYD = os.environ.get("POLICYD", "policyd")
+DNSD = os.environ.get("DNSD", "dnsd")
+
+
+def start_dnsd(test, zone_text, querylog=None):
+    """Serve zone_text (dnsd's zone syntax) on 127.0.0.1 for the rest of
+    test, logging each query to querylog if given; returns the port."""
+    tmp = tempfile.TemporaryDirectory(prefix="dnsd-")
+    test.addCleanup(tmp.cleanup)
+    zone = os.path.join(tmp.name, "zone")
+    with open(zone, "w") as f:
+        f.write(zone_text)
+    cmd = [DNSD] + (["-l", querylog] if querylog else []) + [zone]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    # Cleanups run last first: stop, reap, close the pipe.
+    test.addCleanup(proc.stdout.close)
+    test.addCleanup(proc.wait)
+    test.addCleanup(proc.terminate)
+    return int(proc.stdout.readline().split()[1])
 
 
 def request(**attrs):

@@ -13,9 +13,8 @@ import tempfile
 import time
 import unittest
 
-from pdtest import DaemonTest, read_replies, request
+from pdtest import DaemonTest, read_replies, request, start_dnsd
 
-DNSD = os.environ.get("DNSD", "dnsd")
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 
 ZONE = """
@@ -68,15 +67,8 @@ class SpfDaemon(DaemonTest):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="spf-daemon-")
         self.addCleanup(self.tmp.cleanup)
-        zone = os.path.join(self.tmp.name, "zone")
         self.qlog = os.path.join(self.tmp.name, "queries")
-        with open(zone, "w") as f:
-            f.write(ZONE)
-        self.dnsd = subprocess.Popen([DNSD, "-l", self.qlog, zone],
-                                     stdout=subprocess.PIPE, text=True)
-        self.addCleanup(self.dnsd.wait)
-        self.addCleanup(self.dnsd.terminate)
-        self.dns_port = int(self.dnsd.stdout.readline().split()[1])
+        self.dns_port = start_dnsd(self, ZONE, self.qlog)
 
     def start(self, spf=SPF_DEFAULT, greylist="false"):
         return self.daemon(POLICY % {"port": self.dns_port, "spf": spf,
