@@ -7,8 +7,23 @@
  * questions and step() returns; their callbacks record what they found
  * and call step() again. Limits (section 4.6.4): 10 terms that query DNS,
  * 2 lookups that find nothing, 10 MX or PTR names per term; nesting
- * bounded, so include loops end in permerror. The resolver never calls
- * back from inside a question, so step() is never re-entered.
+ * bounded, so include loops end in permerror.
+ *
+ * Ownership of questions: every question belongs either to the term that
+ * is being evaluated (its A, MX, PTR lookups, an include's TXT) or to the
+ * whole evaluation (the %{p} names, the explanation). A term that ends,
+ * by its first matching answer or otherwise, cancels its own questions
+ * before anything else happens, and bumps the term generation: an mx or
+ * ptr term with several names ends on the first name that matches, and
+ * the answers for the others must never reach the term that comes next
+ * (inside an include that next term may be another frame's, with no
+ * record yet). Each slot remembers its generation, and an answer for an
+ * older one is dropped (postscreen drops stale DNSBL replies the same way
+ * by request id); with the cancel this cannot happen, the check is the
+ * second line. The resolver never calls back from inside a question, but
+ * step() is re-entered through term_done() (start_term -> a name that
+ * cannot be asked -> term_done -> step), so step() keeps no state on its
+ * stack across the calls it makes.
  */
 #include "spf.h"
 
@@ -53,6 +68,8 @@ struct slot {
 	struct spf_check *c;
 	void (*fn)(struct spf_check *c, const struct dns_answer *a, int tag);
 	int tag;
+	bool eval;           /* the evaluation's (%{p}, exp), not a term's */
+	unsigned gen;        /* term generation it was asked in */
 };
 
 struct spf_check {
@@ -63,6 +80,8 @@ struct spf_check {
 	void *arg;
 	int depth;
 	unsigned dns_terms, voids;
+	unsigned gen;        /* term generation: bumped when a term ends */
+	uint64_t dropped;    /* stale answers dropped (never, with the cancel) */
 	struct slot slots[MAX_SLOTS];
 	/* %{p}: validated names of the client address */
 	int p_state;         /* 0 not asked, 1 asking, 2 known */
@@ -146,16 +165,23 @@ on_answer(void *arg, const struct dns_answer *a)
 	struct spf_check *c = s->c;
 
 	s->q = NULL;
+	if (c->over || (!s->eval && s->gen != c->gen)) {
+		c->dropped++; /* its term (or the evaluation) has ended */
+		release(c);
+		return;
+	}
 	c->busy++;
 	s->fn(c, a, s->tag);
 	c->busy--;
 	release(c);
 }
 
-/* ask - one question; -1 if it cannot be asked */
+typedef void answer_fn(struct spf_check *, const struct dns_answer *, int);
+
+/* ask_in - one question of the current term, or of the evaluation */
 static int
-ask(struct spf_check *c, const char *name, uint16_t type,
-    void (*fn)(struct spf_check *, const struct dns_answer *, int), int tag)
+ask_in(struct spf_check *c, bool eval, const char *name, uint16_t type,
+    answer_fn *fn, int tag)
 {
 	size_t i;
 
@@ -167,8 +193,41 @@ ask(struct spf_check *c, const char *name, uint16_t type,
 	c->slots[i].c = c;
 	c->slots[i].fn = fn;
 	c->slots[i].tag = tag;
+	c->slots[i].eval = eval;
+	c->slots[i].gen = c->gen;
 	return dns_query(c->dns, name, type, on_answer, &c->slots[i],
 	    &c->slots[i].q);
+}
+
+/* ask - a question of the current term; -1 if it cannot be asked */
+static int
+ask(struct spf_check *c, const char *name, uint16_t type, answer_fn *fn,
+    int tag)
+{
+	return ask_in(c, false, name, type, fn, tag);
+}
+
+/* ask_eval - a question of the whole evaluation (%{p} names, exp) */
+static int
+ask_eval(struct spf_check *c, const char *name, uint16_t type, answer_fn *fn,
+    int tag)
+{
+	return ask_in(c, true, name, type, fn, tag);
+}
+
+/* end_term - the current term is over: its questions go with it */
+static void
+end_term(struct spf_check *c)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_SLOTS; i++) {
+		if (c->slots[i].q != NULL && !c->slots[i].eval) {
+			dns_cancel(c->slots[i].q);
+			c->slots[i].q = NULL;
+		}
+	}
+	c->gen++;
 }
 
 static struct frame *
@@ -278,12 +337,16 @@ void_lookup(struct spf_check *c)
 	return false;
 }
 
-/* term_done - the term is decided */
+/*
+ * term_done - the term is decided: cancel what it still asks (the other
+ * MX or PTR names), then go on
+ */
 static void
 term_done(struct spf_check *c, bool matched)
 {
 	struct frame *f = top(c);
 
+	end_term(c);
 	f->matched = matched;
 	f->ts = T_DONE;
 	step(c);
@@ -321,7 +384,7 @@ p_ptr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
 	for (i = 0; a->status == DNS_OK && i < a->n && i < SPF_MAX_NAMES;
 	    i++) {
 		scopy(c->pcand[i], 256, a->rr[i].text);
-		if (ask(c, c->pcand[i], t, p_addr_answer, (int)i) == 0)
+		if (ask_eval(c, c->pcand[i], t, p_addr_answer, (int)i) == 0)
 			c->p_pending++;
 	}
 	if (c->p_pending == 0) {
@@ -341,7 +404,7 @@ start_p(struct spf_check *c)
 	c->p_state = 1;
 	top(c)->ts = T_NEED_P;
 	dns_ptr_name(c->p.ip, name, sizeof(name));
-	if (ask(c, name, DNS_T_PTR, p_ptr_answer, 0) < 0) {
+	if (ask_eval(c, name, DNS_T_PTR, p_ptr_answer, 0) < 0) {
 		c->p_state = 2;
 		top(c)->ts = T_IDLE;
 		step(c);
@@ -590,7 +653,7 @@ frame_result(struct spf_check *c, enum spf_result r, const char *why)
 			return;
 		}
 		if (expand(c, f->rec.exp, false, dom, sizeof(dom), NULL) == 0 &&
-		    ask(c, dom, DNS_T_TXT, exp_answer, 0) == 0)
+		    ask_eval(c, dom, DNS_T_TXT, exp_answer, 0) == 0)
 			return;
 	}
 	finish(c, r, NULL, "%s", why);

@@ -35,6 +35,15 @@ mail.pool.example. 0 IN A 192.0.2.40
 mail.pool.example. 0 IN A 203.0.113.40
 40.2.0.192.in-addr.arpa. 0 IN PTR mail.pool.example.
 40.113.0.203.in-addr.arpa. 0 IN PTR mail.pool.example.
+crash.example. 0 IN TXT "v=spf1 include:a.crash.example include:b.crash.example -all"
+a.crash.example. 0 IN TXT "v=spf1 -mx ?all"
+a.crash.example. 0 IN MX 10 mx1.a.crash.example.
+a.crash.example. 0 IN MX 20 mx2.a.crash.example.
+mx1.a.crash.example. 0 IN A 192.0.2.50
+mx2.a.crash.example. 0 IN A 198.51.100.50
+!delay mx2.a.crash.example. 200
+b.crash.example. 0 IN TXT "v=spf1 ?all"
+!delay b.crash.example. 280
 """
 
 POLICY = """
@@ -141,6 +150,41 @@ class SpfDaemon(DaemonTest):
                          r"please try again later$")
         s.close()
         self.assertEqual(d.stop(), 0)
+
+    def test_late_dns_answers_of_an_ended_term_do_not_crash_the_daemon(self):
+        # Review B1: the sender's DNS answers the second MX name of an
+        # include's -mx term after the term ended, while the next include
+        # still waits for its record. The right answer is SPF fail.
+        d = self.start()
+        s = d.connect()
+        for i in range(3):
+            self.assertEqual(
+                self.ask(s, client_address="192.0.2.50",
+                         sender="x@crash.example", instance="C%d" % i,
+                         helo_name="mail.example.org",
+                         recipient="u@our.example"),
+                "550 5.7.23 SPF fail: crash.example does not allow "
+                "192.0.2.50 to send mail for <x@crash.example>; if the "
+                "mail is genuine, the owner of crash.example must list "
+                "this server in its SPF record")
+        # A client that leaves in the middle of the evaluation, with
+        # answers in flight: the daemon cancels it and goes on serving.
+        for i in range(3):
+            c = d.connect()
+            c.sendall(request(protocol_state="RCPT",
+                              client_address="192.0.2.50",
+                              sender="x@crash.example", instance="L%d" % i,
+                              helo_name="mail.example.org",
+                              recipient="u@our.example"))
+            time.sleep(0.05 * i)
+            c.close()
+        time.sleep(0.5)
+        self.assertIsNone(d.proc.poll(), "policyd died:\n" + d.log_text())
+        self.assertRegex(self.ask(s, client_address="192.0.2.7",
+                                  sender="a@example.org", instance="OK1",
+                                  helo_name="mail.example.org",
+                                  recipient="u@our.example"),
+                         r"^PREPEND Received-SPF: pass ")
 
     def test_deadline_is_a_temperror(self):
         # The resolver would wait longer than the request may: the

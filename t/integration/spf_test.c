@@ -76,7 +76,38 @@ static const char zone[] =
     "x8.example. 300 IN A 10.0.0.8\n"
     "x9.example. 300 IN A 10.0.0.9\n"
     "x10.example. 300 IN A 10.0.0.10\n"
-    "x11.example. 300 IN A 10.0.0.11\n";
+    "x11.example. 300 IN A 10.0.0.11\n"
+    /*
+     * Stale answers (review B1): a non-pass mx (or ptr) term inside an
+     * include ends on its first matching name; the answer for the other
+     * name comes later, while the parent is in its next include.
+     */
+    "crash.example. 300 IN TXT \"v=spf1 include:a.crash.example "
+    "include:b.crash.example -all\"\n"
+    "a.crash.example. 300 IN TXT \"v=spf1 -mx ?all\"\n"
+    "a.crash.example. 300 IN MX 10 mx1.a.crash.example.\n"
+    "a.crash.example. 300 IN MX 20 mx2.a.crash.example.\n"
+    "mx1.a.crash.example. 300 IN A 192.0.2.40\n"
+    "mx2.a.crash.example. 300 IN A 198.51.100.40\n"
+    "!delay mx2.a.crash.example. 200\n"
+    "b.crash.example. 300 IN TXT \"v=spf1 ?all\"\n"
+    "!delay b.crash.example. 280\n"
+    "ptrcrash.example. 300 IN TXT \"v=spf1 include:a.ptrcrash.example "
+    "include:c.falsefail.example -all\"\n"
+    "a.ptrcrash.example. 300 IN TXT \"v=spf1 -ptr ?all\"\n"
+    "41.2.0.192.in-addr.arpa. 300 IN PTR h1.a.ptrcrash.example.\n"
+    "41.2.0.192.in-addr.arpa. 300 IN PTR h2.a.ptrcrash.example.\n"
+    "h1.a.ptrcrash.example. 300 IN A 192.0.2.41\n"
+    "h2.a.ptrcrash.example. 300 IN A 192.0.2.41\n"
+    "!delay h2.a.ptrcrash.example. 200\n"
+    /* The next include has its record: the stale answer ends its term. */
+    "falsefail.example. 300 IN TXT \"v=spf1 include:a.crash.example "
+    "include:c.falsefail.example -all\"\n"
+    "c.falsefail.example. 300 IN TXT \"v=spf1 a:slow.falsefail.example "
+    "-all\"\n"
+    "slow.falsefail.example. 300 IN A 192.0.2.40\n"
+    "slow.falsefail.example. 300 IN A 192.0.2.41\n"
+    "!delay slow.falsefail.example. 400\n";
 
 static struct {
 	struct dnsd_run d;
@@ -132,17 +163,18 @@ on_done(void *arg, enum spf_result r, const char *expl, const char *why)
 	snprintf(g->why, sizeof(g->why), "%s", why ? why : "");
 }
 
-static struct got
-check(const char *client, const char *domain)
+/* start - begin an evaluation that reports into g; 1: decided at once */
+static int
+start(struct got *g, const char *client, const char *domain,
+    struct spf_check **cp)
 {
 	struct spf_params p = { 0 };
-	struct got g = { 0 };
-	struct spf_check *c;
 	enum spf_result now;
 	struct ipaddr ip;
 	char sender[300];
 	int rc;
 
+	memset(g, 0, sizeof(*g));
 	assert_int_equal(addr_parse(client, &ip), 0);
 	snprintf(sender, sizeof(sender), "user@%s", domain);
 	p.ip = &ip;
@@ -150,18 +182,59 @@ check(const char *client, const char *domain)
 	p.domain = domain;
 	p.helo = "mx.client.example";
 	p.receiver = "mx.our.example";
-	rc = spf_check(E.dns, &p, on_done, &g, &c, &now);
+	rc = spf_check(E.dns, &p, on_done, g, cp, &now);
 	if (rc == 1) {
-		g.r = now;
-		g.calls = 1;
-		return g;
+		g->r = now;
+		g->calls = 1;
+		return 1;
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(g.calls, 0);
-	while (g.calls == 0)
+	assert_int_equal(g->calls, 0);
+	return 0;
+}
+
+/* check_into - evaluate and wait for the result, reported into g */
+static void
+check_into(struct got *g, const char *client, const char *domain)
+{
+	struct spf_check *c;
+
+	if (start(g, client, domain, &c) == 1)
+		return;
+	while (g->calls == 0)
 		uv_run(&E.loop, UV_RUN_ONCE);
-	assert_int_equal(g.calls, 1);
+	assert_int_equal(g->calls, 1);
+}
+
+static struct got
+check(const char *client, const char *domain)
+{
+	struct got g;
+
+	check_into(&g, client, domain);
 	return g;
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* run_for - run the loop for ms milliseconds */
+static void
+run_for(uint64_t ms)
+{
+	uv_timer_t t;
+	bool fired = false;
+
+	uv_timer_init(&E.loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, on_timer, ms, 0);
+	while (!fired)
+		uv_run(&E.loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&E.loop, UV_RUN_NOWAIT);
 }
 
 static const struct {
@@ -219,6 +292,28 @@ static const struct {
 	    SPF_SOFTFAIL, NULL },
 };
 
+/*
+ * Answers that come after their term ended (review B1). Each case runs on
+ * a fresh resolver (nothing cached), so the delays line up as in the
+ * report: the other MX (or PTR) name answers while the parent waits for
+ * its next include.
+ */
+static const struct {
+	const char *label, *client, *domain;
+	enum spf_result want;
+	const char *why;
+} stale_cases[] = {
+	{ "a late answer of an ended mx term does not crash the next include",
+	    "192.0.2.40", "crash.example", SPF_FAIL, "fail matched a term of "
+	    "crash.example" },
+	{ "a late answer of an ended ptr term does not end the next include's "
+	  "term (false fail)", "192.0.2.41", "ptrcrash.example", SPF_PASS,
+	    "pass matched a term of ptrcrash.example" },
+	{ "a late answer of an ended mx term does not end the next include's "
+	  "term (false fail)", "192.0.2.40", "falsefail.example", SPF_PASS,
+	    "pass matched a term of falsefail.example" },
+};
+
 static void
 test_spf_cases(void **state)
 {
@@ -237,6 +332,48 @@ test_spf_cases(void **state)
 		if (cases[i].why && strstr(g.why, cases[i].why) == NULL)
 			fail_msg("%s: why \"%s\" lacks \"%s\"", cases[i].label,
 			    g.why, cases[i].why);
+	}
+}
+
+/* fresh_dns - a new resolver, so that no answer comes from the cache */
+static void
+fresh_dns(void)
+{
+	char srv[64];
+	struct dns_opts o;
+
+	dns_close(E.dns);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	dns_opts_defaults(&o);
+	o.timeout_ms = 2000;
+	o.tries = 1;
+	snprintf(srv, sizeof(srv), "127.0.0.1:%d", E.d.port);
+	dns_server_parse(srv, &o.servers[o.nservers++], NULL);
+	E.dns = dns_new(&E.loop, &o, NULL);
+}
+
+static void
+test_spf_late_answers_of_ended_terms(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(stale_cases); i++) {
+		static struct got g; /* late callbacks would still land here */
+
+		print_message("case: %s\n", stale_cases[i].label);
+		fresh_dns();
+		check_into(&g, stale_cases[i].client, stale_cases[i].domain);
+		if (g.r != stale_cases[i].want)
+			fail_msg("%s: %s, want %s (%s)", stale_cases[i].label,
+			    spf_result_name(g.r),
+			    spf_result_name(stale_cases[i].want), g.why);
+		if (strstr(g.why, stale_cases[i].why) == NULL)
+			fail_msg("%s: why \"%s\" lacks \"%s\"",
+			    stale_cases[i].label, g.why, stale_cases[i].why);
+		/* The late answers still arrive: nothing may act on them. */
+		run_for(500);
+		assert_int_equal(g.calls, 1);
 	}
 }
 
@@ -276,6 +413,32 @@ test_spf_cancel(void **state)
 	assert_int_equal(g.calls, 0);
 }
 
+/*
+ * A cancel in the middle of an evaluation, with answers in flight: the
+ * first MX name has answered and ended its term, the second name's answer
+ * and the next include's record are still on the way.
+ */
+static void
+test_spf_cancel_with_answers_in_flight(void **state)
+{
+	static struct got g;
+	struct spf_check *c;
+	struct dns_stats before, after;
+
+	(void)state;
+	fresh_dns();
+	assert_int_equal(start(&g, "192.0.2.40", "crash.example", &c), 0);
+	run_for(100); /* TXT, a's TXT, MX, mx1: answered; mx2, b: delayed */
+	dns_get_stats(E.dns, &before);
+	assert_true(before.sent >= 5);
+	assert_int_equal(g.calls, 0);
+	spf_cancel(c);
+	run_for(500); /* the delayed answers arrive and are dropped */
+	dns_get_stats(E.dns, &after);
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(after.sent, before.sent); /* nothing asked since */
+}
+
 int
 main(void)
 {
@@ -286,6 +449,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spf_cancel, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_spf_late_answers_of_ended_terms, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_spf_cancel_with_answers_in_flight, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
