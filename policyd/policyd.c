@@ -57,6 +57,8 @@ usage(int status)
 	exit(status);
 }
 
+static unsigned fd_budget(const struct cfg *cfg, unsigned inflight);
+
 /* load - the policy file, with the command line's overrides */
 static struct cfg *
 load(struct daemon *d, struct why *why)
@@ -118,6 +120,8 @@ on_signal(uv_signal_t *h, int signum)
 			log_warn("reload: dns changes take effect at the next "
 				 "restart");
 		server_set_config(d->srv, cfg);
+		server_set_conn_limit(d->srv,
+		    fd_budget(cfg, d->cfg->dns.max_inflight));
 		/* Checks that need DNS may have been switched on. */
 		server_dns_start(d->srv);
 		cfg_unref(d->cfg);
@@ -181,19 +185,54 @@ drop_privileges(const char *user, const char *group)
 		    (unsigned)getgid());
 }
 
-/* raise_fd_limit - room for max_connections descriptors */
-static void
-raise_fd_limit(unsigned want)
+/*
+ * Descriptors besides the connections and the resolver's sockets: the
+ * listeners are counted apart; this covers the store (environment,
+ * tables, log), the log socket, the loop, its signals and timers, stdio.
+ */
+#define FD_RESERVE 64
+
+/*
+ * fd_budget - room for every descriptor at full load: each connection,
+ * each resolver socket (dns.max_inflight are on the wire at once, one
+ * socket each, UDP or TCP), each listener, and FD_RESERVE. Raises the
+ * soft limit as far as the hard one allows; returns how many connections
+ * fit, which is max_connections unless the hard limit is too low (then
+ * logged once per change).
+ */
+static unsigned
+fd_budget(const struct cfg *cfg, unsigned inflight)
 {
+	static unsigned warned;
+	rlim_t others = (rlim_t)inflight + cfg->nlisten + FD_RESERVE;
+	rlim_t need = others + cfg->max_connections, fit;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < (rlim_t)want + 64) {
-		rl.rlim_cur = rl.rlim_max < (rlim_t)want + 64
-		    ? rl.rlim_max : (rlim_t)want + 64;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		return cfg->max_connections;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return cfg->max_connections;
 	}
+	if (rl.rlim_cur >= need) {
+		warned = 0;
+		return cfg->max_connections;
+	}
+	fit = rl.rlim_cur > others + 16 ? rl.rlim_cur - others : 16;
+	if (warned != (unsigned)fit)
+		log_warn("the descriptor limit is %llu, below the %llu that "
+			 "max_connections %u, the resolver's %u sockets and "
+			 "%u in reserve need; accepting at most %llu "
+			 "connections: raise the limit (LimitNOFILE= in the "
+			 "systemd unit, ulimit -n) or lower max_connections",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    cfg->max_connections, inflight,
+		    (unsigned)(FD_RESERVE + cfg->nlisten),
+		    (unsigned long long)fit);
+	warned = (unsigned)fit;
+	return (unsigned)fit;
 }
 
 /* close_walk - close whatever handle is left at exit */
@@ -297,9 +336,9 @@ main(int argc, char **argv)
 		log_err("state_dir %s: %s", d.cfg->state_dir, strerror(errno));
 		return 1;
 	}
-	raise_fd_limit(d.cfg->max_connections);
 	uv_loop_init(&d.loop);
 	d.srv = server_new(&d.loop, d.cfg);
+	server_set_conn_limit(d.srv, fd_budget(d.cfg, d.cfg->dns.max_inflight));
 	rc = stdio_mode ? server_stdio(d.srv, &why)
 			: server_listen(d.srv, &why);
 	if (rc < 0) {

@@ -40,6 +40,11 @@
 
 /* Unanswered input we hold before we stop reading from a peer. */
 #define INBUF_MAX (2 * PROTO_MAX_REQUEST)
+/*
+ * The input buffer never grows past this: reading stops above INBUF_MAX,
+ * so a reading connection always has at least INBUF_CAP - INBUF_MAX free.
+ */
+#define INBUF_CAP (INBUF_MAX + 64 * 1024)
 /* Unsent replies we hold before we stop reading from a peer. */
 #define OUTQ_MAX (256 * 1024)
 
@@ -92,6 +97,7 @@ struct server {
 	size_t nlis;
 	struct conn *conns;  /* doubly linked */
 	unsigned nconns;
+	unsigned conn_limit; /* what the descriptors allow; 0: no limit */
 	bool draining;       /* shutting down */
 	uv_timer_t force;    /* shutdown bound; closed when all is done */
 	struct store *store; /* NULL: not open (yet, or after trouble) */
@@ -110,6 +116,7 @@ static void server_maybe_done(struct server *s);
 static void conn_close(struct conn *c);
 static void conn_maybe_finish(struct conn *c);
 static void conn_read_start(struct conn *c);
+static void conn_read_resume(struct conn *c);
 
 /* server_new - an idle server */
 struct server *
@@ -133,6 +140,13 @@ server_set_config(struct server *s, struct cfg *cfg)
 	cfg_ref(cfg);
 	cfg_unref(s->cfg);
 	s->cfg = cfg;
+}
+
+/* server_set_conn_limit - at most n connections, whatever the config */
+void
+server_set_conn_limit(struct server *s, unsigned n)
+{
+	s->conn_limit = n;
 }
 
 /* server_maybe_done - shutting down and no connection left: let go */
@@ -259,8 +273,7 @@ conn_written(uv_write_t *w, int status)
 		conn_close(c);
 		return;
 	}
-	if (!c->closing && !c->reading && !c->eof)
-		conn_read_start(c);
+	conn_read_resume(c);
 }
 
 /* conn_reply - queue one reply */
@@ -510,8 +523,10 @@ conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct conn *c = h->data;
 
 	(void)suggested;
-	if (c->incap - c->inlen < 4096) {
+	if (c->incap - c->inlen < 4096 && c->incap < INBUF_CAP) {
 		c->incap = c->incap ? c->incap * 2 : 8192;
+		if (c->incap > INBUF_CAP)
+			c->incap = INBUF_CAP;
 		c->in = xrealloc(c->in, c->incap);
 	}
 	*buf = uv_buf_init(c->in + c->inlen, (unsigned)(c->incap - c->inlen));
@@ -557,6 +572,27 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		uv_read_stop(st);
 		c->reading = false;
 	}
+}
+
+/* out_stream - where a connection's replies go */
+static uv_stream_t *
+out_stream(struct conn *c)
+{
+	return c->stdio ? (uv_stream_t *)&c->out : &c->h.stream;
+}
+
+/*
+ * conn_read_resume - read again, unless the unanswered input or the
+ * unsent replies are over their bounds: a reply that is written is the
+ * only thing that makes room, so this runs after each one
+ */
+static void
+conn_read_resume(struct conn *c)
+{
+	if (c->closing || c->reading || c->eof || c->inlen > INBUF_MAX ||
+	    uv_stream_get_write_queue_size(out_stream(c)) > OUTQ_MAX)
+		return;
+	conn_read_start(c);
 }
 
 /* conn_read_start - (re)start reading */
@@ -692,10 +728,13 @@ on_connection(uv_stream_t *ls, int status)
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "%s", l->name);
 	}
-	if (s->nconns >= s->cfg->max_connections) {
+	if (s->nconns >= s->cfg->max_connections ||
+	    (s->conn_limit > 0 && s->nconns >= s->conn_limit)) {
 		log_warn("%s: refusing connection from %s: %u connections "
-			 "open, max_connections is %u", l->name, c->peer,
-		    s->nconns, s->cfg->max_connections);
+			 "open, max_connections is %u%s", l->name, c->peer,
+		    s->nconns, s->cfg->max_connections,
+		    s->nconns < s->cfg->max_connections
+			? " (fewer fit the descriptor limit)" : "");
 		c->closing = true;
 		uv_close(&c->h.handle, conn_handle_closed);
 		return;

@@ -19,6 +19,11 @@ struct server *server_new(uv_loop_t *loop, struct cfg *cfg);
 int server_listen(struct server *s, struct why *why);
 /* server_stdio - serve one connection on stdin/stdout; 0 or -1 with why */
 int server_stdio(struct server *s, struct why *why);
+/*
+ * server_set_conn_limit - accept at most n connections even if
+ * max_connections allows more (the descriptor limit is too low)
+ */
+void server_set_conn_limit(struct server *s, unsigned n);
 /* server_set_config - answer new requests with cfg (takes a reference) */
 void server_set_config(struct server *s, struct cfg *cfg);
 /*

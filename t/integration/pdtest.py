@@ -68,16 +68,25 @@ class Daemon:
             f.write(text)
         os.rename(tmp, self.config_path)
 
-    def start(self, env=None):
+    def start(self, env=None, rlimit_nofile=None):
+        """Start the daemon and wait for its start line; rlimit_nofile:
+        (soft, hard) descriptor limits to start it with."""
         with self.log_lock:
             skip = len(self.log)
             starts = sum(" started, policy " in l for l in self.log)
         cmd = [POLICYD, "-f", "-c", self.config_path,
                "--state-dir", self.path("state")] + self.args
         full_env = dict(os.environ, **(env or {}))
+        preexec = None
+        if rlimit_nofile is not None:
+            import resource
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, rlimit_nofile)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=full_env,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=preexec)
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
         self.wait_log(r"policyd \S+ started", timeout=10,
