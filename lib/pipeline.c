@@ -580,6 +580,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
 	env->store_rc = 0;
+	env->store_used = false;
 	verdict_msg_begin(env, req);
 	v->action = cfg->default_action;
 	v->rule = "default";

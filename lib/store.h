@@ -6,13 +6,20 @@
  *
  * Errors: 0 on success, STORE_NOTFOUND for a missing key, or a negative
  * code with a line in why (the backend's own message). STORE_ERETRY means
- * a transaction lost a deadlock and was aborted: run it again.
+ * a transaction lost a deadlock or met a lock it may not wait for, and
+ * was aborted: run it again (or give up: the caller never waits).
  * STORE_EFATAL means the store must be closed and opened again (recovery).
- * Nothing here logs: the caller decides what an error means.
+ * STORE_EFULL means the file system is full: nothing was written, and a
+ * later try works once there is room. Nothing here logs: the caller
+ * decides what an error means.
+ *
+ * Requests never hold a store itself but a struct store_handle, which
+ * outlives every close and reopen of the store behind it.
  */
 #ifndef POLICYD_STORE_H
 #define POLICYD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +38,7 @@ enum store_table {
 #define STORE_ERETRY   (-2) /* deadlock: the transaction was aborted */
 #define STORE_EFATAL   (-3) /* close and reopen (run recovery) */
 #define STORE_ESCHEMA  (-4) /* written by a newer policyd */
+#define STORE_EFULL    (-5) /* no space left on the file system */
 
 /* The schema this code writes; a newer one is refused. */
 #define STORE_SCHEMA 1
@@ -46,6 +54,17 @@ struct store_opts {
 	const char *dir;      /* state directory */
 	uint64_t cache_bytes; /* Berkeley DB cache */
 	enum store_sync sync;
+	/*
+	 * The daemon's transactions never wait for a lock: a lock another
+	 * process holds (policyctl) is STORE_ERETRY at once. policyctl's
+	 * own transactions wait, bounded.
+	 */
+	bool nowait;
+	/*
+	 * Another thread may run maintain() while this one runs
+	 * transactions (the daemon checkpoints off its loop).
+	 */
+	bool threads;
 };
 
 struct store;
@@ -98,12 +117,36 @@ struct store {
 	const struct store_ops *ops;
 };
 
+/*
+ * store_handle - the store as requests hold it. Its owner (the daemon's
+ * server) opens and closes the store behind it and sets st; a request
+ * reads st each time it needs the store (NULL: not open now), so one
+ * that waited for DNS never meets a store that another request's fatal
+ * error closed meanwhile: the handle lives as long as its owner.
+ */
+struct store_handle {
+	struct store *st;
+};
+
+/* store_get - the store behind a handle now, or NULL */
+struct store *store_get(const struct store_handle *h);
+
 /* store_open_bdb - the Berkeley DB backend; NULL with why on failure */
 struct store *store_open_bdb(const struct store_opts *opts, int *err,
     struct why *why);
 
+/*
+ * store_verify_file_bdb - check one table's file with no environment: for
+ * an environment that cannot be opened (recovery meets a damaged page).
+ * Run it in a child process (see verify).
+ */
+int store_verify_file_bdb(const char *dir, enum store_table t,
+    struct why *why);
+
 /* store_table_name - the table's name, for messages */
 const char *store_table_name(enum store_table t);
+/* store_error_name - "full", "fatal", ... for an error code, for logs */
+const char *store_error_name(int rc);
 
 /* Big-endian encoding helpers for records. */
 void store_put_u32(unsigned char *p, uint32_t v);

@@ -60,24 +60,26 @@ verdict_greylist(const struct cfg *cfg, const struct req *req,
     struct verdict_env *env, const char *pool, struct verdict *v)
 {
 	const struct gl_conf *g = &cfg->greylist;
+	struct store *st = store_get(env->store);
 	struct gl_result res;
 	struct why why;
 	const char *key;
 	int rc;
 
-	if (env->store == NULL) {
+	if (st == NULL) {
 		env->store_rc = STORE_ERROR;
 		snprintf(env->store_why, sizeof(env->store_why),
 		    "the store is not open");
 		goto error;
 	}
-	rc = greylist_check(env->store, g, req, pool, env->now, &res, &why);
+	rc = greylist_check(st, g, req, pool, env->now, &res, &why);
 	if (rc != 0) {
 		env->store_rc = rc;
 		snprintf(env->store_why, sizeof(env->store_why), "%s",
 		    why.text);
 		goto error;
 	}
+	env->store_used = true;
 	/* The key's client part, when it is a pool and not the network. */
 	key = pool ? arena_printf(req->arena, ",key=%s", pool) : "";
 	switch (res.status) {

@@ -20,7 +20,7 @@ struct arena;
 struct cfg;
 struct req;
 
-struct store;
+struct store_handle;
 
 /* One check's part in a decision (for policyctl check). */
 struct chk_report {
@@ -66,12 +66,13 @@ struct verdict_msg {
 
 /* What a decision needs besides the config and the request. */
 struct verdict_env {
-	struct store *store;   /* NULL: the store is unavailable */
+	struct store_handle *store; /* the daemon's; NULL: no store */
 	const char *hostname;  /* ours, for headers */
 	int64_t now;           /* seconds since the epoch */
 	struct verdict_msg msg; /* per connection: the current message */
 	bool dry;              /* change no state: greylisting is not run */
 	int store_rc;          /* out: a store error (STORE_*), or 0 */
+	bool store_used;       /* out: the store worked for this request */
 	char store_why[512];   /* out: its message */
 };
 

@@ -30,8 +30,8 @@
 #include "config.h"
 #include "log.h"
 #include "proto.h"
+#include "keeper.h"
 #include "store.h"
-#include "greylist.h"
 #include "request.h"
 #include "verdict.h"
 #include "dns.h"
@@ -100,14 +100,8 @@ struct server {
 	unsigned conn_limit; /* what the descriptors allow; 0: no limit */
 	bool draining;       /* shutting down */
 	uv_timer_t force;    /* shutdown bound; closed when all is done */
-	struct store *store; /* NULL: not open (yet, or after trouble) */
+	struct keeper *keeper; /* NULL: greylisting is off, no store */
 	struct dns *dns;     /* NULL: no DNS check enabled, or no resolver */
-	bool store_timer_on;
-	uv_timer_t store_timer; /* sweep, checkpoint, reopen */
-	struct gl_sweep sweep;
-	uint64_t last_checkpoint; /* uv_now() */
-	uint64_t last_store_warn; /* uv_now() of the last trouble logged */
-	unsigned store_errors;    /* since that warning */
 	char hostname[256];
 };
 
@@ -140,6 +134,8 @@ server_set_config(struct server *s, struct cfg *cfg)
 	cfg_ref(cfg);
 	cfg_unref(s->cfg);
 	s->cfg = cfg;
+	if (s->keeper != NULL)
+		keeper_set_config(s->keeper, cfg);
 }
 
 /* server_set_conn_limit - at most n connections, whatever the config */
@@ -301,85 +297,6 @@ conn_reply(struct conn *c, const char *action)
 	c->writes++;
 }
 
-/*
- * store_trouble - log store errors once per minute, with a count of those
- * not logged; a fatal one closes the store, and the timer reopens it
- * (Berkeley DB runs recovery at open).
- */
-static void
-store_trouble(struct server *s, int rc, const char *why)
-{
-	uint64_t now = uv_now(s->loop);
-
-	s->store_errors++;
-	if (s->last_store_warn == 0 || now - s->last_store_warn >= 60000) {
-		log_err("store: %s; greylisting answers %s until it recovers "
-			"(%u errors since the last report)", why,
-		    s->cfg->greylist.defer_on_error ? "defer" : "dunno",
-		    s->store_errors);
-		s->last_store_warn = now;
-		s->store_errors = 0;
-	}
-	if (rc == STORE_EFATAL && s->store != NULL) {
-		s->store->ops->close(s->store);
-		s->store = NULL;
-	}
-}
-
-/* store_open - open the store; on failure log (rate-limited) */
-static void
-store_open(struct server *s)
-{
-	struct store_opts o = { s->cfg->state_dir, s->cfg->store_cache,
-		s->cfg->store_sync };
-	struct why why;
-	int err;
-
-	s->store = store_open_bdb(&o, &err, &why);
-	if (s->store == NULL) {
-		store_trouble(s, err, why.text);
-		return;
-	}
-	if (s->last_store_warn != 0)
-		log_info("store: %s is open again", s->cfg->state_dir);
-	s->last_store_warn = 0;
-	s->store_errors = 0;
-	memset(&s->sweep, 0, sizeof(s->sweep));
-}
-
-/* store_tick - reopen after trouble, sweep a batch, checkpoint */
-static void
-store_tick(uv_timer_t *t)
-{
-	struct server *s = t->data;
-	uint64_t now = uv_now(s->loop);
-	struct why why;
-	int rc;
-
-	if (s->store == NULL) {
-		store_open(s);
-		return;
-	}
-	if (s->cfg->greylist.enabled) {
-		uint64_t before = s->sweep.deleted;
-
-		rc = greylist_sweep(s->store, &s->cfg->greylist,
-		    (int64_t)time(NULL), &s->sweep, &why);
-		if (rc != 0 && rc != STORE_ERETRY) {
-			store_trouble(s, rc, why.text);
-			return;
-		}
-		if (s->sweep.deleted != before)
-			log_info("store: expired %llu records",
-			    (unsigned long long)(s->sweep.deleted - before));
-	}
-	if (now - s->last_checkpoint >= 60000) {
-		s->last_checkpoint = now;
-		if ((rc = s->store->ops->maintain(s->store, &why)) != 0)
-			store_trouble(s, rc, why.text);
-	}
-}
-
 /* server_dns_start - a resolver, when an enabled check needs DNS */
 void
 server_dns_start(struct server *s)
@@ -409,22 +326,16 @@ server_dns_start(struct server *s)
 void
 server_store_start(struct server *s)
 {
-	uint64_t every = (uint64_t)s->cfg->greylist.sweep_interval_ms;
-
-	store_open(s);
-	uv_timer_init(s->loop, &s->store_timer);
-	s->store_timer.data = s;
-	s->store_timer_on = true;
-	uv_timer_start(&s->store_timer, store_tick, every, every);
-	s->last_checkpoint = uv_now(s->loop);
+	s->keeper = keeper_new(s->loop, s->cfg);
+	keeper_start(s->keeper);
 }
 
 /* conn_finish - log the decision, reply, go on with the input */
 static void
 conn_finish(struct conn *c, const struct verdict *v)
 {
-	if (c->env.store_rc != 0)
-		store_trouble(c->srv, c->env.store_rc, c->env.store_why);
+	if (c->srv->keeper != NULL && (c->env.store_rc != 0 || c->env.store_used))
+		keeper_report(c->srv->keeper, c->env.store_rc, c->env.store_why);
 	log_info("%s", verdict_log_line(c->arena, &c->req, v,
 	    (uv_hrtime() - c->t0) / 1000));
 	conn_reply(c, v->action);
@@ -461,7 +372,7 @@ conn_answer(struct conn *c)
 		conn_reply(c, c->cfg->error_action);
 		return;
 	}
-	c->env.store = c->srv->store;
+	c->env.store = c->srv->keeper ? keeper_handle(c->srv->keeper) : NULL;
 	c->env.hostname = c->cfg->hostname ? c->cfg->hostname
 					   : c->srv->hostname;
 	c->env.now = (int64_t)time(NULL);
@@ -904,10 +815,8 @@ server_shutdown(struct server *s)
 	for (i = 0; i < s->nlis; i++)
 		if (!uv_is_closing(&s->lis[i].h.handle))
 			uv_close(&s->lis[i].h.handle, NULL);
-	if (s->store_timer_on) {
-		uv_close((uv_handle_t *)&s->store_timer, NULL);
-		s->store_timer_on = false;
-	}
+	if (s->keeper != NULL)
+		keeper_shutdown(s->keeper);
 	/* The resolver goes once no connection can ask it anything more. */
 	server_maybe_done(s);
 	for (c = s->conns; c != NULL; c = next) {
@@ -929,8 +838,7 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->store != NULL)
-		s->store->ops->close(s->store);
+	keeper_free(s->keeper);
 	cfg_unref(s->cfg);
 	free(s->lis);
 	free(s);

@@ -1,13 +1,15 @@
 /*
  * loadgen - policy protocol load generator for benchmarks.
  *
- *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] HOST PORT
+ *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] [-s FIRST] HOST PORT
  *
  * Opens CONNECTIONS connections to HOST:PORT and keeps PIPELINE requests
  * outstanding on each (1 is what Postfix does: one request, one reply),
  * until REQUESTS replies have come back. Requests vary the client address
  * and sender so no two are alike. Prints requests per second and latency
- * percentiles. Loopback only: HOST must be an address literal.
+ * percentiles. FIRST (default 0) numbers the first request: runs with
+ * other numbers send other senders (new greylist triplets). Loopback
+ * only: HOST must be an address literal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,14 +78,14 @@ int
 main(int argc, char **argv)
 {
 	unsigned long conns = 10, total = 100000, pipeline = 1, seq = 0;
-	unsigned long done = 0, i;
+	unsigned long done = 0, i, first = 0;
 	struct sockaddr_in sin;
 	struct lconn *cs;
 	struct pollfd *pfd;
 	uint64_t *lat, t0, t1;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:n:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:n:p:s:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conns = strtoul(optarg, NULL, 10);
@@ -93,6 +95,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			pipeline = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			first = strtoul(optarg, NULL, 10);
 			break;
 		default:
 			goto usage;
@@ -128,7 +133,7 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	for (i = 0; i < conns; i++)
 		while (cs[i].outstanding < pipeline && seq < total)
-			send_one(&cs[i], seq++);
+			send_one(&cs[i], first + seq++);
 	while (done < total) {
 		if (poll(pfd, conns, 10000) <= 0) {
 			fprintf(stderr, "loadgen: no reply for 10 s\n");
@@ -159,7 +164,7 @@ main(int argc, char **argv)
 				memmove(c->buf, c->buf + used, c->len - used);
 				c->len -= used;
 				if (seq < total)
-					send_one(c, seq++);
+					send_one(c, first + seq++);
 			}
 		}
 	}
@@ -174,6 +179,6 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
-			"[-p PIPELINE] ADDRESS PORT\n");
+			"[-p PIPELINE] [-s FIRST] ADDRESS PORT\n");
 	return 2;
 }

@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from pdtest import DaemonTest, read_replies, request
+from pdtest import BDB_PANIC_ENV, DaemonTest, read_replies, request
 
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 
@@ -262,9 +262,7 @@ class Greylisting(CtlTest):
             f.write(os.urandom(8192))
         # Whatever Berkeley DB makes of it: no crash, never a rejection.
         # (Berkeley DB itself leaks a little when it closes after a panic.)
-        d.start(env={"LSAN_OPTIONS": "suppressions=" + os.path.join(
-            os.path.dirname(os.path.abspath(__file__)),
-            "lsan-bdb-panic.supp")})
+        d.start(env=BDB_PANIC_ENV)
         s = d.connect()
         for i in range(200):
             a = ask_rcpt(s, "192.0.2.1", "a%d@b.example" % i, "u@x.example")

@@ -48,7 +48,7 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	struct store_opts o = { NULL, 8u << 20, STORE_SYNC_OS };
+	struct store_opts o = { .cache_bytes = 8u << 20 };
 	struct why why;
 	int err;
 
@@ -442,7 +442,9 @@ test_greylist_decision_and_header_once(void **state)
 
 	if (cfg == NULL)
 		fail_msg("%s", why.text);
-	env.store = f->st;
+	struct store_handle h = { f->st };
+
+	env.store = &h;
 	assert_string_equal(decide(f, cfg, &env, "I1", "u@x", T0, &rule),
 	    "DEFER_IF_PERMIT 4.7.1 please retry in 300s (300)");
 	assert_string_equal(rule, "greylist:new(wait=300s)");
@@ -512,6 +514,7 @@ test_greylist_store_trouble(void **state)
 	struct fixture *f = *state;
 	struct store_ops ops;
 	struct store flaky_store = { &ops };
+	struct store_handle flaky_handle = { &flaky_store }, gone = { NULL };
 	struct verdict_env env = { .hostname = "mx" };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
@@ -524,7 +527,7 @@ test_greylist_store_trouble(void **state)
 	ops = *f->st->ops;
 	ops.begin = f_begin;
 	ops.put = f_put;
-	env.store = &flaky_store;
+	env.store = &flaky_handle;
 
 	/* A full disk: never a rejection; DUNNO by default, logged. */
 	fail_next = 1;
@@ -539,12 +542,12 @@ test_greylist_store_trouble(void **state)
 	assert_non_null(strstr(decide(f, cfgd, &env, "I", "u@x", T0, NULL),
 	    "DEFER_IF_PERMIT 4.3.0"));
 	/* A store that is gone (closed after trouble). */
-	env.store = NULL;
+	env.store = &gone;
 	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
 	    "DUNNO");
 	assert_string_equal(rule, "greylist:error");
 	/* A lost deadlock is retried and the request is judged normally. */
-	env.store = &flaky_store;
+	env.store = &flaky_handle;
 	fail_next = 2;
 	fail_code = STORE_ERETRY;
 	assert_non_null(strstr(decide(f, cfg, &env, "I", "u@x", T0, &rule),
@@ -573,10 +576,11 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 	const char *attrs[PA_COUNT] = { 0 };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct store_handle h = { f->st };
 	struct verdict v;
 	struct req req;
 
-	env.store = f->st;
+	env.store = &h;
 	attrs[PA_CLIENT_ADDRESS] = "192.0.2.1";
 	attrs[PA_SENDER] = "a@b.example";
 	attrs[PA_RECIPIENT] = "u@x.example";

@@ -1,7 +1,8 @@
 /*
  * store_test - the Berkeley DB store: records survive a reopen and the
  * kill -9 of a process in the middle of writing; a newer schema is
- * refused; scans are bounded and resumable; open failures say why.
+ * refused; scans are bounded and resumable; open failures say why; a
+ * failed open does not stop the next one; damaged pages are found.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@ teardown(void **state)
 static struct store *
 open_ok(void)
 {
-	struct store_opts o = { dir, 4u << 20, STORE_SYNC_OS };
+	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20 };
 	struct why why;
 	struct store *st;
 	int err;
@@ -202,7 +204,8 @@ static void
 test_store_newer_schema_refused(void **state)
 {
 	struct store *st = open_ok();
-	struct store_opts o = { dir, 4u << 20, STORE_SYNC_FULL };
+	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20,
+		.sync = STORE_SYNC_FULL };
 	struct store_txn *txn;
 	unsigned char v[4];
 	struct why why;
@@ -282,8 +285,8 @@ test_store_scan_bounded_and_resumable(void **state)
 static void
 test_store_open_failures_say_why(void **state)
 {
-	struct store_opts o = { "/nonexistent/state", 4u << 20,
-		STORE_SYNC_OS };
+	struct store_opts o = { .dir = "/nonexistent/state",
+		.cache_bytes = 4u << 20 };
 	struct why why;
 	int err;
 
@@ -300,6 +303,104 @@ test_store_open_failures_say_why(void **state)
 	}
 }
 
+/*
+ * A failed open must not stop the next one in the same process: a
+ * recovery that fails (a full disk, a damaged page, a missing log) left
+ * this process registered, and Berkeley DB then refused every
+ * later open of the process ("one open DB_ENV handle per environment"),
+ * so a running daemon never got its store back.
+ */
+static void
+test_store_reopens_in_the_same_process_after_a_failed_open(void **state)
+{
+	char path[128], saved[8192], junk[8192];
+	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20 };
+	struct why why;
+	struct store *st;
+	int status, err, fd;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A writer that dies with the environment open. */
+		st = open_ok();
+		put_range(st, 0, 200);
+		if (st->ops->maintain(st, &why) != 0)
+			_exit(1);
+		put_range(st, 200, 400);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Damage the first data pages: recovery has to read them. */
+	snprintf(path, sizeof(path), "%s/greylist.db", dir);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, saved, sizeof(saved), 4096), sizeof(saved));
+	memset(junk, 0x5a, sizeof(junk));
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 4096), sizeof(junk));
+	assert_null(store_open_bdb(&o, &err, &why));
+	assert_non_null(strstr(why.text, "checksum"));
+	assert_non_null(strstr(why.text, "greylist.db"));
+	/* Repaired (restored from a backup): the same process opens it. */
+	assert_int_equal(pwrite(fd, saved, sizeof(saved), 4096), sizeof(saved));
+	close(fd);
+	st = store_open_bdb(&o, &err, &why);
+	if (st == NULL)
+		fail_msg("reopen in the same process: %s", why.text);
+	assert_int_equal(count_present(st, 400), 400);
+	st->ops->close(st);
+}
+
+/* A damaged page is found when it is read, never taken as data. */
+static void
+test_store_damaged_page_is_found(void **state)
+{
+	char path[128], junk[4096];
+	struct store *st = open_ok();
+	struct store_txn *txn;
+	struct why why;
+	char v[64];
+	size_t vlen = sizeof(v);
+	int fd, rc, i;
+
+	(void)state;
+	put_range(st, 0, 300);
+	assert_int_equal(st->ops->maintain(st, &why), 0);
+	st->ops->close(st);
+	/* As after a reboot: the environment's cache is gone. */
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/__db.0*", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	/* One byte in the middle of a data page. */
+	snprintf(path, sizeof(path), "%s/greylist.db", dir);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, junk, sizeof(junk), 8192), sizeof(junk));
+	junk[2000] ^= 0x01;
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 8192), sizeof(junk));
+	close(fd);
+	st = open_ok();
+	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
+	for (i = 0, rc = 0; i < 300 && rc == 0; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "key-%06d", i);
+		vlen = sizeof(v);
+		rc = st->ops->get(txn, STORE_GREYLIST, k, strlen(k) + 1, v,
+		    &vlen, &why);
+	}
+	assert_int_equal(rc, STORE_EFATAL);
+	assert_non_null(strstr(why.text, "checksum"));
+	st->ops->abort(txn);
+	st->ops->close(st);
+}
+
 int
 main(void)
 {
@@ -314,6 +415,11 @@ main(void)
 		    test_store_scan_bounded_and_resumable, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_open_failures_say_why, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_reopens_in_the_same_process_after_a_failed_open,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_damaged_page_is_found, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

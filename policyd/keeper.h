@@ -1,0 +1,44 @@
+/*
+ * keeper - the daemon's store over its life: the first open, the expiry
+ * sweep, checkpoints, closing after a fatal error and reopening (with
+ * recovery) until it works, and one log line per change of state (full,
+ * fatal, reopening, open again, writing again). Requests hold the
+ * keeper's struct store_handle, which lives as long as the keeper, and
+ * report back what the store did for them.
+ *
+ * Nothing here stalls the loop for long: checkpoints and reopens run on
+ * libuv's thread pool (the store is opened for use from two threads);
+ * the sweep works in small batches from a timer on the loop.
+ */
+#ifndef POLICYD_KEEPER_H
+#define POLICYD_KEEPER_H
+
+#include <uv.h>
+
+struct cfg;
+struct keeper;
+struct store_handle;
+
+/* keeper_new - a keeper of cfg's store (it takes a reference) */
+struct keeper *keeper_new(uv_loop_t *loop, struct cfg *cfg);
+/*
+ * keeper_start - open the store now (the daemon is not serving yet) and
+ * start the timer; a store that cannot be opened is logged and tried
+ * again from the timer
+ */
+void keeper_start(struct keeper *k);
+/* keeper_handle - the handle requests hold */
+struct store_handle *keeper_handle(struct keeper *k);
+/* keeper_set_config - the sweep follows cfg's greylist settings */
+void keeper_set_config(struct keeper *k, struct cfg *cfg);
+/*
+ * keeper_report - what the store did for a request: 0 (it worked) or a
+ * STORE_* error with its message
+ */
+void keeper_report(struct keeper *k, int rc, const char *why);
+/* keeper_shutdown - stop the timer; work on the thread pool finishes */
+void keeper_shutdown(struct keeper *k);
+/* keeper_free - after the loop ended: close the store */
+void keeper_free(struct keeper *k);
+
+#endif
