@@ -25,7 +25,26 @@ struct import_stats {
 	uint64_t kept;      /* ours was newer: left alone */
 };
 
-/* import_postgrey - 0, or a negative code with why */
+struct import_src;
+
+/*
+ * import_postgrey_open - postgrey's environment in dir (its recovery
+ * runs, as at postgrey's start) and its tables; 0, or -1 with why. Open
+ * it with the rights that can read postgrey's files (root), and the
+ * store with those of its own directory's owner.
+ */
+int import_postgrey_open(const char *dir, struct import_src **srcp,
+    struct why *why);
+/*
+ * import_postgrey_run - copy both tables into st, 500 records per
+ * transaction; a batch that loses a deadlock runs again from its start
+ * (at most 10 times), its counts undone. 0, or a negative code with why.
+ */
+int import_postgrey_run(struct import_src *src, struct store *st,
+    const struct gl_conf *c, int64_t now, struct import_stats *stats,
+    struct why *why);
+void import_postgrey_close(struct import_src *src);
+/* import_postgrey - open, run and close in one: 0, or <0 with why */
 int import_postgrey(const char *dir, struct store *st,
     const struct gl_conf *c, int64_t now, struct import_stats *stats,
     struct why *why);

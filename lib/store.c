@@ -4,11 +4,69 @@
  */
 #include "store.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
 /* store_get - the store behind the handle now */
 struct store *
 store_get(const struct store_handle *h)
 {
 	return h != NULL ? h->st : NULL;
+}
+
+/* store_walk - a whole table in batches, a lost batch undone and rerun */
+int
+store_walk(struct store *st, enum store_table t, size_t batch,
+    unsigned tries, store_scan_fn *fn, void *arg, size_t argsize,
+    store_batch_fn *done, struct why *why)
+{
+	unsigned char from[STORE_KEY_MAX], next[STORE_KEY_MAX];
+	void *saved = argsize ? xmalloc(argsize) : NULL;
+	size_t flen = 0, nlen = 0;
+	unsigned lost = 0;
+	int rc;
+
+	for (;;) {
+		struct store_txn *txn;
+
+		if (saved != NULL)
+			memcpy(saved, arg, argsize);
+		if ((rc = st->ops->begin(st, &txn, why)) == 0) {
+			rc = st->ops->scan(txn, t, from, flen, batch, fn, arg,
+			    next, &nlen, why);
+			if (rc == 0)
+				rc = st->ops->commit(txn, why);
+			else
+				st->ops->abort(txn);
+		}
+		if (rc == STORE_ERETRY && ++lost < tries) {
+			/* Run again from the same key, as if never run. */
+			if (saved != NULL)
+				memcpy(arg, saved, argsize);
+			if (done != NULL)
+				done(arg, false);
+			continue;
+		}
+		if (rc != 0) {
+			/* Given up: the batch did not happen either. */
+			if (saved != NULL)
+				memcpy(arg, saved, argsize);
+			if (done != NULL)
+				done(arg, false);
+			break;
+		}
+		if (done != NULL)
+			done(arg, true);
+		lost = 0;
+		if (nlen == 0)
+			break;
+		memcpy(from, next, nlen);
+		flen = nlen;
+	}
+	free(saved);
+	return rc;
 }
 
 /* store_error_name - a word for an error code */

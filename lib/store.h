@@ -131,6 +131,21 @@ struct store_handle {
 /* store_get - the store behind a handle now, or NULL */
 struct store *store_get(const struct store_handle *h);
 
+/*
+ * store_walk - every record of table t, batch records per transaction,
+ * fn as in scan (it may delete). A batch that loses a deadlock is run
+ * again from its first record, at most tries times, and what fn did in
+ * it is undone first: the argsize bytes at arg (fn's state: counts) are
+ * restored from a copy taken when the batch began, and done(arg, false)
+ * tells fn to drop what it kept for the batch (rows it would print);
+ * done(arg, true) after each commit makes it final. done may be NULL.
+ * 0, or a STORE_* error with why (the failed batch undone as well).
+ */
+typedef void store_batch_fn(void *arg, bool committed);
+int store_walk(struct store *st, enum store_table t, size_t batch,
+    unsigned tries, store_scan_fn *fn, void *arg, size_t argsize,
+    store_batch_fn *done, struct why *why);
+
 /* store_open_bdb - the Berkeley DB backend; NULL with why on failure */
 struct store *store_open_bdb(const struct store_opts *opts, int *err,
     struct why *why);

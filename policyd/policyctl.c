@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -105,6 +106,40 @@ die(const char *fmt, ...)
 	vquit(1, fmt, ap);
 }
 
+/*
+ * become_owner - as root, act with the rights of the state directory's
+ * owner, as Postfix's postsuper and postdrop act with their owner's: the
+ * files policyctl creates there (the environment's regions, a new table,
+ * the next log file) are then the daemon's own, and a daemon that runs as
+ * its own user can still open them. A directory that does not exist yet
+ * is refused (but by import-postgrey, which makes it as root: a daemon
+ * started as root gives it to its --user).
+ */
+static void
+become_owner(void)
+{
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return;
+	if (stat(cfg->state_dir, &sb) < 0) {
+		if (errno == ENOENT)
+			die("state directory %s: %s: start policyd once (it "
+			    "makes it for its --user), or make it for the user "
+			    "policyd runs as, e.g. install -d -o policyd -g "
+			    "policyd -m 0750 %s", cfg->state_dir,
+			    strerror(errno), cfg->state_dir);
+		die("state directory %s: %s", cfg->state_dir, strerror(errno));
+	}
+	if (sb.st_uid == 0)
+		return; /* root's own: a daemon that runs as root */
+	if (setgroups(0, NULL) < 0 || setgid(sb.st_gid) < 0 ||
+	    setuid(sb.st_uid) < 0)
+		die("cannot act as the owner of %s (uid %u, gid %u): %s",
+		    cfg->state_dir, (unsigned)sb.st_uid, (unsigned)sb.st_gid,
+		    strerror(errno));
+}
+
 /* open_store_in - the daemon's environment; create: make the directory */
 static void
 open_store_in(bool create)
@@ -117,6 +152,7 @@ open_store_in(bool create)
 
 	if (create && mkdir(cfg->state_dir, 0750) < 0 && errno != EEXIST)
 		die("state directory %s: %s", cfg->state_dir, strerror(errno));
+	become_owner();
 	errno = 0;
 	if (stat(cfg->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		die("state directory %s: %s", cfg->state_dir,
@@ -445,6 +481,14 @@ filter_matches(const struct filter *f, const char *net, const char *sender,
 	return true;
 }
 
+/*
+ * Rows a walk shows, per batch: a batch that loses a deadlock runs again,
+ * and its rows must not be shown twice (store_walk).
+ */
+static char *rows_buf;
+static size_t rows_len;
+static FILE *rows;
+
 /* Per-scan state: the filter, the action, and counts. */
 struct walk {
 	const struct filter *f;
@@ -474,13 +518,13 @@ gl_visit(void *arg, const void *key, size_t klen, const void *val,
 	if (w->delete)
 		return 2;
 	if (w->f->json) {
-		printf("{\"client\":");
-		json_str(stdout, net);
-		printf(",\"sender\":");
-		json_str(stdout, sender);
-		printf(",\"recipient\":");
-		json_str(stdout, rcpt);
-		printf(",\"state\":\"%s\",\"first_seen\":\"%s\","
+		fprintf(rows, "{\"client\":");
+		json_str(rows, net);
+		fprintf(rows, ",\"sender\":");
+		json_str(rows, sender);
+		fprintf(rows, ",\"recipient\":");
+		json_str(rows, rcpt);
+		fprintf(rows, ",\"state\":\"%s\",\"first_seen\":\"%s\","
 		       "\"last_seen\":\"%s\",\"passed_at\":%s%s%s,"
 		       "\"count\":%u}\n",
 		    e.passed_at ? "passed" : "pending",
@@ -490,44 +534,41 @@ gl_visit(void *arg, const void *key, size_t klen, const void *val,
 		    e.passed_at ? "\"" : "", e.count);
 		return 0;
 	}
-	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
+	fprintf(rows, "%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
 	    *sender ? sender : "<>", rcpt, e.passed_at ? "passed" : "pending",
 	    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
 	    e.count);
 	return 0;
 }
 
-/* walk_table - a whole table, BATCH records per transaction */
+/* rows_done - store_batch_fn: show a committed batch's rows, or drop them */
 static void
-walk_table(enum store_table t, store_scan_fn *fn, void *arg)
+rows_done(void *arg, bool committed)
 {
-	unsigned char from[STORE_KEY_MAX], next[STORE_KEY_MAX];
-	size_t flen = 0, nlen;
+	(void)arg;
+	fflush(rows);
+	if (committed && rows_len > 0)
+		fwrite(rows_buf, 1, rows_len, stdout);
+	rewind(rows);
+	rows_len = 0;
+	fflush(rows);
+}
+
+/*
+ * walk_table - a whole table, BATCH records per transaction; the
+ * visitor's state (size bytes at arg) and rows are undone with a batch
+ * that is run again
+ */
+static void
+walk_table(enum store_table t, store_scan_fn *fn, void *arg, size_t size)
+{
 	struct why why;
-	int tries = 0;
 
-	for (;;) {
-		struct store_txn *txn;
-		int rc;
-
-		if ((rc = st->ops->begin(st, &txn, &why)) == 0) {
-			rc = st->ops->scan(txn, t, from, flen, BATCH, fn, arg,
-			    next, &nlen, &why);
-			if (rc == 0)
-				rc = st->ops->commit(txn, &why);
-			else
-				st->ops->abort(txn);
-		}
-		if (rc == STORE_ERETRY && ++tries < 10)
-			continue; /* the batch is run again from its start */
-		if (rc != 0)
-			die("%s", why.text);
-		tries = 0;
-		if (nlen == 0)
-			return;
-		memcpy(from, next, nlen);
-		flen = nlen;
-	}
+	if (rows == NULL && (rows = open_memstream(&rows_buf, &rows_len)) ==
+	    NULL)
+		die("memory: %s", strerror(errno));
+	if (store_walk(st, t, BATCH, 10, fn, arg, size, rows_done, &why) != 0)
+		die("%s", why.text);
 }
 
 /* greylist_cmd - list, delete, flush */
@@ -625,7 +666,7 @@ greylist_cmd(int argc, char **argv)
 		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s\n", "CLIENT",
 		    "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN", "LAST_SEEN",
 		    "COUNT");
-	walk_table(STORE_GREYLIST, gl_visit, &w);
+	walk_table(STORE_GREYLIST, gl_visit, &w, sizeof(w));
 	if (w.delete)
 		printf("deleted %llu greylist entries\n",
 		    (unsigned long long)w.matched);
@@ -668,20 +709,20 @@ awl_visit(void *arg, const void *key, size_t klen, const void *val,
 	}
 	need = w->domain ? cfg->greylist.awl_domains : cfg->greylist.awl_clients;
 	if (w->json) {
-		printf("{\"type\":\"%s\",\"client\":", w->domain ? "domain"
+		fprintf(rows, "{\"type\":\"%s\",\"client\":", w->domain ? "domain"
 								 : "client");
-		json_str(stdout, k);
+		json_str(rows, k);
 		if (w->domain) {
-			printf(",\"domain\":");
-			json_str(stdout, dom);
+			fprintf(rows, ",\"domain\":");
+			json_str(rows, dom);
 		}
-		printf(",\"count\":%u,\"whitelisted\":%s,\"first_seen\":\"%s\","
+		fprintf(rows, ",\"count\":%u,\"whitelisted\":%s,\"first_seen\":\"%s\","
 		       "\"last_seen\":\"%s\"}\n", e.count,
 		    need && e.count >= need ? "true" : "false",
 		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)));
 		return 0;
 	}
-	printf("%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
+	fprintf(rows, "%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
 	    w->domain ? "domain" : "client", k, w->domain ? dom : "-", e.count,
 	    need && e.count >= need ? "yes" : "no", iso(e.first, t1, sizeof(t1)),
 	    iso(e.last, t2, sizeof(t2)));
@@ -795,9 +836,9 @@ awl_cmd(int argc, char **argv)
 			printf("%-6s %-20s %-32s %5s %-11s %-20s %-20s\n",
 			    "TYPE", "CLIENT", "DOMAIN", "COUNT",
 			    "WHITELISTED", "FIRST_SEEN", "LAST_SEEN");
-		walk_table(STORE_AWL_CLIENT, awl_visit, &w);
+		walk_table(STORE_AWL_CLIENT, awl_visit, &w, sizeof(w));
 		w.domain = true;
-		walk_table(STORE_AWL_DOMAIN, awl_visit, &w);
+		walk_table(STORE_AWL_DOMAIN, awl_visit, &w, sizeof(w));
 		return 0;
 	}
 	if (client == NULL)
@@ -919,7 +960,7 @@ stats_cmd(int argc, char **argv)
 		struct stat_walk s = { .t = tables[i] };
 		char t1[32], t2[32];
 
-		walk_table(tables[i], stat_visit, &s);
+		walk_table(tables[i], stat_visit, &s, sizeof(s));
 		if (json) {
 			printf("{\"table\":\"%s\",\"records\":%llu", names[i],
 			    (unsigned long long)s.records);
@@ -1016,11 +1057,22 @@ main(int argc, char **argv)
 		if (argc != 2)
 			bad("import-postgrey: needs the postgrey database "
 			    "directory");
-		/* A site switching over imports before policyd first runs. */
+		struct import_src *src;
+
+		/*
+		 * postgrey's files are postgrey's: read them with our own
+		 * rights (root), before acting as the state directory's
+		 * owner. A site switching over imports before policyd first
+		 * runs: the directory is made if need be, and the daemon
+		 * gives it to its --user when it starts.
+		 */
+		if (import_postgrey_open(argv[1], &src, &why) != 0)
+			die("import-postgrey: %s", why.text);
 		open_store_in(true);
-		if (import_postgrey(argv[1], st, &cfg->greylist, now, &is,
+		if (import_postgrey_run(src, st, &cfg->greylist, now, &is,
 		    &why) != 0)
 			die("import-postgrey: %s", why.text);
+		import_postgrey_close(src);
 		printf("imported %llu triplets (%llu passed), %llu "
 		       "auto-whitelisted clients; left out %llu expired, %llu "
 		       "unreadable, %llu older than ours\n",
@@ -1035,6 +1087,10 @@ main(int argc, char **argv)
 	}
 	if (st != NULL)
 		st->ops->close(st);
+	if (rows != NULL) {
+		fclose(rows);
+		free(rows_buf);
+	}
 	cfg_unref(cfg);
 	return rc;
 }

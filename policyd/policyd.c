@@ -6,6 +6,7 @@
  *   policyd --stdio [-c FILE]      one connection on stdin/stdout (spawn)
  *   policyd -n FILE                check a policy file: exit 0 or 1
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -136,13 +137,12 @@ on_signal(uv_signal_t *h, int signum)
 	server_shutdown(d->srv);
 }
 
-/* drop_privileges - become user and group; fatal on failure */
+/* resolve_ids - the uid and gid of --user and --group; fatal if unknown */
 static void
-drop_privileges(const char *user, const char *group)
+resolve_ids(const char *user, const char *group, uid_t *uid, gid_t *gid)
 {
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
 	if (user != NULL) {
 		struct passwd *pw = getpwnam(user);
 
@@ -150,8 +150,8 @@ drop_privileges(const char *user, const char *group)
 			log_err("--user %s: no such user", user);
 			exit(1);
 		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
 	}
 	if (group != NULL) {
 		struct group *gr = getgrnam(group);
@@ -160,8 +160,59 @@ drop_privileges(const char *user, const char *group)
 			log_err("--group %s: no such group", group);
 			exit(1);
 		}
-		gid = gr->gr_gid;
+		*gid = gr->gr_gid;
 	}
+}
+
+/*
+ * give_state_dir - started as root to run as --user: the state directory
+ * and the files in it are that user's. policyd made the directory as root
+ * a moment ago, or a policyctl run as root before policyd ever ran (the
+ * postgrey import) made files there; the daemon could not open them.
+ * Only the directory and its own entries, never what a symlink points to.
+ */
+static void
+give_state_dir(const char *dir, const char *user, uid_t uid, gid_t gid)
+{
+	unsigned n = 0;
+	struct dirent *de;
+	struct stat sb;
+	DIR *dp;
+
+	if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return;
+	if (sb.st_uid != uid && lchown(dir, uid, gid) < 0) {
+		log_err("state_dir %s: cannot give it to %s: %s", dir, user,
+		    strerror(errno));
+		exit(1);
+	}
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		char path[4096];
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    sb.st_uid == uid)
+			continue;
+		if (lchown(path, uid, gid) < 0)
+			log_warn("state_dir: cannot give %s to %s: %s", path,
+			    user, strerror(errno));
+		else
+			n++;
+	}
+	closedir(dp);
+	if (n > 0)
+		log_info("state_dir %s: gave %u files made by another user "
+			 "(policyctl run as root) to %s", dir, n, user);
+}
+
+/* drop_privileges - become uid and gid; fatal on failure */
+static void
+drop_privileges(const char *user, uid_t uid, gid_t gid)
+{
 	if (gid != (gid_t)-1 &&
 	    (setgroups(1, &gid) < 0 || setgid(gid) < 0)) {
 		log_err("cannot change to group %u: %s", (unsigned)gid,
@@ -180,7 +231,7 @@ drop_privileges(const char *user, const char *group)
 			exit(1);
 		}
 	}
-	if (user || group)
+	if (uid != (uid_t)-1 || gid != (gid_t)-1)
 		log_info("running as uid %u gid %u", (unsigned)getuid(),
 		    (unsigned)getgid());
 }
@@ -347,7 +398,17 @@ main(int argc, char **argv)
 			fprintf(stderr, "policyd: %s\n", why.text);
 		return 1;
 	}
-	drop_privileges(user, group);
+	{
+		uid_t uid;
+		gid_t gid;
+
+		resolve_ids(user, group, &uid, &gid);
+		if (!stdio_mode && geteuid() == 0 && uid != (uid_t)-1 &&
+		    uid != 0)
+			give_state_dir(d.cfg->state_dir, user, uid,
+			    gid != (gid_t)-1 ? gid : getgid());
+		drop_privileges(user, uid, gid);
+	}
 	if (!foreground && !stdio_mode) {
 		if (daemon(0, 0) < 0) {
 			log_err("cannot go to the background: %s",

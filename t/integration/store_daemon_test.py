@@ -129,6 +129,106 @@ checks:
         self.assertEqual(d.stop(), 0)
 
 
+class Ownership(DaemonTest):
+    """Review B3: policyctl run as root (the documented postgrey
+    migration) made root-owned files mode 0600 in the state directory; a
+    daemon that runs as its own user then could not open its store and
+    answered on_error for good."""
+
+    POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+checks:
+  greylist: { delay: 1s, awl_clients: 1 }
+"""
+
+    def setUp(self):
+        if os.getuid() != 0:
+            self.skipTest("needs root: policyctl as root, the daemon as "
+                          "nobody")
+        self.nobody = pwd.getpwnam("nobody")
+
+    def ctl(self, d, *args, check=True):
+        r = subprocess.run([POLICYCTL, "-c", d.config_path, "--state-dir",
+                            d.path("state")] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def owners(self, d):
+        state = d.path("state")
+        return {n: os.stat(os.path.join(state, n)).st_uid
+                for n in os.listdir(state)}
+
+    def test_policyctl_as_root_beside_a_daemon_running_as_its_user(self):
+        d = self.daemon(self.POLICY, start=False,
+                        args=["--user", "nobody"])
+        os.chmod(d.dir, 0o755)  # nobody must reach its state directory
+        d.start()
+        d.wait_log(r"running as uid %d " % self.nobody.pw_uid)
+        s = d.connect()
+        self.assertRegex(ask(s, "192.0.2.1", "a@example.org"),
+                         r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
+        self.assertEqual(os.stat(d.path("state")).st_uid,
+                         self.nobody.pw_uid)
+        # Root's policyctl while the daemon runs: it acts as the owner.
+        self.ctl(d, "awl", "add", "--client", "203.0.113.0/24")
+        out = self.ctl(d, "greylist", "list").stdout
+        self.assertIn("a@example.org", out)
+        self.ctl(d, "db", "verify")
+        bad = {n: u for n, u in self.owners(d).items()
+               if u != self.nobody.pw_uid}
+        self.assertEqual(bad, {}, "files not the daemon's user's")
+        # The daemon still works, and sees what policyctl wrote.
+        self.assertEqual(ask(s, "203.0.113.5", "b@example.org"), "DUNNO")
+        d.wait_log(r"rule=greylist:awl-client client=203\.0\.113\.5 ")
+        self.assertRegex(ask(s, "192.0.2.77", "c@example.org"),
+                         r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
+        self.assertNotIn("greylist:error", d.log_text())
+        s.close()
+        self.assertEqual(d.stop(), 0)
+        # With the daemon stopped, policyctl as root still makes files
+        # that are the daemon's (a new environment: its regions).
+        for n in os.listdir(d.path("state")):
+            if n.startswith("__db.0"):
+                os.unlink(os.path.join(d.path("state"), n))
+        self.ctl(d, "stats")
+        self.assertEqual({n: u for n, u in self.owners(d).items()
+                          if u != self.nobody.pw_uid}, {})
+        d.start()
+        s = d.connect()
+        time.sleep(1.1)  # the first triplet's delay
+        self.assertEqual(ask(s, "192.0.2.1", "a@example.org"), "DUNNO")
+        d.wait_log(r"rule=\S*greylist:(pass|known)")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_root_files_from_before_the_first_start_are_given_over(self):
+        # The migration before policyd ever ran: root makes the state
+        # directory and policyctl fills it; the daemon, started as root
+        # to run as nobody, gives the files to nobody and opens them.
+        d = self.daemon(self.POLICY, start=False,
+                        args=["--user", "nobody"])
+        os.chmod(d.dir, 0o755)
+        r = self.ctl(d, "awl", "add", "--client", "203.0.113.0/24",
+                     check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("install -d -o policyd", r.stderr)
+        # import-postgrey makes it, as root; here as awl add would after.
+        os.mkdir(d.path("state"), 0o750)
+        self.ctl(d, "awl", "add", "--client", "203.0.113.0/24")
+        self.assertIn(0, self.owners(d).values())
+        d.start()
+        d.wait_log(r"state_dir .*: gave \d+ files made by another user")
+        s = d.connect()
+        self.assertEqual(ask(s, "203.0.113.5", "b@example.org"), "DUNNO")
+        d.wait_log(r"rule=greylist:awl-client client=203\.0\.113\.5 ")
+        self.assertNotIn("greylist:error", d.log_text())
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+
 # Set in main: why this process could not get a private mount namespace
 # (the full-disk tests then skip), or None.
 NAMESPACE_SKIP = "not run as the main program"

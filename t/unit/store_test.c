@@ -401,6 +401,109 @@ test_store_damaged_page_is_found(void **state)
 	st->ops->close(st);
 }
 
+/* A store whose commit loses a deadlock on demand: wraps the real one. */
+static struct store_ops lossy_ops;
+static struct store *lossy_real;
+static int lossy_commits;   /* commits so far */
+static int lossy_lose_at;   /* this commit (1-based) loses; 0: none */
+
+static int
+lossy_begin(struct store *st, struct store_txn **txn, struct why *why)
+{
+	(void)st;
+	return lossy_real->ops->begin(lossy_real, txn, why);
+}
+
+static int
+lossy_commit_always(struct store_txn *txn, struct why *why)
+{
+	lossy_real->ops->abort(txn);
+	why_set(why, "injected: deadlock");
+	return STORE_ERETRY;
+}
+
+static int
+lossy_commit(struct store_txn *txn, struct why *why)
+{
+	if (++lossy_commits == lossy_lose_at) {
+		lossy_real->ops->abort(txn);
+		why_set(why, "injected: deadlock");
+		return STORE_ERETRY;
+	}
+	return lossy_real->ops->commit(txn, why);
+}
+
+struct walk_count {
+	int seen;       /* records visited, kept per batch */
+	int shown;      /* rows "shown": made final by done(true) */
+	int pending;    /* rows of the batch under way */
+	int dropped;    /* done(false) calls */
+};
+
+static int
+walk_visit(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct walk_count *w = arg;
+
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	w->seen++;
+	w->pending++;
+	return 0;
+}
+
+static void
+walk_done(void *arg, bool committed)
+{
+	struct walk_count *w = arg;
+
+	if (committed)
+		w->shown += w->pending;
+	else
+		w->dropped++;
+	w->pending = 0;
+}
+
+/*
+ * A batch that loses a deadlock runs again: its rows are shown once and
+ * its counts made once (policyctl listed rows twice and counted deleted
+ * records twice after a rerun).
+ */
+static void
+test_store_walk_rerun_batch_counts_and_shows_once(void **state)
+{
+	struct store *st = open_ok();
+	struct store lossy = { &lossy_ops };
+	struct walk_count w = { 0 };
+	struct why why;
+
+	(void)state;
+	put_range(st, 0, 250);
+	lossy_ops = *st->ops;
+	lossy_ops.begin = lossy_begin;
+	lossy_ops.commit = lossy_commit;
+	lossy_real = st;
+	lossy_commits = 0;
+	lossy_lose_at = 2; /* the second batch, after 100 rows were kept */
+	assert_int_equal(store_walk(&lossy, STORE_GREYLIST, 100, 10,
+			     walk_visit, &w, sizeof(w), walk_done, &why), 0);
+	assert_int_equal(w.dropped, 1);
+	assert_int_equal(w.seen, 250);
+	assert_int_equal(w.shown, 250);
+	/* Losing every time: it gives up with the error, nothing kept. */
+	memset(&w, 0, sizeof(w));
+	lossy_ops.commit = lossy_commit_always;
+	assert_int_equal(store_walk(&lossy, STORE_GREYLIST, 100, 3, walk_visit,
+			     &w, sizeof(w), walk_done, &why), STORE_ERETRY);
+	assert_int_equal(w.shown, 0);
+	assert_int_equal(w.seen, 0);
+	assert_int_equal(w.dropped, 3);
+	st->ops->close(st);
+}
+
 int
 main(void)
 {
@@ -420,6 +523,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_damaged_page_is_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_walk_rerun_batch_counts_and_shows_once, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
