@@ -540,6 +540,51 @@ neg_ttl(const ldns_pkt *pkt, const struct dns_opts *o)
 	return 0; /* no SOA: not cached (RFC 2308 section 5) */
 }
 
+/* cname_of - the answer's CNAME record owned by owner, or NULL */
+static ldns_rr *
+cname_of(const ldns_rr_list *an, size_t count, const ldns_rdf *owner)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(an, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0 &&
+		    ldns_rr_rdf(rr, 0) != NULL)
+			return rr;
+	}
+	return NULL;
+}
+
+/*
+ * in_chain - is target one of the names the chain from name passed in
+ * its first hops hops (name itself included)
+ */
+static bool
+in_chain(const ldns_rr_list *an, size_t count, const char *name,
+    const ldns_rdf *target, int hops)
+{
+	ldns_rdf *at = dname(name);
+	bool found = false;
+	int h;
+
+	for (h = 0; at != NULL && h <= hops && !found; h++) {
+		ldns_rr *cname;
+
+		if (ldns_dname_compare(at, target) == 0) {
+			found = true;
+			break;
+		}
+		if ((cname = cname_of(an, count, at)) == NULL)
+			break;
+		ldns_rdf_deep_free(at);
+		at = ldns_rdf_clone(ldns_rr_rdf(cname, 0));
+	}
+	ldns_rdf_deep_free(at);
+	return found;
+}
+
 /* dns__interpret - records of the asked type, CNAMEs followed */
 struct dns__ans *
 dns__interpret(const ldns_pkt *pkt, const char *name, uint16_t type,
@@ -560,23 +605,28 @@ dns__interpret(const ldns_pkt *pkt, const char *name, uint16_t type,
 		ldns_rdf_deep_free(owner);
 		return a;
 	}
-	/* Follow the CNAME chain inside the answer. */
-	for (hops = 0; owner != NULL && type != DNS_T_CNAME &&
-	    hops < DNS_MAX_CNAMES; hops++) {
-		ldns_rr *cname = NULL;
+	/*
+	 * Follow the CNAME chain inside the answer. A chain that comes back
+	 * to a name it passed, or goes on past DNS_MAX_CNAMES hops, never
+	 * reaches the records: DNS trouble, as a recursive resolver answers
+	 * SERVFAIL for a loop, never "does not exist" (a sender domain
+	 * behind such a chain would be refused for good).
+	 */
+	for (hops = 0; owner != NULL && type != DNS_T_CNAME; hops++) {
+		ldns_rr *cname = cname_of(an, count, owner);
+		char why[160];
 
-		for (i = 0; i < count; i++) {
-			ldns_rr *rr = ldns_rr_list_rr(an, i);
-
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-			    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0 &&
-			    ldns_rr_rdf(rr, 0) != NULL) {
-				cname = rr;
-				break;
-			}
-		}
 		if (cname == NULL)
 			break;
+		if (hops == DNS_MAX_CNAMES || in_chain(an, count, name,
+		    ldns_rr_rdf(cname, 0), hops)) {
+			snprintf(why, sizeof(why), hops == DNS_MAX_CNAMES
+			    ? "CNAME chain longer than %d hops" : "CNAME chain "
+			    "loops after %d hops", hops == DNS_MAX_CNAMES
+			    ? DNS_MAX_CNAMES : hops + 1);
+			ldns_rdf_deep_free(owner);
+			return dns__ans_new(name, type, DNS_TEMPFAIL, why);
+		}
 		if (ldns_rr_ttl(cname) < minttl)
 			minttl = ldns_rr_ttl(cname);
 		ldns_rdf_deep_free(owner);

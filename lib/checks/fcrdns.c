@@ -21,6 +21,7 @@ struct fc_state {
 	unsigned answered;
 	unsigned trouble;  /* lookups that could not tell */
 	const char *first; /* a PTR name, for the reason */
+	const char *why;   /* the first trouble, for the log */
 };
 
 /* fc_addr_answer - addresses of one PTR name */
@@ -44,13 +45,15 @@ fc_addr_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 			}
 		}
 	} else if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
-		s->trouble++;
+		if (s->trouble++ == 0)
+			s->why = arena_printf(chk_arena(run), "%s: %s", a->name,
+			    a->why ? a->why : dns_status_name(a->status));
 	}
 	if (s->answered < s->asked)
 		return;
 	if (s->trouble > 0)
-		chk_done(run, CHK_TEMPFAIL, "address lookup of %s failed",
-		    s->first);
+		chk_done(run, CHK_TEMPFAIL, "address lookup of %s failed (%s)",
+		    s->first, s->why);
 	else
 		chk_done(run, CHK_FAIL, "%s does not resolve to %s", s->first,
 		    req->client_addr);

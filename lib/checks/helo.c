@@ -26,9 +26,10 @@ struct helo_state {
 	char *name;
 	unsigned asked, answered, trouble, found;
 	bool mx_asked;
+	const char *why;   /* the first trouble, for the log */
 };
 
-/* helo_finish - all address lookups are in */
+/* helo_settle - all address lookups are in */
 static void
 helo_settle(struct chk_run *run)
 {
@@ -41,8 +42,8 @@ helo_settle(struct chk_run *run)
 		return;
 	}
 	if (s->trouble > 0) {
-		chk_done(run, CHK_TEMPFAIL, "lookup of HELO %s failed",
-		    s->name);
+		chk_done(run, CHK_TEMPFAIL, "lookup of HELO %s failed (%s)",
+		    s->name, s->why);
 		return;
 	}
 	if (chk_policy(run)->strict)
@@ -74,7 +75,10 @@ helo_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 			}
 		}
 	} else if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
-		s->trouble++;
+		if (s->trouble++ == 0)
+			s->why = arena_printf(chk_arena(run), "%s %s: %s",
+			    a->name, dns_type_name(a->type),
+			    a->why ? a->why : dns_status_name(a->status));
 	}
 	if (s->answered == s->asked && s->found == 0 && s->trouble == 0 &&
 	    !s->mx_asked && !chk_policy(run)->strict) {

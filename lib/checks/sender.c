@@ -16,6 +16,7 @@
 struct snd_state {
 	const char *domain;
 	unsigned asked, answered, trouble, found, nx;
+	const char *why;   /* the first trouble, for the log */
 };
 
 /* addr_ok - local@domain with RFC 5321 syntax */
@@ -38,12 +39,16 @@ snd_addr_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 		chk_done(run, CHK_PASS, "%s has an address", s->domain);
 		return;
 	}
-	if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD)
-		s->trouble++;
+	if ((a->status == DNS_TEMPFAIL || a->status == DNS_BAD) &&
+	    s->trouble++ == 0)
+		s->why = arena_printf(chk_arena(run), "%s %s: %s", a->name,
+		    dns_type_name(a->type),
+		    a->why ? a->why : dns_status_name(a->status));
 	if (s->answered < s->asked)
 		return;
 	if (s->trouble > 0)
-		chk_done(run, CHK_TEMPFAIL, "lookup of %s failed", s->domain);
+		chk_done(run, CHK_TEMPFAIL, "lookup of %s failed (%s)",
+		    s->domain, s->why);
 	else
 		chk_done(run, CHK_FAIL, "sender domain %s has no MX, A or AAAA "
 					"record", s->domain);

@@ -222,7 +222,13 @@ answer(const ldns_pkt *q, const ldns_rdf *qname, ldns_rr_type qtype)
 	if (ldns_pkt_edns(q))
 		ldns_pkt_set_edns_udp_size(r, 1232);
 	exists = find(qname, &first) > 0;
-	for (hops = 0; hops < 8 && qtype != LDNS_RR_TYPE_CNAME; hops++) {
+	/*
+	 * CNAMEs are followed in the data and put in the answer, as a
+	 * recursive resolver would, for up to 16 hops: more than the
+	 * resolver under test follows, so a long chain reaches it whole. A
+	 * loop is put in as it goes round (what a broken server sends).
+	 */
+	for (hops = 0; hops < 16 && qtype != LDNS_RR_TYPE_CNAME; hops++) {
 		ldns_rr *cn = NULL;
 
 		n = find(name, &first);

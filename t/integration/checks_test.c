@@ -41,7 +41,24 @@ static const char zone[] =
     "aonly.example.org. 300 IN A 192.0.2.30\n"
     "nullmx.example.org. 300 IN MX 0 .\n"
     "!servfail broken.example.org.\n"
-    "!drop slow.example.org.\n";
+    "!drop slow.example.org.\n"
+    /* CNAME chains that never reach the records: a loop, and 10 hops. */
+    "60.2.0.192.in-addr.arpa. 300 IN CNAME loop1.example.org.\n"
+    "61.2.0.192.in-addr.arpa. 300 IN PTR loop1.example.org.\n"
+    "loop1.example.org. 300 IN CNAME loop2.example.org.\n"
+    "loop2.example.org. 300 IN CNAME loop1.example.org.\n"
+    "long0.example.org. 300 IN CNAME long1.example.org.\n"
+    "long1.example.org. 300 IN CNAME long2.example.org.\n"
+    "long2.example.org. 300 IN CNAME long3.example.org.\n"
+    "long3.example.org. 300 IN CNAME long4.example.org.\n"
+    "long4.example.org. 300 IN CNAME long5.example.org.\n"
+    "long5.example.org. 300 IN CNAME long6.example.org.\n"
+    "long6.example.org. 300 IN CNAME long7.example.org.\n"
+    "long7.example.org. 300 IN CNAME long8.example.org.\n"
+    "long8.example.org. 300 IN CNAME long9.example.org.\n"
+    "long9.example.org. 300 IN CNAME long10.example.org.\n"
+    "long10.example.org. 300 IN A 192.0.2.25\n"
+    "long10.example.org. 300 IN MX 10 mail.example.org.\n";
 
 static struct {
 	struct dnsd_run d;
@@ -75,6 +92,7 @@ struct result {
 	char action[600];
 	char rule[64];
 	char trace[300];
+	char reasons[600];   /* each check's reason, "; " between */
 	int score;
 };
 
@@ -88,6 +106,13 @@ on_done(void *arg, const struct verdict *v, const char *trace)
 	snprintf(r->rule, sizeof(r->rule), "%s", v->rule);
 	snprintf(r->trace, sizeof(r->trace), "%s", trace ? trace : "");
 	r->score = v->score;
+	r->reasons[0] = '\0';
+	for (size_t i = 0; i < v->nreports; i++) {
+		size_t o = strlen(r->reasons);
+
+		snprintf(r->reasons + o, sizeof(r->reasons) - o, "%s%s",
+		    i ? "; " : "", v->reports[i].reason);
+	}
 }
 
 /*
@@ -362,43 +387,107 @@ static const struct {
 	    "DUNNO", NULL },
 };
 
+/* A CNAME loop or an endless chain is DNS trouble, never "absent". */
+static const struct {
+	const char *label;
+	const char *policy;
+	const char *attrs[16];
+	const char *action;
+	const char *trace;
+	const char *reason; /* substring of the checks' reasons */
+} cname_cases[] = {
+	{ "rdns: a CNAME loop on the PTR name defers, never rejects",
+	    "checks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.60", "reverse_client_name", "unknown",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "rdns:tempfail:",
+	    "CNAME chain loops after 3 hops" },
+	{ "fcrdns: a CNAME loop on the PTR name's address defers",
+	    "checks:\n  fcrdns: {}\n",
+	    { "client_address", "192.0.2.61", "client_name", "unknown", NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "fcrdns:tempfail:",
+	    "CNAME chain loops after 2 hops" },
+	{ "helo_dns: a HELO name behind a CNAME loop defers",
+	    "checks:\n  helo_dns: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "loop1.example.org",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "helo_dns:tempfail:",
+	    "CNAME chain loops after 2 hops" },
+	{ "helo_dns: a HELO name behind 10 CNAMEs defers",
+	    "checks:\n  helo_dns: {}\n",
+	    { "client_address", "192.0.2.25", "helo_name", "long0.example.org",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "helo_dns:tempfail:",
+	    "CNAME chain longer than 8 hops" },
+	{ "sender: a sender domain behind a CNAME loop defers, no 5.1.8",
+	    "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@loop1.example.org",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "sender:tempfail:",
+	    "CNAME chain loops after 2 hops" },
+	{ "sender: a sender domain behind 10 CNAMEs defers, no 5.1.8",
+	    "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@long0.example.org",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 *", "sender:tempfail:",
+	    "CNAME chain longer than 8 hops" },
+};
+
+/* run_case - decide one case; the action, trace and reasons as wanted */
+static void
+run_case(const char *label, const char *policy, const char *const *attrs,
+    const char *action, const char *trace, const char *reason)
+{
+	struct result r;
+	size_t len = strlen(action);
+
+	print_message("case: %s\n", label);
+	r = decide(policy, attrs, NULL);
+	if (action[len - 1] == '*') {
+		/* A prefix; a "*" inside stands for any text. */
+		char pat[600], *star;
+		const char *at = r.action;
+
+		snprintf(pat, sizeof(pat), "%.*s", (int)(len - 1), action);
+		for (star = strtok(pat, "*"); star != NULL;
+		    star = strtok(NULL, "*")) {
+			const char *f = strstr(at, star);
+
+			if (f == NULL || (at == r.action && f != at))
+				fail_msg("action \"%s\" does not match \"%s\"",
+				    r.action, action);
+			at = f + strlen(star);
+		}
+	} else if (strcmp(r.action, action) != 0) {
+		fail_msg("action \"%s\", want \"%s\"", r.action, action);
+	}
+	if (trace && strstr(r.trace, trace) == NULL)
+		fail_msg("trace \"%s\" lacks \"%s\"", r.trace, trace);
+	if (reason && strstr(r.reasons, reason) == NULL)
+		fail_msg("reasons \"%s\" lack \"%s\"", r.reasons, reason);
+}
+
 static void
 test_checks_table(void **state)
 {
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < nitems(cases); i++) {
-		struct result r;
-		size_t len = strlen(cases[i].action);
+	for (i = 0; i < nitems(cases); i++)
+		run_case(cases[i].label, cases[i].policy, cases[i].attrs,
+		    cases[i].action, cases[i].trace, NULL);
+}
 
-		print_message("case: %s\n", cases[i].label);
-		r = decide(cases[i].policy, cases[i].attrs, NULL);
-		if (cases[i].action[len - 1] == '*') {
-			/* A prefix; a "*" inside stands for any text. */
-			char pat[600], *star;
-			const char *at = r.action;
+static void
+test_checks_cname_loop_is_dns_trouble(void **state)
+{
+	size_t i;
 
-			snprintf(pat, sizeof(pat), "%.*s", (int)(len - 1),
-			    cases[i].action);
-			for (star = strtok(pat, "*"); star != NULL;
-			    star = strtok(NULL, "*")) {
-				const char *f = strstr(at, star);
-
-				if (f == NULL || (at == r.action && f != at))
-					fail_msg("action \"%s\" does not match "
-						 "\"%s\"", r.action,
-					    cases[i].action);
-				at = f + strlen(star);
-			}
-		} else if (strcmp(r.action, cases[i].action) != 0) {
-			fail_msg("action \"%s\", want \"%s\"", r.action,
-			    cases[i].action);
-		}
-		if (cases[i].trace && strstr(r.trace, cases[i].trace) == NULL)
-			fail_msg("trace \"%s\" lacks \"%s\"", r.trace,
-			    cases[i].trace);
-	}
+	(void)state;
+	for (i = 0; i < nitems(cname_cases); i++)
+		run_case(cname_cases[i].label, cname_cases[i].policy,
+		    cname_cases[i].attrs, cname_cases[i].action,
+		    cname_cases[i].trace, cname_cases[i].reason);
 }
 
 static void
@@ -428,6 +517,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checks_sync_without_dns,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_checks_cname_loop_is_dns_trouble, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

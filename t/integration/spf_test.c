@@ -107,7 +107,13 @@ static const char zone[] =
     "-all\"\n"
     "slow.falsefail.example. 300 IN A 192.0.2.40\n"
     "slow.falsefail.example. 300 IN A 192.0.2.41\n"
-    "!delay slow.falsefail.example. 400\n";
+    "!delay slow.falsefail.example. 400\n"
+    /* CNAME loops: DNS trouble (temperror), never "no record". */
+    "cnameloop.example. 300 IN CNAME l2.cnameloop.example.\n"
+    "l2.cnameloop.example. 300 IN CNAME cnameloop.example.\n"
+    "incloop.example. 300 IN TXT \"v=spf1 include:cnameloop.example "
+    "-all\"\n"
+    "aloop.example. 300 IN TXT \"v=spf1 a:cnameloop.example -all\"\n";
 
 static struct {
 	struct dnsd_run d;
@@ -290,6 +296,13 @@ static const struct {
 	    "192.0.2.1", "longexp.example", SPF_FAIL, "fail matched a term" },
 	{ "include's neutral is no match", "192.0.2.1", "softinc.example",
 	    SPF_SOFTFAIL, NULL },
+	{ "a record behind a CNAME loop is a temperror, not none",
+	    "192.0.2.1", "cnameloop.example", SPF_TEMPERROR,
+	    "CNAME chain loops after 2 hops" },
+	{ "an include behind a CNAME loop is a temperror", "192.0.2.1",
+	    "incloop.example", SPF_TEMPERROR, "CNAME chain loops" },
+	{ "an a: target behind a CNAME loop is a temperror", "192.0.2.1",
+	    "aloop.example", SPF_TEMPERROR, "CNAME chain loops" },
 };
 
 /*

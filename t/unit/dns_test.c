@@ -266,6 +266,72 @@ test_dns_interpret_bounds(void **state)
 	free(many);
 }
 
+/* hop - "hN.example.org. 300 IN CNAME hN+1.example.org." */
+static const char *
+hop(int n)
+{
+	static char buf[80];
+
+	snprintf(buf, sizeof(buf), "h%d.example.org. 300 IN CNAME "
+	    "h%d.example.org.", n, n + 1);
+	return buf;
+}
+
+/*
+ * A CNAME chain that loops, or runs past the hop bound, never reaches
+ * the records: DNS trouble (a recursive resolver answers SERVFAIL), not
+ * a "does not exist" that refuses a sender for good.
+ */
+static void
+test_dns_interpret_cname_loop_is_trouble(void **state)
+{
+	static const char *const loop[] = {
+		"a.example.org. 300 IN CNAME b.example.org.",
+		"b.example.org. 300 IN CNAME a.example.org.",
+		NULL,
+	};
+	static const char *const self[] = {
+		"a.example.org. 300 IN CNAME a.example.org.",
+		NULL,
+	};
+	char *chain[DNS_MAX_CNAMES + 3];
+	struct dns__ans *a;
+	int i;
+
+	(void)state;
+	dns_opts_defaults(&opts);
+	a = interpret("a.example.org", DNS_T_A, LDNS_RCODE_NOERROR, loop, NULL);
+	assert_int_equal(a->pub.status, DNS_TEMPFAIL);
+	assert_string_equal(a->pub.why, "CNAME chain loops after 2 hops");
+	dns__ans_unref(a);
+	a = interpret("a.example.org", DNS_T_MX, LDNS_RCODE_NOERROR, self, NULL);
+	assert_int_equal(a->pub.status, DNS_TEMPFAIL);
+	assert_string_equal(a->pub.why, "CNAME chain loops after 1 hops");
+	dns__ans_unref(a);
+	/* DNS_MAX_CNAMES hops to the address: followed. One more: trouble. */
+	for (i = 0; i < DNS_MAX_CNAMES; i++)
+		chain[i] = xstrdup(hop(i));
+	chain[DNS_MAX_CNAMES] = xstrdup("h8.example.org. 300 IN A 192.0.2.8");
+	chain[DNS_MAX_CNAMES + 1] = NULL;
+	a = interpret("h0.example.org", DNS_T_A, LDNS_RCODE_NOERROR,
+	    (const char *const *)chain, NULL);
+	assert_int_equal(a->pub.status, DNS_OK);
+	dns__ans_unref(a);
+	free(chain[DNS_MAX_CNAMES]);
+	chain[DNS_MAX_CNAMES] = xstrdup("h8.example.org. 300 IN CNAME "
+					"h9.example.org.");
+	chain[DNS_MAX_CNAMES + 1] = xstrdup("h9.example.org. 300 IN A "
+					    "192.0.2.9");
+	chain[DNS_MAX_CNAMES + 2] = NULL;
+	a = interpret("h0.example.org", DNS_T_A, LDNS_RCODE_NOERROR,
+	    (const char *const *)chain, NULL);
+	assert_int_equal(a->pub.status, DNS_TEMPFAIL);
+	assert_string_equal(a->pub.why, "CNAME chain longer than 8 hops");
+	dns__ans_unref(a);
+	for (i = 0; chain[i] != NULL; i++)
+		free(chain[i]);
+}
+
 static struct dns__ans *
 answer_ttl(const char *name, uint32_t ttl)
 {
@@ -403,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_dns_check_answer),
 		cmocka_unit_test(test_dns_interpret),
 		cmocka_unit_test(test_dns_interpret_bounds),
+		cmocka_unit_test(test_dns_interpret_cname_loop_is_trouble),
 		cmocka_unit_test(test_dns_cache),
 		cmocka_unit_test(test_dns_server_parse_and_ptr),
 		cmocka_unit_test(test_dns_resolv_conf),
