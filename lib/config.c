@@ -680,12 +680,14 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 {
 	enum { K_ENABLED, K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC,
 		K_AWLD, K_BATV, K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER,
-		K_ON_ERROR, K_SWEEP, K_BATCH, K_POOL_SPF, K_POOL_FCRDNS };
+		K_ON_ERROR, K_SWEEP, K_BATCH, K_POOL_SPF, K_POOL_FCRDNS,
+		K_POOL_V4, K_POOL_V6 };
 	static const char *const keys[] = { "enabled", "delay", "retry_window",
 		"max_age", "ipv4_prefix", "ipv6_prefix", "awl_clients",
 		"awl_domains", "strip_batv", "strip_srs", "strip_extension",
 		"fold_digits", "text", "header", "on_error", "sweep_interval",
-		"sweep_batch", "pool_spf", "pool_fcrdns", NULL };
+		"sweep_batch", "pool_spf", "pool_fcrdns", "pool_spf_ipv4_prefix",
+		"pool_spf_ipv6_prefix", NULL };
 	yaml_node_t *v[nitems(keys)];
 	uint64_t ms;
 
@@ -709,6 +711,12 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 		return -1;
 	if (v[K_V6] && get_uint(y, v[K_V6], "greylist: ipv6_prefix", 0, 128,
 	    &g->ipv6_prefix) < 0)
+		return -1;
+	if (v[K_POOL_V4] && get_uint(y, v[K_POOL_V4], "greylist: "
+	    "pool_spf_ipv4_prefix", 0, 32, &g->pool_spf_ipv4_prefix) < 0)
+		return -1;
+	if (v[K_POOL_V6] && get_uint(y, v[K_POOL_V6], "greylist: "
+	    "pool_spf_ipv6_prefix", 0, 128, &g->pool_spf_ipv6_prefix) < 0)
 		return -1;
 	if (v[K_AWLC] && get_uint(y, v[K_AWLC], "greylist: awl_clients", 0,
 	    1000000, &g->awl_clients) < 0)
@@ -765,6 +773,12 @@ parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
 	if (v[K_BATCH] && get_uint(y, v[K_BATCH], "greylist: sweep_batch", 1,
 	    100000, &g->sweep_batch) < 0)
 		return -1;
+	/* A retry must be able to come after the delay and in the window. */
+	if (g->delay >= g->retry_window)
+		return fail(y, v[K_DELAY] ? v[K_DELAY] : v[K_WINDOW],
+		    "greylist: delay (%llds) is not shorter than retry_window "
+		    "(%llds): no retry could ever pass",
+		    (long long)g->delay, (long long)g->retry_window);
 	return 0;
 }
 
@@ -1371,6 +1385,9 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_NETWORK] && parse_network(y, v[K_NETWORK], cfg) < 0)
 		return -1;
+	/* Greylisting groups clients by network too, unless it says. */
+	cfg->greylist.ipv4_prefix = cfg->net.ipv4_prefix;
+	cfg->greylist.ipv6_prefix = cfg->net.ipv6_prefix;
 	if (v[K_DEFAULT] && get_action(y, v[K_DEFAULT], "default_action",
 	    &cfg->default_action) < 0)
 		return -1;

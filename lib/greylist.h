@@ -37,6 +37,8 @@ struct gl_conf {
 	char *text;           /* deferral text; {seconds} is replaced */
 	bool header;          /* PREPEND X-Greylist once per message */
 	bool pool_spf;        /* key on the SPF-authorized sender domain */
+	unsigned pool_spf_ipv4_prefix; /* ... when the passing mechanism's */
+	unsigned pool_spf_ipv6_prefix; /* network is at least this narrow */
 	bool pool_fcrdns;     /* key on the verified name's registered domain */
 	bool defer_on_error;  /* store trouble: defer instead of DUNNO */
 	int64_t sweep_interval_ms; /* expiry timer period */

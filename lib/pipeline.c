@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access.h"
 #include "arena.h"
@@ -316,16 +317,18 @@ status_name(const struct chk_run *r)
 
 /*
  * pick_pool - the verified identity greylisting keys on instead of the
- * client network: the SPF-authorized domain, else the registered domain
- * of the forward-confirmed client name (ours or Postfix's), unless that
- * name looks dynamic (a dial-in pool is not one organization's servers).
+ * client network: the SPF-authorized domain (the spf check sets it only
+ * for a pass from a narrow enough mechanism), else the registered domain
+ * of the forward-confirmed client name (ours or Postfix's) when it is the
+ * sender's registered domain too, unless that name looks dynamic (a
+ * dial-in pool is not one organization's servers).
  */
 static const char *
 pick_pool(const struct pipeline *p)
 {
 	const struct gl_conf *g = &p->cfg->greylist;
 	const struct req *req = p->req;
-	const char *spf = NULL, *name = NULL, *reg;
+	const char *spf = NULL, *name = NULL, *reg, *sreg;
 	int dyn = chk_find("dynamic");
 	unsigned i;
 
@@ -349,6 +352,16 @@ pick_pool(const struct pipeline *p)
 	    p->pols[dyn].patterns : NULL, NULL, 0))
 		return NULL;
 	if ((reg = dyn_registered_domain(name)) == NULL)
+		return NULL;
+	/*
+	 * Only an organization that sends its own mail: the sender's
+	 * registered domain is the name's. Every customer of a hosting
+	 * provider has a name under the provider's domain, and one pool
+	 * (and one auto-whitelist entry) would cover them all.
+	 */
+	if (req->sender.domain == NULL || req->sender.is_null ||
+	    (sreg = dyn_registered_domain(req->sender.domain)) == NULL ||
+	    strcasecmp(reg, sreg) != 0)
 		return NULL;
 	return arena_printf(req->arena, "fcrdns:%s", reg);
 }

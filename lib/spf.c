@@ -743,6 +743,39 @@ bad_name:
 		term_done(c, false);
 }
 
+/* note_match - the mechanism that matched, and how wide it was */
+static void
+note_match(struct spf_check *c, const struct spf_term *t)
+{
+	bool v4 = c->p.ip->family == AF_INET;
+	unsigned host = v4 ? 32 : 128;
+	struct spf_match *m = c->p.match;
+
+	if (m == NULL)
+		return;
+	m->set = true;
+	m->mech = t->mech;
+	switch (t->mech) {
+	case SPF_IP4:
+	case SPF_IP6:
+		m->prefix = t->net.prefix;
+		break;
+	case SPF_A:
+	case SPF_MX: {
+		int cidr = v4 ? t->cidr4 : t->cidr6;
+
+		m->prefix = cidr < 0 ? host : (unsigned)cidr;
+		break;
+	}
+	case SPF_PTR:
+		m->prefix = host;
+		break;
+	default: /* all, exists: whatever the owner wants */
+		m->prefix = 0;
+		break;
+	}
+}
+
 /* step - drive the top frame as far as it goes without waiting */
 static void
 step(struct spf_check *c)
@@ -805,6 +838,8 @@ step(struct spf_check *c)
 			const struct spf_term *t = &f->rec.terms[f->ti];
 			char why[256];
 
+			if (t->mech != SPF_INCLUDE)
+				note_match(c, t);
 			snprintf(why, sizeof(why), "%s matched a term of %s",
 			    spf_result_name(result_of(t->qualifier)),
 			    f->domain);
@@ -864,6 +899,8 @@ spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
 	c->done = done;
 	c->arg = arg;
 	c->p = *p;
+	if (p->match != NULL)
+		memset(p->match, 0, sizeof(*p->match));
 	{
 		struct ipaddr *ip = arena_alloc(c->arena, sizeof(*ip));
 

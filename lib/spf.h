@@ -1,7 +1,7 @@
 /*
- * spf - SPF (RFC 7208). This part: the record parser (section 4.6 and
- * 12) and the macro expander (section 7), both pure. The evaluator on the
- * resolver comes next (issue 6).
+ * spf - SPF (RFC 7208): the record parser (section 4.6 and 12) and the
+ * macro expander (section 7), both pure (spf_parse.c), and the evaluator,
+ * check_host() on the resolver (spf.c).
  */
 #ifndef POLICYD_SPF_H
 #define POLICYD_SPF_H
@@ -99,6 +99,19 @@ struct spf_check;
 #define SPF_MAX_NAMES     10 /* MX or PTR names looked at per term */
 #define SPF_MAX_DEPTH     12 /* include/redirect nesting (loops) */
 
+/*
+ * The mechanism that decided: how wide a net the domain cast. For a pass
+ * from ip4/ip6 the network's prefix, from a/mx the CIDR length (32 or
+ * 128 without one), from ptr a host (32/128, the name was validated);
+ * all and exists match whatever the domain's owner wants: prefix 0.
+ * Inside an include, the included record's mechanism.
+ */
+struct spf_match {
+	bool set;                 /* a term matched */
+	enum spf_mech mech;
+	unsigned prefix;          /* bits, for the client's family */
+};
+
 struct spf_params {
 	const struct ipaddr *ip;  /* the client */
 	const char *sender;       /* MAIL FROM, or postmaster@helo for <> */
@@ -106,6 +119,7 @@ struct spf_params {
 	const char *helo;
 	const char *receiver;     /* our name, for %{r} */
 	int64_t now;              /* for %{t} */
+	struct spf_match *match;  /* out, or NULL: set before done() */
 };
 
 /*

@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "config.h"
+#include "greylist.h"
 #include "request.h"
 #include "spf.h"
 #include "verdict.h"
@@ -44,6 +46,7 @@ struct spf_state {
 	const char *domain;   /* that identity's domain */
 	const char *sender;   /* the mailbox for %{s} */
 	uint64_t key;         /* client, sender, HELO: the memo's key */
+	struct spf_match match; /* the mechanism of the result */
 };
 
 static void evaluate(struct chk_run *run);
@@ -311,6 +314,23 @@ reason(struct chk_run *run, enum spf_result r, const char *exp,
 	return "";
 }
 
+/*
+ * narrow_pass - a pass greylisting may key on the domain for: from a
+ * mechanism no wider than pool_spf_ipv4_prefix / pool_spf_ipv6_prefix.
+ * A domain that passes the world (+all, exists:, a /0 network) would
+ * make every bot one client, and the auto-whitelist would whitelist it.
+ */
+static bool
+narrow_pass(const struct chk_run *run, const struct spf_match *m)
+{
+	const struct gl_conf *g = &chk_cfg(run)->greylist;
+
+	if (!m->set || m->mech == SPF_ALL || m->mech == SPF_EXISTS)
+		return false;
+	return m->prefix >= (chk_req(run)->client_ip.family == AF_INET
+	    ? g->pool_spf_ipv4_prefix : g->pool_spf_ipv6_prefix);
+}
+
 /* finish - the final result: memo, header, pool, report */
 static void
 finish(struct chk_run *run, enum spf_result r, const char *exp,
@@ -325,8 +345,10 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 								   : "5.7.23";
 	const char *text = reason(run, r, exp, why);
 
+	bool pool = r == SPF_PASS && narrow_pass(run, &s->match);
+
 	chk_set_dsn(run, dsn);
-	if (r == SPF_PASS)
+	if (pool)
 		chk_set_pool(run, s->domain);
 	if (pol->header != CHK_HDR_NONE) {
 		const char *h = header(run, r, why);
@@ -342,7 +364,7 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 	snprintf(m->spf_reason, sizeof(m->spf_reason), "%s", text);
 	snprintf(m->spf_dsn, sizeof(m->spf_dsn), "%s", dsn);
 	snprintf(m->spf_pool, sizeof(m->spf_pool), "%s",
-	    r == SPF_PASS ? s->domain : "");
+	    pool ? s->domain : "");
 	chk_done_result(run, st, (int)r, "%s", text);
 }
 
@@ -412,6 +434,7 @@ evaluate(struct chk_run *run)
 	prm.helo = req->helo;
 	prm.receiver = env->hostname;
 	prm.now = env->now;
+	prm.match = &s->match;
 	rc = spf_check(chk_dns(run), &prm, spf_answer, run, &s->c, &r);
 	if (rc == 1)
 		got(run, r, NULL, r == SPF_NONE ? "not a domain name" : NULL);

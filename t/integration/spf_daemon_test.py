@@ -35,6 +35,13 @@ mail.pool.example. 0 IN A 192.0.2.40
 mail.pool.example. 0 IN A 203.0.113.40
 40.2.0.192.in-addr.arpa. 0 IN PTR mail.pool.example.
 40.113.0.203.in-addr.arpa. 0 IN PTR mail.pool.example.
+wide.example. 0 IN TXT "v=spf1 +all"
+wide1.example. 0 IN TXT "v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 -all"
+exists.example. 0 IN TXT "v=spf1 exists:%{i}.ok.exists.example -all"
+192.0.2.9.ok.exists.example. 0 IN A 127.0.0.2
+198.51.100.9.ok.exists.example. 0 IN A 127.0.0.2
+wideinc.example. 0 IN TXT "v=spf1 include:wide.example -all"
+big.example. 0 IN TXT "v=spf1 ip4:192.0.0.0/16 ip4:198.51.0.0/16 -all"
 crash.example. 0 IN TXT "v=spf1 include:a.crash.example include:b.crash.example -all"
 a.crash.example. 0 IN TXT "v=spf1 -mx ?all"
 a.crash.example. 0 IN MX 10 mx1.a.crash.example.
@@ -148,6 +155,55 @@ class SpfDaemon(DaemonTest):
                          r"^451 4\.7\.24 SPF temperror: the SPF record of "
                          r"trouble\.example could not be checked \(.*\); "
                          r"please try again later$")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_pools_a_sender_chooses_are_not_pools(self):
+        # Review B6: an SPF pass keyed greylisting on the sender's domain
+        # whatever the mechanism, so a spammer's +all (or a /1) made every
+        # bot one client; a verified name keyed it on the provider's
+        # domain, merging every customer of a hosting provider. Such a
+        # retry from another /24 is now a new triplet; a big sender's
+        # pass from a /16 or narrower still is the same client.
+        d = self.start(greylist="true")
+        s = d.connect()
+        wide = ["wide.example", "wide1.example", "exists.example",
+                "wideinc.example"]
+        first = dict(client_address="192.0.2.9", recipient="u@our.example",
+                     helo_name="out.example.org")
+        retry = dict(first, client_address="198.51.100.9")
+        for dom in wide + ["big.example"]:
+            self.assertRegex(self.ask(s, sender="x@" + dom,
+                                      instance="W1" + dom, **first),
+                             r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
+        hosted = dict(recipient="u@our.example", sender="a@customer.example",
+                      helo_name="host1.hoster.example")
+        self.assertRegex(self.ask(s, client_address="192.0.2.60",
+                                  client_name="host1.hoster.example",
+                                  instance="H1", **hosted),
+                         r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
+        time.sleep(1.1)
+        for dom in wide:
+            self.assertRegex(self.ask(s, sender="x@" + dom,
+                                      instance="W2" + dom, **retry),
+                             r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted",
+                             "%s: a pass for anyone made a pool" % dom)
+        d.wait_log(r'rule="greylist:new\(wait=1s\)" client=198\.51\.100\.9 '
+                   r'.*sender=<x@wideinc\.example>')
+        self.assertNotIn("key=spf:wide", d.log_text())
+        self.assertNotIn("key=spf:exists", d.log_text())
+        # Another customer of the same provider, from another /24.
+        self.assertRegex(self.ask(s, client_address="198.51.100.60",
+                                  client_name="host2.hoster.example",
+                                  instance="H2", **hosted),
+                         r"^DEFER_IF_PERMIT 4\.7\.1 Greylisted")
+        self.assertNotIn("key=fcrdns:hoster.example", d.log_text())
+        # A big sender's retry from another /24 of its /16 passes.
+        self.assertRegex(self.ask(s, sender="x@big.example",
+                                  instance="W2big", **retry),
+                         r"^PREPEND Received-SPF: pass ")
+        d.wait_log(r'rule="greylist:pass\(delayed=[12]s,key=spf:big\.example'
+                   r'\)" client=198\.51\.100\.9 ')
         s.close()
         self.assertEqual(d.stop(), 0)
 
@@ -441,8 +497,9 @@ class SpfDaemon(DaemonTest):
                          r"^PREPEND Received-SPF: pass ")
         d.wait_log(r'rule="greylist:known\(key=spf:example\.org\)" '
                    r'client=2001:db8::26 ')
-        # Without SPF: the verified client name's registered domain.
-        fc = dict(sender="b@nospf.example.org", recipient="u@our.example",
+        # Without SPF: the verified client name's registered domain,
+        # when it is the sender's too (an organization's own servers).
+        fc = dict(sender="b@pool.example", recipient="u@our.example",
                   helo_name="mail.pool.example")
         self.assertRegex(self.ask(s, client_address="192.0.2.40",
                                   client_name="mail.pool.example",
@@ -484,7 +541,7 @@ class SpfDaemon(DaemonTest):
         # The whitelisted pool is no longer greylisted, from anywhere.
         self.assertRegex(self.ask(s, client_address="192.0.2.41",
                                   client_name="mx9.pool.example",
-                                  instance="G7", sender="n@nospf.example.org",
+                                  instance="G7", sender="n@pool.example",
                                   recipient="v@our.example",
                                   helo_name="mx9.pool.example"),
                          r"^PREPEND Received-SPF: none ")

@@ -229,6 +229,39 @@ test_config_spf(void **state)
 	cfg_unref(cfg);
 }
 
+/*
+ * Review B9: the network: prefixes were read nowhere. Greylisting groups
+ * clients by them unless it names its own prefixes.
+ */
+static void
+test_config_network_prefixes_group_greylisting(void **state)
+{
+	struct why why;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("network: { ipv4_prefix: 16, ipv6_prefix: 48 }\n"
+		    "checks:\n  greylist: {}\n", &why);
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(cfg->greylist.ipv4_prefix, 16);
+	assert_int_equal(cfg->greylist.ipv6_prefix, 48);
+	cfg_unref(cfg);
+	cfg = parse("network: { ipv4_prefix: 16 }\n"
+		    "checks:\n  greylist: { ipv4_prefix: 28 }\n", &why);
+	assert_int_equal(cfg->greylist.ipv4_prefix, 28);
+	assert_int_equal(cfg->greylist.ipv6_prefix, 64);
+	/* The SPF pool's widest mechanism, with its defaults. */
+	assert_int_equal(cfg->greylist.pool_spf_ipv4_prefix, 16);
+	assert_int_equal(cfg->greylist.pool_spf_ipv6_prefix, 32);
+	cfg_unref(cfg);
+	cfg = parse("checks:\n  greylist: { pool_spf_ipv4_prefix: 20, "
+		    "pool_spf_ipv6_prefix: 48 }\n", &why);
+	assert_int_equal(cfg->greylist.pool_spf_ipv4_prefix, 20);
+	assert_int_equal(cfg->greylist.pool_spf_ipv6_prefix, 48);
+	cfg_unref(cfg);
+}
+
 static void
 test_config_shipped_file(void **state)
 {
@@ -320,6 +353,14 @@ static const struct {
 	    "than 10 years" },
 	{ "duration out of range", "deadline: 5m\n",
 	    "t.yaml:1:11: deadline: 5m is out of range (100ms to 100s)" },
+	{ "greylist delay not shorter than retry_window",
+	    "checks:\n  greylist:\n    delay: 1h\n    retry_window: 30m\n",
+	    "t.yaml:3:12: greylist: delay (3600s) is not shorter than "
+	    "retry_window (1800s): no retry could ever pass" },
+	{ "greylist pool prefix range",
+	    "checks:\n  greylist: { pool_spf_ipv4_prefix: 33 }\n",
+	    "t.yaml:2:37: greylist: pool_spf_ipv4_prefix: 33 is out of range "
+	    "(0 to 32)" },
 	{ "greylist max_age range", "checks:\n  greylist:\n    max_age: 10m\n",
 	    "t.yaml:3:14: greylist: max_age: 10m is out of range (1h to "
 	    "3650d)" },
@@ -575,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_spf),
 		cmocka_unit_test(test_config_shipped_file),
+		cmocka_unit_test(test_config_network_prefixes_group_greylisting),
 		cmocka_unit_test(test_config_dns),
 		cmocka_unit_test(test_config_bad_files),
 		cmocka_unit_test(test_config_file_errors),
