@@ -82,12 +82,19 @@ LOG_FN(log_err, LOG_ERR, "error", 1)
 char *
 text_safe_buf(char *dst, size_t dstsz, const char *s)
 {
+	return text_safe_bufn(dst, dstsz, s, TEXT_SAFE_MAX);
+}
+
+/* text_safe_bufn - escape, keeping up to max bytes of the input */
+char *
+text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max)
+{
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0, i;
 
 	if (dstsz == 0)
 		return dst;
-	for (i = 0; s[i] != '\0' && i < TEXT_SAFE_MAX; i++) {
+	for (i = 0; s[i] != '\0' && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c != 0x7f && c != '\\' && c != '"') {

@@ -31,6 +31,8 @@ void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * TEXT_SAFE_MAX input bytes and marked "..." when cut. Returns dst.
  */
 char *text_safe_buf(char *dst, size_t dstsz, const char *s);
+/* text_safe_bufn - the same, keeping up to max input bytes */
+char *text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max);
 /* text_safe - the same into a new string from the arena */
 char *text_safe(struct arena *a, const char *s);
 

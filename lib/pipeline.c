@@ -49,6 +49,7 @@ struct chk_run {
 	enum chk_status st;
 	int result;          /* index into ops->results, or -1 */
 	const char *reason;
+	const char *detail;  /* chk_set_detail(): for the log only */
 	const char *dsn;
 	const char *pool;    /* chk_set_pool() */
 	bool done;
@@ -113,6 +114,17 @@ void **
 chk_state(struct chk_run *run)
 {
 	return &run->state;
+}
+
+/* chk_set_detail - for the log line, never a reply */
+void
+chk_set_detail(struct chk_run *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run->detail = arena_vprintf(run->p->req->arena, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -366,14 +378,23 @@ pick_pool(const struct pipeline *p)
 	return arena_printf(req->arena, "fcrdns:%s", reg);
 }
 
+/* tempfail_text - the deferral text of a check that could not tell */
+static const char *
+tempfail_text(const struct chk_run *r)
+{
+	return r->ops->tempfail_text ? r->ops->tempfail_text
+	    : "Your server could not be checked just now (a DNS lookup "
+	      "failed or timed out); please try again later";
+}
+
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
 {
 	struct arena *a = p->req->arena;
 	const struct chk_run *reject = NULL, *defer = NULL, *tempfail = NULL;
-	char trace[1024], scored[1024];
-	size_t to = 0, so = 0;
+	char trace[1024], scored[1024], detail[1024];
+	size_t to = 0, so = 0, wo = 0;
 	unsigned i;
 
 	static const char *const actions[] = { "reject", "defer", "score",
@@ -381,7 +402,7 @@ combine(struct pipeline *p)
 	struct chk_report *rep = arena_alloc(a, (p->nruns ? p->nruns : 1) *
 	    sizeof(*rep));
 
-	trace[0] = scored[0] = '\0';
+	trace[0] = scored[0] = detail[0] = '\0';
 	p->v.score = 0;
 	for (i = 0; i < p->nruns; i++) {
 		const struct chk_run *r = &p->runs[i];
@@ -407,6 +428,15 @@ combine(struct pipeline *p)
 		    (unsigned long long)(r->us / 1000));
 		if (to >= sizeof(trace))
 			to = sizeof(trace) - 1;
+		/* Why each check failed or could not tell: for the log. */
+		if ((r->st == CHK_FAIL || r->st == CHK_TEMPFAIL) &&
+		    wo + 1 < sizeof(detail)) {
+			wo += (size_t)snprintf(detail + wo, sizeof(detail) - wo,
+			    "%s%s: %s", wo ? "; " : "", r->ops->name,
+			    r->detail ? r->detail : r->reason ? r->reason : "");
+			if (wo >= sizeof(detail))
+				wo = sizeof(detail) - 1;
+		}
 		/* A named TEMPFAIL result acts by its own policy below. */
 		if (r->st == CHK_TEMPFAIL && r->result < 0 && tempfail == NULL &&
 		    r->pol->on_fail != CHK_LOG)
@@ -438,6 +468,7 @@ combine(struct pipeline *p)
 	}
 	p->v.reports = rep;
 	p->v.nreports = p->nruns;
+	p->v.detail = wo > 0 ? arena_strdup(a, detail) : NULL;
 	/* No check ran: no checks= and score= in the log line at all. */
 	if (p->nruns == 0 && p->profile == NULL)
 		p->v.trace = NULL;
@@ -473,11 +504,13 @@ combine(struct pipeline *p)
 		return;
 	}
 	if (tempfail != NULL && p->cfg->tempfail_defer) {
-		/* Never a rejection for DNS trouble: ask to come back. */
-		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4.4.3 Temporary "
-					      "failure checking %s (%s); please "
-					      "try again later",
-		    tempfail->ops->name, tempfail->reason);
+		/*
+		 * Never a rejection for DNS trouble: ask to come back, in the
+		 * sending postmaster's terms; which server said what is for
+		 * the log line.
+		 */
+		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4.4.3 %s",
+		    expand(tempfail, tempfail_text(tempfail)));
 		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
 		return;
 	}
@@ -537,9 +570,8 @@ on_deadline(uv_timer_t *t)
 			/* Its own temporary-error result, and a reply text
 			 * that stands on its own ({reason} is the text). */
 			r->result = r->ops->tempfail_result;
-			r->reason = arena_printf(p->req->arena, "%s: no DNS "
-			    "answer before the deadline; please try again "
-			    "later", r->ops->name);
+			r->detail = r->reason;
+			r->reason = expand(r, tempfail_text(r));
 		}
 		r->us = (uv_hrtime() - r->t0) / 1000;
 		r->done = true;

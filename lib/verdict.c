@@ -168,18 +168,26 @@ verdict_flush_header(struct verdict_env *env, const struct req *req,
 	    m->headers[m->sent++]);
 }
 
+/*
+ * Input bytes kept of the fields that say why (the action, the checks'
+ * trace, their reasons): whole, up to what a reply or a trace can hold;
+ * the other values are a stranger's and keep TEXT_SAFE_MAX.
+ */
+#define LOG_WHY_MAX 1100
+
 /* kv - " key=value", value escaped and quoted when it needs to be */
 static void
-kv(char *buf, size_t size, size_t *off, const char *key, const char *val)
+kv_max(char *buf, size_t size, size_t *off, const char *key, const char *val,
+    size_t max)
 {
-	char safe[TEXT_SAFE_MAX * 4 + 4];
+	char safe[LOG_WHY_MAX * 4 + 4];
 	size_t klen = strlen(key), vlen, need;
 	bool quote;
 	char *p;
 
 	if (*off >= size)
 		return;
-	text_safe_buf(safe, sizeof(safe), val);
+	text_safe_bufn(safe, sizeof(safe), val, max);
 	vlen = strlen(safe);
 	quote = vlen == 0 || strpbrk(safe, " \"=") != NULL;
 	need = (*off ? 1 : 0) + klen + 1 + vlen + (quote ? 2 : 0);
@@ -203,6 +211,13 @@ kv(char *buf, size_t size, size_t *off, const char *key, const char *val)
 	*off += need;
 }
 
+/* kv - a stranger's value, bounded */
+static void
+kv(char *buf, size_t size, size_t *off, const char *key, const char *val)
+{
+	kv_max(buf, size, off, key, val, TEXT_SAFE_MAX);
+}
+
 /* addr_text - "<address>" as Postfix logs it, or "" when not sent */
 static const char *
 addr_text(struct arena *a, const char *full)
@@ -215,12 +230,12 @@ char *
 verdict_log_line(struct arena *a, const struct req *req,
     const struct verdict *v, uint64_t elapsed_us)
 {
-	size_t size = 4096, off = 0;
+	size_t size = 8192, off = 0;
 	char *buf = arena_alloc(a, size);
 	char us[24];
 
 	buf[0] = '\0';
-	kv(buf, size, &off, "decision action", v->action);
+	kv_max(buf, size, &off, "decision action", v->action, LOG_WHY_MAX);
 	kv(buf, size, &off, "rule", v->rule);
 	kv(buf, size, &off, "client", req->client_addr);
 	kv(buf, size, &off, "client_name",
@@ -232,9 +247,11 @@ verdict_log_line(struct arena *a, const struct req *req,
 	if (v->trace != NULL) {
 		char score[16];
 
-		kv(buf, size, &off, "checks", v->trace);
+		kv_max(buf, size, &off, "checks", v->trace, LOG_WHY_MAX);
 		snprintf(score, sizeof(score), "%d", v->score);
 		kv(buf, size, &off, "score", score);
+		if (v->detail != NULL)
+			kv_max(buf, size, &off, "why", v->detail, LOG_WHY_MAX);
 	}
 	snprintf(us, sizeof(us), "%llu", (unsigned long long)elapsed_us);
 	kv(buf, size, &off, "us", us);

@@ -36,6 +36,8 @@ struct verdict {
 	const char *action; /* reply text after "action=" */
 	const char *rule;   /* what decided: access[name], default, ... */
 	const char *trace;  /* each check: name:status:ms; NULL if none ran */
+	const char *detail; /* why checks failed or could not tell (the log's
+			     * "why="): the resolver's words; NULL if none */
 	int score;          /* summed scores of failed checks */
 	const struct chk_report *reports; /* each check that ran */
 	size_t nreports;

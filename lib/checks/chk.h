@@ -99,6 +99,12 @@ struct chk_ops {
 	const char *const *results;
 	const struct chk_outcome *defaults;
 	int tempfail_result;
+	/*
+	 * Optional: what the sending postmaster reads when the check could
+	 * not tell and the request is deferred (a template like text). The
+	 * check's reason (which server said what) goes to the log only.
+	 */
+	const char *tempfail_text;
 };
 
 /* The checks, in the order they run (cheap first). */
@@ -124,6 +130,13 @@ void chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
  */
 void chk_done_result(struct chk_run *run, enum chk_status st, int result,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * chk_set_detail - what the log should say besides the reason, never in a
+ * reply: the resolver's own words ("SERVFAIL from 127.0.0.1:53") for a
+ * check whose reason is its reply text (spf). Formatted into the arena.
+ */
+void chk_set_detail(struct chk_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* chk_set_dsn - a refusal code other than the check's own (5.7.27) */
 void chk_set_dsn(struct chk_run *run, const char *dsn);
 /*

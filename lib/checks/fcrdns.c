@@ -136,5 +136,8 @@ const struct chk_ops chk_fcrdns_ops = {
 	.text = "Reverse DNS of client {client} ({name}) does not resolve "
 		"back to it; ask the owner of this IP address to make the "
 		"PTR name's A/AAAA record point to it",
+	.tempfail_text = "Whether the reverse DNS of client {client} resolves "
+			 "back to it could not be checked just now; please "
+			 "try again later",
 	.start = fcrdns_start,
 };

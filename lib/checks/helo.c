@@ -220,5 +220,7 @@ const struct chk_ops chk_helo_dns_ops = {
 	.text = "Your server's HELO/EHLO name does not resolve ({reason}); "
 		"publish an A or AAAA record for it, or greet with a name "
 		"that has one",
+	.tempfail_text = "Your server's HELO/EHLO name {helo} could not be "
+			 "looked up in DNS just now; please try again later",
 	.start = helo_dns_start,
 };

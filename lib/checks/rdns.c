@@ -57,5 +57,7 @@ const struct chk_ops chk_rdns_ops = {
 	.dsn = "5.7.25",
 	.text = "Client {client} has no reverse DNS (PTR) record; ask the "
 		"owner of this IP address to publish one",
+	.tempfail_text = "The reverse DNS (PTR) of client {client} could not "
+			 "be looked up just now; please try again later",
 	.start = rdns_start,
 };

@@ -19,6 +19,20 @@ struct snd_state {
 	const char *why;   /* the first trouble, for the log */
 };
 
+/*
+ * sender_dsn - a refusal code about the sender that Postfix passes on
+ * as it is. Postfix rewrites an address code (X.1.N) to fit the stage
+ * it asked at (smtpd_dsn_fix: at RCPT 5.1.8 becomes 5.1.2, "bad
+ * destination system address"); only at MAIL FROM is a sender code a
+ * sender code. Elsewhere (policyd sits in smtpd_recipient_restrictions)
+ * the non-address code 5.7.1 says what happened without being changed.
+ */
+static const char *
+sender_dsn(const struct req *req, const char *at_mail)
+{
+	return strcmp(req->protocol_state, "MAIL") == 0 ? at_mail : "5.7.1";
+}
+
 /* addr_ok - local@domain with RFC 5321 syntax */
 static bool
 addr_ok(const struct req_addr *a)
@@ -75,7 +89,7 @@ snd_mx_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 		chk_done(run, CHK_PASS, "%s has MX", s->domain);
 		return;
 	case DNS_NXDOMAIN:
-		chk_set_dsn(run, "5.1.8");
+		chk_set_dsn(run, sender_dsn(chk_req(run), "5.1.8"));
 		chk_done(run, CHK_FAIL, "sender domain %s does not exist",
 		    s->domain);
 		return;
@@ -115,7 +129,7 @@ sender_start(struct chk_run *run)
 		return;
 	}
 	if (!addr_ok(&req->sender)) {
-		chk_set_dsn(run, "5.1.7");
+		chk_set_dsn(run, sender_dsn(req, "5.1.7"));
 		chk_done(run, CHK_FAIL, "sender address %s is not valid "
 					"(RFC 5321)", req->sender.full);
 		return;
@@ -130,8 +144,11 @@ sender_start(struct chk_run *run)
 
 const struct chk_ops chk_sender_ops = {
 	.name = "sender",
-	.dsn = "5.1.8",
-	.text = "Sender address rejected: {reason}; use an address at a "
-		"domain that exists and receives mail",
+	.dsn = "5.7.1",
+	.text = "The envelope sender is not usable: {reason}; use an address "
+		"at a domain that exists and receives mail",
+	.tempfail_text = "The domain of the sender address {sender} could "
+			 "not be looked up in DNS just now; please try again "
+			 "later",
 	.start = sender_start,
 };

@@ -302,10 +302,11 @@ reason(struct chk_run *run, enum spf_result r, const char *exp,
 		return arena_printf(a, "SPF none: %s publishes no SPF record%s%s",
 		    d, *why ? ": " : "", why);
 	case SPF_TEMPERROR:
+		/* Which resolver said what is for the log (detail). */
 		return arena_printf(a, "SPF temperror: the SPF record of %s "
-				       "could not be checked (%s); please try "
-				       "again later", d, *why ? why : "DNS "
-								       "trouble");
+				       "could not be checked (a DNS lookup "
+				       "failed or timed out); please try again "
+				       "later", d);
 	case SPF_PERMERROR:
 		return arena_printf(a, "SPF permerror: the SPF record of %s is "
 				       "broken (%s); the owner of %s must fix "
@@ -348,6 +349,8 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 	bool pool = r == SPF_PASS && narrow_pass(run, &s->match);
 
 	chk_set_dsn(run, dsn);
+	if (why != NULL && *why != '\0')
+		chk_set_detail(run, "%s", why);
 	if (pool)
 		chk_set_pool(run, s->domain);
 	if (pol->header != CHK_HDR_NONE) {
@@ -539,6 +542,9 @@ const struct chk_ops chk_spf_ops = {
 	.name = "spf",
 	.dsn = "5.7.23",
 	.text = "{reason}",
+	.tempfail_text = "SPF temperror: the SPF record of the sender's domain "
+			 "could not be checked in time (DNS did not answer); "
+			 "please try again later",
 	.start = spf_start,
 	.cancel = spf_cancel_run,
 	.results = spf_results,

@@ -86,13 +86,23 @@ def free_port():
     return port
 
 
-@unittest.skipUnless(os.getuid() == 0, "Postfix's master needs root")
-@unittest.skipUnless(shutil.which("postfix") and shutil.which("swaks"),
-                     "postfix and swaks are not installed")
-class Postfix(unittest.TestCase):
-    def setUp(self):
-        dns_port = start_dnsd(self, ZONE)
-        self.pd = Daemon(POLICY % dns_port, start=False)
+NEEDS = [unittest.skipUnless(os.getuid() == 0, "Postfix's master needs root"),
+         unittest.skipUnless(shutil.which("postfix") and shutil.which("swaks"),
+                             "postfix and swaks are not installed")]
+
+
+def needs(cls):
+    for d in NEEDS:
+        cls = d(cls)
+    return cls
+
+
+class PostfixTest(unittest.TestCase):
+    def start(self, zone, policy):
+        """dnsd with zone, policyd with policy (%d: dnsd's port), and
+        Postfix asking policyd where contrib/postfix/main.cf does."""
+        dns_port = start_dnsd(self, zone)
+        self.pd = Daemon(policy % dns_port, start=False)
         self.addCleanup(self.pd.close)
         self.pd.start()
         self.tmp = tempfile.mkdtemp(prefix="policyd-e2e-")
@@ -145,13 +155,15 @@ class Postfix(unittest.TestCase):
         except OSError:
             return ""
 
-    def swaks(self, client, sender, rcpt, name="mail.sender.example"):
-        r = subprocess.run(
-            ["swaks", "--server", "127.0.0.1:%d" % self.smtp_port,
-             "--xclient-addr", client, "--xclient-name", name,
-             "--helo", name, "--from", sender, "--to", rcpt,
-             "--timeout", "30"],
-            capture_output=True, text=True, timeout=60)
+    def swaks(self, client, sender, rcpt, name="mail.sender.example",
+              reverse=None, helo=None):
+        cmd = ["swaks", "--server", "127.0.0.1:%d" % self.smtp_port,
+               "--xclient-addr", client, "--xclient-name", name,
+               "--helo", helo or name, "--from", sender, "--to", rcpt,
+               "--timeout", "30"]
+        if reverse is not None:
+            cmd += ["--xclient-reverse-name", reverse]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         return r.stdout + r.stderr
 
     def headers(self, queue_id):
@@ -165,6 +177,12 @@ class Postfix(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout
+
+
+@needs
+class Postfix(PostfixTest):
+    def setUp(self):
+        self.start(ZONE, POLICY)
 
     def test_greylist_then_accept_with_headers(self):
         out = self.swaks("192.0.2.7", "alice@sender.example",
@@ -224,6 +242,124 @@ class Postfix(unittest.TestCase):
         out = self.swaks("203.0.113.5", "carol@sender.example",
                          "bob@our.example")
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
+
+
+REFUSAL_ZONE = """
+sender.example. 0 IN SOA ns.sender.example. h.sender.example. 1 2 3 4 0
+sender.example. 300 IN MX 10 mail.sender.example.
+sender.example. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+mail.sender.example. 300 IN A 192.0.2.30
+30.2.0.192.in-addr.arpa. 300 IN PTR mail.sender.example.
+soft.example. 300 IN MX 10 mail.sender.example.
+soft.example. 300 IN TXT "v=spf1 ~all"
+nullmx.example. 300 IN MX 0 .
+mx.other.example. 300 IN A 198.51.100.40
+40.100.51.198.in-addr.arpa. 300 IN PTR mx.other.example.
+50.100.51.198.in-addr.arpa. 300 IN PTR elsewhere.other.example.
+elsewhere.other.example. 300 IN A 203.0.113.99
+!servfail broken.example.
+!servfail 60.2.0.192.in-addr.arpa.
+"""
+
+REFUSAL_POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+hostname: policyd.e2e.example
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 500ms
+checks:
+  greylist: { enabled: false }
+  helo: { on_fail: reject }
+  dynamic: { on_fail: reject }
+  rdns: { on_fail: reject }
+  fcrdns: { on_fail: { score: 2 } }
+  helo_dns: { on_fail: { score: 2 } }
+  sender: { on_fail: reject }
+  spf: {}
+scores: { reject: 5 }
+"""
+
+# Postfix's answer to a refused RCPT: code, enhanced code, its own prefix.
+REPLY = re.compile(r"<\*\* (\d{3}) (\d\.\d{1,3}\.\d{1,3}) <([^>]+)>: "
+                   r"Recipient address rejected: (.*)")
+
+
+@needs
+class Refusals(PostfixTest):
+    """Review 8: every refusal policyd sends at the stage where
+    contrib/postfix/main.cf asks it (smtpd_recipient_restrictions)
+    reaches the client with the code policyd chose (Postfix rewrote a
+    sender's 5.1.8 to 5.1.2 there), with Postfix's one prefix (policyd's
+    own "Sender address rejected:" doubled it), and with none of
+    policyd's internals (the resolver's address, check names)."""
+
+    def setUp(self):
+        self.start(REFUSAL_ZONE, REFUSAL_POLICY)
+
+    def refused(self, rcpt, want, **kw):
+        out = self.swaks(rcpt=rcpt, **kw)
+        lines = [m for m in map(REPLY.match, out.splitlines()) if m]
+        self.assertEqual(len(lines), 1, out)
+        code, dsn, to, text = lines[0].groups()
+        self.assertEqual(to, rcpt)
+        # What policyd answered, from its own log line.
+        m = self.pd.wait_log(r'decision action="([^"\\]*(?:\\.[^"\\]*)*)" '
+                             r'.* rcpt=<%s>' % re.escape(rcpt))[-1]
+        action = m.group(1).replace('\\"', '"')
+        pcode, pdsn, ptext = re.match(r"(\S+) (\S+) (.*)", action).groups()
+        self.assertEqual(code, "450" if pcode == "DEFER_IF_PERMIT"
+                         else pcode, out)
+        self.assertEqual(dsn, pdsn, "Postfix changed the enhanced code:\n"
+                         + out)
+        self.assertEqual(text, ptext)
+        self.assertNotIn("rejected:", text, "a prefix doubled: " + text)
+        self.assertNotIn("127.0.0.1", text)
+        self.assertNotRegex(text, r"\b(rdns|fcrdns|helo_dns|dynamic|"
+                            r"sender|spf):")
+        self.assertRegex(text, want)
+        return text
+
+    def test_every_refusal_keeps_its_code_and_says_what_to_fix(self):
+        good = dict(client="192.0.2.30", name="mail.sender.example",
+                    reverse="mail.sender.example")
+        self.refused("c1@our.example", r"^Client 203\.0\.113\.20 has no "
+                     r"reverse DNS \(PTR\) record; ask the owner",
+                     client="203.0.113.20", name="[UNAVAILABLE]",
+                     reverse="[UNAVAILABLE]", helo="mail.sender.example",
+                     sender="a@sender.example")
+        self.refused("c2@our.example", r"HELO/EHLO is wrong \(HELO "
+                     r"192\.0\.2\.30 is a bare IP address",
+                     helo="192.0.2.30", sender="a@sender.example", **good)
+        self.refused("c3@our.example", r"^Client 198\.51\.100\.23: PTR "
+                     r"name dyn-198-51-100-23\.isp\.example looks like a "
+                     r"dial-in", client="198.51.100.23",
+                     name="dyn-198-51-100-23.isp.example",
+                     reverse="dyn-198-51-100-23.isp.example",
+                     helo="mail.sender.example", sender="a@sender.example")
+        self.refused("c4@our.example", r"^The envelope sender is not "
+                     r"usable: sender domain nx\.sender\.example does not "
+                     r"exist", sender="a@nx.sender.example", **good)
+        self.refused("c5@our.example", r"null MX \(RFC 7505\)",
+                     sender="a@nullmx.example", **good)
+        self.refused("c6@our.example", r"^SPF fail: sender\.example does "
+                     r"not allow 198\.51\.100\.40 to send mail",
+                     client="198.51.100.40", name="mx.other.example",
+                     reverse="mx.other.example", sender="a@sender.example")
+        self.refused("c7@our.example", r"^SPF temperror: the SPF record of "
+                     r"broken\.example could not be checked",
+                     sender="a@broken.example", **good)
+        self.refused("c9@our.example", r"^The reverse DNS \(PTR\) of client "
+                     r"192\.0\.2\.60 could not be looked up just now; "
+                     r"please try again later$", client="192.0.2.60",
+                     name="[UNAVAILABLE]", reverse="[UNAVAILABLE]",
+                     helo="mail.sender.example", sender="a@sender.example")
+        text = self.refused("c8@our.example", r"does not resolve back",
+                            client="198.51.100.50", name="[UNAVAILABLE]",
+                            reverse="elsewhere.other.example",
+                            helo="nx.other.example", sender="a@soft.example")
+        self.assertIn("SPF softfail", text)
+        self.pd.wait_log(r'rule=score .*rcpt=<c8@our\.example>')
 
 
 if __name__ == "__main__":

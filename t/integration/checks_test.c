@@ -200,7 +200,8 @@ static const struct {
 	    "checks:\n  rdns: {}\n",
 	    { "client_address", "192.0.2.8", "reverse_client_name", "unknown",
 		NULL },
-	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking rdns*",
+	    "DEFER_IF_PERMIT 4.4.3 The reverse DNS (PTR) of client 192.0.2.8 "
+	    "could not be looked up just now; please try again later",
 	    "rdns:tempfail:" },
 	{ "rdns: DNS trouble with on_tempfail dunno passes",
 	    "on_tempfail: dunno\nchecks:\n  rdns: {}\n",
@@ -282,17 +283,27 @@ static const struct {
 	{ "sender: bad syntax", "checks:\n  sender: {}\n",
 	    { "client_address", "192.0.2.25", "sender", "a..b@example.org",
 		NULL },
-	    "550 5.1.7 Sender address rejected: sender address "
+	    "550 5.7.1 The envelope sender is not usable: sender address "
 	    "a..b@example.org is not valid (RFC 5321)*", NULL },
 	{ "sender: domain does not exist", "checks:\n  sender: {}\n",
 	    { "client_address", "192.0.2.25", "sender", "a@nx.example.org",
 		NULL },
-	    "550 5.1.8 Sender address rejected: sender domain nx.example.org "
-	    "does not exist*", NULL },
+	    "550 5.7.1 The envelope sender is not usable: sender domain "
+	    "nx.example.org does not exist*", NULL },
+	{ "sender: at MAIL FROM, the sender codes Postfix keeps there",
+	    "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a@nx.example.org",
+		"protocol_state", "MAIL", NULL },
+	    "550 5.1.8 The envelope sender is not usable: sender domain "
+	    "nx.example.org does not exist*", NULL },
+	{ "sender: bad syntax at MAIL FROM", "checks:\n  sender: {}\n",
+	    { "client_address", "192.0.2.25", "sender", "a..b@example.org",
+		"protocol_state", "MAIL", NULL },
+	    "550 5.1.7 *", NULL },
 	{ "sender: null MX", "checks:\n  sender: {}\n",
 	    { "client_address", "192.0.2.25", "sender", "a@nullmx.example.org",
 		NULL },
-	    "550 5.7.27 Sender address rejected: sender domain "
+	    "550 5.7.27 The envelope sender is not usable: sender domain "
 	    "nullmx.example.org has a null MX (RFC 7505): it sends no mail*",
 	    NULL },
 	{ "sender: A without MX", "checks:\n  sender: {}\n",
@@ -302,7 +313,9 @@ static const struct {
 	{ "sender: DNS trouble defers", "checks:\n  sender: {}\n",
 	    { "client_address", "192.0.2.25", "sender", "a@broken.example.org",
 		NULL },
-	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking sender*",
+	    "DEFER_IF_PERMIT 4.4.3 The domain of the sender address "
+	    "a@broken.example.org could not be looked up in DNS just now; "
+	    "please try again later",
 	    "sender:tempfail:" },
 	{ "dynamic: a pool name refuses", "checks:\n  dynamic: {}\n",
 	    { "client_address", "198.51.100.23", "reverse_client_name",
@@ -360,7 +373,9 @@ static const struct {
 	{ "the deadline: what did not answer defers",
 	    "deadline: 300ms\nchecks:\n  fcrdns: {}\n",
 	    { "client_address", "192.0.2.7", "client_name", "unknown", NULL },
-	    "DEFER_IF_PERMIT 4.4.3 Temporary failure checking fcrdns*",
+	    "DEFER_IF_PERMIT 4.4.3 Whether the reverse DNS of client 192.0.2.7 "
+	    "resolves back to it could not be checked just now; please try "
+	    "again later",
 	    "fcrdns:tempfail:" },
 	{ "stress=yes selects the relaxed profile",
 	    "checks:\n  helo: {}\nprofiles:\n  relaxed:\n    checks:\n"

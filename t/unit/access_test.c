@@ -176,6 +176,50 @@ test_access_log_line(void **state)
 	cfg_unref(cfg);
 }
 
+/*
+ * Review B12: the decision line cut action= and checks= after 256 input
+ * bytes, and that line is the one meant to say why. They are kept whole
+ * (up to what a reply and a trace hold), with why= the checks' reasons.
+ */
+static void
+test_access_log_line_keeps_why_whole(void **state)
+{
+	const char *attrs[PA_COUNT] = { 0 };
+	struct arena *a = arena_new();
+	struct verdict v;
+	struct req req;
+	char action[520], trace[1000], detail[900], *line;
+	struct req_opts net = { 24, 64 };
+	size_t i;
+
+	(void)state;
+	attrs[PA_CLIENT_ADDRESS] = "203.0.113.9";
+	assert_int_equal(req_build(&req, a, attrs, &net, NULL), 0);
+	memset(&v, 0, sizeof(v));
+	snprintf(action, sizeof(action), "550 5.7.23 SPF fail: ");
+	for (i = strlen(action); i < sizeof(action) - 2; i++)
+		action[i] = 'a' + (char)(i % 26);
+	action[i] = 'Z';
+	action[i + 1] = '\0';
+	for (i = 0; i < sizeof(trace) - 1; i++)
+		trace[i] = i % 20 == 19 ? ',' : 'x';
+	trace[i] = '\0';
+	for (i = 0; i < sizeof(detail) - 1; i++)
+		detail[i] = 'd';
+	detail[i] = '\0';
+	v.action = action;
+	v.rule = "check:spf";
+	v.trace = trace;
+	v.detail = detail;
+	line = verdict_log_line(a, &req, &v, 7);
+	assert_non_null(strstr(line, action));
+	assert_non_null(strstr(line, trace));
+	assert_non_null(strstr(line, detail));
+	assert_null(strstr(line, "..."));
+	assert_non_null(strstr(line, " us=7"));
+	arena_free(a);
+}
+
 static void
 test_access_actions(void **state)
 {
@@ -207,6 +251,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_access_log_line),
+		cmocka_unit_test(test_access_log_line_keeps_why_whole),
 		cmocka_unit_test(test_access_actions),
 	};
 
