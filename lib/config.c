@@ -1431,6 +1431,22 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	return 0;
 }
 
+/* cfg_uses_checks - an enabled check anywhere in the policy */
+bool
+cfg_uses_checks(const struct cfg *cfg)
+{
+	size_t i, j;
+
+	for (i = 0; i < chk_count; i++)
+		if (cfg->checks[i].enabled)
+			return true;
+	for (i = 0; i < cfg->nprofiles; i++)
+		for (j = 0; j < chk_count; j++)
+			if (cfg->profiles[i].checks[j].enabled)
+				return true;
+	return false;
+}
+
 /* set_default_lists - listen and allow when the file names none */
 static void
 set_default_lists(struct cfg *cfg, bool allow_given)

@@ -97,6 +97,11 @@ struct cfg *cfg_load(const char *path, struct why *why);
 struct cfg *cfg_parse(const char *path, const char *text, size_t len,
     struct why *why);
 struct cfg *cfg_ref(struct cfg *cfg);
+/*
+ * cfg_uses_checks - some check is enabled, in the main policy or in a
+ * profile: the daemon (and policyctl check) needs a resolver
+ */
+bool cfg_uses_checks(const struct cfg *cfg);
 void cfg_unref(struct cfg *cfg);
 
 /*

@@ -66,9 +66,15 @@ usage(int status)
 	    "  stats [--json]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
-	    "  check --client-address IP [--client-name N] [--helo H] "
-	    "[--sender S]\n"
-	    "        [--recipient R] [--config FILE]\n"
+	    "  check --client-address IP [--client-name VERIFIED] "
+	    "[--reverse-name PTR]\n"
+	    "        [--helo H] [--sender S] [--recipient R] "
+	    "[--protocol-state STATE]\n"
+	    "        [--stress] [--policy-context C] [--sasl-username U] "
+	    "[--instance I]\n"
+	    "        [--config FILE]\n"
+	    "  check --request - [--config FILE]   (a whole request on "
+	    "standard input)\n"
 	    "PATTERN is a shell pattern (*, ?), case-insensitive; <> is the "
 	    "null sender.\n"
 	    "POOL is a sender pool greylisting keyed on: spf:DOMAIN or "
@@ -183,22 +189,60 @@ check_done(void *arg, const struct verdict *v, const char *trace)
 	r->done = 1;
 }
 
+/* read_request - one policy request from standard input, as Postfix sends */
+static void
+read_request(struct req *req, struct arena *a, struct proto_parser *pp)
+{
+	char buf[4096];
+	struct why why;
+	size_t n;
+
+	for (;;) {
+		enum proto_event ev = PROTO_NEED_MORE;
+		size_t off = 0;
+
+		if ((n = fread(buf, 1, sizeof(buf), stdin)) == 0)
+			bad("check --request -: the request ends before its "
+			    "empty line");
+		while (off < n) {
+			off += proto_feed(pp, buf + off, n - off, &ev);
+			if (ev == PROTO_NEED_MORE)
+				continue;
+			if (ev != PROTO_REQUEST)
+				bad("check --request -: %s", proto_why(pp));
+			if (req_from_parser(req, a, pp, &cfg->net, &why) < 0)
+				bad("check --request -: %s", why.text);
+			return;
+		}
+	}
+}
+
 /*
- * check_cmd - the real pipeline with real DNS for one made-up request;
- * changes no state (greylisting is not run) and prints each check, the
- * score and the exact reply Postfix would get.
+ * check_cmd - the real pipeline with real DNS for one request, made up
+ * from the options as Postfix would send it, or read whole from standard
+ * input; changes no state (greylisting is not run) and prints each check,
+ * the score and the exact reply the daemon gives the same request.
  */
 static int
 check_cmd(int argc, char **argv)
 {
-	enum { O_ADDR = 256, O_NAME, O_HELO, O_SENDER, O_RCPT, O_CONFIG };
+	enum { O_ADDR = 256, O_NAME, O_REVERSE, O_HELO, O_SENDER, O_RCPT,
+		O_CONFIG, O_STATE, O_STRESS, O_CONTEXT, O_SASL, O_INSTANCE,
+		O_REQUEST };
 	static const struct option opts[] = {
 		{ "client-address", required_argument, NULL, O_ADDR },
 		{ "client-name", required_argument, NULL, O_NAME },
+		{ "reverse-name", required_argument, NULL, O_REVERSE },
 		{ "helo", required_argument, NULL, O_HELO },
 		{ "sender", required_argument, NULL, O_SENDER },
 		{ "recipient", required_argument, NULL, O_RCPT },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "protocol-state", required_argument, NULL, O_STATE },
+		{ "stress", no_argument, NULL, O_STRESS },
+		{ "policy-context", required_argument, NULL, O_CONTEXT },
+		{ "sasl-username", required_argument, NULL, O_SASL },
+		{ "instance", required_argument, NULL, O_INSTANCE },
+		{ "request", required_argument, NULL, O_REQUEST },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *attrs[PA_COUNT] = { 0 };
@@ -206,18 +250,20 @@ check_cmd(int argc, char **argv)
 	struct verdict_env env = { .dry = true };
 	struct arena *a = arena_new();
 	char reply[PROTO_REPLY_SIZE];
+	struct proto_parser pp;
 	struct pipeline *p;
 	struct dns *dns = NULL;
+	bool from_stdin = false, given = false;
 	struct ipaddr ip;
 	struct why why;
 	uv_loop_t loop;
 	struct req req;
-	unsigned i;
 	size_t k;
 	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		given |= ch != O_CONFIG && ch != O_REQUEST;
 		switch (ch) {
 		case O_ADDR:
 			if (addr_parse(optarg, &ip) < 0)
@@ -226,6 +272,12 @@ check_cmd(int argc, char **argv)
 			attrs[PA_CLIENT_ADDRESS] = optarg;
 			break;
 		case O_NAME:
+			/* Postfix's verified name: it is the PTR name too. */
+			attrs[PA_CLIENT_NAME] = optarg;
+			if (attrs[PA_REVERSE_CLIENT_NAME] == NULL)
+				attrs[PA_REVERSE_CLIENT_NAME] = optarg;
+			break;
+		case O_REVERSE:
 			attrs[PA_REVERSE_CLIENT_NAME] = optarg;
 			break;
 		case O_HELO:
@@ -236,6 +288,26 @@ check_cmd(int argc, char **argv)
 			break;
 		case O_RCPT:
 			attrs[PA_RECIPIENT] = optarg;
+			break;
+		case O_STATE:
+			attrs[PA_PROTOCOL_STATE] = optarg;
+			break;
+		case O_STRESS:
+			attrs[PA_STRESS] = "yes";
+			break;
+		case O_CONTEXT:
+			attrs[PA_POLICY_CONTEXT] = optarg;
+			break;
+		case O_SASL:
+			attrs[PA_SASL_USERNAME] = optarg;
+			break;
+		case O_INSTANCE:
+			attrs[PA_INSTANCE] = optarg;
+			break;
+		case O_REQUEST:
+			if (strcmp(optarg, "-") != 0)
+				bad("check --request: only - (standard input)");
+			from_stdin = true;
 			break;
 		case O_CONFIG: {
 			struct cfg *c = cfg_load(optarg, &why);
@@ -252,21 +324,26 @@ check_cmd(int argc, char **argv)
 	}
 	if (optind != argc)
 		bad("check: unexpected argument \"%s\"", argv[optind]);
-	if (attrs[PA_CLIENT_ADDRESS] == NULL)
-		bad("check: needs --client-address IP");
-	attrs[PA_REQUEST] = "smtpd_access_policy";
-	attrs[PA_PROTOCOL_STATE] = "RCPT";
-	if (req_build(&req, a, attrs, &cfg->net, &why) < 0)
-		bad("check: %s", why.text);
-	uv_loop_init(&loop);
-	for (i = 0; i < chk_count; i++) {
-		if (cfg->checks[i].enabled) {
-			if ((dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
-				fprintf(stderr, "policyctl: dns: %s\n",
-				    why.text);
-			break;
-		}
+	proto_init(&pp);
+	if (from_stdin) {
+		if (given)
+			bad("check: --request - takes the whole request from "
+			    "standard input, no other attribute options");
+		read_request(&req, a, &pp);
+	} else {
+		if (attrs[PA_CLIENT_ADDRESS] == NULL)
+			bad("check: needs --client-address IP");
+		attrs[PA_REQUEST] = "smtpd_access_policy";
+		if (attrs[PA_PROTOCOL_STATE] == NULL)
+			attrs[PA_PROTOCOL_STATE] = "RCPT";
+		if (req_build(&req, a, attrs, &cfg->net, &why) < 0)
+			bad("check: %s", why.text);
 	}
+	uv_loop_init(&loop);
+	/* As the daemon: a resolver if any check, of any profile, needs it. */
+	if (cfg_uses_checks(cfg) &&
+	    (dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
+		fprintf(stderr, "policyctl: dns: %s\n", why.text);
 	env.hostname = cfg->hostname ? cfg->hostname : "policyctl";
 	env.now = now;
 	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
@@ -274,13 +351,23 @@ check_cmd(int argc, char **argv)
 		while (!r.done)
 			uv_run(&loop, UV_RUN_ONCE);
 	}
-	printf("request: client=%s name=%s helo=%s sender=%s%s%s "
+	printf("request: client=%s name=%s%s helo=%s sender=%s%s%s "
 	       "recipient=%s%s%s\n", req.client_addr,
 	    req.reverse_name ? req.reverse_name : "-",
+	    req.client_name ? " (verified)" : "",
 	    req.helo ? req.helo : "-", req.sender.full ? "<" : "",
 	    req.sender.full ? req.sender.full : "-", req.sender.full ? ">" : "",
 	    req.rcpt.full ? "<" : "", req.rcpt.full ? req.rcpt.full : "-",
 	    req.rcpt.full ? ">" : "");
+	if (strcmp(req.protocol_state, "RCPT") != 0 || req.stress ||
+	    req.policy_context || req.sasl_username)
+		printf("postfix: protocol_state=%s%s%s%s%s%s\n",
+		    req.protocol_state[0] ? req.protocol_state : "-",
+		    req.stress ? " stress=yes" : "",
+		    req.policy_context ? " policy_context=" : "",
+		    req.policy_context ? req.policy_context : "",
+		    req.sasl_username ? " sasl_username=" : "",
+		    req.sasl_username ? req.sasl_username : "");
 	printf("%-13s %-9s %-7s %5s  %s\n", "CHECK", "RESULT", "ON_FAIL",
 	    "SCORE", "REASON");
 	for (k = 0; k < r.v.nreports; k++) {
@@ -302,6 +389,7 @@ check_cmd(int argc, char **argv)
 		dns_close(dns);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	proto_fini(&pp);
 	arena_free(a);
 	return 0;
 }

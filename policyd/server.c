@@ -302,20 +302,10 @@ void
 server_dns_start(struct server *s)
 {
 	struct why why;
-	unsigned i;
-	bool need = false;
 
 	if (s->dns != NULL || s->draining)
 		return; /* one resolver for the daemon's life */
-	for (i = 0; i < chk_count; i++)
-		need |= s->cfg->checks[i].enabled;
-	for (i = 0; i < s->cfg->nprofiles; i++) {
-		unsigned j;
-
-		for (j = 0; j < chk_count; j++)
-			need |= s->cfg->profiles[i].checks[j].enabled;
-	}
-	if (!need)
+	if (!cfg_uses_checks(s->cfg))
 		return;
 	s->dns = dns_new(s->loop, &s->cfg->dns, &why);
 	if (s->dns == NULL)

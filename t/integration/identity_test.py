@@ -193,22 +193,22 @@ checks:
 """
 
 CHECKS = {
-    "check-good": ["--client-address", "192.0.2.25", "--client-name",
+    "check-good": ["--client-address", "192.0.2.25", "--reverse-name",
                    "mail.example.org", "--helo", "mail.example.org",
                    "--sender", "a@example.org", "--recipient",
                    "u@our.example"],
     "check-no-ptr": ["--client-address", "192.0.2.99", "--helo",
                      "mail.example.org", "--sender", "a@example.org",
                      "--recipient", "u@our.example"],
-    "check-scores": ["--client-address", "192.0.2.25", "--client-name",
+    "check-scores": ["--client-address", "192.0.2.25", "--reverse-name",
                      "other.example.org", "--helo", "nx.example.org",
                      "--sender", "b@example.org", "--recipient",
                      "u@our.example"],
-    "check-spf-softfail": ["--client-address", "192.0.2.25", "--client-name",
+    "check-spf-softfail": ["--client-address", "192.0.2.25", "--reverse-name",
                            "mail.example.org", "--helo", "mail.example.org",
                            "--sender", "a@soft.example.org", "--recipient",
                            "u@our.example"],
-    "check-our-name": ["--client-address", "192.0.2.25", "--client-name",
+    "check-our-name": ["--client-address", "192.0.2.25", "--reverse-name",
                        "mail.example.org", "--helo", "mx.our.example",
                        "--sender", "a@example.org"],
 }
@@ -242,6 +242,121 @@ class CheckCommand(DnsTest):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn('--client-address: "x" is not an IP address', r.stderr)
+
+    def test_same_reply_as_the_daemon(self):
+        # Review 9: check set the PTR name for --client-name (not
+        # Postfix's verified client_name), could not select a profile,
+        # and had no resolver for a check enabled only in a profile.
+        policy = os.path.join(self.tmp.name, "same.yaml")
+        with open(policy, "w") as f:
+            f.write(SAME_POLICY % self.dns_port)
+        d = self.daemon(SAME_POLICY % self.dns_port)
+        s = d.connect()
+        for label, attrs, opts in SAME_CASES:
+            sent = dict(protocol_state="RCPT")
+            sent.update(attrs)
+            s.sendall(request(**sent))
+            want = read_replies(s, 1)[0]
+            # As options, the way an administrator types them ...
+            r = subprocess.run([POLICYCTL, "check", "--config", policy] +
+                               opts, capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = re.findall(r"(?m)^reply: action=(.*)$", r.stdout)
+            self.assertEqual(got, [want], "%s (options):\n%s"
+                             % (label, r.stdout))
+            # ... and the whole request on standard input.
+            r = subprocess.run([POLICYCTL, "check", "--config", policy,
+                                "--request", "-"], input=request(**sent),
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = re.findall(r"(?m)^reply: action=(.*)$",
+                             r.stdout.decode())
+            self.assertEqual(got, [want], "%s (stdin):\n%s"
+                             % (label, r.stdout.decode()))
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+
+# The main policy needs no DNS; a profile does.
+SAME_POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 300ms
+  tries: 1
+my_names: [mx.our.example]
+scores: { reject: 5 }
+checks:
+  helo: { on_fail: reject }
+profiles:
+  strict:
+    checks:
+      rdns: { enabled: true, on_fail: reject }
+      fcrdns: { enabled: true, on_fail: { score: 5 } }
+      sender: { enabled: true, on_fail: reject }
+  calm:
+    checks:
+      helo: { on_fail: log }
+select:
+  stress: calm
+  policy_context:
+    strict-mx: strict
+"""
+
+SAME_CASES = [
+    ("a bare-IP HELO",
+     dict(client_address="192.0.2.25", helo_name="192.0.2.25",
+          sender="a@example.org", recipient="u@our.example"),
+     ["--client-address", "192.0.2.25", "--helo", "192.0.2.25",
+      "--sender", "a@example.org", "--recipient", "u@our.example"]),
+    ("stress=yes: a calmer profile",
+     dict(client_address="192.0.2.25", helo_name="192.0.2.25",
+          sender="a@example.org", recipient="u@our.example", stress="yes"),
+     ["--client-address", "192.0.2.25", "--helo", "192.0.2.25",
+      "--sender", "a@example.org", "--recipient", "u@our.example",
+      "--stress"]),
+    ("a profile's DNS checks: Postfix verified the name",
+     dict(client_address="203.0.113.5", client_name="mx.example.net",
+          reverse_client_name="mx.example.net", helo_name="mx.example.net",
+          sender="a@example.org", recipient="u@our.example",
+          policy_context="strict-mx"),
+     ["--client-address", "203.0.113.5", "--client-name", "mx.example.net",
+      "--helo", "mx.example.net", "--sender", "a@example.org",
+      "--recipient", "u@our.example", "--policy-context", "strict-mx"]),
+    ("a profile's DNS checks: a PTR name that does not resolve back",
+     dict(client_address="203.0.113.5", client_name="unknown",
+          reverse_client_name="mx.example.net", helo_name="mx.example.net",
+          sender="a@example.org", recipient="u@our.example",
+          policy_context="strict-mx"),
+     ["--client-address", "203.0.113.5", "--reverse-name", "mx.example.net",
+      "--helo", "mx.example.net", "--sender", "a@example.org",
+      "--recipient", "u@our.example", "--policy-context", "strict-mx"]),
+    ("a profile's DNS checks: no PTR at all",
+     dict(client_address="192.0.2.99", client_name="unknown",
+          reverse_client_name="unknown", helo_name="mail.example.org",
+          sender="a@example.org", recipient="u@our.example",
+          policy_context="strict-mx"),
+     ["--client-address", "192.0.2.99", "--reverse-name", "unknown",
+      "--helo", "mail.example.org", "--sender", "a@example.org",
+      "--recipient", "u@our.example", "--policy-context", "strict-mx"]),
+    ("at MAIL FROM, a bad sender",
+     dict(client_address="192.0.2.25", helo_name="mail.example.org",
+          sender="a..b@example.org", protocol_state="MAIL",
+          policy_context="strict-mx", client_name="mail.example.org",
+          reverse_client_name="mail.example.org"),
+     ["--client-address", "192.0.2.25", "--client-name", "mail.example.org",
+      "--helo", "mail.example.org", "--sender", "a..b@example.org",
+      "--protocol-state", "MAIL", "--policy-context", "strict-mx"]),
+    ("a client that logged in",
+     dict(client_address="192.0.2.25", helo_name="localhost",
+          sender="a@example.org", recipient="u@our.example",
+          sasl_username="alice"),
+     ["--client-address", "192.0.2.25", "--helo", "localhost",
+      "--sender", "a@example.org", "--recipient", "u@our.example",
+      "--sasl-username", "alice"]),
+]
 
 
 if __name__ == "__main__":
