@@ -127,7 +127,7 @@ arena_strdup(struct arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
-/* arena_printf - formatted string in the arena */
+/* arena_vprintf - formatted string in the arena */
 char *
 arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {

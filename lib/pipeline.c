@@ -53,6 +53,7 @@ struct chk_run {
 	const char *dsn;
 	const char *pool;    /* chk_set_pool() */
 	bool done;
+	bool reported;       /* the check called chk_done() */
 	uint64_t t0;
 	uint64_t us;
 	struct chk_query_slot slots[CHK_MAX_QUERIES];
@@ -172,6 +173,15 @@ run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
 	struct pipeline *p = run->p;
 	char *reason;
 
+	/*
+	 * Once, exactly: a second report is a broken check (it would have
+	 * been ignored silently, hiding the bug). A run the deadline ended
+	 * is done without a report; its questions were cancelled, so only
+	 * a check that broke the contract could report now.
+	 */
+	if (run->reported)
+		PD_PANIC("check %s: chk_done() called twice", run->ops->name);
+	run->reported = true;
 	if (run->done || p->over)
 		return;
 	run->st = st;
@@ -235,8 +245,10 @@ chk_query(struct chk_run *run, const char *name, uint16_t type,
 	for (i = 0; i < CHK_MAX_QUERIES; i++)
 		if (run->slots[i].q == NULL)
 			break;
+	/* Checks bound their questions well below this: a bug, loudly. */
 	if (i == CHK_MAX_QUERIES)
-		return -1;
+		PD_PANIC("check %s: more than %d DNS questions at once",
+		    run->ops->name, CHK_MAX_QUERIES);
 	run->slots[i].cb = cb;
 	run->slots[i].arg = arg;
 	run->slots[i].run = run;
@@ -549,7 +561,7 @@ finish(struct pipeline *p)
 	uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
 }
 
-/* deadline - the request's time is up: what did not answer could not tell */
+/* on_deadline - the request's time is up: what did not answer could not tell */
 static void
 on_deadline(uv_timer_t *t)
 {

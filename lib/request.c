@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "arena.h"
+#include "log.h"
 #include "xalloc.h"
 
 /* lower_dup - lower-cased copy of s */
@@ -94,8 +95,11 @@ req_build(struct req *req, struct arena *a, const char *const attrs[PA_COUNT],
 		char buf[ADDR_STRLEN];
 
 		if (addr_parse(v, &req->client_ip) < 0) {
-			why_set(why, "client_address \"%.64s\" is not an IP "
-				     "address", v);
+			char safe[64 * 4 + 4]; /* a stranger's: escaped */
+
+			why_set(why, "client_address \"%s\" is not an IP "
+				     "address",
+			    text_safe_bufn(safe, sizeof(safe), v, 64));
 			return -1;
 		}
 		req->has_client_ip = true;

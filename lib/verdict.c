@@ -175,7 +175,7 @@ verdict_flush_header(struct verdict_env *env, const struct req *req,
  */
 #define LOG_WHY_MAX 1100
 
-/* kv - " key=value", value escaped and quoted when it needs to be */
+/* kv_max - " key=value", value escaped (max input bytes), quoted if needed */
 static void
 kv_max(char *buf, size_t size, size_t *off, const char *key, const char *val,
     size_t max)

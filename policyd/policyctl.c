@@ -539,7 +539,7 @@ nets_overlap(const struct cidr *f, const char *net)
 				     : cidr_match(&e, &f->addr);
 }
 
-/* addr_matches - a shell pattern, case-insensitive; <> for "" */
+/* pattern_matches - a shell pattern, case-insensitive; <> for "" */
 static bool
 pattern_matches(const char *pat, const char *s)
 {

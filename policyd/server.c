@@ -4,9 +4,10 @@
  * Data flow per connection: read -> input buffer -> proto_feed() ->
  * req_from_parser() -> pipeline_decide() -> proto_reply() -> write, one
  * log line per decision. Requests of one connection are answered in the
- * order they came; the parser stops while one is being answered, so the
- * rest of a pipelined read waits in the input buffer. Today every answer
- * is ready at once; the shape allows an answer that comes later (DNS).
+ * order they came; the parser stops while one is being answered (its
+ * checks waiting for DNS), so the rest of a pipelined read waits in the
+ * input buffer, which stops growing at INBUF_MAX: reading resumes only
+ * when a written reply has made room.
  *
  * Lifetimes: a connection is freed in the close callback of its last
  * handle (libuv's rule); it holds a config reference for as long as it

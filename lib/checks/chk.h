@@ -9,9 +9,12 @@
  * verdict; checks never see the socket or each other.
  *
  * Contract of start(): call chk_done() exactly once, at once or later from
- * a DNS callback. cancel() (deadline, client gone) must cancel every DNS
- * question of the check; chk_done() must not be called after it.
- * Everything a check allocates for a request comes from chk_arena().
+ * a DNS callback (a second call is a bug: PD_PANIC). The pipeline owns
+ * the questions asked through chk_query() and cancels them itself at the
+ * deadline or when the client leaves; cancel(), for a check that works
+ * outside chk_query() (spf's evaluator), stops that work, and chk_done()
+ * must not be called after it. Everything a check allocates for a
+ * request comes from chk_arena().
  */
 #ifndef POLICYD_CHK_H
 #define POLICYD_CHK_H
@@ -155,7 +158,8 @@ typedef void chk_dns_fn(struct chk_run *run, const struct dns_answer *a,
  * chk_query - ask DNS for the check; cb runs later, once, unless the
  * pipeline cancels the check (deadline, client gone): the pipeline keeps
  * the questions and cancels them itself. 0, or <0 (no resolver, not a
- * domain name) and no callback.
+ * domain name) and no callback. More than CHK_MAX_QUERIES questions in
+ * the air at once is a bug of the check: PD_PANIC.
  */
 int chk_query(struct chk_run *run, const char *name, uint16_t type,
     chk_dns_fn *cb, void *arg);

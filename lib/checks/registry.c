@@ -23,7 +23,7 @@ const struct chk_ops *const chk_registry[] = {
 	&chk_fcrdns_ops,
 	&chk_helo_dns_ops,
 	&chk_sender_ops,
-	&chk_spf_ops, /* after fcrdns: its pool wins */
+	&chk_spf_ops, /* the slowest; greylisting prefers its pool anyway */
 };
 
 const unsigned chk_count = sizeof(chk_registry) / sizeof(chk_registry[0]);
