@@ -603,9 +603,17 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	for (i = 0; i < STORE_NTABLES; i++) {
 		DB *db;
 
-		/* Checksums are kept by tables created with them. */
+		/*
+		 * Checksums are kept by tables created with them. No reverse
+		 * splits: a delete that empties a page would otherwise lock
+		 * the pages above it, and while policyctl flushes, every
+		 * daemon transaction (which may not wait) met those locks.
+		 * The tables grow and shrink in cycles; empty pages are
+		 * reused.
+		 */
 		if ((rc = db_create(&db, st->env, 0)) != 0 ||
-		    (st->db[i] = db, rc = db->set_flags(db, DB_CHKSUM)) != 0 ||
+		    (st->db[i] = db,
+			rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
 		    (rc = db->open(db, NULL, table_files[i], NULL, DB_BTREE,
 			DB_CREATE | DB_AUTO_COMMIT | (o->threads ? DB_THREAD : 0),
 			0600)) != 0) {

@@ -41,7 +41,7 @@
 #include "xalloc.h"
 
 #define DEFAULT_CONFIG "/etc/policyd/policyd.yaml"
-#define BATCH 1000 /* records per transaction */
+#define BATCH 100 /* records per transaction: short lock holds */
 
 static struct cfg *cfg;
 static struct store *st;
