@@ -1,20 +1,41 @@
 #!/bin/sh
-# instructions.sh - instructions policyd executes per request on the
-# identity + SPF path (the identity.sh policy, DNS cached), counted by
+# instructions.sh - instructions policyd executes per request, counted by
 # callgrind: repeatable whatever else the machine is doing, unlike
 # requests per second. Two runs of N and 2N requests after the same
 # warm-up; the difference divided by N is the cost of one request.
-#   t/bench/instructions.sh [BUILD_DIR] [N]
+#   t/bench/instructions.sh [BUILD_DIR] [N] [identity|greylist]
+# identity (default): the identity.sh policy, every identity check and
+# SPF, DNS cached. greylist: greylisting alone, every request a new
+# triplet (a Berkeley DB write transaction).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 n=${2:-5000}
+mode=${3:-identity}
 tmp=$(mktemp -d)
+dpid=
 trap 'kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
-. "$top/t/bench/identity-setup.sh"
-# run COUNT - total instructions of a daemon that answered COUNT requests
+case $mode in
+identity)
+	. "$top/t/bench/identity-setup.sh"
+	;;
+greylist)
+	cat > "$tmp/policy.yaml" <<POLICY
+listen:
+  - inet: 127.0.0.1:0
+checks:
+  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
+POLICY
+	;;
+*)
+	echo "instructions.sh: mode is identity or greylist" >&2
+	exit 2
+	;;
+esac
+# run COUNT FIRST - total instructions of a daemon that answered COUNT
+# requests (loadgen numbers them from FIRST: new triplets every run)
 run() {
-	rm -f "$tmp/log" "$tmp/cg.out"
+	rm -rf "$tmp/log" "$tmp/cg.out" "$tmp/state"
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
 	    "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
 	    --state-dir "$tmp/state" 2>"$tmp/log" &
@@ -27,11 +48,12 @@ run() {
 		sleep 0.2
 	done
 	"$build/t/bench/loadgen" -c 10 -n 2000 127.0.0.1 "$port" >/dev/null
-	"$build/t/bench/loadgen" -c 10 -n "$1" 127.0.0.1 "$port" >/dev/null
+	"$build/t/bench/loadgen" -c 10 -n "$1" -s 100000 127.0.0.1 "$port" \
+	    >/dev/null
 	kill -TERM $vpid
 	wait $vpid || true
 	sed -n 's/^summary: //p' "$tmp/cg.out"
 }
 a=$(run "$n")
 b=$(run $((2 * n)))
-echo "instructions per request: $(( (b - a) / n )) (N=$n)"
+echo "instructions per request ($mode): $(( (b - a) / n )) (N=$n)"
