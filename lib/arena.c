@@ -23,6 +23,7 @@ struct arena_block {
 
 struct arena {
 	struct arena_block *head; /* newest block; the first one is last */
+	unsigned refs;
 };
 
 /* block_new - a block with at least size usable bytes */
@@ -49,7 +50,23 @@ arena_new(void)
 	struct arena *a = xmalloc(sizeof(*a));
 
 	a->head = block_new(ARENA_BLOCK);
+	a->refs = 1;
 	return a;
+}
+
+/* arena_ref - one more holder */
+struct arena *
+arena_ref(struct arena *a)
+{
+	a->refs++;
+	return a;
+}
+
+/* arena_shared - held by more than one */
+int
+arena_shared(const struct arena *a)
+{
+	return a->refs > 1;
 }
 
 /* arena_free - release everything */
@@ -58,7 +75,7 @@ arena_free(struct arena *a)
 {
 	struct arena_block *b, *next;
 
-	if (a == NULL)
+	if (a == NULL || --a->refs > 0)
 		return;
 	for (b = a->head; b != NULL; b = next) {
 		next = b->next;
@@ -73,6 +90,8 @@ arena_reset(struct arena *a)
 {
 	struct arena_block *b = a->head;
 
+	if (a->refs > 1)
+		PD_PANIC("arena_reset of an arena another holds");
 	while (b->next != NULL) {
 		struct arena_block *next = b->next;
 

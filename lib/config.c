@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +25,24 @@
 #define DEFAULT_LISTEN "127.0.0.1:10023"
 #define ERROR_DEFER "DEFER_IF_PERMIT 4.3.0 Policy service problem, try again later"
 
-struct yctx {
+struct cfg_parser {
 	const char *path;
 	yaml_document_t *doc;
 	struct why *why;
 	bool allow_given; /* the file has an allow list, maybe empty */
+	struct cfg *cfg;  /* the config being built */
 };
 
+/* A value of the file, for the checks' setup: a node of the document. */
+#define YN(n) ((yaml_node_t *)(uintptr_t)(const void *)(n))
+#define CN(n) ((struct cfg_node *)(n))
+
 /* fail - "file:line:col: message" at node n */
-static int fail(struct yctx *y, const yaml_node_t *n, const char *fmt, ...)
+static int fail(struct cfg_parser *y, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-fail(struct yctx *y, const yaml_node_t *n, const char *fmt, ...)
+fail(struct cfg_parser *y, const yaml_node_t *n, const char *fmt, ...)
 {
 	char msg[WHY_MAX];
 	va_list ap;
@@ -51,7 +57,7 @@ fail(struct yctx *y, const yaml_node_t *n, const char *fmt, ...)
 
 /* node - the node of an index */
 static yaml_node_t *
-node(struct yctx *y, int index)
+node(struct cfg_parser *y, int index)
 {
 	return yaml_document_get_node(y->doc, index);
 }
@@ -74,7 +80,7 @@ kind(const yaml_node_t *n)
 
 /* scalar - the text of a scalar node; NULL (with why set) otherwise */
 static const char *
-scalar(struct yctx *y, const yaml_node_t *n, const char *what)
+scalar(struct cfg_parser *y, const yaml_node_t *n, const char *what)
 {
 	const char *s;
 
@@ -95,7 +101,7 @@ scalar(struct yctx *y, const yaml_node_t *n, const char *what)
  * ended), none twice, and store each value node in vals[] (NULL: absent).
  */
 static int
-map_keys(struct yctx *y, yaml_node_t *n, const char *what,
+map_keys(struct cfg_parser *y, yaml_node_t *n, const char *what,
     const char *const keys[], yaml_node_t *vals[])
 {
 	yaml_node_pair_t *pair;
@@ -129,7 +135,7 @@ map_keys(struct yctx *y, yaml_node_t *n, const char *what,
 
 /* get_string - a non-empty string */
 static int
-get_string(struct yctx *y, yaml_node_t *n, const char *what, char **out)
+get_string(struct cfg_parser *y, yaml_node_t *n, const char *what, char **out)
 {
 	const char *s = scalar(y, n, what);
 
@@ -144,7 +150,7 @@ get_string(struct yctx *y, yaml_node_t *n, const char *what, char **out)
 
 /* get_uint - a decimal integer in [min, max] */
 static int
-get_uint(struct yctx *y, yaml_node_t *n, const char *what, unsigned long min,
+get_uint(struct cfg_parser *y, yaml_node_t *n, const char *what, unsigned long min,
     unsigned long max, unsigned *out)
 {
 	const char *s = scalar(y, n, what);
@@ -244,7 +250,7 @@ bad:
  * (" (never reject)" where a reader might look for that).
  */
 static int
-get_defer(struct yctx *y, yaml_node_t *n, const char *what,
+get_defer(struct cfg_parser *y, yaml_node_t *n, const char *what,
     const char *suffix, bool *defer)
 {
 	const char *s = scalar(y, n, what);
@@ -263,7 +269,7 @@ get_defer(struct yctx *y, yaml_node_t *n, const char *what,
 
 /* get_bool - true/false, yes/no, on/off */
 static int
-get_bool(struct yctx *y, yaml_node_t *n, const char *what, bool *out)
+get_bool(struct cfg_parser *y, yaml_node_t *n, const char *what, bool *out)
 {
 	const char *s = scalar(y, n, what);
 
@@ -304,7 +310,7 @@ fmt_ms(uint64_t ms, char *buf, size_t size)
 
 /* get_duration - a duration in [min, max] milliseconds */
 static int
-get_duration(struct yctx *y, yaml_node_t *n, const char *what, uint64_t min,
+get_duration(struct cfg_parser *y, yaml_node_t *n, const char *what, uint64_t min,
     uint64_t max, uint64_t *out)
 {
 	const char *s = scalar(y, n, what);
@@ -325,7 +331,7 @@ get_duration(struct yctx *y, yaml_node_t *n, const char *what, uint64_t min,
 
 /* get_seconds - a duration in whole seconds within [min, max] */
 static int
-get_seconds(struct yctx *y, yaml_node_t *n, const char *what, int64_t min,
+get_seconds(struct cfg_parser *y, yaml_node_t *n, const char *what, int64_t min,
     int64_t max, int64_t *out)
 {
 	uint64_t ms;
@@ -341,12 +347,12 @@ get_seconds(struct yctx *y, yaml_node_t *n, const char *what, int64_t min,
 }
 
 /* item_fn - called for each value of a value-or-list */
-typedef int item_fn(struct yctx *y, yaml_node_t *n, const char *s,
+typedef int item_fn(struct cfg_parser *y, yaml_node_t *n, const char *s,
     const char *what, void *arg);
 
 /* each_value - n is a value or a list of values; call fn on each */
 static int
-each_value(struct yctx *y, yaml_node_t *n, const char *what, item_fn *fn,
+each_value(struct cfg_parser *y, yaml_node_t *n, const char *what, item_fn *fn,
     void *arg)
 {
 	yaml_node_item_t *it;
@@ -375,7 +381,7 @@ struct cidr_vec {
 
 /* add_cidr - item_fn for networks */
 static int
-add_cidr(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+add_cidr(struct cfg_parser *y, yaml_node_t *n, const char *s, const char *what,
     void *arg)
 {
 	struct cidr_vec *cv = arg;
@@ -397,7 +403,7 @@ struct str_vec {
 
 /* add_pattern - item_fn for name and address patterns */
 static int
-add_pattern(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+add_pattern(struct cfg_parser *y, yaml_node_t *n, const char *s, const char *what,
     void *arg)
 {
 	struct str_vec *sv = arg;
@@ -415,7 +421,7 @@ add_pattern(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
 
 /* get_action - a validated Postfix action */
 static int
-get_action(struct yctx *y, yaml_node_t *n, const char *what, char **out)
+get_action(struct cfg_parser *y, yaml_node_t *n, const char *what, char **out)
 {
 	const char *s = scalar(y, n, what);
 	struct why why;
@@ -431,7 +437,7 @@ get_action(struct yctx *y, yaml_node_t *n, const char *what, char **out)
 
 /* parse_inet - "addr:port" or "[v6addr]:port" */
 static int
-parse_inet(struct yctx *y, yaml_node_t *n, const char *s,
+parse_inet(struct cfg_parser *y, yaml_node_t *n, const char *s,
     struct cfg_listen *l)
 {
 	char host[ADDR_STRLEN + 1];
@@ -484,7 +490,7 @@ bad:
 
 /* parse_listen - the listen list */
 static int
-parse_listen(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_listen(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "inet", "unix", "mode", "group",
 		NULL };
@@ -550,7 +556,7 @@ parse_listen(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 
 /* parse_network - client network prefixes */
 static int
-parse_network(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_network(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "ipv4_prefix", "ipv6_prefix",
 		NULL };
@@ -569,7 +575,7 @@ parse_network(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 
 /* parse_access - the static access rules */
 static int
-parse_access(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_access(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "name", "client", "client_name",
 		"sender", "recipient", "action", NULL };
@@ -638,7 +644,7 @@ parse_access(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 
 /* parse_store - the state store */
 static int
-parse_store(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_store(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "cache", "sync", NULL };
 	yaml_node_t *v[2];
@@ -674,117 +680,9 @@ parse_store(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 	return 0;
 }
 
-/* parse_greylist - checks.greylist */
-static int
-parse_greylist(struct yctx *y, yaml_node_t *n, struct gl_conf *g)
-{
-	enum { K_ENABLED, K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC,
-		K_AWLD, K_BATV, K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER,
-		K_ON_ERROR, K_SWEEP, K_BATCH, K_POOL_SPF, K_POOL_FCRDNS,
-		K_POOL_V4, K_POOL_V6 };
-	static const char *const keys[] = { "enabled", "delay", "retry_window",
-		"max_age", "ipv4_prefix", "ipv6_prefix", "awl_clients",
-		"awl_domains", "strip_batv", "strip_srs", "strip_extension",
-		"fold_digits", "text", "header", "on_error", "sweep_interval",
-		"sweep_batch", "pool_spf", "pool_fcrdns", "pool_spf_ipv4_prefix",
-		"pool_spf_ipv6_prefix", NULL };
-	yaml_node_t *v[nitems(keys)];
-	uint64_t ms;
-
-	if (map_keys(y, n, "checks: greylist", keys, v) < 0)
-		return -1;
-	g->enabled = true;
-	if (v[K_ENABLED] && get_bool(y, v[K_ENABLED], "greylist: enabled",
-	    &g->enabled) < 0)
-		return -1;
-	if (v[K_DELAY] && get_seconds(y, v[K_DELAY], "greylist: delay", 0,
-	    86400, &g->delay) < 0)
-		return -1;
-	if (v[K_WINDOW] && get_seconds(y, v[K_WINDOW], "greylist: "
-	    "retry_window", 60, 30 * 86400, &g->retry_window) < 0)
-		return -1;
-	if (v[K_MAX_AGE] && get_seconds(y, v[K_MAX_AGE], "greylist: max_age",
-	    3600, 3650 * 86400LL, &g->max_age) < 0)
-		return -1;
-	if (v[K_V4] && get_uint(y, v[K_V4], "greylist: ipv4_prefix", 0, 32,
-	    &g->ipv4_prefix) < 0)
-		return -1;
-	if (v[K_V6] && get_uint(y, v[K_V6], "greylist: ipv6_prefix", 0, 128,
-	    &g->ipv6_prefix) < 0)
-		return -1;
-	if (v[K_POOL_V4] && get_uint(y, v[K_POOL_V4], "greylist: "
-	    "pool_spf_ipv4_prefix", 0, 32, &g->pool_spf_ipv4_prefix) < 0)
-		return -1;
-	if (v[K_POOL_V6] && get_uint(y, v[K_POOL_V6], "greylist: "
-	    "pool_spf_ipv6_prefix", 0, 128, &g->pool_spf_ipv6_prefix) < 0)
-		return -1;
-	if (v[K_AWLC] && get_uint(y, v[K_AWLC], "greylist: awl_clients", 0,
-	    1000000, &g->awl_clients) < 0)
-		return -1;
-	if (v[K_AWLD] && get_uint(y, v[K_AWLD], "greylist: awl_domains", 0,
-	    1000000, &g->awl_domains) < 0)
-		return -1;
-	if ((v[K_BATV] && get_bool(y, v[K_BATV], "greylist: strip_batv",
-		&g->strip_batv) < 0) ||
-	    (v[K_SRS] && get_bool(y, v[K_SRS], "greylist: strip_srs",
-		&g->strip_srs) < 0) ||
-	    (v[K_EXT] && get_bool(y, v[K_EXT], "greylist: strip_extension",
-		&g->strip_extension) < 0) ||
-	    (v[K_DIGITS] && get_bool(y, v[K_DIGITS], "greylist: fold_digits",
-		&g->fold_digits) < 0) ||
-	    (v[K_HEADER] && get_bool(y, v[K_HEADER], "greylist: header",
-		&g->header) < 0) ||
-	    (v[K_POOL_SPF] && get_bool(y, v[K_POOL_SPF], "greylist: pool_spf",
-		&g->pool_spf) < 0) ||
-	    (v[K_POOL_FCRDNS] && get_bool(y, v[K_POOL_FCRDNS],
-		"greylist: pool_fcrdns", &g->pool_fcrdns) < 0))
-		return -1;
-	if (v[K_TEXT]) {
-		char *t = NULL;
-		const char *p;
-
-		if (get_string(y, v[K_TEXT], "greylist: text", &t) < 0)
-			return -1;
-		for (p = t; *p; p++) {
-			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-				free(t);
-				return fail(y, v[K_TEXT], "greylist: text "
-							  "contains a control "
-							  "character");
-			}
-		}
-		if (strlen(t) > 400) {
-			free(t);
-			return fail(y, v[K_TEXT], "greylist: text is longer "
-						  "than 400 characters");
-		}
-		free(g->text);
-		g->text = t;
-	}
-	if (v[K_ON_ERROR] && get_defer(y, v[K_ON_ERROR], "greylist: on_error",
-	    "", &g->defer_on_error) < 0)
-		return -1;
-	if (v[K_SWEEP]) {
-		if (get_duration(y, v[K_SWEEP], "greylist: sweep_interval", 100,
-		    86400000, &ms) < 0)
-			return -1;
-		g->sweep_interval_ms = (int64_t)ms;
-	}
-	if (v[K_BATCH] && get_uint(y, v[K_BATCH], "greylist: sweep_batch", 1,
-	    100000, &g->sweep_batch) < 0)
-		return -1;
-	/* A retry must be able to come after the delay and in the window. */
-	if (g->delay >= g->retry_window)
-		return fail(y, v[K_DELAY] ? v[K_DELAY] : v[K_WINDOW],
-		    "greylist: delay (%llds) is not shorter than retry_window "
-		    "(%llds): no retry could ever pass",
-		    (long long)g->delay, (long long)g->retry_window);
-	return 0;
-}
-
 /* add_nameserver - item_fn for dns.nameservers */
 static int
-add_nameserver(struct yctx *y, yaml_node_t *n, const char *s,
+add_nameserver(struct cfg_parser *y, yaml_node_t *n, const char *s,
     const char *what, void *arg)
 {
 	struct dns_opts *o = arg;
@@ -801,7 +699,7 @@ add_nameserver(struct yctx *y, yaml_node_t *n, const char *s,
 
 /* parse_dns - the resolver */
 static int
-parse_dns(struct yctx *y, yaml_node_t *n, struct dns_opts *o)
+parse_dns(struct cfg_parser *y, yaml_node_t *n, struct dns_opts *o)
 {
 	enum { K_NS, K_TIMEOUT, K_TRIES, K_LIMIT, K_CACHE, K_MIN, K_MAX,
 		K_NEG, K_INFLIGHT };
@@ -862,7 +760,7 @@ parse_dns(struct yctx *y, yaml_node_t *n, struct dns_opts *o)
 
 /* parse_on_fail - reject | defer | log | { score: N } */
 static int
-parse_on_fail(struct yctx *y, yaml_node_t *n, const char *what,
+parse_on_fail(struct cfg_parser *y, yaml_node_t *n, const char *what,
     struct chk_policy *cp)
 {
 	static const char *const keys[] = { "score", NULL };
@@ -897,7 +795,7 @@ parse_on_fail(struct yctx *y, yaml_node_t *n, const char *what,
 
 /* parse_nets - a list of networks into an owned array (replaced) */
 static int
-parse_nets(struct yctx *y, yaml_node_t *n, const char *what,
+parse_nets(struct cfg_parser *y, yaml_node_t *n, const char *what,
     struct cidr **v, size_t *nv)
 {
 	struct cidr_vec cv = { v, nv };
@@ -913,7 +811,7 @@ parse_nets(struct yctx *y, yaml_node_t *n, const char *what,
 
 /* parse_outcome - the action of one named result (spf: fail: reject) */
 static int
-parse_outcome(struct yctx *y, yaml_node_t *n, const char *what,
+parse_outcome(struct cfg_parser *y, yaml_node_t *n, const char *what,
     const char *result, struct chk_outcome *o)
 {
 	struct chk_policy tmp;
@@ -933,206 +831,272 @@ parse_outcome(struct yctx *y, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-/* The keys every check has, then those of some; results come after. */
-enum { CK_ENABLED, CK_ON_FAIL, CK_TEXT, CK_STRICT, CK_PATTERNS,
-	CK_HELO_FIRST, CK_HEADER, CK_FORWARDERS, CK_SECONDARY_MX, CK_NKEYS };
-static const char *const check_keys[CK_NKEYS] = { "enabled", "on_fail",
-	"text", "strict", "patterns", "helo_first", "header", "forwarders",
-	"secondary_mx" };
-
-/* parse_check - one identity check's policy */
+/* parse_tempfail - on_tempfail of one check: defer, dunno or ignore */
 static int
-parse_check(struct yctx *y, yaml_node_t *n, unsigned idx,
-    struct chk_policy *cp)
+parse_tempfail(struct cfg_parser *y, yaml_node_t *n, const char *what,
+    enum chk_tempfail *out)
+{
+	const char *s = scalar(y, n, what);
+
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "defer") == 0)
+		*out = CHK_TF_DEFER;
+	else if (strcmp(s, "dunno") == 0)
+		*out = CHK_TF_DUNNO;
+	else if (strcmp(s, "ignore") == 0)
+		*out = CHK_TF_IGNORE;
+	else
+		return fail(y, n, "%s: \"%.40s\" is not defer, dunno or ignore "
+				  "(never reject)", what, s);
+	return 0;
+}
+
+/* add_state - item_fn for states: protocol states, by Postfix's names */
+static int
+add_state(struct cfg_parser *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg)
+{
+	unsigned *states = arg, bit = chk_state_bit(s);
+
+	if (strcmp(s, "none") == 0)
+		bit = CHK_ST_NONE;
+	else if (bit == CHK_ST_OTHER || bit == CHK_ST_NONE)
+		bit = 0;
+	if (bit == 0)
+		return fail(y, n, "%s: \"%.40s\" is not a protocol state "
+				  "(CONNECT, EHLO, HELO, MAIL, RCPT, DATA, "
+				  "END-OF-MESSAGE, VRFY, ETRN, none)", what, s);
+	*states |= bit;
+	return 0;
+}
+
+/*
+ * other_option - which other checks have key as an option of their own,
+ * for a message ("only the spf check has forwarders"); NULL if none
+ */
+static const char *
+other_option(unsigned self, const char *key, char *buf, size_t size)
+{
+	unsigned i, j, found = 0;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < chk_count; i++) {
+		const char *const *opt = chk_registry[i]->options;
+
+		for (j = 0; i != self && opt != NULL && opt[j] != NULL; j++) {
+			if (strcmp(opt[j], key) != 0)
+				continue;
+			o += (size_t)snprintf(buf + o, o < size ? size - o : 0,
+			    "%s%s", found ? " and " : "",
+			    chk_registry[i]->name);
+			found++;
+			break;
+		}
+	}
+	if (found == 0)
+		return NULL;
+	if (o < size)
+		snprintf(buf + o, size - o, " check%s ha%s", found > 1 ? "s"
+		    : "", found > 1 ? "ve" : "s");
+	return buf;
+}
+
+/* The keys every check has; a state module (kind STATE) has only the
+ * first. */
+enum { CK_ENABLED, CK_ON_FAIL, CK_TEXT, CK_ON_TEMPFAIL, CK_STATES,
+	CK_NKEYS };
+static const char *const check_keys[CK_NKEYS] = { "enabled", "on_fail",
+	"text", "on_tempfail", "states" };
+
+#define MAX_OPTIONS 48 /* keys of one check's mapping, all kinds together */
+
+/*
+ * parse_check - one check's policy: the keys every check has here, the
+ * check's own options by its setup(). profile: a profile's copy, where a
+ * check whose options are the main policy's (CHK_F_MAIN_OPTIONS) may
+ * only be switched on or off.
+ */
+static int
+parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
+    struct chk_policy *cp, bool profile)
 {
 	const struct chk_ops *ops = chk_registry[idx];
 	const char *name = ops->name;
-	const char *keys[CK_NKEYS + CHK_MAX_RESULTS + 1];
-	yaml_node_t *v[CK_NKEYS + CHK_MAX_RESULTS + 1];
-	bool spf = strcmp(name, "spf") == 0;
-	unsigned i, nres = 0;
-	char what[64];
+	const char *keys[MAX_OPTIONS + 1];
+	yaml_node_t *v[MAX_OPTIONS + 1];
+	struct cfg_node *opts[MAX_OPTIONS];
+	unsigned i, j, ngen, nres = 0, nopt = 0, nk;
+	char what[80];
 
-	for (i = 0; i < CK_NKEYS; i++)
-		keys[i] = check_keys[i];
+	ngen = ops->kind == CHK_KIND_STATE ? 1 : CK_NKEYS;
+	nk = 0;
+	for (i = 0; i < ngen; i++)
+		keys[nk++] = check_keys[i];
 	for (; ops->results != NULL && ops->results[nres] != NULL; nres++)
-		keys[CK_NKEYS + nres] = ops->results[nres];
-	keys[CK_NKEYS + nres] = NULL;
-	snprintf(what, sizeof(what), "checks: %s", name);
+		keys[nk++] = ops->results[nres];
+	if (!(profile && (ops->flags & CHK_F_MAIN_OPTIONS))) {
+		for (; ops->options != NULL && ops->options[nopt] != NULL;
+		    nopt++)
+			keys[nk++] = ops->options[nopt];
+		/* Other checks' options: for a message that says whose. */
+		for (i = 0; i < chk_count; i++) {
+			const char *const *opt = chk_registry[i]->options;
+
+			for (j = 0; i != idx && opt && opt[j] && nk < MAX_OPTIONS;
+			    j++) {
+				unsigned k;
+
+				for (k = 0; k < nk && strcmp(keys[k], opt[j]);
+				    k++)
+					;
+				if (k == nk)
+					keys[nk++] = opt[j];
+			}
+		}
+	}
+	keys[nk] = NULL;
+	if (profile && (ops->flags & CHK_F_MAIN_OPTIONS))
+		snprintf(what, sizeof(what), "profile %s (only enabled)", name);
+	else
+		snprintf(what, sizeof(what), "checks: %s", name);
 	if (map_keys(y, n, what, keys, v) < 0)
 		return -1;
+	for (i = ngen + nres + nopt; i < nk; i++) {
+		char whose[160];
+
+		if (v[i] != NULL)
+			return fail(y, v[i], "%s: %s: only the %s %s", name,
+			    keys[i], other_option(idx, keys[i], whose,
+			    sizeof(whose)), keys[i]);
+	}
 	cp->enabled = true;
 	snprintf(what, sizeof(what), "%s: enabled", name);
 	if (v[CK_ENABLED] && get_bool(y, v[CK_ENABLED], what, &cp->enabled) <
 	    0)
 		return -1;
-	snprintf(what, sizeof(what), "%s: on_fail", name);
-	if (v[CK_ON_FAIL] && nres > 0)
-		return fail(y, v[CK_ON_FAIL], "%s: the %s check has an action "
-					      "per result instead (fail: "
-					      "reject, softfail: { score: 2 }, "
-					      "...)", what, name);
-	if (v[CK_ON_FAIL] && parse_on_fail(y, v[CK_ON_FAIL], what, cp) < 0)
-		return -1;
+	if (ngen > 1) {
+		snprintf(what, sizeof(what), "%s: on_fail", name);
+		if (v[CK_ON_FAIL] && nres > 0)
+			return fail(y, v[CK_ON_FAIL], "%s: the %s check has an "
+						      "action per result "
+						      "instead (fail: reject, "
+						      "softfail: { score: 2 }, "
+						      "...)", what, name);
+		if (v[CK_ON_FAIL] && parse_on_fail(y, v[CK_ON_FAIL], what,
+		    cp) < 0)
+			return -1;
+		snprintf(what, sizeof(what), "%s: text", name);
+		if (v[CK_TEXT] && get_string(y, v[CK_TEXT], what, &cp->text) < 0)
+			return -1;
+		if (v[CK_TEXT] && (strlen(cp->text) > 400 ||
+		    strpbrk(cp->text, "\r\n\t") != NULL))
+			return fail(y, v[CK_TEXT], "%s: at most 400 characters, "
+						   "no control characters", what);
+		snprintf(what, sizeof(what), "%s: on_tempfail", name);
+		if (v[CK_ON_TEMPFAIL] && parse_tempfail(y, v[CK_ON_TEMPFAIL],
+		    what, &cp->on_tempfail) < 0)
+			return -1;
+		snprintf(what, sizeof(what), "%s: states", name);
+		if (v[CK_STATES]) {
+			cp->states = 0;
+			if (each_value(y, v[CK_STATES], what, add_state,
+			    &cp->states) < 0)
+				return -1;
+		}
+	}
 	for (i = 0; i < nres; i++) {
 		snprintf(what, sizeof(what), "%s: %s", name, ops->results[i]);
-		if (v[CK_NKEYS + i] && parse_outcome(y, v[CK_NKEYS + i], what,
+		if (v[ngen + i] && parse_outcome(y, v[ngen + i], what,
 		    ops->results[i], &cp->results[i]) < 0)
 			return -1;
 	}
-	snprintf(what, sizeof(what), "%s: text", name);
-	if (v[CK_TEXT] && get_string(y, v[CK_TEXT], what, &cp->text) < 0)
-		return -1;
-	if (v[CK_TEXT] && (strlen(cp->text) > 400 ||
-	    strpbrk(cp->text, "\r\n\t") != NULL))
-		return fail(y, v[CK_TEXT], "%s: at most 400 characters, no "
-					   "control characters", what);
-	snprintf(what, sizeof(what), "%s: strict", name);
-	if (v[CK_STRICT] && strcmp(name, "helo_dns") != 0)
-		return fail(y, v[CK_STRICT], "%s: only the helo_dns check has "
-					     "strict", what);
-	if (v[CK_STRICT] && get_bool(y, v[CK_STRICT], what, &cp->strict) < 0)
-		return -1;
-	for (i = CK_HELO_FIRST; i <= CK_SECONDARY_MX; i++) {
-		if (v[i] != NULL && !spf)
-			return fail(y, v[i], "%s: %s: only the spf check has %s",
-			    name, check_keys[i], check_keys[i]);
-	}
-	if (v[CK_HELO_FIRST] && get_bool(y, v[CK_HELO_FIRST],
-	    "spf: helo_first", &cp->helo_first) < 0)
-		return -1;
-	if (v[CK_HEADER]) {
-		const char *h = scalar(y, v[CK_HEADER], "spf: header");
+	if (ops->setup == NULL || (profile && (ops->flags & CHK_F_MAIN_OPTIONS)))
+		return 0;
+	for (i = 0; i < nopt; i++)
+		opts[i] = CN(v[ngen + nres + i]);
+	return ops->setup(y, cp, opts, cp->conf);
+}
 
-		if (h == NULL)
-			return -1;
-		if (strcmp(h, "received-spf") == 0)
-			cp->header = CHK_HDR_RECEIVED_SPF;
-		else if (strcmp(h, "authentication-results") == 0)
-			cp->header = CHK_HDR_AUTH_RESULTS;
-		else if (strcmp(h, "none") == 0)
-			cp->header = CHK_HDR_NONE;
-		else
-			return fail(y, v[CK_HEADER], "spf: header: \"%.40s\" is "
-						     "not received-spf, "
-						     "authentication-results "
-						     "or none", h);
-	}
-	if (v[CK_FORWARDERS] && parse_nets(y, v[CK_FORWARDERS],
-	    "spf: forwarders", &cp->forwarders, &cp->nforwarders) < 0)
-		return -1;
-	if (v[CK_SECONDARY_MX] && parse_nets(y, v[CK_SECONDARY_MX],
-	    "spf: secondary_mx", &cp->secondary_mx, &cp->nsecondary_mx) < 0)
-		return -1;
-	snprintf(what, sizeof(what), "%s: patterns", name);
-	if (v[CK_PATTERNS] != NULL) {
-		const char *path;
-		struct why why;
+/* chk_policy_init - a check's policy as if the file did not name it */
+static void
+chk_policy_init(struct chk_policy *cp, const struct chk_ops *ops)
+{
+	unsigned r;
 
-		if (strncmp(name, "dynamic", 7) != 0)
-			return fail(y, v[CK_PATTERNS], "%s: only the dynamic "
-						       "checks have patterns",
-			    what);
-		char full[4096];
-		const char *slash;
-
-		if ((path = scalar(y, v[CK_PATTERNS], what)) == NULL)
-			return -1;
-		/* A relative path is beside the policy file. */
-		slash = strrchr(y->path, '/');
-		if (path[0] != '/' && slash != NULL)
-			snprintf(full, sizeof(full), "%.*s/%s",
-			    (int)(slash - y->path), y->path, path);
-		else
-			snprintf(full, sizeof(full), "%s", path);
-		if (!cp->patterns_borrowed)
-			dyn_patterns_free(cp->patterns);
-		cp->patterns_borrowed = false;
-		if ((cp->patterns = dyn_patterns_load(full, &why)) == NULL)
-			return fail(y, v[CK_PATTERNS], "%s: %s", what,
-			    why.text);
+	memset(cp, 0, sizeof(*cp));
+	cp->on_fail = CHK_REJECT;
+	cp->text = ops->text ? xstrdup(ops->text) : NULL;
+	cp->on_tempfail = CHK_TF_POLICY;
+	cp->states = ops->states ? ops->states : CHK_ST_ALL;
+	for (r = 0; ops->results && ops->results[r]; r++)
+		cp->results[r] = ops->defaults[r];
+	if (ops->conf_size > 0) {
+		cp->conf = xcalloc(1, ops->conf_size);
+		if (ops->conf_init)
+			ops->conf_init(cp->conf);
 	}
-	return 0;
 }
 
 /*
  * chk_policy_copy - a profile's copy of the main policy's check: its own
- * strings and lists, the pattern file borrowed (it never changes).
+ * strings, and its own conf (the check's deep copy).
  */
 static void
-chk_policy_copy(struct chk_policy *dst, const struct chk_policy *src)
+chk_policy_copy(struct chk_policy *dst, const struct chk_policy *src,
+    const struct chk_ops *ops)
 {
 	*dst = *src;
-	dst->text = xstrdup(src->text);
-	dst->patterns_borrowed = true;
-	dst->forwarders = NULL;
-	dst->secondary_mx = NULL;
-	if (src->nforwarders > 0) {
-		dst->forwarders = xreallocarray(NULL, src->nforwarders,
-		    sizeof(*src->forwarders));
-		memcpy(dst->forwarders, src->forwarders, src->nforwarders *
-		    sizeof(*src->forwarders));
-	}
-	if (src->nsecondary_mx > 0) {
-		dst->secondary_mx = xreallocarray(NULL, src->nsecondary_mx,
-		    sizeof(*src->secondary_mx));
-		memcpy(dst->secondary_mx, src->secondary_mx,
-		    src->nsecondary_mx * sizeof(*src->secondary_mx));
+	dst->text = src->text ? xstrdup(src->text) : NULL;
+	dst->conf = NULL;
+	if (ops->conf_size > 0) {
+		dst->conf = xmalloc(ops->conf_size);
+		if (ops->conf_copy)
+			ops->conf_copy(dst->conf, src->conf);
+		else
+			memcpy(dst->conf, src->conf, ops->conf_size);
 	}
 }
 
 /* chk_policy_fini - free what a check's policy owns */
 static void
-chk_policy_fini(struct chk_policy *cp)
+chk_policy_fini(struct chk_policy *cp, const struct chk_ops *ops)
 {
 	free(cp->text);
-	if (!cp->patterns_borrowed)
-		dyn_patterns_free(cp->patterns);
-	free(cp->forwarders);
-	free(cp->secondary_mx);
+	if (cp->conf != NULL && ops->conf_free)
+		ops->conf_free(cp->conf);
+	free(cp->conf);
 }
 
 /*
- * parse_checks - the checks section: of the main policy (g, the greylist
- * settings, not NULL) or of a profile (g NULL: greylist is only on/off).
+ * parse_checks - the checks section, of the main policy or of a profile:
+ * each key is a registry entry (a check, or a state module such as
+ * greylist)
  */
 static int
-parse_checks(struct yctx *y, yaml_node_t *n, struct chk_policy *checks,
-    struct gl_conf *g, bool *greylist_on)
+parse_checks(struct cfg_parser *y, yaml_node_t *n, struct chk_policy *checks,
+    bool profile)
 {
-	const char *keys[CHK_MAX + 2];
-	yaml_node_t *v[CHK_MAX + 2];
+	const char *keys[CHK_MAX + 1];
+	yaml_node_t *v[CHK_MAX + 1];
 	unsigned i;
 
-	keys[0] = "greylist";
 	for (i = 0; i < chk_count; i++)
-		keys[i + 1] = chk_registry[i]->name;
-	keys[chk_count + 1] = NULL;
+		keys[i] = chk_registry[i]->name;
+	keys[chk_count] = NULL;
 	if (map_keys(y, n, "checks", keys, v) < 0)
 		return -1;
-	if (v[0] != NULL && g != NULL && parse_greylist(y, v[0], g) < 0)
-		return -1;
-	if (v[0] != NULL && g == NULL) {
-		static const char *const gkeys[] = { "enabled", NULL };
-		yaml_node_t *gv[1];
-
-		if (map_keys(y, v[0], "profile greylist (only enabled)", gkeys,
-		    gv) < 0)
-			return -1;
-		if (gv[0] && get_bool(y, gv[0], "greylist: enabled",
-		    greylist_on) < 0)
-			return -1;
-	}
 	for (i = 0; i < chk_count; i++)
-		if (v[i + 1] != NULL && parse_check(y, v[i + 1], i,
-		    &checks[i]) < 0)
+		if (v[i] != NULL && parse_check(y, v[i], i, &checks[i],
+		    profile) < 0)
 			return -1;
 	return 0;
 }
 
 /* parse_scores - thresholds, of the main policy or of a profile */
 static int
-parse_scores(struct yctx *y, yaml_node_t *n, int *reject, int *greylist)
+parse_scores(struct cfg_parser *y, yaml_node_t *n, int *reject, int *greylist)
 {
 	static const char *const keys[] = { "reject", "greylist", NULL };
 	yaml_node_t *v[2];
@@ -1170,7 +1134,7 @@ profile_find(const struct cfg *cfg, const char *name)
  * copy of it (checks, scores, greylisting) and changes what it names.
  */
 static int
-parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_profiles(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "checks", "scores", NULL };
 	yaml_node_pair_t *pair;
@@ -1200,12 +1164,11 @@ parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 		memset(pr, 0, sizeof(*pr));
 		pr->name = xstrdup(name);
 		for (i = 0; i < chk_count; i++)
-			chk_policy_copy(&pr->checks[i], &cfg->checks[i]);
+			chk_policy_copy(&pr->checks[i], &cfg->checks[i],
+			    chk_registry[i]);
 		pr->score_reject = cfg->score_reject;
 		pr->score_greylist = cfg->score_greylist;
-		pr->greylist = cfg->greylist.enabled;
-		if (v[0] && parse_checks(y, v[0], pr->checks, NULL,
-		    &pr->greylist) < 0)
+		if (v[0] && parse_checks(y, v[0], pr->checks, true) < 0)
 			return -1;
 		if (v[1] && parse_scores(y, v[1], &pr->score_reject,
 		    &pr->score_greylist) < 0)
@@ -1216,7 +1179,7 @@ parse_profiles(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 
 /* parse_select - which requests use which profile */
 static int
-parse_select(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
+parse_select(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "stress", "policy_context", NULL };
 	yaml_node_t *v[2];
@@ -1260,7 +1223,7 @@ parse_select(struct yctx *y, yaml_node_t *n, struct cfg *cfg)
 
 /* add_my_name - item_fn for my_names */
 static int
-add_my_name(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
+add_my_name(struct cfg_parser *y, yaml_node_t *n, const char *s, const char *what,
     void *arg)
 {
 	struct cfg *cfg = arg;
@@ -1279,7 +1242,7 @@ add_my_name(struct yctx *y, yaml_node_t *n, const char *s, const char *what,
 
 /* add_my_address - item_fn for my_addresses */
 static int
-add_my_address(struct yctx *y, yaml_node_t *n, const char *s,
+add_my_address(struct cfg_parser *y, yaml_node_t *n, const char *s,
     const char *what, void *arg)
 {
 	struct cfg *cfg = arg;
@@ -1320,23 +1283,15 @@ cfg_defaults(const char *path)
 	{
 		unsigned i;
 
-		for (i = 0; i < chk_count; i++) {
-			const struct chk_ops *ops = chk_registry[i];
-			unsigned r;
-
-			cfg->checks[i].on_fail = CHK_REJECT;
-			cfg->checks[i].text = xstrdup(ops->text);
-			cfg->checks[i].header = CHK_HDR_RECEIVED_SPF;
-			for (r = 0; ops->results && ops->results[r]; r++)
-				cfg->checks[i].results[r] = ops->defaults[r];
-		}
+		for (i = 0; i < chk_count; i++)
+			chk_policy_init(&cfg->checks[i], chk_registry[i]);
 	}
 	return cfg;
 }
 
 /* parse_root - the top-level mapping */
 static int
-parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
+parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 {
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
@@ -1406,8 +1361,8 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_STORE] && parse_store(y, v[K_STORE], cfg) < 0)
 		return -1;
-	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg->checks,
-	    &cfg->greylist, NULL) < 0)
+	if (v[K_CHECKS] && parse_checks(y, v[K_CHECKS], cfg->checks, false) <
+	    0)
 		return -1;
 	if (v[K_DNS] && parse_dns(y, v[K_DNS], &cfg->dns) < 0)
 		return -1;
@@ -1431,19 +1386,21 @@ parse_root(struct yctx *y, yaml_node_t *root, struct cfg *cfg)
 	return 0;
 }
 
-/* cfg_uses_checks - an enabled check anywhere in the policy */
+/* cfg_needs_dns - an enabled check that asks DNS, anywhere in the policy */
 bool
-cfg_uses_checks(const struct cfg *cfg)
+cfg_needs_dns(const struct cfg *cfg)
 {
 	size_t i, j;
 
-	for (i = 0; i < chk_count; i++)
+	for (i = 0; i < chk_count; i++) {
+		if (!(chk_registry[i]->flags & CHK_F_DNS))
+			continue;
 		if (cfg->checks[i].enabled)
 			return true;
-	for (i = 0; i < cfg->nprofiles; i++)
-		for (j = 0; j < chk_count; j++)
-			if (cfg->profiles[i].checks[j].enabled)
+		for (j = 0; j < cfg->nprofiles; j++)
+			if (cfg->profiles[j].checks[i].enabled)
 				return true;
+	}
 	return false;
 }
 
@@ -1522,7 +1479,7 @@ cfg_parse(const char *path, const char *text, size_t len, struct why *why)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct yctx y = { path, &doc, why, false };
+	struct cfg_parser y = { path, &doc, why, false, NULL };
 	struct cfg *cfg;
 	yaml_node_t *root;
 	int rc;
@@ -1554,6 +1511,7 @@ cfg_parse(const char *path, const char *text, size_t len, struct why *why)
 		return NULL;
 	}
 	cfg = cfg_defaults(path);
+	y.cfg = cfg;
 	root = yaml_document_get_root_node(&doc);
 	rc = 0;
 	if (root != NULL) {
@@ -1663,12 +1621,13 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->hostname);
 	gl_conf_fini(&cfg->greylist);
 	for (i = 0; i < chk_count; i++)
-		chk_policy_fini(&cfg->checks[i]);
+		chk_policy_fini(&cfg->checks[i], chk_registry[i]);
 	for (i = 0; i < cfg->nprofiles; i++) {
 		unsigned j;
 
 		for (j = 0; j < chk_count; j++)
-			chk_policy_fini(&cfg->profiles[i].checks[j]);
+			chk_policy_fini(&cfg->profiles[i].checks[j],
+			    chk_registry[j]);
 		free(cfg->profiles[i].name);
 	}
 	free(cfg->profiles);
@@ -1681,4 +1640,187 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->my_addresses);
 	free(cfg->path);
 	free(cfg);
+}
+
+/* The helpers for the checks' setup: the loader's own, exported. */
+
+int
+cfg_fail(struct cfg_parser *p, const struct cfg_node *n, const char *fmt, ...)
+{
+	char msg[WHY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return fail(p, YN(n), "%s", msg);
+}
+
+struct cfg *
+cfg_parser_cfg(struct cfg_parser *p)
+{
+	return p->cfg;
+}
+
+const char *
+cfg_scalar(struct cfg_parser *p, const struct cfg_node *n, const char *what)
+{
+	return scalar(p, YN(n), what);
+}
+
+int
+cfg_bool(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    bool *out)
+{
+	return get_bool(p, YN(n), what, out);
+}
+
+int
+cfg_uint(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    unsigned long min, unsigned long max, unsigned *out)
+{
+	return get_uint(p, YN(n), what, min, max, out);
+}
+
+int
+cfg_duration(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    uint64_t min, uint64_t max, uint64_t *ms)
+{
+	return get_duration(p, YN(n), what, min, max, ms);
+}
+
+int
+cfg_seconds(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    int64_t min, int64_t max, int64_t *out)
+{
+	return get_seconds(p, YN(n), what, min, max, out);
+}
+
+int
+cfg_string(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    char **out)
+{
+	return get_string(p, YN(n), what, out);
+}
+
+int
+cfg_defer(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    const char *suffix, bool *defer)
+{
+	return get_defer(p, YN(n), what, suffix, defer);
+}
+
+int
+cfg_choice(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    const char *const names[], int *out)
+{
+	const char *s = scalar(p, YN(n), what);
+	char list[256];
+	size_t o = 0;
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; names[i] != NULL; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	list[0] = '\0';
+	for (i = 0; names[i] != NULL && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ",
+		    names[i]);
+	return fail(p, YN(n), "%s: \"%.40s\" is not %s", what, s, list);
+}
+
+int
+cfg_nets(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    struct cidr **v, size_t *nv)
+{
+	return parse_nets(p, YN(n), what, v, nv);
+}
+
+int
+cfg_action(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    char **out)
+{
+	return get_action(p, YN(n), what, out);
+}
+
+struct strings {
+	char ***v;
+	size_t *n;
+};
+
+/* add_string - item_fn for cfg_strings */
+static int
+add_string(struct cfg_parser *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg)
+{
+	struct strings *sv = arg;
+
+	(void)y;
+	(void)n;
+	(void)what;
+	*sv->v = xreallocarray(*sv->v, *sv->n + 1, sizeof(char *));
+	(*sv->v)[(*sv->n)++] = xstrdup(s);
+	return 0;
+}
+
+int
+cfg_strings(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    char ***v, size_t *nv)
+{
+	struct strings sv = { v, nv };
+
+	return each_value(p, YN(n), what, add_string, &sv);
+}
+
+int
+cfg_map(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    const char *const keys[], struct cfg_node *vals[])
+{
+	yaml_node_t *v[MAX_OPTIONS + 1];
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (i == MAX_OPTIONS)
+			PD_PANIC("cfg_map: more than %d keys", MAX_OPTIONS);
+	if (map_keys(p, YN(n), what, keys, v) < 0)
+		return -1;
+	for (i = 0; keys[i] != NULL; i++)
+		vals[i] = CN(v[i]);
+	return 0;
+}
+
+int
+cfg_each(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    int (*fn)(struct cfg_parser *, struct cfg_node *, void *), void *arg)
+{
+	const yaml_node_t *yn = YN(n);
+	yaml_node_item_t *it;
+
+	if (yn->type != YAML_SEQUENCE_NODE)
+		return fn(p, CN(YN(n)), arg);
+	(void)what;
+	for (it = yn->data.sequence.items.start;
+	    it < yn->data.sequence.items.top; it++)
+		if (fn(p, CN(node(p, *it)), arg) < 0)
+			return -1;
+	return 0;
+}
+
+void
+cfg_path(struct cfg_parser *p, const char *name, char *out, size_t size)
+{
+	const char *slash = strrchr(p->path, '/');
+
+	/* A relative path is beside the policy file. */
+	if (name[0] != '/' && slash != NULL)
+		snprintf(out, size, "%.*s/%s", (int)(slash - p->path), p->path,
+		    name);
+	else
+		snprintf(out, size, "%s", name);
 }

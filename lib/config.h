@@ -11,6 +11,7 @@
 #ifndef POLICYD_CONFIG_H
 #define POLICYD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,10 +44,9 @@ struct cfg_listen {
 /* A named set of check policies and thresholds (stress, policy_context). */
 struct cfg_profile {
 	char *name;
-	struct chk_policy checks[CHK_MAX]; /* patterns borrowed if inherited */
+	struct chk_policy checks[CHK_MAX]; /* copies of the main policy's */
 	int score_reject;
 	int score_greylist;
-	bool greylist;               /* greylisting runs under this profile */
 };
 
 struct cfg_context {
@@ -74,7 +74,7 @@ struct cfg {
 	char *hostname;              /* our name in headers; NULL: the host's */
 	uint64_t store_cache;        /* bytes of Berkeley DB cache */
 	enum store_sync store_sync;
-	struct gl_conf greylist;     /* checks.greylist */
+	struct gl_conf greylist;     /* checks.greylist (its module sets it) */
 	struct dns_opts dns;         /* nservers 0: /etc/resolv.conf */
 	struct chk_policy checks[CHK_MAX]; /* by chk_registry index */
 	int score_reject;            /* reject at this score; 0: never */
@@ -98,11 +98,69 @@ struct cfg *cfg_parse(const char *path, const char *text, size_t len,
     struct why *why);
 struct cfg *cfg_ref(struct cfg *cfg);
 /*
- * cfg_uses_checks - some check is enabled, in the main policy or in a
- * profile: the daemon (and policyctl check) needs a resolver
+ * cfg_needs_dns - a check that asks DNS (CHK_F_DNS) is enabled, in the
+ * main policy or in a profile: the daemon (and policyctl check) needs a
+ * resolver
  */
-bool cfg_uses_checks(const struct cfg *cfg);
+bool cfg_needs_dns(const struct cfg *cfg);
 void cfg_unref(struct cfg *cfg);
+
+/*
+ * For the checks' setup(): the file being read and its values. Each
+ * helper reads one value (what names it in messages: "spf: header") and
+ * returns 0, or -1 with the message "file:line:column: what: why" kept
+ * for the loader, which refuses the whole file.
+ */
+struct cfg_parser;
+struct cfg_node;
+int cfg_fail(struct cfg_parser *p, const struct cfg_node *n,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* cfg_parser_cfg - the config being built (for a module's settings) */
+struct cfg *cfg_parser_cfg(struct cfg_parser *p);
+/* cfg_scalar - the text of a value; NULL (with the message) otherwise */
+const char *cfg_scalar(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what);
+int cfg_bool(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, bool *out);
+int cfg_uint(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, unsigned long min, unsigned long max, unsigned *out);
+/* cfg_duration - in milliseconds, within [min, max] */
+int cfg_duration(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, uint64_t min, uint64_t max, uint64_t *ms);
+/* cfg_seconds - a duration in whole seconds, within [min, max] */
+int cfg_seconds(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, int64_t min, int64_t max, int64_t *out);
+/* cfg_string - a non-empty string (replaces *out, malloc'ed) */
+int cfg_string(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, char **out);
+/* cfg_defer - "defer" (true) or "dunno" (false); suffix ends a message */
+int cfg_defer(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, const char *suffix, bool *defer);
+/* cfg_choice - one of names (NULL-terminated): its index */
+int cfg_choice(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, const char *const names[], int *out);
+/* cfg_nets - a network or a list of them (replaces *v, malloc'ed) */
+int cfg_nets(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, struct cidr **v, size_t *nv);
+/* cfg_action - a Postfix action (replaces *out) */
+int cfg_action(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, char **out);
+/* cfg_strings - a value or a list of them (appended to *v, malloc'ed) */
+int cfg_strings(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, char ***v, size_t *nv);
+/*
+ * cfg_map - a mapping whose keys are all in keys[] (NULL-terminated):
+ * vals[i] the value of keys[i], NULL when absent
+ */
+int cfg_map(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, const char *const keys[], struct cfg_node *vals[]);
+/* cfg_each - fn on each item of a list (or on a lone value) */
+int cfg_each(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what,
+    int (*fn)(struct cfg_parser *, struct cfg_node *, void *), void *arg);
+/* cfg_path - a file named in the policy: beside it when relative */
+void cfg_path(struct cfg_parser *p, const char *name, char *out,
+    size_t size);
 
 /*
  * cfg_parse_duration - "300s", "5m", "4d", "2h", "1w", "250ms", or a bare

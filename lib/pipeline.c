@@ -1,20 +1,24 @@
 /*
- * pipeline - runs the checks of one request and combines their results.
+ * pipeline - one request's decision in stages (see pipeline.h), and the
+ * run-time side of the check interface (chk.h).
  *
- * Data flow: request -> access rules (a match decides at once) -> every
- * enabled check started (cheap ones end at once, DNS ones in parallel)
- * -> all done, or the deadline -> combine: a failed check whose policy is
- * reject refuses (first in registry order), defer defers, scores add up
- * against scores.reject; a check that could not tell (TEMPFAIL) defers or
- * passes per on_tempfail and never refuses; otherwise greylisting for
- * requests at or above scores.greylist; otherwise default_action.
+ * Data flow: request -> PRE: access rules (a match decides at once) ->
+ * CHECKS: every enabled check started (cheap ones end at once, DNS ones
+ * in parallel) -> all done, a certain verdict, or the deadline ->
+ * combine: a failed check whose policy is reject refuses (first in
+ * registry order), defer defers, scores add up against scores.reject; a
+ * check that could not tell defers or passes per its on_tempfail and
+ * never refuses -> STATE: the state modules (greylisting), one after the
+ * other, when nothing refused -> REPLY: an owed header on a DUNNO.
  *
- * Lifetimes: the pipeline is malloc'ed; when it waited, its deadline
+ * Lifetimes: the pipeline is malloc'ed with its runs; it keeps a copy of
+ * the request and a reference to its arena. When it waited, its deadline
  * timer is closed at the end and the memory goes in the close callback.
- * The DNS questions of the checks are the pipeline's: it cancels them at
- * the deadline or when the client goes away, so no callback comes late.
+ * Questions of the checks are the pipeline's: it cancels them at the
+ * deadline, when the client goes away, or when the verdict is certain,
+ * so no callback comes late.
  */
-#include "checks/chk.h"
+#include "pipeline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,67 +28,128 @@
 
 #include "access.h"
 #include "arena.h"
+#include "checks/chk.h"
 #include "config.h"
 #include "dns.h"
-#include "dynamic.h"
-#include "greylist.h"
 #include "request.h"
 #include "verdict.h"
 #include "xalloc.h"
 
 #define CHK_REASON_MAX 511 /* bytes of a check's reason */
 
-struct chk_query_slot {
+struct chk_query {
 	struct dns_query *q;
 	chk_dns_fn *cb;
 	void *arg;
 	struct chk_run *run;
+	struct chk_query *next, *prev; /* the run's questions in the air */
 };
 
 struct chk_run {
 	struct pipeline *p;
 	const struct chk_ops *ops;
 	const struct chk_policy *pol;
+	unsigned idx;        /* registry index: the memo's slot */
 	void *state;
-	enum chk_status st;
-	int result;          /* index into ops->results, or -1 */
-	const char *reason;
-	const char *detail;  /* chk_set_detail(): for the log only */
-	const char *dsn;
-	const char *pool;    /* chk_set_pool() */
-	bool done;
+	struct chk_result res;
+	bool done;           /* it has its result (reported or not) */
 	bool reported;       /* the check called chk_done() */
+	bool cancelled;      /* a certain verdict ended it */
 	uint64_t t0;
 	uint64_t us;
-	struct chk_query_slot slots[CHK_MAX_QUERIES];
+	struct chk_query *queries;  /* in the air */
+	struct chk_query *spare;    /* answered, for reuse */
+	unsigned nqueries;
 };
+
+enum stage { STAGE_CHECKS, STAGE_STATE, STAGE_DONE };
 
 struct pipeline {
 	uv_loop_t *loop;
 	const struct cfg *cfg;
 	struct dns *dns;
-	const struct req *req;
-	struct verdict_env *env;
+	struct req req;                /* a copy; its arena referenced */
+	struct pipeline_env *env;
 	pipeline_done_fn *done;
 	void *arg;
 	const struct chk_policy *pols; /* the profile's, or the main ones */
 	int score_reject, score_greylist;
-	bool greylist_on;
 	const char *profile;           /* NULL: the main policy */
+	enum stage stage;
 	unsigned nruns;
-	unsigned pending;
-	bool starting;
-	bool over;        /* combined (or cancelled): nothing more happens */
+	unsigned nchecks;              /* runs[0..nchecks): kind CHECK */
+	unsigned next_state;           /* the state run to start next */
+	unsigned pending;              /* checks without their result */
+	bool in_decide;                /* pipeline_decide() is on the stack */
+	bool advancing;                /* advance() is on the stack */
+	bool over;                     /* reported (or cancelled) */
 	bool timer_on;
+	const char *identity[CHK_ID_COUNT];
 	uv_timer_t deadline;
 	struct verdict v;
-	struct chk_run runs[]; /* the enabled checks only */
+	struct chk_run runs[];
 };
+
+static void advance(struct pipeline *p);
+
+/* What each check's init() returned, by registry index. */
+static void *procs[CHK_MAX];
+static bool procs_on;
+
+/* pipeline_init - each check's state for the daemon's life */
+void
+pipeline_init(const struct chk_ctx *ctx)
+{
+	unsigned i;
+
+	for (i = 0; i < chk_count; i++)
+		procs[i] = chk_registry[i]->init ? chk_registry[i]->init(ctx)
+						 : NULL;
+	procs_on = true;
+}
+
+/* pipeline_fini - let each check's state go */
+void
+pipeline_fini(void)
+{
+	unsigned i;
+
+	for (i = 0; procs_on && i < chk_count; i++) {
+		if (chk_registry[i]->deinit)
+			chk_registry[i]->deinit(procs[i]);
+		procs[i] = NULL;
+	}
+	procs_on = false;
+}
+
+/* chk_state_bit - a protocol_state by Postfix's names */
+unsigned
+chk_state_bit(const char *state)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} states[] = { { "RCPT", CHK_ST_RCPT }, { "DATA", CHK_ST_DATA },
+		{ "END-OF-MESSAGE", CHK_ST_EOM }, { "MAIL", CHK_ST_MAIL },
+		{ "CONNECT", CHK_ST_CONNECT }, { "EHLO", CHK_ST_HELO },
+		{ "HELO", CHK_ST_HELO }, { "VRFY", CHK_ST_VRFY },
+		{ "ETRN", CHK_ST_ETRN } };
+	size_t i;
+
+	if (state == NULL || *state == '\0')
+		return CHK_ST_NONE;
+	for (i = 0; i < nitems(states); i++)
+		if (strcasecmp(state, states[i].name) == 0)
+			return states[i].bit;
+	return CHK_ST_OTHER;
+}
+
+/* The check interface: accessors. */
 
 const struct req *
 chk_req(const struct chk_run *run)
 {
-	return run->p->req;
+	return &run->p->req;
 }
 
 struct dns *
@@ -96,13 +161,19 @@ chk_dns(const struct chk_run *run)
 struct arena *
 chk_arena(const struct chk_run *run)
 {
-	return run->p->req->arena;
+	return run->p->req.arena;
 }
 
 const struct chk_policy *
 chk_policy(const struct chk_run *run)
 {
 	return run->pol;
+}
+
+const void *
+chk_conf(const struct chk_run *run)
+{
+	return run->pol->conf;
 }
 
 const struct cfg *
@@ -117,6 +188,30 @@ chk_state(struct chk_run *run)
 	return &run->state;
 }
 
+void *
+chk_proc(const struct chk_run *run)
+{
+	return procs[run->idx];
+}
+
+const char *
+chk_hostname(const struct chk_run *run)
+{
+	return run->p->env->hostname;
+}
+
+int64_t
+chk_now(const struct chk_run *run)
+{
+	return run->p->env->now;
+}
+
+void
+chk_set_dsn(struct chk_run *run, const char *dsn)
+{
+	run->res.dsn = dsn;
+}
+
 /* chk_set_detail - for the log line, never a reply */
 void
 chk_set_detail(struct chk_run *run, const char *fmt, ...)
@@ -124,51 +219,319 @@ chk_set_detail(struct chk_run *run, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	run->detail = arena_vprintf(run->p->req->arena, fmt, ap);
+	run->res.detail = arena_vprintf(run->p->req.arena, fmt, ap);
 	va_end(ap);
 }
 
+/* chk_set_identity - a verified identity, by role; the first one stays */
 void
-chk_set_dsn(struct chk_run *run, const char *dsn)
+chk_set_identity(struct chk_run *run, enum chk_identity role,
+    const char *value)
 {
-	run->dsn = dsn;
+	if ((unsigned)role < CHK_ID_COUNT && run->p->identity[role] == NULL)
+		run->p->identity[role] = value;
+}
+
+/* chk_memo - the check's block of the message memo */
+void *
+chk_memo(struct chk_run *run, size_t size)
+{
+	return msg_memo(&run->p->env->msg, run->idx, size);
+}
+
+/* chk_queue_header - owed to the message */
+bool
+chk_queue_header(struct chk_run *run, const char *header)
+{
+	return msg_queue_header(&run->p->env->msg, header);
+}
+
+/* For state modules. */
+
+struct verdict *
+chk_verdict(struct chk_run *run)
+{
+	return &run->p->v;
+}
+
+const char *
+chk_identity(const struct chk_run *run, enum chk_identity role)
+{
+	return (unsigned)role < CHK_ID_COUNT ? run->p->identity[role] : NULL;
 }
 
 void
-chk_set_pool(struct chk_run *run, const char *identity)
+chk_scores(const struct chk_run *run, int *score, int *reject, int *greylist)
 {
-	run->pool = identity;
+	*score = run->p->v.score;
+	*reject = run->p->score_reject;
+	*greylist = run->p->score_greylist;
 }
 
-struct verdict_env *
-chk_env(const struct chk_run *run)
+struct store_handle *
+chk_store(const struct chk_run *run)
 {
-	return run->p->env;
+	return run->p->env->store;
 }
 
-/* cancel_queries - the check's questions, without callbacks */
+bool
+chk_dry(const struct chk_run *run)
+{
+	return run->p->env->dry;
+}
+
+/* chk_store_report - what the store did, for the daemon's keeper */
+void
+chk_store_report(struct chk_run *run, int rc, const char *why)
+{
+	struct pipeline_env *env = run->p->env;
+
+	if (rc == 0) {
+		env->store_used = true;
+		return;
+	}
+	env->store_rc = rc;
+	snprintf(env->store_why, sizeof(env->store_why), "%s",
+	    why ? why : "");
+}
+
+/* Questions. */
+
+/* cancel_queries - the run's questions, without callbacks */
 static void
 cancel_queries(struct chk_run *run)
 {
-	size_t i;
+	struct chk_query *q;
 
-	for (i = 0; i < CHK_MAX_QUERIES; i++) {
-		if (run->slots[i].q != NULL) {
-			dns_cancel(run->slots[i].q);
-			run->slots[i].q = NULL;
-		}
+	while ((q = run->queries) != NULL) {
+		run->queries = q->next;
+		dns_cancel(q->q);
+		q->q = NULL;
+	}
+	run->nqueries = 0;
+}
+
+/* unlink_query - out of the list in the air, into the spares */
+static void
+unlink_query(struct chk_query *q)
+{
+	struct chk_run *run = q->run;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		run->queries = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->next = run->spare;
+	q->prev = NULL;
+	run->spare = q;
+	run->nqueries--;
+}
+
+/* query_done - a DNS answer for a check */
+static void
+query_done(void *arg, const struct dns_answer *a)
+{
+	struct chk_query *q = arg;
+	struct chk_run *run = q->run;
+	chk_dns_fn *cb = q->cb;
+	void *cbarg = q->arg;
+
+	q->q = NULL;
+	unlink_query(q);
+	if (run->done || run->p->over)
+		return;
+	cb(run, a, cbarg);
+}
+
+/* chk_query - ask DNS on behalf of a check */
+int
+chk_query(struct chk_run *run, const char *name, uint16_t type,
+    chk_dns_fn *cb, void *arg, struct chk_query **qp)
+{
+	unsigned max = run->ops->max_queries ? run->ops->max_queries
+					     : CHK_DEFAULT_QUERIES;
+	struct chk_query *q;
+
+	if (qp != NULL)
+		*qp = NULL;
+	if (run->p->dns == NULL)
+		return -1;
+	/* Checks bound their questions: going past the bound is a bug. */
+	if (run->nqueries >= max)
+		PD_PANIC("check %s: more than %u DNS questions at once",
+		    run->ops->name, max);
+	if ((q = run->spare) != NULL)
+		run->spare = q->next;
+	else
+		q = arena_alloc(run->p->req.arena, sizeof(*q));
+	memset(q, 0, sizeof(*q));
+	q->cb = cb;
+	q->arg = arg;
+	q->run = run;
+	if (dns_query(run->p->dns, name, type, query_done, q, &q->q) < 0) {
+		q->next = run->spare;
+		run->spare = q;
+		return -1;
+	}
+	q->next = run->queries;
+	if (run->queries)
+		run->queries->prev = q;
+	run->queries = q;
+	run->nqueries++;
+	if (qp != NULL)
+		*qp = q;
+	return 0;
+}
+
+/* chk_query_cancel - one question, without its callback */
+void
+chk_query_cancel(struct chk_query *q)
+{
+	if (q == NULL || q->q == NULL)
+		return;
+	dns_cancel(q->q);
+	q->q = NULL;
+	unlink_query(q);
+}
+
+/* chk_pending - questions in the air */
+unsigned
+chk_pending(const struct chk_run *run)
+{
+	return run->nqueries;
+}
+
+/* join_answer - one answer of a join */
+static void
+join_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
+{
+	struct chk_join *j = arg;
+
+	j->answered++;
+	switch (a->status) {
+	case DNS_OK:
+		j->found++;
+		break;
+	case DNS_NXDOMAIN:
+		j->nx++;
+		break;
+	case DNS_NODATA:
+		break;
+	default:
+		if (j->trouble++ == 0)
+			j->why = arena_printf(chk_arena(run), "%s %s: %s",
+			    a->name, dns_type_name(a->type),
+			    a->why ? a->why : dns_status_name(a->status));
+		break;
+	}
+	if (j->judge != NULL && j->judge(run, j, a, j->arg))
+		return;
+	if (j->answered == j->asked && !run->done)
+		j->settle(run, j);
+}
+
+/* chk_join_new - a join in the arena */
+struct chk_join *
+chk_join_new(struct chk_run *run,
+    bool (*judge)(struct chk_run *, struct chk_join *,
+	const struct dns_answer *, void *),
+    void (*settle)(struct chk_run *, struct chk_join *), void *arg)
+{
+	struct chk_join *j = arena_alloc(chk_arena(run), sizeof(*j));
+
+	memset(j, 0, sizeof(*j));
+	j->judge = judge;
+	j->settle = settle;
+	j->arg = arg;
+	return j;
+}
+
+/* chk_join_ask - one question of the join */
+int
+chk_join_ask(struct chk_run *run, struct chk_join *j, const char *name,
+    uint16_t type)
+{
+	if (chk_query(run, name, type, join_answer, j, NULL) < 0)
+		return -1;
+	j->asked++;
+	return 0;
+}
+
+/* Results. */
+
+/* acts_as - the action and score a finished check asks for; false: none */
+static bool
+acts_as(const struct chk_run *r, enum chk_action *on, int *score)
+{
+	if (r->cancelled)
+		return false;
+	if (r->res.result >= 0) {
+		*on = r->pol->results[r->res.result].on;
+		*score = r->res.scored ? r->res.score
+				       : r->pol->results[r->res.result].score;
+		return r->res.status == CHK_FAIL ||
+		    r->res.status == CHK_TEMPFAIL;
+	}
+	*on = r->pol->on_fail;
+	if (r->res.scored) {
+		/* The check's own score (a list's weight, an allowlist's
+		 * minus) counts whatever the status, but a tempfail. */
+		*on = CHK_SCORE;
+		*score = r->res.score;
+		return r->res.status != CHK_TEMPFAIL && r->res.score != 0;
+	}
+	*score = r->pol->score;
+	return r->res.status == CHK_FAIL;
+}
+
+/* certain - a reject by r can no longer be beaten: answer now */
+static bool
+certain(const struct chk_run *r)
+{
+	const struct pipeline *p = r->p;
+	enum chk_action on;
+	unsigned i;
+	int score;
+
+	if (r->res.stop)
+		return true;
+	if (!(r->ops->flags & CHK_F_EARLY) || !acts_as(r, &on, &score) ||
+	    on != CHK_REJECT || r->res.status != CHK_FAIL)
+		return false;
+	/* The first refusal in registry order wins: none may be pending. */
+	for (i = 0; &p->runs[i] != r; i++)
+		if (!p->runs[i].done)
+			return false;
+	return true;
+}
+
+/* cut_short - the verdict is certain: the other checks end now */
+static void
+cut_short(struct pipeline *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nchecks; i++) {
+		struct chk_run *r = &p->runs[i];
+
+		if (r->done)
+			continue;
+		cancel_queries(r);
+		if (r->ops->cancel)
+			r->ops->cancel(r);
+		r->done = r->cancelled = true;
+		r->res.status = CHK_NEUTRAL;
+		r->res.reason = "not needed: the verdict was certain";
+		r->us = r->t0 ? (uv_hrtime() - r->t0) / 1000 : 0;
+		p->pending--;
 	}
 }
 
-static void finish(struct pipeline *p);
-
-/* run_done - a check's result, with its named result or -1 */
-static void run_done(struct chk_run *run, enum chk_status st, int result,
-    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-
+/* run_done - a check's result */
 static void
-run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
-    va_list ap)
+run_done(struct chk_run *run, const struct chk_result *res)
 {
 	struct pipeline *p = run->p;
 	char *reason;
@@ -184,17 +547,55 @@ run_done(struct chk_run *run, enum chk_status st, int result, const char *fmt,
 	run->reported = true;
 	if (run->done || p->over)
 		return;
-	run->st = st;
-	run->result = result;
-	reason = arena_vprintf(p->req->arena, fmt, ap);
+	run->res = *res;
+	if (run->res.dsn == NULL)
+		run->res.dsn = res->dsn;
+	reason = arena_strdup(p->req.arena, res->reason ? res->reason : "");
 	if (strlen(reason) > CHK_REASON_MAX)
 		reason[CHK_REASON_MAX] = '\0'; /* names can be long */
-	run->reason = reason;
+	run->res.reason = reason;
 	run->done = true;
 	run->us = (uv_hrtime() - run->t0) / 1000;
 	cancel_queries(run); /* a check may end before all answers came */
-	if (--p->pending == 0 && !p->starting)
-		finish(p);
+	if (run->ops->kind == CHK_KIND_CHECK) {
+		p->pending--;
+		if (p->pending > 0 && certain(run))
+			cut_short(p);
+	}
+	advance(p);
+}
+
+/* chk_done_res - a check's result, whole */
+void
+chk_done_res(struct chk_run *run, const struct chk_result *res)
+{
+	struct chk_result r = *res;
+
+	/* What the check set beforehand stays unless the result says. */
+	if (r.dsn == NULL)
+		r.dsn = run->res.dsn;
+	if (r.detail == NULL)
+		r.detail = run->res.detail;
+	run_done(run, &r);
+}
+
+/* done_fmt - a result with a formatted reason */
+static void done_fmt(struct chk_run *run, enum chk_status st, int result,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+done_fmt(struct chk_run *run, enum chk_status st, int result, const char *fmt,
+    va_list ap)
+{
+	struct chk_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = st;
+	r.result = result;
+	r.reason = arena_vprintf(run->p->req.arena, fmt, ap);
+	r.dsn = run->res.dsn;
+	r.detail = run->res.detail;
+	run_done(run, &r);
 }
 
 /* chk_done - a check's result */
@@ -204,7 +605,7 @@ chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	run_done(run, st, -1, fmt, ap);
+	done_fmt(run, st, -1, fmt, ap);
 	va_end(ap);
 }
 
@@ -216,178 +617,82 @@ chk_done_result(struct chk_run *run, enum chk_status st, int result,
 	va_list ap;
 
 	va_start(ap, fmt);
-	run_done(run, st, result, fmt, ap);
+	done_fmt(run, st, result, fmt, ap);
 	va_end(ap);
-}
-
-/* query_done - a DNS answer for a check */
-static void
-query_done(void *arg, const struct dns_answer *a)
-{
-	struct chk_query_slot *slot = arg;
-	struct chk_run *run = slot->run;
-
-	slot->q = NULL;
-	if (run->done || run->p->over)
-		return;
-	slot->cb(run, a, slot->arg);
-}
-
-/* chk_query - ask DNS on behalf of a check */
-int
-chk_query(struct chk_run *run, const char *name, uint16_t type,
-    chk_dns_fn *cb, void *arg)
-{
-	size_t i;
-
-	if (run->p->dns == NULL)
-		return -1;
-	for (i = 0; i < CHK_MAX_QUERIES; i++)
-		if (run->slots[i].q == NULL)
-			break;
-	/* Checks bound their questions well below this: a bug, loudly. */
-	if (i == CHK_MAX_QUERIES)
-		PD_PANIC("check %s: more than %d DNS questions at once",
-		    run->ops->name, CHK_MAX_QUERIES);
-	run->slots[i].cb = cb;
-	run->slots[i].arg = arg;
-	run->slots[i].run = run;
-	return dns_query(run->p->dns, name, type, query_done, &run->slots[i],
-	    &run->slots[i].q);
-}
-
-/* chk_pending - questions in the air */
-unsigned
-chk_pending(const struct chk_run *run)
-{
-	unsigned n = 0;
-	size_t i;
-
-	for (i = 0; i < CHK_MAX_QUERIES; i++)
-		n += run->slots[i].q != NULL;
-	return n;
 }
 
 static const char *const status_names[] = { "neutral", "pass", "fail",
 	"tempfail" };
 
-/* expand - a refusal template with the request's values */
+/* expand - a template with the request's values and the check's own */
 static char *
 expand(const struct chk_run *run, const char *tmpl)
 {
-	const struct req *req = run->p->req;
+	const struct req *req = &run->p->req;
 	const char *name = req->client_name ? req->client_name
 		: req->reverse_name ? req->reverse_name : "unknown";
 	const struct {
 		const char *key, *val;
 	} vars[] = {
-		{ "{client}", req->client_addr[0] ? req->client_addr : "?" },
-		{ "{name}", name },
-		{ "{helo}", req->helo ? req->helo : "(none)" },
-		{ "{sender}", req->sender.full && !req->sender.is_null
+		{ "client", req->client_addr[0] ? req->client_addr : "?" },
+		{ "name", name },
+		{ "helo", req->helo ? req->helo : "(none)" },
+		{ "sender", req->sender.full && !req->sender.is_null
 			? req->sender.full : "<>" },
-		{ "{reason}", run->reason ? run->reason : "" },
+		{ "reason", run->res.reason ? run->res.reason : "" },
 	};
 	char out[1024];
 	size_t o = 0, i;
 	const char *t = tmpl;
 
 	while (*t != '\0' && o + 1 < sizeof(out)) {
-		for (i = 0; i < nitems(vars); i++) {
-			size_t kl = strlen(vars[i].key);
+		const char *val = NULL;
+		size_t kl = 0;
 
-			if (strncmp(t, vars[i].key, kl) == 0) {
-				o += (size_t)snprintf(out + o, sizeof(out) - o,
-				    "%.200s", vars[i].val);
-				if (o >= sizeof(out))
-					o = sizeof(out) - 1;
-				t += kl;
-				break;
-			}
+		if (*t == '{') {
+			const char *end = strchr(t, '}');
+
+			kl = end ? (size_t)(end - t - 1) : 0;
+			for (i = 0; end && val == NULL && i < nitems(vars); i++)
+				if (strlen(vars[i].key) == kl &&
+				    strncmp(t + 1, vars[i].key, kl) == 0)
+					val = vars[i].val;
+			for (i = 0; end && val == NULL && i < run->res.nvars;
+			    i++)
+				if (strlen(run->res.vars[i].name) == kl &&
+				    strncmp(t + 1, run->res.vars[i].name, kl) ==
+				    0)
+					val = run->res.vars[i].value;
 		}
-		if (i == nitems(vars))
+		if (val == NULL) {
 			out[o++] = *t++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.200s", val);
+		if (o >= sizeof(out))
+			o = sizeof(out) - 1;
+		t += kl + 2;
 	}
 	out[o] = '\0';
 	return arena_strdup(req->arena, out);
 }
 
-/*
- * outcome - what a finished check asks for: its action and score. A
- * check with named results takes the action of its result (a TEMPFAIL
- * included); any other check acts only when it failed.
- */
-static bool
-outcome(const struct chk_run *r, enum chk_action *on, int *score)
+/* reply_text - what the sender reads when r decides */
+static char *
+reply_text(const struct chk_run *r)
 {
-	if (r->result >= 0) {
-		*on = r->pol->results[r->result].on;
-		*score = r->pol->results[r->result].score;
-		return r->st == CHK_FAIL || r->st == CHK_TEMPFAIL;
-	}
-	*on = r->pol->on_fail;
-	*score = r->pol->score;
-	return r->st == CHK_FAIL;
+	return expand(r, r->res.text ? r->res.text : r->pol->text);
 }
 
 /* status_name - the trace's word: a named result, or the status */
 static const char *
 status_name(const struct chk_run *r)
 {
-	if (r->result >= 0)
-		return r->ops->results[r->result];
-	return status_names[r->st];
-}
-
-/*
- * pick_pool - the verified identity greylisting keys on instead of the
- * client network: the SPF-authorized domain (the spf check sets it only
- * for a pass from a narrow enough mechanism), else the registered domain
- * of the forward-confirmed client name (ours or Postfix's) when it is the
- * sender's registered domain too, unless that name looks dynamic (a
- * dial-in pool is not one organization's servers).
- */
-static const char *
-pick_pool(const struct pipeline *p)
-{
-	const struct gl_conf *g = &p->cfg->greylist;
-	const struct req *req = p->req;
-	const char *spf = NULL, *name = NULL, *reg, *sreg;
-	int dyn = chk_find("dynamic");
-	unsigned i;
-
-	for (i = 0; i < p->nruns; i++) {
-		const struct chk_run *r = &p->runs[i];
-
-		if (r->st != CHK_PASS || r->pool == NULL)
-			continue;
-		if (strcmp(r->ops->name, "spf") == 0)
-			spf = r->pool;
-		else if (strcmp(r->ops->name, "fcrdns") == 0)
-			name = r->pool;
-	}
-	if (g->pool_spf && spf != NULL)
-		return arena_printf(req->arena, "spf:%s", spf);
-	if (!g->pool_fcrdns || !req->has_client_ip)
-		return NULL;
-	if (name == NULL)
-		name = req->client_name; /* Postfix verified it */
-	if (name == NULL || dyn_classify(name, &req->client_ip, dyn >= 0 ?
-	    p->pols[dyn].patterns : NULL, NULL, 0))
-		return NULL;
-	if ((reg = dyn_registered_domain(name)) == NULL)
-		return NULL;
-	/*
-	 * Only an organization that sends its own mail: the sender's
-	 * registered domain is the name's. Every customer of a hosting
-	 * provider has a name under the provider's domain, and one pool
-	 * (and one auto-whitelist entry) would cover them all.
-	 */
-	if (req->sender.domain == NULL || req->sender.is_null ||
-	    (sreg = dyn_registered_domain(req->sender.domain)) == NULL ||
-	    strcasecmp(reg, sreg) != 0)
-		return NULL;
-	return arena_printf(req->arena, "fcrdns:%s", reg);
+	if (r->cancelled)
+		return "cancelled";
+	if (r->res.result >= 0)
+		return r->ops->results[r->res.result];
+	return status_names[r->res.status];
 }
 
 /* tempfail_text - the deferral text of a check that could not tell */
@@ -399,11 +704,20 @@ tempfail_text(const struct chk_run *r)
 	      "failed or timed out); please try again later";
 }
 
+/* tempfail_action - what a check that could not tell does */
+static enum chk_tempfail
+tempfail_action(const struct pipeline *p, const struct chk_run *r)
+{
+	if (r->pol->on_tempfail != CHK_TF_POLICY)
+		return r->pol->on_tempfail;
+	return p->cfg->tempfail_defer ? CHK_TF_DEFER : CHK_TF_DUNNO;
+}
+
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
 {
-	struct arena *a = p->req->arena;
+	struct arena *a = p->req.arena;
 	const struct chk_run *reject = NULL, *defer = NULL, *tempfail = NULL;
 	char trace[1024], scored[1024], detail[1024];
 	size_t to = 0, so = 0, wo = 0;
@@ -411,53 +725,60 @@ combine(struct pipeline *p)
 
 	static const char *const actions[] = { "reject", "defer", "score",
 		"log" };
-	struct chk_report *rep = arena_alloc(a, (p->nruns ? p->nruns : 1) *
+	struct chk_report *rep = arena_alloc(a, (p->nchecks ? p->nchecks : 1) *
 	    sizeof(*rep));
 
 	trace[0] = scored[0] = detail[0] = '\0';
 	p->v.score = 0;
-	for (i = 0; i < p->nruns; i++) {
+	for (i = 0; i < p->nchecks; i++) {
 		const struct chk_run *r = &p->runs[i];
-		enum chk_action on;
-		int score;
-		bool acts = outcome(r, &on, &score);
+		enum chk_action on = r->pol->on_fail;
+		int score = 0;
+		bool acts = acts_as(r, &on, &score), plus;
+		bool ignored = r->res.status == CHK_TEMPFAIL &&
+		    r->res.result < 0 && tempfail_action(p, r) == CHK_TF_IGNORE;
 
 		rep[i].name = r->ops->name;
 		rep[i].status = status_name(r);
 		/* A pass, or a check with results that had none (skipped),
 		 * has no action to show. */
-		rep[i].on_fail = r->ops->results != NULL && (r->st == CHK_PASS ||
-		    r->result < 0) ? "-" : actions[on];
+		rep[i].on_fail = r->ops->results != NULL &&
+		    (r->res.status == CHK_PASS || r->res.result < 0) ? "-"
+								     : actions[on];
 		rep[i].score = acts && on == CHK_SCORE ? score : 0;
 		rep[i].ms = r->us / 1000;
-		rep[i].reason = r->reason ? r->reason : "";
+		rep[i].reason = r->res.reason ? r->res.reason : "";
+		/* "+2" for a score; a named result scoring 0 shows none. */
+		plus = acts && on == CHK_SCORE &&
+		    (score > 0 || (score == 0 && r->res.result < 0));
 		to += (size_t)snprintf(trace + to, to < sizeof(trace)
-			? sizeof(trace) - to : 0, "%s%s:%s%s%.0d:%llums",
+			? sizeof(trace) - to : 0, "%s%s:%s%s%s%.0d:%llums",
 		    i ? "," : "", r->ops->name, status_name(r),
-		    acts && on == CHK_SCORE && (score || r->result < 0) ? "+"
-									 : "",
+		    ignored ? "(ignored)" : "", plus ? "+" : "",
 		    acts && on == CHK_SCORE ? score : 0,
 		    (unsigned long long)(r->us / 1000));
 		if (to >= sizeof(trace))
 			to = sizeof(trace) - 1;
 		/* Why each check failed or could not tell: for the log. */
-		if ((r->st == CHK_FAIL || r->st == CHK_TEMPFAIL) &&
+		if ((r->res.status == CHK_FAIL || r->res.status == CHK_TEMPFAIL) &&
 		    wo + 1 < sizeof(detail)) {
 			wo += (size_t)snprintf(detail + wo, sizeof(detail) - wo,
 			    "%s%s: %s", wo ? "; " : "", r->ops->name,
-			    r->detail ? r->detail : r->reason ? r->reason : "");
+			    r->res.detail ? r->res.detail : r->res.reason ?
+			    r->res.reason : "");
 			if (wo >= sizeof(detail))
 				wo = sizeof(detail) - 1;
 		}
 		/* A named TEMPFAIL result acts by its own policy below. */
-		if (r->st == CHK_TEMPFAIL && r->result < 0 && tempfail == NULL &&
-		    r->pol->on_fail != CHK_LOG)
+		if (r->res.status == CHK_TEMPFAIL && r->res.result < 0 &&
+		    tempfail == NULL && r->pol->on_fail != CHK_LOG &&
+		    tempfail_action(p, r) == CHK_TF_DEFER)
 			tempfail = r;
 		if (!acts)
 			continue;
 		switch (on) {
 		case CHK_REJECT:
-			if (reject == NULL && r->st == CHK_FAIL)
+			if (reject == NULL && r->res.status == CHK_FAIL)
 				reject = r;
 			break;
 		case CHK_DEFER:
@@ -465,24 +786,27 @@ combine(struct pipeline *p)
 				defer = r;
 			break;
 		case CHK_SCORE:
-			if (score == 0 || r->st != CHK_FAIL)
+			if (score == 0 || (r->res.status != CHK_FAIL &&
+			    !r->res.scored))
 				break;
 			p->v.score += score;
-			so += (size_t)snprintf(scored + so, so < sizeof(scored)
-				? sizeof(scored) - so : 0, "%s%s",
-			    so ? "; " : "", expand(r, r->pol->text));
-			if (so >= sizeof(scored))
-				so = sizeof(scored) - 1;
+			if (score > 0 && r->res.status == CHK_FAIL) {
+				so += (size_t)snprintf(scored + so,
+				    so < sizeof(scored) ? sizeof(scored) - so : 0,
+				    "%s%s", so ? "; " : "", reply_text(r));
+				if (so >= sizeof(scored))
+					so = sizeof(scored) - 1;
+			}
 			break;
 		case CHK_LOG:
 			break;
 		}
 	}
 	p->v.reports = rep;
-	p->v.nreports = p->nruns;
+	p->v.nreports = p->nchecks;
 	p->v.detail = wo > 0 ? arena_strdup(a, detail) : NULL;
 	/* No check ran: no checks= and score= in the log line at all. */
-	if (p->nruns == 0 && p->profile == NULL)
+	if (p->nchecks == 0 && p->profile == NULL)
 		p->v.trace = NULL;
 	else if (p->profile != NULL)
 		p->v.trace = arena_printf(a, "profile=%s;%s", p->profile,
@@ -491,8 +815,8 @@ combine(struct pipeline *p)
 		p->v.trace = arena_strdup(a, trace);
 	if (reject != NULL) {
 		p->v.action = arena_printf(a, "550 %s %s",
-		    reject->dsn ? reject->dsn : reject->ops->dsn,
-		    expand(reject, reject->pol->text));
+		    reject->res.dsn ? reject->res.dsn : reject->ops->dsn,
+		    reply_text(reject));
 		p->v.rule = arena_printf(a, "check:%s", reject->ops->name);
 		return;
 	}
@@ -502,20 +826,20 @@ combine(struct pipeline *p)
 		return;
 	}
 	if (defer != NULL) {
-		const char *dsn = defer->dsn ? defer->dsn : defer->ops->dsn;
+		const char *dsn = defer->res.dsn ? defer->res.dsn
+						 : defer->ops->dsn;
 
 		/*
 		 * Checks with named results (SPF) defer with their own code,
 		 * as RFC 7208 8.6 and RFC 7372 ask (451 4.7.24); the others
 		 * leave room for a later rejection (DEFER_IF_PERMIT).
 		 */
-		p->v.action = arena_printf(a, "%s 4%s %s", defer->result >= 0 ?
-		    "451" : "DEFER_IF_PERMIT", dsn + 1,
-		    expand(defer, defer->pol->text));
+		p->v.action = arena_printf(a, "%s 4%s %s", defer->res.result >= 0
+		    ? "451" : "DEFER_IF_PERMIT", dsn + 1, reply_text(defer));
 		p->v.rule = arena_printf(a, "check:%s", defer->ops->name);
 		return;
 	}
-	if (tempfail != NULL && p->cfg->tempfail_defer) {
+	if (tempfail != NULL) {
 		/*
 		 * Never a rejection for DNS trouble: ask to come back, in the
 		 * sending postmaster's terms; which server said what is for
@@ -526,49 +850,90 @@ combine(struct pipeline *p)
 		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
 		return;
 	}
-	if (p->greylist_on && p->cfg->greylist.enabled &&
-	    p->v.score >= p->score_greylist &&
-	    p->req->sasl_username == NULL &&
-	    (p->req->protocol_state[0] == '\0' ||
-	    strcmp(p->req->protocol_state, "RCPT") == 0)) {
-		if (p->env->dry)
-			p->v.rule = "greylist(not run: no state is changed)";
-		else
-			verdict_greylist(p->cfg, p->req, p->env, pick_pool(p),
-			    &p->v);
-	}
-	verdict_flush_header(p->env, p->req, &p->v);
+}
+
+/* refused - the checks' verdict is a refusal or a deferral */
+static bool
+refused(const struct pipeline *p)
+{
+	return strcmp(p->v.rule, "default") != 0;
 }
 
 /* pipeline_closed - the deadline timer is closed: free */
 static void
 pipeline_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct pipeline *p = h->data;
+
+	arena_free(p->req.arena);
+	free(p);
 }
 
-/* finish - all checks are in (or the deadline passed): decide, report */
+/* start_run - a check or a module begins */
 static void
-finish(struct pipeline *p)
+start_run(struct chk_run *r)
 {
-	if (p->over)
+	r->t0 = uv_hrtime();
+	r->ops->start(r);
+}
+
+/*
+ * advance - go through the stages as far as nothing waits: the checks'
+ * verdict, each state module in turn, the reply. Re-entered from a
+ * result reported inside it; the outer call goes on.
+ */
+static void
+advance(struct pipeline *p)
+{
+	if (p->advancing || p->over)
 		return;
-	p->over = true;
-	combine(p);
-	if (!p->timer_on)
-		return; /* synchronous: pipeline_decide reports and frees */
-	p->done(p->arg, &p->v, p->v.trace);
-	uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
+	p->advancing = true;
+	for (;;) {
+		if (p->stage == STAGE_CHECKS) {
+			if (p->pending > 0)
+				break;
+			combine(p);
+			p->stage = STAGE_STATE;
+			p->next_state = p->nchecks;
+			if (refused(p))
+				p->next_state = p->nruns; /* nothing to add */
+			continue;
+		}
+		if (p->stage == STAGE_STATE) {
+			struct chk_run *r;
+
+			if (p->next_state > p->nchecks &&
+			    !p->runs[p->next_state - 1].done)
+				break; /* a module is still at work */
+			if (p->next_state == p->nruns) {
+				p->stage = STAGE_DONE;
+				continue;
+			}
+			r = &p->runs[p->next_state++];
+			start_run(r);
+			continue;
+		}
+		/* REPLY */
+		p->v.action = msg_flush_header(&p->env->msg, &p->req,
+		    p->req.arena, p->v.action);
+		p->over = true;
+		break;
+	}
+	p->advancing = false;
+	if (p->over && !p->in_decide) {
+		/* Later, from a callback: report, then let go. */
+		p->done(p->arg, &p->v, p->v.trace);
+		uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
+	}
 }
 
-/* on_deadline - the request's time is up: what did not answer could not tell */
+/* end_checks - the deadline: what did not answer could not tell */
 static void
-on_deadline(uv_timer_t *t)
+end_checks(struct pipeline *p)
 {
-	struct pipeline *p = t->data;
 	unsigned i;
 
-	for (i = 0; i < p->nruns; i++) {
+	for (i = 0; i < p->nchecks; i++) {
 		struct chk_run *r = &p->runs[i];
 
 		if (r->done)
@@ -576,20 +941,38 @@ on_deadline(uv_timer_t *t)
 		cancel_queries(r);
 		if (r->ops->cancel)
 			r->ops->cancel(r);
-		r->st = CHK_TEMPFAIL;
-		r->reason = "no answer before the deadline";
+		r->res.status = CHK_TEMPFAIL;
+		r->res.reason = "no answer before the deadline";
 		if (r->ops->results != NULL) {
 			/* Its own temporary-error result, and a reply text
 			 * that stands on its own ({reason} is the text). */
-			r->result = r->ops->tempfail_result;
-			r->detail = r->reason;
-			r->reason = expand(r, tempfail_text(r));
+			r->res.result = r->ops->tempfail_result;
+			r->res.detail = r->res.reason;
+			r->res.reason = expand(r, tempfail_text(r));
 		}
 		r->us = (uv_hrtime() - r->t0) / 1000;
 		r->done = true;
 	}
 	p->pending = 0;
-	finish(p);
+}
+
+/* on_deadline - the request's time is up, in whatever stage */
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+
+	if (p->stage == STAGE_CHECKS) {
+		end_checks(p);
+	} else if (p->stage == STAGE_STATE) {
+		/* The module at work stops, and answers as it can at once. */
+		struct chk_run *r = &p->runs[p->next_state - 1];
+
+		if (!r->done && r->ops->cancel)
+			r->ops->cancel(r);
+		r->done = true;
+	}
+	advance(p);
 }
 
 /*
@@ -603,93 +986,116 @@ select_profile(struct pipeline *p)
 	const struct cfg_profile *pr = NULL;
 	size_t i;
 
-	if (p->req->stress && cfg->stress_profile >= 0)
+	if (p->req.stress && cfg->stress_profile >= 0)
 		pr = &cfg->profiles[cfg->stress_profile];
-	for (i = 0; pr == NULL && p->req->policy_context != NULL &&
+	for (i = 0; pr == NULL && p->req.policy_context != NULL &&
 	    i < cfg->ncontexts; i++)
-		if (strcmp(cfg->contexts[i].context, p->req->policy_context) ==
+		if (strcmp(cfg->contexts[i].context, p->req.policy_context) ==
 		    0)
 			pr = &cfg->profiles[cfg->contexts[i].profile];
 	if (pr == NULL) {
 		p->pols = cfg->checks;
 		p->score_reject = cfg->score_reject;
 		p->score_greylist = cfg->score_greylist;
-		p->greylist_on = true;
 		return;
 	}
 	p->pols = pr->checks;
 	p->score_reject = pr->score_reject;
 	p->score_greylist = pr->score_greylist;
-	p->greylist_on = pr->greylist;
 	p->profile = pr->name;
+}
+
+/* applies - the entry runs for this request */
+static bool
+applies(const struct chk_ops *ops, const struct chk_policy *pol,
+    const struct req *req, unsigned state)
+{
+	if (!pol->enabled || !(pol->states & state))
+		return false;
+	/* Clients that logged in are our users. */
+	return req->sasl_username == NULL || (ops->flags & CHK_F_OUR_USERS);
 }
 
 /* pipeline_decide - the whole decision for one request */
 int
 pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
-    const struct req *req, struct verdict_env *env, pipeline_done_fn *done,
+    const struct req *req, struct pipeline_env *env, pipeline_done_fn *done,
     void *arg, struct pipeline **pp, struct verdict *v)
 {
 	const struct access_rule *r;
 	struct pipeline head, *p;
-	unsigned i, n = 0;
+	unsigned i, n = 0, state = chk_state_bit(req->protocol_state);
 
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
 	env->store_rc = 0;
 	env->store_used = false;
-	verdict_msg_begin(env, req);
+	msg_begin(&env->msg, req);
 	v->action = cfg->default_action;
 	v->rule = "default";
+	/* PRE: whitelists and static rules short-circuit. */
 	r = access_match(cfg->access, cfg->naccess, req);
 	if (r != NULL) {
-		/* Whitelists and static rules short-circuit. */
 		v->action = r->action;
 		v->rule = r->name;
 		return 1;
 	}
 	memset(&head, 0, sizeof(head));
-	head.loop = loop;
+	head.req = *req;
 	head.cfg = cfg;
-	head.dns = dns;
-	head.req = req;
-	head.env = env;
-	head.done = done;
-	head.arg = arg;
-	head.v = *v;
 	select_profile(&head);
-	/* Clients that logged in are our users: no identity checks. */
-	for (i = 0; req->sasl_username == NULL && i < chk_count; i++)
-		n += head.pols[i].enabled;
-	/* Only the enabled checks' state: each run is ~800 bytes. */
-	p = xcalloc(1, sizeof(*p) + n * sizeof(p->runs[0]));
+	for (i = 0; i < chk_count; i++)
+		n += applies(chk_registry[i], &head.pols[i], req, state);
+	/* Only the runs that apply: each is a few hundred bytes. */
+	p = xmalloc(sizeof(*p) + n * sizeof(p->runs[0]));
 	*p = head;
-	if (n > 0) {
+	memset(p->runs, 0, n * sizeof(p->runs[0]));
+	p->loop = loop;
+	p->dns = dns;
+	p->env = env;
+	p->done = done;
+	p->arg = arg;
+	p->v = *v;
+	arena_ref(req->arena);
+	/* Checks first, then the state modules, each in registry order. */
+	for (int kind = CHK_KIND_CHECK; kind <= CHK_KIND_STATE; kind++) {
 		for (i = 0; i < chk_count; i++) {
-			if (!p->pols[i].enabled)
+			const struct chk_ops *ops = chk_registry[i];
+			struct chk_run *run;
+
+			if ((int)ops->kind != kind ||
+			    !applies(ops, &p->pols[i], req, state))
 				continue;
-			p->runs[p->nruns].p = p;
-			p->runs[p->nruns].ops = chk_registry[i];
-			p->runs[p->nruns].pol = &p->pols[i];
-			p->runs[p->nruns].result = -1;
-			p->nruns++;
+			run = &p->runs[p->nruns++];
+			run->p = p;
+			run->ops = ops;
+			run->pol = &p->pols[i];
+			run->idx = i;
+			run->res.result = -1;
 		}
+		if (kind == CHK_KIND_CHECK)
+			p->nchecks = p->nruns;
 	}
-	p->pending = p->nruns;
-	p->starting = true;
-	for (i = 0; i < p->nruns && !p->over; i++) {
-		p->runs[i].t0 = uv_hrtime();
-		p->runs[i].ops->start(&p->runs[i]);
+	p->pending = p->nchecks;
+	p->in_decide = true;
+	p->advancing = true; /* the checks start before anything settles */
+	for (i = 0; i < p->nchecks && !p->over; i++) {
+		if (p->runs[i].done)
+			continue; /* cut short by a certain verdict */
+		start_run(&p->runs[i]);
 	}
-	p->starting = false;
-	if (p->pending == 0) {
-		finish(p);
+	p->advancing = false;
+	advance(p);
+	p->in_decide = false;
+	if (p->over) {
 		*v = p->v;
+		/* The caller's arena: the verdict's strings stay valid. */
+		arena_free(p->req.arena);
 		free(p);
 		return 1;
 	}
 	if (loop == NULL)
-		PD_PANIC("pipeline_decide: checks wait for DNS, but no loop");
+		PD_PANIC("pipeline_decide: a stage waits, but there is no loop");
 	uv_timer_init(loop, &p->deadline);
 	p->deadline.data = p;
 	p->timer_on = true;
@@ -708,11 +1114,14 @@ pipeline_cancel(struct pipeline *p)
 		return;
 	p->over = true;
 	for (i = 0; i < p->nruns; i++) {
-		if (p->runs[i].done)
+		struct chk_run *r = &p->runs[i];
+
+		if (r->done || (r->ops->kind == CHK_KIND_STATE &&
+		    i >= p->next_state))
 			continue;
-		cancel_queries(&p->runs[i]);
-		if (p->runs[i].ops->cancel)
-			p->runs[i].ops->cancel(&p->runs[i]);
+		cancel_queries(r);
+		if (r->ops->cancel)
+			r->ops->cancel(r);
 	}
 	uv_close((uv_handle_t *)&p->deadline, pipeline_closed);
 }

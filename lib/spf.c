@@ -64,7 +64,7 @@ struct frame {
 };
 
 struct slot {
-	struct dns_query *q;
+	void *q;             /* the resolver's handle, while asked */
 	struct spf_check *c;
 	void (*fn)(struct spf_check *c, const struct dns_answer *a, int tag);
 	int tag;
@@ -73,7 +73,7 @@ struct slot {
 };
 
 struct spf_check {
-	struct dns *dns;
+	struct spf_resolver res;
 	struct arena *arena;
 	struct spf_params p;
 	spf_done_fn *done;
@@ -139,7 +139,7 @@ finish(struct spf_check *c, enum spf_result r, const char *expl,
 	}
 	for (i = 0; i < MAX_SLOTS; i++) {
 		if (c->slots[i].q != NULL) {
-			dns_cancel(c->slots[i].q);
+			c->res.cancel(c->res.ctx, c->slots[i].q);
 			c->slots[i].q = NULL;
 		}
 	}
@@ -195,7 +195,7 @@ ask_in(struct spf_check *c, bool eval, const char *name, uint16_t type,
 	c->slots[i].tag = tag;
 	c->slots[i].eval = eval;
 	c->slots[i].gen = c->gen;
-	return dns_query(c->dns, name, type, on_answer, &c->slots[i],
+	return c->res.ask(c->res.ctx, name, type, on_answer, &c->slots[i],
 	    &c->slots[i].q);
 }
 
@@ -223,7 +223,7 @@ end_term(struct spf_check *c)
 
 	for (i = 0; i < MAX_SLOTS; i++) {
 		if (c->slots[i].q != NULL && !c->slots[i].eval) {
-			dns_cancel(c->slots[i].q);
+			c->res.cancel(c->res.ctx, c->slots[i].q);
 			c->slots[i].q = NULL;
 		}
 	}
@@ -877,14 +877,16 @@ domain_ok(const char *d)
 
 /* spf_check - check_host(ip, domain, sender) */
 int
-spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
-    void *arg, struct spf_check **cp, enum spf_result *now_result)
+spf_check(const struct spf_resolver *res, const struct spf_params *p,
+    spf_done_fn *done, void *arg, struct spf_check **cp,
+    enum spf_result *now_result)
 {
 	struct spf_check *c;
 
 	if (cp)
 		*cp = NULL;
-	if (dns == NULL || p->ip == NULL || p->domain == NULL)
+	if (res == NULL || res->ask == NULL || p->ip == NULL ||
+	    p->domain == NULL)
 		return -1;
 	if (!domain_ok(p->domain)) {
 		/* Section 4.3: not a domain we can check: none, at once. */
@@ -894,7 +896,7 @@ spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
 	c = xmalloc(sizeof(*c));
 	memset(c, 0, offsetof(struct spf_check, frames));
 	memset(&c->frames[0], 0, sizeof(c->frames[0]));
-	c->dns = dns;
+	c->res = *res;
 	c->arena = arena_new();
 	c->done = done;
 	c->arg = arg;
@@ -929,6 +931,38 @@ spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
 	return 0;
 }
 
+/* dns_ask - spf_resolver's ask, on the resolver itself */
+static int
+dns_ask(void *ctx, const char *name, uint16_t type,
+    void (*done)(void *arg, const struct dns_answer *a), void *arg, void **h)
+{
+	struct dns_query *q;
+	int rc;
+
+	if (ctx == NULL)
+		return -1;
+	rc = dns_query(ctx, name, type, done, arg, &q);
+	*h = q;
+	return rc;
+}
+
+/* dns_unask - spf_resolver's cancel, on the resolver itself */
+static void
+dns_unask(void *ctx, void *h)
+{
+	(void)ctx;
+	dns_cancel(h);
+}
+
+/* spf_resolver_dns - ask the resolver directly */
+void
+spf_resolver_dns(struct spf_resolver *r, struct dns *dns)
+{
+	r->ask = dns_ask;
+	r->cancel = dns_unask;
+	r->ctx = dns;
+}
+
 /* spf_cancel - no callback */
 void
 spf_cancel(struct spf_check *c)
@@ -940,7 +974,7 @@ spf_cancel(struct spf_check *c)
 	c->over = true;
 	for (i = 0; i < MAX_SLOTS; i++) {
 		if (c->slots[i].q != NULL) {
-			dns_cancel(c->slots[i].q);
+			c->res.cancel(c->res.ctx, c->slots[i].q);
 			c->slots[i].q = NULL;
 		}
 	}

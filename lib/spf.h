@@ -91,7 +91,24 @@ int spf_expand(const char *ms, const struct spf_macro_ctx *ctx, bool exp,
 
 /* The evaluator: check_host() of section 4, on the resolver. */
 struct dns;
+struct dns_answer;
 struct spf_check;
+
+/*
+ * How the evaluator asks DNS: the resolver itself (spf_resolver_dns), or
+ * a check's own questions, which its pipeline owns and may cancel. ask()
+ * returns 0 and calls done(arg, answer) once, later, unless cancelled
+ * (*h is for cancel), or <0 and never calls it.
+ */
+struct spf_resolver {
+	int (*ask)(void *ctx, const char *name, uint16_t type,
+	    void (*done)(void *arg, const struct dns_answer *a), void *arg,
+	    void **h);
+	void (*cancel)(void *ctx, void *h);
+	void *ctx;
+};
+/* spf_resolver_dns - ask the resolver dns directly (tools and tests) */
+void spf_resolver_dns(struct spf_resolver *r, struct dns *dns);
 
 /* Limits of section 4.6.4. */
 #define SPF_MAX_DNS_TERMS 10 /* include, a, mx, ptr, exists, redirect */
@@ -131,12 +148,14 @@ typedef void spf_done_fn(void *arg, enum spf_result r,
     const char *explanation, const char *why);
 
 /*
- * spf_check - evaluate. 0: done() is called once, later; *cp is for
- * spf_cancel() until then. 1: decided at once (a domain that cannot be
- * checked is none), *now_result set, no call. <0: no resolver, no call.
+ * spf_check - evaluate, asking through res (copied). 0: done() is called
+ * once, later; *cp is for spf_cancel() until then. 1: decided at once (a
+ * domain that cannot be checked is none), *now_result set, no call. <0:
+ * no question could be asked, no call.
  */
-int spf_check(struct dns *dns, const struct spf_params *p, spf_done_fn *done,
-    void *arg, struct spf_check **cp, enum spf_result *now_result);
+int spf_check(const struct spf_resolver *res, const struct spf_params *p,
+    spf_done_fn *done, void *arg, struct spf_check **cp,
+    enum spf_result *now_result);
 /* spf_cancel - stop; done() will not be called */
 void spf_cancel(struct spf_check *c);
 

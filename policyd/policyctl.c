@@ -32,6 +32,8 @@
 #include "checks/chk.h"
 #include "dns.h"
 #include "request.h"
+#include "msg.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "config.h"
 #include "greylist.h"
@@ -247,7 +249,7 @@ check_cmd(int argc, char **argv)
 	};
 	const char *attrs[PA_COUNT] = { 0 };
 	struct check_result r = { 0 };
-	struct verdict_env env = { .dry = true };
+	struct pipeline_env env = { .dry = true };
 	struct arena *a = arena_new();
 	char reply[PROTO_REPLY_SIZE];
 	struct proto_parser pp;
@@ -341,9 +343,10 @@ check_cmd(int argc, char **argv)
 	}
 	uv_loop_init(&loop);
 	/* As the daemon: a resolver if any check, of any profile, needs it. */
-	if (cfg_uses_checks(cfg) &&
+	if (cfg_needs_dns(cfg) &&
 	    (dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
 		fprintf(stderr, "policyctl: dns: %s\n", why.text);
+	pipeline_init(&(struct chk_ctx){ .loop = &loop, .dns = dns });
 	env.hostname = cfg->hostname ? cfg->hostname : "policyctl";
 	env.now = now;
 	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
@@ -388,7 +391,9 @@ check_cmd(int argc, char **argv)
 	if (dns != NULL)
 		dns_close(dns);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	pipeline_fini();
 	uv_loop_close(&loop);
+	msg_fini(&env.msg);
 	proto_fini(&pp);
 	arena_free(a);
 	return 0;

@@ -421,6 +421,7 @@ main(int argc, char **argv)
 	if (d.cfg->greylist.enabled)
 		server_store_start(d.srv);
 	server_dns_start(d.srv);
+	server_checks_start(d.srv);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);

@@ -34,6 +34,8 @@
 #include "keeper.h"
 #include "store.h"
 #include "request.h"
+#include "msg.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "dns.h"
 #include "checks/chk.h"
@@ -74,7 +76,7 @@ struct conn {
 	struct conn *next, *prev;
 	struct cfg *cfg;     /* reference, refreshed between requests */
 	struct proto_parser parser;
-	struct verdict_env env; /* per connection: the header's instance */
+	struct pipeline_env env; /* per connection: the current message */
 	struct arena *arena; /* the current request's */
 	struct req req;      /* the request being answered */
 	struct pipeline *pipeline; /* its checks, while they run */
@@ -103,6 +105,7 @@ struct server {
 	uv_timer_t force;    /* shutdown bound; closed when all is done */
 	struct keeper *keeper; /* NULL: greylisting is off, no store */
 	struct dns *dns;     /* NULL: no DNS check enabled, or no resolver */
+	bool checks_started; /* pipeline_init() was called */
 	char hostname[256];
 };
 
@@ -168,6 +171,7 @@ conn_handle_closed(uv_handle_t *h)
 	if (--c->handles > 0)
 		return;
 	proto_fini(&c->parser);
+	msg_fini(&c->env.msg);
 	arena_free(c->arena);
 	cfg_unref(c->cfg);
 	free(c->in);
@@ -306,11 +310,30 @@ server_dns_start(struct server *s)
 
 	if (s->dns != NULL || s->draining)
 		return; /* one resolver for the daemon's life */
-	if (!cfg_uses_checks(s->cfg))
+	if (!cfg_needs_dns(s->cfg))
 		return;
 	s->dns = dns_new(s->loop, &s->cfg->dns, &why);
 	if (s->dns == NULL)
 		log_err("dns: %s; checks that need DNS answer tempfail", why.text);
+}
+
+/*
+ * server_checks_start - the checks' daemon-wide state, once the loop, the
+ * resolver (if any) and the store (if any) are there
+ */
+void
+server_checks_start(struct server *s)
+{
+	struct chk_ctx ctx = {
+		.loop = s->loop,
+		.dns = s->dns,
+		.store = s->keeper ? keeper_handle(s->keeper) : NULL,
+	};
+
+	if (s->checks_started)
+		return;
+	pipeline_init(&ctx);
+	s->checks_started = true;
 }
 
 /* server_store_start - open the store and start its timer */
@@ -401,7 +424,13 @@ conn_process(struct conn *c)
 			cfg_unref(c->cfg);
 			c->cfg = cfg_ref(c->srv->cfg);
 		}
-		arena_reset(c->arena);
+		if (arena_shared(c->arena)) {
+			/* A cancelled pipeline still holds the last one. */
+			arena_free(c->arena);
+			c->arena = arena_new();
+		} else {
+			arena_reset(c->arena);
+		}
 		if (ev == PROTO_BAD_REQUEST) {
 			log_warn("malformed request from %s: %s; answered %s",
 			    c->peer, proto_why(&c->parser),
@@ -829,6 +858,8 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->checks_started)
+		pipeline_fini();
 	keeper_free(s->keeper);
 	cfg_unref(s->cfg);
 	free(s->lis);

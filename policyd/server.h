@@ -44,6 +44,11 @@ void server_store_start(struct server *s);
  * profile) needs it and there is none yet; called again after a reload.
  */
 void server_dns_start(struct server *s);
+/*
+ * server_checks_start - once, after the store and the resolver: the
+ * checks' daemon-wide state (pipeline_init)
+ */
+void server_checks_start(struct server *s);
 /* server_free - after the loop returned */
 void server_free(struct server *s);
 

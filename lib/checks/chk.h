@@ -1,20 +1,29 @@
 /*
- * chk - the interface every check implements, and the pipeline that runs
- * them for one request.
+ * chk - the interface every check implements. The pipeline (pipeline.h)
+ * runs them; checks see only this header.
  *
  * A check is one file exporting one `const struct chk_ops`, listed in
- * registry.c. The pipeline starts every enabled check of a request (cheap
- * ones finish at once, DNS ones run in parallel), waits for all of them
- * or for the request's deadline, and combines the results into one
- * verdict; checks never see the socket or each other.
+ * registry.c. It owns:
+ *   - its options: the loader parses the keys every check has (enabled,
+ *     on_fail or the named results, text, on_tempfail, states) and hands
+ *     the check's own keys (ops->options) to ops->setup(), which reads
+ *     them with the typed helpers of config.h into the check's conf;
+ *   - its result: status, a signed score, a reason for the log, a reply
+ *     text with its own template variables, an enhanced code, and the
+ *     identities it verified (chk_done_res, chk_set_identity);
+ *   - its handling of "could not tell" (tempfail_text, on_tempfail);
+ *   - state that outlives requests (ops->init/deinit, with the loop, the
+ *     resolver and the store);
+ *   - its DNS questions, within the bound it declares (ops->max_queries),
+ *     which the pipeline owns and cancels.
  *
- * Contract of start(): call chk_done() exactly once, at once or later from
- * a DNS callback (a second call is a bug: PD_PANIC). The pipeline owns
- * the questions asked through chk_query() and cancels them itself at the
- * deadline or when the client leaves; cancel(), for a check that works
- * outside chk_query() (spf's evaluator), stops that work, and chk_done()
- * must not be called after it. Everything a check allocates for a
- * request comes from chk_arena().
+ * Contract of start(): report exactly once (chk_done or chk_done_res), at
+ * once or later from a DNS callback; a second report is a bug (PD_PANIC).
+ * The pipeline cancels the check's questions itself at the deadline, when
+ * the client leaves, or when another check's result made the verdict
+ * certain; cancel(), for work outside chk_query() (a timer), stops it,
+ * and nothing may be reported after it. Everything a check allocates for
+ * a request comes from chk_arena().
  */
 #ifndef POLICYD_CHK_H
 #define POLICYD_CHK_H
@@ -28,12 +37,12 @@
 
 struct arena;
 struct cfg;
-struct dyn_patterns;
+struct cfg_node;
+struct cfg_parser;
 struct dns;
+struct dns_answer;
 struct req;
-struct store;
-struct verdict;
-struct verdict_env;
+struct store_handle;
 
 enum chk_status {
 	CHK_NEUTRAL,  /* nothing to say (or not applicable) */
@@ -50,6 +59,32 @@ enum chk_action {
 	CHK_LOG,    /* dry run: only the log line */
 };
 
+/* What a check that could not tell does (its on_tempfail). */
+enum chk_tempfail {
+	CHK_TF_POLICY,  /* as the policy's on_tempfail says (the default) */
+	CHK_TF_DEFER,   /* DEFER_IF_PERMIT 4.4.3 with the tempfail text */
+	CHK_TF_DUNNO,   /* no deferral; the log still says it could not tell */
+	CHK_TF_IGNORE,  /* as if it had nothing to say (a list that timed
+			 * out is "not listed") */
+};
+
+/* The protocol states a check applies to (its states: key). */
+enum {
+	CHK_ST_CONNECT = 1 << 0,
+	CHK_ST_HELO = 1 << 1,     /* EHLO and HELO */
+	CHK_ST_MAIL = 1 << 2,
+	CHK_ST_RCPT = 1 << 3,
+	CHK_ST_DATA = 1 << 4,
+	CHK_ST_EOM = 1 << 5,      /* END-OF-MESSAGE */
+	CHK_ST_VRFY = 1 << 6,
+	CHK_ST_ETRN = 1 << 7,
+	CHK_ST_NONE = 1 << 8,     /* a request without protocol_state */
+	CHK_ST_OTHER = 1 << 9,    /* a state we do not know by name */
+	CHK_ST_ALL = (1 << 10) - 1,
+};
+/* chk_state_bit - the bit of a protocol_state value (never 0) */
+unsigned chk_state_bit(const char *protocol_state);
+
 /*
  * A check with several named results (spf) chooses an action per result
  * instead of one on_fail.
@@ -60,40 +95,69 @@ struct chk_outcome {
 	int score;       /* CHK_SCORE */
 };
 
-/* Which SPF result header a message gets. */
-enum chk_header {
-	CHK_HDR_NONE,
-	CHK_HDR_RECEIVED_SPF,   /* RFC 7208 section 9.1 */
-	CHK_HDR_AUTH_RESULTS,   /* RFC 8601 */
-};
-
+/*
+ * What the policy file says of one check: the keys every check has. The
+ * check's own options are in conf (the check's type, ops->conf_size).
+ */
 struct chk_policy {
 	bool enabled;
 	enum chk_action on_fail;
 	int score;       /* CHK_SCORE */
 	struct chk_outcome results[CHK_MAX_RESULTS]; /* ops->results */
-	char *text;      /* refusal template; {client}, {name}, {helo},
-			  * {sender}, {reason} are replaced */
-	bool strict;     /* helo_dns: resolves to the client / is its name */
-	struct dyn_patterns *patterns; /* dynamic, dynamic_helo */
-	bool patterns_borrowed;  /* a profile's copy of the main policy's */
-	/* spf */
-	bool helo_first;         /* HELO identity first (RFC 7208 2.3) */
-	enum chk_header header;  /* result header, once per message */
-	struct cidr *forwarders; /* clients that skip SPF (owned) */
-	size_t nforwarders;
-	struct cidr *secondary_mx; /* our backup MX hosts: skip SPF (owned) */
-	size_t nsecondary_mx;
+	char *text;      /* refusal template: {client}, {name}, {helo},
+			  * {sender}, {reason}, and the check's own vars */
+	enum chk_tempfail on_tempfail;
+	unsigned states; /* CHK_ST_* it runs at */
+	void *conf;      /* the check's options; NULL if it has none */
+};
+
+enum chk_kind {
+	CHK_KIND_CHECK, /* runs in the CHECKS stage, in parallel */
+	CHK_KIND_STATE, /* runs in the STATE stage, after the verdict of
+			 * the checks (greylisting) */
+};
+
+/* Flags of a check. */
+enum {
+	CHK_F_DNS = 1 << 0,       /* asks DNS (needs the resolver) */
+	CHK_F_OUR_USERS = 1 << 1, /* runs for clients that logged in too */
+	CHK_F_EARLY = 1 << 2,     /* its rejection is certain: the verdict
+				   * answers at once, the rest is cancelled */
+	CHK_F_MAIN_OPTIONS = 1 << 3, /* options only in the main policy;
+				      * profiles may only switch it */
+};
+
+/* Where a check runs: given to init() once per daemon. */
+struct chk_ctx {
+	uv_loop_t *loop;           /* NULL in tests that run without one */
+	struct dns *dns;           /* NULL: no resolver */
+	struct store_handle *store; /* NULL: no store */
+};
+
+/* Roles of identities a check verified, used by later stages. */
+enum chk_identity {
+	CHK_ID_SPF_DOMAIN,   /* SPF passed for it, from a narrow mechanism */
+	CHK_ID_CLIENT_NAME,  /* a forward-confirmed name of the client */
+	CHK_ID_DYNAMIC_NAME, /* a client name judged a dial-in pool */
+	CHK_ID_STATIC_NAME,  /* a client name judged static */
+	CHK_ID_COUNT
 };
 
 struct chk_run;
 
 struct chk_ops {
 	const char *name;   /* key under checks: in policyd.yaml */
+	enum chk_kind kind;
+	unsigned flags;     /* CHK_F_* */
 	const char *dsn;    /* enhanced status code of a refusal: 5.7.25 */
 	const char *text;   /* default refusal text */
-	void (*start)(struct chk_run *run);
-	void (*cancel)(struct chk_run *run); /* NULL if never asynchronous */
+	/*
+	 * What the sending postmaster reads when the check could not tell
+	 * and the request is deferred (a template like text). The reason
+	 * (which server said what) goes to the log only.
+	 */
+	const char *tempfail_text;
+	unsigned states;    /* default CHK_ST_*; 0: all of them */
 	/*
 	 * Optional: the check's named results (NULL-terminated), their
 	 * default actions, and the one a deadline means (a TEMPFAIL).
@@ -102,29 +166,80 @@ struct chk_ops {
 	const char *const *results;
 	const struct chk_outcome *defaults;
 	int tempfail_result;
+	unsigned max_queries; /* DNS questions in the air at once; 0: 24 */
 	/*
-	 * Optional: what the sending postmaster reads when the check could
-	 * not tell and the request is deferred (a template like text). The
-	 * check's reason (which server said what) goes to the log only.
+	 * Options: the check's own keys (NULL-terminated), its conf's size,
+	 * defaults, deep copy (for a profile, which starts from the main
+	 * policy's), free. setup() reads vals[i] for options[i] (NULL when
+	 * absent) into conf with config.h's helpers, which report
+	 * file:line:column; 0 or -1. It runs for the main policy and again,
+	 * on a copy, for each profile that names the check.
 	 */
-	const char *tempfail_text;
+	const char *const *options;
+	size_t conf_size;
+	void (*conf_init)(void *conf);
+	void (*conf_copy)(void *dst, const void *src);
+	void (*conf_free)(void *conf);
+	int (*setup)(struct cfg_parser *p, struct chk_policy *pol,
+	    struct cfg_node *const *vals, void *conf);
+	/* Optional: state for the daemon's life (timers, self-tests). */
+	void *(*init)(const struct chk_ctx *ctx);
+	void (*deinit)(void *proc);
+	void (*start)(struct chk_run *run);
+	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
 };
 
-/* The checks, in the order they run (cheap first). */
-#define CHK_MAX 12
+/* The checks, in the order they start (cheap first). */
+#define CHK_MAX 16
 extern const struct chk_ops *const chk_registry[];
 extern const unsigned chk_count;
 /* chk_find - the index of a check by name, or -1 */
 int chk_find(const char *name);
 
-/* For checks: their request, resolver, arena, policy and own state. */
+/* For checks: their request, resolver, arena, policy, conf and state. */
 const struct req *chk_req(const struct chk_run *run);
 struct dns *chk_dns(const struct chk_run *run);
 struct arena *chk_arena(const struct chk_run *run);
 const struct chk_policy *chk_policy(const struct chk_run *run);
+const void *chk_conf(const struct chk_run *run);
 const struct cfg *chk_cfg(const struct chk_run *run);
 void **chk_state(struct chk_run *run);
-/* chk_done - the check's result; reason is formatted into the arena */
+void *chk_proc(const struct chk_run *run);  /* what init() returned */
+const char *chk_hostname(const struct chk_run *run); /* ours */
+int64_t chk_now(const struct chk_run *run);          /* seconds */
+
+/* A template variable of the check's own ({list}, {code}, {url}). */
+struct chk_var {
+	const char *name;  /* "list": {list} in the text */
+	const char *value;
+};
+#define CHK_MAX_VARS 6
+
+/*
+ * The result of a check. reason: for the log and {reason} (from the
+ * arena or static); detail: for the log only (the resolver's words);
+ * text: a reply text instead of the policy's template (NULL: the
+ * template); scored: score counts instead of the policy's score (signed:
+ * an allowlist subtracts); stop: the verdict is certain now (an
+ * allowlist hit, a certain listing), the other checks are cancelled.
+ */
+struct chk_result {
+	enum chk_status status;
+	int result;          /* index into ops->results, or -1 */
+	const char *reason;
+	const char *detail;
+	const char *text;
+	const char *dsn;     /* a code other than ops->dsn, or NULL */
+	bool scored;
+	int score;
+	bool stop;
+	struct chk_var vars[CHK_MAX_VARS];
+	unsigned nvars;
+};
+
+/* chk_done_res - the check's result (copied; strings must outlive it) */
+void chk_done_res(struct chk_run *run, const struct chk_result *res);
+/* chk_done - a result with status and reason only */
 void chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
@@ -133,6 +248,8 @@ void chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
  */
 void chk_done_result(struct chk_run *run, enum chk_status st, int result,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* chk_set_dsn - a refusal code other than the check's own (5.7.27) */
+void chk_set_dsn(struct chk_run *run, const char *dsn);
 /*
  * chk_set_detail - what the log should say besides the reason, never in a
  * reply: the resolver's own words ("SERVFAIL from 127.0.0.1:53") for a
@@ -140,32 +257,87 @@ void chk_done_result(struct chk_run *run, enum chk_status st, int result,
  */
 void chk_set_detail(struct chk_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* chk_set_dsn - a refusal code other than the check's own (5.7.27) */
-void chk_set_dsn(struct chk_run *run, const char *dsn);
 /*
- * chk_set_pool - a verified identity greylisting may key on instead of
- * the client network: the SPF-authorized domain (spf), the verified
- * client name (fcrdns). The string must live in the request's arena.
+ * chk_set_identity - an identity the check verified, by role, for the
+ * later stages (greylisting keys on the SPF domain or the verified
+ * name). The string must live in the request's arena.
  */
-void chk_set_pool(struct chk_run *run, const char *identity);
-/* chk_env - the connection's decision state (message memo, headers) */
-struct verdict_env *chk_env(const struct chk_run *run);
+void chk_set_identity(struct chk_run *run, enum chk_identity role,
+    const char *value);
 
-struct dns_answer;
+/*
+ * The message memo: what a check keeps for the rest of the message
+ * (Postfix's instance) on this connection, such as spf's result for the
+ * message's other recipients. chk_memo() returns the check's own block
+ * of size bytes (at most CHK_MEMO_MAX), zeroed when a new message
+ * begins; NULL when the request has no instance.
+ */
+#define CHK_MEMO_MAX 1024
+void *chk_memo(struct chk_run *run, size_t size);
+/* chk_queue_header - a header owed to the message; false if full */
+bool chk_queue_header(struct chk_run *run, const char *header);
+
 typedef void chk_dns_fn(struct chk_run *run, const struct dns_answer *a,
     void *arg);
 /*
  * chk_query - ask DNS for the check; cb runs later, once, unless the
- * pipeline cancels the check (deadline, client gone): the pipeline keeps
- * the questions and cancels them itself. 0, or <0 (no resolver, not a
- * domain name) and no callback. More than CHK_MAX_QUERIES questions in
- * the air at once is a bug of the check: PD_PANIC.
+ * pipeline cancels the check (deadline, client gone, a certain verdict)
+ * or the check cancels the question (chk_query_cancel). 0 (and *qp, if
+ * qp is not NULL, for that), or <0 (no resolver, not a domain name) and
+ * no callback. More than ops->max_queries questions in the air at once
+ * is a bug of the check: PD_PANIC.
  */
+struct chk_query;
 int chk_query(struct chk_run *run, const char *name, uint16_t type,
-    chk_dns_fn *cb, void *arg);
+    chk_dns_fn *cb, void *arg, struct chk_query **qp);
+/* chk_query_cancel - cb will not be called; q is gone */
+void chk_query_cancel(struct chk_query *q);
 /* chk_pending - questions of this check still in the air */
 unsigned chk_pending(const struct chk_run *run);
-#define CHK_MAX_QUERIES 24
+#define CHK_DEFAULT_QUERIES 24
+
+/*
+ * chk_join - ask a set of questions, look at each answer, decide when
+ * enough are in (fcrdns, helo_dns, sender). judge() sees each answer and
+ * returns true when it has decided (it reported); when every question is
+ * answered without that, settle() reports from the counts. Questions
+ * asked with chk_join_ask() count; the join lives in the arena.
+ */
+struct chk_join {
+	unsigned asked, answered;
+	unsigned found;     /* answers with records */
+	unsigned nx;        /* NXDOMAIN */
+	unsigned trouble;   /* TEMPFAIL or BAD */
+	const char *why;    /* the first trouble: "NAME TYPE: why" */
+	bool (*judge)(struct chk_run *run, struct chk_join *j,
+	    const struct dns_answer *a, void *arg);
+	void (*settle)(struct chk_run *run, struct chk_join *j);
+	void *arg;
+};
+/* chk_join_new - a join with its judge and settle functions */
+struct chk_join *chk_join_new(struct chk_run *run,
+    bool (*judge)(struct chk_run *, struct chk_join *,
+	const struct dns_answer *, void *),
+    void (*settle)(struct chk_run *, struct chk_join *), void *arg);
+/* chk_join_ask - one more question of the join; 0, or <0 (not asked) */
+int chk_join_ask(struct chk_run *run, struct chk_join *j, const char *name,
+    uint16_t type);
+
+/*
+ * For state modules (kind STATE), which run after the checks decided not
+ * to refuse: the verdict so far (theirs to change: a deferral), what the
+ * checks verified, the scores and thresholds of the policy in force, the
+ * daemon's store, and whether state may change at all (policyctl check
+ * runs dry). Store trouble is reported for the daemon's keeper.
+ */
+struct verdict;
+struct verdict *chk_verdict(struct chk_run *run);
+const char *chk_identity(const struct chk_run *run, enum chk_identity role);
+void chk_scores(const struct chk_run *run, int *score, int *reject,
+    int *greylist);
+struct store_handle *chk_store(const struct chk_run *run);
+bool chk_dry(const struct chk_run *run);
+void chk_store_report(struct chk_run *run, int rc, const char *why);
 
 /*
  * chk_is_fqdn - a fully qualified domain name by RFC 1123/5321 syntax:
@@ -175,27 +347,5 @@ unsigned chk_pending(const struct chk_run *run);
 bool chk_is_fqdn(const char *s);
 /* chk_local_ok - an RFC 5321 local part (dot-string or quoted-string) */
 bool chk_local_ok(const char *s);
-
-/* The pipeline: one per request. */
-struct pipeline;
-typedef void pipeline_done_fn(void *arg, const struct verdict *v,
-    const char *trace);
-
-/*
- * pipeline_decide - decide req: access rules, then the enabled checks,
- * then greylisting, under cfg->deadline_ms. Returns 1 with *v (and the
- * trace) filled when the verdict is certain at once, and never calls
- * done(); or returns 0, sets *pp, and calls done() exactly once later
- * with the verdict and a trace for the log ("rdns:pass:2ms ..."). dns may
- * be NULL when no DNS check is enabled; loop may be NULL when no check is
- * enabled at all (the decision is then always at once: access rules and
- * greylisting, as in unit tests and the fuzzer). Strings live in req's
- * arena.
- */
-int pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
-    const struct req *req, struct verdict_env *env, pipeline_done_fn *done,
-    void *arg, struct pipeline **pp, struct verdict *v);
-/* pipeline_cancel - stop; done() will not be called */
-void pipeline_cancel(struct pipeline *p);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "chk.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,64 +17,56 @@
 
 #define MAX_NAMES 10
 
-struct fc_state {
-	unsigned asked;    /* address lookups sent */
-	unsigned answered;
-	unsigned trouble;  /* lookups that could not tell */
-	const char *first; /* a PTR name, for the reason */
-	const char *why;   /* the first trouble, for the log */
-};
-
-/* fc_addr_answer - addresses of one PTR name */
-static void
-fc_addr_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
+/* fc_judge - the addresses of one PTR name: any match confirms */
+static bool
+fc_judge(struct chk_run *run, struct chk_join *j, const struct dns_answer *a,
+    void *arg)
 {
-	struct fc_state *s = *chk_state(run);
 	const struct req *req = chk_req(run);
 	size_t i;
 
+	(void)j;
 	(void)arg;
-	s->answered++;
-	if (a->status == DNS_OK) {
-		for (i = 0; i < a->n; i++) {
-			if (addr_equal(&a->rr[i].addr, &req->client_ip)) {
-				chk_set_pool(run, arena_strdup(chk_arena(run),
-				    a->name));
-				chk_done(run, CHK_PASS, "%s resolves to %s",
-				    a->name, req->client_addr);
-				return;
-			}
+	for (i = 0; a->status == DNS_OK && i < a->n; i++) {
+		if (addr_equal(&a->rr[i].addr, &req->client_ip)) {
+			chk_set_identity(run, CHK_ID_CLIENT_NAME,
+			    arena_strdup(chk_arena(run), a->name));
+			chk_done(run, CHK_PASS, "%s resolves to %s", a->name,
+			    req->client_addr);
+			return true;
 		}
-	} else if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
-		if (s->trouble++ == 0)
-			s->why = arena_printf(chk_arena(run), "%s: %s", a->name,
-			    a->why ? a->why : dns_status_name(a->status));
 	}
-	if (s->answered < s->asked)
-		return;
-	if (s->trouble > 0)
+	return false;
+}
+
+/* fc_settle - no name confirmed */
+static void
+fc_settle(struct chk_run *run, struct chk_join *j)
+{
+	const char *first = j->arg;
+
+	if (j->trouble > 0)
 		chk_done(run, CHK_TEMPFAIL, "address lookup of %s failed (%s)",
-		    s->first, s->why);
+		    first, j->why);
 	else
-		chk_done(run, CHK_FAIL, "%s does not resolve to %s", s->first,
-		    req->client_addr);
+		chk_done(run, CHK_FAIL, "%s does not resolve to %s", first,
+		    chk_req(run)->client_addr);
 }
 
 /* fc_names - look up the addresses of up to MAX_NAMES names */
 static void
 fc_names(struct chk_run *run, const char *const *names, size_t n)
 {
-	struct fc_state *s = *chk_state(run);
 	const struct req *req = chk_req(run);
 	uint16_t type = req->client_ip.family == AF_INET ? DNS_T_A
 							 : DNS_T_AAAA;
+	struct chk_join *j = chk_join_new(run, fc_judge, fc_settle,
+	    (void *)(uintptr_t)names[0]);
 	size_t i;
 
-	s->first = names[0];
 	for (i = 0; i < n && i < MAX_NAMES; i++)
-		if (chk_query(run, names[i], type, fc_addr_answer, NULL) == 0)
-			s->asked++;
-	if (s->asked == 0)
+		(void)chk_join_ask(run, j, names[i], type);
+	if (j->asked == 0)
 		chk_done(run, CHK_FAIL, "PTR name %s is not a domain name",
 		    names[0]);
 }
@@ -113,12 +106,10 @@ fcrdns_start(struct chk_run *run)
 		return;
 	}
 	if (req->client_name != NULL) {
-		chk_set_pool(run, req->client_name);
+		chk_set_identity(run, CHK_ID_CLIENT_NAME, req->client_name);
 		chk_done(run, CHK_PASS, "verified as %s", req->client_name);
 		return;
 	}
-	*chk_state(run) = arena_alloc(chk_arena(run), sizeof(struct fc_state));
-	memset(*chk_state(run), 0, sizeof(struct fc_state));
 	if (req->reverse_name != NULL) {
 		const char *names[1] = { req->reverse_name };
 
@@ -126,12 +117,13 @@ fcrdns_start(struct chk_run *run)
 		return;
 	}
 	dns_ptr_name(&req->client_ip, name, sizeof(name));
-	if (chk_query(run, name, DNS_T_PTR, fc_ptr_answer, NULL) < 0)
+	if (chk_query(run, name, DNS_T_PTR, fc_ptr_answer, NULL, NULL) < 0)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
 const struct chk_ops chk_fcrdns_ops = {
 	.name = "fcrdns",
+	.flags = CHK_F_DNS,
 	.dsn = "5.7.25",
 	.text = "Reverse DNS of client {client} ({name}) does not resolve "
 		"back to it; ask the owner of this IP address to make the "

@@ -22,74 +22,77 @@
 #include "dns.h"
 #include "request.h"
 
-struct helo_state {
-	char *name;
-	unsigned asked, answered, trouble, found;
-	bool mx_asked;
-	const char *why;   /* the first trouble, for the log */
+/* helo_dns's options. */
+struct helo_dns_conf {
+	bool strict;   /* resolves to the client / is its verified name */
 };
 
-/* helo_settle - all address lookups are in */
-static void
-helo_settle(struct chk_run *run)
-{
-	struct helo_state *s = *chk_state(run);
+static const char *const helo_dns_options[] = { "strict", NULL };
 
-	if (s->answered < s->asked)
-		return;
-	if (s->found > 0 && !chk_policy(run)->strict) {
-		chk_done(run, CHK_PASS, "HELO %s resolves", s->name);
-		return;
-	}
-	if (s->trouble > 0) {
-		chk_done(run, CHK_TEMPFAIL, "lookup of HELO %s failed (%s)",
-		    s->name, s->why);
-		return;
-	}
-	if (chk_policy(run)->strict)
-		chk_done(run, CHK_FAIL, "HELO %s does not resolve to %s",
-		    s->name, chk_req(run)->client_addr);
-	else
-		chk_done(run, CHK_FAIL, "HELO %s does not resolve", s->name);
+/* helo_dns_setup - strict: true|false */
+static int
+helo_dns_setup(struct cfg_parser *p, struct chk_policy *pol,
+    struct cfg_node *const *v, void *conf)
+{
+	struct helo_dns_conf *c = conf;
+
+	(void)pol;
+	return v[0] ? cfg_bool(p, v[0], "helo_dns: strict", &c->strict) : 0;
 }
 
-/* helo_answer - A, AAAA or MX of the HELO name */
-static void
-helo_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
+/* strict - the policy wants the name to resolve to the client */
+static bool
+strict(const struct chk_run *run)
 {
-	struct helo_state *s = *chk_state(run);
+	const struct helo_dns_conf *c = chk_conf(run);
+
+	return c->strict;
+}
+
+/* helo_settle - all lookups are in */
+static void
+helo_settle(struct chk_run *run, struct chk_join *j)
+{
+	const char *name = j->arg;
+
+	if (j->found > 0 && !strict(run)) {
+		chk_done(run, CHK_PASS, "HELO %s resolves", name);
+		return;
+	}
+	if (j->trouble > 0) {
+		chk_done(run, CHK_TEMPFAIL, "lookup of HELO %s failed (%s)",
+		    name, j->why);
+		return;
+	}
+	if (strict(run))
+		chk_done(run, CHK_FAIL, "HELO %s does not resolve to %s",
+		    name, chk_req(run)->client_addr);
+	else
+		chk_done(run, CHK_FAIL, "HELO %s does not resolve", name);
+}
+
+/* helo_judge - A, AAAA or MX of the HELO name */
+static bool
+helo_judge(struct chk_run *run, struct chk_join *j, const struct dns_answer *a,
+    void *arg)
+{
 	const struct req *req = chk_req(run);
+	const char *name = arg;
 	size_t i;
 
-	(void)arg;
-	s->answered++;
-	if (a->status == DNS_OK) {
-		s->found++;
-		for (i = 0; i < a->n && chk_policy(run)->strict; i++) {
-			if ((a->type == DNS_T_A || a->type == DNS_T_AAAA) &&
-			    addr_equal(&a->rr[i].addr, &req->client_ip)) {
-				chk_done(run, CHK_PASS, "HELO %s resolves to "
-							"%s", s->name,
-				    req->client_addr);
-				return;
-			}
+	for (i = 0; a->status == DNS_OK && strict(run) && i < a->n; i++) {
+		if ((a->type == DNS_T_A || a->type == DNS_T_AAAA) &&
+		    addr_equal(&a->rr[i].addr, &req->client_ip)) {
+			chk_done(run, CHK_PASS, "HELO %s resolves to %s", name,
+			    req->client_addr);
+			return true;
 		}
-	} else if (a->status == DNS_TEMPFAIL || a->status == DNS_BAD) {
-		if (s->trouble++ == 0)
-			s->why = arena_printf(chk_arena(run), "%s %s: %s",
-			    a->name, dns_type_name(a->type),
-			    a->why ? a->why : dns_status_name(a->status));
 	}
-	if (s->answered == s->asked && s->found == 0 && s->trouble == 0 &&
-	    !s->mx_asked && !chk_policy(run)->strict) {
+	if (j->answered == j->asked && j->found == 0 && j->trouble == 0 &&
+	    a->type != DNS_T_MX && !strict(run))
 		/* Neither A nor AAAA: a name with only MX still resolves. */
-		s->mx_asked = true;
-		if (chk_query(run, s->name, DNS_T_MX, helo_answer, NULL) == 0) {
-			s->asked++;
-			return;
-		}
-	}
-	helo_settle(run);
+		(void)chk_join_ask(run, j, name, DNS_T_MX);
+	return false;
 }
 
 /* literal - "[192.0.2.1]" or "[IPv6:...]" into ip; -1 if no literal */
@@ -174,8 +177,9 @@ static void
 helo_dns_start(struct chk_run *run)
 {
 	const struct req *req = chk_req(run);
-	struct helo_state *s;
+	struct chk_join *j;
 	struct ipaddr ip;
+	char *name;
 	size_t i;
 
 	if (req->helo == NULL || req->helo[0] == '[' ||
@@ -183,25 +187,21 @@ helo_dns_start(struct chk_run *run)
 		chk_done(run, CHK_NEUTRAL, "no HELO name to look up");
 		return;
 	}
-	s = arena_alloc(chk_arena(run), sizeof(*s));
-	memset(s, 0, sizeof(*s));
-	s->name = arena_strdup(chk_arena(run), req->helo);
-	for (i = 0; s->name[i]; i++)
-		if (s->name[i] >= 'A' && s->name[i] <= 'Z')
-			s->name[i] = (char)(s->name[i] - 'A' + 'a');
-	if (i > 0 && s->name[i - 1] == '.')
-		s->name[i - 1] = '\0';
-	*chk_state(run) = s;
-	if (chk_policy(run)->strict && req->client_name != NULL &&
-	    strcmp(req->client_name, s->name) == 0) {
+	name = arena_strdup(chk_arena(run), req->helo);
+	for (i = 0; name[i]; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	if (i > 0 && name[i - 1] == '.')
+		name[i - 1] = '\0';
+	if (strict(run) && req->client_name != NULL &&
+	    strcmp(req->client_name, name) == 0) {
 		chk_done(run, CHK_PASS, "HELO is the verified client name");
 		return;
 	}
-	if (chk_query(run, s->name, DNS_T_A, helo_answer, NULL) == 0)
-		s->asked++;
-	if (chk_query(run, s->name, DNS_T_AAAA, helo_answer, NULL) == 0)
-		s->asked++;
-	if (s->asked == 0)
+	j = chk_join_new(run, helo_judge, helo_settle, name);
+	(void)chk_join_ask(run, j, name, DNS_T_A);
+	(void)chk_join_ask(run, j, name, DNS_T_AAAA);
+	if (j->asked == 0)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
@@ -216,6 +216,10 @@ const struct chk_ops chk_helo_ops = {
 
 const struct chk_ops chk_helo_dns_ops = {
 	.name = "helo_dns",
+	.flags = CHK_F_DNS,
+	.options = helo_dns_options,
+	.conf_size = sizeof(struct helo_dns_conf),
+	.setup = helo_dns_setup,
 	.dsn = "5.7.1",
 	.text = "Your server's HELO/EHLO name does not resolve ({reason}); "
 		"publish an A or AAAA record for it, or greet with a name "

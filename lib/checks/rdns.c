@@ -48,12 +48,13 @@ rdns_start(struct chk_run *run)
 		return;
 	}
 	dns_ptr_name(&req->client_ip, name, sizeof(name));
-	if (chk_query(run, name, DNS_T_PTR, rdns_answer, NULL) < 0)
+	if (chk_query(run, name, DNS_T_PTR, rdns_answer, NULL, NULL) < 0)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
 const struct chk_ops chk_rdns_ops = {
 	.name = "rdns",
+	.flags = CHK_F_DNS,
 	.dsn = "5.7.25",
 	.text = "Client {client} has no reverse DNS (PTR) record; ask the "
 		"owner of this IP address to publish one",

@@ -1,6 +1,8 @@
 /*
  * registry - the checks, in the order the pipeline starts them: cheap,
- * local ones first, then those that ask DNS (which run in parallel).
+ * local ones first, then those that ask DNS (which run in parallel); and
+ * the state modules (kind STATE), which run after them in this order.
+ * Adding a check is its file, its line here, and its tests.
  */
 #include "chk.h"
 
@@ -14,6 +16,7 @@ extern const struct chk_ops chk_fcrdns_ops;
 extern const struct chk_ops chk_dynamic_ops;
 extern const struct chk_ops chk_dynamic_helo_ops;
 extern const struct chk_ops chk_spf_ops;
+extern const struct chk_ops chk_greylist_ops;
 
 const struct chk_ops *const chk_registry[] = {
 	&chk_helo_ops, /* no DNS */
@@ -23,7 +26,8 @@ const struct chk_ops *const chk_registry[] = {
 	&chk_fcrdns_ops,
 	&chk_helo_dns_ops,
 	&chk_sender_ops,
-	&chk_spf_ops, /* the slowest; greylisting prefers its pool anyway */
+	&chk_spf_ops, /* the slowest */
+	&chk_greylist_ops, /* a state module: after the checks */
 };
 
 const unsigned chk_count = sizeof(chk_registry) / sizeof(chk_registry[0]);

@@ -7,17 +7,12 @@
  */
 #include "chk.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "arena.h"
 #include "dns.h"
 #include "request.h"
-
-struct snd_state {
-	const char *domain;
-	unsigned asked, answered, trouble, found, nx;
-	const char *why;   /* the first trouble, for the log */
-};
 
 /*
  * sender_dsn - a refusal code about the sender that Postfix passes on
@@ -41,40 +36,39 @@ addr_ok(const struct req_addr *a)
 	    chk_is_fqdn(a->domain);
 }
 
-/* snd_addr_answer - A or AAAA after a domain without MX */
-static void
-snd_addr_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
+/* snd_addr_judge - A or AAAA after a domain without MX: any will do */
+static bool
+snd_addr_judge(struct chk_run *run, struct chk_join *j,
+    const struct dns_answer *a, void *arg)
 {
-	struct snd_state *s = *chk_state(run);
+	(void)j;
+	if (a->status != DNS_OK)
+		return false;
+	chk_done(run, CHK_PASS, "%s has an address", (const char *)arg);
+	return true;
+}
 
-	(void)arg;
-	s->answered++;
-	if (a->status == DNS_OK) {
-		chk_done(run, CHK_PASS, "%s has an address", s->domain);
-		return;
-	}
-	if ((a->status == DNS_TEMPFAIL || a->status == DNS_BAD) &&
-	    s->trouble++ == 0)
-		s->why = arena_printf(chk_arena(run), "%s %s: %s", a->name,
-		    dns_type_name(a->type),
-		    a->why ? a->why : dns_status_name(a->status));
-	if (s->answered < s->asked)
-		return;
-	if (s->trouble > 0)
-		chk_done(run, CHK_TEMPFAIL, "lookup of %s failed (%s)",
-		    s->domain, s->why);
+/* snd_addr_settle - neither A nor AAAA */
+static void
+snd_addr_settle(struct chk_run *run, struct chk_join *j)
+{
+	const char *domain = j->arg;
+
+	if (j->trouble > 0)
+		chk_done(run, CHK_TEMPFAIL, "lookup of %s failed (%s)", domain,
+		    j->why);
 	else
 		chk_done(run, CHK_FAIL, "sender domain %s has no MX, A or AAAA "
-					"record", s->domain);
+					"record", domain);
 }
 
 /* snd_mx_answer - the sender domain's MX */
 static void
 snd_mx_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 {
-	struct snd_state *s = *chk_state(run);
+	const char *domain = arg;
+	struct chk_join *j;
 
-	(void)arg;
 	switch (a->status) {
 	case DNS_OK:
 		if (a->n == 1 && a->rr[0].pref == 0 &&
@@ -83,28 +77,26 @@ snd_mx_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 			chk_set_dsn(run, "5.7.27");
 			chk_done(run, CHK_FAIL, "sender domain %s has a null MX "
 						"(RFC 7505): it sends no mail",
-			    s->domain);
+			    domain);
 			return;
 		}
-		chk_done(run, CHK_PASS, "%s has MX", s->domain);
+		chk_done(run, CHK_PASS, "%s has MX", domain);
 		return;
 	case DNS_NXDOMAIN:
 		chk_set_dsn(run, sender_dsn(chk_req(run), "5.1.8"));
 		chk_done(run, CHK_FAIL, "sender domain %s does not exist",
-		    s->domain);
+		    domain);
 		return;
 	case DNS_NODATA:
-		if (chk_query(run, s->domain, DNS_T_A, snd_addr_answer,
-		    NULL) == 0)
-			s->asked++;
-		if (chk_query(run, s->domain, DNS_T_AAAA, snd_addr_answer,
-		    NULL) == 0)
-			s->asked++;
-		if (s->asked == 0)
+		j = chk_join_new(run, snd_addr_judge, snd_addr_settle,
+		    (void *)(uintptr_t)domain);
+		(void)chk_join_ask(run, j, domain, DNS_T_A);
+		(void)chk_join_ask(run, j, domain, DNS_T_AAAA);
+		if (j->asked == 0)
 			chk_done(run, CHK_TEMPFAIL, "no resolver");
 		return;
 	default:
-		chk_done(run, CHK_TEMPFAIL, "MX lookup of %s: %s", s->domain,
+		chk_done(run, CHK_TEMPFAIL, "MX lookup of %s: %s", domain,
 		    a->why ? a->why : dns_status_name(a->status));
 		return;
 	}
@@ -115,7 +107,6 @@ static void
 sender_start(struct chk_run *run)
 {
 	const struct req *req = chk_req(run);
-	struct snd_state *s;
 
 	if (req->rcpt.full != NULL && !addr_ok(&req->rcpt) &&
 	    req->rcpt.domain != NULL) {
@@ -134,16 +125,14 @@ sender_start(struct chk_run *run)
 					"(RFC 5321)", req->sender.full);
 		return;
 	}
-	s = arena_alloc(chk_arena(run), sizeof(*s));
-	memset(s, 0, sizeof(*s));
-	s->domain = req->sender.domain;
-	*chk_state(run) = s;
-	if (chk_query(run, s->domain, DNS_T_MX, snd_mx_answer, NULL) < 0)
+	if (chk_query(run, req->sender.domain, DNS_T_MX, snd_mx_answer,
+	    (void *)(uintptr_t)req->sender.domain, NULL) < 0)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
 const struct chk_ops chk_sender_ops = {
 	.name = "sender",
+	.flags = CHK_F_DNS,
 	.dsn = "5.7.1",
 	.text = "The envelope sender is not usable: {reason}; use an address "
 		"at a domain that exists and receives mail",

@@ -17,14 +17,18 @@
 #include "chk.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
+#include "checks/spf_conf.h"
 #include "config.h"
+#include "dns.h"
 #include "greylist.h"
+#include "msg.h"
 #include "request.h"
 #include "spf.h"
-#include "verdict.h"
+#include "xalloc.h"
 
 /* Named results, in the order of enum spf_result (index = result). */
 static const char *const spf_results[] = { "none", "neutral", "pass",
@@ -37,6 +41,97 @@ static const struct chk_outcome spf_defaults[] = {
 	[SPF_SOFTFAIL] = { CHK_SCORE, 2 },
 	[SPF_TEMPERROR] = { CHK_DEFER, 0 },
 	[SPF_PERMERROR] = { CHK_SCORE, 1 },
+};
+
+/* The check's options. */
+static const char *const spf_options[] = { "helo_first", "header",
+	"forwarders", "secondary_mx", NULL };
+enum { O_HELO_FIRST, O_HEADER, O_FORWARDERS, O_SECONDARY_MX };
+
+/* spf_init_conf - the defaults: a Received-SPF header */
+static void
+spf_init_conf(void *conf)
+{
+	struct spf_conf *c = conf;
+
+	c->header = SPF_HDR_RECEIVED_SPF;
+}
+
+/* spf_copy_conf - a profile's copy: its own network lists */
+static void
+spf_copy_conf(void *dst, const void *src)
+{
+	struct spf_conf *d = dst;
+	const struct spf_conf *s = src;
+
+	*d = *s;
+	d->forwarders = NULL;
+	d->secondary_mx = NULL;
+	if (s->nforwarders > 0) {
+		d->forwarders = xreallocarray(NULL, s->nforwarders,
+		    sizeof(*s->forwarders));
+		memcpy(d->forwarders, s->forwarders,
+		    s->nforwarders * sizeof(*s->forwarders));
+	}
+	if (s->nsecondary_mx > 0) {
+		d->secondary_mx = xreallocarray(NULL, s->nsecondary_mx,
+		    sizeof(*s->secondary_mx));
+		memcpy(d->secondary_mx, s->secondary_mx,
+		    s->nsecondary_mx * sizeof(*s->secondary_mx));
+	}
+}
+
+static void
+spf_free_conf(void *conf)
+{
+	struct spf_conf *c = conf;
+
+	free(c->forwarders);
+	free(c->secondary_mx);
+}
+
+/* spf_setup - helo_first, header, forwarders, secondary_mx */
+static int
+spf_setup(struct cfg_parser *p, struct chk_policy *pol,
+    struct cfg_node *const *v, void *conf)
+{
+	static const char *const headers[] = { "received-spf",
+		"authentication-results", "none", NULL };
+	static const enum spf_header hv[] = { SPF_HDR_RECEIVED_SPF,
+		SPF_HDR_AUTH_RESULTS, SPF_HDR_NONE };
+	struct spf_conf *c = conf;
+	int h;
+
+	(void)pol;
+	if (v[O_HELO_FIRST] && cfg_bool(p, v[O_HELO_FIRST], "spf: helo_first",
+	    &c->helo_first) < 0)
+		return -1;
+	if (v[O_HEADER]) {
+		if (cfg_choice(p, v[O_HEADER], "spf: header", headers, &h) < 0)
+			return -1;
+		c->header = hv[h];
+	}
+	if (v[O_FORWARDERS] && cfg_nets(p, v[O_FORWARDERS], "spf: forwarders",
+	    &c->forwarders, &c->nforwarders) < 0)
+		return -1;
+	if (v[O_SECONDARY_MX] && cfg_nets(p, v[O_SECONDARY_MX],
+	    "spf: secondary_mx", &c->secondary_mx, &c->nsecondary_mx) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The message memo: the result for the message's other recipients and
+ * its DATA request, keyed also by what the result depends on.
+ */
+struct spf_memo {
+	bool known;
+	uint64_t key;        /* client, sender, HELO it was for */
+	int status;          /* enum chk_status */
+	int result;          /* enum spf_result */
+	char reason[400];
+	char dsn[8];
+	char pool[260];      /* the SPF domain for greylisting, or "" */
 };
 
 struct spf_state {
@@ -206,7 +301,7 @@ comment_text(char *out, size_t size, enum spf_result r, const char *who,
 
 /*
  * header - the result header for this message, at most
- * VERDICT_HEADER_MAX bytes: the comment goes first, then the sender and
+ * MSG_HEADER_MAX bytes: the comment goes first, then the sender and
  * HELO values, when it would be longer.
  */
 static char *
@@ -214,7 +309,8 @@ header(struct chk_run *run, enum spf_result r, const char *why)
 {
 	const struct req *req = chk_req(run);
 	const struct spf_state *s = *chk_state(run);
-	const char *host = chk_env(run)->hostname;
+	const char *host = chk_hostname(run);
+	const struct spf_conf *conf = chk_conf(run);
 	struct arena *a = chk_arena(run);
 	char comment[320], from[300], helo[300], *h = NULL;
 	const char *who = s->helo_identity ? s->domain : s->sender;
@@ -227,7 +323,7 @@ header(struct chk_run *run, enum spf_result r, const char *why)
 	for (pass = 0; pass < 3; pass++) {
 		bool with_comment = pass == 0, with_values = pass < 2;
 
-		if (chk_policy(run)->header == CHK_HDR_AUTH_RESULTS) {
+		if (conf->header == SPF_HDR_AUTH_RESULTS) {
 			/* RFC 8601: the mailbox, or its domain alone when the
 			 * local part would need quoting. */
 			const char *prop = s->helo_identity ? "smtp.helo"
@@ -259,7 +355,7 @@ header(struct chk_run *run, enum spf_result r, const char *why)
 			    with_values && req->helo ? ";" : "", host,
 			    s->helo_identity ? "helo" : "mailfrom");
 		}
-		if (strlen(h) <= VERDICT_HEADER_MAX)
+		if (strlen(h) <= MSG_HEADER_MAX)
 			return h;
 	}
 	return NULL;
@@ -338,36 +434,36 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
     const char *why)
 {
 	struct spf_state *s = *chk_state(run);
-	const struct chk_policy *pol = chk_policy(run);
-	struct verdict_msg *m = &chk_env(run)->msg;
+	const struct spf_conf *conf = chk_conf(run);
+	struct spf_memo *m = chk_memo(run, sizeof(*m));
 	enum chk_status st = r == SPF_PASS ? CHK_PASS
 	    : r == SPF_TEMPERROR ? CHK_TEMPFAIL : CHK_FAIL;
 	const char *dsn = r == SPF_TEMPERROR || r == SPF_PERMERROR ? "5.7.24"
 								   : "5.7.23";
 	const char *text = reason(run, r, exp, why);
-
 	bool pool = r == SPF_PASS && narrow_pass(run, &s->match);
 
 	chk_set_dsn(run, dsn);
 	if (why != NULL && *why != '\0')
 		chk_set_detail(run, "%s", why);
 	if (pool)
-		chk_set_pool(run, s->domain);
-	if (pol->header != CHK_HDR_NONE) {
+		chk_set_identity(run, CHK_ID_SPF_DOMAIN, s->domain);
+	if (conf->header != SPF_HDR_NONE) {
 		const char *h = header(run, r, why);
 
 		if (h != NULL)
-			verdict_queue_header(chk_env(run), h);
+			chk_queue_header(run, h);
 	}
 	/* Once per message: the other recipients get the same answer. */
-	m->spf_known = true;
-	m->spf_key = s->key;
-	m->spf_status = (int)st;
-	m->spf_result = (int)r;
-	snprintf(m->spf_reason, sizeof(m->spf_reason), "%s", text);
-	snprintf(m->spf_dsn, sizeof(m->spf_dsn), "%s", dsn);
-	snprintf(m->spf_pool, sizeof(m->spf_pool), "%s",
-	    pool ? s->domain : "");
+	if (m != NULL) {
+		m->known = true;
+		m->key = s->key;
+		m->status = (int)st;
+		m->result = (int)r;
+		snprintf(m->reason, sizeof(m->reason), "%s", text);
+		snprintf(m->dsn, sizeof(m->dsn), "%s", dsn);
+		snprintf(m->pool, sizeof(m->pool), "%s", pool ? s->domain : "");
+	}
 	chk_done_result(run, st, (int)r, "%s", text);
 }
 
@@ -398,14 +494,58 @@ spf_answer(void *arg, enum spf_result r, const char *explanation,
 	got(run, r, explanation, why);
 }
 
+/* A question of the evaluator's, asked as the check's own. */
+struct spf_q {
+	void (*done)(void *arg, const struct dns_answer *a);
+	void *arg;
+};
+
+/* spf_q_answer - the pipeline hands the answer to the evaluator */
+static void
+spf_q_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
+{
+	struct spf_q *q = arg;
+
+	(void)run;
+	q->done(q->arg, a);
+}
+
+/*
+ * spf_ask - the evaluator's questions are the check's: the pipeline
+ * owns them and cancels them with the check's other work
+ */
+static int
+spf_ask(void *ctx, const char *name, uint16_t type,
+    void (*done)(void *arg, const struct dns_answer *a), void *arg, void **h)
+{
+	struct chk_run *run = ctx;
+	struct spf_q *q = arena_alloc(chk_arena(run), sizeof(*q));
+	struct chk_query *cq;
+
+	q->done = done;
+	q->arg = arg;
+	if (chk_query(run, name, type, spf_q_answer, q, &cq) < 0)
+		return -1;
+	*h = cq;
+	return 0;
+}
+
+/* spf_unask - the evaluator cancels one of its questions */
+static void
+spf_unask(void *ctx, void *h)
+{
+	(void)ctx;
+	chk_query_cancel(h);
+}
+
 /* evaluate - check_host() for the current identity */
 static void
 evaluate(struct chk_run *run)
 {
 	const struct req *req = chk_req(run);
 	struct spf_state *s = *chk_state(run);
-	struct verdict_env *env = chk_env(run);
 	struct arena *a = chk_arena(run);
+	struct spf_resolver res = { spf_ask, spf_unask, run };
 	struct spf_params prm;
 	enum spf_result r;
 	int rc;
@@ -435,10 +575,11 @@ evaluate(struct chk_run *run)
 	prm.sender = s->sender;
 	prm.domain = s->domain;
 	prm.helo = req->helo;
-	prm.receiver = env->hostname;
-	prm.now = env->now;
+	prm.receiver = chk_hostname(run);
+	prm.now = chk_now(run);
 	prm.match = &s->match;
-	rc = spf_check(chk_dns(run), &prm, spf_answer, run, &s->c, &r);
+	rc = chk_dns(run) == NULL ? -1
+	    : spf_check(&res, &prm, spf_answer, run, &s->c, &r);
 	if (rc == 1)
 		got(run, r, NULL, r == SPF_NONE ? "not a domain name" : NULL);
 	else if (rc < 0)
@@ -475,8 +616,8 @@ static void
 spf_start(struct chk_run *run)
 {
 	const struct req *req = chk_req(run);
-	const struct chk_policy *pol = chk_policy(run);
-	const struct verdict_msg *m = &chk_env(run)->msg;
+	const struct spf_conf *conf = chk_conf(run);
+	const struct spf_memo *m = chk_memo(run, sizeof(*m));
 	struct spf_state *s;
 	const struct cidr *net;
 	char buf[CIDR_STRLEN];
@@ -492,14 +633,14 @@ spf_start(struct chk_run *run)
 		    req->protocol_state);
 		return;
 	}
-	if ((net = in_nets(pol->forwarders, pol->nforwarders,
+	if ((net = in_nets(conf->forwarders, conf->nforwarders,
 	    &req->client_ip)) != NULL) {
 		chk_done(run, CHK_NEUTRAL, "not checked: %s is a trusted "
 					   "forwarder (%s)", req->client_addr,
 		    cidr_format(net, buf, sizeof(buf)));
 		return;
 	}
-	if ((net = in_nets(pol->secondary_mx, pol->nsecondary_mx,
+	if ((net = in_nets(conf->secondary_mx, conf->nsecondary_mx,
 	    &req->client_ip)) != NULL) {
 		chk_done(run, CHK_NEUTRAL, "not checked: %s is our secondary MX "
 					   "(%s)", req->client_addr,
@@ -510,17 +651,17 @@ spf_start(struct chk_run *run)
 	memset(s, 0, sizeof(*s));
 	*chk_state(run) = s;
 	s->key = ident_key(req);
-	if (m->instance[0] != '\0' && m->spf_known && m->spf_key == s->key) {
+	if (m != NULL && m->known && m->key == s->key) {
 		/* The same message: no second evaluation, no second header. */
-		chk_set_dsn(run, m->spf_dsn);
-		if (m->spf_pool[0] != '\0')
-			chk_set_pool(run, arena_strdup(chk_arena(run),
-			    m->spf_pool));
-		chk_done_result(run, (enum chk_status)m->spf_status,
-		    m->spf_result, "%s (once per message)", m->spf_reason);
+		chk_set_dsn(run, arena_strdup(chk_arena(run), m->dsn));
+		if (m->pool[0] != '\0')
+			chk_set_identity(run, CHK_ID_SPF_DOMAIN,
+			    arena_strdup(chk_arena(run), m->pool));
+		chk_done_result(run, (enum chk_status)m->status, m->result,
+		    "%s (once per message)", m->reason);
 		return;
 	}
-	s->helo_phase = pol->helo_first && req->sender.full != NULL &&
+	s->helo_phase = conf->helo_first && req->sender.full != NULL &&
 	    !req->sender.is_null && req->helo != NULL;
 	evaluate(run);
 }
@@ -540,6 +681,14 @@ spf_cancel_run(struct chk_run *run)
 
 const struct chk_ops chk_spf_ops = {
 	.name = "spf",
+	.flags = CHK_F_DNS,
+	.max_queries = 16, /* the evaluator keeps at most 14 in the air */
+	.options = spf_options,
+	.conf_size = sizeof(struct spf_conf),
+	.conf_init = spf_init_conf,
+	.conf_copy = spf_copy_conf,
+	.conf_free = spf_free_conf,
+	.setup = spf_setup,
 	.dsn = "5.7.23",
 	.text = "{reason}",
 	.tempfail_text = "SPF temperror: the SPF record of the sender's domain "

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "proto.h"
 #include "request.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "checks/chk.h"
 
@@ -48,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = proto_feed(&p, (const char *)data + off, end - off,
 		    &ev);
 		char out[PROTO_REPLY_SIZE];
-		struct verdict_env env = { 0 };
+		struct pipeline_env env = { 0 };
 		struct verdict v;
 		struct req req;
 

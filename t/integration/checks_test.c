@@ -24,6 +24,7 @@
 #include "dns.h"
 #include "dnsd_run.h"
 #include "request.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "xalloc.h"
 
@@ -124,7 +125,7 @@ decide(const char *policy, const char *const *attrs, int *sync)
 {
 	const char *av[PA_COUNT] = { 0 };
 	char text[2048];
-	struct verdict_env env = { .hostname = "mx.test" };
+	struct pipeline_env env = { .hostname = "mx.test" };
 	struct result r = { 0 };
 	struct pipeline *p;
 	struct verdict v;
@@ -164,6 +165,7 @@ decide(const char *policy, const char *const *attrs, int *sync)
 	assert_int_equal(r.calls, 1);
 	dns_close(dns);
 	uv_run(&E.loop, UV_RUN_DEFAULT);
+	msg_fini(&env.msg);
 	cfg_unref(cfg);
 	arena_free(a);
 	return r;

@@ -24,6 +24,16 @@ struct got {
 	char expl[1024];
 };
 
+/* on_resolver - the evaluator asks the resolver itself */
+static const struct spf_resolver *
+on_resolver(struct dns *dns)
+{
+	static struct spf_resolver r;
+
+	spf_resolver_dns(&r, dns);
+	return &r;
+}
+
 static void
 on_done(void *arg, enum spf_result r, const char *expl, const char *why)
 {
@@ -89,7 +99,7 @@ main(int argc, char **argv)
 		p.helo = helo;
 		p.receiver = "unknown";
 		p.now = (int64_t)time(NULL);
-		switch (spf_check(dns, &p, on_done, &g, &c, &now)) {
+		switch (spf_check(on_resolver(dns), &p, on_done, &g, &c, &now)) {
 		case 1:
 			g.r = now;
 			break;

@@ -14,13 +14,14 @@
 #include "arena.h"
 #include "config.h"
 #include "request.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "checks/chk.h"
 #include "xalloc.h"
 
 /* decide - the daemon's decision; no check is enabled, so it is at once */
 static void
-decide(const struct cfg *cfg, const struct req *req, struct verdict_env *env,
+decide(const struct cfg *cfg, const struct req *req, struct pipeline_env *env,
     struct verdict *v)
 {
 	struct pipeline *p;
@@ -117,7 +118,7 @@ test_access_rules(void **state)
 	for (i = 0; i < nitems(cases); i++) {
 		const char *attrs[PA_COUNT] = { 0 };
 		struct arena *a = arena_new();
-		struct verdict_env env = { 0 };
+		struct pipeline_env env = { 0 };
 		struct verdict v;
 		struct req req;
 
@@ -144,7 +145,7 @@ test_access_log_line(void **state)
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	struct arena *a = arena_new();
-	struct verdict_env env = { 0 };
+	struct pipeline_env env = { 0 };
 	struct verdict v;
 	struct req req;
 

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "dns.h"
 #include "request.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "xalloc.h"
 
@@ -55,26 +56,42 @@ greedy_start(struct chk_run *run)
 	char name[64];
 	int i;
 
-	for (i = 0; i <= CHK_MAX_QUERIES; i++) {
+	for (i = 0; i <= CHK_DEFAULT_QUERIES; i++) {
 		snprintf(name, sizeof(name), "q%d.example.org", i);
-		if (chk_query(run, name, DNS_T_A, ignored, NULL) < 0)
+		if (chk_query(run, name, DNS_T_A, ignored, NULL, NULL) < 0)
 			chk_done(run, CHK_TEMPFAIL, "could not ask");
 	}
 }
 
-/* polite - asks CHK_MAX_QUERIES questions: allowed */
+/* polite - asks CHK_DEFAULT_QUERIES questions: allowed */
 static void
 polite_start(struct chk_run *run)
 {
 	char name[64];
 	int i;
 
-	for (i = 0; i < CHK_MAX_QUERIES; i++) {
+	for (i = 0; i < CHK_DEFAULT_QUERIES; i++) {
 		snprintf(name, sizeof(name), "p%d.example.org", i);
-		assert_int_equal(chk_query(run, name, DNS_T_A, ignored, NULL),
+		assert_int_equal(chk_query(run, name, DNS_T_A, ignored, NULL, NULL),
 		    0);
 	}
-	chk_done(run, CHK_PASS, "asked %d", CHK_MAX_QUERIES);
+	chk_done(run, CHK_PASS, "asked %d", CHK_DEFAULT_QUERIES);
+}
+
+/* roomy - declares a bound of its own (40) and asks up to it, or one more */
+static void
+roomy_start(struct chk_run *run)
+{
+	const char *over = chk_cfg(run)->hostname;
+	char name[64];
+	int i, n = over != NULL ? 41 : 40;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "r%d.example.org", i);
+		if (chk_query(run, name, DNS_T_A, ignored, NULL, NULL) < 0)
+			chk_done(run, CHK_TEMPFAIL, "could not ask");
+	}
+	chk_done(run, CHK_PASS, "asked %d", n);
 }
 
 static const struct chk_ops twice_ops = { .name = "twice", .dsn = "5.7.1",
@@ -83,10 +100,12 @@ static const struct chk_ops greedy_ops = { .name = "greedy", .dsn = "5.7.1",
 	.text = "{reason}", .start = greedy_start };
 static const struct chk_ops polite_ops = { .name = "polite", .dsn = "5.7.1",
 	.text = "{reason}", .start = polite_start };
+static const struct chk_ops roomy_ops = { .name = "roomy", .dsn = "5.7.1",
+	.text = "{reason}", .start = roomy_start, .max_queries = 40 };
 
 const struct chk_ops *const chk_registry[] = { &twice_ops, &greedy_ops,
-	&polite_ops };
-const unsigned chk_count = 3;
+	&polite_ops, &roomy_ops };
+const unsigned chk_count = 4;
 
 int
 chk_find(const char *name)
@@ -104,7 +123,7 @@ static void
 run_policy(const char *policy)
 {
 	const char *attrs[PA_COUNT] = { 0 };
-	struct verdict_env env = { .hostname = "mx.test" };
+	struct pipeline_env env = { .hostname = "mx.test" };
 	struct arena *a = arena_new();
 	struct pipeline *p;
 	struct verdict v;
@@ -191,12 +210,23 @@ test_chk_questions_up_to_the_bound_are_fine(void **state)
 	run_policy("checks:\n  polite: {}\n");
 }
 
+/* A check that needs more (a list of blocklists) says so in its ops. */
+static void
+test_chk_declared_bound_is_the_bound(void **state)
+{
+	(void)state;
+	run_policy("checks:\n  roomy: {}\n");
+	dies_saying("hostname: over.example\nchecks:\n  roomy: {}\n",
+	    "check roomy: more than 40 DNS questions at once");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chk_done_twice_is_a_panic),
 		cmocka_unit_test(test_chk_too_many_questions_is_a_panic),
+		cmocka_unit_test(test_chk_declared_bound_is_the_bound),
 		cmocka_unit_test(test_chk_questions_up_to_the_bound_are_fine),
 	};
 

@@ -15,11 +15,16 @@
 
 #include "config.h"
 #include "spf.h"
+#include "checks/dynamic_conf.h"
+#include "checks/spf_conf.h"
 #include "xalloc.h"
 
 #ifndef SOURCE_DIR
 #error SOURCE_DIR must name the source tree
 #endif
+
+/* The spf check's own options in a policy. */
+#define SPFC(pol) ((const struct spf_conf *)(pol)->conf)
 
 static struct cfg *
 parse(const char *text, struct why *why)
@@ -203,22 +208,23 @@ test_config_spf(void **state)
 	assert_int_equal(spf->results[SPF_SOFTFAIL].on, CHK_SCORE);
 	assert_int_equal(spf->results[SPF_SOFTFAIL].score, 2);
 	assert_int_equal(spf->results[SPF_NEUTRAL].score, 0);
-	assert_true(spf->helo_first);
-	assert_int_equal(spf->header, CHK_HDR_AUTH_RESULTS);
-	assert_int_equal(spf->nforwarders, 2);
-	assert_string_equal(cidr_format(&spf->forwarders[1], buf, sizeof(buf)),
+	assert_true(SPFC(spf)->helo_first);
+	assert_int_equal(SPFC(spf)->header, SPF_HDR_AUTH_RESULTS);
+	assert_int_equal(SPFC(spf)->nforwarders, 2);
+	assert_string_equal(cidr_format(&SPFC(spf)->forwarders[1], buf,
+	    sizeof(buf)),
 	    "2001:db8::/32");
-	assert_int_equal(spf->nsecondary_mx, 1);
+	assert_int_equal(SPFC(spf)->nsecondary_mx, 1);
 	assert_false(cfg->greylist.pool_spf);
 	assert_false(cfg->greylist.pool_fcrdns);
 	/* The profile starts from the main policy and changes two keys. */
 	pspf = &cfg->profiles[0].checks[chk_find("spf")];
 	assert_int_equal(pspf->results[SPF_SOFTFAIL].on, CHK_LOG);
 	assert_int_equal(pspf->results[SPF_FAIL].score, 4);
-	assert_int_equal(pspf->header, CHK_HDR_AUTH_RESULTS);
-	assert_int_equal(pspf->nforwarders, 0);
-	assert_int_equal(pspf->nsecondary_mx, 1);
-	assert_ptr_not_equal(pspf->secondary_mx, spf->secondary_mx);
+	assert_int_equal(SPFC(pspf)->header, SPF_HDR_AUTH_RESULTS);
+	assert_int_equal(SPFC(pspf)->nforwarders, 0);
+	assert_int_equal(SPFC(pspf)->nsecondary_mx, 1);
+	assert_ptr_not_equal(SPFC(pspf)->secondary_mx, SPFC(spf)->secondary_mx);
 	cfg_unref(cfg);
 	/* Without a section: off, with the documented defaults ready. */
 	cfg = parse("", &why);
@@ -285,7 +291,8 @@ test_config_shipped_file(void **state)
 	assert_int_equal(cfg->checks[chk_find("rdns")].on_fail, CHK_REJECT);
 	assert_int_equal(cfg->checks[chk_find("helo")].on_fail, CHK_REJECT);
 	assert_int_equal(cfg->checks[chk_find("dynamic")].on_fail, CHK_REJECT);
-	assert_non_null(cfg->checks[chk_find("dynamic")].patterns);
+	assert_non_null(((const struct dynamic_conf *)
+	    cfg->checks[chk_find("dynamic")].conf)->patterns);
 	assert_int_equal(cfg->checks[chk_find("fcrdns")].on_fail, CHK_SCORE);
 	assert_int_equal(cfg->checks[chk_find("fcrdns")].score, 2);
 	assert_int_equal(cfg->checks[chk_find("helo_dns")].score, 2);
@@ -302,7 +309,7 @@ test_config_shipped_file(void **state)
 		assert_int_equal(spf->results[SPF_SOFTFAIL].on, CHK_SCORE);
 		assert_int_equal(spf->results[SPF_SOFTFAIL].score, 2);
 		assert_int_equal(spf->results[SPF_TEMPERROR].on, CHK_DEFER);
-		assert_int_equal(spf->header, CHK_HDR_RECEIVED_SPF);
+		assert_int_equal(SPFC(spf)->header, SPF_HDR_RECEIVED_SPF);
 		assert_true(cfg->greylist.pool_spf);
 		assert_true(cfg->greylist.pool_fcrdns);
 	}

@@ -20,6 +20,7 @@
 #include "greylist.h"
 #include "request.h"
 #include "store.h"
+#include "pipeline.h"
 #include "verdict.h"
 #include "checks/chk.h"
 #include "xalloc.h"
@@ -29,7 +30,7 @@
 /* pipeline_decide_now - the daemon's decision; no check is enabled here */
 static void
 pipeline_decide_now(const struct cfg *cfg, const struct req *req,
-    struct verdict_env *env, struct verdict *v)
+    struct pipeline_env *env, struct verdict *v)
 {
 	struct pipeline *p;
 
@@ -407,7 +408,7 @@ test_greylist_sender_normalization(void **state)
 
 /* decide - a full decision through the daemon's pipeline */
 static const char *
-decide(struct fixture *f, struct cfg *cfg, struct verdict_env *env,
+decide(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
     const char *instance, const char *rcpt, int64_t t, const char **rule)
 {
 	const char *attrs[PA_COUNT] = { 0 };
@@ -435,7 +436,7 @@ test_greylist_decision_and_header_once(void **state)
 				     "    text: please retry in {seconds}s "
 				     "({seconds})\n";
 	struct fixture *f = *state;
-	struct verdict_env env = { .hostname = "mx.test" };
+	struct pipeline_env env = { .hostname = "mx.test" };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	const char *rule;
@@ -464,6 +465,7 @@ test_greylist_decision_and_header_once(void **state)
 	    "DUNNO");
 	assert_string_equal(rule, "greylist:known");
 	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
 	cfg_unref(cfg);
 }
 
@@ -515,7 +517,7 @@ test_greylist_store_trouble(void **state)
 	struct store_ops ops;
 	struct store flaky_store = { &ops };
 	struct store_handle flaky_handle = { &flaky_store }, gone = { NULL };
-	struct verdict_env env = { .hostname = "mx" };
+	struct pipeline_env env = { .hostname = "mx" };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	struct cfg *cfgd = cfg_parse("t.yaml", policy_defer,
@@ -563,6 +565,7 @@ test_greylist_store_trouble(void **state)
 	assert_non_null(strstr(decide(f, cfg, &env, "I", "u@x", T0 + 10,
 	    &rule), "DEFER_IF_PERMIT 4.7.1"));
 	assert_string_equal(rule, "greylist:early(wait=290s)");
+	msg_fini(&env.msg);
 	cfg_unref(cfg);
 	cfg_unref(cfgd);
 }
@@ -572,7 +575,7 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 {
 	static const char policy[] = "checks:\n  greylist: {}\n";
 	struct fixture *f = *state;
-	struct verdict_env env = { .hostname = "mx" };
+	struct pipeline_env env = { .hostname = "mx" };
 	const char *attrs[PA_COUNT] = { 0 };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
@@ -594,6 +597,7 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
 	pipeline_decide_now(cfg, &req, &env, &v);
 	assert_string_equal(v.rule, "default");
+	msg_fini(&env.msg);
 	cfg_unref(cfg);
 }
 

@@ -1,0 +1,342 @@
+/*
+ * greylist - greylisting as a state module (kind STATE): it runs after
+ * the checks, when they did not refuse and the score is at or above
+ * scores.greylist, for RCPT requests (or requests without a state) of
+ * clients that did not log in. Its settings are the daemon's (the keeper
+ * sweeps with them), so they live in struct cfg and only the main policy
+ * sets them; a profile may only switch greylisting off or on.
+ *
+ * The triplet's client is the client network, or a verified identity of
+ * the sending organization when the checks found one (pool): the SPF-
+ * authorized domain, else the registered domain of a forward-confirmed
+ * client name when it is the sender's too and the name does not look
+ * like a dial-in pool.
+ */
+#include "chk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "arena.h"
+#include "config.h"
+#include "dynamic.h"
+#include "greylist.h"
+#include "request.h"
+#include "store.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+static const char *const gl_options[] = { "delay", "retry_window", "max_age",
+	"ipv4_prefix", "ipv6_prefix", "awl_clients", "awl_domains",
+	"strip_batv", "strip_srs", "strip_extension", "fold_digits", "text",
+	"header", "on_error", "sweep_interval", "sweep_batch", "pool_spf",
+	"pool_fcrdns", "pool_spf_ipv4_prefix", "pool_spf_ipv6_prefix", NULL };
+enum { K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC, K_AWLD, K_BATV,
+	K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER, K_ON_ERROR, K_SWEEP, K_BATCH,
+	K_POOL_SPF, K_POOL_FCRDNS, K_POOL_V4, K_POOL_V6 };
+
+/* gl_setup - checks.greylist, into the config's greylist settings */
+static int
+gl_setup(struct cfg_parser *y, struct chk_policy *pol,
+    struct cfg_node *const *v, void *conf)
+{
+	struct gl_conf *g = &cfg_parser_cfg(y)->greylist;
+	uint64_t ms;
+
+	(void)conf;
+	g->enabled = pol->enabled;
+	if (v[K_DELAY] && cfg_seconds(y, v[K_DELAY], "greylist: delay", 0,
+	    86400, &g->delay) < 0)
+		return -1;
+	if (v[K_WINDOW] && cfg_seconds(y, v[K_WINDOW], "greylist: "
+	    "retry_window", 60, 30 * 86400, &g->retry_window) < 0)
+		return -1;
+	if (v[K_MAX_AGE] && cfg_seconds(y, v[K_MAX_AGE], "greylist: max_age",
+	    3600, 3650 * 86400LL, &g->max_age) < 0)
+		return -1;
+	if (v[K_V4] && cfg_uint(y, v[K_V4], "greylist: ipv4_prefix", 0, 32,
+	    &g->ipv4_prefix) < 0)
+		return -1;
+	if (v[K_V6] && cfg_uint(y, v[K_V6], "greylist: ipv6_prefix", 0, 128,
+	    &g->ipv6_prefix) < 0)
+		return -1;
+	if (v[K_POOL_V4] && cfg_uint(y, v[K_POOL_V4], "greylist: "
+	    "pool_spf_ipv4_prefix", 0, 32, &g->pool_spf_ipv4_prefix) < 0)
+		return -1;
+	if (v[K_POOL_V6] && cfg_uint(y, v[K_POOL_V6], "greylist: "
+	    "pool_spf_ipv6_prefix", 0, 128, &g->pool_spf_ipv6_prefix) < 0)
+		return -1;
+	if (v[K_AWLC] && cfg_uint(y, v[K_AWLC], "greylist: awl_clients", 0,
+	    1000000, &g->awl_clients) < 0)
+		return -1;
+	if (v[K_AWLD] && cfg_uint(y, v[K_AWLD], "greylist: awl_domains", 0,
+	    1000000, &g->awl_domains) < 0)
+		return -1;
+	if ((v[K_BATV] && cfg_bool(y, v[K_BATV], "greylist: strip_batv",
+		&g->strip_batv) < 0) ||
+	    (v[K_SRS] && cfg_bool(y, v[K_SRS], "greylist: strip_srs",
+		&g->strip_srs) < 0) ||
+	    (v[K_EXT] && cfg_bool(y, v[K_EXT], "greylist: strip_extension",
+		&g->strip_extension) < 0) ||
+	    (v[K_DIGITS] && cfg_bool(y, v[K_DIGITS], "greylist: fold_digits",
+		&g->fold_digits) < 0) ||
+	    (v[K_HEADER] && cfg_bool(y, v[K_HEADER], "greylist: header",
+		&g->header) < 0) ||
+	    (v[K_POOL_SPF] && cfg_bool(y, v[K_POOL_SPF], "greylist: pool_spf",
+		&g->pool_spf) < 0) ||
+	    (v[K_POOL_FCRDNS] && cfg_bool(y, v[K_POOL_FCRDNS],
+		"greylist: pool_fcrdns", &g->pool_fcrdns) < 0))
+		return -1;
+	if (v[K_TEXT]) {
+		char *t = NULL;
+		const char *p;
+
+		if (cfg_string(y, v[K_TEXT], "greylist: text", &t) < 0)
+			return -1;
+		for (p = t; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				free(t);
+				return cfg_fail(y, v[K_TEXT], "greylist: text "
+							      "contains a "
+							      "control "
+							      "character");
+			}
+		}
+		if (strlen(t) > 400) {
+			free(t);
+			return cfg_fail(y, v[K_TEXT], "greylist: text is longer "
+						      "than 400 characters");
+		}
+		free(g->text);
+		g->text = t;
+	}
+	if (v[K_ON_ERROR] && cfg_defer(y, v[K_ON_ERROR], "greylist: on_error",
+	    "", &g->defer_on_error) < 0)
+		return -1;
+	if (v[K_SWEEP]) {
+		if (cfg_duration(y, v[K_SWEEP], "greylist: sweep_interval", 100,
+		    86400000, &ms) < 0)
+			return -1;
+		g->sweep_interval_ms = (int64_t)ms;
+	}
+	if (v[K_BATCH] && cfg_uint(y, v[K_BATCH], "greylist: sweep_batch", 1,
+	    100000, &g->sweep_batch) < 0)
+		return -1;
+	/* A retry must be able to come after the delay and in the window. */
+	if (g->delay >= g->retry_window)
+		return cfg_fail(y, v[K_DELAY] ? v[K_DELAY] : v[K_WINDOW],
+		    "greylist: delay (%llds) is not shorter than retry_window "
+		    "(%llds): no retry could ever pass",
+		    (long long)g->delay, (long long)g->retry_window);
+	return 0;
+}
+
+/*
+ * pick_pool - the verified identity greylisting keys on instead of the
+ * client network: the SPF-authorized domain (the spf check names it only
+ * for a pass from a narrow enough mechanism), else the registered domain
+ * of the forward-confirmed client name (a check's, or Postfix's) when it
+ * is the sender's registered domain too, unless that name looks dynamic
+ * (a dial-in pool is not one organization's servers).
+ */
+static const char *
+pick_pool(struct chk_run *run)
+{
+	const struct gl_conf *g = &chk_cfg(run)->greylist;
+	const struct req *req = chk_req(run);
+	const char *spf = chk_identity(run, CHK_ID_SPF_DOMAIN);
+	const char *name = chk_identity(run, CHK_ID_CLIENT_NAME);
+	const char *dyn = chk_identity(run, CHK_ID_DYNAMIC_NAME);
+	const char *stat = chk_identity(run, CHK_ID_STATIC_NAME);
+	const char *reg, *sreg;
+
+	if (g->pool_spf && spf != NULL)
+		return arena_printf(chk_arena(run), "spf:%s", spf);
+	if (!g->pool_fcrdns || !req->has_client_ip)
+		return NULL;
+	if (name == NULL)
+		name = req->client_name; /* Postfix verified it */
+	if (name == NULL)
+		return NULL;
+	/* The dynamic check's judgement of the name, else the built-in one. */
+	if (dyn != NULL && strcasecmp(dyn, name) == 0)
+		return NULL;
+	if ((stat == NULL || strcasecmp(stat, name) != 0) &&
+	    dyn_classify(name, &req->client_ip, NULL, NULL, 0))
+		return NULL;
+	if ((reg = dyn_registered_domain(name)) == NULL)
+		return NULL;
+	/*
+	 * Only an organization that sends its own mail: the sender's
+	 * registered domain is the name's. Every customer of a hosting
+	 * provider has a name under the provider's domain, and one pool
+	 * (and one auto-whitelist entry) would cover them all.
+	 */
+	if (req->sender.domain == NULL || req->sender.is_null ||
+	    (sreg = dyn_registered_domain(req->sender.domain)) == NULL ||
+	    strcasecmp(reg, sreg) != 0)
+		return NULL;
+	return arena_printf(chk_arena(run), "fcrdns:%s", reg);
+}
+
+/* expand - the text with every {seconds} replaced */
+static char *
+expand(struct arena *a, const char *text, int64_t seconds)
+{
+	char out[1024], num[24];
+	const char *p = text;
+	size_t o = 0, nlen;
+
+	nlen = (size_t)snprintf(num, sizeof(num), "%lld", (long long)seconds);
+	while (*p != '\0' && o + nlen + 1 < sizeof(out)) {
+		if (strncmp(p, "{seconds}", 9) == 0) {
+			memcpy(out + o, num, nlen);
+			o += nlen;
+			p += 9;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return arena_strdup(a, out);
+}
+
+/* rfc5322_date - "Mon, 23 Nov 2026 01:52:34 +0000" */
+static char *
+rfc5322_date(struct arena *a, int64_t now)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	char buf[64];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	return arena_strdup(a, buf);
+}
+
+/* The message memo: X-Greylist goes out once per message. */
+struct gl_memo {
+	bool header;
+};
+
+/* judge - the store's answer for the triplet into the verdict */
+static void
+judge(struct chk_run *run, const char *pool, const struct gl_result *res)
+{
+	const struct gl_conf *g = &chk_cfg(run)->greylist;
+	struct arena *a = chk_arena(run);
+	struct verdict *v = chk_verdict(run);
+	const char *key;
+
+	/* The key's client part, when it is a pool and not the network. */
+	key = pool ? arena_printf(a, ",key=%s", pool) : "";
+	switch (res->status) {
+	case GL_SKIP:
+		return;
+	case GL_NEW:
+	case GL_EARLY:
+		v->action = arena_printf(a, "DEFER_IF_PERMIT 4.7.1 %s",
+		    expand(a, g->text, res->wait));
+		v->rule = arena_printf(a, "greylist:%s(wait=%llds%s)",
+		    res->status == GL_NEW ? "new" : "early",
+		    (long long)res->wait, key);
+		return;
+	case GL_PASS: {
+		struct gl_memo *m = chk_memo(run, sizeof(*m));
+
+		v->rule = arena_printf(a, "greylist:pass(delayed=%llds%s)",
+		    (long long)res->delayed, key);
+		if (g->header && (m == NULL || !m->header)) {
+			char *h = arena_printf(a, "X-Greylist: delayed %lld "
+			    "seconds by policyd at %s; %s",
+			    (long long)res->delayed, chk_hostname(run),
+			    rfc5322_date(a, chk_now(run)));
+			bool queued = chk_queue_header(run, h);
+
+			if (m != NULL)
+				m->header = queued;
+		}
+		return;
+	}
+	case GL_KNOWN:
+		v->rule = arena_printf(a, "greylist:known%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
+		return;
+	case GL_AWL_CLIENT:
+		v->rule = arena_printf(a, "greylist:awl-client%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
+		return;
+	case GL_AWL_DOMAIN:
+		v->rule = arena_printf(a, "greylist:awl-domain%s%s%s",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
+		return;
+	}
+}
+
+/* trouble - the store could not answer: on_error */
+static void
+trouble(struct chk_run *run)
+{
+	struct verdict *v = chk_verdict(run);
+
+	v->rule = "greylist:error";
+	if (chk_cfg(run)->greylist.defer_on_error)
+		v->action = "DEFER_IF_PERMIT 4.3.0 Greylisting is temporarily "
+			    "unavailable, please try again later";
+}
+
+/* gl_start - greylist the request, if it is to be */
+static void
+gl_start(struct chk_run *run)
+{
+	const struct cfg *cfg = chk_cfg(run);
+	struct store *st = store_get(chk_store(run));
+	struct gl_result res;
+	const char *pool;
+	struct why why;
+	int score, reject, greylist, rc;
+
+	chk_scores(run, &score, &reject, &greylist);
+	if (!cfg->greylist.enabled || score < greylist) {
+		chk_done(run, CHK_NEUTRAL, "not greylisted");
+		return;
+	}
+	if (chk_dry(run)) {
+		chk_verdict(run)->rule = "greylist(not run: no state is "
+					 "changed)";
+		chk_done(run, CHK_NEUTRAL, "dry run");
+		return;
+	}
+	if (st == NULL) {
+		chk_store_report(run, STORE_ERROR, "the store is not open");
+		trouble(run);
+		chk_done(run, CHK_TEMPFAIL, "the store is not open");
+		return;
+	}
+	pool = pick_pool(run);
+	rc = greylist_check(st, &cfg->greylist, chk_req(run), pool,
+	    chk_now(run), &res, &why);
+	if (rc != 0) {
+		chk_store_report(run, rc, why.text);
+		trouble(run);
+		chk_done(run, CHK_TEMPFAIL, "%s", why.text);
+		return;
+	}
+	chk_store_report(run, 0, NULL);
+	judge(run, pool, &res);
+	chk_done(run, CHK_PASS, "greylisted");
+}
+
+const struct chk_ops chk_greylist_ops = {
+	.name = "greylist",
+	.kind = CHK_KIND_STATE,
+	.flags = CHK_F_MAIN_OPTIONS,
+	/* RCPT requests, and requests without a protocol_state. */
+	.states = CHK_ST_RCPT | CHK_ST_NONE,
+	.options = gl_options,
+	.setup = gl_setup,
+	.start = gl_start,
+};
