@@ -79,6 +79,7 @@ struct pipeline {
 	unsigned nruns;
 	unsigned nchecks;              /* runs[0..nchecks): kind CHECK */
 	unsigned next_state;           /* the state run to start next */
+	struct chk_run *at_work;       /* the state run started last, or NULL */
 	unsigned pending;              /* checks without their result */
 	bool in_decide;                /* pipeline_decide() is on the stack */
 	bool advancing;                /* advance() is on the stack */
@@ -902,14 +903,13 @@ advance(struct pipeline *p)
 		if (p->stage == STAGE_STATE) {
 			struct chk_run *r;
 
-			if (p->next_state > p->nchecks &&
-			    !p->runs[p->next_state - 1].done)
+			if (p->at_work != NULL && !p->at_work->done)
 				break; /* a module is still at work */
 			if (p->next_state == p->nruns) {
 				p->stage = STAGE_DONE;
 				continue;
 			}
-			r = &p->runs[p->next_state++];
+			r = p->at_work = &p->runs[p->next_state++];
 			start_run(r);
 			continue;
 		}
@@ -966,11 +966,12 @@ on_deadline(uv_timer_t *t)
 		end_checks(p);
 	} else if (p->stage == STAGE_STATE) {
 		/* The module at work stops, and answers as it can at once. */
-		struct chk_run *r = &p->runs[p->next_state - 1];
+		struct chk_run *r = p->at_work;
 
-		if (!r->done && r->ops->cancel)
+		if (r != NULL && !r->done && r->ops->cancel)
 			r->ops->cancel(r);
-		r->done = true;
+		if (r != NULL)
+			r->done = true;
 	}
 	advance(p);
 }
@@ -1116,8 +1117,9 @@ pipeline_cancel(struct pipeline *p)
 	for (i = 0; i < p->nruns; i++) {
 		struct chk_run *r = &p->runs[i];
 
+		/* State modules: only the one at work has begun. */
 		if (r->done || (r->ops->kind == CHK_KIND_STATE &&
-		    i >= p->next_state))
+		    r != p->at_work))
 			continue;
 		cancel_queries(r);
 		if (r->ops->cancel)

@@ -526,6 +526,30 @@ test_checks_sync_without_dns(void **state)
 					"fcrdns:pass:0ms"));
 }
 
+/*
+ * A refusal by a check that asked DNS, with greylisting enabled: the
+ * reply came only at the deadline (10 s; Postfix's own timeout may come
+ * first and accept the mail), because the pipeline took the state
+ * module it skipped after a refusal for one still at work.
+ */
+static void
+test_checks_refusal_with_greylisting_answers_at_once(void **state)
+{
+	static const char *const attrs[] = { "client_address", "192.0.2.99",
+		"reverse_client_name", "unknown", "recipient",
+		"u@our.example", NULL };
+	uint64_t t0 = uv_hrtime();
+	struct result r;
+
+	(void)state;
+	r = decide("deadline: 5s\nchecks:\n  rdns: {}\n  greylist: {}\n",
+	    attrs, NULL);
+	assert_string_equal(r.rule, "check:rdns");
+	if ((uv_hrtime() - t0) / 1000000 >= 2000)
+		fail_msg("the refusal took %llu ms",
+		    (unsigned long long)((uv_hrtime() - t0) / 1000000));
+}
+
 int
 main(void)
 {
@@ -536,6 +560,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_checks_cname_loop_is_dns_trouble, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_checks_refusal_with_greylisting_answers_at_once, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
