@@ -1,7 +1,7 @@
 /*
- * greylist - greylisting and auto-whitelist on the store.
- * Data flow: request -> greylist_check() -> store (one transaction) ->
- * result for the decision. The expiry sweep runs from a timer.
+ * greylist - greylisting and auto-whitelist: the keys of a request
+ * (greylist_op), the judgement every backend runs on its own reads and
+ * writes (gl_judge), sender normalization, the records' codec.
  */
 #include "greylist.h"
 
@@ -18,7 +18,6 @@
 #include "xalloc.h"
 
 #define HOUR 3600
-#define TRIES 3 /* a transaction that loses a deadlock runs again */
 #define PART_MAX 400 /* bytes kept of a sender or recipient in a key */
 
 /* gl_conf_defaults - the seed policy: 5 minutes, 2 days, 35 days */
@@ -286,44 +285,102 @@ greylist_net(const struct gl_conf *c, const char *client, char *out,
 	return out;
 }
 
-/* greylist_expired - entry unused too long, or a try that never came */
+/* expired - unused too long, or a try whose retry never came */
+static bool
+expired(const struct gl_limits *l, const struct gl_entry *e, int64_t now)
+{
+	if (now - e->last > l->max_age)
+		return true;
+	return e->passed_at == 0 && now - e->first > l->retry_window;
+}
+
+/* gl_limits - what a judgement needs of the config */
+struct gl_limits
+gl_limits(const struct gl_conf *c)
+{
+	struct gl_limits l = { c->delay, c->retry_window, c->max_age,
+		c->awl_clients, c->awl_domains };
+
+	return l;
+}
+
+/* greylist_expired - the entry no longer counts */
 bool
 greylist_expired(const struct gl_conf *c, const struct gl_entry *e,
     int64_t now)
 {
-	if (now - e->last > c->max_age)
-		return true;
-	return e->passed_at == 0 && now - e->first > c->retry_window;
+	struct gl_limits l = gl_limits(c);
+
+	return expired(&l, e, now);
 }
+
+/* gl_entry_expires - the first second at which expired() holds */
+int64_t
+gl_entry_expires(const struct gl_limits *l, const struct gl_entry *e)
+{
+	int64_t t = e->last + l->max_age + 1;
+
+	if (e->passed_at == 0 && e->first + l->retry_window + 1 < t)
+		t = e->first + l->retry_window + 1;
+	return t;
+}
+
+/* awl_entry_expires - unused for max_age */
+int64_t
+awl_entry_expires(const struct gl_limits *l, const struct awl_entry *e)
+{
+	return e->last + l->max_age + 1;
+}
+
+/* gl_table - where each record of an operation lives */
+const char *
+gl_table(enum gl_rec r)
+{
+	static const char *const names[GL_NRECS] = {
+		[GL_REC_CLIENT] = GL_TABLE_CLIENT,
+		[GL_REC_DOMAIN] = GL_TABLE_DOMAIN,
+		[GL_REC_TRIPLET] = GL_TABLE_TRIPLET,
+	};
+
+	return (unsigned)r < GL_NRECS ? names[r] : "?";
+}
+
+/* Reads and writes of one judgement. */
+struct judge_io {
+	const struct gl_op *op;
+	gl_read_fn *rd;
+	gl_write_fn *wr;
+	void *arg;
+};
 
 /* awl_get - an AWL record, or a zero one when absent or expired */
 static int
-awl_get(struct store_txn *txn, const struct store_ops *ops,
-    enum store_table t, const char *key, size_t klen, int64_t now,
-    int64_t max_age, struct awl_entry *e, struct why *why)
+awl_get(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
+    struct why *why)
 {
-	unsigned char v[STORE_VAL_MAX];
+	unsigned char v[GL_VAL_MAX];
 	size_t vlen = sizeof(v);
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = ops->get(txn, t, key, klen, v, &vlen, why);
+	rc = io->rd(io->arg, r, v, &vlen, why);
 	if (rc == STORE_NOTFOUND)
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (awl_entry_decode(v, vlen, e) < 0 || now - e->last > max_age)
+	if (awl_entry_decode(v, vlen, e) < 0 ||
+	    io->op->now - e->last > io->op->lim.max_age)
 		memset(e, 0, sizeof(*e)); /* damaged or expired: start over */
 	return 0;
 }
 
 /* awl_count - a pass: count it at most once per hour, store */
 static int
-awl_count(struct store_txn *txn, const struct store_ops *ops,
-    enum store_table t, const char *key, size_t klen, int64_t now,
-    struct awl_entry *e, struct why *why)
+awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
+    struct why *why)
 {
 	unsigned char v[AWL_ENTRY_SIZE];
+	int64_t now = io->op->now;
 
 	if (e->first == 0)
 		e->first = now;
@@ -334,121 +391,101 @@ awl_count(struct store_txn *txn, const struct store_ops *ops,
 	}
 	e->last = now;
 	awl_entry_encode(e, v);
-	return ops->put(txn, t, key, klen, v, sizeof(v), why);
+	return io->wr(io->arg, r, v, sizeof(v),
+	    awl_entry_expires(&io->op->lim, e), why);
 }
 
-/* check_once - the whole check in one transaction */
-static int
-check_once(struct store *st, const struct gl_conf *c, const char *net,
-    const char *domain, const char *key, size_t klen, int64_t now,
+/* gl_judge - the whole judgement on the backend's reads and writes */
+int
+gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
     struct gl_result *res, struct why *why)
 {
-	const struct store_ops *ops = st->ops;
+	const struct judge_io io = { op, rd, wr, arg };
+	const struct gl_limits *l = &op->lim;
+	bool domain = op->klen[GL_REC_DOMAIN] > 0, passed;
+	unsigned char v[GL_VAL_MAX];
 	struct awl_entry ac, ad;
-	struct store_txn *txn;
+	size_t vlen = sizeof(v);
+	int64_t now = op->now;
 	struct gl_entry e;
-	unsigned char v[STORE_VAL_MAX];
-	char dkey[STORE_KEY_MAX];
-	size_t vlen = sizeof(v), nlen = strlen(net) + 1, dlen = 0;
-	bool passed;
 	int rc;
 
-	if ((rc = ops->begin(st, &txn, why)) != 0)
-		return rc;
-	if (domain != NULL) {
-		/* Keys end in a NUL, so they print and split as strings. */
-		dlen = (size_t)snprintf(dkey, sizeof(dkey), "%s%c%.*s", net,
-		    '\0', PART_MAX, domain) + 1;
-		if (dlen > sizeof(dkey))
-			dlen = sizeof(dkey);
-	}
-
+	memset(res, 0, sizeof(*res));
 	/* The auto-whitelists decide first. */
-	rc = awl_get(txn, ops, STORE_AWL_CLIENT, net, nlen, now, c->max_age,
-	    &ac, why);
-	if (rc == 0 && c->awl_clients > 0 && ac.count >= c->awl_clients) {
+	if ((rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
+		return rc;
+	if (l->awl_clients > 0 && ac.count >= l->awl_clients) {
 		res->status = GL_AWL_CLIENT;
-		rc = awl_count(txn, ops, STORE_AWL_CLIENT, net, nlen, now, &ac,
-		    why);
-		goto done;
+		return awl_count(&io, GL_REC_CLIENT, &ac, why);
 	}
 	memset(&ad, 0, sizeof(ad));
-	if (rc == 0 && dlen > 0)
-		rc = awl_get(txn, ops, STORE_AWL_DOMAIN, dkey, dlen, now,
-		    c->max_age, &ad, why);
-	if (rc == 0 && dlen > 0 && c->awl_domains > 0 &&
-	    ad.count >= c->awl_domains) {
+	if (domain && (rc = awl_get(&io, GL_REC_DOMAIN, &ad, why)) != 0)
+		return rc;
+	if (domain && l->awl_domains > 0 && ad.count >= l->awl_domains) {
 		res->status = GL_AWL_DOMAIN;
-		rc = awl_count(txn, ops, STORE_AWL_DOMAIN, dkey, dlen, now, &ad,
-		    why);
-		if (rc == 0 && c->awl_clients > 0)
-			rc = awl_count(txn, ops, STORE_AWL_CLIENT, net, nlen,
-			    now, &ac, why);
-		goto done;
+		rc = awl_count(&io, GL_REC_DOMAIN, &ad, why);
+		if (rc == 0 && l->awl_clients > 0)
+			rc = awl_count(&io, GL_REC_CLIENT, &ac, why);
+		return rc;
 	}
-	if (rc != 0)
-		goto done;
 
-	rc = ops->get(txn, STORE_GREYLIST, key, klen, v, &vlen, why);
+	rc = rd(arg, GL_REC_TRIPLET, v, &vlen, why);
 	if (rc == STORE_NOTFOUND || (rc == 0 &&
-	    (gl_entry_decode(v, vlen, &e) < 0 || greylist_expired(c, &e, now) ||
+	    (gl_entry_decode(v, vlen, &e) < 0 || expired(l, &e, now) ||
 	    e.first > now))) {
 		/* First sight, or an entry too old (or damaged) to count. */
 		memset(&e, 0, sizeof(e));
 		e.first = now;
-		rc = 0;
 	} else if (rc != 0) {
-		goto done;
+		return rc;
 	}
 	e.last = now;
 	e.count++;
 	if (e.passed_at != 0) {
 		res->status = GL_KNOWN;
-	} else if (now - e.first >= c->delay) {
+	} else if (now - e.first >= l->delay) {
 		res->status = GL_PASS;
 		res->delayed = now - e.first;
 		e.passed_at = now;
 	} else {
 		res->status = e.count == 1 ? GL_NEW : GL_EARLY;
-		res->wait = c->delay - (now - e.first);
+		res->wait = l->delay - (now - e.first);
 	}
 	gl_entry_encode(&e, v);
-	rc = ops->put(txn, STORE_GREYLIST, key, klen, v, GL_ENTRY_SIZE, why);
+	rc = wr(arg, GL_REC_TRIPLET, v, GL_ENTRY_SIZE, gl_entry_expires(l, &e),
+	    why);
 	passed = res->status == GL_PASS || res->status == GL_KNOWN;
-	if (rc == 0 && passed && c->awl_clients > 0)
-		rc = awl_count(txn, ops, STORE_AWL_CLIENT, net, nlen, now, &ac,
-		    why);
-	if (rc == 0 && passed && dlen > 0 && c->awl_domains > 0)
-		rc = awl_count(txn, ops, STORE_AWL_DOMAIN, dkey, dlen, now, &ad,
-		    why);
-done:
-	if (rc != 0) {
-		ops->abort(txn);
-		return rc;
-	}
-	return ops->commit(txn, why);
+	if (rc == 0 && passed && l->awl_clients > 0)
+		rc = awl_count(&io, GL_REC_CLIENT, &ac, why);
+	if (rc == 0 && passed && domain && l->awl_domains > 0)
+		rc = awl_count(&io, GL_REC_DOMAIN, &ad, why);
+	return rc;
 }
 
-/* greylist_check - judge and record one request */
-int
-greylist_check(struct store *st, const struct gl_conf *c,
-    const struct req *req, const char *pool, int64_t now,
-    struct gl_result *res, struct why *why)
+/* lower - lower-case s in place */
+static void
+lower(char *s)
 {
-	char net[GL_POOL_MAX], sender[2 * PART_MAX], key[STORE_KEY_MAX];
-	char rcpt[PART_MAX + 1], *q;
-	size_t klen;
-	int rc = 0, i;
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
 
-	memset(res, 0, sizeof(*res));
-	if (!req->has_client_ip || req->rcpt.full == NULL) {
-		res->status = GL_SKIP;
-		return 0;
-	}
+/* greylist_op - the keys of one request's records */
+bool
+greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
+    int64_t now, struct gl_op *op)
+{
+	char net[GL_POOL_MAX], sender[2 * PART_MAX], rcpt[PART_MAX + 1];
+	size_t n;
+
+	op->now = now;
+	op->lim = gl_limits(c);
+	memset(op->klen, 0, sizeof(op->klen));
+	if (!req->has_client_ip || req->rcpt.full == NULL)
+		return false;
 	if (pool != NULL && pool[0] != '\0') {
 		snprintf(net, sizeof(net), "%s", pool);
-		for (q = net; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
+		lower(net);
 	} else {
 		greylist_net(c, req->client_addr, net, sizeof(net));
 	}
@@ -458,89 +495,19 @@ greylist_check(struct store *st, const struct gl_conf *c,
 		greylist_norm_sender(c, req->sender.full, sender,
 		    sizeof(sender));
 	snprintf(rcpt, sizeof(rcpt), "%s", req->rcpt.full);
-	for (q = rcpt; *q; q++)
-		*q = (char)tolower((unsigned char)*q);
-	klen = (size_t)snprintf(key, sizeof(key), "%s%c%.*s%c%s", net, '\0',
-	    PART_MAX, sender, '\0', rcpt) + 1;
-	if (klen > sizeof(key))
-		klen = sizeof(key);
-	key[klen - 1] = '\0';
-
-	for (i = 0; i < TRIES; i++) {
-		memset(res, 0, sizeof(*res));
-		rc = check_once(st, c, net,
-		    req->sender.is_null ? NULL : req->sender.domain, key, klen,
-		    now, res, why);
-		if (rc != STORE_ERETRY)
-			break;
+	lower(rcpt);
+	/* Keys end in a NUL, so they print and split as strings. */
+	op->klen[GL_REC_CLIENT] = strlen(net) + 1;
+	memcpy(op->key[GL_REC_CLIENT], net, op->klen[GL_REC_CLIENT]);
+	if (!req->sender.is_null && req->sender.domain != NULL) {
+		n = (size_t)snprintf(op->key[GL_REC_DOMAIN], GL_KEY_MAX,
+		    "%s%c%.*s", net, '\0', PART_MAX, req->sender.domain) + 1;
+		op->klen[GL_REC_DOMAIN] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
+		op->key[GL_REC_DOMAIN][op->klen[GL_REC_DOMAIN] - 1] = '\0';
 	}
-	return rc;
-}
-
-struct sweep_ctx {
-	const struct gl_conf *c;
-	enum store_table t;
-	int64_t now;
-	uint64_t deleted;
-};
-
-/* sweep_one - store_scan_fn: delete what has expired */
-static int
-sweep_one(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
-{
-	struct sweep_ctx *s = arg;
-
-	(void)key;
-	(void)klen;
-	if (s->t == STORE_GREYLIST) {
-		struct gl_entry e;
-
-		if (gl_entry_decode(val, vlen, &e) < 0 ||
-		    greylist_expired(s->c, &e, s->now)) {
-			s->deleted++;
-			return 2;
-		}
-	} else {
-		struct awl_entry e;
-
-		if (awl_entry_decode(val, vlen, &e) < 0 ||
-		    s->now - e.last > s->c->max_age) {
-			s->deleted++;
-			return 2;
-		}
-	}
-	return 0;
-}
-
-/* greylist_sweep - one bounded step of expiry in each table */
-int
-greylist_sweep(struct store *st, const struct gl_conf *c, int64_t now,
-    struct gl_sweep *sw, struct why *why)
-{
-	static const enum store_table tables[3] = { STORE_GREYLIST,
-		STORE_AWL_CLIENT, STORE_AWL_DOMAIN };
-	int i, rc;
-
-	for (i = 0; i < 3; i++) {
-		struct sweep_ctx s = { c, tables[i], now, 0 };
-		unsigned char next[STORE_KEY_MAX];
-		struct store_txn *txn;
-		size_t nlen = 0;
-
-		if ((rc = st->ops->begin(st, &txn, why)) != 0)
-			return rc;
-		rc = st->ops->scan(txn, tables[i], sw->next[i], sw->nlen[i],
-		    c->sweep_batch, sweep_one, &s, next, &nlen, why);
-		if (rc == 0)
-			rc = st->ops->commit(txn, why);
-		else
-			st->ops->abort(txn);
-		if (rc != 0)
-			return rc;
-		memcpy(sw->next[i], next, nlen);
-		sw->nlen[i] = nlen;
-		sw->deleted += s.deleted;
-	}
-	return 0;
+	n = (size_t)snprintf(op->key[GL_REC_TRIPLET], GL_KEY_MAX,
+	    "%s%c%.*s%c%s", net, '\0', PART_MAX, sender, '\0', rcpt) + 1;
+	op->klen[GL_REC_TRIPLET] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
+	op->key[GL_REC_TRIPLET][op->klen[GL_REC_TRIPLET] - 1] = '\0';
+	return true;
 }

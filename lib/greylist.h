@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
-
 struct req;
 struct why;
 
@@ -66,16 +64,68 @@ struct gl_result {
 	int64_t delayed; /* GL_PASS: seconds the message was delayed */
 };
 
+/* The tables greylisting keeps (store.h). */
+#define GL_TABLE_TRIPLET "greylist"   /* net \0 sender \0 recipient \0 */
+#define GL_TABLE_CLIENT  "awl_client" /* net \0 */
+#define GL_TABLE_DOMAIN  "awl_domain" /* net \0 sender domain \0 */
+
+#define GL_KEY_MAX 1024 /* longest key (the store's too) */
+
+/* The records one request touches, in the order they are read. */
+enum gl_rec { GL_REC_CLIENT, GL_REC_DOMAIN, GL_REC_TRIPLET, GL_NRECS };
+
+/* The settings a judgement uses: copied into each operation. */
+struct gl_limits {
+	int64_t delay;
+	int64_t retry_window;
+	int64_t max_age;
+	unsigned awl_clients;
+	unsigned awl_domains;
+};
+
 /*
- * greylist_check - judge one request and record it; 0, or a STORE_* error
- * with why set (the request then follows on_error). pool, when not NULL,
- * stands for the client network in every key: a verified identity of the
- * sending organization ("spf:example.org", "fcrdns:example.com"), so a
- * retry from another address of its pool is the same client.
+ * One greylisting operation (the store's greylist()): the keys of the
+ * request's records, the time, and the limits it is judged by.
  */
-int greylist_check(struct store *st, const struct gl_conf *c,
-    const struct req *req, const char *pool, int64_t now,
-    struct gl_result *res, struct why *why);
+struct gl_op {
+	char key[GL_NRECS][GL_KEY_MAX];
+	size_t klen[GL_NRECS]; /* 0: no such record (the null sender has
+				* no domain) */
+	int64_t now;
+	struct gl_limits lim;
+};
+
+/* gl_table - the table record r lives in */
+const char *gl_table(enum gl_rec r);
+
+/*
+ * greylist_op - the operation for one request: false when the request
+ * is not greylisted at all (no client address or no recipient: GL_SKIP).
+ * pool, when not NULL, stands for the client network in every key: a
+ * verified identity of the sending organization ("spf:example.org",
+ * "fcrdns:example.com"), so a retry from another address of its pool is
+ * the same client.
+ */
+bool greylist_op(const struct gl_conf *c, const struct req *req,
+    const char *pool, int64_t now, struct gl_op *op);
+
+/*
+ * The judgement, for every backend alike, on the backend's reads and
+ * writes (inside its transaction, or whatever makes them one step):
+ *   rd - record r's value into val (GL_VAL_MAX bytes), *len set: 0,
+ *        STORE_NOTFOUND, or a negative STORE_* error with why;
+ *   wr - record r is to be val (len bytes) until expires: 0 or an error.
+ * Records are read only as far as the judgement needs them (a
+ * whitelisted client: one read). Returns 0 with res filled, or the first
+ * error of rd or wr (the backend then undoes what was written).
+ */
+#define GL_VAL_MAX 64
+typedef int gl_read_fn(void *arg, enum gl_rec r, unsigned char *val,
+    size_t *len, struct why *why);
+typedef int gl_write_fn(void *arg, enum gl_rec r, const unsigned char *val,
+    size_t len, int64_t expires, struct why *why);
+int gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr,
+    void *arg, struct gl_result *res, struct why *why);
 
 /* Longest pool identity kept in a key (longer ones are cut, the same way). */
 #define GL_POOL_MAX 220
@@ -119,22 +169,17 @@ int awl_entry_decode(const void *p, size_t len, struct awl_entry *e);
 int gl_key_split(const void *key, size_t klen, const char **net,
     const char **sender, const char **rcpt);
 
-/*
- * Expiry: a cursor per table, advanced by greylist_sweep() a bounded
- * batch at a time, so no request ever waits for a full scan.
- */
-struct gl_sweep {
-	unsigned char next[3][STORE_KEY_MAX];
-	size_t nlen[3];
-	uint64_t deleted; /* total, for the log */
-};
-
-/* greylist_sweep - examine up to sweep_batch records per table */
-int greylist_sweep(struct store *st, const struct gl_conf *c, int64_t now,
-    struct gl_sweep *sw, struct why *why);
-
-/* greylist_expired - would the sweep delete this entry now */
+/* greylist_expired - is this entry too old to count now */
 bool greylist_expired(const struct gl_conf *c, const struct gl_entry *e,
     int64_t now);
+/*
+ * gl_entry_expires, awl_entry_expires - when the store may forget an
+ * entry (the judgement would no longer count it)
+ */
+int64_t gl_entry_expires(const struct gl_limits *l, const struct gl_entry *e);
+int64_t awl_entry_expires(const struct gl_limits *l,
+    const struct awl_entry *e);
+/* gl_limits - the limits of a config */
+struct gl_limits gl_limits(const struct gl_conf *c);
 
 #endif

@@ -9,24 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <db.h>
+#include <uv.h>
 
 #include "addr.h"
 #include "greylist.h"
 #include "store.h"
 #include "xalloc.h"
 
-#define BATCH 500 /* records per transaction of ours */
-#define TRIES 10  /* a batch that loses a deadlock runs again */
+#define BATCH 500 /* records per put of ours (one transaction) */
 #define PG_KEY_MAX 1200 /* bytes of a key we look at */
 
 struct pg {
 	DB_ENV *env;
 	DB *db;
 	DBC *cur;
-	unsigned char *last;  /* the key pg_next returned (malloc'ed) */
-	size_t llen, lcap;    /* 0: none yet */
-	unsigned char *mark;  /* where the batch began (malloc'ed) */
-	size_t mlen, mcap;    /* 0: at the beginning */
 };
 
 struct import_src {
@@ -64,21 +60,6 @@ pg_close(struct pg *pg)
 		pg->cur->close(pg->cur);
 	if (pg->db != NULL)
 		pg->db->close(pg->db, 0);
-	free(pg->last);
-	free(pg->mark);
-}
-
-/* keep - a copy of a key in a growing buffer */
-static void
-keep(unsigned char **buf, size_t *len, size_t *cap, const void *p, size_t n)
-{
-	if (n > *cap) {
-		*buf = xrealloc(*buf, n);
-		*cap = n;
-	}
-	if (n > 0)
-		memcpy(*buf, p, n);
-	*len = n;
 }
 
 /* pg_next - the next record as NUL-terminated strings; 1 at the end */
@@ -95,7 +76,6 @@ pg_next(struct pg *pg, char *key, size_t ksz, char *val, size_t vsz)
 		return 1;
 	if (rc != 0)
 		return -1;
-	keep(&pg->last, &pg->llen, &pg->lcap, k.data, k.size);
 	snprintf(key, ksz, "%.*s", (int)(k.size < ksz ? k.size : ksz - 1),
 	    (const char *)k.data);
 	snprintf(val, vsz, "%.*s", (int)(v.size < vsz ? v.size : vsz - 1),
@@ -103,88 +83,115 @@ pg_next(struct pg *pg, char *key, size_t ksz, char *val, size_t vsz)
 	return 0;
 }
 
-/* pg_mark - a batch begins after the record returned last */
-static void
-pg_mark(struct pg *pg)
+/*
+ * A batch of records for one table of ours, put at once: the store runs
+ * it again by itself if it loses to the daemon. Triplets that passed and
+ * pending ones go in two batches, so the counts come from what each
+ * wrote.
+ */
+enum { B_PASSED, B_PENDING, B_CLIENTS, NBATCHES };
+
+struct batch {
+	struct store_rec recs[BATCH];
+	unsigned char keys[BATCH][STORE_KEY_MAX];
+	unsigned char vals[BATCH][GL_ENTRY_SIZE];
+	size_t n;
+};
+
+struct run {
+	struct store *st;
+	uv_loop_t *loop;
+	const struct gl_conf *c;
+	struct gl_limits lim;
+	struct batch b[NBATCHES];
+	struct import_stats *stats;
+};
+
+/* merge_triplet - ours stays if it passed, or was seen as late */
+static bool
+merge_triplet(void *arg, const struct store_rec *old, struct store_rec *out)
 {
-	keep(&pg->mark, &pg->mlen, &pg->mcap, pg->last, pg->llen);
+	struct gl_entry cur, in;
+
+	(void)arg;
+	if (old == NULL || gl_entry_decode(old->val, old->vlen, &cur) < 0 ||
+	    gl_entry_decode(out->val, out->vlen, &in) < 0)
+		return true;
+	return cur.passed_at == 0 && cur.last < in.last;
 }
 
-/* pg_rewind - back to the mark: the batch runs again from its start */
-static int
-pg_rewind(struct pg *pg)
+/* merge_client - several postgrey addresses fall into one network */
+static bool
+merge_client(void *arg, const struct store_rec *old, struct store_rec *out)
 {
-	DBT k, v;
+	const struct gl_limits *lim = arg;
+	struct awl_entry cur, in, m;
 
-	/* The record before the batch is the one returned last again. */
-	keep(&pg->last, &pg->llen, &pg->lcap, pg->mark, pg->mlen);
-	if (pg->mlen == 0) {
-		/* From the first record: a new cursor starts there. */
-		pg->cur->close(pg->cur);
-		pg->cur = NULL;
-		return pg->db->cursor(pg->db, NULL, &pg->cur, 0) == 0 ? 0 : -1;
-	}
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = pg->mark;
-	k.size = (u_int32_t)pg->mlen;
-	return pg->cur->get(pg->cur, &k, &v, DB_SET) == 0 ? 0 : -1;
+	if (old == NULL || awl_entry_decode(old->val, old->vlen, &cur) < 0 ||
+	    awl_entry_decode(out->val, out->vlen, &in) < 0)
+		return true;
+	m.count = cur.count > in.count ? cur.count : in.count;
+	m.first = cur.first && cur.first < in.first ? cur.first : in.first;
+	m.last = cur.last > in.last ? cur.last : in.last;
+	m.last_count = m.last;
+	awl_entry_encode(&m, (unsigned char *)(uintptr_t)out->val);
+	out->expires = awl_entry_expires(lim, &m);
+	return true;
 }
 
-/* put_triplet - merge one postgrey triplet into ours */
+/* flush_batch - put one batch; count what it wrote */
 static int
-put_triplet(struct store_txn *txn, const struct store_ops *ops,
-    const struct gl_conf *c, const char *key, size_t klen,
-    const struct gl_entry *in, struct import_stats *stats, struct why *why)
+flush_batch(struct run *r, int which, struct why *why)
 {
-	unsigned char v[STORE_VAL_MAX];
-	size_t vlen = sizeof(v);
-	struct gl_entry cur;
+	struct batch *b = &r->b[which];
+	struct store_waiter w;
 	int rc;
 
-	(void)c;
-	rc = ops->get(txn, STORE_GREYLIST, key, klen, v, &vlen, why);
-	if (rc == 0 && gl_entry_decode(v, vlen, &cur) == 0 &&
-	    (cur.passed_at != 0 || cur.last >= in->last)) {
-		stats->kept++;
+	if (b->n == 0)
 		return 0;
+	store_waiter_init(&w, r->loop);
+	rc = store_wait(&w, r->st->ops->put(r->st, which == B_CLIENTS
+	    ? GL_TABLE_CLIENT : GL_TABLE_TRIPLET, b->recs, b->n,
+	    which == B_CLIENTS ? merge_client : merge_triplet, &r->lim,
+	    &w.call));
+	if (rc < 0) {
+		*why = w.reply.why;
+		return rc;
 	}
-	if (rc < 0)
-		return rc;
-	gl_entry_encode(in, v);
-	if ((rc = ops->put(txn, STORE_GREYLIST, key, klen, v, GL_ENTRY_SIZE,
-	    why)) != 0)
-		return rc;
-	stats->triplets++;
-	stats->passed += in->passed_at != 0;
+	if (which != B_CLIENTS) {
+		r->stats->triplets += w.reply.n;
+		r->stats->kept += b->n - w.reply.n;
+		if (which == B_PASSED)
+			r->stats->passed += w.reply.n;
+	}
+	b->n = 0;
 	return 0;
 }
 
-/* put_client - merge one postgrey AWL client into ours */
+/* add - one record into its batch; a full batch is put */
 static int
-put_client(struct store_txn *txn, const struct store_ops *ops,
-    const char *net, const struct awl_entry *in, struct why *why)
+add(struct run *r, int which, const char *key, size_t klen,
+    const unsigned char *val, int64_t expires, struct why *why)
 {
-	unsigned char v[STORE_VAL_MAX];
-	size_t vlen = sizeof(v);
-	struct awl_entry cur, out = *in;
-	int rc;
+	struct batch *b = &r->b[which];
+	struct store_rec *rec;
 
-	rc = ops->get(txn, STORE_AWL_CLIENT, net, strlen(net) + 1, v, &vlen,
-	    why);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 && awl_entry_decode(v, vlen, &cur) == 0) {
-		/* Several postgrey addresses fall into one network of ours. */
-		out.count = cur.count > in->count ? cur.count : in->count;
-		out.first = cur.first && cur.first < in->first ? cur.first
-							      : in->first;
-		out.last = cur.last > in->last ? cur.last : in->last;
-		out.last_count = out.last;
+	if (b->n == BATCH) {
+		int rc = flush_batch(r, which, why);
+
+		if (rc != 0)
+			return rc;
 	}
-	awl_entry_encode(&out, v);
-	return ops->put(txn, STORE_AWL_CLIENT, net, strlen(net) + 1, v,
-	    AWL_ENTRY_SIZE, why);
+	rec = &b->recs[b->n];
+	memcpy(b->keys[b->n], key, klen);
+	memcpy(b->vals[b->n], val, GL_ENTRY_SIZE);
+	rec->key = b->keys[b->n];
+	rec->klen = klen;
+	rec->val = b->vals[b->n];
+	rec->vlen = GL_ENTRY_SIZE;
+	rec->expires = expires;
+	b->n++;
+	return 0;
 }
 
 /* parse_times - "first,last[,...]" */
@@ -204,17 +211,19 @@ parse_times(const char *s, int64_t *a, int64_t *b)
 }
 
 /*
- * import_one - one postgrey record into the transaction: 0 (written, or
- * counted as left out), or a STORE_* error
+ * import_one - one postgrey record into its batch: 0 (added, or counted
+ * as left out), or a STORE_* error of a batch it filled
  */
 static int
-import_one(struct store_txn *txn, const struct store_ops *ops,
-    const struct gl_conf *c, int64_t now, int clients, char *key,
-    const char *val, struct import_stats *stats, struct why *why)
+import_one(struct run *r, int64_t now, int clients, char *key,
+    const char *val, struct why *why)
 {
-	int64_t a, b;
+	struct import_stats *stats = r->stats;
+	const struct gl_conf *c = r->c;
+	unsigned char v[GL_ENTRY_SIZE];
 	char net[CIDR_STRLEN];
 	struct ipaddr ip;
+	int64_t a, b;
 
 	if (parse_times(val, &a, &b) < 0) {
 		stats->skipped++;
@@ -234,7 +243,9 @@ import_one(struct store_txn *txn, const struct store_ops *ops,
 		}
 		greylist_net(c, key, net, sizeof(net));
 		stats->clients++;
-		return put_client(txn, ops, net, &e, why);
+		awl_entry_encode(&e, v);
+		return add(r, B_CLIENTS, net, strlen(net) + 1, v,
+		    awl_entry_expires(&r->lim, &e), why);
 	} else {
 		/* "net/sender/recipient" -> "first,last[,host]" */
 		char *s1 = strchr(key, '/'), *s2 = strrchr(key, '/');
@@ -265,61 +276,32 @@ import_one(struct store_txn *txn, const struct store_ops *ops,
 			stats->skipped++;
 			return 0;
 		}
-		return put_triplet(txn, ops, c, gkey, (size_t)klen + 1, &e,
-		    stats, why);
+		gl_entry_encode(&e, v);
+		return add(r, e.passed_at ? B_PASSED : B_PENDING, gkey,
+		    (size_t)klen + 1, v, gl_entry_expires(&r->lim, &e), why);
 	}
 }
 
-/*
- * import_table - walk one postgrey table into ours, BATCH records per
- * transaction. A batch that loses a deadlock (the daemon runs beside
- * us) is aborted and run again from its first record, with the counts
- * it had made undone.
- */
+/* import_table - walk one postgrey table into ours, in batches */
 static int
-import_table(struct pg *pg, struct store *st, const struct gl_conf *c,
-    int64_t now, int clients, struct import_stats *stats, struct why *why)
+import_table(struct pg *pg, struct run *r, int64_t now, int clients,
+    struct why *why)
 {
-	const struct store_ops *ops = st->ops;
 	char key[PG_KEY_MAX], val[256];
-	int rc = 0, r = 0, tries = 0;
+	int rc = 0, got, i;
 
-	for (;;) {
-		struct import_stats before = *stats;
-		struct store_txn *txn;
-		unsigned n;
-
-		pg_mark(pg);
-		if ((rc = ops->begin(st, &txn, why)) != 0)
-			return rc;
-		for (n = 0; n < BATCH && rc == 0 &&
-		    (r = pg_next(pg, key, sizeof(key), val, sizeof(val))) == 0;
-		    n++)
-			rc = import_one(txn, ops, c, now, clients, key, val, stats,
-			    why);
-		if (rc == 0 && r >= 0)
-			rc = ops->commit(txn, why);
-		else
-			ops->abort(txn);
-		if (rc == STORE_ERETRY && ++tries < TRIES) {
-			*stats = before;
-			if (pg_rewind(pg) < 0) {
-				why_set(why, "reading postgrey's database "
-					     "again after a deadlock failed");
-				return STORE_ERROR;
-			}
-			continue;
-		}
-		if (rc != 0)
-			return rc;
-		if (r < 0) {
-			why_set(why, "reading postgrey's database failed");
-			return STORE_ERROR;
-		}
-		tries = 0;
-		if (r == 1)
-			return 0; /* the end */
+	while (rc == 0 &&
+	    (got = pg_next(pg, key, sizeof(key), val, sizeof(val))) == 0)
+		rc = import_one(r, now, clients, key, val, why);
+	if (rc != 0)
+		return rc;
+	if (got < 0) {
+		why_set(why, "reading postgrey's database failed");
+		return STORE_ERROR;
 	}
+	for (i = 0; i < NBATCHES && rc == 0; i++)
+		rc = flush_batch(r, i, why);
+	return rc;
 }
 
 /* import_postgrey_open - postgrey's environment and its tables */
@@ -368,15 +350,22 @@ import_postgrey_open(const char *dir, struct import_src **srcp,
 /* import_postgrey_run - both of postgrey's tables into ours */
 int
 import_postgrey_run(struct import_src *src, struct store *st,
-    const struct gl_conf *c, int64_t now, struct import_stats *stats,
-    struct why *why)
+    uv_loop_t *loop, const struct gl_conf *c, int64_t now,
+    struct import_stats *stats, struct why *why)
 {
+	struct run *r = xcalloc(1, sizeof(*r));
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	rc = import_table(&src->grey, st, c, now, 0, stats, why);
+	r->st = st;
+	r->loop = loop;
+	r->c = c;
+	r->lim = gl_limits(c);
+	r->stats = stats;
+	rc = import_table(&src->grey, r, now, 0, why);
 	if (rc == 0 && src->has_clients)
-		rc = import_table(&src->clients, st, c, now, 1, stats, why);
+		rc = import_table(&src->clients, r, now, 1, why);
+	free(r);
 	return rc;
 }
 
@@ -395,8 +384,9 @@ import_postgrey_close(struct import_src *src)
 
 /* import_postgrey - open, run, close */
 int
-import_postgrey(const char *dir, struct store *st, const struct gl_conf *c,
-    int64_t now, struct import_stats *stats, struct why *why)
+import_postgrey(const char *dir, struct store *st, uv_loop_t *loop,
+    const struct gl_conf *c, int64_t now, struct import_stats *stats,
+    struct why *why)
 {
 	struct import_src *src;
 	int rc;
@@ -404,7 +394,7 @@ import_postgrey(const char *dir, struct store *st, const struct gl_conf *c,
 	memset(stats, 0, sizeof(*stats));
 	if (import_postgrey_open(dir, &src, why) < 0)
 		return -1;
-	rc = import_postgrey_run(src, st, c, now, stats, why);
+	rc = import_postgrey_run(src, st, loop, c, now, stats, why);
 	import_postgrey_close(src);
 	return rc;
 }

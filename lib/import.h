@@ -11,6 +11,7 @@
 #define POLICYD_IMPORT_H
 
 #include <stdint.h>
+#include <uv.h>
 
 struct gl_conf;
 struct store;
@@ -36,16 +37,18 @@ struct import_src;
 int import_postgrey_open(const char *dir, struct import_src **srcp,
     struct why *why);
 /*
- * import_postgrey_run - copy both tables into st, 500 records per
- * transaction; a batch that loses a deadlock runs again from its start
- * (at most 10 times), its counts undone. 0, or a negative code with why.
+ * import_postgrey_run - copy both tables into st, 500 records per put
+ * (a merge: what is newer in ours stays); a put that loses to the daemon
+ * is run again by the store, and counted once. loop: where to wait for a
+ * store that finishes later (NULL for Berkeley DB). 0, or a negative
+ * code with why.
  */
 int import_postgrey_run(struct import_src *src, struct store *st,
-    const struct gl_conf *c, int64_t now, struct import_stats *stats,
-    struct why *why);
+    uv_loop_t *loop, const struct gl_conf *c, int64_t now,
+    struct import_stats *stats, struct why *why);
 void import_postgrey_close(struct import_src *src);
 /* import_postgrey - open, run and close in one: 0, or <0 with why */
-int import_postgrey(const char *dir, struct store *st,
+int import_postgrey(const char *dir, struct store *st, uv_loop_t *loop,
     const struct gl_conf *c, int64_t now, struct import_stats *stats,
     struct why *why);
 

@@ -55,6 +55,7 @@ struct chk_run {
 	bool done;           /* it has its result (reported or not) */
 	bool reported;       /* the check called chk_done() */
 	bool cancelled;      /* a certain verdict ended it */
+	bool timed_out;      /* the deadline ended it */
 	uint64_t t0;
 	uint64_t us;
 	struct chk_query *queries;  /* in the air */
@@ -85,6 +86,7 @@ struct pipeline {
 	bool advancing;                /* advance() is on the stack */
 	bool over;                     /* reported (or cancelled) */
 	bool timer_on;
+	uint64_t t0;                   /* uv_hrtime() at the start */
 	const char *identity[CHK_ID_COUNT];
 	uv_timer_t deadline;
 	struct verdict v;
@@ -279,6 +281,21 @@ bool
 chk_dry(const struct chk_run *run)
 {
 	return run->p->env->dry;
+}
+
+uint64_t
+chk_time_left_ms(const struct chk_run *run)
+{
+	uint64_t spent = (uv_hrtime() - run->p->t0) / 1000000;
+	uint64_t limit = run->p->cfg->deadline_ms;
+
+	return spent + 1 < limit ? limit - spent : 1;
+}
+
+bool
+chk_timed_out(const struct chk_run *run)
+{
+	return run->timed_out;
 }
 
 /* chk_store_report - what the store did, for the daemon's keeper */
@@ -938,6 +955,7 @@ end_checks(struct pipeline *p)
 
 		if (r->done)
 			continue;
+		r->timed_out = true;
 		cancel_queries(r);
 		if (r->ops->cancel)
 			r->ops->cancel(r);
@@ -968,8 +986,14 @@ on_deadline(uv_timer_t *t)
 		/* The module at work stops, and answers as it can at once. */
 		struct chk_run *r = p->at_work;
 
-		if (r != NULL && !r->done && r->ops->cancel)
-			r->ops->cancel(r);
+		if (r != NULL && !r->done) {
+			r->timed_out = true;
+			r->res.status = CHK_TEMPFAIL;
+			r->res.reason = "no answer before the deadline";
+			r->us = (uv_hrtime() - r->t0) / 1000;
+			if (r->ops->cancel)
+				r->ops->cancel(r);
+		}
 		if (r != NULL)
 			r->done = true;
 	}
@@ -1042,6 +1066,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		return 1;
 	}
 	memset(&head, 0, sizeof(head));
+	head.t0 = uv_hrtime();
 	head.req = *req;
 	head.cfg = cfg;
 	select_profile(&head);

@@ -1,6 +1,7 @@
 /*
- * store - what every backend shares: the handle requests hold, error
- * names, and the big-endian codec of records.
+ * store - what every backend shares: the handle requests hold, table
+ * names, waiting for an operation, error names, and the big-endian codec
+ * of records.
  */
 #include "store.h"
 
@@ -16,57 +17,51 @@ store_get(const struct store_handle *h)
 	return h != NULL ? h->st : NULL;
 }
 
-/* store_walk - a whole table in batches, a lost batch undone and rerun */
-int
-store_walk(struct store *st, enum store_table t, size_t batch,
-    unsigned tries, store_scan_fn *fn, void *arg, size_t argsize,
-    store_batch_fn *done, struct why *why)
+/* store_table_ok - [a-z0-9_], 1 to STORE_TABLE_MAX bytes */
+bool
+store_table_ok(const char *table)
 {
-	unsigned char from[STORE_KEY_MAX], next[STORE_KEY_MAX];
-	void *saved = argsize ? xmalloc(argsize) : NULL;
-	size_t flen = 0, nlen = 0;
-	unsigned lost = 0;
-	int rc;
+	size_t n = strspn(table, "abcdefghijklmnopqrstuvwxyz0123456789_");
 
-	for (;;) {
-		struct store_txn *txn;
+	return n > 0 && n <= STORE_TABLE_MAX && table[n] == '\0';
+}
 
-		if (saved != NULL)
-			memcpy(saved, arg, argsize);
-		if ((rc = st->ops->begin(st, &txn, why)) == 0) {
-			rc = st->ops->scan(txn, t, from, flen, batch, fn, arg,
-			    next, &nlen, why);
-			if (rc == 0)
-				rc = st->ops->commit(txn, why);
-			else
-				st->ops->abort(txn);
-		}
-		if (rc == STORE_ERETRY && ++lost < tries) {
-			/* Run again from the same key, as if never run. */
-			if (saved != NULL)
-				memcpy(arg, saved, argsize);
-			if (done != NULL)
-				done(arg, false);
-			continue;
-		}
-		if (rc != 0) {
-			/* Given up: the batch did not happen either. */
-			if (saved != NULL)
-				memcpy(arg, saved, argsize);
-			if (done != NULL)
-				done(arg, false);
-			break;
-		}
-		if (done != NULL)
-			done(arg, true);
-		lost = 0;
-		if (nlen == 0)
-			break;
-		memcpy(from, next, nlen);
-		flen = nlen;
-	}
-	free(saved);
-	return rc;
+/* sync_done - store_done_fn of a waiting caller */
+static void
+sync_done(void *arg, const struct store_reply *r)
+{
+	struct store_waiter *s = arg;
+
+	s->reply = *r;
+	s->op = NULL;
+	s->done = true;
+}
+
+/* store_waiter_init - a call that lands in s */
+void
+store_waiter_init(struct store_waiter *s, uv_loop_t *loop)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->call.done = sync_done;
+	s->call.arg = s;
+	s->call.op = &s->op;
+	s->call.out = &s->reply;
+}
+
+/* store_wait - the operation's outcome, waiting for it if need be */
+int
+store_wait(struct store_waiter *s, int rc)
+{
+	if (rc != 0)
+		return rc < 0 ? rc : s->reply.rc;
+	if (s->loop == NULL)
+		PD_PANIC("store_wait: an operation is under way, but there is "
+			 "no loop to wait on");
+	while (!s->done)
+		uv_run(s->loop, UV_RUN_ONCE);
+	s->done = false;
+	return s->reply.rc;
 }
 
 /* store_error_name - a word for an error code */
@@ -86,6 +81,8 @@ store_error_name(int rc)
 		return "schema";
 	case STORE_EFULL:
 		return "full";
+	case STORE_ETIMEOUT:
+		return "timeout";
 	default:
 		return "error";
 	}

@@ -1,17 +1,37 @@
 /*
- * store - policyd's state: a few tables of byte keys and values, changed
- * in transactions. This header is the interface (a table of operations);
- * Berkeley DB (store_bdb.c) is the one backend today, so a shared backend
- * for several MX hosts can come later without touching the checks.
+ * store - policyd's state, as operations in the language of the features
+ * that keep it: greylist one request (check and update its triplet with
+ * its auto-whitelists, atomically), and for any table get, put (with a
+ * merge), delete, list with a filter from an opaque cursor, flush, count.
+ * Every record has an expiry time; the backend forgets it after that.
  *
- * Errors: 0 on success, STORE_NOTFOUND for a missing key, or a negative
- * code with a line in why (the backend's own message). STORE_ERETRY means
- * a transaction lost a deadlock or met a lock it may not wait for, and
- * was aborted: run it again (or give up: the caller never waits).
- * STORE_EFATAL means the store must be closed and opened again (recovery).
- * STORE_EFULL means the file system is full: nothing was written, and a
- * later try works once there is room. Nothing here logs: the caller
- * decides what an error means.
+ * Tables are named by the features that use them ([a-z0-9_], at most
+ * STORE_TABLE_MAX bytes: greylist.h names greylisting's three); a backend
+ * makes a table when it is first written. Nothing here lists them.
+ *
+ * Completion. Every operation takes a struct store_call and returns:
+ *   1   finished at once: *call->out holds the reply (rc 0, or
+ *       STORE_NOTFOUND for a get or a delete of nothing); done() is not
+ *       called;
+ *   0   under way: done(arg, reply) is called exactly once, later, from
+ *       the loop, unless the caller cancels first; *call->op is the
+ *       operation until then;
+ *  <0   failed at once: the STORE_* code, with *call->out's why set; no
+ *       call.
+ * Berkeley DB (store_bdb.c) always finishes at once; a store on a network
+ * server finishes later. An operation that is under way belongs to the
+ * store: it keeps copies of its inputs, so the caller's buffers may go;
+ * the callbacks it was given (match, row, merge) and their arg must stay
+ * until done() or cancel(). cancel(op): done() will not be called; the
+ * operation may or may not have taken effect. call->budget_ms bounds how
+ * long an operation may take: past it, it ends with STORE_ETIMEOUT.
+ *
+ * Errors: STORE_ERETRY means the operation kept losing to other writers
+ * (a deadlock, a lock it may not wait for) and was given up: no effect;
+ * STORE_EFATAL means the store must be closed and opened again
+ * (recovery); STORE_EFULL means the file system is full: nothing was
+ * written, a later try works once there is room. Nothing here logs: the
+ * caller decides what an error means.
  *
  * Requests never hold a store itself but a struct store_handle, which
  * outlives every close and reopen of the store behind it.
@@ -23,94 +43,167 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct why;
+#include <uv.h>
 
-enum store_table {
-	STORE_GREYLIST,   /* net \0 sender \0 recipient -> struct gl_entry */
-	STORE_AWL_CLIENT, /* net -> struct awl_entry */
-	STORE_AWL_DOMAIN, /* net \0 sender domain -> struct awl_entry */
-	STORE_META,       /* "schema" -> version */
-	STORE_NTABLES
-};
+#include "greylist.h"
+#include "xalloc.h"
 
 #define STORE_NOTFOUND 1
 #define STORE_ERROR    (-1) /* anything else; see why */
-#define STORE_ERETRY   (-2) /* deadlock: the transaction was aborted */
+#define STORE_ERETRY   (-2) /* kept losing to other writers: given up */
 #define STORE_EFATAL   (-3) /* close and reopen (run recovery) */
 #define STORE_ESCHEMA  (-4) /* written by a newer policyd */
 #define STORE_EFULL    (-5) /* no space left on the file system */
+#define STORE_ETIMEOUT (-6) /* not done within its budget */
 
-/* The schema this code writes; a newer one is refused. */
-#define STORE_SCHEMA 1
-#define STORE_KEY_MAX 1024 /* longest key */
-#define STORE_VAL_MAX 256  /* longest value */
+/* The schema this code writes; a newer one is refused, an older one
+ * upgraded at open. */
+#define STORE_SCHEMA 2
+#define STORE_KEY_MAX   GL_KEY_MAX /* longest key */
+#define STORE_VAL_MAX   256        /* longest value */
+#define STORE_TABLE_MAX 32         /* longest table name */
 
 enum store_sync {
 	STORE_SYNC_OS,   /* commit to the OS: survives kill -9, not power loss */
 	STORE_SYNC_FULL, /* fsync each commit: survives power loss */
 };
 
+/* How a Berkeley DB store is opened. */
 struct store_opts {
 	const char *dir;      /* state directory */
 	uint64_t cache_bytes; /* Berkeley DB cache */
 	enum store_sync sync;
 	/*
-	 * The daemon's transactions never wait for a lock: a lock another
-	 * process holds (policyctl) is STORE_ERETRY at once. policyctl's
-	 * own transactions wait, bounded.
+	 * The daemon's operations never wait for a lock: a lock another
+	 * process holds (policyctl) is lost at once and tried again, a few
+	 * times. policyctl's own operations wait, bounded.
 	 */
 	bool nowait;
 	/*
 	 * Another thread may run maintain() while this one runs
-	 * transactions (the daemon checkpoints off its loop).
+	 * operations (the daemon checkpoints off its loop).
 	 */
 	bool threads;
 };
 
 struct store;
-struct store_txn;
+struct store_op;
+
+/* One record. key and val are borrowed where a record is handed over. */
+struct store_rec {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int64_t expires; /* seconds since the epoch; 0: never */
+};
 
 /*
- * store_scan_fn - one record of a scan; borrowed until it returns.
- * Return 0 to go on, 1 to stop, 2 to delete this record and go on.
+ * Where a list or a flush goes on: opaque, the backend's own. A zeroed
+ * cursor is the start of the table; end is set when nothing is left.
  */
-typedef int store_scan_fn(void *arg, const void *key, size_t klen,
-    const void *val, size_t vlen);
-
-struct store_stats_table {
-	uint64_t records;
+struct store_cursor {
+	unsigned char pos[STORE_KEY_MAX];
+	size_t len;
+	bool end;
 };
+
+/* What an operation came to. */
+struct store_reply {
+	int rc;                   /* 0, STORE_NOTFOUND, or a STORE_* error */
+	struct why why;           /* rc < 0: what went wrong */
+	struct gl_result gl;      /* greylist */
+	uint64_t n;               /* count: records; put: written; flush:
+				   * deleted; list: rows given */
+	struct store_cursor next; /* list, flush: where to go on */
+	unsigned char val[STORE_VAL_MAX]; /* get */
+	size_t vlen;
+	int64_t expires;
+};
+
+typedef void store_done_fn(void *arg, const struct store_reply *r);
+
+struct store_call {
+	uint64_t budget_ms;       /* longest it may take; 0: the backend's */
+	store_done_fn *done;      /* when it finishes later */
+	void *arg;
+	struct store_op **op;     /* set while under way, for cancel(); or NULL */
+	struct store_reply *out;  /* when it finishes (or fails) at once */
+};
+
+/*
+ * store_match_fn - does a record belong to a list or a flush. It may be
+ * asked again about a record (a batch that lost to another writer runs
+ * again): no side effects.
+ */
+typedef bool store_match_fn(void *arg, const struct store_rec *r);
+/* store_row_fn - one listed record, borrowed until it returns */
+typedef void store_row_fn(void *arg, const struct store_rec *r);
+/*
+ * store_merge_fn - a put that merges: old is the record there now (NULL
+ * if none); out starts as the new record, its val writable (STORE_VAL_MAX
+ * bytes), and may be changed. true writes out, false keeps old. Like a
+ * match, it may run again: no side effects.
+ */
+typedef bool store_merge_fn(void *arg, const struct store_rec *old,
+    struct store_rec *out);
 
 struct store_ops {
 	const char *name;
-	void (*close)(struct store *st);
-	int (*begin)(struct store *st, struct store_txn **txn, struct why *why);
-	int (*commit)(struct store_txn *txn, struct why *why);
-	void (*abort)(struct store_txn *txn);
-	/* get - val (size *vlen) filled, *vlen set; STORE_NOTFOUND if absent */
-	int (*get)(struct store_txn *txn, enum store_table t, const void *key,
-	    size_t klen, void *val, size_t *vlen, struct why *why);
-	int (*put)(struct store_txn *txn, enum store_table t, const void *key,
-	    size_t klen, const void *val, size_t vlen, struct why *why);
-	int (*del)(struct store_txn *txn, enum store_table t, const void *key,
-	    size_t klen, struct why *why);
+	/* greylist - judge and record one request (gl_judge), atomically */
+	int (*greylist)(struct store *st, const struct gl_op *q,
+	    const struct store_call *c);
+	/* get - the record's value, length and expiry in the reply */
+	int (*get)(struct store *st, const char *table, const void *key,
+	    size_t klen, const struct store_call *c);
 	/*
-	 * scan - records from the first key >= from (all if flen is 0), in
-	 * key order, at most limit of them (0: no limit); *next (size
-	 * STORE_KEY_MAX) gets the key after the last one visited, *nlen 0
-	 * when the table ended.
+	 * put - n records at once, atomically; merge NULL replaces what is
+	 * there. reply.n: records written.
 	 */
-	int (*scan)(struct store_txn *txn, enum store_table t, const void *from,
-	    size_t flen, size_t limit, store_scan_fn *fn, void *arg,
-	    void *next, size_t *nlen, struct why *why);
-	/* maintain - checkpoint and remove old logs; cheap, call often */
+	int (*put)(struct store *st, const char *table,
+	    const struct store_rec *recs, size_t n, store_merge_fn *merge,
+	    void *arg, const struct store_call *c);
+	/* del - one record; STORE_NOTFOUND if it was not there */
+	int (*del)(struct store *st, const char *table, const void *key,
+	    size_t klen, const struct store_call *c);
+	/*
+	 * list - up to limit records from the cursor, in key order; row()
+	 * for those match() takes (match NULL: all). reply.next goes on.
+	 */
+	int (*list)(struct store *st, const char *table,
+	    const struct store_cursor *from, size_t limit,
+	    store_match_fn *match, store_row_fn *row, void *arg,
+	    const struct store_call *c);
+	/* flush - as list, deleting what match() takes; reply.n deleted */
+	int (*flush)(struct store *st, const char *table,
+	    const struct store_cursor *from, size_t limit,
+	    store_match_fn *match, void *arg, const struct store_call *c);
+	/* count - records in the table, reply.n */
+	int (*count)(struct store *st, const char *table,
+	    const struct store_call *c);
+	/* cancel - an operation under way: done() will not be called */
+	void (*cancel)(struct store_op *op);
+	/*
+	 * close - operations still under way end first, each with done()
+	 * and STORE_ERROR
+	 */
+	void (*close)(struct store *st);
+
+	/* Upkeep; NULL where the backend's server does its own. */
+	/*
+	 * expire - delete what expired before now: at most limit records
+	 * of each table examined, going on from where the last call ended;
+	 * *deleted counts
+	 */
+	int (*expire)(struct store *st, int64_t now, size_t limit,
+	    uint64_t *deleted, struct why *why);
+	/* maintain - a checkpoint and old logs removed; from any thread */
 	int (*maintain)(struct store *st, struct why *why);
 	/*
-	 * verify - check the structure of one table. Berkeley DB's verifier
-	 * can crash on some damage: callers that must survive it run it in
-	 * a child process (policyctl does).
+	 * verify - the structure of one table. Berkeley DB's verifier can
+	 * crash (abort) on some damage: run it in a child process.
 	 */
-	int (*verify)(struct store *st, enum store_table t, struct why *why);
+	int (*verify)(struct store *st, const char *table, struct why *why);
 };
 
 struct store {
@@ -119,7 +212,7 @@ struct store {
 
 /*
  * store_handle - the store as requests hold it. Its owner (the daemon's
- * server) opens and closes the store behind it and sets st; a request
+ * keeper) opens and closes the store behind it and sets st; a request
  * reads st each time it needs the store (NULL: not open now), so one
  * that waited for DNS never meets a store that another request's fatal
  * error closed meanwhile: the handle lives as long as its owner.
@@ -131,35 +224,75 @@ struct store_handle {
 /* store_get - the store behind a handle now, or NULL */
 struct store *store_get(const struct store_handle *h);
 
+/* store_table_ok - a table name a backend takes */
+bool store_table_ok(const char *table);
+
 /*
- * store_walk - every record of table t, batch records per transaction,
- * fn as in scan (it may delete). A batch that loses a deadlock is run
- * again from its first record, at most tries times, and what fn did in
- * it is undone first: the argsize bytes at arg (fn's state: counts) are
- * restored from a copy taken when the batch began, and done(arg, false)
- * tells fn to drop what it kept for the batch (rows it would print);
- * done(arg, true) after each commit makes it final. done may be NULL.
- * 0, or a STORE_* error with why (the failed batch undone as well).
+ * For callers that can wait (policyctl, import, tests): a call whose
+ * reply lands in the struct, and store_wait(), which runs loop until an
+ * operation that is under way is done. loop may be NULL for a store that
+ * always finishes at once (a wait is then a bug, and a panic).
  */
-typedef void store_batch_fn(void *arg, bool committed);
-int store_walk(struct store *st, enum store_table t, size_t batch,
-    unsigned tries, store_scan_fn *fn, void *arg, size_t argsize,
-    store_batch_fn *done, struct why *why);
+struct store_waiter {
+	struct store_call call;
+	struct store_reply reply;
+	struct store_op *op;
+	uv_loop_t *loop;
+	bool done;
+};
+
+/* store_waiter_init - a call whose reply lands in w, waited for on loop */
+void store_waiter_init(struct store_waiter *w, uv_loop_t *loop);
+/*
+ * store_wait - rc is what the operation returned: the reply's rc, once
+ * it is done (s->reply holds the rest)
+ */
+int store_wait(struct store_waiter *w, int rc);
 
 /* store_open_bdb - the Berkeley DB backend; NULL with why on failure */
 struct store *store_open_bdb(const struct store_opts *opts, int *err,
     struct why *why);
 
 /*
+ * store_bdb_tables - the tables of a Berkeley DB store in dir (for db
+ * verify), into names (up to max); how many there are, or -1 with why
+ */
+int store_bdb_tables(const char *dir, char (*names)[STORE_TABLE_MAX + 1],
+    int max, struct why *why);
+/*
  * store_verify_file_bdb - check one table's file with no environment: for
  * an environment that cannot be opened (recovery meets a damaged page).
  * Run it in a child process (see verify).
  */
-int store_verify_file_bdb(const char *dir, enum store_table t,
+int store_verify_file_bdb(const char *dir, const char *table,
     struct why *why);
 
-/* store_table_name - the table's name, for messages */
-const char *store_table_name(enum store_table t);
+/*
+ * For tests: the next steps of the Berkeley DB store's transactions (a
+ * mask of STORE_BDB_*) fail as Berkeley DB would, with code and msg (NULL:
+ * one for the code): skip of them pass, then count fail (each failure
+ * aborts its transaction).
+ */
+#define STORE_BDB_BEGIN  1u
+#define STORE_BDB_READ   2u
+#define STORE_BDB_WRITE  4u
+#define STORE_BDB_COMMIT 8u
+void store_bdb_fail(struct store *st, unsigned steps, unsigned skip,
+    unsigned count, int code, const char *msg);
+
+/*
+ * store_open_mem - a store in memory that finishes every operation later,
+ * delay_ms after it was asked, from loop: the asynchronous path, for
+ * tests. Nothing is kept past close.
+ */
+struct store *store_open_mem(uv_loop_t *loop, uint64_t delay_ms);
+/*
+ * store_mem_fail - for tests: the next count operations fail with code
+ * and msg (NULL: the code's name)
+ */
+void store_mem_fail(struct store *st, unsigned count, int code,
+    const char *msg);
+
 /* store_error_name - "full", "fatal", ... for an error code, for logs */
 const char *store_error_name(int rc);
 

@@ -43,24 +43,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <db.h>
 
 #include "xalloc.h"
 
-static const char *const table_files[STORE_NTABLES] = {
-	[STORE_GREYLIST] = "greylist.db",
-	[STORE_AWL_CLIENT] = "awl_client.db",
-	[STORE_AWL_DOMAIN] = "awl_domain.db",
-	[STORE_META] = "meta.db",
+#define MAX_TABLES 32
+#define HDR 8          /* a value starts with its expiry, big-endian */
+#define BATCH 1000     /* list, flush, upgrade: records per transaction */
+#define V1_VAL 29      /* schema 1's values (greylist, awl): no expiry */
+#define V1_KEEP (35 * 86400) /* what an upgraded record keeps */
+
+struct table {
+	char name[STORE_TABLE_MAX + 1];
+	char file[STORE_TABLE_MAX + 4];
+	DB *db;
+	unsigned char sweep[STORE_KEY_MAX]; /* expire() goes on from here */
+	size_t sweep_len;
 };
 
 struct bdb {
 	struct store pub;
 	DB_ENV *env;
-	DB *db[STORE_NTABLES];
+	DB *meta;
+	/*
+	 * Opened as they are first used, on the thread that runs the
+	 * operations (the daemon's loop); maintain() on another thread
+	 * does not look at them.
+	 */
+	struct table tables[MAX_TABLES];
+	int ntables;
 	bool nowait;      /* transactions never wait for locks */
+	bool threads;
+	unsigned tries;   /* a transaction that loses runs this often */
 	pid_t id;         /* the process id the registry knows us by */
+	char dir[4096];
+	struct {          /* store_bdb_fail() */
+		unsigned steps, skip, count;
+		int code;
+		char msg[128];
+	} fault;
 };
 
 /*
@@ -79,18 +102,6 @@ static _Thread_local struct {
 /* Opens in this process so far: each after the first gets a fresh id. */
 static unsigned opens;
 static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
-
-struct store_txn {
-	struct bdb *st;
-	DB_TXN *t;
-};
-
-/* store_table_name - table name for messages */
-const char *
-store_table_name(enum store_table t)
-{
-	return (unsigned)t < STORE_NTABLES ? table_files[t] : "?";
-}
 
 /* msgs_clear - a new operation: forget older messages */
 static void
@@ -203,172 +214,764 @@ bdb_close(struct store *pub)
 
 	if (st == NULL)
 		return;
-	for (i = 0; i < STORE_NTABLES; i++)
-		if (st->db[i] != NULL)
-			st->db[i]->close(st->db[i], 0);
+	for (i = 0; i < st->ntables; i++)
+		st->tables[i].db->close(st->tables[i].db, 0);
+	if (st->meta != NULL)
+		st->meta->close(st->meta, 0);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
 	free(st);
 }
 
-/* bdb_begin - a new transaction */
+/* step - a transaction step; an injected failure (store_bdb_fail) */
 static int
-bdb_begin(struct store *pub, struct store_txn **txnp, struct why *why)
+step(struct bdb *st, unsigned kind, struct why *why)
+{
+	if (st->fault.count == 0 || !(st->fault.steps & kind))
+		return 0;
+	if (st->fault.skip > 0) {
+		st->fault.skip--;
+		return 0;
+	}
+	st->fault.count--;
+	if (st->fault.msg[0] != '\0')
+		why_set(why, "injected: %s", st->fault.msg);
+	else
+		why_set(why, "injected: %s", st->fault.code == STORE_ERETRY
+			     ? "deadlock" : st->fault.code == STORE_EFULL
+			     ? strerror(ENOSPC) : "I/O error");
+	return st->fault.code;
+}
+
+/* store_bdb_fail - make the next steps fail (tests) */
+void
+store_bdb_fail(struct store *pub, unsigned steps, unsigned skip,
+    unsigned count, int code, const char *msg)
 {
 	struct bdb *st = (struct bdb *)pub;
-	struct store_txn *txn = xmalloc(sizeof(*txn));
+
+	snprintf(st->fault.msg, sizeof(st->fault.msg), "%s", msg ? msg : "");
+	st->fault.steps = steps;
+	st->fault.skip = skip;
+	st->fault.count = count;
+	st->fault.code = code;
+}
+
+/* open_db - a table's file in the environment, created if need be */
+static int
+open_db(struct bdb *st, const char *file, DB **dbp, struct why *why)
+{
+	DB *db;
 	int rc;
 
-	txn->st = st;
-	msgs_clear();
-	if ((rc = st->env->txn_begin(st->env, NULL, &txn->t,
-	    st->nowait ? DB_TXN_NOWAIT : 0)) != 0) {
-		free(txn);
-		*txnp = NULL;
-		return fail(st, rc, "begin transaction", why);
+	*dbp = NULL;
+	/*
+	 * Checksums are kept by tables created with them. No reverse
+	 * splits: a delete that empties a page would otherwise lock the
+	 * pages above it, and while policyctl flushes, every daemon
+	 * transaction (which may not wait) met those locks. The tables grow
+	 * and shrink in cycles; empty pages are reused.
+	 */
+	if ((rc = db_create(&db, st->env, 0)) != 0)
+		return fail(st, rc, file, why);
+	if ((rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
+	    (rc = db->open(db, NULL, file, NULL, DB_BTREE,
+		DB_CREATE | DB_AUTO_COMMIT | (st->threads ? DB_THREAD : 0),
+		0600)) != 0) {
+		char what[4200];
+
+		snprintf(what, sizeof(what), "%s/%s", st->dir, file);
+		db->close(db, 0);
+		return fail(st, rc, what, why);
 	}
-	*txnp = txn;
+	*dbp = db;
 	return 0;
 }
 
-/* bdb_commit - commit and free the transaction */
+/* table - a table by name, opened (and created) on first use */
 static int
-bdb_commit(struct store_txn *txn, struct why *why)
+table(struct bdb *st, const char *name, struct table **tp, struct why *why)
 {
-	struct bdb *st = txn->st;
-	int rc = txn->t->commit(txn->t, 0);
+	struct table *t;
+	int i, rc;
 
-	free(txn);
+	for (i = 0; i < st->ntables; i++)
+		if (strcmp(st->tables[i].name, name) == 0) {
+			*tp = &st->tables[i];
+			return 0;
+		}
+	if (!store_table_ok(name) || strcmp(name, "meta") == 0) {
+		why_set(why, "\"%.40s\" is not a table name", name);
+		return STORE_ERROR;
+	}
+	if (st->ntables == MAX_TABLES) {
+		why_set(why, "%s: more than %d tables", st->dir, MAX_TABLES);
+		return STORE_ERROR;
+	}
+	t = &st->tables[st->ntables];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->file, sizeof(t->file), "%s.db", name);
+	msgs_clear();
+	if ((rc = open_db(st, t->file, &t->db, why)) != 0)
+		return rc;
+	st->ntables++;
+	*tp = t;
+	return 0;
+}
+
+/* begin - a new transaction */
+static int
+begin(struct bdb *st, DB_TXN **t, struct why *why)
+{
+	int rc;
+
+	msgs_clear();
+	if ((rc = step(st, STORE_BDB_BEGIN, why)) != 0)
+		return rc;
+	if ((rc = st->env->txn_begin(st->env, NULL, t,
+	    st->nowait ? DB_TXN_NOWAIT : 0)) != 0)
+		return fail(st, rc, "begin transaction", why);
+	return 0;
+}
+
+/* commit - commit (or, with an injected failure, abort) */
+static int
+commit(struct bdb *st, DB_TXN *t, struct why *why)
+{
+	int rc;
+
+	if ((rc = step(st, STORE_BDB_COMMIT, why)) != 0) {
+		t->abort(t);
+		return rc;
+	}
+	rc = t->commit(t, 0);
 	return rc == 0 ? 0 : fail(st, rc, "commit", why);
 }
 
-/* bdb_abort - abort and free the transaction */
-static void
-bdb_abort(struct store_txn *txn)
+/*
+ * rec_get - one record: its payload into val (STORE_VAL_MAX), *vlen and
+ * *expires set; STORE_NOTFOUND if absent. A value too short to hold an
+ * expiry is damage: an empty record that has already expired.
+ */
+static int
+rec_get(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+    size_t klen, u_int32_t flags, void *val, size_t *vlen, int64_t *expires,
+    struct why *why)
 {
-	if (txn == NULL)
-		return;
-	txn->t->abort(txn->t);
-	free(txn);
+	unsigned char buf[HDR + STORE_VAL_MAX];
+	DBT k = dbt(key, klen), v;
+	int rc;
+
+	if ((rc = step(st, STORE_BDB_READ, why)) != 0)
+		return rc;
+	memset(&v, 0, sizeof(v));
+	v.data = buf;
+	v.ulen = sizeof(buf);
+	v.flags = DB_DBT_USERMEM;
+	rc = tb->db->get(tb->db, t, &k, &v, flags);
+	if (rc == DB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc == DB_BUFFER_SMALL) {
+		why_set(why, "%s: a record of %u bytes is longer than this "
+			     "policyd writes", tb->file, v.size);
+		return STORE_ERROR;
+	}
+	if (rc != 0)
+		return fail(st, rc, tb->file, why);
+	if (v.size < HDR) {
+		*vlen = 0;
+		*expires = 1;
+		return 0;
+	}
+	*expires = (int64_t)store_get_u64(buf);
+	*vlen = v.size - HDR;
+	memcpy(val, buf + HDR, *vlen);
+	return 0;
+}
+
+/* rec_put - one record with its expiry */
+static int
+rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+    size_t klen, const void *val, size_t vlen, int64_t expires,
+    struct why *why)
+{
+	unsigned char buf[HDR + STORE_VAL_MAX];
+	DBT k, v;
+	int rc;
+
+	if ((rc = step(st, STORE_BDB_WRITE, why)) != 0)
+		return rc;
+	if (klen == 0 || klen > STORE_KEY_MAX || vlen > STORE_VAL_MAX) {
+		why_set(why, "%s: a record of %zu+%zu bytes is longer than a "
+			     "store takes", tb->file, klen, vlen);
+		return STORE_ERROR;
+	}
+	store_put_u64(buf, (uint64_t)expires);
+	memcpy(buf + HDR, val, vlen);
+	k = dbt(key, klen);
+	v = dbt(buf, HDR + vlen);
+	rc = tb->db->put(tb->db, t, &k, &v, 0);
+	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
+}
+
+/* rec_del - one record; STORE_NOTFOUND if absent */
+static int
+rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+    size_t klen, struct why *why)
+{
+	DBT k = dbt(key, klen);
+	int rc;
+
+	if ((rc = step(st, STORE_BDB_WRITE, why)) != 0)
+		return rc;
+	rc = tb->db->del(tb->db, t, &k, 0);
+	if (rc == DB_NOTFOUND)
+		return STORE_NOTFOUND;
+	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
+}
+
+/*
+ * A transaction's work: 0 or STORE_NOTFOUND (committed), or an error
+ * (aborted). reset() puts its state back before each run.
+ */
+typedef int txn_fn(struct bdb *st, DB_TXN *t, void *arg, struct why *why);
+
+/* in_txn - fn in a transaction; one that loses runs again (tries) */
+static int
+in_txn(struct bdb *st, txn_fn *fn, void (*reset)(void *), void *arg,
+    struct why *why)
+{
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; i < st->tries; i++) {
+		DB_TXN *t;
+
+		if (reset != NULL)
+			reset(arg);
+		if ((rc = begin(st, &t, why)) == 0) {
+			rc = fn(st, t, arg, why);
+			if (rc >= 0) {
+				int crc = commit(st, t, why);
+
+				rc = crc != 0 ? crc : rc;
+			} else {
+				t->abort(t);
+			}
+		}
+		if (rc != STORE_ERETRY)
+			break;
+	}
+	return rc;
+}
+
+/* reply - an operation finished at once: the 1 / <0 of store.h */
+static int
+reply(const struct store_call *c, int rc, const struct why *why)
+{
+	if (c->op != NULL)
+		*c->op = NULL;
+	c->out->rc = rc;
+	if (rc < 0) {
+		if (why != &c->out->why)
+			c->out->why = *why;
+		return rc;
+	}
+	return 1;
+}
+
+/* A greylist operation's records. */
+struct gl_txn {
+	struct bdb *st;
+	const struct gl_op *op;
+	struct table *tb[GL_NRECS];
+	DB_TXN *t;
+	struct gl_result res;
+};
+
+static int
+gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
+    struct why *why)
+{
+	struct gl_txn *g = arg;
+	unsigned char buf[STORE_VAL_MAX];
+	int64_t expires;
+	int rc;
+
+	rc = rec_get(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], 0,
+	    buf, len, &expires, why);
+	if (rc == 0 && *len > GL_VAL_MAX)
+		*len = GL_VAL_MAX; /* not ours: decoding it fails */
+	if (rc == 0)
+		memcpy(val, buf, *len);
+	return rc;
+}
+
+static int
+gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+    int64_t expires, struct why *why)
+{
+	struct gl_txn *g = arg;
+
+	return rec_put(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], val,
+	    len, expires, why);
+}
+
+/* gl_run - txn_fn of a greylist operation */
+static int
+gl_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct gl_txn *g = arg;
+
+	(void)st;
+	g->t = t;
+	return gl_judge(g->op, gl_rd, gl_wr, g, &g->res, why);
+}
+
+/* bdb_greylist - judge and record in one transaction */
+static int
+bdb_greylist(struct store *pub, const struct gl_op *q,
+    const struct store_call *c)
+{
+	struct bdb *st = (struct bdb *)pub;
+	struct gl_txn g = { .st = st, .op = q };
+	int r, rc;
+
+	for (r = 0; r < GL_NRECS; r++)
+		if ((rc = table(st, gl_table((enum gl_rec)r), &g.tb[r],
+		    &c->out->why)) != 0)
+			return reply(c, rc, &c->out->why);
+	rc = in_txn(st, gl_run, NULL, &g, &c->out->why);
+	c->out->gl = g.res;
+	return reply(c, rc, &c->out->why);
+}
+
+/* A get, put or delete. */
+struct rec_txn {
+	struct table *tb;
+	const void *key;
+	size_t klen;
+	const struct store_rec *recs;
+	size_t n;
+	store_merge_fn *merge;
+	void *arg;
+	struct store_reply *out;
+};
+
+static int
+get_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct rec_txn *x = arg;
+
+	return rec_get(st, t, x->tb, x->key, x->klen, 0, x->out->val,
+	    &x->out->vlen, &x->out->expires, why);
 }
 
 /* bdb_get - one record */
 static int
-bdb_get(struct store_txn *txn, enum store_table t, const void *key,
-    size_t klen, void *val, size_t *vlen, struct why *why)
+bdb_get(struct store *pub, const char *name, const void *key, size_t klen,
+    const struct store_call *c)
 {
-	struct bdb *st = txn->st;
-	DBT k = dbt(key, klen), v;
+	struct bdb *st = (struct bdb *)pub;
+	struct rec_txn x = { .key = key, .klen = klen, .out = c->out };
 	int rc;
 
-	memset(&v, 0, sizeof(v));
-	v.data = val;
-	v.ulen = (u_int32_t)*vlen;
-	v.flags = DB_DBT_USERMEM;
-	rc = st->db[t]->get(st->db[t], txn->t, &k, &v, 0);
-	if (rc == DB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc == DB_BUFFER_SMALL) {
-		why_set(why, "%s: record of %u bytes is longer than %zu",
-		    table_files[t], v.size, *vlen);
-		return STORE_ERROR;
+	c->out->vlen = 0;
+	c->out->expires = 0;
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+		rc = in_txn(st, get_run, NULL, &x, &c->out->why);
+	return reply(c, rc, &c->out->why);
+}
+
+static void
+put_reset(void *arg)
+{
+	((struct rec_txn *)arg)->out->n = 0;
+}
+
+static int
+put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct rec_txn *x = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < x->n; i++) {
+		const struct store_rec *in = &x->recs[i];
+		unsigned char old[STORE_VAL_MAX], buf[STORE_VAL_MAX];
+		struct store_rec o, out = *in;
+		bool have = false;
+
+		if (in->vlen > STORE_VAL_MAX) {
+			why_set(why, "%s: a value of %zu bytes is longer than "
+				     "%d", x->tb->file, in->vlen,
+			    STORE_VAL_MAX);
+			return STORE_ERROR;
+		}
+		memcpy(buf, in->val, in->vlen);
+		out.val = buf;
+		if (x->merge != NULL) {
+			o.key = in->key;
+			o.klen = in->klen;
+			o.val = old;
+			rc = rec_get(st, t, x->tb, in->key, in->klen, DB_RMW,
+			    old, &o.vlen, &o.expires, why);
+			if (rc < 0)
+				return rc;
+			have = rc == 0;
+			if (!x->merge(x->arg, have ? &o : NULL, &out))
+				continue;
+		}
+		if ((rc = rec_put(st, t, x->tb, out.key, out.klen, out.val,
+		    out.vlen, out.expires, why)) != 0)
+			return rc;
+		x->out->n++;
 	}
-	if (rc != 0)
-		return fail(st, rc, table_files[t], why);
-	*vlen = v.size;
 	return 0;
 }
 
-/* bdb_put - store one record */
+/* bdb_put - records in one transaction, merged or replaced */
 static int
-bdb_put(struct store_txn *txn, enum store_table t, const void *key,
-    size_t klen, const void *val, size_t vlen, struct why *why)
+bdb_put(struct store *pub, const char *name, const struct store_rec *recs,
+    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
 {
-	struct bdb *st = txn->st;
-	DBT k = dbt(key, klen), v = dbt(val, vlen);
-	int rc = st->db[t]->put(st->db[t], txn->t, &k, &v, 0);
+	struct bdb *st = (struct bdb *)pub;
+	struct rec_txn x = { .recs = recs, .n = n, .merge = merge, .arg = arg,
+		.out = c->out };
+	int rc;
 
-	return rc == 0 ? 0 : fail(st, rc, table_files[t], why);
+	c->out->n = 0;
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+		rc = in_txn(st, put_run, put_reset, &x, &c->out->why);
+	if (rc < 0)
+		c->out->n = 0;
+	return reply(c, rc, &c->out->why);
 }
 
-/* bdb_del - delete one record; absent is STORE_NOTFOUND */
 static int
-bdb_del(struct store_txn *txn, enum store_table t, const void *key,
-    size_t klen, struct why *why)
+del_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
-	struct bdb *st = txn->st;
-	DBT k = dbt(key, klen);
-	int rc = st->db[t]->del(st->db[t], txn->t, &k, 0);
+	struct rec_txn *x = arg;
 
-	if (rc == DB_NOTFOUND)
-		return STORE_NOTFOUND;
-	return rc == 0 ? 0 : fail(st, rc, table_files[t], why);
+	return rec_del(st, t, x->tb, x->key, x->klen, why);
 }
 
-/* bdb_scan - walk records in key order from a key, bounded */
+/* bdb_del - one record */
 static int
-bdb_scan(struct store_txn *txn, enum store_table t, const void *from,
-    size_t flen, size_t limit, store_scan_fn *fn, void *arg, void *next,
-    size_t *nlen, struct why *why)
+bdb_del(struct store *pub, const char *name, const void *key, size_t klen,
+    const struct store_call *c)
 {
-	struct bdb *st = txn->st;
-	unsigned char kbuf[STORE_KEY_MAX], vbuf[STORE_VAL_MAX];
-	size_t seen = 0;
+	struct bdb *st = (struct bdb *)pub;
+	struct rec_txn x = { .key = key, .klen = klen, .out = c->out };
+	int rc;
+
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+		rc = in_txn(st, del_run, NULL, &x, &c->out->why);
+	return reply(c, rc, &c->out->why);
+}
+
+/* A walk over a batch of a table: list, flush, expire. */
+struct walk {
+	struct table *tb;
+	const unsigned char *from; /* first key >= this; NULL: the start */
+	size_t flen;
+	size_t limit;
+	/* What to do with a record: 0 keep, 1 row (list), 2 delete. */
+	int (*what)(struct walk *w, const struct store_rec *r);
+	store_match_fn *match;
+	void *arg;
+	int64_t now;
+	/* Out, reset before each run. */
+	uint64_t n;
+	unsigned char next[STORE_KEY_MAX];
+	size_t nlen;              /* 0 and !more: the table ended */
+	bool more;
+	unsigned char *rows;      /* list: the batch's rows, given after commit */
+	size_t rows_len, rows_cap;
+};
+
+static void
+walk_reset(void *arg)
+{
+	struct walk *w = arg;
+
+	w->n = 0;
+	w->nlen = 0;
+	w->more = false;
+	w->rows_len = 0;
+}
+
+/* keep_row - a listed record, kept until the batch commits */
+static void
+keep_row(struct walk *w, const struct store_rec *r)
+{
+	size_t need = 3 * sizeof(uint64_t) + r->klen + r->vlen;
+	unsigned char *p;
+
+	if (w->rows_len + need > w->rows_cap) {
+		w->rows_cap = (w->rows_len + need) * 2;
+		w->rows = xrealloc(w->rows, w->rows_cap);
+	}
+	p = w->rows + w->rows_len;
+	store_put_u64(p, r->klen);
+	store_put_u64(p + 8, r->vlen);
+	store_put_u64(p + 16, (uint64_t)r->expires);
+	memcpy(p + 24, r->key, r->klen);
+	memcpy(p + 24 + r->klen, r->val, r->vlen);
+	w->rows_len += need;
+}
+
+/* give_rows - the committed batch's rows to the caller */
+static void
+give_rows(const struct walk *w, store_row_fn *row, void *arg)
+{
+	size_t off = 0;
+
+	while (off < w->rows_len) {
+		const unsigned char *p = w->rows + off;
+		struct store_rec r;
+
+		r.klen = store_get_u64(p);
+		r.vlen = store_get_u64(p + 8);
+		r.expires = (int64_t)store_get_u64(p + 16);
+		r.key = p + 24;
+		r.val = p + 24 + r.klen;
+		row(arg, &r);
+		off += 24 + r.klen + r.vlen;
+	}
+}
+
+/* A cursor positioned for a walk, with room for what it reads. */
+struct cur {
 	DBC *c;
 	DBT k, v;
-	int rc, r;
+	unsigned char kbuf[STORE_KEY_MAX];
+	unsigned char vbuf[HDR + STORE_VAL_MAX];
+};
 
-	*nlen = 0;
-	rc = st->db[t]->cursor(st->db[t], txn->t, &c, DB_READ_COMMITTED);
-	if (rc != 0)
-		return fail(st, rc, table_files[t], why);
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = kbuf;
-	k.ulen = sizeof(kbuf);
-	k.flags = DB_DBT_USERMEM;
-	v.data = vbuf;
-	v.ulen = sizeof(vbuf);
-	v.flags = DB_DBT_USERMEM;
-	if (flen > 0) {
-		if (flen > sizeof(kbuf))
-			flen = sizeof(kbuf);
-		memcpy(kbuf, from, flen);
-		k.size = (u_int32_t)flen;
-		rc = c->get(c, &k, &v, DB_SET_RANGE);
-	} else {
-		rc = c->get(c, &k, &v, DB_FIRST);
+/*
+ * cur_open - a cursor on the first record >= from (flen 0: the first of
+ * all): 0 with *first Berkeley DB's code of that read (0, DB_NOTFOUND,
+ * ...), or a STORE_* error if there is no cursor
+ */
+static int
+cur_open(struct bdb *st, struct table *tb, DB_TXN *t, u_int32_t cflags,
+    u_int32_t gflags, const void *from, size_t flen, struct cur *cu,
+    int *first, struct why *why)
+{
+	int rc;
+
+	if ((rc = tb->db->cursor(tb->db, t, &cu->c, cflags)) != 0)
+		return fail(st, rc, tb->file, why);
+	memset(&cu->k, 0, sizeof(cu->k));
+	memset(&cu->v, 0, sizeof(cu->v));
+	cu->k.data = cu->kbuf;
+	cu->k.ulen = sizeof(cu->kbuf);
+	cu->k.flags = DB_DBT_USERMEM;
+	cu->v.data = cu->vbuf;
+	cu->v.ulen = sizeof(cu->vbuf);
+	cu->v.flags = DB_DBT_USERMEM;
+	if (from == NULL || flen == 0) {
+		*first = cu->c->get(cu->c, &cu->k, &cu->v, DB_FIRST | gflags);
+		return 0;
 	}
-	while (rc == 0) {
-		if (limit > 0 && seen == limit) {
-			memcpy(next, kbuf, k.size);
-			*nlen = k.size;
-			break;
-		}
-		seen++;
-		r = fn(arg, kbuf, k.size, vbuf, v.size);
-		if (r == 2 && (rc = c->del(c, 0)) != 0)
-			break;
-		if (r == 1) {
-			rc = c->get(c, &k, &v, DB_NEXT);
-			if (rc == 0) {
-				memcpy(next, kbuf, k.size);
-				*nlen = k.size;
-			}
-			rc = 0;
-			break;
-		}
-		rc = c->get(c, &k, &v, DB_NEXT);
-	}
-	c->close(c);
+	memcpy(cu->kbuf, from, flen < sizeof(cu->kbuf) ? flen
+						       : sizeof(cu->kbuf));
+	cu->k.size = (u_int32_t)flen;
+	*first = cu->c->get(cu->c, &cu->k, &cu->v, DB_SET_RANGE | gflags);
+	return 0;
+}
+
+/* cur_close - the cursor goes; the walk's outcome as a STORE_* code */
+static int
+cur_close(struct bdb *st, struct table *tb, struct cur *cu, int rc,
+    struct why *why)
+{
+	cu->c->close(cu->c);
 	if (rc == DB_NOTFOUND)
 		rc = 0;
 	if (rc == DB_BUFFER_SMALL) {
 		why_set(why, "%s: a record is longer than this policyd writes",
-		    table_files[t]);
+		    tb->file);
 		return STORE_ERROR;
 	}
-	return rc == 0 ? 0 : fail(st, rc, table_files[t], why);
+	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
+}
+
+/* walk_run - txn_fn: one batch from the cursor */
+static int
+walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct walk *w = arg;
+	struct cur cu;
+	size_t seen = 0;
+	int rc, r, err;
+
+	if ((rc = step(st, STORE_BDB_READ, why)) != 0)
+		return rc;
+	/* Read locks go at once: a long walk never holds up writers. */
+	if ((err = cur_open(st, w->tb, t, DB_READ_COMMITTED, 0, w->from,
+	    w->flen, &cu, &rc, why)) != 0)
+		return err;
+	for (; rc == 0; rc = cu.c->get(cu.c, &cu.k, &cu.v, DB_NEXT)) {
+		struct store_rec rec = { cu.kbuf, cu.k.size, cu.vbuf, 0, 1 };
+
+		if (seen++ == w->limit) {
+			memcpy(w->next, cu.kbuf, cu.k.size);
+			w->nlen = cu.k.size;
+			w->more = true;
+			break;
+		}
+		if (cu.v.size >= HDR) { /* else damage: empty, gone */
+			rec.val = cu.vbuf + HDR;
+			rec.vlen = cu.v.size - HDR;
+			rec.expires = (int64_t)store_get_u64(cu.vbuf);
+		}
+		r = w->what(w, &rec);
+		if (r == 1) {
+			keep_row(w, &rec);
+			w->n++;
+		} else if (r == 2) {
+			if ((rc = step(st, STORE_BDB_WRITE, why)) != 0) {
+				cu.c->close(cu.c);
+				return rc;
+			}
+			if ((rc = cu.c->del(cu.c, 0)) != 0)
+				break;
+			w->n++;
+		}
+	}
+	return cur_close(st, w->tb, &cu, rc, why);
+}
+
+/* walk - a batch, in a transaction that runs again if it loses */
+static int
+walk(struct bdb *st, struct walk *w, struct why *why)
+{
+	if (w->limit == 0)
+		w->limit = BATCH;
+	return in_txn(st, walk_run, walk_reset, w, why);
+}
+
+/* walk_next - the reply's cursor after a walk */
+static void
+walk_next(const struct walk *w, struct store_cursor *next)
+{
+	memcpy(next->pos, w->next, w->nlen);
+	next->len = w->nlen;
+	next->end = !w->more;
+}
+
+static int
+list_what(struct walk *w, const struct store_rec *r)
+{
+	return w->match == NULL || w->match(w->arg, r) ? 1 : 0;
+}
+
+/* bdb_list - a batch of records; rows given once it committed */
+static int
+bdb_list(struct store *pub, const char *name, const struct store_cursor *from,
+    size_t limit, store_match_fn *match, store_row_fn *row, void *arg,
+    const struct store_call *c)
+{
+	struct bdb *st = (struct bdb *)pub;
+	struct walk w = { .from = from ? from->pos : NULL,
+		.flen = from ? from->len : 0, .limit = limit,
+		.what = list_what, .match = match, .arg = arg };
+	int rc;
+
+	if ((rc = table(st, name, &w.tb, &c->out->why)) == 0 &&
+	    (rc = walk(st, &w, &c->out->why)) == 0) {
+		c->out->n = w.n;
+		walk_next(&w, &c->out->next);
+		give_rows(&w, row, arg);
+	}
+	free(w.rows);
+	return reply(c, rc, &c->out->why);
+}
+
+static int
+flush_what(struct walk *w, const struct store_rec *r)
+{
+	return w->match == NULL || w->match(w->arg, r) ? 2 : 0;
+}
+
+/* bdb_flush - a batch, deleting what matches */
+static int
+bdb_flush(struct store *pub, const char *name, const struct store_cursor *from,
+    size_t limit, store_match_fn *match, void *arg,
+    const struct store_call *c)
+{
+	struct bdb *st = (struct bdb *)pub;
+	struct walk w = { .from = from ? from->pos : NULL,
+		.flen = from ? from->len : 0, .limit = limit,
+		.what = flush_what, .match = match, .arg = arg };
+	int rc;
+
+	if ((rc = table(st, name, &w.tb, &c->out->why)) == 0 &&
+	    (rc = walk(st, &w, &c->out->why)) == 0) {
+		c->out->n = w.n;
+		walk_next(&w, &c->out->next);
+	}
+	return reply(c, rc, &c->out->why);
+}
+
+/* bdb_count - records in a table */
+static int
+bdb_count(struct store *pub, const char *name, const struct store_call *c)
+{
+	struct bdb *st = (struct bdb *)pub;
+	DB_BTREE_STAT *sp;
+	struct table *tb;
+	int rc;
+
+	c->out->n = 0;
+	if ((rc = table(st, name, &tb, &c->out->why)) != 0)
+		return reply(c, rc, &c->out->why);
+	msgs_clear();
+	if ((rc = tb->db->stat(tb->db, NULL, &sp, DB_READ_COMMITTED)) != 0)
+		return reply(c, fail(st, rc, tb->file, &c->out->why),
+		    &c->out->why);
+	c->out->n = sp->bt_nkeys;
+	free(sp);
+	return reply(c, 0, &c->out->why);
+}
+
+/* bdb_cancel - nothing is ever under way */
+static void
+bdb_cancel(struct store_op *op)
+{
+	(void)op;
+}
+
+static int
+expire_what(struct walk *w, const struct store_rec *r)
+{
+	return r->expires != 0 && r->expires <= w->now ? 2 : 0;
+}
+
+/* bdb_expire - a batch of each table, from where the last one ended */
+static int
+bdb_expire(struct store *pub, int64_t now, size_t limit, uint64_t *deleted,
+    struct why *why)
+{
+	struct bdb *st = (struct bdb *)pub;
+	int i, rc;
+
+	for (i = 0; i < st->ntables; i++) {
+		struct table *tb = &st->tables[i];
+		struct walk w = { .tb = tb, .from = tb->sweep,
+			.flen = tb->sweep_len, .limit = limit,
+			.what = expire_what, .now = now };
+
+		if ((rc = walk(st, &w, why)) != 0)
+			return rc;
+		memcpy(tb->sweep, w.next, w.nlen);
+		tb->sweep_len = w.nlen;
+		*deleted += w.n;
+	}
+	return 0;
 }
 
 /* bdb_maintain - checkpoint; logs before it are removed automatically */
@@ -383,32 +986,50 @@ bdb_maintain(struct store *pub, struct why *why)
 	return rc == 0 ? 0 : fail(st, rc, "checkpoint", why);
 }
 
+/* table_file - "name.db" of a table, or of meta */
+static int
+table_file(const char *table, char *file, size_t size, struct why *why)
+{
+	if (!store_table_ok(table)) {
+		why_set(why, "\"%.40s\" is not a table name", table);
+		return STORE_ERROR;
+	}
+	snprintf(file, size, "%s.db", table);
+	return 0;
+}
+
 /* bdb_verify - structural check of one table */
 static int
-bdb_verify(struct store *pub, enum store_table t, struct why *why)
+bdb_verify(struct store *pub, const char *name, struct why *why)
 {
 	struct bdb *st = (struct bdb *)pub;
+	char file[STORE_TABLE_MAX + 4];
 	DB *db;
 	int rc;
 
+	if ((rc = table_file(name, file, sizeof(file), why)) != 0)
+		return rc;
+	msgs_clear();
 	if ((rc = db_create(&db, st->env, 0)) != 0)
-		return fail(st, rc, table_files[t], why);
+		return fail(st, rc, file, why);
 	/* DB->verify destroys the handle, whatever it returns. */
-	if ((rc = db->verify(db, table_files[t], NULL, NULL, 0)) != 0)
-		return fail(st, rc, table_files[t], why);
+	if ((rc = db->verify(db, file, NULL, NULL, 0)) != 0)
+		return fail(st, rc, file, why);
 	return 0;
 }
 
 /* store_verify_file_bdb - one table's file, without the environment */
 int
-store_verify_file_bdb(const char *dir, enum store_table t, struct why *why)
+store_verify_file_bdb(const char *dir, const char *table, struct why *why)
 {
-	char path[4096];
+	char file[STORE_TABLE_MAX + 4], path[4200];
 	DB *db;
 	int rc;
 
+	if ((rc = table_file(table, file, sizeof(file), why)) != 0)
+		return rc;
 	msgs_clear();
-	snprintf(path, sizeof(path), "%s/%s", dir, table_files[t]);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if ((rc = db_create(&db, NULL, 0)) != 0) {
 		why_set(why, "%s: %s", path, db_strerror(rc));
 		return STORE_ERROR;
@@ -416,52 +1037,237 @@ store_verify_file_bdb(const char *dir, enum store_table t, struct why *why)
 	db->set_errcall(db, errcall);
 	/* DB->verify destroys the handle, whatever it returns. */
 	if ((rc = db->verify(db, path, NULL, NULL, 0)) != 0)
-		return fail(NULL, rc, table_files[t], why);
+		return fail(NULL, rc, file, why);
 	return 0;
+}
+
+/* cmp_names - qsort of table names */
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* store_bdb_tables - the *.db files of dir, sorted */
+int
+store_bdb_tables(const char *dir, char (*names)[STORE_TABLE_MAX + 1],
+    int max, struct why *why)
+{
+	struct dirent *de;
+	DIR *dp;
+	int n = 0;
+
+	if ((dp = opendir(dir)) == NULL) {
+		why_set(why, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char name[STORE_TABLE_MAX + 1];
+
+		if (len < 4 || len - 3 > STORE_TABLE_MAX ||
+		    strcmp(de->d_name + len - 3, ".db") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 3),
+		    de->d_name);
+		if (!store_table_ok(name) || n == max)
+			continue;
+		snprintf(names[n++], STORE_TABLE_MAX + 1, "%s", name);
+	}
+	closedir(dp);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	return n;
 }
 
 static const struct store_ops bdb_ops = {
 	.name = "bdb",
-	.close = bdb_close,
-	.begin = bdb_begin,
-	.commit = bdb_commit,
-	.abort = bdb_abort,
+	.greylist = bdb_greylist,
 	.get = bdb_get,
 	.put = bdb_put,
 	.del = bdb_del,
-	.scan = bdb_scan,
+	.list = bdb_list,
+	.flush = bdb_flush,
+	.count = bdb_count,
+	.cancel = bdb_cancel,
+	.close = bdb_close,
+	.expire = bdb_expire,
 	.maintain = bdb_maintain,
 	.verify = bdb_verify,
 };
 
-/* check_schema - write ours into a new store; refuse a newer one */
-static int
-check_schema(struct bdb *st, const char *dir, struct why *why)
+/* An upgrade of one table from schema 1, a batch at a time. */
+struct upgrade {
+	struct table *tb;
+	int64_t now;
+	unsigned char from[STORE_KEY_MAX]; /* the batch starts here */
+	size_t flen;
+	unsigned char next[STORE_KEY_MAX]; /* the next one, when more */
+	size_t nlen;
+	bool more;
+};
+
+static void
+upgrade_reset(void *arg)
 {
+	struct upgrade *u = arg;
+
+	u->more = false;
+}
+
+/* upgrade_run - txn_fn: a batch of values given their expiry */
+static int
+upgrade_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct upgrade *u = arg;
+	unsigned seen = 0;
+	struct cur cu;
+	int rc, err;
+
+	if ((err = cur_open(st, u->tb, t, 0, DB_RMW, u->from, u->flen, &cu,
+	    &rc, why)) != 0)
+		return err;
+	for (; rc == 0; rc = cu.c->get(cu.c, &cu.k, &cu.v, DB_NEXT | DB_RMW)) {
+		unsigned char nbuf[HDR + V1_VAL];
+		DBT nv;
+
+		if (seen++ == BATCH) {
+			memcpy(u->next, cu.kbuf, cu.k.size);
+			u->nlen = cu.k.size;
+			u->more = true;
+			break;
+		}
+		if (cu.v.size != V1_VAL)
+			continue; /* upgraded already (a run cut short) */
+		store_put_u64(nbuf, (uint64_t)(u->now + V1_KEEP));
+		memcpy(nbuf + HDR, cu.vbuf, V1_VAL);
+		nv = dbt(nbuf, sizeof(nbuf));
+		if ((rc = cu.c->put(cu.c, &cu.k, &nv, DB_CURRENT)) != 0)
+			break;
+	}
+	return cur_close(st, u->tb, &cu, rc, why);
+}
+
+/*
+ * upgrade_v1 - schema 1 kept no expiry: every value of 29 bytes (all that
+ * schema 1 wrote) gets one V1_KEEP from now (the default max_age: any use
+ * renews it; greylisting judges age by its own limits anyway), a batch
+ * per transaction. A run cut short is taken up at the next open: values
+ * already upgraded are longer.
+ */
+static int
+upgrade_v1(struct bdb *st, int64_t now, struct why *why)
+{
+	char (*names)[STORE_TABLE_MAX + 1] = xcalloc(MAX_TABLES,
+	    sizeof(*names));
+	int i, n, rc = 0;
+
+	if ((n = store_bdb_tables(st->dir, names, MAX_TABLES, why)) < 0) {
+		free(names);
+		return STORE_ERROR;
+	}
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct upgrade u = { .now = now };
+
+		if (strcmp(names[i], "meta") == 0)
+			continue;
+		if ((rc = table(st, names[i], &u.tb, why)) != 0)
+			break;
+		do {
+			rc = in_txn(st, upgrade_run, upgrade_reset, &u, why);
+			memcpy(u.from, u.next, u.nlen);
+			u.flen = u.nlen;
+		} while (rc == 0 && u.more);
+	}
+	free(names);
+	return rc;
+}
+
+/* meta_txn - the schema record: read, or write ours */
+struct meta_txn {
+	DB *db;
+	bool write;
+	uint32_t schema; /* read: 0 if none */
+	bool damaged;
+};
+
+static int
+meta_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct meta_txn *m = arg;
 	unsigned char v[4];
-	size_t vlen = sizeof(v);
-	struct store_txn *txn;
+	DBT k = dbt("schema", 6), d;
 	int rc;
 
-	if ((rc = bdb_begin(&st->pub, &txn, why)) != 0)
-		return rc;
-	rc = bdb_get(txn, STORE_META, "schema", 6, v, &vlen, why);
-	if (rc == STORE_NOTFOUND) {
+	if (m->write) {
 		store_put_u32(v, STORE_SCHEMA);
-		rc = bdb_put(txn, STORE_META, "schema", 6, v, 4, why);
-		if (rc == 0)
-			return bdb_commit(txn, why);
-	} else if (rc == 0 && vlen != 4) {
-		why_set(why, "%s: schema record is damaged", dir);
-		rc = STORE_ERROR;
-	} else if (rc == 0 && store_get_u32(v) > STORE_SCHEMA) {
+		d = dbt(v, 4);
+		rc = m->db->put(m->db, t, &k, &d, 0);
+		return rc == 0 ? 0 : fail(st, rc, "meta.db", why);
+	}
+	memset(&d, 0, sizeof(d));
+	d.data = v;
+	d.ulen = sizeof(v);
+	d.flags = DB_DBT_USERMEM;
+	rc = m->db->get(m->db, t, &k, &d, 0);
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc == DB_BUFFER_SMALL || (rc == 0 && d.size != 4)) {
+		m->damaged = true;
+		return 0;
+	}
+	if (rc != 0)
+		return fail(st, rc, "meta.db", why);
+	m->schema = store_get_u32(v);
+	return 0;
+}
+
+/*
+ * check_schema - write ours into a new store; upgrade an older one;
+ * refuse a newer one
+ */
+static int
+check_schema(struct bdb *st, struct why *why)
+{
+	struct meta_txn m = { .db = st->meta };
+	int rc;
+
+	if ((rc = in_txn(st, meta_run, NULL, &m, why)) != 0)
+		return rc;
+	if (m.damaged) {
+		why_set(why, "%s: schema record is damaged", st->dir);
+		return STORE_ERROR;
+	}
+	if (m.schema > STORE_SCHEMA) {
 		why_set(why, "%s: state written by a newer policyd (schema %u; "
 			     "this one knows %d): upgrade policyd or use "
-			     "another state_dir", dir, store_get_u32(v),
+			     "another state_dir", st->dir, m.schema,
 		    STORE_SCHEMA);
-		rc = STORE_ESCHEMA;
+		return STORE_ESCHEMA;
 	}
-	bdb_abort(txn);
+	if (m.schema == STORE_SCHEMA)
+		return 0;
+	if (m.schema == 1 &&
+	    (rc = upgrade_v1(st, (int64_t)time(NULL), why)) != 0)
+		return rc;
+	m.write = true;
+	return in_txn(st, meta_run, NULL, &m, why);
+}
+
+/* open_tables - every table there is, so expire() sees them all */
+static int
+open_tables(struct bdb *st, struct why *why)
+{
+	char (*names)[STORE_TABLE_MAX + 1] = xcalloc(MAX_TABLES,
+	    sizeof(*names));
+	struct table *tb;
+	int i, n, rc = 0;
+
+	if ((n = store_bdb_tables(st->dir, names, MAX_TABLES, why)) < 0)
+		rc = STORE_ERROR;
+	for (i = 0; rc == 0 && i < n; i++)
+		if (strcmp(names[i], "meta") != 0)
+			rc = table(st, names[i], &tb, why);
+	free(names);
 	return rc;
 }
 
@@ -559,11 +1365,14 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER;
 	uint64_t cache = o->cache_bytes ? o->cache_bytes : 64u << 20;
 	unsigned n;
-	int rc, i;
+	int rc;
 
 	*err = STORE_ERROR;
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
+	st->threads = o->threads;
+	st->tries = o->nowait ? 3 : 10;
+	snprintf(st->dir, sizeof(st->dir), "%s", o->dir);
 	pthread_mutex_lock(&opens_lock);
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);
@@ -600,33 +1409,13 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		bdb_close(&st->pub);
 		return NULL;
 	}
-	for (i = 0; i < STORE_NTABLES; i++) {
-		DB *db;
-
-		/*
-		 * Checksums are kept by tables created with them. No reverse
-		 * splits: a delete that empties a page would otherwise lock
-		 * the pages above it, and while policyctl flushes, every
-		 * daemon transaction (which may not wait) met those locks.
-		 * The tables grow and shrink in cycles; empty pages are
-		 * reused.
-		 */
-		if ((rc = db_create(&db, st->env, 0)) != 0 ||
-		    (st->db[i] = db,
-			rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
-		    (rc = db->open(db, NULL, table_files[i], NULL, DB_BTREE,
-			DB_CREATE | DB_AUTO_COMMIT | (o->threads ? DB_THREAD : 0),
-			0600)) != 0) {
-			char what[300];
-
-			snprintf(what, sizeof(what), "%s/%s", o->dir,
-			    table_files[i]);
-			*err = fail(st, rc, what, why);
-			bdb_close(&st->pub);
-			return NULL;
-		}
+	if ((rc = open_db(st, "meta.db", &st->meta, why)) != 0) {
+		*err = rc;
+		bdb_close(&st->pub);
+		return NULL;
 	}
-	if ((rc = check_schema(st, o->dir, why)) != 0) {
+	if ((rc = check_schema(st, why)) != 0 ||
+	    (rc = open_tables(st, why)) != 0) {
 		*err = rc;
 		bdb_close(&st->pub);
 		return NULL;

@@ -55,7 +55,6 @@ struct keeper {
 	bool timer_on;
 	uv_timer_t timer;    /* sweep, checkpoint, reopen */
 	uint64_t last_checkpoint;
-	struct gl_sweep sweep;
 	/* The job on the thread pool. */
 	enum kjob job;
 	bool stopping;
@@ -215,7 +214,6 @@ opened(struct keeper *k, struct store *st)
 	k->handle.st = st;
 	k->attempts = 0;
 	k->last_why[0] = '\0';
-	memset(&k->sweep, 0, sizeof(k->sweep));
 	k->last_checkpoint = uv_now(k->loop);
 	enter(k, K_OPEN);
 }
@@ -317,22 +315,23 @@ tick(uv_timer_t *t)
 		job_start(k, J_OPEN);
 		return;
 	}
-	if (k->cfg->greylist.enabled) {
-		uint64_t before = k->sweep.deleted;
+	if (k->st->ops->expire != NULL) {
+		uint64_t deleted = 0;
 
-		rc = greylist_sweep(k->st, &k->cfg->greylist,
-		    (int64_t)time(NULL), &k->sweep, &why);
+		rc = k->st->ops->expire(k->st, (int64_t)time(NULL),
+		    k->cfg->greylist.sweep_batch, &deleted, &why);
 		if (rc != 0 && rc != STORE_ERETRY) {
 			keeper_report(k, rc, why.text);
 			return;
 		}
 		if (rc == 0)
 			keeper_report(k, 0, NULL);
-		if (k->sweep.deleted != before)
+		if (deleted > 0)
 			log_info("store: expired %llu records",
-			    (unsigned long long)(k->sweep.deleted - before));
+			    (unsigned long long)deleted);
 	}
-	if (now - k->last_checkpoint >= CHECKPOINT_MS) {
+	if (k->st->ops->maintain != NULL &&
+	    now - k->last_checkpoint >= CHECKPOINT_MS) {
 		k->last_checkpoint = now;
 		job_start(k, J_CHECKPOINT);
 	}

@@ -48,6 +48,8 @@
 static struct cfg *cfg;
 static struct store *st;
 static int64_t now;
+/* Where an operation of a store that answers later is waited for. */
+static uv_loop_t ctl_loop;
 
 /* usage - the synopsis; exits */
 static void
@@ -407,12 +409,16 @@ check_cmd(int argc, char **argv)
 static int
 verify_cmd(void)
 {
-	int t;
+	char (*names)[STORE_TABLE_MAX + 1] = xcalloc(64, sizeof(*names));
+	struct why why;
+	int t, n;
 
-	for (t = 0; t < STORE_NTABLES; t++) {
+	if ((n = store_bdb_tables(cfg->state_dir, names, 64, &why)) < 0)
+		die("db verify: %s", why.text);
+	for (t = 0; t < n; t++) {
 		int pfd[2], status;
 		char msg[WHY_MAX] = "";
-		ssize_t n;
+		ssize_t got;
 		pid_t pid;
 
 		if (pipe(pfd) < 0)
@@ -424,7 +430,6 @@ verify_cmd(void)
 			struct store_opts o = { .dir = cfg->state_dir,
 				.cache_bytes = cfg->store_cache,
 				.sync = cfg->store_sync };
-			struct why why;
 			int bad, err;
 
 			close(pfd[0]);
@@ -432,13 +437,13 @@ verify_cmd(void)
 				/* An environment that cannot open (recovery
 				 * meets a damaged page): the file alone. */
 				bad = store_verify_file_bdb(cfg->state_dir,
-				    (enum store_table)t, &why) != 0;
+				    names[t], &why) != 0;
 				if (bad && write(pfd[1], why.text,
 				    strlen(why.text)) < 0)
 					_exit(3);
 				_exit(bad);
 			}
-			bad = st->ops->verify(st, (enum store_table)t, &why) != 0;
+			bad = st->ops->verify(st, names[t], &why) != 0;
 			/*
 			 * Close before leaving: under DB_REGISTER an open
 			 * handle at exit reads as a crashed process, and the
@@ -450,19 +455,19 @@ verify_cmd(void)
 			_exit(bad);
 		}
 		close(pfd[1]);
-		n = read(pfd[0], msg, sizeof(msg) - 1);
-		msg[n > 0 ? n : 0] = '\0';
+		got = read(pfd[0], msg, sizeof(msg) - 1);
+		msg[got > 0 ? got : 0] = '\0';
 		close(pfd[0]);
 		if (waitpid(pid, &status, 0) < 0)
 			die("db verify: wait: %s", strerror(errno));
 		if (WIFSIGNALED(status))
-			die("db verify: %s: Berkeley DB's verifier crashed "
-			    "(signal %d): the table is damaged",
-			    store_table_name((enum store_table)t),
+			die("db verify: %s.db: Berkeley DB's verifier crashed "
+			    "(signal %d): the table is damaged", names[t],
 			    WTERMSIG(status));
 		if (WEXITSTATUS(status) != 0)
 			die("db verify: %s", msg[0] ? msg : "failed");
 	}
+	free(names);
 	printf("db verify: %s: every table is sound\n", cfg->state_dir);
 	return 0;
 }
@@ -574,50 +579,48 @@ filter_matches(const struct filter *f, const char *net, const char *sender,
 	return true;
 }
 
-/*
- * Rows a walk shows, per batch: a batch that loses a deadlock runs again,
- * and its rows must not be shown twice (store_walk).
- */
-static char *rows_buf;
-static size_t rows_len;
-static FILE *rows;
-
-/* Per-scan state: the filter, the action, and counts. */
+/* What a list or a flush of greylist entries looks at. */
 struct walk {
 	const struct filter *f;
-	bool delete;
-	uint64_t matched;
-	uint64_t bad;
+	uint64_t bad;    /* damaged records, skipped */
 };
 
-/* gl_visit - store_scan_fn for greylist list and delete */
-static int
-gl_visit(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+/* gl_match - store_match_fn: a greylist record the filter takes */
+static bool
+gl_match(void *arg, const struct store_rec *r)
+{
+	const struct walk *w = arg;
+	const char *net, *sender, *rcpt;
+	struct gl_entry e;
+
+	if (gl_key_split(r->key, r->klen, &net, &sender, &rcpt) < 0 ||
+	    gl_entry_decode(r->val, r->vlen, &e) < 0)
+		return false;
+	return filter_matches(w->f, net, sender, rcpt, &e);
+}
+
+/* gl_row - store_row_fn: one greylist entry, as a line or JSON */
+static void
+gl_row(void *arg, const struct store_rec *r)
 {
 	struct walk *w = arg;
 	const char *net, *sender, *rcpt;
 	struct gl_entry e;
 	char t1[32], t2[32], t3[32];
 
-	if (gl_key_split(key, klen, &net, &sender, &rcpt) < 0 ||
-	    gl_entry_decode(val, vlen, &e) < 0) {
+	if (gl_key_split(r->key, r->klen, &net, &sender, &rcpt) < 0 ||
+	    gl_entry_decode(r->val, r->vlen, &e) < 0) {
 		w->bad++;
-		return 0;
+		return;
 	}
-	if (!filter_matches(w->f, net, sender, rcpt, &e))
-		return 0;
-	w->matched++;
-	if (w->delete)
-		return 2;
 	if (w->f->json) {
-		fprintf(rows, "{\"client\":");
-		json_str(rows, net);
-		fprintf(rows, ",\"sender\":");
-		json_str(rows, sender);
-		fprintf(rows, ",\"recipient\":");
-		json_str(rows, rcpt);
-		fprintf(rows, ",\"state\":\"%s\",\"first_seen\":\"%s\","
+		printf("{\"client\":");
+		json_str(stdout, net);
+		printf(",\"sender\":");
+		json_str(stdout, sender);
+		printf(",\"recipient\":");
+		json_str(stdout, rcpt);
+		printf(",\"state\":\"%s\",\"first_seen\":\"%s\","
 		       "\"last_seen\":\"%s\",\"passed_at\":%s%s%s,"
 		       "\"count\":%u}\n",
 		    e.passed_at ? "passed" : "pending",
@@ -625,43 +628,44 @@ gl_visit(void *arg, const void *key, size_t klen, const void *val,
 		    e.passed_at ? "\"" : "",
 		    e.passed_at ? iso(e.passed_at, t3, sizeof(t3)) : "null",
 		    e.passed_at ? "\"" : "", e.count);
-		return 0;
+		return;
 	}
-	fprintf(rows, "%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
+	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
 	    *sender ? sender : "<>", rcpt, e.passed_at ? "passed" : "pending",
 	    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
 	    e.count);
-	return 0;
-}
-
-/* rows_done - store_batch_fn: show a committed batch's rows, or drop them */
-static void
-rows_done(void *arg, bool committed)
-{
-	(void)arg;
-	fflush(rows);
-	if (committed && rows_len > 0)
-		fwrite(rows_buf, 1, rows_len, stdout);
-	rewind(rows);
-	rows_len = 0;
-	fflush(rows);
 }
 
 /*
- * walk_table - a whole table, BATCH records per transaction; the
- * visitor's state (size bytes at arg) and rows are undone with a batch
- * that is run again
+ * each_batch - a whole table, BATCH records per operation, so no
+ * transaction holds the daemon up for long: rows (list) or deletions
+ * (row NULL: flush) of what match takes. Rows of a batch come once it is
+ * done, once, whatever the store had to run again. What was deleted.
  */
-static void
-walk_table(enum store_table t, store_scan_fn *fn, void *arg, size_t size)
+static uint64_t
+each_batch(const char *table, store_match_fn *match, store_row_fn *row,
+    void *arg)
 {
-	struct why why;
+	struct store_cursor cur;
+	uint64_t n = 0;
 
-	if (rows == NULL && (rows = open_memstream(&rows_buf, &rows_len)) ==
-	    NULL)
-		die("memory: %s", strerror(errno));
-	if (store_walk(st, t, BATCH, 10, fn, arg, size, rows_done, &why) != 0)
-		die("%s", why.text);
+	memset(&cur, 0, sizeof(cur));
+	do {
+		struct store_waiter w;
+		int rc;
+
+		store_waiter_init(&w, &ctl_loop);
+		rc = row != NULL
+		    ? st->ops->list(st, table, &cur, BATCH, match, row, arg,
+			&w.call)
+		    : st->ops->flush(st, table, &cur, BATCH, match, arg,
+			&w.call);
+		if (store_wait(&w, rc) < 0)
+			die("%s", w.reply.why.text);
+		n += w.reply.n;
+		cur = w.reply.next;
+	} while (!cur.end);
+	return n;
 }
 
 /* greylist_cmd - list, delete, flush */
@@ -682,7 +686,9 @@ greylist_cmd(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct filter f = { .older_than = -1 };
-	struct walk w = { &f, false, 0, 0 };
+	struct walk w = { &f, 0 };
+	bool delete;
+	uint64_t n;
 	const char *sub;
 	bool all = false;
 	struct why why;
@@ -754,15 +760,15 @@ greylist_cmd(int argc, char **argv)
 	if (strcmp(sub, "list") != 0 && f.json)
 		bad("greylist %s: --json is for list", sub);
 	open_store();
-	w.delete = strcmp(sub, "list") != 0;
-	if (!w.delete && !f.json)
+	delete = strcmp(sub, "list") != 0;
+	if (!delete && !f.json)
 		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s\n", "CLIENT",
 		    "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN", "LAST_SEEN",
 		    "COUNT");
-	walk_table(STORE_GREYLIST, gl_visit, &w, sizeof(w));
-	if (w.delete)
+	n = each_batch(GL_TABLE_TRIPLET, gl_match, delete ? NULL : gl_row, &w);
+	if (delete)
 		printf("deleted %llu greylist entries\n",
-		    (unsigned long long)w.matched);
+		    (unsigned long long)n);
 	if (w.bad)
 		fprintf(stderr, "policyctl: %llu damaged records skipped\n",
 		    (unsigned long long)w.bad);
@@ -775,51 +781,49 @@ struct awl_walk {
 	uint64_t bad;
 };
 
-/* awl_visit - store_scan_fn for awl list */
-static int
-awl_visit(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+/* awl_row - store_row_fn for awl list */
+static void
+awl_row(void *arg, const struct store_rec *r)
 {
 	struct awl_walk *w = arg;
-	const char *k = key, *dom = "";
+	const char *k = r->key, *dom = "";
 	struct awl_entry e;
 	unsigned need;
 	char t1[32], t2[32];
 
-	if (awl_entry_decode(val, vlen, &e) < 0 || klen == 0 ||
-	    k[klen - 1] != '\0') {
+	if (awl_entry_decode(r->val, r->vlen, &e) < 0 || r->klen == 0 ||
+	    k[r->klen - 1] != '\0') {
 		w->bad++;
-		return 0;
+		return;
 	}
 	if (w->domain) {
-		const char *z = memchr(k, '\0', klen);
+		const char *z = memchr(k, '\0', r->klen);
 
-		if (z == NULL || z + 1 >= k + klen) {
+		if (z == NULL || z + 1 >= k + r->klen) {
 			w->bad++;
-			return 0;
+			return;
 		}
 		dom = z + 1;
 	}
 	need = w->domain ? cfg->greylist.awl_domains : cfg->greylist.awl_clients;
 	if (w->json) {
-		fprintf(rows, "{\"type\":\"%s\",\"client\":", w->domain ? "domain"
-								 : "client");
-		json_str(rows, k);
+		printf("{\"type\":\"%s\",\"client\":", w->domain ? "domain"
+							     : "client");
+		json_str(stdout, k);
 		if (w->domain) {
-			fprintf(rows, ",\"domain\":");
-			json_str(rows, dom);
+			printf(",\"domain\":");
+			json_str(stdout, dom);
 		}
-		fprintf(rows, ",\"count\":%u,\"whitelisted\":%s,\"first_seen\":\"%s\","
-		       "\"last_seen\":\"%s\"}\n", e.count,
+		printf(",\"count\":%u,\"whitelisted\":%s,\"first_seen\":"
+		       "\"%s\",\"last_seen\":\"%s\"}\n", e.count,
 		    need && e.count >= need ? "true" : "false",
 		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)));
-		return 0;
+		return;
 	}
-	fprintf(rows, "%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
+	printf("%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
 	    w->domain ? "domain" : "client", k, w->domain ? dom : "-", e.count,
 	    need && e.count >= need ? "yes" : "no", iso(e.first, t1, sizeof(t1)),
 	    iso(e.last, t2, sizeof(t2)));
-	return 0;
 }
 
 /* awl_key - the table key of --client [--domain], as greylisting forms it */
@@ -929,9 +933,12 @@ awl_cmd(int argc, char **argv)
 			printf("%-6s %-20s %-32s %5s %-11s %-20s %-20s\n",
 			    "TYPE", "CLIENT", "DOMAIN", "COUNT",
 			    "WHITELISTED", "FIRST_SEEN", "LAST_SEEN");
-		walk_table(STORE_AWL_CLIENT, awl_visit, &w, sizeof(w));
+		each_batch(GL_TABLE_CLIENT, NULL, awl_row, &w);
 		w.domain = true;
-		walk_table(STORE_AWL_DOMAIN, awl_visit, &w, sizeof(w));
+		each_batch(GL_TABLE_DOMAIN, NULL, awl_row, &w);
+		if (w.bad)
+			fprintf(stderr, "policyctl: %llu damaged records "
+			    "skipped\n", (unsigned long long)w.bad);
 		return 0;
 	}
 	if (client == NULL)
@@ -939,39 +946,35 @@ awl_cmd(int argc, char **argv)
 	if (json)
 		bad("awl %s: --json is for list", sub);
 	{
-		enum store_table t = domain ? STORE_AWL_DOMAIN : STORE_AWL_CLIENT;
+		const char *t = domain ? GL_TABLE_DOMAIN : GL_TABLE_CLIENT;
 		char key[STORE_KEY_MAX];
 		size_t klen = awl_key(client, domain, key, sizeof(key));
-		struct store_txn *txn;
-		struct why why;
+		struct store_waiter w;
 		int rc;
 
 		open_store();
-		if ((rc = st->ops->begin(st, &txn, &why)) != 0)
-			die("%s", why.text);
+		store_waiter_init(&w, &ctl_loop);
 		if (strcmp(sub, "add") == 0) {
 			unsigned char v[AWL_ENTRY_SIZE];
 			struct awl_entry e = { 0, now, now, now };
+			struct gl_limits lim = gl_limits(&cfg->greylist);
 			unsigned need = domain ? cfg->greylist.awl_domains
 					       : cfg->greylist.awl_clients;
+			struct store_rec r = { key, klen, v, sizeof(v), 0 };
 
 			e.count = need ? need : 1;
 			awl_entry_encode(&e, v);
-			rc = st->ops->put(txn, t, key, klen, v, sizeof(v), &why);
+			r.expires = awl_entry_expires(&lim, &e);
+			rc = st->ops->put(st, t, &r, 1, NULL, NULL, &w.call);
 		} else {
-			rc = st->ops->del(txn, t, key, klen, &why);
+			rc = st->ops->del(st, t, key, klen, &w.call);
 		}
-		if (rc == STORE_NOTFOUND) {
-			st->ops->abort(txn);
+		rc = store_wait(&w, rc);
+		if (rc == STORE_NOTFOUND)
 			die("awl delete: %s%s%s is not in the auto-whitelist",
 			    key, domain ? " " : "", domain ? domain : "");
-		}
-		if (rc != 0) {
-			st->ops->abort(txn);
-			die("%s", why.text);
-		}
-		if ((rc = st->ops->commit(txn, &why)) != 0)
-			die("%s", why.text);
+		if (rc < 0)
+			die("%s", w.reply.why.text);
 		printf("%s %s%s%s\n", strcmp(sub, "add") == 0 ? "added"
 							     : "deleted",
 		    key, domain ? " " : "", domain ? domain : "");
@@ -981,27 +984,24 @@ awl_cmd(int argc, char **argv)
 }
 
 struct stat_walk {
-	enum store_table t;
+	bool triplets;   /* the greylist table: pending and passed */
 	uint64_t records, pending, passed, bad;
 	int64_t oldest, newest; /* first seen, last seen */
 };
 
-/* stat_visit - store_scan_fn for stats */
-static int
-stat_visit(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+/* stat_row - store_row_fn for stats */
+static void
+stat_row(void *arg, const struct store_rec *r)
 {
 	struct stat_walk *s = arg;
 	int64_t first, last;
 
-	(void)key;
-	(void)klen;
-	if (s->t == STORE_GREYLIST) {
+	if (s->triplets) {
 		struct gl_entry e;
 
-		if (gl_entry_decode(val, vlen, &e) < 0) {
+		if (gl_entry_decode(r->val, r->vlen, &e) < 0) {
 			s->bad++;
-			return 0;
+			return;
 		}
 		first = e.first;
 		last = e.last;
@@ -1012,9 +1012,9 @@ stat_visit(void *arg, const void *key, size_t klen, const void *val,
 	} else {
 		struct awl_entry e;
 
-		if (awl_entry_decode(val, vlen, &e) < 0) {
+		if (awl_entry_decode(r->val, r->vlen, &e) < 0) {
 			s->bad++;
-			return 0;
+			return;
 		}
 		first = e.first;
 		last = e.last;
@@ -1024,17 +1024,14 @@ stat_visit(void *arg, const void *key, size_t klen, const void *val,
 		s->oldest = first;
 	if (last > s->newest)
 		s->newest = last;
-	return 0;
 }
 
 /* stats_cmd - counts per table, oldest and newest */
 static int
 stats_cmd(int argc, char **argv)
 {
-	static const enum store_table tables[] = { STORE_GREYLIST,
-		STORE_AWL_CLIENT, STORE_AWL_DOMAIN };
-	static const char *const names[] = { "greylist", "awl_client",
-		"awl_domain" };
+	static const char *const names[] = { GL_TABLE_TRIPLET,
+		GL_TABLE_CLIENT, GL_TABLE_DOMAIN };
 	bool json = false;
 	size_t i;
 	int a;
@@ -1049,15 +1046,15 @@ stats_cmd(int argc, char **argv)
 	if (!json)
 		printf("%-11s %9s %9s %9s %-20s %-20s\n", "TABLE", "RECORDS",
 		    "PENDING", "PASSED", "OLDEST", "NEWEST");
-	for (i = 0; i < nitems(tables); i++) {
-		struct stat_walk s = { .t = tables[i] };
+	for (i = 0; i < nitems(names); i++) {
+		struct stat_walk s = { .triplets = i == 0 };
 		char t1[32], t2[32];
 
-		walk_table(tables[i], stat_visit, &s, sizeof(s));
+		each_batch(names[i], NULL, stat_row, &s);
 		if (json) {
 			printf("{\"table\":\"%s\",\"records\":%llu", names[i],
 			    (unsigned long long)s.records);
-			if (tables[i] == STORE_GREYLIST)
+			if (s.triplets)
 				printf(",\"pending\":%llu,\"passed\":%llu",
 				    (unsigned long long)s.pending,
 				    (unsigned long long)s.passed);
@@ -1069,7 +1066,7 @@ stats_cmd(int argc, char **argv)
 			    s.newest ? "\"" : "");
 			continue;
 		}
-		if (tables[i] == STORE_GREYLIST)
+		if (s.triplets)
 			printf("%-11s %9llu %9llu %9llu %-20s %-20s\n", names[i],
 			    (unsigned long long)s.records,
 			    (unsigned long long)s.pending,
@@ -1129,6 +1126,7 @@ main(int argc, char **argv)
 		cfg->state_dir = xstrdup(state_dir);
 	}
 	now = (int64_t)time(NULL);
+	uv_loop_init(&ctl_loop);
 	argc -= optind;
 	argv += optind;
 	cmd = argv[0];
@@ -1162,8 +1160,8 @@ main(int argc, char **argv)
 		if (import_postgrey_open(argv[1], &src, &why) != 0)
 			die("import-postgrey: %s", why.text);
 		open_store_in(true);
-		if (import_postgrey_run(src, st, &cfg->greylist, now, &is,
-		    &why) != 0)
+		if (import_postgrey_run(src, st, &ctl_loop, &cfg->greylist,
+		    now, &is, &why) != 0)
 			die("import-postgrey: %s", why.text);
 		import_postgrey_close(src);
 		printf("imported %llu triplets (%llu passed), %llu "
@@ -1180,10 +1178,8 @@ main(int argc, char **argv)
 	}
 	if (st != NULL)
 		st->ops->close(st);
-	if (rows != NULL) {
-		fclose(rows);
-		free(rows_buf);
-	}
+	uv_run(&ctl_loop, UV_RUN_DEFAULT);
+	uv_loop_close(&ctl_loop);
 	cfg_unref(cfg);
 	return rc;
 }

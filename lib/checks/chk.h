@@ -338,6 +338,13 @@ void chk_scores(const struct chk_run *run, int *score, int *reject,
 struct store_handle *chk_store(const struct chk_run *run);
 bool chk_dry(const struct chk_run *run);
 void chk_store_report(struct chk_run *run, int rc, const char *why);
+/* chk_time_left_ms - of the request's deadline (a store's budget); >= 1 */
+uint64_t chk_time_left_ms(const struct chk_run *run);
+/*
+ * chk_timed_out - inside cancel(): the deadline came (the run may still
+ * set the verdict it stands for), not the client leaving
+ */
+bool chk_timed_out(const struct chk_run *run);
 
 /*
  * chk_is_fqdn - a fully qualified domain name by RFC 1123/5321 syntax:

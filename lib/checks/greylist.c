@@ -288,15 +288,51 @@ trouble(struct chk_run *run)
 			    "unavailable, please try again later";
 }
 
+/* One request's greylisting, while the store works on it. */
+struct gl_run {
+	struct store *st;     /* the store asked */
+	struct store_op *op;  /* under way; NULL once done */
+	const char *pool;
+};
+
+/* stored - the store's reply: the verdict, or on_error */
+static void
+stored(struct chk_run *run, const struct store_reply *r)
+{
+	struct gl_run *g = *chk_state(run);
+
+	if (r->rc < 0) {
+		chk_store_report(run, r->rc, r->why.text);
+		trouble(run);
+		chk_done(run, CHK_TEMPFAIL, "%s", r->why.text);
+		return;
+	}
+	chk_store_report(run, 0, NULL);
+	judge(run, g->pool, &r->gl);
+	chk_done(run, CHK_PASS, "greylisted");
+}
+
+/* gl_done - store_done_fn: the reply came later */
+static void
+gl_done(void *arg, const struct store_reply *r)
+{
+	struct chk_run *run = arg;
+	struct gl_run *g = *chk_state(run);
+
+	g->op = NULL;
+	stored(run, r);
+}
+
 /* gl_start - greylist the request, if it is to be */
 static void
 gl_start(struct chk_run *run)
 {
 	const struct cfg *cfg = chk_cfg(run);
 	struct store *st = store_get(chk_store(run));
-	struct gl_result res;
-	const char *pool;
-	struct why why;
+	struct store_reply reply;
+	struct store_call call;
+	struct gl_run *g;
+	struct gl_op op;
 	int score, reject, greylist, rc;
 
 	chk_scores(run, &score, &reject, &greylist);
@@ -316,18 +352,40 @@ gl_start(struct chk_run *run)
 		chk_done(run, CHK_TEMPFAIL, "the store is not open");
 		return;
 	}
-	pool = pick_pool(run);
-	rc = greylist_check(st, &cfg->greylist, chk_req(run), pool,
-	    chk_now(run), &res, &why);
-	if (rc != 0) {
-		chk_store_report(run, rc, why.text);
-		trouble(run);
-		chk_done(run, CHK_TEMPFAIL, "%s", why.text);
+	g = arena_alloc(chk_arena(run), sizeof(*g));
+	memset(g, 0, sizeof(*g));
+	g->st = st;
+	g->pool = pick_pool(run);
+	*chk_state(run) = g;
+	if (!greylist_op(&cfg->greylist, chk_req(run), g->pool, chk_now(run),
+	    &op)) {
+		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
 		return;
 	}
-	chk_store_report(run, 0, NULL);
-	judge(run, pool, &res);
-	chk_done(run, CHK_PASS, "greylisted");
+	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
+	if ((rc = st->ops->greylist(st, &op, &call)) == 0)
+		return; /* the store answers later */
+	if (rc < 0)
+		reply.rc = rc;
+	stored(run, &reply);
+}
+
+/* gl_cancel - the deadline, or the client left: let the store's work go */
+static void
+gl_cancel(struct chk_run *run)
+{
+	struct gl_run *g = *chk_state(run);
+
+	if (g == NULL || g->op == NULL)
+		return;
+	g->st->ops->cancel(g->op);
+	g->op = NULL;
+	if (chk_timed_out(run)) {
+		chk_store_report(run, STORE_ETIMEOUT, "no answer from the store "
+		    "before the request's deadline");
+		trouble(run);
+	}
 }
 
 const struct chk_ops chk_greylist_ops = {
@@ -339,4 +397,5 @@ const struct chk_ops chk_greylist_ops = {
 	.options = gl_options,
 	.setup = gl_setup,
 	.start = gl_start,
+	.cancel = gl_cancel,
 };

@@ -4,10 +4,11 @@
  *
  *   storelock DIR SECONDS
  *
- * Opens the store in DIR, writes one greylist record in a transaction,
- * prints "locked" and keeps the transaction open for SECONDS, then
- * aborts it. All of a small table sits on one page: the daemon's next
- * greylist check meets the lock.
+ * Opens the store in DIR and puts one greylist record with a merge that
+ * prints "locked" and sleeps SECONDS inside the put's transaction, which
+ * holds the write lock of the record's page (the merge read it for
+ * update), then keeps what is there. All of a small table sits on one
+ * page: the daemon's next greylist check meets the lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,27 @@
 #include "store.h"
 #include "xalloc.h"
 
+static unsigned seconds;
+
+/* hold - store_merge_fn: the lock is held while it sleeps */
+static bool
+hold(void *arg, const struct store_rec *old, struct store_rec *out)
+{
+	(void)arg;
+	(void)old;
+	(void)out;
+	printf("locked\n");
+	fflush(stdout);
+	sleep(seconds);
+	return false;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct store_opts o = { .cache_bytes = 4u << 20 };
-	struct store_txn *txn;
+	struct store_rec r = { "held", 5, "x", 1, 0 };
+	struct store_waiter w;
 	struct store *st;
 	struct why why;
 	int err;
@@ -31,19 +48,17 @@ main(int argc, char **argv)
 		return 2;
 	}
 	o.dir = argv[1];
+	seconds = (unsigned)atoi(argv[2]);
 	if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
 		fprintf(stderr, "storelock: %s\n", why.text);
 		return 1;
 	}
-	if (st->ops->begin(st, &txn, &why) != 0 ||
-	    st->ops->put(txn, STORE_GREYLIST, "held\0", 5, "x", 1, &why) != 0) {
-		fprintf(stderr, "storelock: %s\n", why.text);
+	store_waiter_init(&w, NULL);
+	if (store_wait(&w, st->ops->put(st, GL_TABLE_TRIPLET, &r, 1, hold,
+	    NULL, &w.call)) < 0) {
+		fprintf(stderr, "storelock: %s\n", w.reply.why.text);
 		return 1;
 	}
-	printf("locked\n");
-	fflush(stdout);
-	sleep((unsigned)atoi(argv[2]));
-	st->ops->abort(txn);
 	st->ops->close(st);
 	return 0;
 }

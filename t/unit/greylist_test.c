@@ -1,8 +1,10 @@
 /*
- * greylist_test - greylisting and the auto-whitelist with a fake clock on
- * a real Berkeley DB store in a temporary directory; sender
+ * greylist_test - greylisting and the auto-whitelist with a fake clock,
+ * each test on a real Berkeley DB store in a temporary directory and
+ * again on the memory store that answers later from the loop; sender
  * normalization; the decision with its header once per message; store
- * trouble through a store that fails on demand.
+ * trouble through a store that fails on demand; a store slower than the
+ * deadline, and a client that leaves while the store works.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,43 +29,58 @@
 
 #define T0 1700000000 /* the fake clock starts here */
 
-/* pipeline_decide_now - the daemon's decision; no check is enabled here */
-static void
-pipeline_decide_now(const struct cfg *cfg, const struct req *req,
-    struct pipeline_env *env, struct verdict *v)
-{
-	struct pipeline *p;
-
-	assert_int_equal(pipeline_decide(NULL, cfg, NULL, req, env, NULL, NULL,
-			     &p, v), 1);
-}
-
+/*
+ * Every test runs twice: on Berkeley DB, which finishes each operation at
+ * once, and on the memory store, which finishes each later from the loop
+ * (the path of a store on a network server).
+ */
 struct fixture {
 	char dir[64];
+	bool mem;
+	uv_loop_t loop;
 	struct store *st;
 	struct gl_conf c;
 	struct arena *a;
 };
 
 static int
-setup(void **state)
+setup_with(void **state, bool mem)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	struct store_opts o = { .cache_bytes = 8u << 20 };
+	/* As the daemon opens it: operations never wait for a lock. */
+	struct store_opts o = { .cache_bytes = 8u << 20, .nowait = true };
 	struct why why;
 	int err;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/greylist_test_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	o.dir = f->dir;
-	f->st = store_open_bdb(&o, &err, &why);
-	if (f->st == NULL)
-		fail_msg("%s", why.text);
+	f->mem = mem;
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	if (mem) {
+		f->st = store_open_mem(&f->loop, 2);
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "/tmp/greylist_test_XXXXXX");
+		assert_non_null(mkdtemp(f->dir));
+		o.dir = f->dir;
+		f->st = store_open_bdb(&o, &err, &why);
+		if (f->st == NULL)
+			fail_msg("%s", why.text);
+	}
 	gl_conf_defaults(&f->c);
 	f->c.enabled = true;
 	f->a = arena_new();
 	*state = f;
 	return 0;
+}
+
+static int
+setup_bdb(void **state)
+{
+	return setup_with(state, false);
+}
+
+static int
+setup_mem(void **state)
+{
+	return setup_with(state, true);
 }
 
 static int
@@ -73,12 +90,52 @@ teardown(void **state)
 	char cmd[128];
 
 	f->st->ops->close(f->st);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
 	gl_conf_fini(&f->c);
 	arena_free(f->a);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	if (!f->mem) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+		assert_int_equal(system(cmd), 0);
+	}
 	free(f);
 	return 0;
+}
+
+struct decided {
+	int calls;
+	struct verdict v;
+};
+
+static void
+on_decided(void *arg, const struct verdict *v, const char *trace)
+{
+	struct decided *d = arg;
+
+	(void)trace;
+	d->calls++;
+	d->v = *v;
+}
+
+/*
+ * pipeline_decide_now - the daemon's decision (no check is enabled here):
+ * at once on Berkeley DB, from the loop on the memory store
+ */
+static void
+pipeline_decide_now(struct fixture *f, const struct cfg *cfg,
+    const struct req *req, struct pipeline_env *env, struct verdict *v)
+{
+	struct decided d = { 0 };
+	struct pipeline *p;
+	int rc = pipeline_decide(&f->loop, cfg, NULL, req, env, on_decided,
+	    &d, &p, v);
+
+	if (rc == 1)
+		return;
+	while (d.calls == 0)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(d.calls, 1);
+	*v = d.v;
 }
 
 /* check_pool - one RCPT request at time t, keyed on pool (or NULL) */
@@ -88,8 +145,8 @@ check_pool(struct fixture *f, const char *client, const char *pool,
 {
 	const char *attrs[PA_COUNT] = { 0 };
 	struct req_opts o = { 24, 64 };
-	struct gl_result r;
-	struct why why;
+	struct store_waiter w;
+	struct gl_op op;
 	struct req req;
 	int rc;
 
@@ -97,10 +154,20 @@ check_pool(struct fixture *f, const char *client, const char *pool,
 	attrs[PA_SENDER] = sender;
 	attrs[PA_RECIPIENT] = rcpt;
 	assert_int_equal(req_build(&req, f->a, attrs, &o, NULL), 0);
-	rc = greylist_check(f->st, &f->c, &req, pool, t, res ? res : &r, &why);
-	if (rc != 0)
-		fail_msg("greylist_check: %s", why.text);
-	return (res ? res : &r)->status;
+	if (!greylist_op(&f->c, &req, pool, t, &op)) {
+		if (res != NULL)
+			res->status = GL_SKIP;
+		return GL_SKIP;
+	}
+	store_waiter_init(&w, &f->loop);
+	rc = f->st->ops->greylist(f->st, &op, &w.call);
+	/* Berkeley DB at once, the memory store later. */
+	assert_int_equal(rc, f->mem ? 0 : 1);
+	if ((rc = store_wait(&w, rc)) != 0)
+		fail_msg("greylist: %s", w.reply.why.text);
+	if (res != NULL)
+		*res = w.reply.gl;
+	return w.reply.gl.status;
 }
 
 /* check - one RCPT request at time t, keyed on the client network */
@@ -162,11 +229,10 @@ static void
 test_greylist_expiry(void **state)
 {
 	struct fixture *f = *state;
-	struct gl_sweep sw;
+	uint64_t deleted = 0;
 	struct why why;
 	int64_t t = T0;
 
-	memset(&sw, 0, sizeof(sw));
 	f->c.awl_clients = 0;
 	f->c.awl_domains = 0;
 	check(f, "203.0.113.1", "a@b.example", "u@x.example", t, NULL);
@@ -177,21 +243,21 @@ test_greylist_expiry(void **state)
 			     t + 30 * 86400, NULL), GL_KNOWN);
 	/* The pending one is past retry_window: the sweep takes it. */
 	f->c.sweep_batch = 1; /* bounded: one record per table per step */
-	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
-			     &why), 0);
-	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
-			     &why), 0);
-	assert_int_equal(greylist_sweep(f->st, &f->c, t + 30 * 86400, &sw,
-			     &why), 0);
-	assert_int_equal(sw.deleted, 1);
+	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
+			     f->c.sweep_batch, &deleted, &why), 0);
+	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
+			     f->c.sweep_batch, &deleted, &why), 0);
+	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
+			     f->c.sweep_batch, &deleted, &why), 0);
+	assert_int_equal(deleted, 1);
 	/* Unused for more than max_age: first sight again, swept too. */
 	assert_int_equal(check(f, "203.0.113.1", "a@b.example", "u@x.example",
 			     t + 66 * 86400, NULL), GL_NEW);
-	memset(&sw, 0, sizeof(sw));
+	deleted = 0;
 	f->c.sweep_batch = 100;
-	assert_int_equal(greylist_sweep(f->st, &f->c, t + 102 * 86400, &sw,
-			     &why), 0);
-	assert_int_equal(sw.deleted, 1);
+	assert_int_equal(f->st->ops->expire(f->st, t + 102 * 86400,
+			     f->c.sweep_batch, &deleted, &why), 0);
+	assert_int_equal(deleted, 1);
 }
 
 static void
@@ -422,7 +488,7 @@ decide(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	attrs[PA_PROTOCOL_STATE] = "RCPT";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
 	env->now = t;
-	pipeline_decide_now(cfg, &req, env, &v);
+	pipeline_decide_now(f, cfg, &req, env, &v);
 	if (rule)
 		*rule = v.rule;
 	return v.action;
@@ -441,10 +507,10 @@ test_greylist_decision_and_header_once(void **state)
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	const char *rule;
 
-	if (cfg == NULL)
-		fail_msg("%s", why.text);
 	struct store_handle h = { f->st };
 
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
 	env.store = &h;
 	assert_string_equal(decide(f, cfg, &env, "I1", "u@x", T0, &rule),
 	    "DEFER_IF_PERMIT 4.7.1 please retry in 300s (300)");
@@ -469,42 +535,21 @@ test_greylist_decision_and_header_once(void **state)
 	cfg_unref(cfg);
 }
 
-/* A store that fails on demand: wraps the real one. */
-static const struct store_ops *real_ops;
-static int fail_next;    /* this many calls fail */
-static int fail_code;    /* with this code */
-static struct store *real_store;
-
-static int
-flaky(struct why *why)
+/*
+ * fail_next - the store's next n steps fail with code. Berkeley DB runs a
+ * transaction that loses a deadlock again (three times in all); the
+ * memory store has no transactions to run again: a failure is the
+ * operation's.
+ */
+static void
+fail_next(struct fixture *f, unsigned n, int code, const char *msg)
 {
-	if (fail_next > 0) {
-		fail_next--;
-		why_set(why, "injected: %s", fail_code == STORE_ERETRY
-			     ? "deadlock" : "No space left on device");
-		return fail_code;
-	}
-	return 0;
-}
-
-static int
-f_begin(struct store *st, struct store_txn **t, struct why *why)
-{
-	int rc = flaky(why);
-
-	(void)st;
-	return rc ? rc : real_ops->begin(real_store, t, why);
-}
-
-static int
-f_put(struct store_txn *txn, enum store_table t, const void *k, size_t kl,
-    const void *v, size_t vl, struct why *why)
-{
-	int rc = flaky(why);
-
-	if (rc != 0)
-		return rc;
-	return real_ops->put(txn, t, k, kl, v, vl, why);
+	if (f->mem)
+		store_mem_fail(f->st, code == STORE_ERETRY && n < 3 ? 0 : 1,
+		    code, msg);
+	else
+		store_bdb_fail(f->st, STORE_BDB_BEGIN | STORE_BDB_WRITE, 0, n,
+		    code, msg);
 }
 
 static void
@@ -514,9 +559,7 @@ test_greylist_store_trouble(void **state)
 	static const char policy_defer[] = "checks:\n  greylist:\n"
 					   "    on_error: defer\n";
 	struct fixture *f = *state;
-	struct store_ops ops;
-	struct store flaky_store = { &ops };
-	struct store_handle flaky_handle = { &flaky_store }, gone = { NULL };
+	struct store_handle flaky_handle = { f->st }, gone = { NULL };
 	struct pipeline_env env = { .hostname = "mx" };
 	struct why why;
 	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
@@ -524,23 +567,17 @@ test_greylist_store_trouble(void **state)
 	    strlen(policy_defer), &why);
 	const char *rule;
 
-	real_ops = f->st->ops;
-	real_store = f->st;
-	ops = *f->st->ops;
-	ops.begin = f_begin;
-	ops.put = f_put;
 	env.store = &flaky_handle;
 
 	/* A full disk: never a rejection; DUNNO by default, logged. */
-	fail_next = 1;
-	fail_code = STORE_ERROR;
+	fail_next(f, 1, STORE_ERROR, "No space left on device");
 	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
 	    "DUNNO");
 	assert_string_equal(rule, "greylist:error");
 	assert_int_equal(env.store_rc, STORE_ERROR);
 	assert_non_null(strstr(env.store_why, "No space left on device"));
 	/* on_error: defer */
-	fail_next = 1;
+	fail_next(f, 1, STORE_ERROR, NULL);
 	assert_non_null(strstr(decide(f, cfgd, &env, "I", "u@x", T0, NULL),
 	    "DEFER_IF_PERMIT 4.3.0"));
 	/* A store that is gone (closed after trouble). */
@@ -550,14 +587,13 @@ test_greylist_store_trouble(void **state)
 	assert_string_equal(rule, "greylist:error");
 	/* A lost deadlock is retried and the request is judged normally. */
 	env.store = &flaky_handle;
-	fail_next = 2;
-	fail_code = STORE_ERETRY;
+	fail_next(f, 2, STORE_ERETRY, NULL);
 	assert_non_null(strstr(decide(f, cfg, &env, "I", "u@x", T0, &rule),
 	    "DEFER_IF_PERMIT 4.7.1"));
 	assert_string_equal(rule, "greylist:new(wait=300s)");
 	assert_int_equal(env.store_rc, 0);
 	/* Three lost deadlocks in a row: an error, not a rejection. */
-	fail_next = 3;
+	fail_next(f, 3, STORE_ERETRY, NULL);
 	assert_string_equal(decide(f, cfg, &env, "I", "u@x", T0, &rule),
 	    "DUNNO");
 	assert_int_equal(env.store_rc, STORE_ERETRY);
@@ -590,48 +626,93 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 	attrs[PA_SASL_USERNAME] = "alice";
 	attrs[PA_PROTOCOL_STATE] = "RCPT";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
-	pipeline_decide_now(cfg, &req, &env, &v);
+	pipeline_decide_now(f, cfg, &req, &env, &v);
 	assert_string_equal(v.rule, "default");
 	attrs[PA_SASL_USERNAME] = NULL;
 	attrs[PA_PROTOCOL_STATE] = "DATA";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
-	pipeline_decide_now(cfg, &req, &env, &v);
+	pipeline_decide_now(f, cfg, &req, &env, &v);
 	assert_string_equal(v.rule, "default");
 	msg_fini(&env.msg);
 	cfg_unref(cfg);
 }
 
+/*
+ * A store that answers later: an answer past the request's deadline is
+ * store trouble (on_error), never a rejection; a client that leaves while
+ * the store works cancels the operation, and nothing is called back.
+ */
+static void
+test_greylist_store_later_deadline_and_client_gone(void **state)
+{
+	static const char policy[] = "deadline: 100ms\n"
+				     "checks:\n  greylist: {}\n";
+	struct fixture *f = *state;
+	struct store *slow = store_open_mem(&f->loop, 300);
+	struct store_handle h = { slow };
+	struct pipeline_env env = { .hostname = "mx", .store = &h };
+	const char *attrs[PA_COUNT] = { 0 };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct decided d = { 0 };
+	struct pipeline *p;
+	struct verdict v;
+	struct req req;
+	uint64_t t0;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	attrs[PA_CLIENT_ADDRESS] = "192.0.2.1";
+	attrs[PA_SENDER] = "a@b.example";
+	attrs[PA_RECIPIENT] = "u@x.example";
+	attrs[PA_PROTOCOL_STATE] = "RCPT";
+	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
+	env.now = T0;
+	t0 = uv_hrtime();
+	pipeline_decide_now(f, cfg, &req, &env, &v);
+	/* Answered at the deadline, not when the store would have. */
+	assert_true((uv_hrtime() - t0) / 1000000 < 250);
+	assert_string_equal(v.rule, "greylist:error");
+	assert_string_equal(v.action, "DUNNO");
+	assert_int_equal(env.store_rc, STORE_ETIMEOUT);
+	/* The client leaves while the store works: no call, no effect. */
+	h.st = f->st;
+	assert_int_equal(pipeline_decide(&f->loop, cfg, NULL, &req, &env,
+			     on_decided, &d, &p, &v), f->mem ? 0 : 1);
+	if (f->mem) {
+		pipeline_cancel(p);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		assert_int_equal(d.calls, 0);
+		assert_int_equal(check(f, "192.0.2.1", "a@b.example",
+				     "u@x.example", T0, NULL), GL_NEW);
+	}
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+	slow->ops->close(slow);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+#define BOTH(t) \
+	cmocka_unit_test_setup_teardown(t, setup_bdb, teardown), \
+	cmocka_unit_test_setup_teardown(t, setup_mem, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_first_sight_early_retry_pass, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_retry_after_window_starts_over, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_expiry, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_awl_clients,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_awl_domains,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_pool, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_ipv6_64, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_skips_without_client_or_recipient, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_sender_normalization, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_decision_and_header_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_greylist_store_trouble,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_greylist_authenticated_and_other_stages_skip, setup,
-		    teardown),
+		BOTH(test_greylist_first_sight_early_retry_pass),
+		BOTH(test_greylist_retry_after_window_starts_over),
+		BOTH(test_greylist_expiry),
+		BOTH(test_greylist_awl_clients),
+		BOTH(test_greylist_awl_domains),
+		BOTH(test_greylist_pool),
+		BOTH(test_greylist_ipv6_64),
+		BOTH(test_greylist_skips_without_client_or_recipient),
+		BOTH(test_greylist_sender_normalization),
+		BOTH(test_greylist_decision_and_header_once),
+		BOTH(test_greylist_store_trouble),
+		BOTH(test_greylist_authenticated_and_other_stages_skip),
+		BOTH(test_greylist_store_later_deadline_and_client_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

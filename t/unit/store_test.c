@@ -1,8 +1,10 @@
 /*
  * store_test - the Berkeley DB store: records survive a reopen and the
  * kill -9 of a process in the middle of writing; a newer schema is
- * refused; scans are bounded and resumable; open failures say why; a
- * failed open does not stop the next one; damaged pages are found.
+ * refused and an older one upgraded; lists, flushes and expiry are
+ * bounded and resumable, and a batch run again counts once; open
+ * failures say why; a failed open does not stop the next one; damaged
+ * pages are found.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <db.h>
 
 #include "store.h"
 #include "xalloc.h"
@@ -59,89 +63,111 @@ open_ok(void)
 	return st;
 }
 
-/* put_n - n records key-i -> value-i, one transaction each */
+/* Berkeley DB finishes every operation at once: no loop to wait on. */
+static struct store_waiter w;
+
+static struct store_call *
+call(void)
+{
+	store_waiter_init(&w, NULL);
+	return &w.call;
+}
+
+/* put_one - key -> val, no expiry; the operation's rc */
+static int
+put_one(struct store *st, const char *k, const char *v)
+{
+	struct store_rec r = { k, strlen(k) + 1, v, strlen(v) + 1, 0 };
+
+	return store_wait(&w, st->ops->put(st, "greylist", &r, 1, NULL, NULL,
+	    call()));
+}
+
+/* put_range - key-i -> value-i, one operation (transaction) each */
 static void
 put_range(struct store *st, int from, int to)
 {
 	int i;
 
 	for (i = from; i < to; i++) {
-		struct store_txn *txn;
 		char k[32], v[32];
-		struct why why;
 
 		snprintf(k, sizeof(k), "key-%06d", i);
 		snprintf(v, sizeof(v), "value-%d", i);
-		assert_int_equal(st->ops->begin(st, &txn, &why), 0);
-		assert_int_equal(st->ops->put(txn, STORE_GREYLIST, k,
-				     strlen(k) + 1, v, strlen(v) + 1, &why),
-		    0);
-		assert_int_equal(st->ops->commit(txn, &why), 0);
+		if (put_one(st, k, v) != 0)
+			fail_msg("put %s: %s", k, w.reply.why.text);
+		assert_int_equal(w.reply.n, 1);
 	}
+}
+
+/* get_one - the operation's rc; the value in w.reply */
+static int
+get_one(struct store *st, const char *k)
+{
+	return store_wait(&w, st->ops->get(st, "greylist", k, strlen(k) + 1,
+	    call()));
 }
 
 /* count_present - how many of key-0..n-1 have the right value */
 static int
 count_present(struct store *st, int n)
 {
-	struct store_txn *txn;
-	struct why why;
 	int i, found = 0;
 
-	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
 	for (i = 0; i < n; i++) {
-		char k[32], v[64], want[32];
-		size_t vlen = sizeof(v);
+		char k[32], want[32];
 		int rc;
 
 		snprintf(k, sizeof(k), "key-%06d", i);
 		snprintf(want, sizeof(want), "value-%d", i);
-		rc = st->ops->get(txn, STORE_GREYLIST, k, strlen(k) + 1, v,
-		    &vlen, &why);
+		rc = get_one(st, k);
 		if (rc == STORE_NOTFOUND)
 			continue;
 		assert_int_equal(rc, 0);
-		assert_string_equal(v, want);
+		assert_string_equal((const char *)w.reply.val, want);
 		found++;
 	}
-	st->ops->abort(txn);
 	return found;
+}
+
+/* verify_all - every table of the directory is sound */
+static void
+verify_all(struct store *st)
+{
+	char names[16][STORE_TABLE_MAX + 1];
+	struct why why;
+	int n, i;
+
+	n = store_bdb_tables(dir, names, 16, &why);
+	assert_true(n >= 2); /* greylist and meta at least */
+	for (i = 0; i < n; i++)
+		if (st->ops->verify(st, names[i], &why) != 0)
+			fail_msg("verify %s: %s", names[i], why.text);
 }
 
 static void
 test_store_reopen_keeps_records(void **state)
 {
 	struct store *st = open_ok();
-	struct store_txn *txn;
 	struct why why;
 
 	(void)state;
 	put_range(st, 0, 100);
-	/* An aborted transaction leaves nothing. */
-	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
-	assert_int_equal(st->ops->put(txn, STORE_GREYLIST, "gone", 5, "x", 2,
-			     &why), 0);
-	st->ops->abort(txn);
+	/* A transaction that does not commit leaves nothing. */
+	store_bdb_fail(st, STORE_BDB_COMMIT, 0, 1, STORE_ERROR, NULL);
+	assert_int_equal(put_one(st, "gone", "x"), STORE_ERROR);
+	assert_int_equal(w.reply.n, 0);
 	assert_int_equal(st->ops->maintain(st, &why), 0);
 	st->ops->close(st);
 	st = open_ok();
 	assert_int_equal(count_present(st, 100), 100);
-	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
-	{
-		char v[8];
-		size_t vlen = sizeof(v);
-
-		assert_int_equal(st->ops->get(txn, STORE_GREYLIST, "gone", 5,
-				     v, &vlen, &why), STORE_NOTFOUND);
-		assert_int_equal(st->ops->del(txn, STORE_GREYLIST, "key-000001",
-				     11, &why), 0);
-		assert_int_equal(st->ops->del(txn, STORE_GREYLIST, "key-000001",
-				     11, &why), STORE_NOTFOUND);
-	}
-	assert_int_equal(st->ops->commit(txn, &why), 0);
+	assert_int_equal(get_one(st, "gone"), STORE_NOTFOUND);
+	assert_int_equal(store_wait(&w, st->ops->del(st, "greylist",
+			     "key-000001", 11, call())), 0);
+	assert_int_equal(store_wait(&w, st->ops->del(st, "greylist",
+			     "key-000001", 11, call())), STORE_NOTFOUND);
 	assert_int_equal(count_present(st, 100), 99);
-	for (int tb = 0; tb < STORE_NTABLES; tb++)
-		assert_int_equal(st->ops->verify(st, (enum store_table)tb, &why), 0);
+	verify_all(st);
 	st->ops->close(st);
 }
 
@@ -187,17 +213,59 @@ test_store_kill_9_loses_nothing_committed(void **state)
 		{
 			/* Recovery runs at open: the writer did not close. */
 			struct store *st = open_ok();
-			struct why why;
 
 			assert_true(count_present(st, committed + 10) >=
 			    committed);
 			assert_int_equal(count_present(st, committed),
 			    committed);
-			for (int tb = 0; tb < STORE_NTABLES; tb++)
-		assert_int_equal(st->ops->verify(st, (enum store_table)tb, &why), 0);
+			verify_all(st);
 			st->ops->close(st);
 		}
 	}
+}
+
+/*
+ * raw_table - a table of the store's environment through Berkeley DB
+ * itself, as an older (or newer) policyd wrote it
+ */
+static DB *
+raw_table(DB_ENV **envp, const char *file)
+{
+	DB_ENV *env;
+	DB *db;
+
+	assert_int_equal(db_env_create(&env, 0), 0);
+	assert_int_equal(env->open(env, dir, DB_CREATE | DB_INIT_LOCK |
+			     DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN |
+			     DB_REGISTER | DB_RECOVER, 0600), 0);
+	assert_int_equal(db_create(&db, env, 0), 0);
+	assert_int_equal(db->open(db, NULL, file, NULL, DB_BTREE,
+			     DB_CREATE | DB_AUTO_COMMIT, 0600), 0);
+	*envp = env;
+	return db;
+}
+
+/* set_schema - the schema record, written as an older or newer policyd */
+static void
+set_schema(uint32_t schema)
+{
+	unsigned char v[4];
+	char name[] = "schema";
+	DB_ENV *env;
+	DBT k, d;
+	DB *db;
+
+	store_put_u32(v, schema);
+	db = raw_table(&env, "meta.db");
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = name;
+	k.size = 6;
+	d.data = v;
+	d.size = 4;
+	assert_int_equal(db->put(db, NULL, &k, &d, DB_AUTO_COMMIT), 0);
+	db->close(db, 0);
+	env->close(env, 0);
 }
 
 static void
@@ -206,79 +274,215 @@ test_store_newer_schema_refused(void **state)
 	struct store *st = open_ok();
 	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20,
 		.sync = STORE_SYNC_FULL };
-	struct store_txn *txn;
-	unsigned char v[4];
+	char want[128];
 	struct why why;
 	int err;
 
 	(void)state;
-	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
-	store_put_u32(v, STORE_SCHEMA + 1);
-	assert_int_equal(st->ops->put(txn, STORE_META, "schema", 6, v, 4, &why),
-	    0);
-	assert_int_equal(st->ops->commit(txn, &why), 0);
 	st->ops->close(st);
+	set_schema(STORE_SCHEMA + 1);
 	assert_null(store_open_bdb(&o, &err, &why));
 	assert_int_equal(err, STORE_ESCHEMA);
-	assert_non_null(strstr(why.text, "state written by a newer policyd "
-					 "(schema 2; this one knows 1)"));
+	snprintf(want, sizeof(want), "state written by a newer policyd "
+	    "(schema %d; this one knows %d)", STORE_SCHEMA + 1, STORE_SCHEMA);
+	assert_non_null(strstr(why.text, want));
 }
 
-struct collect {
+/*
+ * A store of schema 1 (no expiry in its records) opens with every record
+ * kept, each given an expiry; an upgrade cut short is finished at the
+ * next open without touching what it did.
+ */
+static void
+test_store_schema_1_upgraded_keeping_records(void **state)
+{
+	unsigned char v1[29], v2[8 + 29];
+	DB_ENV *env;
+	DB *db;
+	struct store *st;
+	int64_t before = (int64_t)time(NULL);
+	int i;
+
+	(void)state;
+	memset(v1, 0, sizeof(v1));
+	v1[0] = 1;
+	db = raw_table(&env, "awl_client.db");
+	for (i = 0; i < 2500; i++) {
+		char k[32];
+		DBT key, val;
+
+		snprintf(k, sizeof(k), "192.0.%d.%d/32", i / 256, i % 256);
+		memset(&key, 0, sizeof(key));
+		memset(&val, 0, sizeof(val));
+		key.data = k;
+		key.size = (u_int32_t)strlen(k) + 1;
+		v1[4] = (unsigned char)i; /* the count's low byte */
+		val.data = v1;
+		val.size = sizeof(v1);
+		if (i == 7) {
+			/* Upgraded already by a run that was cut short. */
+			store_put_u64(v2, 12345);
+			memcpy(v2 + 8, v1, sizeof(v1));
+			val.data = v2;
+			val.size = sizeof(v2);
+		}
+		assert_int_equal(db->put(db, NULL, &key, &val, DB_AUTO_COMMIT),
+		    0);
+	}
+	db->close(db, 0);
+	env->close(env, 0);
+	set_schema(1);
+	st = open_ok();
+	for (i = 0; i < 2500; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "192.0.%d.%d/32", i / 256, i % 256);
+		assert_int_equal(store_wait(&w, st->ops->get(st, "awl_client",
+				     k, strlen(k) + 1, call())), 0);
+		assert_int_equal(w.reply.vlen, 29);
+		assert_int_equal(w.reply.val[0], 1);
+		assert_int_equal(w.reply.val[4], (unsigned char)i);
+		if (i == 7)
+			assert_int_equal(w.reply.expires, 12345);
+		else
+			assert_true(w.reply.expires >= before + 35 * 86400);
+	}
+	st->ops->close(st);
+	/* Schema 2 now: a second open changes nothing. */
+	st = open_ok();
+	assert_int_equal(store_wait(&w, st->ops->get(st, "awl_client",
+			     "192.0.0.7/32", 13, call())), 0);
+	assert_int_equal(w.reply.expires, 12345);
+	verify_all(st);
+	st->ops->close(st);
+}
+
+/* key_index - n of "key-n" */
+static int
+key_index(const struct store_rec *r)
+{
+	return atoi((const char *)r->key + 4);
+}
+
+struct rows {
 	int n;
-	char first[32];
-	int del_every; /* delete every n-th record; 0: none */
+	unsigned char seen[300];
+	int twice;
 };
 
-static int
-collect(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+static void
+row_seen(void *arg, const struct store_rec *r)
 {
-	struct collect *c = arg;
+	struct rows *c = arg;
+	int i = key_index(r);
 
-	(void)val;
-	(void)vlen;
-	if (c->n == 0)
-		snprintf(c->first, sizeof(c->first), "%.*s", (int)klen,
-		    (const char *)key);
 	c->n++;
-	return c->del_every && c->n % c->del_every == 0 ? 2 : 0;
+	if (i >= 0 && i < 300 && c->seen[i]++)
+		c->twice++;
+}
+
+static bool
+every_tenth(void *arg, const struct store_rec *r)
+{
+	(void)arg;
+	return key_index(r) % 10 == 9;
+}
+
+/* list_all - list the table in batches: how many batches */
+static int
+list_all(struct store *st, size_t batch, struct rows *c, int *rc)
+{
+	struct store_cursor cur;
+	int steps = 0;
+
+	memset(&cur, 0, sizeof(cur));
+	do {
+		*rc = store_wait(&w, st->ops->list(st, "greylist", &cur, batch,
+		    NULL, row_seen, c, call()));
+		if (*rc != 0)
+			return steps;
+		assert_true(w.reply.n <= batch);
+		cur = w.reply.next;
+		steps++;
+	} while (!cur.end);
+	return steps;
 }
 
 static void
 test_store_scan_bounded_and_resumable(void **state)
 {
 	struct store *st = open_ok();
-	unsigned char next[STORE_KEY_MAX];
-	struct store_txn *txn;
-	struct collect c = { 0 };
-	struct why why;
-	size_t nlen;
-	int total = 0, steps = 0;
+	struct store_cursor cur;
+	struct rows c = { 0 };
+	uint64_t deleted = 0;
+	int rc, steps = 0;
 
 	(void)state;
 	put_range(st, 0, 250);
-	next[0] = 0;
-	nlen = 0;
+	assert_int_equal(list_all(st, 100, &c, &rc), 3);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.n, 250);
+	memset(&cur, 0, sizeof(cur));
 	do {
-		unsigned char from[STORE_KEY_MAX];
-		size_t flen = nlen;
-
-		memcpy(from, next, nlen);
-		memset(&c, 0, sizeof(c));
-		c.del_every = 10;
-		assert_int_equal(st->ops->begin(st, &txn, &why), 0);
-		assert_int_equal(st->ops->scan(txn, STORE_GREYLIST, from, flen,
-				     100, collect, &c, next, &nlen, &why),
-		    0);
-		assert_int_equal(st->ops->commit(txn, &why), 0);
-		assert_true(c.n <= 100);
-		total += c.n;
+		assert_int_equal(store_wait(&w, st->ops->flush(st, "greylist",
+				     &cur, 100, every_tenth, NULL, call())), 0);
+		deleted += w.reply.n;
+		cur = w.reply.next;
 		steps++;
-	} while (nlen > 0);
-	assert_int_equal(total, 250);
+	} while (!cur.end);
 	assert_int_equal(steps, 3);
+	assert_int_equal(deleted, 25);
 	assert_int_equal(count_present(st, 250), 225);
+	assert_int_equal(store_wait(&w, st->ops->count(st, "greylist",
+			     call())), 0);
+	assert_int_equal(w.reply.n, 225);
+	st->ops->close(st);
+}
+
+/* Records go when they expire, a bounded batch at a time. */
+static void
+test_store_expire_bounded(void **state)
+{
+	struct store *st = open_ok();
+	struct why why;
+	uint64_t deleted = 0;
+	int i, calls = 0;
+
+	(void)state;
+	for (i = 0; i < 30; i++) {
+		char k[32];
+		struct store_rec r = { k, 0, "v", 2, i < 20 ? 1000 + i : 0 };
+
+		snprintf(k, sizeof(k), "key-%06d", i);
+		r.klen = strlen(k) + 1;
+		assert_int_equal(store_wait(&w, st->ops->put(st, "greylist", &r,
+				     1, NULL, NULL, call())), 0);
+	}
+	/* At 1010, keys 0..10 have expired (expires <= now). */
+	while (calls++ < 4)
+		assert_int_equal(st->ops->expire(st, 1010, 10, &deleted, &why),
+		    0);
+	assert_int_equal(deleted, 11);
+	assert_int_equal(store_wait(&w, st->ops->count(st, "greylist",
+			     call())), 0);
+	assert_int_equal(w.reply.n, 19);
+	/* One call looks at no more than its batch. */
+	deleted = 0;
+	assert_int_equal(st->ops->expire(st, 5000, 3, &deleted, &why), 0);
+	assert_true(deleted <= 3);
+	/* Records without an expiry stay. */
+	for (i = 0; i < 10; i++)
+		assert_int_equal(st->ops->expire(st, 1 << 30, 100, &deleted,
+				     &why), 0);
+	assert_int_equal(store_wait(&w, st->ops->count(st, "greylist",
+			     call())), 0);
+	assert_int_equal(w.reply.n, 10);
+	/* A table's name is [a-z0-9_]; meta is the store's own. */
+	assert_int_equal(store_wait(&w, st->ops->count(st, "../x", call())),
+	    STORE_ERROR);
+	assert_non_null(strstr(w.reply.why.text, "is not a table name"));
+	assert_int_equal(store_wait(&w, st->ops->count(st, "meta", call())),
+	    STORE_ERROR);
 	st->ops->close(st);
 }
 
@@ -360,10 +564,7 @@ test_store_damaged_page_is_found(void **state)
 {
 	char path[128], junk[4096];
 	struct store *st = open_ok();
-	struct store_txn *txn;
 	struct why why;
-	char v[64];
-	size_t vlen = sizeof(v);
 	int fd, rc, i;
 
 	(void)state;
@@ -386,85 +587,15 @@ test_store_damaged_page_is_found(void **state)
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), 8192), sizeof(junk));
 	close(fd);
 	st = open_ok();
-	assert_int_equal(st->ops->begin(st, &txn, &why), 0);
 	for (i = 0, rc = 0; i < 300 && rc == 0; i++) {
 		char k[32];
 
 		snprintf(k, sizeof(k), "key-%06d", i);
-		vlen = sizeof(v);
-		rc = st->ops->get(txn, STORE_GREYLIST, k, strlen(k) + 1, v,
-		    &vlen, &why);
+		rc = get_one(st, k);
 	}
 	assert_int_equal(rc, STORE_EFATAL);
-	assert_non_null(strstr(why.text, "checksum"));
-	st->ops->abort(txn);
+	assert_non_null(strstr(w.reply.why.text, "checksum"));
 	st->ops->close(st);
-}
-
-/* A store whose commit loses a deadlock on demand: wraps the real one. */
-static struct store_ops lossy_ops;
-static struct store *lossy_real;
-static int lossy_commits;   /* commits so far */
-static int lossy_lose_at;   /* this commit (1-based) loses; 0: none */
-
-static int
-lossy_begin(struct store *st, struct store_txn **txn, struct why *why)
-{
-	(void)st;
-	return lossy_real->ops->begin(lossy_real, txn, why);
-}
-
-static int
-lossy_commit_always(struct store_txn *txn, struct why *why)
-{
-	lossy_real->ops->abort(txn);
-	why_set(why, "injected: deadlock");
-	return STORE_ERETRY;
-}
-
-static int
-lossy_commit(struct store_txn *txn, struct why *why)
-{
-	if (++lossy_commits == lossy_lose_at) {
-		lossy_real->ops->abort(txn);
-		why_set(why, "injected: deadlock");
-		return STORE_ERETRY;
-	}
-	return lossy_real->ops->commit(txn, why);
-}
-
-struct walk_count {
-	int seen;       /* records visited, kept per batch */
-	int shown;      /* rows "shown": made final by done(true) */
-	int pending;    /* rows of the batch under way */
-	int dropped;    /* done(false) calls */
-};
-
-static int
-walk_visit(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
-{
-	struct walk_count *w = arg;
-
-	(void)key;
-	(void)klen;
-	(void)val;
-	(void)vlen;
-	w->seen++;
-	w->pending++;
-	return 0;
-}
-
-static void
-walk_done(void *arg, bool committed)
-{
-	struct walk_count *w = arg;
-
-	if (committed)
-		w->shown += w->pending;
-	else
-		w->dropped++;
-	w->pending = 0;
 }
 
 /*
@@ -476,31 +607,36 @@ static void
 test_store_walk_rerun_batch_counts_and_shows_once(void **state)
 {
 	struct store *st = open_ok();
-	struct store lossy = { &lossy_ops };
-	struct walk_count w = { 0 };
-	struct why why;
+	struct rows c = { 0 };
+	uint64_t deleted = 0;
+	struct store_cursor cur;
+	int rc;
 
 	(void)state;
 	put_range(st, 0, 250);
-	lossy_ops = *st->ops;
-	lossy_ops.begin = lossy_begin;
-	lossy_ops.commit = lossy_commit;
-	lossy_real = st;
-	lossy_commits = 0;
-	lossy_lose_at = 2; /* the second batch, after 100 rows were kept */
-	assert_int_equal(store_walk(&lossy, STORE_GREYLIST, 100, 10,
-			     walk_visit, &w, sizeof(w), walk_done, &why), 0);
-	assert_int_equal(w.dropped, 1);
-	assert_int_equal(w.seen, 250);
-	assert_int_equal(w.shown, 250);
-	/* Losing every time: it gives up with the error, nothing kept. */
-	memset(&w, 0, sizeof(w));
-	lossy_ops.commit = lossy_commit_always;
-	assert_int_equal(store_walk(&lossy, STORE_GREYLIST, 100, 3, walk_visit,
-			     &w, sizeof(w), walk_done, &why), STORE_ERETRY);
-	assert_int_equal(w.shown, 0);
-	assert_int_equal(w.seen, 0);
-	assert_int_equal(w.dropped, 3);
+	/* The second batch, after 100 rows were read, loses at commit. */
+	store_bdb_fail(st, STORE_BDB_COMMIT, 1, 1, STORE_ERETRY, NULL);
+	assert_int_equal(list_all(st, 100, &c, &rc), 3);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.n, 250);
+	assert_int_equal(c.twice, 0);
+	/* A flush whose batch loses counts its deletions once. */
+	store_bdb_fail(st, STORE_BDB_COMMIT, 1, 1, STORE_ERETRY, NULL);
+	memset(&cur, 0, sizeof(cur));
+	do {
+		assert_int_equal(store_wait(&w, st->ops->flush(st, "greylist",
+				     &cur, 100, every_tenth, NULL, call())), 0);
+		deleted += w.reply.n;
+		cur = w.reply.next;
+	} while (!cur.end);
+	assert_int_equal(deleted, 25);
+	/* Losing every time: it gives up with the error, nothing shown. */
+	memset(&c, 0, sizeof(c));
+	store_bdb_fail(st, STORE_BDB_COMMIT, 0, 1000, STORE_ERETRY, NULL);
+	list_all(st, 100, &c, &rc);
+	assert_int_equal(rc, STORE_ERETRY);
+	assert_int_equal(c.n, 0);
+	store_bdb_fail(st, 0, 0, 0, 0, NULL);
 	st->ops->close(st);
 }
 
@@ -513,6 +649,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_store_kill_9_loses_nothing_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_newer_schema_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_schema_1_upgraded_keeping_records, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_expire_bounded,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_scan_bounded_and_resumable, setup, teardown),

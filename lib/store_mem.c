@@ -1,0 +1,620 @@
+/*
+ * store_mem - a store in memory that finishes every operation later, from
+ * the loop, as a store on a network server does: each operation is
+ * copied, waits delay_ms on a timer, and then happens at once (nothing
+ * else runs on the loop meanwhile, so it is atomic), or ends with
+ * STORE_ETIMEOUT when its budget is shorter than the delay. Tests run
+ * greylisting, the pipeline and policyctl's helpers on it to prove the
+ * asynchronous path; nothing is kept past close.
+ *
+ * Tables are sorted arrays of records, in the order Berkeley DB's btree
+ * keeps them (bytes, then length), so cursors behave alike.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+#define MAX_TABLES 32
+#define BATCH 1000 /* list, flush: records a call examines by default */
+
+struct mrec {
+	unsigned char *key;
+	size_t klen;
+	unsigned char val[STORE_VAL_MAX];
+	size_t vlen;
+	int64_t expires;
+};
+
+struct mtable {
+	char name[STORE_TABLE_MAX + 1];
+	struct mrec *recs;
+	size_t n, cap;
+	unsigned char sweep[STORE_KEY_MAX]; /* expire() goes on from here */
+	size_t sweep_len;
+};
+
+struct mem {
+	struct store pub;
+	uv_loop_t *loop;
+	uint64_t delay_ms;
+	struct mtable tables[MAX_TABLES];
+	int ntables;
+	struct store_op *under_way; /* doubly linked */
+	unsigned fail_count;        /* store_mem_fail() */
+	int fail_code;
+	char fail_msg[128];
+};
+
+enum op_kind { OP_GREYLIST, OP_GET, OP_PUT, OP_DEL, OP_LIST, OP_FLUSH,
+	OP_COUNT };
+
+/* An operation under way: copies of all it was given. */
+struct store_op {
+	struct mem *st;
+	struct store_op *next, *prev;
+	uv_timer_t timer;
+	enum op_kind kind;
+	bool timeout;              /* the budget ends before the delay */
+	char table[STORE_TABLE_MAX + 1];
+	struct gl_op gl;
+	unsigned char key[STORE_KEY_MAX];
+	size_t klen;
+	struct store_rec *recs;    /* put: n records, their bytes in buf */
+	unsigned char *buf;
+	size_t n;
+	struct store_cursor from;
+	size_t limit;
+	store_merge_fn *merge;
+	store_match_fn *match;
+	store_row_fn *row;
+	void *arg;
+	store_done_fn *done;
+	void *done_arg;
+	struct store_reply reply;
+};
+
+/* cmp - btree order: bytes, then the shorter first */
+static int
+cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* lower_bound - the first record with a key >= key */
+static size_t
+lower_bound(const struct mtable *t, const void *key, size_t klen)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(t->recs[mid].key, t->recs[mid].klen, key, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* find - a record by key, or NULL */
+static struct mrec *
+find(struct mtable *t, const void *key, size_t klen)
+{
+	size_t i = lower_bound(t, key, klen);
+
+	if (i < t->n && cmp(t->recs[i].key, t->recs[i].klen, key, klen) == 0)
+		return &t->recs[i];
+	return NULL;
+}
+
+/* put_rec - insert or replace */
+static void
+put_rec(struct mtable *t, const void *key, size_t klen, const void *val,
+    size_t vlen, int64_t expires)
+{
+	size_t i = lower_bound(t, key, klen);
+	struct mrec *r;
+
+	if (i == t->n || cmp(t->recs[i].key, t->recs[i].klen, key, klen) != 0) {
+		if (t->n == t->cap) {
+			t->cap = t->cap ? 2 * t->cap : 16;
+			t->recs = xrealloc(t->recs, t->cap * sizeof(*t->recs));
+		}
+		memmove(&t->recs[i + 1], &t->recs[i],
+		    (t->n - i) * sizeof(*t->recs));
+		t->n++;
+		r = &t->recs[i];
+		r->key = xmalloc(klen);
+		memcpy(r->key, key, klen);
+		r->klen = klen;
+	}
+	r = &t->recs[i];
+	memcpy(r->val, val, vlen);
+	r->vlen = vlen;
+	r->expires = expires;
+}
+
+/* del_at - remove record i */
+static void
+del_at(struct mtable *t, size_t i)
+{
+	free(t->recs[i].key);
+	memmove(&t->recs[i], &t->recs[i + 1], (t->n - i - 1) * sizeof(*t->recs));
+	t->n--;
+}
+
+/* table - by name, made on first use */
+static struct mtable *
+table(struct mem *st, const char *name, struct why *why)
+{
+	struct mtable *t;
+	int i;
+
+	for (i = 0; i < st->ntables; i++)
+		if (strcmp(st->tables[i].name, name) == 0)
+			return &st->tables[i];
+	if (!store_table_ok(name) || st->ntables == MAX_TABLES) {
+		why_set(why, "\"%.40s\" is not a table name here", name);
+		return NULL;
+	}
+	t = &st->tables[st->ntables++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	return t;
+}
+
+/* as_rec - a record as the interface hands it over */
+static struct store_rec
+as_rec(const struct mrec *r)
+{
+	struct store_rec s = { r->key, r->klen, r->val, r->vlen, r->expires };
+
+	return s;
+}
+
+/* The greylist operation's reads and writes. */
+static int
+gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
+    struct why *why)
+{
+	struct store_op *op = arg;
+	struct mtable *t = table(op->st, gl_table(r), why);
+	struct mrec *m;
+
+	if (t == NULL)
+		return STORE_ERROR;
+	if ((m = find(t, op->gl.key[r], op->gl.klen[r])) == NULL)
+		return STORE_NOTFOUND;
+	*len = m->vlen < GL_VAL_MAX ? m->vlen : GL_VAL_MAX;
+	memcpy(val, m->val, *len);
+	return 0;
+}
+
+static int
+gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+    int64_t expires, struct why *why)
+{
+	struct store_op *op = arg;
+	struct mtable *t = table(op->st, gl_table(r), why);
+
+	if (t == NULL)
+		return STORE_ERROR;
+	put_rec(t, op->gl.key[r], op->gl.klen[r], val, len, expires);
+	return 0;
+}
+
+/* run_put - the records, merged or replaced */
+static void
+run_put(struct store_op *op, struct mtable *t)
+{
+	size_t i;
+
+	for (i = 0; i < op->n; i++) {
+		struct store_rec out = op->recs[i], old;
+		unsigned char buf[STORE_VAL_MAX];
+		struct mrec *m = find(t, out.key, out.klen);
+
+		memcpy(buf, out.val, out.vlen);
+		out.val = buf;
+		if (m != NULL)
+			old = as_rec(m);
+		if (op->merge != NULL &&
+		    !op->merge(op->arg, m != NULL ? &old : NULL, &out))
+			continue;
+		put_rec(t, out.key, out.klen, out.val, out.vlen, out.expires);
+		op->reply.n++;
+	}
+}
+
+/* run_walk - list or flush a batch from the cursor */
+static void
+run_walk(struct store_op *op, struct mtable *t)
+{
+	size_t i = op->from.len ? lower_bound(t, op->from.pos, op->from.len)
+				: 0;
+	size_t limit = op->limit ? op->limit : BATCH, seen = 0;
+
+	while (i < t->n && seen < limit) {
+		struct store_rec r = as_rec(&t->recs[i]);
+
+		seen++;
+		if (op->match != NULL && !op->match(op->arg, &r)) {
+			i++;
+			continue;
+		}
+		op->reply.n++;
+		if (op->kind == OP_FLUSH) {
+			del_at(t, i);
+			continue;
+		}
+		op->row(op->arg, &r);
+		i++;
+	}
+	op->reply.next.end = i == t->n;
+	if (i < t->n) {
+		memcpy(op->reply.next.pos, t->recs[i].key, t->recs[i].klen);
+		op->reply.next.len = t->recs[i].klen;
+	}
+}
+
+/* run - the operation happens now */
+static void
+run(struct store_op *op)
+{
+	struct store_reply *r = &op->reply;
+	struct mtable *t = NULL;
+	struct mrec *m;
+
+	if (op->st->fail_count > 0) {
+		op->st->fail_count--;
+		r->rc = op->st->fail_code;
+		why_set(&r->why, "injected: %s", op->st->fail_msg[0]
+		    ? op->st->fail_msg : store_error_name(r->rc));
+		return;
+	}
+	if (op->kind != OP_GREYLIST &&
+	    (t = table(op->st, op->table, &r->why)) == NULL) {
+		r->rc = STORE_ERROR;
+		return;
+	}
+	switch (op->kind) {
+	case OP_GREYLIST:
+		r->rc = gl_judge(&op->gl, gl_rd, gl_wr, op, &r->gl, &r->why);
+		break;
+	case OP_GET:
+		if ((m = find(t, op->key, op->klen)) == NULL) {
+			r->rc = STORE_NOTFOUND;
+			break;
+		}
+		memcpy(r->val, m->val, m->vlen);
+		r->vlen = m->vlen;
+		r->expires = m->expires;
+		break;
+	case OP_PUT:
+		run_put(op, t);
+		break;
+	case OP_DEL:
+		if ((m = find(t, op->key, op->klen)) == NULL)
+			r->rc = STORE_NOTFOUND;
+		else
+			del_at(t, (size_t)(m - t->recs));
+		break;
+	case OP_LIST:
+	case OP_FLUSH:
+		run_walk(op, t);
+		break;
+	case OP_COUNT:
+		r->n = t->n;
+		break;
+	}
+}
+
+static void
+op_freed(uv_handle_t *h)
+{
+	struct store_op *op = h->data;
+
+	free(op->recs);
+	free(op->buf);
+	free(op);
+}
+
+/* unlink_op - no longer under way; its timer closes, then it is freed */
+static void
+unlink_op(struct store_op *op)
+{
+	struct mem *st = op->st;
+
+	if (op->prev != NULL)
+		op->prev->next = op->next;
+	else
+		st->under_way = op->next;
+	if (op->next != NULL)
+		op->next->prev = op->prev;
+	uv_timer_stop(&op->timer);
+	uv_close((uv_handle_t *)&op->timer, op_freed);
+}
+
+/* fire - the delay (or the budget) is over */
+static void
+fire(uv_timer_t *tm)
+{
+	struct store_op *op = tm->data;
+
+	if (op->timeout) {
+		op->reply.rc = STORE_ETIMEOUT;
+		why_set(&op->reply.why, "the store did not answer within "
+		    "its budget");
+	} else {
+		run(op);
+	}
+	unlink_op(op);
+	op->done(op->done_arg, &op->reply);
+}
+
+/* submit - an operation under way, answered from the loop */
+static int
+submit(struct mem *st, struct store_op *op, const struct store_call *c)
+{
+	uint64_t wait = st->delay_ms;
+
+	op->st = st;
+	op->done = c->done;
+	op->done_arg = c->arg;
+	if (c->budget_ms > 0 && c->budget_ms < wait) {
+		op->timeout = true;
+		wait = c->budget_ms;
+	}
+	uv_timer_init(st->loop, &op->timer);
+	op->timer.data = op;
+	op->next = st->under_way;
+	if (op->next != NULL)
+		op->next->prev = op;
+	st->under_way = op;
+	uv_timer_start(&op->timer, fire, wait, 0);
+	if (c->op != NULL)
+		*c->op = op;
+	return 0;
+}
+
+/* new_op - a zeroed operation of a kind, on a table */
+static struct store_op *
+new_op(enum op_kind kind, const char *table)
+{
+	struct store_op *op = xcalloc(1, sizeof(*op));
+
+	op->kind = kind;
+	if (table != NULL)
+		snprintf(op->table, sizeof(op->table), "%s", table);
+	return op;
+}
+
+/* copy_key - a key into the operation; false if too long */
+static bool
+copy_key(struct store_op *op, const void *key, size_t klen,
+    const struct store_call *c)
+{
+	if (klen == 0 || klen > STORE_KEY_MAX) {
+		why_set(&c->out->why, "a key of %zu bytes", klen);
+		c->out->rc = STORE_ERROR;
+		free(op);
+		return false;
+	}
+	memcpy(op->key, key, klen);
+	op->klen = klen;
+	return true;
+}
+
+static int
+mem_greylist(struct store *pub, const struct gl_op *q,
+    const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_GREYLIST, NULL);
+
+	op->gl = *q;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_get(struct store *pub, const char *table, const void *key, size_t klen,
+    const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_GET, table);
+
+	if (!copy_key(op, key, klen, c))
+		return STORE_ERROR;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_put(struct store *pub, const char *table, const struct store_rec *recs,
+    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_PUT, table);
+	size_t i, total = 0, off = 0;
+
+	for (i = 0; i < n; i++) {
+		if (recs[i].klen == 0 || recs[i].klen > STORE_KEY_MAX ||
+		    recs[i].vlen > STORE_VAL_MAX) {
+			why_set(&c->out->why, "a record of %zu+%zu bytes",
+			    recs[i].klen, recs[i].vlen);
+			c->out->rc = STORE_ERROR;
+			free(op);
+			return STORE_ERROR;
+		}
+		total += recs[i].klen + recs[i].vlen;
+	}
+	op->recs = xmalloc((n ? n : 1) * sizeof(*op->recs));
+	op->buf = xmalloc(total ? total : 1);
+	for (i = 0; i < n; i++) {
+		op->recs[i] = recs[i];
+		memcpy(op->buf + off, recs[i].key, recs[i].klen);
+		op->recs[i].key = op->buf + off;
+		off += recs[i].klen;
+		memcpy(op->buf + off, recs[i].val, recs[i].vlen);
+		op->recs[i].val = op->buf + off;
+		off += recs[i].vlen;
+	}
+	op->n = n;
+	op->merge = merge;
+	op->arg = arg;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_del(struct store *pub, const char *table, const void *key, size_t klen,
+    const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_DEL, table);
+
+	if (!copy_key(op, key, klen, c))
+		return STORE_ERROR;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_list(struct store *pub, const char *table,
+    const struct store_cursor *from, size_t limit, store_match_fn *match,
+    store_row_fn *row, void *arg, const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_LIST, table);
+
+	if (from != NULL)
+		op->from = *from;
+	op->limit = limit;
+	op->match = match;
+	op->row = row;
+	op->arg = arg;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_flush(struct store *pub, const char *table,
+    const struct store_cursor *from, size_t limit, store_match_fn *match,
+    void *arg, const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_FLUSH, table);
+
+	if (from != NULL)
+		op->from = *from;
+	op->limit = limit;
+	op->match = match;
+	op->arg = arg;
+	return submit((struct mem *)pub, op, c);
+}
+
+static int
+mem_count(struct store *pub, const char *table, const struct store_call *c)
+{
+	return submit((struct mem *)pub, new_op(OP_COUNT, table), c);
+}
+
+static void
+mem_cancel(struct store_op *op)
+{
+	if (op != NULL)
+		unlink_op(op);
+}
+
+/* mem_close - what is under way ends with an error first */
+static void
+mem_close(struct store *pub)
+{
+	struct mem *st = (struct mem *)pub;
+	int i;
+
+	while (st->under_way != NULL) {
+		struct store_op *op = st->under_way;
+
+		op->reply.rc = STORE_ERROR;
+		why_set(&op->reply.why, "the store was closed");
+		unlink_op(op);
+		op->done(op->done_arg, &op->reply);
+	}
+	for (i = 0; i < st->ntables; i++) {
+		struct mtable *t = &st->tables[i];
+
+		while (t->n > 0)
+			del_at(t, t->n - 1);
+		free(t->recs);
+	}
+	free(st);
+}
+
+/* mem_expire - a batch of each table from where the last one ended */
+static int
+mem_expire(struct store *pub, int64_t now, size_t limit, uint64_t *deleted,
+    struct why *why)
+{
+	struct mem *st = (struct mem *)pub;
+	int k;
+
+	(void)why;
+	for (k = 0; k < st->ntables; k++) {
+		struct mtable *t = &st->tables[k];
+		size_t i = t->sweep_len ? lower_bound(t, t->sweep, t->sweep_len)
+					: 0, seen = 0;
+
+		while (i < t->n && seen++ < limit) {
+			if (t->recs[i].expires != 0 &&
+			    t->recs[i].expires <= now) {
+				del_at(t, i);
+				++*deleted;
+			} else {
+				i++;
+			}
+		}
+		t->sweep_len = 0;
+		if (i < t->n) {
+			memcpy(t->sweep, t->recs[i].key, t->recs[i].klen);
+			t->sweep_len = t->recs[i].klen;
+		}
+	}
+	return 0;
+}
+
+static const struct store_ops mem_ops = {
+	.name = "memory",
+	.greylist = mem_greylist,
+	.get = mem_get,
+	.put = mem_put,
+	.del = mem_del,
+	.list = mem_list,
+	.flush = mem_flush,
+	.count = mem_count,
+	.cancel = mem_cancel,
+	.close = mem_close,
+	.expire = mem_expire,
+};
+
+/* store_open_mem - an empty store that answers later */
+struct store *
+store_open_mem(uv_loop_t *loop, uint64_t delay_ms)
+{
+	struct mem *st = xcalloc(1, sizeof(*st));
+
+	st->pub.ops = &mem_ops;
+	st->loop = loop;
+	st->delay_ms = delay_ms;
+	return &st->pub;
+}
+
+/* store_mem_fail - the next count operations fail */
+void
+store_mem_fail(struct store *pub, unsigned count, int code, const char *msg)
+{
+	struct mem *st = (struct mem *)pub;
+
+	snprintf(st->fail_msg, sizeof(st->fail_msg), "%s", msg ? msg : "");
+	st->fail_count = count;
+	st->fail_code = code;
+}
