@@ -74,6 +74,7 @@ struct bdb {
 	 */
 	struct table tables[MAX_TABLES];
 	int ntables;
+	struct table *gl[GL_NRECS]; /* greylisting's, once looked up */
 	bool nowait;      /* transactions never wait for locks */
 	bool threads;
 	unsigned tries;   /* a transaction that loses runs this often */
@@ -538,10 +539,12 @@ bdb_greylist(struct store *pub, const struct gl_op *q,
 	struct gl_txn g = { .st = st, .op = q };
 	int r, rc;
 
-	for (r = 0; r < GL_NRECS; r++)
-		if ((rc = table(st, gl_table((enum gl_rec)r), &g.tb[r],
-		    &c->out->why)) != 0)
+	for (r = 0; r < GL_NRECS; r++) {
+		if (st->gl[r] == NULL && (rc = table(st, gl_table((enum gl_rec)r),
+		    &st->gl[r], &c->out->why)) != 0)
 			return reply(c, rc, &c->out->why);
+		g.tb[r] = st->gl[r];
+	}
 	rc = in_txn(st, gl_run, NULL, &g, &c->out->why);
 	c->out->gl = g.res;
 	return reply(c, rc, &c->out->why);

@@ -187,20 +187,24 @@ static char *
 expand(struct arena *a, const char *text, int64_t seconds)
 {
 	char out[1024], num[24];
-	const char *p = text;
-	size_t o = 0, nlen;
+	const char *p = text, *q;
+	size_t o = 0, nlen, n;
 
 	nlen = (size_t)snprintf(num, sizeof(num), "%lld", (long long)seconds);
-	while (*p != '\0' && o + nlen + 1 < sizeof(out)) {
-		if (strncmp(p, "{seconds}", 9) == 0) {
-			memcpy(out + o, num, nlen);
-			o += nlen;
-			p += 9;
-		} else {
-			out[o++] = *p++;
-		}
+	while ((q = strstr(p, "{seconds}")) != NULL) {
+		n = (size_t)(q - p);
+		if (o + n + nlen >= sizeof(out))
+			break;
+		memcpy(out + o, p, n);
+		memcpy(out + o + n, num, nlen);
+		o += n + nlen;
+		p = q + 9;
 	}
-	out[o] = '\0';
+	n = strlen(p);
+	if (o + n >= sizeof(out))
+		n = sizeof(out) - 1 - o;
+	memcpy(out + o, p, n);
+	out[o + n] = '\0';
 	return arena_strdup(a, out);
 }
 
