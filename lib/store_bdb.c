@@ -491,6 +491,7 @@ struct gl_txn {
 	struct gl_result res;
 };
 
+/* gl_rd - gl_read_fn: a record of the operation, in its transaction */
 static int
 gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
     struct why *why)
@@ -509,6 +510,7 @@ gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
 	return rc;
 }
 
+/* gl_wr - gl_write_fn: a record of the operation, in its transaction */
 static int
 gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
     int64_t expires, struct why *why)
@@ -562,6 +564,7 @@ struct rec_txn {
 	struct store_reply *out;
 };
 
+/* get_run - txn_fn of a get */
 static int
 get_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
@@ -587,12 +590,14 @@ bdb_get(struct store *pub, const char *name, const void *key, size_t klen,
 	return reply(c, rc, &c->out->why);
 }
 
+/* put_reset - a put runs again: nothing written yet */
 static void
 put_reset(void *arg)
 {
 	((struct rec_txn *)arg)->out->n = 0;
 }
 
+/* put_run - txn_fn of a put: each record merged or replaced */
 static int
 put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
@@ -652,6 +657,7 @@ bdb_put(struct store *pub, const char *name, const struct store_rec *recs,
 	return reply(c, rc, &c->out->why);
 }
 
+/* del_run - txn_fn of a delete */
 static int
 del_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
@@ -694,6 +700,7 @@ struct walk {
 	size_t rows_len, rows_cap;
 };
 
+/* walk_reset - a batch runs again: its counts and rows start over */
 static void
 walk_reset(void *arg)
 {
@@ -866,6 +873,7 @@ walk_next(const struct walk *w, struct store_cursor *next)
 	next->end = !w->more;
 }
 
+/* list_what - a walk's verdict on a record: a row if it matches */
 static int
 list_what(struct walk *w, const struct store_rec *r)
 {
@@ -894,6 +902,7 @@ bdb_list(struct store *pub, const char *name, const struct store_cursor *from,
 	return reply(c, rc, &c->out->why);
 }
 
+/* flush_what - a walk's verdict on a record: deleted if it matches */
 static int
 flush_what(struct walk *w, const struct store_rec *r)
 {
@@ -948,6 +957,7 @@ bdb_cancel(struct store_op *op)
 	(void)op;
 }
 
+/* expire_what - a walk's verdict on a record: deleted once expired */
 static int
 expire_what(struct walk *w, const struct store_rec *r)
 {
@@ -1109,6 +1119,7 @@ struct upgrade {
 	bool more;
 };
 
+/* upgrade_reset - an upgrade batch runs again */
 static void
 upgrade_reset(void *arg)
 {
@@ -1185,7 +1196,7 @@ upgrade_v1(struct bdb *st, int64_t now, struct why *why)
 	return rc;
 }
 
-/* meta_txn - the schema record: read, or write ours */
+/* The schema record: read, or ours written. */
 struct meta_txn {
 	DB *db;
 	bool write;
@@ -1193,6 +1204,7 @@ struct meta_txn {
 	bool damaged;
 };
 
+/* meta_run - txn_fn: the schema record read, or ours written */
 static int
 meta_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {

@@ -318,6 +318,7 @@ run(struct store_op *op)
 	}
 }
 
+/* op_freed - its timer closed: the operation goes */
 static void
 op_freed(uv_handle_t *h)
 {
@@ -414,6 +415,7 @@ copy_key(struct store_op *op, const void *key, size_t klen,
 	return true;
 }
 
+/* mem_greylist - the judgement, later */
 static int
 mem_greylist(struct store *pub, const struct gl_op *q,
     const struct store_call *c)
@@ -424,6 +426,7 @@ mem_greylist(struct store *pub, const struct gl_op *q,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_get - one record, later */
 static int
 mem_get(struct store *pub, const char *table, const void *key, size_t klen,
     const struct store_call *c)
@@ -435,6 +438,7 @@ mem_get(struct store *pub, const char *table, const void *key, size_t klen,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_put - records (copied now), later */
 static int
 mem_put(struct store *pub, const char *table, const struct store_rec *recs,
     size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
@@ -470,6 +474,7 @@ mem_put(struct store *pub, const char *table, const struct store_rec *recs,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_del - one record, later */
 static int
 mem_del(struct store *pub, const char *table, const void *key, size_t klen,
     const struct store_call *c)
@@ -481,6 +486,7 @@ mem_del(struct store *pub, const char *table, const void *key, size_t klen,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_list - a batch of rows, later */
 static int
 mem_list(struct store *pub, const char *table,
     const struct store_cursor *from, size_t limit, store_match_fn *match,
@@ -497,6 +503,7 @@ mem_list(struct store *pub, const char *table,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_flush - a batch deleted, later */
 static int
 mem_flush(struct store *pub, const char *table,
     const struct store_cursor *from, size_t limit, store_match_fn *match,
@@ -512,12 +519,14 @@ mem_flush(struct store *pub, const char *table,
 	return submit((struct mem *)pub, op, c);
 }
 
+/* mem_count - the records of a table, later */
 static int
 mem_count(struct store *pub, const char *table, const struct store_call *c)
 {
 	return submit((struct mem *)pub, new_op(OP_COUNT, table), c);
 }
 
+/* mem_cancel - no answer, no effect */
 static void
 mem_cancel(struct store_op *op)
 {
