@@ -31,6 +31,7 @@ struct cfg_parser {
 	struct why *why;
 	bool allow_given; /* the file has an allow list, maybe empty */
 	struct cfg *cfg;  /* the config being built */
+	yaml_node_t *cur; /* the check whose setup() runs */
 };
 
 /* A value of the file, for the checks' setup: a node of the document. */
@@ -1016,6 +1017,7 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		return 0;
 	for (i = 0; i < nopt; i++)
 		opts[i] = CN(v[ngen + nres + i]);
+	y->cur = n;
 	return ops->setup(y, cp, opts, cp->conf);
 }
 
@@ -1028,7 +1030,7 @@ chk_policy_init(struct chk_policy *cp, const struct chk_ops *ops)
 	memset(cp, 0, sizeof(*cp));
 	cp->on_fail = CHK_REJECT;
 	cp->text = ops->text ? xstrdup(ops->text) : NULL;
-	cp->on_tempfail = CHK_TF_POLICY;
+	cp->on_tempfail = ops->on_tempfail;
 	cp->states = ops->states ? ops->states : CHK_ST_ALL;
 	for (r = 0; ops->results && ops->results[r]; r++)
 		cp->results[r] = ops->defaults[r];
@@ -1386,14 +1388,14 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 	return 0;
 }
 
-/* cfg_needs_dns - an enabled check that asks DNS, anywhere in the policy */
-bool
-cfg_needs_dns(const struct cfg *cfg)
+/* cfg_needs - a check with flag enabled, in the main policy or a profile */
+static bool
+cfg_needs(const struct cfg *cfg, unsigned flag)
 {
 	size_t i, j;
 
 	for (i = 0; i < chk_count; i++) {
-		if (!(chk_registry[i]->flags & CHK_F_DNS))
+		if (!(chk_registry[i]->flags & flag))
 			continue;
 		if (cfg->checks[i].enabled)
 			return true;
@@ -1402,6 +1404,20 @@ cfg_needs_dns(const struct cfg *cfg)
 				return true;
 	}
 	return false;
+}
+
+/* cfg_needs_dns - an enabled check that asks DNS, anywhere in the policy */
+bool
+cfg_needs_dns(const struct cfg *cfg)
+{
+	return cfg_needs(cfg, CHK_F_DNS);
+}
+
+/* cfg_needs_store - greylisting, or a check that keeps state */
+bool
+cfg_needs_store(const struct cfg *cfg)
+{
+	return cfg->greylist.enabled || cfg_needs(cfg, CHK_F_STORE);
 }
 
 /* set_default_lists - listen and allow when the file names none */
@@ -1479,7 +1495,7 @@ cfg_parse(const char *path, const char *text, size_t len, struct why *why)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct cfg_parser y = { path, &doc, why, false, NULL };
+	struct cfg_parser y = { path, &doc, why, false, NULL, NULL };
 	struct cfg *cfg;
 	yaml_node_t *root;
 	int rc;
@@ -1653,7 +1669,8 @@ cfg_fail(struct cfg_parser *p, const struct cfg_node *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return fail(p, YN(n), "%s", msg);
+	/* NULL: the check's own mapping (an option it lacks). */
+	return fail(p, n ? YN(n) : p->cur, "%s", msg);
 }
 
 struct cfg *
@@ -1680,6 +1697,30 @@ cfg_uint(struct cfg_parser *p, const struct cfg_node *n, const char *what,
     unsigned long min, unsigned long max, unsigned *out)
 {
 	return get_uint(p, YN(n), what, min, max, out);
+}
+
+int
+cfg_int(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    long min, long max, int *out)
+{
+	yaml_node_t *y = YN(n);
+	const char *s = scalar(p, y, what);
+	long v;
+	char *end;
+
+	if (s == NULL)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!(*s == '-' || (*s >= '0' && *s <= '9')) || end == s ||
+	    *end != '\0' || errno == ERANGE)
+		return fail(p, y, "%s: \"%.40s\" is not a whole number", what,
+		    s);
+	if (v < min || v > max)
+		return fail(p, y, "%s: %ld is out of range (%ld to %ld)", what,
+		    v, min, max);
+	*out = (int)v;
+	return 0;
 }
 
 int

@@ -103,6 +103,11 @@ struct cfg *cfg_ref(struct cfg *cfg);
  * resolver
  */
 bool cfg_needs_dns(const struct cfg *cfg);
+/*
+ * cfg_needs_store - greylisting, or a check that keeps state in the store
+ * (CHK_F_STORE), is enabled: the daemon opens the store
+ */
+bool cfg_needs_store(const struct cfg *cfg);
 void cfg_unref(struct cfg *cfg);
 
 /*
@@ -113,6 +118,7 @@ void cfg_unref(struct cfg *cfg);
  */
 struct cfg_parser;
 struct cfg_node;
+/* cfg_fail - the message at n (NULL: the check's mapping) */
 int cfg_fail(struct cfg_parser *p, const struct cfg_node *n,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* cfg_parser_cfg - the config being built (for a module's settings) */
@@ -124,6 +130,9 @@ int cfg_bool(struct cfg_parser *p, const struct cfg_node *n,
     const char *what, bool *out);
 int cfg_uint(struct cfg_parser *p, const struct cfg_node *n,
     const char *what, unsigned long min, unsigned long max, unsigned *out);
+/* cfg_int - a signed whole number within [min, max] (a weight: -5) */
+int cfg_int(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, long min, long max, int *out);
 /* cfg_duration - in milliseconds, within [min, max] */
 int cfg_duration(struct cfg_parser *p, const struct cfg_node *n,
     const char *what, uint64_t min, uint64_t max, uint64_t *ms);

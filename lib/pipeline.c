@@ -111,6 +111,17 @@ pipeline_init(const struct chk_ctx *ctx)
 	procs_on = true;
 }
 
+/* pipeline_configure - the policy in force, to each check's state */
+void
+pipeline_configure(const struct cfg *cfg)
+{
+	unsigned i;
+
+	for (i = 0; procs_on && i < chk_count; i++)
+		if (chk_registry[i]->configure && procs[i])
+			chk_registry[i]->configure(procs[i], &cfg->checks[i]);
+}
+
 /* pipeline_fini - let each check's state go */
 void
 pipeline_fini(void)
@@ -497,10 +508,13 @@ acts_as(const struct chk_run *r, enum chk_action *on, int *score)
 	*on = r->pol->on_fail;
 	if (r->res.scored) {
 		/* The check's own score (a list's weight, an allowlist's
-		 * minus) counts whatever the status, but a tempfail. */
-		*on = CHK_SCORE;
+		 * minus) counts whatever the status, but a tempfail; its own
+		 * refusal refuses; on_fail: log leaves both to the log. */
+		*on = r->pol->on_fail == CHK_LOG ? CHK_LOG
+		    : r->res.refuse ? CHK_REJECT : CHK_SCORE;
 		*score = r->res.score;
-		return r->res.status != CHK_TEMPFAIL && r->res.score != 0;
+		return r->res.status != CHK_TEMPFAIL &&
+		    (r->res.score != 0 || *on == CHK_REJECT);
 	}
 	*score = r->pol->score;
 	return r->res.status == CHK_FAIL;
@@ -834,7 +848,8 @@ combine(struct pipeline *p)
 	else
 		p->v.trace = arena_strdup(a, trace);
 	if (reject != NULL) {
-		p->v.action = arena_printf(a, "550 %s %s",
+		p->v.action = arena_printf(a, "%s %s %s",
+		    reject->res.code ? reject->res.code : "550",
 		    reject->res.dsn ? reject->res.dsn : reject->ops->dsn,
 		    reply_text(reject));
 		p->v.rule = arena_printf(a, "check:%s", reject->ops->name);

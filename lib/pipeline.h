@@ -55,6 +55,11 @@ struct chk_ctx;
  */
 void pipeline_init(const struct chk_ctx *ctx);
 void pipeline_fini(void);
+/*
+ * pipeline_configure - a policy file is in force (at start, after each
+ * reload): each check's state follows it (configure)
+ */
+void pipeline_configure(const struct cfg *cfg);
 
 struct pipeline;
 typedef void pipeline_done_fn(void *arg, const struct verdict *v,

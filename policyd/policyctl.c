@@ -390,10 +390,10 @@ check_cmd(int argc, char **argv)
 	proto_reply(reply, r.v.action, strlen(r.v.action));
 	reply[strcspn(reply, "\n")] = '\0';
 	printf("reply: %s\n", reply);
+	pipeline_fini(); /* before the resolver its state may be asking */
 	if (dns != NULL)
 		dns_close(dns);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	pipeline_fini();
 	uv_loop_close(&loop);
 	msg_fini(&env.msg);
 	proto_fini(&pp);
@@ -1026,6 +1026,82 @@ stat_row(void *arg, const struct store_rec *r)
 		s->newest = last;
 }
 
+/* What the daemon's dnsbl check writes of each list (lib/checks/dnsbl.c). */
+struct list_row {
+	char name[64], state[16], why[200];
+	long long since, tested;
+	unsigned long long lookups, hits, errors, skipped;
+};
+
+struct list_walk {
+	struct list_row rows[64];
+	size_t n;
+};
+
+/* list_row - store_row_fn for the dnsbl table: "state|since|...|why" */
+static void
+list_row(void *arg, const struct store_rec *r)
+{
+	struct list_walk *w = arg;
+	struct list_row *l;
+	char val[STORE_VAL_MAX + 1];
+	int used = 0;
+
+	if (w->n >= nitems(w->rows) || r->klen >= sizeof(l->name) ||
+	    r->vlen > STORE_VAL_MAX)
+		return;
+	l = &w->rows[w->n];
+	memset(l, 0, sizeof(*l));
+	memcpy(l->name, r->key, r->klen);
+	memcpy(val, r->val, r->vlen);
+	val[r->vlen] = '\0';
+	if (sscanf(val, "%15[a-z]|%lld|%lld|%llu|%llu|%llu|%llu|%n", l->state,
+	    &l->since, &l->tested, &l->lookups, &l->hits, &l->errors,
+	    &l->skipped, &used) < 7 || used == 0)
+		return;
+	snprintf(l->why, sizeof(l->why), "%s", val + used);
+	w->n++;
+}
+
+/* list_stats - each DNS list's state, last self-test and counts */
+static void
+list_stats(bool json)
+{
+	struct list_walk w = { .n = 0 };
+	size_t i;
+
+	each_batch("dnsbl", NULL, list_row, &w);
+	if (w.n == 0)
+		return;
+	if (!json)
+		printf("\n%-24s %-9s %-20s %9s %7s %7s %7s  %s\n", "LIST",
+		    "STATE", "LAST-TEST", "LOOKUPS", "HITS", "ERRORS",
+		    "SKIPPED", "WHY");
+	for (i = 0; i < w.n; i++) {
+		const struct list_row *l = &w.rows[i];
+		char t1[32], t2[32];
+
+		if (json) {
+			printf("{\"list\":");
+			json_str(stdout, l->name);
+			printf(",\"state\":\"%s\",\"since\":\"%s\","
+			    "\"last_test\":%s%s%s,\"lookups\":%llu,"
+			    "\"hits\":%llu,\"errors\":%llu,\"skipped\":%llu,"
+			    "\"why\":", l->state, iso(l->since, t1, sizeof(t1)),
+			    l->tested ? "\"" : "",
+			    l->tested ? iso(l->tested, t2, sizeof(t2)) : "null",
+			    l->tested ? "\"" : "", l->lookups, l->hits,
+			    l->errors, l->skipped);
+			json_str(stdout, l->why);
+			printf("}\n");
+			continue;
+		}
+		printf("%-24s %-9s %-20s %9llu %7llu %7llu %7llu  %s\n", l->name,
+		    l->state, iso(l->tested, t2, sizeof(t2)), l->lookups,
+		    l->hits, l->errors, l->skipped, l->why);
+	}
+}
+
 /* stats_cmd - counts per table, oldest and newest */
 static int
 stats_cmd(int argc, char **argv)
@@ -1079,6 +1155,7 @@ stats_cmd(int argc, char **argv)
 			    iso(s.oldest, t1, sizeof(t1)),
 			    iso(s.newest, t2, sizeof(t2)));
 	}
+	list_stats(json);
 	return 0;
 }
 

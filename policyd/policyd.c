@@ -111,12 +111,12 @@ on_signal(uv_signal_t *h, int signum)
 			log_warn("reload: listener changes take effect at the "
 				 "next restart");
 		if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
-		    cfg->greylist.enabled != d->cfg->greylist.enabled ||
+		    cfg_needs_store(cfg) != cfg_needs_store(d->cfg) ||
 		    cfg->store_cache != d->cfg->store_cache ||
 		    cfg->store_sync != d->cfg->store_sync)
 			log_warn("reload: store changes (state_dir, store, "
-				 "greylist enabled) take effect at the next "
-				 "restart");
+				 "greylist or dnsbl enabled) take effect at the "
+				 "next restart");
 		if (memcmp(&cfg->dns, &d->cfg->dns, sizeof(cfg->dns)) != 0)
 			log_warn("reload: dns changes take effect at the next "
 				 "restart");
@@ -418,7 +418,7 @@ main(int argc, char **argv)
 		uv_loop_fork(&d.loop);
 	}
 	/* After the fork and the privilege drop: the files are ours. */
-	if (d.cfg->greylist.enabled)
+	if (cfg_needs_store(d.cfg))
 		server_store_start(d.srv);
 	server_dns_start(d.srv);
 	server_checks_start(d.srv);

@@ -140,6 +140,8 @@ server_set_config(struct server *s, struct cfg *cfg)
 	s->cfg = cfg;
 	if (s->keeper != NULL)
 		keeper_set_config(s->keeper, cfg);
+	if (s->checks_started)
+		pipeline_configure(cfg);
 }
 
 /* server_set_conn_limit - at most n connections, whatever the config */
@@ -333,6 +335,7 @@ server_checks_start(struct server *s)
 	if (s->checks_started)
 		return;
 	pipeline_init(&ctx);
+	pipeline_configure(s->cfg);
 	s->checks_started = true;
 }
 
@@ -832,6 +835,13 @@ server_shutdown(struct server *s)
 	if (s->draining)
 		return;
 	s->draining = true;
+	/* The checks' own timers and questions first, while the resolver
+	 * and the store are still there (requests in flight go on without
+	 * that state). */
+	if (s->checks_started) {
+		pipeline_fini();
+		s->checks_started = false;
+	}
 	for (i = 0; i < s->nlis; i++)
 		if (!uv_is_closing(&s->lis[i].h.handle))
 			uv_close(&s->lis[i].h.handle, NULL);

@@ -125,6 +125,8 @@ enum {
 				   * answers at once, the rest is cancelled */
 	CHK_F_MAIN_OPTIONS = 1 << 3, /* options only in the main policy;
 				      * profiles may only switch it */
+	CHK_F_STORE = 1 << 4,     /* keeps state in the store: the daemon
+				   * opens it */
 };
 
 /* Where a check runs: given to init() once per daemon. */
@@ -167,6 +169,8 @@ struct chk_ops {
 	const struct chk_outcome *defaults;
 	int tempfail_result;
 	unsigned max_queries; /* DNS questions in the air at once; 0: 24 */
+	/* on_tempfail when the policy file says none (0: the policy's) */
+	enum chk_tempfail on_tempfail;
 	/*
 	 * Options: the check's own keys (NULL-terminated), its conf's size,
 	 * defaults, deep copy (for a profile, which starts from the main
@@ -185,6 +189,12 @@ struct chk_ops {
 	/* Optional: state for the daemon's life (timers, self-tests). */
 	void *(*init)(const struct chk_ctx *ctx);
 	void (*deinit)(void *proc);
+	/*
+	 * Optional: the main policy's settings of the check, whenever a
+	 * policy file is put in force (at start, at each reload), so that
+	 * state for the daemon's life can follow it (the lists to test).
+	 */
+	void (*configure)(void *proc, const struct chk_policy *pol);
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
 };
@@ -220,8 +230,11 @@ struct chk_var {
  * arena or static); detail: for the log only (the resolver's words);
  * text: a reply text instead of the policy's template (NULL: the
  * template); scored: score counts instead of the policy's score (signed:
- * an allowlist subtracts); stop: the verdict is certain now (an
- * allowlist hit, a certain listing), the other checks are cancelled.
+ * an allowlist subtracts); refuse: with scored, a refusal of its own (a
+ * list the policy marks reject) whatever the score, unless on_fail is
+ * log; code: the SMTP code of such a refusal ("554"; NULL: 550); stop:
+ * the verdict is certain now (an allowlist hit, a certain listing), the
+ * other checks are cancelled.
  */
 struct chk_result {
 	enum chk_status status;
@@ -232,6 +245,8 @@ struct chk_result {
 	const char *dsn;     /* a code other than ops->dsn, or NULL */
 	bool scored;
 	int score;
+	bool refuse;
+	const char *code;
 	bool stop;
 	struct chk_var vars[CHK_MAX_VARS];
 	unsigned nvars;

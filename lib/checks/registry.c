@@ -16,6 +16,7 @@ extern const struct chk_ops chk_fcrdns_ops;
 extern const struct chk_ops chk_dynamic_ops;
 extern const struct chk_ops chk_dynamic_helo_ops;
 extern const struct chk_ops chk_spf_ops;
+extern const struct chk_ops chk_dnsbl_ops;
 extern const struct chk_ops chk_greylist_ops;
 
 const struct chk_ops *const chk_registry[] = {
@@ -26,6 +27,7 @@ const struct chk_ops *const chk_registry[] = {
 	&chk_fcrdns_ops,
 	&chk_helo_dns_ops,
 	&chk_sender_ops,
+	&chk_dnsbl_ops, /* DNS lists, all at once */
 	&chk_spf_ops, /* the slowest */
 	&chk_greylist_ops, /* a state module: after the checks */
 };

@@ -56,6 +56,48 @@ dnsd_run_start(struct dnsd_run *d, const char *zone, const char *extra)
 	return 0;
 }
 
+/* dnsd_run_restart - dnsd again on the same port with new zone data */
+int
+dnsd_run_restart(struct dnsd_run *d, const char *zone)
+{
+	char path[128], port[16], line[64];
+	int pfd[2], got;
+	FILE *fp;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		waitpid(d->pid, NULL, 0);
+		d->pid = 0;
+	}
+	snprintf(path, sizeof(path), "%s/zone", d->dir);
+	if ((fp = fopen(path, "w")) == NULL)
+		return -1;
+	fputs(zone, fp);
+	fclose(fp);
+	snprintf(port, sizeof(port), "%d", d->port);
+	if (pipe(pfd) < 0)
+		return -1;
+	if ((d->pid = fork()) < 0)
+		return -1;
+	if (d->pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(DNSD, "dnsd", "-p", port, "-l", d->qlog, path,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	fp = fdopen(pfd[0], "r");
+	if (fp == NULL || fgets(line, sizeof(line), fp) == NULL ||
+	    sscanf(line, "port %d", &got) != 1 || got != d->port) {
+		if (fp != NULL)
+			fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
 /* dnsd_run_stop - stop it and remove its files */
 void
 dnsd_run_stop(struct dnsd_run *d)

@@ -17,6 +17,8 @@ struct dnsd_run {
 
 /* dnsd_run_start - zone and extra (may be NULL) as the zone file; 0/-1 */
 int dnsd_run_start(struct dnsd_run *d, const char *zone, const char *extra);
+/* dnsd_run_restart - the same port, new zone data (the same query log) */
+int dnsd_run_restart(struct dnsd_run *d, const char *zone);
 /* dnsd_run_stop - stop dnsd and remove its directory */
 void dnsd_run_stop(struct dnsd_run *d);
 /* dnsd_run_queries - lines of the query log that contain s */

@@ -1,0 +1,156 @@
+"""dnsbl_daemon_test - the DNS lists through the real daemon and dnsd: the
+refusal on the wire, the log said once per state change, policyctl stats
+with each list's state and counts, a DQS-style key that appears in no
+reply, log line or policyctl output, and the self-tests following a
+reload."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from pdtest import DaemonTest, read_replies, request, start_dnsd
+
+POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
+KEY = "zzsecretdqskey0123456789ab"
+
+ZONE = """
+2.0.0.127.bl.test. 60 IN A 127.0.0.2
+2.0.0.127.bl.test. 60 IN A 127.0.0.4
+7.2.0.192.bl.test. 60 IN A 127.0.0.4
+2.0.0.127.%(key)s.zen.dq.spamhaus.net. 60 IN A 127.0.0.2
+9.2.0.192.%(key)s.zen.dq.spamhaus.net. 60 IN A 127.0.0.4
+2.0.0.127.refused.test. 60 IN A 127.255.255.254
+2.0.0.127.wl.test. 60 IN A 127.0.10.3
+8.2.0.192.wl.test. 60 IN A 127.0.15.3
+8.2.0.192.bl.test. 60 IN A 127.0.0.4
+""" % {"key": KEY}
+
+POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+state_dir: @DIR@/state
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 300ms
+  tries: 1
+checks:
+  dnsbl:
+    stats_every: 1s
+    lists:
+      - zone: bl.test
+        name: Test ZEN
+        url: https://check.bl.test/
+        reject: true
+        codes:
+          - { code: "127.0.0.[4..7]", label: "XBL: exploited host" }
+      - zone: %s.zen.dq.spamhaus.net
+        weight: 1
+      - zone: refused.test
+        reject: true
+      - zone: wl.test
+        name: Test WL
+        decisive: true
+        weight: -5
+"""
+
+
+class Lists(DaemonTest):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="dnsbl-")
+        self.addCleanup(self.tmp.cleanup)
+        self.dns_port = start_dnsd(self, ZONE)
+
+    def ask(self, sock, **attrs):
+        sock.sendall(request(protocol_state="RCPT", **attrs))
+        return read_replies(sock, 1)[0]
+
+    def stats(self, d, *args):
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "stats"] +
+                           list(args), capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout + r.stderr
+
+    def test_refusal_log_stats_and_no_key_anywhere(self):
+        d = self.daemon(POLICY % (self.dns_port, KEY))
+        # The self-tests at start: refused.test is unusable, said once.
+        d.wait_log(r"dnsbl: refused\.test is UNUSABLE from here, skipped: "
+                   r"it answers 127\.255\.255\.254: the list refuses our "
+                   r"resolver")
+        d.wait_log(r"dnsbl: Test ZEN passed its self-test")
+        s = d.connect()
+        reply = self.ask(s, client_address="192.0.2.7",
+                         recipient="u@our.example", instance="i1")
+        self.assertEqual(
+            reply, "554 5.7.1 Service unavailable; client 192.0.2.7 is "
+            "listed at Test ZEN (XBL: exploited host); see "
+            "https://check.bl.test/ - ask the list's operator, not us, "
+            "for removal")
+        # Listed on the keyed list (weight 1, no threshold): accepted,
+        # and its reason in the log names the list, never the key.
+        self.assertEqual(self.ask(s, client_address="192.0.2.9",
+                                  recipient="u@our.example"), "DUNNO")
+        d.wait_log(r"decision action=DUNNO .*client=192\.0\.2\.9 .*"
+                   r"dnsbl:fail\+1")
+        # Listed, but on the allowlist that decides: accepted.
+        self.assertEqual(self.ask(s, client_address="192.0.2.8",
+                                  recipient="u@our.example"), "DUNNO")
+        for i in range(5):
+            self.assertEqual(self.ask(s, client_address="192.0.2.%d" %
+                                      (20 + i), recipient="u@our.example"),
+                             "DUNNO")
+        line = d.wait_log(r'decision action="554 .*')[0].group(0)
+        self.assertIn("dnsbl:fail", line)
+        # The state changes were logged once, not per request.
+        self.assertEqual(d.log_text().count("refused.test is UNUSABLE"), 1)
+        # policyctl stats: each list, its state and counts (written
+        # within a minute; a state change at once, so wait for a write).
+        deadline = time.time() + 10
+        while True:
+            out = self.stats(d, "--json")
+            rows = [json.loads(l) for l in out.splitlines()
+                    if l.startswith('{"list"')]
+            byname = {r["list"]: r for r in rows}
+            if ("Test ZEN" in byname and byname["Test ZEN"]["lookups"] >= 7
+                    or time.time() > deadline):
+                break
+            time.sleep(1)
+        self.assertEqual(byname["Test ZEN"]["state"], "ok")
+        self.assertGreaterEqual(byname["Test ZEN"]["hits"], 2)
+        self.assertIsNotNone(byname["Test ZEN"]["last_test"])
+        self.assertEqual(byname["refused.test"]["state"], "unusable")
+        self.assertIn("public or unattributable",
+                      byname["refused.test"]["why"])
+        self.assertIn("zen.dq.spamhaus.net", byname)
+        text = self.stats(d)
+        self.assertRegex(text, r"Test ZEN\s+ok\s+\S+\s+\d+\s+\d+")
+        # The key: in no reply, log line or policyctl output.
+        self.assertNotIn(KEY, reply)
+        self.assertNotIn(KEY, d.log_text())
+        self.assertNotIn(KEY, out + text)
+        d.stop()
+        self.assertNotIn(KEY, d.log_text())
+
+    def test_reload_tests_the_new_lists(self):
+        d = self.daemon(POLICY % (self.dns_port, KEY))
+        d.wait_log(r"dnsbl: Test ZEN passed its self-test")
+        d.write_config((POLICY % (self.dns_port, KEY)).replace(
+            "name: Test ZEN", "name: Renamed ZEN") +
+            "      - { zone: new.test, reject: true }\n")
+        d.signal(signal.SIGHUP)
+        # The new list is tested at once; a dead one is disabled.
+        d.wait_log(r"dnsbl: new\.test DISABLED until it passes its "
+                   r"self-test: its test entry 127\.0\.0\.2 is not listed")
+        s = d.connect()
+        self.assertIn("listed at Renamed ZEN",
+                      self.ask(s, client_address="192.0.2.7",
+                               recipient="u@our.example"))
+
+
+if __name__ == "__main__":
+    unittest.main()

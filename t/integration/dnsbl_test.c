@@ -1,0 +1,691 @@
+/*
+ * dnsbl_test - the DNS lists check through the real pipeline and the real
+ * resolver against dnsd: the RFC 5782 test points, filters, ranges,
+ * bitmasks, several A records in one answer, every error code that makes
+ * a list unusable, a list that lists the world and one that went empty
+ * (disabled by the self-test, back when it passes), timeouts and
+ * back-off, weights, negative weights, thresholds, the early answer,
+ * TXT reasons, RHSBL names, a DQS-style key that appears in no reply or
+ * reason, a CNAME into another zone, and the per-message reuse counted
+ * in dnsd's query log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "checks/chk.h"
+#include "config.h"
+#include "dns.h"
+#include "dnsd_run.h"
+#include "msg.h"
+#include "pipeline.h"
+#include "request.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+#define KEY "k3y5ecretabcdefghijklmnop"
+
+static const char zone[] =
+    /* bl.test: an IP list with categories, like ZEN. */
+    "2.0.0.127.bl.test. 60 IN A 127.0.0.2\n"
+    "2.0.0.127.bl.test. 60 IN A 127.0.0.4\n"
+    "2.0.0.127.bl.test. 60 IN A 127.0.0.10\n"
+    "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.test."
+    " 60 IN A 127.0.0.2\n"
+    "7.2.0.192.bl.test. 60 IN A 127.0.0.4\n"
+    "7.2.0.192.bl.test. 60 IN A 127.0.0.10\n"
+    "7.2.0.192.bl.test. 60 IN TXT \"Exploited host: see the removal page\"\n"
+    "8.2.0.192.bl.test. 60 IN A 127.0.0.11\n"
+    "9.2.0.192.bl.test. 60 IN A 127.0.0.200\n"
+    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.test."
+    " 60 IN A 127.0.0.2\n"
+    /* bits.test: categories in bits. */
+    "2.0.0.127.bits.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.bits.test. 60 IN A 127.0.0.12\n"
+    /* world.test lists everyone, 127.0.0.1 too. */
+    "1.0.0.127.world.test. 60 IN A 127.0.0.2\n"
+    "2.0.0.127.world.test. 60 IN A 127.0.0.2\n"
+    "5.2.0.192.world.test. 60 IN A 127.0.0.2\n"
+    /* empty.test went empty: not even its test point. */
+    "!nxdomain 2.0.0.127.empty.test.\n"
+    /* refused.test answers Spamhaus' error codes. */
+    "2.0.0.127.refused.test. 60 IN A 127.255.255.254\n"
+    "7.2.0.192.refused.test. 60 IN A 127.255.255.254\n"
+    "2.0.0.127.limit.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.limit.test. 60 IN A 127.255.255.255\n"
+    "2.0.0.127.wrongzone.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.wrongzone.test. 60 IN A 127.255.255.252\n"
+    "2.0.0.127.dq.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.askdomain.test. 60 IN A 127.0.1.255\n"
+    "2.0.0.127.askdomain.test. 60 IN A 127.0.0.2\n"
+    /* rewrite.test: a resolver that rewrites NXDOMAIN. */
+    "2.0.0.127.rewrite.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.rewrite.test. 60 IN A 198.51.100.80\n"
+    /* slow.test never answers about .7; servfail.test fails. */
+    "2.0.0.127.slow.test. 60 IN A 127.0.0.2\n"
+    "!drop 7.2.0.192.slow.test.\n"
+    "2.0.0.127.servfail.test. 60 IN A 127.0.0.2\n"
+    "!servfail 7.2.0.192.servfail.test.\n"
+    /* wl.test: an allowlist with trust levels (DNSWL-style). */
+    "2.0.0.127.wl.test. 60 IN A 127.0.10.3\n"
+    "7.2.0.192.wl.test. 60 IN A 127.0.15.3\n"
+    "9.2.0.192.wl.test. 60 IN A 127.0.15.0\n"
+    "2.0.0.127.wl2.test. 60 IN A 127.0.10.3\n"
+    "!delay 7.2.0.192.wl2.test. 200\n"
+    "7.2.0.192.wl2.test. 60 IN A 127.0.15.3\n"
+    /* dnswl.org's own error codes. */
+    "2.0.0.127.list.dnswl.org. 60 IN A 127.0.10.3\n"
+    "7.2.0.192.list.dnswl.org. 60 IN A 127.0.0.255\n"
+    /* dbl.test: a domain list. */
+    "test.dbl.test. 60 IN A 127.0.1.2\n"
+    "spammer.example.dbl.test. 60 IN A 127.0.1.2\n"
+    "bad.helo.example.dbl.test. 60 IN A 127.0.1.4\n"
+    "badclient.example.dbl.test. 60 IN A 127.0.1.5\n"
+    /* The DQS-style zone with its key, and a CNAME into it. */
+    "2.0.0.127." KEY ".dq.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192." KEY ".dq.test. 60 IN A 127.0.0.2\n"
+    "2.0.0.127." KEY ".zen.dq.spamhaus.net. 60 IN A 127.0.0.2\n"
+    "7.2.0.192." KEY ".zen.dq.spamhaus.net. 60 IN A 127.0.0.4\n"
+    "2.0.0.127.cn.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.cn.test. 60 IN CNAME 7.2.0.192." KEY ".dq.test.\n"
+    /* delay.test answers .7 late, for the early answer. */
+    "2.0.0.127.delay.test. 60 IN A 127.0.0.2\n"
+    "!delay 7.2.0.192.delay.test. 1500\n"
+    "7.2.0.192.delay.test. 60 IN A 127.0.0.2\n"
+    "!drop 7.2.0.192.in-addr.arpa.\n";
+
+static struct {
+	struct dnsd_run d;
+	uv_loop_t loop;
+	struct dns *pdns; /* the checks' daemon-wide resolver */
+	struct cfg *cfg;
+	struct msg msg;
+} E;
+
+struct result {
+	int calls;
+	char action[1200];
+	char rule[64];
+	char trace[400];
+	char why[1200];
+	int score;
+	uint64_t ms;
+};
+
+static void
+on_done(void *arg, const struct verdict *v, const char *trace)
+{
+	struct result *r = arg;
+
+	r->calls++;
+	snprintf(r->action, sizeof(r->action), "%s", v->action);
+	snprintf(r->rule, sizeof(r->rule), "%s", v->rule);
+	snprintf(r->trace, sizeof(r->trace), "%s", trace ? trace : "");
+	snprintf(r->why, sizeof(r->why), "%s", v->detail ? v->detail : "");
+	for (size_t i = 0; i < v->nreports; i++) {
+		size_t o = strlen(r->why);
+
+		snprintf(r->why + o, sizeof(r->why) - o, " | %s",
+		    v->reports[i].reason);
+	}
+	r->score = v->score;
+}
+
+static void
+waited(uv_timer_t *t)
+{
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+/*
+ * wait_ms - run the loop for ms (a timer of ours keeps it alive: the
+ * self-test timer alone does not, as in the daemon)
+ */
+static void
+wait_ms(uint64_t ms)
+{
+	uv_timer_t t;
+
+	uv_timer_init(&E.loop, &t);
+	uv_timer_start(&t, waited, ms, 0);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+}
+
+/* start - dnsd, the policy, the checks' state and their first tests */
+static void
+start(const char *policy)
+{
+	char text[8192];
+	struct why why;
+
+	memset(&E, 0, sizeof(E));
+	uv_loop_init(&E.loop);
+	assert_int_equal(dnsd_run_start(&E.d, zone, NULL), 0);
+	snprintf(text, sizeof(text), "dns:\n  nameservers: [127.0.0.1:%d]\n"
+				     "  timeout: 300ms\n  tries: 1\n"
+				     "  min_ttl: 0\n  negative_ttl: 0\n"
+				     "%s", E.d.port, policy);
+	E.cfg = cfg_parse("t.yaml", text, strlen(text), &why);
+	if (E.cfg == NULL)
+		fail_msg("%s", why.text);
+	E.pdns = dns_new(&E.loop, &E.cfg->dns, &why);
+	assert_non_null(E.pdns);
+	pipeline_init(&(struct chk_ctx){ .loop = &E.loop, .dns = E.pdns });
+	pipeline_configure(E.cfg);
+	wait_ms(200); /* the self-tests */
+}
+
+static int
+stop(void **state)
+{
+	(void)state;
+	pipeline_fini();
+	dns_close(E.pdns);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&E.loop), 0);
+	msg_fini(&E.msg);
+	cfg_unref(E.cfg);
+	dnsd_run_stop(&E.d);
+	return 0;
+}
+
+/* decide - one request; attrs: name=value pairs, NULL-ended */
+static struct result
+decide(const char *const *attrs)
+{
+	const char *av[PA_COUNT] = { 0 };
+	struct pipeline_env env = { .hostname = "mx.test" };
+	struct result r = { 0 };
+	struct pipeline *p;
+	struct verdict v;
+	struct arena *a = arena_new();
+	struct why why;
+	struct dns *dns;
+	struct req req;
+	uint64_t t0 = uv_hrtime();
+
+	for (; attrs[0] != NULL; attrs += 2) {
+		int i = proto_attr_lookup(attrs[0], strlen(attrs[0]));
+
+		assert_true(i >= 0);
+		av[i] = attrs[1];
+	}
+	if (av[PA_PROTOCOL_STATE] == NULL)
+		av[PA_PROTOCOL_STATE] = "RCPT";
+	assert_int_equal(req_build(&req, a, av, &E.cfg->net, NULL), 0);
+	/* A resolver per request: no cache between them. */
+	dns = dns_new(&E.loop, &E.cfg->dns, &why);
+	assert_non_null(dns);
+	env.msg = E.msg;
+	if (pipeline_decide(&E.loop, E.cfg, dns, &req, &env, on_done, &r, &p,
+	    &v) == 1)
+		on_done(&r, &v, v.trace);
+	while (r.calls == 0)
+		uv_run(&E.loop, UV_RUN_ONCE);
+	r.ms = (uv_hrtime() - t0) / 1000000;
+	E.msg = env.msg;
+	assert_int_equal(r.calls, 1);
+	dns_close(dns);
+	uv_run(&E.loop, UV_RUN_NOWAIT);
+	arena_free(a);
+	return r;
+}
+
+static struct result
+client(const char *addr)
+{
+	const char *attrs[] = { "client_address", addr, NULL };
+
+	return decide(attrs);
+}
+
+#define has(hay, needle) do { \
+	if (strstr((hay), (needle)) == NULL) \
+		fail_msg("\"%s\" lacks \"%s\"", (hay), (needle)); \
+} while (0)
+#define hasnt(hay, needle) do { \
+	if (strstr((hay), (needle)) != NULL) \
+		fail_msg("\"%s\" has \"%s\"", (hay), (needle)); \
+} while (0)
+
+#define ZEN \
+    "    - zone: bl.test\n" \
+    "      name: Test ZEN\n" \
+    "      families: [ipv4, ipv6]\n" \
+    "      url: https://check.bl.test/?ip={item}\n" \
+    "      codes:\n" \
+    "        - { code: \"127.0.0.[2;3]\", weight: 5, label: \"SBL: spam " \
+    "source\" }\n" \
+    "        - { code: \"127.0.0.[4..7]\", weight: 4, label: \"XBL: " \
+    "exploited host\" }\n" \
+    "        - { code: \"127.0.0.[10;11]\", weight: 2, label: \"PBL: " \
+    "end-user address\" }\n"
+
+/* The RFC 5782 test point, ranges, several A records, each on its own. */
+static void
+test_dnsbl_filters_ranges_and_several_records(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("scores: { reject: 5 }\nchecks:\n  dnsbl:\n    lists:\n" ZEN);
+	/* .7: XBL (4) and PBL (2) in one answer: 6, past 5. */
+	r = client("192.0.2.7");
+	assert_string_equal(r.rule, "score");
+	assert_int_equal(r.score, 6);
+	has(r.action, "550 5.7.1 Service unavailable; client 192.0.2.7 is "
+		      "listed at Test ZEN (XBL: exploited host); see "
+		      "https://check.bl.test/?ip=192.0.2.7 - ask the list's "
+		      "operator, not us, for removal");
+	has(r.trace, "dnsbl:fail+6:");
+	/* .8: PBL alone, 2: under the threshold. */
+	r = client("192.0.2.8");
+	assert_string_equal(r.action, "DUNNO");
+	assert_int_equal(r.score, 2);
+	/* .9: 127.0.0.200 is in no filter: no listing. */
+	r = client("192.0.2.9");
+	assert_string_equal(r.action, "DUNNO");
+	assert_int_equal(r.score, 0);
+	has(r.trace, "dnsbl:neutral:");
+	/* Not in the list at all. */
+	r = client("192.0.2.5");
+	assert_int_equal(r.score, 0);
+	has(r.why, "not listed");
+	/* IPv6 nibbles. */
+	r = client("2001:db8::1");
+	assert_int_equal(r.score, 5);
+	has(r.why, "2001:db8::1 at Test ZEN (127.0.0.2 SBL: spam source)");
+	/* An IPv4-mapped address is asked as IPv4. */
+	r = client("::ffff:192.0.2.7");
+	assert_int_equal(r.score, 6);
+	stop(state);
+}
+
+/* A list marked reject refuses on its own, with 554, weights aside. */
+static void
+test_dnsbl_reject_list_refuses_with_554(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n      - zone: bl.test\n"
+	      "        name: Test BL\n        reject: true\n        weight: 0\n"
+	      "        txt: true\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.rule, "check:dnsbl");
+	assert_string_equal(r.action, "554 5.7.1 Service unavailable; client "
+				      "192.0.2.7 is listed at Test BL (Exploited "
+				      "host: see the removal page) - ask the "
+				      "list's operator, not us, for removal");
+	r = client("192.0.2.5");
+	assert_string_equal(r.action, "DUNNO");
+	stop(state);
+}
+
+/* Bitmask filters, for lists that encode categories in bits. */
+static void
+test_dnsbl_bitmask_filters(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n      - zone: bits.test\n"
+	      "        codes:\n"
+	      "          - { mask: 0.0.0.4, weight: 3, label: phish }\n"
+	      "          - { mask: 0.0.0.8, weight: 1, label: malware }\n"
+	      "          - { mask: 0.0.0.64, weight: 50, label: never }\n");
+	r = client("192.0.2.7"); /* 127.0.0.12: bits 4 and 8 */
+	assert_int_equal(r.score, 4);
+	has(r.why, "phish");
+	stop(state);
+}
+
+/* Every error code: never a listing, the list unusable and skipped. */
+static void
+test_dnsbl_error_codes_are_never_listings(void **state)
+{
+	static const struct {
+		const char *zone, *code, *want; /* want: NULL, said at start */
+	} cases[] = {
+		{ "refused.test", "127.255.255.254", NULL },
+		{ "limit.test", "127.255.255.255", "too many queries" },
+		{ "wrongzone.test", "127.255.255.252", "name is wrong" },
+		{ "askdomain.test", "127.0.1.255",
+		    "domain list asked about an address" },
+		{ "rewrite.test", "198.51.100.80", "rewrites NXDOMAIN" },
+		{ "list.dnswl.org", "127.0.0.255", "over its free-use limit" },
+	};
+	char policy[600], want[80];
+	struct result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		print_message("case: %s\n", cases[i].zone);
+		snprintf(policy, sizeof(policy), "scores: { reject: 1 }\n"
+		    "checks:\n  dnsbl:\n    lists:\n      - zone: %s\n"
+		    "        reject: true\n        weight: 5\n"
+		    "      - zone: wl.test\n        weight: -3\n",
+		    cases[i].zone);
+		start(policy);
+		r = client("192.0.2.7");
+		assert_string_equal(r.action, "DUNNO");
+		snprintf(want, sizeof(want), "it answers %s", cases[i].code);
+		has(r.why, want);
+		if (cases[i].want != NULL)
+			has(r.why, cases[i].want);
+		/* The allowlist still counts; the broken list adds nothing. */
+		assert_int_equal(r.score, -3);
+		/* Now skipped, without asking. */
+		r = client("192.0.2.7");
+		snprintf(want, sizeof(want), "skipped (unusable: it answers %s)",
+		    cases[i].code);
+		has(r.why, want);
+		assert_int_equal(r.score, -3);
+		snprintf(policy, sizeof(policy), "7.2.0.192.%s", cases[i].zone);
+		assert_true(dnsd_run_queries(&E.d, policy) <= 1);
+		stop(state);
+	}
+}
+
+/* The self-test disables a list that lists the world or went empty. */
+static void
+test_dnsbl_self_test_disables_dead_lists(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    self_test_every: 1s\n    lists:\n"
+	      "      - { zone: world.test, reject: true }\n"
+	      "      - { zone: empty.test, reject: true }\n");
+	r = client("192.0.2.5");
+	assert_string_equal(r.action, "DUNNO");
+	has(r.why, "world.test: skipped (disabled: failed its self-test)");
+	has(r.why, "empty.test: skipped (disabled: failed its self-test)");
+	assert_int_equal(dnsd_run_queries(&E.d, "5.2.0.192."), 0);
+	stop(state);
+}
+
+/* A disabled list comes back once its self-test passes again. */
+static void
+test_dnsbl_disabled_list_comes_back(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    self_test_every: 1s\n    lists:\n"
+	      "      - { zone: empty.test, reject: true }\n");
+	r = client("192.0.2.5");
+	has(r.why, "disabled");
+	/* The list is back: dnsd answers its test point again. */
+	assert_int_equal(dnsd_run_restart(&E.d, "2.0.0.127.empty.test. 60 IN "
+	    "A 127.0.0.2\n5.2.0.192.empty.test. 60 IN A 127.0.0.2\n"), 0);
+	/* Failed lists are tested again within a minute: here, a second. */
+	wait_ms(2200);
+	r = client("192.0.2.5");
+	assert_string_equal(r.rule, "check:dnsbl");
+	stop(state);
+}
+
+/* Timeouts and SERVFAIL: not listed; after a few, skipped for a while. */
+static void
+test_dnsbl_timeouts_back_off(void **state)
+{
+	struct result r;
+	int i;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    failures: 2\n    backoff: 1s\n"
+	      "    lists:\n      - { zone: slow.test, reject: true }\n"
+	      "      - { zone: servfail.test, reject: true }\n"
+	      "      - { zone: bl.test, weight: 1 }\n");
+	for (i = 0; i < 2; i++) {
+		r = client("192.0.2.7");
+		assert_string_equal(r.action, "DUNNO");
+		assert_int_equal(r.score, 1);
+		has(r.why, "slow.test: no answer");
+		has(r.why, "servfail.test: no answer");
+	}
+	r = client("192.0.2.7");
+	has(r.why, "slow.test: skipped (backing off after failures)");
+	has(r.why, "servfail.test: skipped (backing off after failures)");
+	assert_int_equal(dnsd_run_queries(&E.d, "7.2.0.192.slow.test"), 2);
+	wait_ms(1300);
+	r = client("192.0.2.7");
+	has(r.why, "slow.test: no answer");
+	assert_int_equal(dnsd_run_queries(&E.d, "7.2.0.192.slow.test"), 3);
+	stop(state);
+}
+
+/* Negative weights subtract; a decisive allowlist answers at once. */
+static void
+test_dnsbl_allowlist_weights_and_decisive(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("scores: { reject: 5 }\nchecks:\n  dnsbl:\n"
+	      "    lists:\n" ZEN
+	      "    - zone: wl.test\n      name: Test WL\n      codes:\n"
+	      "        - { code: \"127.0.[0..255].3\", weight: -4, label: "
+	      "high }\n"
+	      "        - { code: \"127.0.[0..255].0\", weight: -1, label: "
+	      "none }\n");
+	r = client("192.0.2.7"); /* 6 - 4 */
+	assert_int_equal(r.score, 2);
+	assert_string_equal(r.action, "DUNNO");
+	stop(state);
+	/* Decisive: the check still at work (rdns, waiting) is cancelled. */
+	start("scores: { reject: 5 }\ndeadline: 5s\nchecks:\n  rdns: {}\n"
+	      "  dnsbl:\n    lists:\n" ZEN
+	      "    - zone: wl.test\n      decisive: true\n      codes:\n"
+	      "        - { code: \"127.0.[0..255].3\", weight: -4 }\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.action, "DUNNO");
+	has(r.trace, "rdns:cancelled:");
+	has(r.trace, "dnsbl:pass-4:");
+	if (r.ms >= 200)
+		fail_msg("the decisive allowlisting took %llu ms",
+		    (unsigned long long)r.ms);
+	stop(state);
+}
+
+/* A certain refusal answers before the slow lists do. */
+static void
+test_dnsbl_certain_refusal_answers_early(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("scores: { reject: 5 }\ndeadline: 5s\nchecks:\n  dnsbl:\n"
+	      "    lists:\n      - { zone: bl.test, reject: true }\n"
+	      "      - { zone: delay.test, weight: 1 }\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.rule, "check:dnsbl");
+	if (r.ms >= 200)
+		fail_msg("the certain refusal took %llu ms",
+		    (unsigned long long)r.ms);
+	stop(state);
+	/* By score: 5 is past 5 whatever delay.test says. */
+	start("scores: { reject: 5 }\ndeadline: 5s\nchecks:\n  dnsbl:\n"
+	      "    lists:\n      - { zone: bl.test, weight: 5 }\n"
+	      "      - { zone: delay.test, weight: 1 }\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.rule, "score");
+	if (r.ms >= 200)
+		fail_msg("the certain score took %llu ms",
+		    (unsigned long long)r.ms);
+	stop(state);
+	/* An allowlist still out could bring it back: wait for it. */
+	start("scores: { reject: 5 }\ndeadline: 5s\nchecks:\n  dnsbl:\n"
+	      "    lists:\n      - { zone: bl.test, weight: 5 }\n"
+	      "      - { zone: wl2.test, weight: -3 }\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.action, "DUNNO");
+	assert_int_equal(r.score, 2);
+	if (r.ms < 150)
+		fail_msg("answered in %llu ms, before the allowlist",
+		    (unsigned long long)r.ms);
+	stop(state);
+}
+
+/* RHSBL: each name source, registered and full. */
+static void
+test_dnsbl_domain_list_names(void **state)
+{
+	struct result r;
+	static const char *const sender[] = { "client_address", "192.0.2.5",
+		"sender", "a@mx.spammer.example", NULL };
+	static const char *const helo[] = { "client_address", "192.0.2.5",
+		"helo_name", "bad.helo.example", NULL };
+	static const char *const name[] = { "client_address", "192.0.2.5",
+		"client_name", "mx1.badclient.example", NULL };
+	static const char *const null_sender[] = { "client_address",
+		"192.0.2.5", "sender", "", "helo_name", "mail.spammer.example",
+		NULL };
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n      - zone: dbl.test\n"
+	      "        type: domain\n        name: Test DBL\n"
+	      "        reject: true\n"
+	      "        names: { sender: registered, helo: full, client: "
+	      "registered }\n");
+	r = decide(sender);
+	has(r.action, "554 5.7.1 Service unavailable; sender domain "
+		      "spammer.example is listed at Test DBL");
+	r = decide(helo);
+	has(r.action, "HELO name bad.helo.example is listed at Test DBL");
+	r = decide(name);
+	has(r.action, "client name badclient.example is listed at Test DBL");
+	/* helo: full asks mail.spammer.example, not spammer.example. */
+	r = decide(null_sender);
+	assert_string_equal(r.action, "DUNNO");
+	assert_int_equal(dnsd_run_queries(&E.d, "mail.spammer.example.dbl"),
+	    1);
+	stop(state);
+}
+
+/* A key in the zone appears in no reply, reason or trace. */
+static void
+test_dnsbl_key_appears_nowhere(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n"
+	      "      - { zone: dq.test, key: " KEY ", weight: 1 }\n"
+	      "      - { zone: " KEY ".zen.dq.spamhaus.net, weight: 1 }\n"
+	      "      - { zone: cn.test, name: Rewritten, weight: 2 }\n");
+	r = client("192.0.2.7");
+	has(r.why, "192.0.2.7 at dq.test (127.0.0.2)");
+	has(r.why, "192.0.2.7 at zen.dq.spamhaus.net (127.0.0.4)");
+	/* The CNAME into the keyed zone was followed. */
+	has(r.why, "at Rewritten (127.0.0.2)");
+	hasnt(r.action, KEY);
+	hasnt(r.why, KEY);
+	hasnt(r.trace, KEY);
+	assert_true(dnsd_run_queries(&E.d, KEY) >= 2);
+	stop(state);
+}
+
+/* The message's other recipients ask nothing again. */
+static void
+test_dnsbl_results_kept_for_the_message(void **state)
+{
+	static const char *const rcpt1[] = { "client_address", "192.0.2.8",
+		"instance", "abc.1", "recipient", "u1@our.example", NULL };
+	static const char *const rcpt2[] = { "client_address", "192.0.2.8",
+		"instance", "abc.1", "recipient", "u2@our.example", NULL };
+	static const char *const other[] = { "client_address", "192.0.2.8",
+		"instance", "abc.2", "recipient", "u2@our.example", NULL };
+	struct result r1, r2;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n" ZEN
+	      "    - { zone: dbl.test, type: domain }\n");
+	r1 = decide(rcpt1);
+	assert_int_equal(dnsd_run_queries(&E.d, "8.2.0.192.bl.test"), 1);
+	r2 = decide(rcpt2);
+	assert_int_equal(dnsd_run_queries(&E.d, "8.2.0.192.bl.test"), 1);
+	assert_int_equal(r1.score, r2.score);
+	assert_string_equal(r1.action, r2.action);
+	assert_int_equal(r2.score, 2);
+	/* Another message asks again. */
+	(void)decide(other);
+	assert_int_equal(dnsd_run_queries(&E.d, "8.2.0.192.bl.test"), 2);
+	stop(state);
+}
+
+/* Policy file mistakes, each with its place. */
+static void
+test_dnsbl_config_errors(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+		{ "checks:\n  dnsbl: {}\n", "t.yaml:2:10: dnsbl: needs lists:" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "codes: [ { code: \"127.0.0.[2..x]\" } ] }\n",
+		  "is not an address pattern" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "codes: [ { weight: 2 } ] }\n", "needs code:" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: \"bl test\" }"
+		  "\n", "zone is not a domain name" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "weight: 1000 }\n", "1000 is out of range (-100 to 100)" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "decisive: true }\n", "only an allowlist" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "names: { sender: full } }\n", "only a domain list" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test }\n"
+		  "      - { zone: bl.test }\n", "two lists named" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "states: [ NOPE ] }\n", "is no protocol state" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "codes: [ { mask: 1.0.0.0 } ] }\n", "is not a mask" },
+	};
+	struct why why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		struct cfg *c = cfg_parse("t.yaml", cases[i].yaml,
+		    strlen(cases[i].yaml), &why);
+
+		print_message("case: %s\n", cases[i].want);
+		assert_null(c);
+		has(why.text, cases[i].want);
+		hasnt(why.text, KEY);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dnsbl_filters_ranges_and_several_records),
+		cmocka_unit_test(test_dnsbl_reject_list_refuses_with_554),
+		cmocka_unit_test(test_dnsbl_bitmask_filters),
+		cmocka_unit_test(test_dnsbl_error_codes_are_never_listings),
+		cmocka_unit_test(test_dnsbl_self_test_disables_dead_lists),
+		cmocka_unit_test(test_dnsbl_disabled_list_comes_back),
+		cmocka_unit_test(test_dnsbl_timeouts_back_off),
+		cmocka_unit_test(test_dnsbl_allowlist_weights_and_decisive),
+		cmocka_unit_test(test_dnsbl_certain_refusal_answers_early),
+		cmocka_unit_test(test_dnsbl_domain_list_names),
+		cmocka_unit_test(test_dnsbl_key_appears_nowhere),
+		cmocka_unit_test(test_dnsbl_results_kept_for_the_message),
+		cmocka_unit_test(test_dnsbl_config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
