@@ -88,6 +88,7 @@ struct bl_list {
 	bool decisive;    /* an allowlisting answers at once */
 	bool txt;         /* ask TXT for the reason */
 	bool self_test;
+	bool enabled;     /* false: kept in the file, never asked */
 	char *url;        /* removal URL: {item}, {code} */
 	unsigned states;  /* CHK_ST_*; 0: the check's */
 };
@@ -448,13 +449,14 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 {
 	static const char *const keys[] = { "zone", "key", "name", "type",
 		"families", "names", "codes", "errors", "weight", "reject",
-		"decisive", "txt", "url", "states", "self_test", NULL };
+		"decisive", "txt", "url", "states", "self_test", "enabled",
+		NULL };
 	enum { K_ZONE, K_KEY, K_NAME, K_TYPE, K_FAM, K_NAMES, K_CODES,
 		K_ERRORS, K_WEIGHT, K_REJECT, K_DECISIVE, K_TXT, K_URL,
-		K_STATES, K_SELF };
+		K_STATES, K_SELF, K_ENABLED };
 	static const char *const types[] = { "ip", "domain", NULL };
 	struct bl_set *set = arg;
-	struct cfg_node *v[15];
+	struct cfg_node *v[16];
 	struct bl_list *l;
 	struct parse_ctx pc;
 	char *zone = NULL, *key = NULL, what[96];
@@ -602,6 +604,9 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		return -1;
 	l->self_test = true;
 	if (v[K_SELF] && cfg_bool(p, v[K_SELF], what, &l->self_test) < 0)
+		return -1;
+	l->enabled = true;
+	if (v[K_ENABLED] && cfg_bool(p, v[K_ENABLED], what, &l->enabled) < 0)
 		return -1;
 	if (v[K_URL] != NULL) {
 		if (cfg_string(p, v[K_URL], what, &l->url) < 0)
@@ -1092,7 +1097,8 @@ dnsbl_configure(void *proc, const struct chk_policy *pol)
 		return;
 	pr->stats_every_ms = c->set->stats_every_ms;
 	for (i = 0; i < c->set->n; i++)
-		(void)state_of(pr, c->set, i);
+		if (c->set->lists[i].enabled)
+			(void)state_of(pr, c->set, i);
 	/* The first self-tests go out now, not at the next tick. */
 	tick(&pr->tick);
 }
@@ -1799,7 +1805,7 @@ dnsbl_start(struct chk_run *run)
 		const struct bl_list *l = &c->set->lists[li];
 		char name[DNS_MAX_NAME + 80];
 
-		if (l->states != 0 && !(l->states & bit))
+		if (!l->enabled || (l->states != 0 && !(l->states & bit)))
 			continue;
 		q->st[li] = pr ? state_of(pr, c->set, li) : NULL;
 		if (!usable(q, li))

@@ -97,6 +97,11 @@ def needs(cls):
     return cls
 
 
+# Postfix's answer to a refused RCPT: code, enhanced code, its own prefix.
+REPLY = re.compile(r"<\*\* (\d{3}) (\d\.\d{1,3}\.\d{1,3}) <([^>]+)>: "
+                   r"Recipient address rejected: (.*)")
+
+
 class PostfixTest(unittest.TestCase):
     def start(self, zone, policy):
         """dnsd with zone, policyd with policy (%d: dnsd's port), and
@@ -165,6 +170,29 @@ class PostfixTest(unittest.TestCase):
             cmd += ["--xclient-reverse-name", reverse]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         return r.stdout + r.stderr
+
+    def refused(self, rcpt, want, **kw):
+        out = self.swaks(rcpt=rcpt, **kw)
+        lines = [m for m in map(REPLY.match, out.splitlines()) if m]
+        self.assertEqual(len(lines), 1, out)
+        code, dsn, to, text = lines[0].groups()
+        self.assertEqual(to, rcpt)
+        # What policyd answered, from its own log line.
+        m = self.pd.wait_log(r'decision action="([^"\\]*(?:\\.[^"\\]*)*)" '
+                             r'.* rcpt=<%s>' % re.escape(rcpt))[-1]
+        action = m.group(1).replace('\\"', '"')
+        pcode, pdsn, ptext = re.match(r"(\S+) (\S+) (.*)", action).groups()
+        self.assertEqual(code, "450" if pcode == "DEFER_IF_PERMIT"
+                         else pcode, out)
+        self.assertEqual(dsn, pdsn, "Postfix changed the enhanced code:\n"
+                         + out)
+        self.assertEqual(text, ptext)
+        self.assertNotIn("rejected:", text, "a prefix doubled: " + text)
+        self.assertNotIn("127.0.0.1", text)
+        self.assertNotRegex(text, r"\b(rdns|fcrdns|helo_dns|dynamic|"
+                            r"sender|spf):")
+        self.assertRegex(text, want)
+        return text
 
     def headers(self, queue_id):
         """The message's headers from Postfix's queue."""
@@ -280,11 +308,6 @@ checks:
 scores: { reject: 5 }
 """
 
-# Postfix's answer to a refused RCPT: code, enhanced code, its own prefix.
-REPLY = re.compile(r"<\*\* (\d{3}) (\d\.\d{1,3}\.\d{1,3}) <([^>]+)>: "
-                   r"Recipient address rejected: (.*)")
-
-
 @needs
 class Refusals(PostfixTest):
     """Review 8: every refusal policyd sends at the stage where
@@ -296,29 +319,6 @@ class Refusals(PostfixTest):
 
     def setUp(self):
         self.start(REFUSAL_ZONE, REFUSAL_POLICY)
-
-    def refused(self, rcpt, want, **kw):
-        out = self.swaks(rcpt=rcpt, **kw)
-        lines = [m for m in map(REPLY.match, out.splitlines()) if m]
-        self.assertEqual(len(lines), 1, out)
-        code, dsn, to, text = lines[0].groups()
-        self.assertEqual(to, rcpt)
-        # What policyd answered, from its own log line.
-        m = self.pd.wait_log(r'decision action="([^"\\]*(?:\\.[^"\\]*)*)" '
-                             r'.* rcpt=<%s>' % re.escape(rcpt))[-1]
-        action = m.group(1).replace('\\"', '"')
-        pcode, pdsn, ptext = re.match(r"(\S+) (\S+) (.*)", action).groups()
-        self.assertEqual(code, "450" if pcode == "DEFER_IF_PERMIT"
-                         else pcode, out)
-        self.assertEqual(dsn, pdsn, "Postfix changed the enhanced code:\n"
-                         + out)
-        self.assertEqual(text, ptext)
-        self.assertNotIn("rejected:", text, "a prefix doubled: " + text)
-        self.assertNotIn("127.0.0.1", text)
-        self.assertNotRegex(text, r"\b(rdns|fcrdns|helo_dns|dynamic|"
-                            r"sender|spf):")
-        self.assertRegex(text, want)
-        return text
 
     def test_every_refusal_keeps_its_code_and_says_what_to_fix(self):
         good = dict(client="192.0.2.30", name="mail.sender.example",
@@ -360,6 +360,62 @@ class Refusals(PostfixTest):
                             helo="nx.other.example", sender="a@soft.example")
         self.assertIn("SPF softfail", text)
         self.pd.wait_log(r'rule=score .*rcpt=<c8@our\.example>')
+
+LISTS_ZONE = """
+2.0.0.127.bl.test. 60 IN A 127.0.0.2
+7.2.0.192.bl.test. 60 IN A 127.0.0.4
+8.2.0.192.bl.test. 60 IN A 127.0.0.4
+2.0.0.127.wl.test. 60 IN A 127.0.10.3
+8.2.0.192.wl.test. 60 IN A 127.0.15.3
+"""
+
+LISTS_POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+hostname: policyd.e2e.example
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 500ms
+checks:
+  greylist: { enabled: false }
+  dnsbl:
+    lists:
+      - zone: bl.test
+        name: Test ZEN
+        url: https://check.bl.test/
+        reject: true
+        codes:
+          - { code: "127.0.0.[4..7]", label: "XBL: exploited host" }
+      - zone: wl.test
+        name: Test WL
+        decisive: true
+        codes:
+          - { code: "127.0.[0..255].3", weight: -5, label: high trust }
+"""
+
+
+@needs
+class Lists(PostfixTest):
+    """Issue 12: a listed client is refused with the list's name and how
+    to get removed; a listed client on an allowlist that decides passes."""
+
+    def setUp(self):
+        self.start(LISTS_ZONE, LISTS_POLICY)
+        self.pd.wait_log(r"dnsbl: Test ZEN passed its self-test")
+
+    def test_listed_refused_allowlisted_passes(self):
+        text = self.refused(
+            "l1@our.example", r"^Service unavailable; client 192\.0\.2\.7 "
+            r"is listed at Test ZEN \(XBL: exploited host\); see "
+            r"https://check\.bl\.test/ - ask the list's operator, not "
+            r"us, for removal$", client="192.0.2.7", name="mail.bad.example",
+            sender="a@bad.example")
+        self.assertNotIn("bl.test ", text)
+        out = self.swaks("192.0.2.8", "a@good.example", "l2@our.example",
+                         name="mail.good.example")
+        self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
+        self.pd.wait_log(r"decision action=DUNNO .*client=192\.0\.2\.8 .*"
+                         r"dnsbl:pass-5")
 
 
 if __name__ == "__main__":

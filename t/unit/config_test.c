@@ -297,6 +297,10 @@ test_config_shipped_file(void **state)
 	assert_int_equal(cfg->checks[chk_find("fcrdns")].score, 2);
 	assert_int_equal(cfg->checks[chk_find("helo_dns")].score, 2);
 	assert_true(cfg->checks[chk_find("sender")].enabled);
+	/* ... and the DNS lists, a list that does not answer never defers. */
+	assert_true(cfg->checks[chk_find("dnsbl")].enabled);
+	assert_int_equal(cfg->checks[chk_find("dnsbl")].on_tempfail,
+	    CHK_TF_IGNORE);
 	assert_int_equal(cfg->score_reject, 5);
 	assert_int_equal(cfg->score_greylist, 0);
 	assert_true(cfg->tempfail_defer);
