@@ -65,6 +65,10 @@ static const char zone[] =
     "2.0.0.127.wrongzone.test. 60 IN A 127.0.0.2\n"
     "7.2.0.192.wrongzone.test. 60 IN A 127.255.255.252\n"
     "2.0.0.127.dq.test. 60 IN A 127.0.0.2\n"
+    "2.0.0.127.keyerr.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.keyerr.test. 60 IN A 127.255.255.250\n"
+    "2.0.0.127.wl3.dnswl.org. 60 IN A 127.0.10.3\n"
+    "7.2.0.192.wl3.dnswl.org. 60 IN A 127.0.10.5\n"
     "7.2.0.192.askdomain.test. 60 IN A 127.0.1.255\n"
     "2.0.0.127.askdomain.test. 60 IN A 127.0.0.2\n"
     /* rewrite.test: a resolver that rewrites NXDOMAIN. */
@@ -109,6 +113,7 @@ static struct {
 	struct dns *pdns; /* the checks' daemon-wide resolver */
 	struct cfg *cfg;
 	struct msg msg;
+	bool started;
 } E;
 
 struct result {
@@ -181,13 +186,20 @@ start(const char *policy)
 	assert_non_null(E.pdns);
 	pipeline_init(&(struct chk_ctx){ .loop = &E.loop, .dns = E.pdns });
 	pipeline_configure(E.cfg);
+	E.started = true;
 	wait_ms(200); /* the self-tests */
 }
 
+/* stop - all of it; also the teardown, after a failure in the middle */
 static int
 stop(void **state)
 {
 	(void)state;
+	if (!E.started) {
+		dnsd_run_stop(&E.d);
+		return 0;
+	}
+	E.started = false;
 	pipeline_fini();
 	dns_close(E.pdns);
 	uv_run(&E.loop, UV_RUN_DEFAULT);
@@ -363,6 +375,9 @@ test_dnsbl_error_codes_are_never_listings(void **state)
 		    "domain list asked about an address" },
 		{ "rewrite.test", "198.51.100.80", "rewrites NXDOMAIN" },
 		{ "list.dnswl.org", "127.0.0.255", "over its free-use limit" },
+		{ "keyerr.test", "127.255.255.250", "a DQS key that is wrong" },
+		/* DNSWL's own test point answers 127.0.10.3: no error there. */
+		{ "wl3.dnswl.org", "127.0.10.5", "resolvers it does not serve" },
 	};
 	char policy[600], want[80];
 	struct result r;
@@ -672,19 +687,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dnsbl_filters_ranges_and_several_records),
-		cmocka_unit_test(test_dnsbl_reject_list_refuses_with_554),
-		cmocka_unit_test(test_dnsbl_bitmask_filters),
-		cmocka_unit_test(test_dnsbl_error_codes_are_never_listings),
-		cmocka_unit_test(test_dnsbl_self_test_disables_dead_lists),
-		cmocka_unit_test(test_dnsbl_disabled_list_comes_back),
-		cmocka_unit_test(test_dnsbl_timeouts_back_off),
-		cmocka_unit_test(test_dnsbl_allowlist_weights_and_decisive),
-		cmocka_unit_test(test_dnsbl_certain_refusal_answers_early),
-		cmocka_unit_test(test_dnsbl_domain_list_names),
-		cmocka_unit_test(test_dnsbl_key_appears_nowhere),
-		cmocka_unit_test(test_dnsbl_results_kept_for_the_message),
-		cmocka_unit_test(test_dnsbl_config_errors),
+		cmocka_unit_test_teardown(test_dnsbl_filters_ranges_and_several_records, stop),
+		cmocka_unit_test_teardown(test_dnsbl_reject_list_refuses_with_554, stop),
+		cmocka_unit_test_teardown(test_dnsbl_bitmask_filters, stop),
+		cmocka_unit_test_teardown(test_dnsbl_error_codes_are_never_listings, stop),
+		cmocka_unit_test_teardown(test_dnsbl_self_test_disables_dead_lists, stop),
+		cmocka_unit_test_teardown(test_dnsbl_disabled_list_comes_back, stop),
+		cmocka_unit_test_teardown(test_dnsbl_timeouts_back_off, stop),
+		cmocka_unit_test_teardown(test_dnsbl_allowlist_weights_and_decisive, stop),
+		cmocka_unit_test_teardown(test_dnsbl_certain_refusal_answers_early, stop),
+		cmocka_unit_test_teardown(test_dnsbl_domain_list_names, stop),
+		cmocka_unit_test_teardown(test_dnsbl_key_appears_nowhere, stop),
+		cmocka_unit_test_teardown(test_dnsbl_results_kept_for_the_message, stop),
+		cmocka_unit_test_teardown(test_dnsbl_config_errors, stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
