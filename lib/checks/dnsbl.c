@@ -701,7 +701,7 @@ struct bl_state {
 	unsigned list;       /* index in set */
 	bool used;           /* in the policy in force */
 	enum bl_st st;
-	char why[160];       /* of the state, for the log and stats */
+	char why[320];       /* of the state, for the log and stats */
 	int64_t since, last_test;
 	uint64_t next_test_ms, test_started_ms;
 	unsigned fails;      /* in a row */
@@ -712,7 +712,7 @@ struct bl_state {
 	bool test_bad;       /* this round failed */
 	bool test_unusable;  /* this round met an error code */
 	bool test_trouble;   /* this round could not tell */
-	char test_why[160];
+	char test_why[320];
 	bool dirty;          /* to be written to the store */
 };
 
@@ -1126,6 +1126,7 @@ struct bl_req {
 	unsigned nitems, pending;
 	char skipped[200];     /* lists not asked, for the log */
 	size_t so;
+	bool failed;           /* a list did not answer: nothing memoized */
 	bool reported;
 };
 
@@ -1352,8 +1353,9 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 	r.vars[5] = (struct chk_var){ "operators", nlists > 1
 		? "lists' operators" : "list's operator" };
 	r.nvars = 6;
-	/* Kept for the message's other recipients when nothing failed. */
-	if (q->so == 0 && (m = chk_memo(run, sizeof(*m))) != NULL) {
+	/* Kept for the message's other recipients when every list asked
+	 * answered (a skipped list stays skipped for the message). */
+	if (!q->failed && (m = chk_memo(run, sizeof(*m))) != NULL) {
 		size_t o = 0, k;
 
 		memset(m, 0, sizeof(*m));
@@ -1495,6 +1497,7 @@ note_trouble(struct bl_req *q, struct bl_item *it, const char *why)
 	const struct bl_list *l = &q->set->lists[it->list];
 
 	it->trouble = true;
+	q->failed = true;
 	if (q->so + 1 < sizeof(q->skipped)) {
 		q->so += (size_t)snprintf(q->skipped + q->so,
 		    sizeof(q->skipped) - q->so, "%s%s: no answer (%s)",
@@ -1531,8 +1534,9 @@ note_unusable(struct bl_req *q, struct bl_item *it, const char *why)
 		return;
 	s->errors++;
 	set_state(s, BL_UNUSABLE, why);
-	if (s->set->test_every_ms > 0)
-		s->next_test_ms = uv_now(s->pr->loop) + 60000;
+	/* The self-test looks again within a minute; without self-tests a
+	 * request does (usable()). */
+	s->next_test_ms = uv_now(s->pr->loop) + 60000;
 }
 
 static void
@@ -1654,6 +1658,11 @@ usable(struct bl_req *q, unsigned li)
 		break;
 	case BL_UNUSABLE: {
 		/* The meaning was logged at the change; here its code. */
+		if ((!s->self_test || q->set->test_every_ms == 0) &&
+		    uv_now(s->pr->loop) >= s->next_test_ms) {
+			set_state(s, BL_UNTESTED, "asked again after a minute");
+			return true;
+		}
 		char w[80];
 		const char *colon = strchr(s->why, ':');
 

@@ -625,9 +625,12 @@ test_dnsbl_results_kept_for_the_message(void **state)
 	struct result r1, r2;
 
 	(void)state;
+	/* refused.test is skipped (unusable): the memo still holds. */
 	start("checks:\n  dnsbl:\n    lists:\n" ZEN
-	      "    - { zone: dbl.test, type: domain }\n");
+	      "    - { zone: dbl.test, type: domain }\n"
+	      "    - { zone: refused.test }\n");
 	r1 = decide(rcpt1);
+	has(r1.why, "refused.test: skipped");
 	assert_int_equal(dnsd_run_queries(&E.d, "8.2.0.192.bl.test"), 1);
 	r2 = decide(rcpt2);
 	assert_int_equal(dnsd_run_queries(&E.d, "8.2.0.192.bl.test"), 1);
