@@ -235,8 +235,9 @@ filter_match(const struct bl_filter *f, const uint8_t a[4])
 	int i;
 
 	if (f->is_mask)
-		return a[0] == 127 && ((a[1] & f->mask[1]) | (a[2] & f->mask[2]) |
-		    (a[3] & f->mask[3])) != 0;
+		return a[0] == 127 &&
+		       ((a[1] & f->mask[1]) | (a[2] & f->mask[2]) |
+		           (a[3] & f->mask[3])) != 0;
 	for (i = 0; i < 4; i++)
 		if (!(f->bits[i][a[i] / 8] & (1u << (a[i] % 8))))
 			return false;
@@ -278,10 +279,12 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		if ((s = cfg_scalar(p, v[0], c->what)) == NULL)
 			return -1;
 		if (code_pattern(s, f) < 0)
-			return cfg_fail(p, v[0], "%s: code: \"%.40s\" is not "
-						 "an address pattern (127.0.0.2, "
-						 "127.0.0.[2..11], "
-						 "127.0.0.[10;11])", c->what, s);
+			return cfg_fail(p, v[0],
+			    "%s: code: \"%.40s\" is not "
+			    "an address pattern (127.0.0.2, "
+			    "127.0.0.[2..11], "
+			    "127.0.0.[10;11])",
+			    c->what, s);
 	} else {
 		struct ipaddr ip;
 
@@ -289,9 +292,11 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			return -1;
 		if (addr_parse(s, &ip) < 0 || ip.family != AF_INET ||
 		    (ip.a[1] | ip.a[2] | ip.a[3]) == 0 || ip.a[0] != 0)
-			return cfg_fail(p, v[1], "%s: mask: \"%.40s\" is not "
-						 "a mask of the last three "
-						 "octets (0.0.0.8)", c->what, s);
+			return cfg_fail(p, v[1],
+			    "%s: mask: \"%.40s\" is not "
+			    "a mask of the last three "
+			    "octets (0.0.0.8)",
+			    c->what, s);
 		f->is_mask = true;
 		memcpy(f->mask, ip.a, 4);
 	}
@@ -338,8 +343,8 @@ names_map(struct cfg_parser *p, struct cfg_node *n, const char *what,
 		*out |= (unsigned)(h + 1) << (2 * i);
 	}
 	if (*out == 0)
-		return cfg_fail(p, n, "%s: names no name (sender, helo, client)",
-		    what);
+		return cfg_fail(
+		    p, n, "%s: names no name (sender, helo, client)", what);
 	return 0;
 }
 
@@ -418,8 +423,10 @@ add_error(struct bl_list *l, const char *pattern, const char *label,
 static void
 builtin_errors(struct bl_list *l)
 {
-	add_error(l, "127.255.255.252", "the list's name is wrong (a typo, "
-					"or a DQS name under the wrong suffix)", false);
+	add_error(l, "127.255.255.252",
+	    "the list's name is wrong (a typo, "
+	    "or a DQS name under the wrong suffix)",
+	    false);
 	add_error(l, "127.255.255.254", "the list refuses our resolver: it "
 					"is a public or unattributable "
 					"resolver; use a DQS key, or your "
@@ -509,8 +516,9 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		l->name = xstrdup(is_dqs(zone) ? strchr(zone, '.') + 1 : zone);
 	}
 	if (strlen(l->zone) > 200)
-		return cfg_fail(p, v[K_ZONE], "dnsbl: lists: zone (with its key) "
-					      "longer than 200 characters");
+		return cfg_fail(p, v[K_ZONE],
+		    "dnsbl: lists: zone (with its key) "
+		    "longer than 200 characters");
 	if (v[K_NAME] != NULL) {
 		free(l->name);
 		l->name = NULL;
@@ -552,10 +560,11 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			else if (strcmp(fam[f], "ipv6") == 0)
 				l->v6 = true;
 			else if (rc == 0)
-				rc = cfg_fail(p, v[K_FAM], "%s: families: "
-							   "\"%.20s\" is neither "
-							   "ipv4 nor ipv6", what,
-				    fam[f]);
+				rc = cfg_fail(p, v[K_FAM],
+				    "%s: families: "
+				    "\"%.20s\" is neither "
+				    "ipv4 nor ipv6",
+				    what, fam[f]);
 			free(fam[f]);
 		}
 		free(fam);
@@ -564,9 +573,11 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 	}
 	if (v[K_NAMES] != NULL) {
 		if (!l->domain)
-			return cfg_fail(p, v[K_NAMES], "%s: names: only a domain "
-						       "list (type: domain) has "
-						       "names", what);
+			return cfg_fail(p, v[K_NAMES],
+			    "%s: names: only a domain "
+			    "list (type: domain) has "
+			    "names",
+			    what);
 		if (names_map(p, v[K_NAMES], what, &l->names) < 0)
 			return -1;
 	} else if (l->domain) {
@@ -593,7 +604,8 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		return -1;
 	for (i = 0; i < l->nerrors; i++)
 		if (l->errors[i].label == NULL)
-			l->errors[i].label = xstrdup("an error code of the list");
+			l->errors[i].label =
+			    xstrdup("an error code of the list");
 	builtin_errors(l);
 	if (v[K_REJECT] && cfg_bool(p, v[K_REJECT], what, &l->reject) < 0)
 		return -1;
@@ -1188,8 +1200,9 @@ safe_txt(struct arena *a, const char *t, size_t len)
 	for (i = 0; i < len && o < BL_TXT_MAX; i++) {
 		unsigned char c = (unsigned char)t[i];
 
-		out[o++] = c >= 0x20 && c < 0x7f && c != '{' && c != '}' ? (char)c
-									 : ' ';
+		out[o++] = c >= 0x20 && c < 0x7f && c != '{' && c != '}'
+		               ? (char)c
+		               : ' ';
 	}
 	if (i < len) {
 		memcpy(out + o, "...", 3);
@@ -1218,7 +1231,8 @@ url_of(struct arena *a, const struct bl_list *l, const struct bl_item *it)
 		else if (strncmp(t, "{code}", 6) == 0)
 			v = code, kl = 6;
 		if (v != NULL) {
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", v);
+			o +=
+			    (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", v);
 			if (o >= sizeof(buf))
 				o = sizeof(buf) - 1;
 			t += kl;
@@ -1359,7 +1373,8 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 		size_t o = 0, k;
 
 		memset(m, 0, sizeof(*m));
-		o += (size_t)snprintf(m->text, sizeof(m->text), "%s", r.reason) +
+		o +=
+		    (size_t)snprintf(m->text, sizeof(m->text), "%s", r.reason) +
 		    1;
 		for (k = 0; k < r.nvars && o < sizeof(m->text); k++)
 			o += (size_t)snprintf(m->text + o, sizeof(m->text) - o,
@@ -1535,8 +1550,9 @@ note_unusable(struct bl_req *q, struct bl_item *it, const char *why)
 	s->errors++;
 	set_state(s, BL_UNUSABLE, why);
 	/* The self-test looks again within a minute; without self-tests a
-	 * request does (usable()). */
-	s->next_test_ms = uv_now(s->pr->loop) + 60000;
+	 * request does after the back-off (usable()). */
+	s->next_test_ms = uv_now(s->pr->loop) + (s->self_test &&
+	    s->set->test_every_ms > 0 ? 60000 : s->set->backoff_ms);
 }
 
 static void
@@ -1624,7 +1640,8 @@ item_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 		char name[DNS_MAX_NAME + 2];
 
 		snprintf(name, sizeof(name), "%s", a->name);
-		if (chk_query(run, name, DNS_T_TXT, txt_answer, it, NULL) == 0) {
+		if (chk_query(run, name, DNS_T_TXT, txt_answer, it, NULL) ==
+		    0) {
 			it->txt_pending = true;
 			q->pending++;
 		}
@@ -1638,8 +1655,9 @@ skip(struct bl_req *q, const struct bl_list *l, const char *why)
 {
 	if (q->so + 1 >= sizeof(q->skipped))
 		return;
-	q->so += (size_t)snprintf(q->skipped + q->so, sizeof(q->skipped) - q->so,
-	    "%s%s: skipped (%s)", q->so ? "; " : "", l->name, why);
+	q->so +=
+	    (size_t)snprintf(q->skipped + q->so, sizeof(q->skipped) - q->so,
+	        "%s%s: skipped (%s)", q->so ? "; " : "", l->name, why);
 	if (q->so >= sizeof(q->skipped))
 		q->so = sizeof(q->skipped) - 1;
 }
@@ -1660,7 +1678,8 @@ usable(struct bl_req *q, unsigned li)
 		/* The meaning was logged at the change; here its code. */
 		if ((!s->self_test || q->set->test_every_ms == 0) &&
 		    uv_now(s->pr->loop) >= s->next_test_ms) {
-			set_state(s, BL_UNTESTED, "asked again after a minute");
+			set_state(s, BL_UNTESTED, "asked again after its "
+			    "back-off");
 			return true;
 		}
 		char w[80];
@@ -1785,7 +1804,8 @@ domain_items(struct chk_run *run, struct bl_req *q, unsigned li)
 		reg = dyn_registered_domain(src[k]);
 		if ((how & 1) && reg != NULL) {
 			snprintf(name, sizeof(name), "%s.%s", reg, l->zone);
-			add_item(run, q, li, what[k], arena_strdup(a, reg), name);
+			add_item(
+			    run, q, li, what[k], arena_strdup(a, reg), name);
 		}
 		if (how & 2) {
 			snprintf(name, sizeof(name), "%s.%s", src[k], l->zone);

@@ -334,10 +334,11 @@ test_dnsbl_reject_list_refuses_with_554(void **state)
 	      "        txt: true\n");
 	r = client("192.0.2.7");
 	assert_string_equal(r.rule, "check:dnsbl");
-	assert_string_equal(r.action, "554 5.7.1 Service unavailable; client "
-				      "192.0.2.7 is listed at Test BL (Exploited "
-				      "host: see the removal page) - ask the "
-				      "list's operator, not us, for removal");
+	assert_string_equal(r.action,
+	    "554 5.7.1 Service unavailable; client "
+	    "192.0.2.7 is listed at Test BL (Exploited "
+	    "host: see the removal page) - ask the "
+	    "list's operator, not us, for removal");
 	r = client("192.0.2.5");
 	assert_string_equal(r.action, "DUNNO");
 	stop(state);
@@ -377,7 +378,8 @@ test_dnsbl_error_codes_are_never_listings(void **state)
 		{ "list.dnswl.org", "127.0.0.255", "over its free-use limit" },
 		{ "keyerr.test", "127.255.255.250", "a DQS key that is wrong" },
 		/* DNSWL's own test point answers 127.0.10.3: no error there. */
-		{ "wl3.dnswl.org", "127.0.10.5", "resolvers it does not serve" },
+		{ "wl3.dnswl.org", "127.0.10.5",
+		    "resolvers it does not serve" },
 	};
 	char policy[600], want[80];
 	struct result r;
@@ -402,14 +404,37 @@ test_dnsbl_error_codes_are_never_listings(void **state)
 		assert_int_equal(r.score, -3);
 		/* Now skipped, without asking. */
 		r = client("192.0.2.7");
-		snprintf(want, sizeof(want), "skipped (unusable: it answers %s)",
-		    cases[i].code);
+		snprintf(want, sizeof(want),
+		    "skipped (unusable: it answers %s)", cases[i].code);
 		has(r.why, want);
 		assert_int_equal(r.score, -3);
 		snprintf(policy, sizeof(policy), "7.2.0.192.%s", cases[i].zone);
 		assert_true(dnsd_run_queries(&E.d, policy) <= 1);
 		stop(state);
 	}
+}
+
+/* Without self-tests, an unusable list is asked again after the back-off. */
+static void
+test_dnsbl_unusable_list_without_self_test_is_asked_again(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    backoff: 1s\n    lists:\n"
+	      "      - { zone: limit.test, self_test: false }\n");
+	r = client("192.0.2.7");
+	has(r.why, "it answers 127.255.255.255");
+	r = client("192.0.2.7");
+	has(r.why, "skipped (unusable");
+	assert_int_equal(dnsd_run_queries(&E.d, "7.2.0.192.limit.test"), 1);
+	wait_ms(1200);
+	r = client("192.0.2.7");
+	has(r.why, "it answers 127.255.255.255");
+	assert_int_equal(dnsd_run_queries(&E.d, "7.2.0.192.limit.test"), 2);
+	/* No self-test asked its test points. */
+	assert_int_equal(dnsd_run_queries(&E.d, "0.0.127.limit.test"), 0);
+	stop(state);
 }
 
 /* The self-test disables a list that lists the world or went empty. */
@@ -650,26 +675,35 @@ test_dnsbl_config_errors(void **state)
 	static const struct {
 		const char *yaml, *want;
 	} cases[] = {
-		{ "checks:\n  dnsbl: {}\n", "t.yaml:2:10: dnsbl: needs lists:" },
+		{ "checks:\n  dnsbl: {}\n",
+		    "t.yaml:2:10: dnsbl: needs lists:" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
 		  "codes: [ { code: \"127.0.0.[2..x]\" } ] }\n",
-		  "is not an address pattern" },
+		    "is not an address pattern" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "codes: [ { weight: 2 } ] }\n", "needs code:" },
+		  "codes: [ { weight: 2 } ] }\n",
+		    "needs code:" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: \"bl test\" }"
-		  "\n", "zone is not a domain name" },
+		  "\n",
+		    "zone is not a domain name" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "weight: 1000 }\n", "1000 is out of range (-100 to 100)" },
+		  "weight: 1000 }\n",
+		    "1000 is out of range (-100 to 100)" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "decisive: true }\n", "only an allowlist" },
+		  "decisive: true }\n",
+		    "only an allowlist" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "names: { sender: full } }\n", "only a domain list" },
+		  "names: { sender: full } }\n",
+		    "only a domain list" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test }\n"
-		  "      - { zone: bl.test }\n", "two lists named" },
+		  "      - { zone: bl.test }\n",
+		    "two lists named" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "states: [ NOPE ] }\n", "is no protocol state" },
+		  "states: [ NOPE ] }\n",
+		    "is no protocol state" },
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
-		  "codes: [ { mask: 1.0.0.0 } ] }\n", "is not a mask" },
+		  "codes: [ { mask: 1.0.0.0 } ] }\n",
+		    "is not a mask" },
 	};
 	struct why why;
 	size_t i;
@@ -690,18 +724,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_dnsbl_filters_ranges_and_several_records, stop),
-		cmocka_unit_test_teardown(test_dnsbl_reject_list_refuses_with_554, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_filters_ranges_and_several_records, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_reject_list_refuses_with_554, stop),
 		cmocka_unit_test_teardown(test_dnsbl_bitmask_filters, stop),
-		cmocka_unit_test_teardown(test_dnsbl_error_codes_are_never_listings, stop),
-		cmocka_unit_test_teardown(test_dnsbl_self_test_disables_dead_lists, stop),
-		cmocka_unit_test_teardown(test_dnsbl_disabled_list_comes_back, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_error_codes_are_never_listings, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_unusable_list_without_self_test_is_asked_again,
+		    stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_self_test_disables_dead_lists, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_disabled_list_comes_back, stop),
 		cmocka_unit_test_teardown(test_dnsbl_timeouts_back_off, stop),
-		cmocka_unit_test_teardown(test_dnsbl_allowlist_weights_and_decisive, stop),
-		cmocka_unit_test_teardown(test_dnsbl_certain_refusal_answers_early, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_allowlist_weights_and_decisive, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_certain_refusal_answers_early, stop),
 		cmocka_unit_test_teardown(test_dnsbl_domain_list_names, stop),
 		cmocka_unit_test_teardown(test_dnsbl_key_appears_nowhere, stop),
-		cmocka_unit_test_teardown(test_dnsbl_results_kept_for_the_message, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_results_kept_for_the_message, stop),
 		cmocka_unit_test_teardown(test_dnsbl_config_errors, stop),
 	};
 
