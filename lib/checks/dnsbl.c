@@ -553,7 +553,7 @@ parse_list(struct cfg_parser *p, struct cfg_node *n, void *arg)
 						     "list has families", what);
 		l->v4 = false;
 		if (cfg_strings(p, v[K_FAM], what, &fam, &nf) < 0)
-			return -1;
+			rc = -1; /* what it read before the mistake goes too */
 		for (f = 0; f < nf; f++) {
 			if (strcmp(fam[f], "ipv4") == 0)
 				l->v4 = true;
