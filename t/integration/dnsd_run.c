@@ -14,67 +14,32 @@
 #error DNSD must name the dnsd binary
 #endif
 
-/* dnsd_run_start - write the zone, fork dnsd, read its port */
-int
-dnsd_run_start(struct dnsd_run *d, const char *zone, const char *extra)
+/* write_zone - the zone file of d's directory: zone, then extra */
+static int
+write_zone(const struct dnsd_run *d, const char *zone, const char *extra)
 {
-	char path[128], line[64];
-	int pfd[2];
+	char path[128];
 	FILE *fp;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/dnsd_run_XXXXXX");
-	if (mkdtemp(d->dir) == NULL)
-		return -1;
 	snprintf(path, sizeof(path), "%s/zone", d->dir);
-	snprintf(d->qlog, sizeof(d->qlog), "%s/queries", d->dir);
 	if ((fp = fopen(path, "w")) == NULL)
 		return -1;
 	fputs(zone, fp);
 	if (extra != NULL)
 		fputs(extra, fp);
-	fclose(fp);
-	if (pipe(pfd) < 0)
-		return -1;
-	if ((d->pid = fork()) < 0)
-		return -1;
-	if (d->pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execl(DNSD, "dnsd", "-l", d->qlog, path, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	fp = fdopen(pfd[0], "r");
-	if (fp == NULL || fgets(line, sizeof(line), fp) == NULL ||
-	    sscanf(line, "port %d", &d->port) != 1) {
-		if (fp != NULL)
-			fclose(fp);
-		return -1;
-	}
-	fclose(fp);
-	return 0;
+	return fclose(fp) == 0 ? 0 : -1;
 }
 
-/* dnsd_run_restart - dnsd again on the same port with new zone data */
-int
-dnsd_run_restart(struct dnsd_run *d, const char *zone)
+/* spawn - fork dnsd on port (0: any) and read the port it took */
+static int
+spawn(struct dnsd_run *d, int port)
 {
-	char path[128], port[16], line[64];
+	char path[128], arg[16], line[64];
 	int pfd[2], got;
 	FILE *fp;
 
-	if (d->pid > 0) {
-		kill(d->pid, SIGTERM);
-		waitpid(d->pid, NULL, 0);
-		d->pid = 0;
-	}
 	snprintf(path, sizeof(path), "%s/zone", d->dir);
-	if ((fp = fopen(path, "w")) == NULL)
-		return -1;
-	fputs(zone, fp);
-	fclose(fp);
-	snprintf(port, sizeof(port), "%d", d->port);
+	snprintf(arg, sizeof(arg), "%d", port);
 	if (pipe(pfd) < 0)
 		return -1;
 	if ((d->pid = fork()) < 0)
@@ -82,20 +47,49 @@ dnsd_run_restart(struct dnsd_run *d, const char *zone)
 	if (d->pid == 0) {
 		dup2(pfd[1], 1);
 		close(pfd[0]);
-		execl(DNSD, "dnsd", "-p", port, "-l", d->qlog, path,
+		execl(DNSD, "dnsd", "-p", arg, "-l", d->qlog, path,
 		    (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
 	fp = fdopen(pfd[0], "r");
 	if (fp == NULL || fgets(line, sizeof(line), fp) == NULL ||
-	    sscanf(line, "port %d", &got) != 1 || got != d->port) {
+	    sscanf(line, "port %d", &got) != 1 || (port != 0 && got != port)) {
 		if (fp != NULL)
 			fclose(fp);
 		return -1;
 	}
 	fclose(fp);
+	d->port = got;
 	return 0;
+}
+
+/* dnsd_run_start - write the zone, fork dnsd, read its port */
+int
+dnsd_run_start(struct dnsd_run *d, const char *zone, const char *extra)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/dnsd_run_XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		return -1;
+	snprintf(d->qlog, sizeof(d->qlog), "%s/queries", d->dir);
+	if (write_zone(d, zone, extra) < 0)
+		return -1;
+	return spawn(d, 0);
+}
+
+/* dnsd_run_restart - dnsd again on the same port with new zone data */
+int
+dnsd_run_restart(struct dnsd_run *d, const char *zone)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		waitpid(d->pid, NULL, 0);
+		d->pid = 0;
+	}
+	if (write_zone(d, zone, NULL) < 0)
+		return -1;
+	return spawn(d, d->port);
 }
 
 /* dnsd_run_stop - stop it and remove its files */
