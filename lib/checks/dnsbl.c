@@ -270,6 +270,8 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		return -1;
 	f = &c->v[*c->n];
 	memset(f, 0, sizeof(*f));
+	/* The list owns it now: a mistake below frees what it holds. */
+	(*c->n)++;
 	f->weight = c->l->weight;
 	if ((v[0] == NULL) == (v[1] == NULL))
 		return cfg_fail(p, n, "%s: needs code: (127.0.0.2, "
@@ -317,7 +319,6 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			    c->what, BL_LABEL_MAX);
 		}
 	}
-	(*c->n)++;
 	return 0;
 }
 
