@@ -1242,6 +1242,39 @@ add_my_name(struct cfg_parser *y, yaml_node_t *n, const char *s, const char *wha
 	return 0;
 }
 
+/* add_local_context - item_fn for local_contexts */
+static int
+add_local_context(struct cfg_parser *y, yaml_node_t *n, const char *s,
+    const char *what, void *arg)
+{
+	struct cfg *cfg = arg;
+
+	if (*s == '\0' || strlen(s) > 100)
+		return fail(y, n, "%s: a policy_context value of 1 to 100 "
+				  "characters", what);
+	cfg->local_contexts = xreallocarray(cfg->local_contexts,
+	    cfg->nlocal_contexts + 1, sizeof(char *));
+	cfg->local_contexts[cfg->nlocal_contexts++] = xstrdup(s);
+	return 0;
+}
+
+/* cfg_our_user - logged in, a local network, or a context of ours */
+bool
+cfg_our_user(const struct cfg *cfg, const struct req *req)
+{
+	size_t i;
+
+	if (req->sasl_username != NULL)
+		return true;
+	for (i = 0; req->has_client_ip && i < cfg->nlocal_nets; i++)
+		if (cidr_match(&cfg->local_nets[i], &req->client_ip))
+			return true;
+	for (i = 0; req->policy_context && i < cfg->nlocal_contexts; i++)
+		if (strcmp(cfg->local_contexts[i], req->policy_context) == 0)
+			return true;
+	return false;
+}
+
 /* add_my_address - item_fn for my_addresses */
 static int
 add_my_address(struct cfg_parser *y, yaml_node_t *n, const char *s,
@@ -1298,12 +1331,14 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 	enum { K_LISTEN, K_ALLOW, K_STATE_DIR, K_MAX_CONN, K_IDLE, K_SHUTDOWN,
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
 		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
-		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT };
+		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT, K_LOCAL_NETS,
+		K_LOCAL_CONTEXTS };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
 		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
-		"my_names", "my_addresses", "profiles", "select", NULL };
+		"my_names", "my_addresses", "profiles", "select",
+		"local_networks", "local_contexts", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -1379,6 +1414,16 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_MY_ADDRS] && each_value(y, v[K_MY_ADDRS], "my_addresses",
 	    add_my_address, cfg) < 0)
+		return -1;
+	if (v[K_LOCAL_NETS]) {
+		struct cidr_vec cv = { &cfg->local_nets, &cfg->nlocal_nets };
+
+		if (each_value(y, v[K_LOCAL_NETS], "local_networks", add_cidr,
+		    &cv) < 0)
+			return -1;
+	}
+	if (v[K_LOCAL_CONTEXTS] && each_value(y, v[K_LOCAL_CONTEXTS],
+	    "local_contexts", add_local_context, cfg) < 0)
 		return -1;
 	/* Profiles copy the main policy: they come after all of it. */
 	if (v[K_PROFILES] && parse_profiles(y, v[K_PROFILES], cfg) < 0)
@@ -1654,6 +1699,10 @@ cfg_unref(struct cfg *cfg)
 		free(cfg->my_names[i]);
 	free(cfg->my_names);
 	free(cfg->my_addresses);
+	free(cfg->local_nets);
+	for (i = 0; i < cfg->nlocal_contexts; i++)
+		free(cfg->local_contexts[i]);
+	free(cfg->local_contexts);
 	free(cfg->path);
 	free(cfg);
 }

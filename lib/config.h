@@ -87,9 +87,19 @@ struct cfg {
 	struct cfg_profile *profiles; /* besides the main policy */
 	size_t nprofiles;
 	int stress_profile;          /* for stress=yes; -1: the main policy */
+	struct cidr *local_nets;     /* local_networks: our own users' */
+	size_t nlocal_nets;
+	char **local_contexts;       /* policy_context values of our users */
+	size_t nlocal_contexts;
 	struct cfg_context *contexts; /* policy_context -> profile */
 	size_t ncontexts;
 };
+
+/*
+ * cfg_our_user - the request comes from our own users: logged in
+ * (sasl_username), from local_networks, or with one of local_contexts
+ */
+bool cfg_our_user(const struct cfg *cfg, const struct req *req);
 
 /* cfg_load - read and check a policy file; NULL with why set on error */
 struct cfg *cfg_load(const char *path, struct why *why);

@@ -35,6 +35,7 @@ gl_conf_defaults(struct gl_conf *c)
 	c->strip_batv = c->strip_srs = true;
 	c->strip_extension = c->fold_digits = true;
 	c->pool_spf = c->pool_fcrdns = true;
+	c->correspondents = true;
 	c->pool_spf_ipv4_prefix = 16;
 	c->pool_spf_ipv6_prefix = 32;
 	c->text = xstrdup("Greylisted: this is the first delivery attempt "

@@ -39,6 +39,7 @@ struct gl_conf {
 	unsigned pool_spf_ipv6_prefix; /* network is at least this narrow */
 	bool pool_fcrdns;     /* key on the verified name's registered domain */
 	bool defer_on_error;  /* store trouble: defer instead of DUNNO */
+	bool correspondents;  /* a reply to our users' mail is not delayed */
 	int64_t sweep_interval_ms; /* expiry timer period */
 	unsigned sweep_batch; /* records examined per table per tick */
 };

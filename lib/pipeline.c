@@ -75,6 +75,7 @@ struct pipeline {
 	void *arg;
 	const struct chk_policy *pols; /* the profile's, or the main ones */
 	int score_reject, score_greylist;
+	bool ours;           /* the request is our own users' */
 	const char *profile;           /* NULL: the main policy */
 	enum stage stage;
 	unsigned nruns;
@@ -244,6 +245,13 @@ chk_set_identity(struct chk_run *run, enum chk_identity role,
 {
 	if ((unsigned)role < CHK_ID_COUNT && run->p->identity[role] == NULL)
 		run->p->identity[role] = value;
+}
+
+/* chk_our_user - the request is our own users' (cfg_our_user) */
+bool
+chk_our_user(const struct chk_run *run)
+{
+	return run->p->ours;
 }
 
 /* chk_memo - the check's block of the message memo */
@@ -1053,13 +1061,13 @@ select_profile(const struct cfg *cfg, const struct req *req)
 
 /* applies - the entry runs for this request */
 static bool
-applies(const struct chk_ops *ops, const struct chk_policy *pol,
-    const struct req *req, unsigned state)
+applies(const struct chk_ops *ops, const struct chk_policy *pol, bool ours,
+    unsigned state)
 {
 	if (!pol->enabled || !(pol->states & state))
 		return false;
-	/* Clients that logged in are our users. */
-	return req->sasl_username == NULL || (ops->flags & CHK_F_OUR_USERS);
+	/* Our users (logged in, local networks or contexts): only some. */
+	return !ours || (ops->flags & CHK_F_OUR_USERS);
 }
 
 /* pipeline_decide - the whole decision for one request */
@@ -1072,6 +1080,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	struct policy_in_force pf;
 	struct pipeline *p;
 	unsigned i, n = 0, state = chk_state_bit(req->protocol_state);
+	bool ours;
 
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
@@ -1088,8 +1097,9 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		return 1;
 	}
 	pf = select_profile(cfg, req);
+	ours = cfg_our_user(cfg, req);
 	for (i = 0; i < chk_count; i++)
-		n += applies(chk_registry[i], &pf.pols[i], req, state);
+		n += applies(chk_registry[i], &pf.pols[i], ours, state);
 	/* Only the runs that apply: each is a few hundred bytes. */
 	p = xmalloc(sizeof(*p) + n * sizeof(p->runs[0]));
 	/* Two memsets, not one calloc: each stays below the size at which
@@ -1104,6 +1114,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->profile = pf.profile;
 	p->t0 = loop != NULL ? uv_now(loop) : uv_hrtime() / 1000000;
 	p->cfg = cfg;
+	p->ours = ours;
 	p->loop = loop;
 	p->dns = dns;
 	p->env = env;
@@ -1118,7 +1129,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			struct chk_run *run;
 
 			if ((int)ops->kind != kind ||
-			    !applies(ops, &p->pols[i], req, state))
+			    !applies(ops, &p->pols[i], ours, state))
 				continue;
 			run = &p->runs[p->nruns++];
 			run->p = p;

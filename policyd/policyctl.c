@@ -39,6 +39,7 @@
 #include "greylist.h"
 #include "import.h"
 #include "log.h"
+#include "outbound.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -67,6 +68,7 @@ usage(int status)
 	    "  awl list [--json]\n"
 	    "  awl add --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
 	    "  awl delete --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
+	    "  outbound list [--sender ADDR] [--json]\n"
 	    "  stats [--json]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
@@ -1026,6 +1028,93 @@ stat_row(void *arg, const struct store_rec *r)
 		s->newest = last;
 }
 
+/* outbound list: what our users sent (lib/outbound.h) */
+struct ob_walk {
+	const char *sender; /* lower-cased, or NULL: all */
+	bool json;
+	uint64_t n;
+};
+
+/* ob_row - store_row_fn for outbound list */
+static void
+ob_row(void *arg, const struct store_rec *r)
+{
+	struct ob_walk *w = arg;
+	char sender[STORE_KEY_MAX], rcpt[STORE_KEY_MAX], t1[32], t2[32];
+	int64_t last;
+
+	if (r->vlen != 8 || !outbound_parse(r->key, r->klen, sender,
+	    sizeof(sender), rcpt, sizeof(rcpt)))
+		return;
+	if (w->sender != NULL && strcmp(w->sender, sender) != 0)
+		return;
+	last = (int64_t)store_get_u64(r->val);
+	w->n++;
+	if (w->json) {
+		printf("{\"sender\":");
+		json_str(stdout, sender);
+		printf(",\"recipient\":");
+		if (rcpt[0] != '\0')
+			json_str(stdout, rcpt);
+		else
+			printf("null");
+		printf(",\"last\":\"%s\",\"expires\":\"%s\"}\n",
+		    iso(last, t1, sizeof(t1)), iso(r->expires, t2,
+		    sizeof(t2)));
+		return;
+	}
+	printf("%-40s %-40s %s\n", sender, rcpt[0] ? rcpt : "(sent)",
+	    iso(last, t1, sizeof(t1)));
+}
+
+/* outbound_cmd - outbound list [--sender ADDR] [--json] */
+static int
+outbound_cmd(int argc, char **argv)
+{
+	enum { O_SENDER = 256, O_JSON };
+	static const struct option opts[] = {
+		{ "sender", required_argument, NULL, O_SENDER },
+		{ "json", no_argument, NULL, O_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ob_walk w = { NULL, false, 0 };
+	char *sender = NULL, *p;
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "list") != 0)
+		bad("outbound: the only command is \"outbound list\"");
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_SENDER:
+			free(sender);
+			sender = xstrdup(optarg);
+			for (p = sender; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			if (strchr(sender, '@') == NULL)
+				bad("--sender: \"%s\" is not an address",
+				    optarg);
+			break;
+		case O_JSON:
+			w.json = true;
+			break;
+		default:
+			bad("outbound list: unknown option (see policyctl "
+			    "--help)");
+		}
+	}
+	if (optind < argc)
+		bad("outbound list: unexpected argument \"%s\"", argv[optind]);
+	w.sender = sender;
+	open_store();
+	if (!w.json)
+		printf("%-40s %-40s %s\n", "SENDER", "RECIPIENT", "LAST");
+	each_batch(OUTBOUND_TABLE, NULL, ob_row, &w);
+	free(sender);
+	return 0;
+}
+
 /* What the daemon's dnsbl check writes of each list (lib/checks/dnsbl.c). */
 struct list_row {
 	char name[64], state[16], why[200];
@@ -1213,6 +1302,8 @@ main(int argc, char **argv)
 		rc = awl_cmd(argc, argv);
 	} else if (strcmp(cmd, "stats") == 0) {
 		rc = stats_cmd(argc, argv);
+	} else if (strcmp(cmd, "outbound") == 0) {
+		rc = outbound_cmd(argc, argv);
 	} else if (strcmp(cmd, "db") == 0) {
 		if (argc != 2 || strcmp(argv[1], "verify") != 0)
 			bad("db: the only command is \"db verify\"");

@@ -353,6 +353,11 @@ void chk_scores(const struct chk_run *run, int *score, int *reject,
 struct store_handle *chk_store(const struct chk_run *run);
 bool chk_dry(const struct chk_run *run);
 void chk_store_report(struct chk_run *run, int rc, const char *why);
+/*
+ * chk_our_user - the request comes from our own users (logged in, from
+ * local_networks, or with one of local_contexts)
+ */
+bool chk_our_user(const struct chk_run *run);
 /* chk_time_left_ms - of the request's deadline (a store's budget); >= 1 */
 uint64_t chk_time_left_ms(const struct chk_run *run);
 /*

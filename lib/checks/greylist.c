@@ -24,6 +24,7 @@
 #include "config.h"
 #include "dynamic.h"
 #include "greylist.h"
+#include "outbound.h"
 #include "request.h"
 #include "store.h"
 #include "verdict.h"
@@ -33,10 +34,11 @@ static const char *const gl_options[] = { "delay", "retry_window", "max_age",
 	"ipv4_prefix", "ipv6_prefix", "awl_clients", "awl_domains",
 	"strip_batv", "strip_srs", "strip_extension", "fold_digits", "text",
 	"header", "on_error", "sweep_interval", "sweep_batch", "pool_spf",
-	"pool_fcrdns", "pool_spf_ipv4_prefix", "pool_spf_ipv6_prefix", NULL };
+	"pool_fcrdns", "pool_spf_ipv4_prefix", "pool_spf_ipv6_prefix",
+	"correspondents", NULL };
 enum { K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC, K_AWLD, K_BATV,
 	K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER, K_ON_ERROR, K_SWEEP, K_BATCH,
-	K_POOL_SPF, K_POOL_FCRDNS, K_POOL_V4, K_POOL_V6 };
+	K_POOL_SPF, K_POOL_FCRDNS, K_POOL_V4, K_POOL_V6, K_CORRESPONDENTS };
 
 /* gl_setup - checks.greylist, into the config's greylist settings */
 static int
@@ -88,7 +90,9 @@ gl_setup(struct cfg_parser *y, struct chk_policy *pol,
 	    (v[K_POOL_SPF] && cfg_bool(y, v[K_POOL_SPF], "greylist: pool_spf",
 		&g->pool_spf) < 0) ||
 	    (v[K_POOL_FCRDNS] && cfg_bool(y, v[K_POOL_FCRDNS],
-		"greylist: pool_fcrdns", &g->pool_fcrdns) < 0))
+		"greylist: pool_fcrdns", &g->pool_fcrdns) < 0) ||
+	    (v[K_CORRESPONDENTS] && cfg_bool(y, v[K_CORRESPONDENTS],
+		"greylist: correspondents", &g->correspondents) < 0))
 		return -1;
 	if (v[K_TEXT]) {
 		char *t = NULL;
@@ -297,7 +301,10 @@ struct gl_run {
 	struct store *st;     /* the store asked */
 	struct store_op *op;  /* under way; NULL once done */
 	const char *pool;
+	bool asking;          /* the correspondent's record, not the triplet */
 };
+
+static void triplet(struct chk_run *run);
 
 /* stored - the store's reply: the verdict, or on_error */
 static void
@@ -316,6 +323,30 @@ stored(struct chk_run *run, const struct store_reply *r)
 	chk_done(run, CHK_PASS, "greylisted");
 }
 
+/*
+ * answered - the correspondent's record: our user (the recipient) wrote
+ * to this sender within max_age, so this is a reply; else the triplet.
+ * Store trouble is the triplet's trouble (on_error).
+ */
+static void
+answered(struct chk_run *run, const struct store_reply *r)
+{
+	int64_t max_age = chk_cfg(run)->greylist.max_age;
+
+	if (r->rc < 0) {
+		stored(run, r);
+		return;
+	}
+	if (r->rc == 0 && r->vlen == 8 &&
+	    (int64_t)store_get_u64(r->val) >= chk_now(run) - max_age) {
+		chk_store_report(run, 0, NULL);
+		chk_verdict(run)->rule = "greylist:correspondent";
+		chk_done(run, CHK_PASS, "a correspondent of the recipient");
+		return;
+	}
+	triplet(run);
+}
+
 /* gl_done - store_done_fn: the reply came later */
 static void
 gl_done(void *arg, const struct store_reply *r)
@@ -324,7 +355,67 @@ gl_done(void *arg, const struct store_reply *r)
 	struct gl_run *g = *chk_state(run);
 
 	g->op = NULL;
-	stored(run, r);
+	if (g->asking) {
+		g->asking = false;
+		answered(run, r);
+	} else {
+		stored(run, r);
+	}
+}
+
+/* triplet - the triplet's judgement by the store */
+static void
+triplet(struct chk_run *run)
+{
+	struct gl_run *g = *chk_state(run);
+	struct store_reply reply;
+	struct store_call call;
+	struct gl_op op;
+	int rc;
+
+	if (!greylist_op(&chk_cfg(run)->greylist, chk_req(run), g->pool,
+	    chk_now(run), &op)) {
+		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
+		return;
+	}
+	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
+	if ((rc = g->st->ops->greylist(g->st, &op, &call)) == 0)
+		return; /* the store answers later */
+	if (rc < 0)
+		reply.rc = rc;
+	stored(run, &reply);
+}
+
+/* correspondent - ask whether the recipient wrote to the sender */
+static void
+correspondent(struct chk_run *run)
+{
+	const struct req *req = chk_req(run);
+	struct gl_run *g = *chk_state(run);
+	struct store_reply reply;
+	struct store_call call;
+	char key[STORE_KEY_MAX];
+	size_t klen;
+	int rc;
+
+	klen = req->rcpt.full && req->sender.full && !req->sender.is_null
+	    ? outbound_key(key, sizeof(key), req->rcpt.full, req->sender.full)
+	    : 0;
+	if (klen == 0) {
+		triplet(run);
+		return;
+	}
+	g->asking = true;
+	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
+	if ((rc = g->st->ops->get(g->st, OUTBOUND_TABLE, key, klen,
+	    &call)) == 0)
+		return; /* later */
+	g->asking = false;
+	if (rc < 0)
+		reply.rc = rc;
+	answered(run, &reply);
 }
 
 /* gl_start - greylist the request, if it is to be */
@@ -333,11 +424,8 @@ gl_start(struct chk_run *run)
 {
 	const struct cfg *cfg = chk_cfg(run);
 	struct store *st = store_get(chk_store(run));
-	struct store_reply reply;
-	struct store_call call;
 	struct gl_run *g;
-	struct gl_op op;
-	int score, reject, greylist, rc;
+	int score, reject, greylist;
 
 	chk_scores(run, &score, &reject, &greylist);
 	if (!cfg->greylist.enabled || score < greylist) {
@@ -361,18 +449,10 @@ gl_start(struct chk_run *run)
 	g->st = st;
 	g->pool = pick_pool(run);
 	*chk_state(run) = g;
-	if (!greylist_op(&cfg->greylist, chk_req(run), g->pool, chk_now(run),
-	    &op)) {
-		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
-		return;
-	}
-	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
-	if ((rc = st->ops->greylist(st, &op, &call)) == 0)
-		return; /* the store answers later */
-	if (rc < 0)
-		reply.rc = rc;
-	stored(run, &reply);
+	if (cfg->greylist.correspondents)
+		correspondent(run);
+	else
+		triplet(run);
 }
 
 /* gl_cancel - the deadline, or the client left: let the store's work go */

@@ -23,6 +23,7 @@
 #include "request.h"
 #include "store.h"
 #include "pipeline.h"
+#include "proto.h"
 #include "verdict.h"
 #include "checks/chk.h"
 #include "xalloc.h"
@@ -696,6 +697,130 @@ test_greylist_store_later_deadline_and_client_gone(void **state)
 	cmocka_unit_test_setup_teardown(t, setup_bdb, teardown), \
 	cmocka_unit_test_setup_teardown(t, setup_mem, teardown)
 
+/* ask - one RCPT request through the pipeline; attrs: pairs, NULL-ended */
+static const char *
+ask(struct fixture *f, struct cfg *cfg, struct pipeline_env *env, int64_t t,
+    const char **rule, const char *const *attrs)
+{
+	const char *av[PA_COUNT] = { 0 };
+	struct verdict v;
+	struct req req;
+
+	av[PA_PROTOCOL_STATE] = "RCPT";
+	for (; attrs[0] != NULL; attrs += 2)
+		av[proto_attr_lookup(attrs[0], strlen(attrs[0]))] = attrs[1];
+	assert_int_equal(req_build(&req, f->a, av, &cfg->net, NULL), 0);
+	env->now = t;
+	pipeline_decide_now(f, cfg, &req, env, &v);
+	if (rule)
+		*rule = v.rule;
+	return v.action;
+}
+
+/*
+ * Our users' mail is recorded once accepted (logged in, or from
+ * local_networks); a reply from a remote address our user wrote to is
+ * not delayed, to that user only, within max_age; a stranger still is.
+ */
+static void
+test_greylist_reply_from_correspondent_skips_delay(void **state)
+{
+	static const char policy[] =
+	    "local_networks: [10.0.0.0/8]\n"
+	    "access:\n  - recipient: blocked@remote.example\n"
+	    "    action: REJECT 5.7.1 not that one\n"
+	    "checks:\n  greylist: { max_age: 10d }\n  outbound: {}\n";
+	static const char *const alice_out[] = { "client_address", "203.0.113.9",
+		"sasl_username", "alice", "sender", "Alice@Our.example",
+		"recipient", "bob@remote.example", NULL };
+	static const char *const dave_out[] = { "client_address", "10.1.2.3",
+		"sender", "dave@our.example", "recipient", "erin@remote.example",
+		NULL };
+	static const char *const blocked_out[] = { "client_address",
+		"10.1.2.3", "sender", "dave@our.example", "recipient",
+		"blocked@remote.example", NULL };
+	static const char *const bob_reply[] = { "client_address",
+		"192.0.2.1", "sender", "bob@remote.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const bob_to_dave[] = { "client_address",
+		"192.0.2.1", "sender", "bob@remote.example", "recipient",
+		"dave@our.example", NULL };
+	static const char *const erin_reply[] = { "client_address",
+		"192.0.2.2", "sender", "erin@remote.example", "recipient",
+		"dave@our.example", NULL };
+	static const char *const carol[] = { "client_address", "192.0.2.3",
+		"sender", "carol@remote.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const blocked_reply[] = { "client_address",
+		"192.0.2.4", "sender", "blocked@remote.example", "recipient",
+		"dave@our.example", NULL };
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	/* Our users' mail: accepted, recorded, never greylisted. */
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, alice_out), "DUNNO");
+	assert_string_equal(rule, "default");
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, dave_out), "DUNNO");
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, blocked_out),
+	    "REJECT 5.7.1 not that one");
+	/* The replies pass at once; a stranger, or bob to another user,
+	 * or a recipient whose mail was refused, is greylisted. */
+	assert_string_equal(ask(f, cfg, &env, T0 + 60, &rule, bob_reply),
+	    "DUNNO");
+	assert_string_equal(rule, "greylist:correspondent");
+	assert_string_equal(ask(f, cfg, &env, T0 + 60, &rule, erin_reply),
+	    "DUNNO");
+	assert_string_equal(rule, "greylist:correspondent");
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule, carol),
+	    "DEFER_IF_PERMIT 4.7.1"));
+	assert_string_equal(rule, "greylist:new(wait=300s)");
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule, bob_to_dave),
+	    "DEFER_IF_PERMIT 4.7.1"));
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule,
+	    blocked_reply), "DEFER_IF_PERMIT 4.7.1"));
+	/* Past max_age the reply waits like anyone's. */
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 11 * 86400, &rule,
+	    bob_reply), "DEFER_IF_PERMIT 4.7.1"));
+	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/* correspondents: false greylists the reply too */
+static void
+test_greylist_correspondents_off(void **state)
+{
+	static const char policy[] =
+	    "checks:\n  greylist: { correspondents: false }\n"
+	    "  outbound: {}\n";
+	static const char *const out[] = { "client_address", "203.0.113.9",
+		"sasl_username", "alice", "sender", "alice@our.example",
+		"recipient", "bob@remote.example", NULL };
+	static const char *const reply[] = { "client_address", "192.0.2.1",
+		"sender", "bob@remote.example", "recipient",
+		"alice@our.example", NULL };
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule;
+
+	env.store = &h;
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, out), "DUNNO");
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule, reply),
+	    "DEFER_IF_PERMIT 4.7.1"));
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
 int
 main(void)
 {
@@ -713,6 +838,8 @@ main(void)
 		BOTH(test_greylist_store_trouble),
 		BOTH(test_greylist_authenticated_and_other_stages_skip),
 		BOTH(test_greylist_store_later_deadline_and_client_gone),
+		BOTH(test_greylist_reply_from_correspondent_skips_delay),
+		BOTH(test_greylist_correspondents_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

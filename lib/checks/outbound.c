@@ -1,0 +1,120 @@
+/*
+ * outbound - a state module (kind STATE) that records our own users'
+ * mail: for each accepted RCPT of a request from our users (logged in,
+ * local_networks, local_contexts), when the local sender last sent and
+ * when it last wrote to that recipient, in the store's outbound table
+ * (outbound.h), kept for keep (35 days by default). It runs after the
+ * verdict, only when the mail is accepted, and never waits for the
+ * store: the reply goes out while a store on a network still writes.
+ */
+#include "chk.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "outbound.h"
+#include "request.h"
+#include "store.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+struct outbound_conf {
+	int64_t keep; /* seconds a record lives unless renewed */
+};
+
+static const char *const ob_options[] = { "keep", NULL };
+
+static void
+ob_conf_init(void *conf)
+{
+	((struct outbound_conf *)conf)->keep = 35 * 86400;
+}
+
+/* ob_setup - keep: DURATION */
+static int
+ob_setup(struct cfg_parser *p, struct chk_policy *pol,
+    struct cfg_node *const *v, void *conf)
+{
+	struct outbound_conf *c = conf;
+
+	(void)pol;
+	return v[0] ? cfg_seconds(p, v[0], "outbound: keep", 86400,
+	    3650 * 86400LL, &c->keep) : 0;
+}
+
+/* accepted - the verdict lets the mail through */
+static bool
+accepted(const struct verdict *v)
+{
+	const char *a = v->action;
+
+	return !(a[0] == '4' || a[0] == '5' ||
+	    strncmp(a, "REJECT", 6) == 0 || strncmp(a, "DEFER", 5) == 0);
+}
+
+/* written - a write that finished later: nothing waits for it */
+static void
+written(void *arg, const struct store_reply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static void
+ob_start(struct chk_run *run)
+{
+	const struct outbound_conf *c = chk_conf(run);
+	const struct req *req = chk_req(run);
+	struct store *st = store_get(chk_store(run));
+	char ks[STORE_KEY_MAX], kr[STORE_KEY_MAX];
+	unsigned char val[8];
+	struct store_rec recs[2];
+	struct store_reply out;
+	int64_t now = chk_now(run);
+	size_t ls, lr;
+	int rc;
+
+	if (!chk_our_user(run)) {
+		chk_done(run, CHK_NEUTRAL, "not our users' mail");
+		return;
+	}
+	if (req->sender.full == NULL || req->sender.is_null ||
+	    req->rcpt.full == NULL || !accepted(chk_verdict(run)) ||
+	    chk_dry(run)) {
+		chk_done(run, CHK_NEUTRAL, "nothing to record");
+		return;
+	}
+	if (st == NULL) {
+		chk_done(run, CHK_NEUTRAL, "the store is not open");
+		return;
+	}
+	ls = outbound_key(ks, sizeof(ks), req->sender.full, NULL);
+	lr = outbound_key(kr, sizeof(kr), req->sender.full, req->rcpt.full);
+	if (ls == 0 || lr == 0) {
+		chk_done(run, CHK_NEUTRAL, "addresses too long to record");
+		return;
+	}
+	store_put_u64(val, (uint64_t)now);
+	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep };
+	recs[1] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
+	/* The store copies what it keeps; the reply does not wait. */
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs, 2, NULL, NULL,
+	    &(struct store_call){ .budget_ms = 10000, .done = written,
+		.out = &out });
+	if (rc < 0)
+		chk_store_report(run, rc, out.why.text);
+	chk_done(run, CHK_PASS, rc < 0 ? "not recorded" : "recorded");
+}
+
+const struct chk_ops chk_outbound_ops = {
+	.name = "outbound",
+	.kind = CHK_KIND_STATE,
+	.flags = CHK_F_OUR_USERS | CHK_F_STORE,
+	/* What was accepted for a recipient; requests without a state. */
+	.states = CHK_ST_RCPT | CHK_ST_NONE,
+	.options = ob_options,
+	.conf_size = sizeof(struct outbound_conf),
+	.conf_init = ob_conf_init,
+	.setup = ob_setup,
+	.start = ob_start,
+};

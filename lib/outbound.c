@@ -1,0 +1,64 @@
+/*
+ * outbound - the keys of the outbound table (outbound.h).
+ */
+#include "outbound.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* lower - n bytes of s lower-cased into out */
+static void
+lower(char *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+}
+
+size_t
+outbound_key(char *buf, size_t size, const char *sender, const char *rcpt)
+{
+	size_t sl = strlen(sender), rl = rcpt ? strlen(rcpt) : 0;
+	size_t len = 2 + sl + (rcpt ? 1 + rl : 0);
+
+	if (len > size || sl == 0 || (rcpt != NULL && rl == 0))
+		return 0;
+	buf[0] = rcpt ? 'r' : 's';
+	buf[1] = '\0';
+	lower(buf + 2, sender, sl);
+	if (rcpt != NULL) {
+		buf[2 + sl] = '\0';
+		lower(buf + 3 + sl, rcpt, rl);
+	}
+	return len;
+}
+
+bool
+outbound_parse(const void *key, size_t klen, char *sender, size_t ssize,
+    char *rcpt, size_t rsize)
+{
+	const char *k = key, *sep;
+	size_t sl;
+
+	if (klen < 3 || k[1] != '\0' || (k[0] != 's' && k[0] != 'r'))
+		return false;
+	sep = k[0] == 'r' ? memchr(k + 2, '\0', klen - 2) : NULL;
+	if (k[0] == 'r' && sep == NULL)
+		return false;
+	sl = sep ? (size_t)(sep - (k + 2)) : klen - 2;
+	if (sl == 0 || sl >= ssize)
+		return false;
+	memcpy(sender, k + 2, sl);
+	sender[sl] = '\0';
+	rcpt[0] = '\0';
+	if (sep != NULL) {
+		size_t rl = klen - (size_t)(sep + 1 - k);
+
+		if (rl == 0 || rl >= rsize)
+			return false;
+		memcpy(rcpt, sep + 1, rl);
+		rcpt[rl] = '\0';
+	}
+	return true;
+}

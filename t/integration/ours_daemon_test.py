@@ -1,0 +1,74 @@
+"""ours_daemon_test - our own users' mail through the real daemon: mail
+from a user who logged in, or from local_networks, is recorded once
+accepted; a reply from its recipient skips greylisting, a stranger's
+mail does not; policyctl outbound list shows the records."""
+import json
+import os
+import subprocess
+import unittest
+
+from pdtest import DaemonTest, read_replies, request
+
+POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
+
+POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+state_dir: @DIR@/state
+local_networks: [10.0.0.0/8]
+checks:
+  greylist: { delay: 1m }
+  outbound: {}
+"""
+
+
+class Ours(DaemonTest):
+
+    def ask(self, sock, **attrs):
+        sock.sendall(request(protocol_state="RCPT", **attrs))
+        return read_replies(sock, 1)[0]
+
+    def ctl(self, d, *args):
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state")] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_reply_skips_greylisting_and_outbound_list(self):
+        d = self.daemon(POLICY)
+        s = d.connect()
+        self.assertEqual(self.ask(s, client_address="203.0.113.9",
+                                  sasl_username="alice",
+                                  sender="alice@our.example",
+                                  recipient="bob@remote.example"), "DUNNO")
+        self.assertEqual(self.ask(s, client_address="10.9.8.7",
+                                  sender="dave@our.example",
+                                  recipient="erin@remote.example"), "DUNNO")
+        # The replies pass at once; a stranger is greylisted.
+        self.assertEqual(self.ask(s, client_address="192.0.2.1",
+                                  sender="bob@remote.example",
+                                  recipient="alice@our.example"), "DUNNO")
+        d.wait_log(r"decision action=DUNNO rule=greylist:correspondent "
+                   r"client=192\.0\.2\.1 ")
+        self.assertEqual(self.ask(s, client_address="192.0.2.2",
+                                  sender="erin@remote.example",
+                                  recipient="dave@our.example"), "DUNNO")
+        self.assertTrue(self.ask(
+            s, client_address="192.0.2.3", sender="carol@remote.example",
+            recipient="alice@our.example").startswith(
+                "DEFER_IF_PERMIT 4.7.1 Greylisted"))
+        rows = [json.loads(l) for l in
+                self.ctl(d, "outbound", "list", "--json").splitlines()]
+        pairs = {(r["sender"], r["recipient"]) for r in rows}
+        self.assertEqual(pairs, {("alice@our.example", None),
+                                 ("alice@our.example", "bob@remote.example"),
+                                 ("dave@our.example", None),
+                                 ("dave@our.example", "erin@remote.example")})
+        text = self.ctl(d, "outbound", "list", "--sender", "Dave@our.example")
+        self.assertIn("erin@remote.example", text)
+        self.assertNotIn("alice", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
