@@ -904,7 +904,7 @@ other_option(unsigned self, const char *key, char *buf, size_t size)
 	return buf;
 }
 
-/* The keys every check has; a state module (kind STATE) has only the
+/* The keys every check has; a module of kind STATE or PRE has only the
  * first. */
 enum { CK_ENABLED, CK_ON_FAIL, CK_TEXT, CK_ON_TEMPFAIL, CK_STATES,
 	CK_NKEYS };
@@ -931,7 +931,7 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 	unsigned i, j, ngen, nres = 0, nopt = 0, nk;
 	char what[80];
 
-	ngen = ops->kind == CHK_KIND_STATE ? 1 : CK_NKEYS;
+	ngen = ops->kind != CHK_KIND_CHECK ? 1 : CK_NKEYS;
 	nk = 0;
 	for (i = 0; i < ngen; i++)
 		keys[nk++] = check_keys[i];

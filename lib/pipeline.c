@@ -63,7 +63,7 @@ struct chk_run {
 	unsigned nqueries;
 };
 
-enum stage { STAGE_CHECKS, STAGE_STATE, STAGE_DONE };
+enum stage { STAGE_PRE, STAGE_CHECKS, STAGE_STATE, STAGE_DONE };
 
 struct pipeline {
 	uv_loop_t *loop;
@@ -81,7 +81,14 @@ struct pipeline {
 	unsigned nruns;
 	unsigned nchecks;              /* runs[0..nchecks): kind CHECK */
 	unsigned next_state;           /* the state run to start next */
-	struct chk_run *at_work;       /* the state run started last, or NULL */
+	unsigned state_end;            /* runs[nchecks..state_end): STATE,
+					* runs[state_end..nruns): PRE */
+	unsigned next_pre;             /* the PRE run to start next */
+	struct chk_run *at_work;       /* the PRE or state run started last */
+	bool decided;                  /* a PRE module set the verdict */
+	bool late;                     /* the deadline came in PRE */
+	enum chk_bypass bypass;        /* a whitelist entry, and its terms */
+	const char *bypass_why;
 	unsigned pending;              /* checks without their result */
 	bool in_decide;                /* pipeline_decide() is on the stack */
 	bool advancing;                /* advance() is on the stack */
@@ -245,6 +252,23 @@ chk_set_identity(struct chk_run *run, enum chk_identity role,
 {
 	if ((unsigned)role < CHK_ID_COUNT && run->p->identity[role] == NULL)
 		run->p->identity[role] = value;
+}
+
+/* chk_set_bypass - a PRE module found a whitelist entry */
+void
+chk_set_bypass(struct chk_run *run, enum chk_bypass terms, const char *why)
+{
+	run->p->bypass = terms;
+	run->p->bypass_why = why;
+}
+
+/* chk_decide - a PRE module's verdict: nothing else runs */
+void
+chk_decide(struct chk_run *run, const char *action, const char *rule)
+{
+	run->p->v.action = action;
+	run->p->v.rule = rule;
+	run->p->decided = true;
 }
 
 /* chk_our_user - the request is our own users' (cfg_our_user) */
@@ -537,6 +561,9 @@ certain(const struct chk_run *r)
 	unsigned i;
 	int score;
 
+	/* A whitelist entry waits for SPF, whatever the lists say. */
+	if (p->bypass != CHK_BYPASS_NONE && (r->ops->flags & CHK_F_BYPASSED))
+		return false;
 	if (r->res.stop)
 		return true;
 	if (!(r->ops->flags & CHK_F_EARLY) || !acts_as(r, &on, &score) ||
@@ -755,6 +782,9 @@ tempfail_action(const struct pipeline *p, const struct chk_run *r)
 	return p->cfg->tempfail_defer ? CHK_TF_DEFER : CHK_TF_DUNNO;
 }
 
+static bool bypass_on(const struct pipeline *p);
+static bool bypassed(const struct pipeline *p, const struct chk_run *r);
+
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
@@ -762,6 +792,7 @@ combine(struct pipeline *p)
 	struct arena *a = p->req.arena;
 	const struct chk_run *reject = NULL, *defer = NULL, *tempfail = NULL;
 	char trace[1024], scored[1024], detail[1024];
+	bool bypass;
 	size_t to = 0, so = 0, wo = 0;
 	unsigned i;
 
@@ -772,6 +803,7 @@ combine(struct pipeline *p)
 
 	trace[0] = scored[0] = detail[0] = '\0';
 	p->v.score = 0;
+	bypass = bypass_on(p);
 	for (i = 0; i < p->nchecks; i++) {
 		const struct chk_run *r = &p->runs[i];
 		enum chk_action on = r->pol->on_fail;
@@ -779,6 +811,12 @@ combine(struct pipeline *p)
 		bool acts = acts_as(r, &on, &score), plus;
 		bool ignored = r->res.status == CHK_TEMPFAIL &&
 		    r->res.result < 0 && tempfail_action(p, r) == CHK_TF_IGNORE;
+
+		/* A whitelist entry: the lists and every score do not count. */
+		if (bypass && (bypassed(p, r) || (acts && on == CHK_SCORE))) {
+			acts = false;
+			ignored = r->res.status == CHK_TEMPFAIL;
+		}
 
 		rep[i].name = r->ops->name;
 		rep[i].status = status_name(r);
@@ -893,12 +931,65 @@ combine(struct pipeline *p)
 		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
 		return;
 	}
+	if (bypass)
+		p->v.rule = p->bypass_why;
+}
+
+static void end_checks(struct pipeline *p);
+static void start_run(struct chk_run *r);
+
+/* start_checks - the CHECKS stage: every check at once */
+static void
+start_checks(struct pipeline *p)
+{
+	unsigned i;
+
+	if (p->late) {
+		end_checks(p); /* the deadline came first: none could tell */
+		return;
+	}
+	for (i = 0; i < p->nchecks && !p->over; i++) {
+		if (p->runs[i].done)
+			continue; /* cut short by a certain verdict */
+		start_run(&p->runs[i]);
+	}
+}
+
+/*
+ * bypass_on - a whitelist entry applies: it was found, and SPF's result
+ * meets its terms (not-fail: no fail; pass: a pass)
+ */
+static bool
+bypass_on(const struct pipeline *p)
+{
+	const char *spf = p->identity[CHK_ID_SPF_RESULT];
+
+	switch (p->bypass) {
+	case CHK_BYPASS_NONE:
+		return false;
+	case CHK_BYPASS_ALWAYS:
+		return true;
+	case CHK_BYPASS_UNLESS_SPF_FAIL:
+		return spf == NULL || strcmp(spf, "fail") != 0;
+	case CHK_BYPASS_IF_SPF_PASS:
+		return spf != NULL && strcmp(spf, "pass") == 0;
+	}
+	return false;
+}
+
+/* bypassed - r is a check or module a whitelist entry skips */
+static bool
+bypassed(const struct pipeline *p, const struct chk_run *r)
+{
+	return (r->ops->flags & CHK_F_BYPASSED) && bypass_on(p);
 }
 
 /* refused - the checks' verdict is a refusal or a deferral */
 static bool
 refused(const struct pipeline *p)
 {
+	if (p->bypass_why != NULL && p->v.rule == p->bypass_why)
+		return false; /* a whitelist entry let it through */
 	return strcmp(p->v.rule, "default") != 0;
 }
 
@@ -932,6 +1023,25 @@ advance(struct pipeline *p)
 		return;
 	p->advancing = true;
 	for (;;) {
+		if (p->stage == STAGE_PRE) {
+			struct chk_run *r;
+
+			if (p->at_work != NULL && !p->at_work->done)
+				break; /* a module is still at work */
+			if (p->decided) {
+				p->stage = STAGE_DONE;
+				continue;
+			}
+			if (p->next_pre == p->nruns || p->late) {
+				p->at_work = NULL;
+				p->stage = STAGE_CHECKS;
+				start_checks(p);
+				continue;
+			}
+			r = p->at_work = &p->runs[p->next_pre++];
+			start_run(r);
+			continue;
+		}
 		if (p->stage == STAGE_CHECKS) {
 			if (p->pending > 0)
 				break;
@@ -939,7 +1049,7 @@ advance(struct pipeline *p)
 			p->stage = STAGE_STATE;
 			p->next_state = p->nchecks;
 			if (refused(p))
-				p->next_state = p->nruns; /* nothing to add */
+				p->next_state = p->state_end; /* nothing to add */
 			continue;
 		}
 		if (p->stage == STAGE_STATE) {
@@ -947,11 +1057,16 @@ advance(struct pipeline *p)
 
 			if (p->at_work != NULL && !p->at_work->done)
 				break; /* a module is still at work */
-			if (p->next_state == p->nruns) {
+			if (p->next_state == p->state_end) {
 				p->stage = STAGE_DONE;
 				continue;
 			}
 			r = p->at_work = &p->runs[p->next_state++];
+			if (bypassed(p, r)) {
+				r->done = true;
+				r->res.reason = "bypassed: a whitelist entry";
+				continue;
+			}
 			start_run(r);
 			continue;
 		}
@@ -1007,7 +1122,10 @@ on_deadline(uv_timer_t *t)
 
 	if (p->stage == STAGE_CHECKS) {
 		end_checks(p);
-	} else if (p->stage == STAGE_STATE) {
+	} else if (p->stage == STAGE_STATE || p->stage == STAGE_PRE) {
+		/* No check may start after the deadline: they could not tell. */
+		if (p->stage == STAGE_PRE)
+			p->late = true;
 		/* The module at work stops, and answers as it can at once. */
 		struct chk_run *r = p->at_work;
 
@@ -1123,7 +1241,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->v = *v;
 	arena_ref(req->arena);
 	/* Checks first, then the state modules, each in registry order. */
-	for (int kind = CHK_KIND_CHECK; kind <= CHK_KIND_STATE; kind++) {
+	for (int kind = CHK_KIND_CHECK; kind <= CHK_KIND_PRE; kind++) {
 		for (i = 0; i < chk_count; i++) {
 			const struct chk_ops *ops = chk_registry[i];
 			struct chk_run *run;
@@ -1140,17 +1258,12 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		}
 		if (kind == CHK_KIND_CHECK)
 			p->nchecks = p->nruns;
+		if (kind == CHK_KIND_STATE)
+			p->state_end = p->next_pre = p->nruns;
 	}
 	p->pending = p->nchecks;
 	p->in_decide = true;
-	p->advancing = true; /* the checks start before anything settles */
-	for (i = 0; i < p->nchecks && !p->over; i++) {
-		if (p->runs[i].done)
-			continue; /* cut short by a certain verdict */
-		start_run(&p->runs[i]);
-	}
-	p->advancing = false;
-	advance(p);
+	advance(p); /* PRE, then the checks */
 	p->in_decide = false;
 	if (p->over) {
 		*v = p->v;
@@ -1181,9 +1294,9 @@ pipeline_cancel(struct pipeline *p)
 	for (i = 0; i < p->nruns; i++) {
 		struct chk_run *r = &p->runs[i];
 
-		/* State modules: only the one at work has begun. */
-		if (r->done || (r->ops->kind == CHK_KIND_STATE &&
-		    r != p->at_work))
+		/* Only what began: PRE and state modules one at a time, the
+		 * checks once PRE is over. */
+		if (r->done || r->t0 == 0)
 			continue;
 		cancel_queries(r);
 		if (r->ops->cancel)

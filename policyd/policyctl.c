@@ -68,6 +68,9 @@ usage(int status)
 	    "  awl list [--json]\n"
 	    "  awl add --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
 	    "  awl delete --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
+	    "  whitelist add|delete --recipient ADDR|@DOMAIN --sender "
+	    "ADDR|@DOMAIN\n"
+	    "  whitelist list [--json]\n"
 	    "  outbound list [--sender ADDR] [--json]\n"
 	    "  stats [--json]\n"
 	    "  db verify\n"
@@ -1028,6 +1031,147 @@ stat_row(void *arg, const struct store_rec *r)
 		s->newest = last;
 }
 
+/* whitelist: per-recipient sender entries (lib/checks/whitelist.c) */
+static char *
+wl_norm(const char *opt, const char *s)
+{
+	const char *at = strrchr(s, '@');
+	char *out, *p;
+
+	if (at == NULL || at[1] == '\0' || strlen(s) > 320 ||
+	    strpbrk(s, " \t\r\n<>") != NULL)
+		bad("%s: \"%s\" is neither an address nor @domain", opt, s);
+	out = xstrdup(s);
+	for (p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return out;
+}
+
+struct wl_walk {
+	bool json;
+	uint64_t n;
+};
+
+/* wl_row - store_row_fn for whitelist list */
+static void
+wl_row(void *arg, const struct store_rec *r)
+{
+	struct wl_walk *w = arg;
+	const char *k = r->key, *sep = memchr(k, '\0', r->klen);
+	char rcpt[400], sender[400];
+	size_t rl;
+
+	if (sep == NULL || (rl = (size_t)(sep - k)) >= sizeof(rcpt) ||
+	    r->klen - rl - 1 >= sizeof(sender) || r->klen - rl - 1 == 0)
+		return;
+	memcpy(rcpt, k, rl);
+	rcpt[rl] = '\0';
+	memcpy(sender, sep + 1, r->klen - rl - 1);
+	sender[r->klen - rl - 1] = '\0';
+	w->n++;
+	if (w->json) {
+		printf("{\"recipient\":");
+		json_str(stdout, rcpt);
+		printf(",\"sender\":");
+		json_str(stdout, sender);
+		printf("}\n");
+		return;
+	}
+	printf("%-40s %s\n", rcpt, sender);
+}
+
+/*
+ * whitelist_cmd - add|delete --recipient ADDR|@DOMAIN --sender
+ * ADDR|@DOMAIN, list [--json]: the daemon reads the store at each
+ * request, so a change counts from the next one
+ */
+static int
+whitelist_cmd(int argc, char **argv)
+{
+	enum { O_RCPT = 256, O_SENDER, O_JSON };
+	static const struct option opts[] = {
+		{ "recipient", required_argument, NULL, O_RCPT },
+		{ "sender", required_argument, NULL, O_SENDER },
+		{ "json", no_argument, NULL, O_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *rcpt = NULL, *sender = NULL, key[800];
+	const char *sub;
+	bool json = false;
+	size_t rl, sl;
+	int ch, rc;
+
+	if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "delete") &&
+	    strcmp(argv[1], "list")))
+		bad("whitelist: needs add, delete or list");
+	sub = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_RCPT:
+			free(rcpt);
+			rcpt = wl_norm("--recipient", optarg);
+			break;
+		case O_SENDER:
+			free(sender);
+			sender = wl_norm("--sender", optarg);
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		default:
+			bad("whitelist %s: unknown option (see policyctl "
+			    "--help)", sub);
+		}
+	}
+	if (optind != argc)
+		bad("whitelist %s: unexpected argument \"%s\"", sub,
+		    argv[optind]);
+	open_store();
+	if (strcmp(sub, "list") == 0) {
+		struct wl_walk w = { json, 0 };
+
+		if (rcpt || sender)
+			bad("whitelist list: takes only --json");
+		if (!json)
+			printf("%-40s %s\n", "RECIPIENT", "SENDER");
+		each_batch("whitelist", NULL, wl_row, &w);
+		return 0;
+	}
+	if (rcpt == NULL || sender == NULL)
+		bad("whitelist %s: needs --recipient and --sender", sub);
+	if (json)
+		bad("whitelist %s: --json is for list", sub);
+	rl = strlen(rcpt);
+	sl = strlen(sender);
+	memcpy(key, rcpt, rl);
+	key[rl] = '\0';
+	memcpy(key + rl + 1, sender, sl);
+	{
+		struct store_waiter w;
+		unsigned char v[8];
+		struct store_rec r = { key, rl + 1 + sl, v, sizeof(v), 0 };
+
+		store_put_u64(v, (uint64_t)now);
+		store_waiter_init(&w, &ctl_loop);
+		rc = strcmp(sub, "add") == 0
+		    ? st->ops->put(st, "whitelist", &r, 1, NULL, NULL, &w.call)
+		    : st->ops->del(st, "whitelist", key, rl + 1 + sl, &w.call);
+		rc = store_wait(&w, rc);
+		if (rc == STORE_NOTFOUND)
+			die("whitelist delete: %s does not trust %s", rcpt,
+			    sender);
+		if (rc < 0)
+			die("%s", w.reply.why.text);
+	}
+	printf("%s: %s trusts %s\n", strcmp(sub, "add") == 0 ? "added"
+	    : "deleted", rcpt, sender);
+	free(rcpt);
+	free(sender);
+	return 0;
+}
+
 /* outbound list: what our users sent (lib/outbound.h) */
 struct ob_walk {
 	const char *sender; /* lower-cased, or NULL: all */
@@ -1302,6 +1446,8 @@ main(int argc, char **argv)
 		rc = awl_cmd(argc, argv);
 	} else if (strcmp(cmd, "stats") == 0) {
 		rc = stats_cmd(argc, argv);
+	} else if (strcmp(cmd, "whitelist") == 0) {
+		rc = whitelist_cmd(argc, argv);
 	} else if (strcmp(cmd, "outbound") == 0) {
 		rc = outbound_cmd(argc, argv);
 	} else if (strcmp(cmd, "db") == 0) {

@@ -115,6 +115,8 @@ enum chk_kind {
 	CHK_KIND_CHECK, /* runs in the CHECKS stage, in parallel */
 	CHK_KIND_STATE, /* runs in the STATE stage, after the verdict of
 			 * the checks (greylisting) */
+	CHK_KIND_PRE,   /* runs in the PRE stage, before any check, one at
+			 * a time: store-backed whitelists and blocks */
 };
 
 /* Flags of a check. */
@@ -127,6 +129,9 @@ enum {
 				      * profiles may only switch it */
 	CHK_F_STORE = 1 << 4,     /* keeps state in the store: the daemon
 				   * opens it */
+	CHK_F_BYPASSED = 1 << 5,  /* a whitelist entry skips it (the DNS
+				   * lists, greylisting); scores are skipped
+				   * for every check */
 };
 
 /* Where a check runs: given to init() once per daemon. */
@@ -142,6 +147,7 @@ enum chk_identity {
 	CHK_ID_CLIENT_NAME,  /* a forward-confirmed name of the client */
 	CHK_ID_DYNAMIC_NAME, /* a client name judged a dial-in pool */
 	CHK_ID_STATIC_NAME,  /* a client name judged static */
+	CHK_ID_SPF_RESULT,   /* SPF's result for the sender: "pass", "fail" */
 	CHK_ID_COUNT
 };
 
@@ -358,6 +364,22 @@ void chk_store_report(struct chk_run *run, int rc, const char *why);
  * local_networks, or with one of local_contexts)
  */
 bool chk_our_user(const struct chk_run *run);
+/*
+ * For PRE modules. chk_set_bypass - a whitelist entry for the request:
+ * once the checks are in, if SPF's result meets terms, checks and
+ * modules flagged CHK_F_BYPASSED do not count and no score does; why
+ * names the entry for the log ("whitelist:@partner.example").
+ * chk_decide - the verdict itself (a block): nothing else runs.
+ */
+enum chk_bypass {
+	CHK_BYPASS_NONE,
+	CHK_BYPASS_ALWAYS,          /* require_spf: no */
+	CHK_BYPASS_UNLESS_SPF_FAIL, /* require_spf: not-fail */
+	CHK_BYPASS_IF_SPF_PASS,     /* require_spf: pass */
+};
+void chk_set_bypass(struct chk_run *run, enum chk_bypass terms,
+    const char *why);
+void chk_decide(struct chk_run *run, const char *action, const char *rule);
 /* chk_time_left_ms - of the request's deadline (a store's budget); >= 1 */
 uint64_t chk_time_left_ms(const struct chk_run *run);
 /*

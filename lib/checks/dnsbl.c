@@ -1854,7 +1854,8 @@ dnsbl_start(struct chk_run *run)
 
 const struct chk_ops chk_dnsbl_ops = {
 	.name = "dnsbl",
-	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE,
+	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE |
+	    CHK_F_BYPASSED,
 	.dsn = "5.7.1",
 	.text = "Service unavailable; {listed} - ask the {operators}, not us, "
 		"for removal",

@@ -475,7 +475,7 @@ gl_cancel(struct chk_run *run)
 const struct chk_ops chk_greylist_ops = {
 	.name = "greylist",
 	.kind = CHK_KIND_STATE,
-	.flags = CHK_F_MAIN_OPTIONS,
+	.flags = CHK_F_MAIN_OPTIONS | CHK_F_BYPASSED,
 	/* RCPT requests, and requests without a protocol_state. */
 	.states = CHK_ST_RCPT | CHK_ST_NONE,
 	.options = gl_options,

@@ -448,6 +448,8 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 		chk_set_detail(run, "%s", why);
 	if (pool)
 		chk_set_identity(run, CHK_ID_SPF_DOMAIN, s->domain);
+	/* The result by role: a whitelist entry's terms read it. */
+	chk_set_identity(run, CHK_ID_SPF_RESULT, spf_result_name(r));
 	if (conf->header != SPF_HDR_NONE) {
 		const char *h = header(run, r, why);
 
@@ -657,6 +659,8 @@ spf_start(struct chk_run *run)
 		if (m->pool[0] != '\0')
 			chk_set_identity(run, CHK_ID_SPF_DOMAIN,
 			    arena_strdup(chk_arena(run), m->pool));
+		chk_set_identity(run, CHK_ID_SPF_RESULT,
+		    spf_result_name((enum spf_result)m->result));
 		chk_done_result(run, (enum chk_status)m->status, m->result,
 		    "%s (once per message)", m->reason);
 		return;

@@ -105,7 +105,9 @@ static const char zone[] =
     "2.0.0.127.delay.test. 60 IN A 127.0.0.2\n"
     "!delay 7.2.0.192.delay.test. 1500\n"
     "7.2.0.192.delay.test. 60 IN A 127.0.0.2\n"
-    "!drop 7.2.0.192.in-addr.arpa.\n";
+    "!drop 7.2.0.192.in-addr.arpa.\n"
+    "partner.example. 60 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+    "forged.example. 60 IN TXT \"v=spf1 -all\"\n";
 
 static struct {
 	struct dnsd_run d;
@@ -668,6 +670,64 @@ test_dnsbl_results_kept_for_the_message(void **state)
 	stop(state);
 }
 
+/*
+ * A recipient's whitelist entry bypasses a listing (even a reject list),
+ * when SPF does not fail; a forged sender (SPF fail) is refused.
+ */
+static void
+test_dnsbl_whitelist_bypasses_listing_unless_spf_fails(void **state)
+{
+	static const char *const partner[] = { "client_address", "192.0.2.7",
+		"sender", "bob@partner.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const forged[] = { "client_address", "192.0.2.7",
+		"sender", "bob@forged.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const stranger[] = { "client_address", "192.0.2.7",
+		"sender", "bob@partner.example", "recipient",
+		"carol@our.example", NULL };
+	struct result r;
+
+	(void)state;
+	start("checks:\n  spf: { header: none }\n  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@partner.example\" }\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@forged.example\" }\n");
+	r = decide(partner);
+	assert_string_equal(r.action, "DUNNO");
+	assert_string_equal(r.rule,
+	    "whitelist:alice@our.example<-@partner.example");
+	has(r.trace, "dnsbl:fail");
+	has(r.trace, "spf:pass");
+	/* Forged: no bypass; the listing refuses (the first in order). */
+	r = decide(forged);
+	assert_string_equal(r.rule, "check:dnsbl");
+	has(r.action, "554 5.7.1");
+	has(r.trace, "spf:fail");
+	r = decide(stranger);
+	assert_string_equal(r.rule, "check:dnsbl");
+	has(r.action, "554 5.7.1");
+	stop(state);
+	/* require_spf: pass, and SPF says none: no bypass. */
+	start("checks:\n  spf: { header: none }\n  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    require_spf: pass\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@nospf.example\" }\n");
+	{
+		static const char *const nospf[] = { "client_address",
+			"192.0.2.7", "sender", "bob@nospf.example",
+			"recipient", "alice@our.example", NULL };
+
+		r = decide(nospf);
+		assert_string_equal(r.rule, "check:dnsbl");
+	}
+	stop(state);
+}
+
 /* Policy file mistakes, each with its place. */
 static void
 test_dnsbl_config_errors(void **state)
@@ -747,6 +807,9 @@ main(void)
 		cmocka_unit_test_teardown(test_dnsbl_key_appears_nowhere, stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_results_kept_for_the_message, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_whitelist_bypasses_listing_unless_spf_fails,
+		    stop),
 		cmocka_unit_test_teardown(test_dnsbl_config_errors, stop),
 	};
 

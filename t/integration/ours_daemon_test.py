@@ -19,6 +19,7 @@ local_networks: [10.0.0.0/8]
 checks:
   greylist: { delay: 1m }
   outbound: {}
+  whitelist: {}
 """
 
 
@@ -68,6 +69,33 @@ class Ours(DaemonTest):
         text = self.ctl(d, "outbound", "list", "--sender", "Dave@our.example")
         self.assertIn("erin@remote.example", text)
         self.assertNotIn("alice", text)
+
+    def test_whitelist_from_policyctl_counts_at_the_next_request(self):
+        d = self.daemon(POLICY)
+        s = d.connect()
+        mail = dict(client_address="192.0.2.9", sender="bob@partner.example",
+                    recipient="alice@our.example")
+        self.assertTrue(self.ask(s, **mail).startswith("DEFER_IF_PERMIT"))
+        out = self.ctl(d, "whitelist", "add", "--recipient",
+                       "Alice@our.example", "--sender", "@partner.example")
+        self.assertIn("added: alice@our.example trusts @partner.example", out)
+        # No reload: the next request bypasses greylisting.
+        self.assertEqual(self.ask(s, **mail), "DUNNO")
+        d.wait_log(r"rule=whitelist:alice@our\.example<-@partner\.example ")
+        rows = [json.loads(l) for l in
+                self.ctl(d, "whitelist", "list", "--json").splitlines()]
+        self.assertEqual(rows, [{"recipient": "alice@our.example",
+                                 "sender": "@partner.example"}])
+        self.ctl(d, "whitelist", "delete", "--recipient",
+                 "alice@our.example", "--sender", "@partner.example")
+        self.assertTrue(self.ask(s, **mail).startswith("DEFER_IF_PERMIT"))
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "whitelist",
+                            "add", "--recipient", "alice", "--sender",
+                            "@x.example"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('--recipient: "alice" is neither an address nor '
+                      '@domain', r.stderr)
 
 
 if __name__ == "__main__":

@@ -821,6 +821,78 @@ test_greylist_correspondents_off(void **state)
 	cfg_unref(cfg);
 }
 
+/*
+ * A per-recipient whitelist entry (the policy file's, or the store's):
+ * greylisting and scores are bypassed for that recipient and sender; a
+ * check that refuses on its own still refuses; other recipients and
+ * senders are greylisted.
+ */
+static void
+test_greylist_whitelist_bypasses_greylisting_and_scores(void **state)
+{
+	static const char policy[] =
+	    "scores: { reject: 5 }\n"
+	    "checks:\n  greylist: {}\n"
+	    "  helo: { on_fail: { score: 6 } }\n"
+	    "  whitelist:\n    require_spf: \"no\"\n"
+	    "    entries:\n"
+	    "      - { recipient: alice@our.example, sender: "
+	    "\"@Partner.example\" }\n";
+	static const char policy_reject[] =
+	    "checks:\n  greylist: {}\n  helo: { on_fail: reject }\n"
+	    "  whitelist:\n    require_spf: \"no\"\n"
+	    "    entries:\n"
+	    "      - { recipient: alice@our.example, sender: "
+	    "\"@partner.example\" }\n";
+	static const char *const partner[] = { "client_address", "192.0.2.1",
+		"sender", "Bob@partner.example", "recipient",
+		"Alice@our.example", NULL };
+	static const char *const other_rcpt[] = { "client_address",
+		"192.0.2.1", "sender", "bob@partner.example", "recipient",
+		"carol@our.example", NULL };
+	static const char *const stored[] = { "client_address", "192.0.2.1",
+		"sender", "eve@friend.example", "recipient",
+		"dave@our.example", NULL };
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct cfg *cfgr = cfg_parse("t.yaml", policy_reject,
+	    strlen(policy_reject), &why);
+	struct store_waiter w;
+	const char *rule;
+	static const char key[] = "@our.example\0eve@friend.example";
+	unsigned char val[8] = { 0 };
+	struct store_rec rec = { key, sizeof(key) - 1, val, 8, 0 };
+
+	if (cfg == NULL || cfgr == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	/* No HELO: helo's 6 would refuse; the entry bypasses it all. */
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, partner), "DUNNO");
+	assert_string_equal(rule,
+	    "whitelist:alice@our.example<-@partner.example");
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, other_rcpt),
+	    "550 5.7.1 Your server's HELO/EHLO is wrong (no HELO/EHLO name); "
+	    "configure it to greet with its own fully qualified name, one "
+	    "that resolves in DNS");
+	/* A refusal of its own is no score: it still refuses. */
+	assert_non_null(strstr(ask(f, cfgr, &env, T0, &rule, partner),
+	    "550 5.7.1"));
+	/* An entry in the store (as policyctl writes it): the next request. */
+	assert_non_null(strstr(ask(f, cfgr, &env, T0, &rule, stored),
+	    "550 5.7.1"));
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, "whitelist",
+	    &rec, 1, NULL, NULL, &w.call)), 0);
+	assert_string_equal(ask(f, cfg, &env, T0, &rule, stored), "DUNNO");
+	assert_string_equal(rule, "whitelist:@our.example<-eve@friend.example");
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+	cfg_unref(cfgr);
+}
+
 int
 main(void)
 {
@@ -840,6 +912,7 @@ main(void)
 		BOTH(test_greylist_store_later_deadline_and_client_gone),
 		BOTH(test_greylist_reply_from_correspondent_skips_delay),
 		BOTH(test_greylist_correspondents_off),
+		BOTH(test_greylist_whitelist_bypasses_greylisting_and_scores),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,296 @@
+/*
+ * whitelist - per-recipient sender whitelists, a PRE module: before any
+ * check, a recipient (an address, or @domain for a whole local domain)
+ * that trusts the sender (an address, or @domain) lets its mail bypass
+ * the DNS lists, every score and greylisting (CHK_F_BYPASSED), once the
+ * checks are in and SPF's result meets require_spf (not-fail by
+ * default: a sender address is easy to forge). Checks that refuse on
+ * their own (no PTR, a bad HELO) still refuse.
+ *
+ * Entries come from the policy file (entries:) and from the store's
+ * whitelist table, which policyctl whitelist changes while the daemon
+ * runs: key recipient NUL sender, lower-cased; no expiry.
+ */
+#include "chk.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "config.h"
+#include "request.h"
+#include "store.h"
+#include "xalloc.h"
+
+#define WL_TABLE "whitelist"
+
+struct wl_entry {
+	char *rcpt, *sender; /* lower-cased: a@b.example or @b.example */
+};
+
+struct wl_conf {
+	struct wl_entry *v;
+	size_t n;
+	enum chk_bypass terms;
+};
+
+static const char *const wl_options[] = { "entries", "require_spf", NULL };
+
+static void
+wl_conf_init(void *conf)
+{
+	((struct wl_conf *)conf)->terms = CHK_BYPASS_UNLESS_SPF_FAIL;
+}
+
+static void
+wl_conf_copy(void *dst, const void *src)
+{
+	const struct wl_conf *s = src;
+	struct wl_conf *d = dst;
+	size_t i;
+
+	*d = *s;
+	d->v = s->n ? xreallocarray(NULL, s->n, sizeof(*d->v)) : NULL;
+	for (i = 0; i < s->n; i++)
+		d->v[i] = (struct wl_entry){ xstrdup(s->v[i].rcpt),
+			xstrdup(s->v[i].sender) };
+}
+
+static void
+wl_conf_free(void *conf)
+{
+	struct wl_conf *c = conf;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->v[i].rcpt);
+		free(c->v[i].sender);
+	}
+	free(c->v);
+}
+
+/* norm - an address or @domain, lower-cased; NULL if it is neither */
+static char *
+norm(const char *s)
+{
+	const char *at = strrchr(s, '@');
+	char *out;
+	size_t i;
+
+	if (at == NULL || at[1] == '\0' || strlen(s) > 320 ||
+	    strpbrk(s, " \t\r\n<>") != NULL)
+		return NULL;
+	out = xstrdup(s);
+	for (i = 0; out[i]; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	return out;
+}
+
+/* parse_entry - { recipient: ADDR|@DOMAIN, sender: ADDR|@DOMAIN } */
+static int
+parse_entry(struct cfg_parser *p, struct cfg_node *n, void *arg)
+{
+	static const char *const keys[] = { "recipient", "sender", NULL };
+	struct wl_conf *c = arg;
+	struct cfg_node *v[2];
+	const char *s[2];
+	char *e[2];
+	int i;
+
+	if (cfg_map(p, n, "whitelist: entries", keys, v) < 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (v[i] == NULL)
+			return cfg_fail(p, n, "whitelist: entries: each entry "
+					      "needs recipient: and sender:");
+		if ((s[i] = cfg_scalar(p, v[i], "whitelist: entries")) == NULL)
+			return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if ((e[i] = norm(s[i])) == NULL) {
+			if (i == 1)
+				free(e[0]);
+			return cfg_fail(p, v[i], "whitelist: entries: %s: "
+						 "\"%.60s\" is neither an "
+						 "address nor @domain",
+			    keys[i], s[i]);
+		}
+	}
+	c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	c->v[c->n++] = (struct wl_entry){ e[0], e[1] };
+	return 0;
+}
+
+static int
+wl_setup(struct cfg_parser *p, struct chk_policy *pol,
+    struct cfg_node *const *v, void *conf)
+{
+	static const char *const terms[] = { "no", "not-fail", "pass", NULL };
+	struct wl_conf *c = conf;
+	int t;
+
+	(void)pol;
+	if (v[0] && cfg_each(p, v[0], "whitelist: entries", parse_entry, c) <
+	    0)
+		return -1;
+	if (v[1] == NULL)
+		return 0;
+	if (cfg_choice(p, v[1], "whitelist: require_spf", terms, &t) < 0)
+		return -1;
+	c->terms = t == 0 ? CHK_BYPASS_ALWAYS : t == 1
+	    ? CHK_BYPASS_UNLESS_SPF_FAIL : CHK_BYPASS_IF_SPF_PASS;
+	return 0;
+}
+
+/* One request: the candidate keys, asked of the store in turn. */
+struct wl_run {
+	struct store *st;
+	struct store_op *op;
+	char rcpt[2][330], sender[2][330]; /* address, @domain */
+	unsigned k;                        /* the next of the four keys */
+};
+
+static void ask_next(struct chk_run *run);
+
+/* found - an entry: the bypass, in the log as the entry */
+static void
+found(struct chk_run *run, const char *rcpt, const char *sender)
+{
+	const struct wl_conf *c = chk_conf(run);
+	const char *why = arena_printf(chk_arena(run), "whitelist:%s<-%s",
+	    rcpt, sender);
+
+	chk_set_bypass(run, c->terms, why);
+	chk_done(run, CHK_PASS, "%s trusts %s", rcpt, sender);
+}
+
+static void
+got(void *arg, const struct store_reply *r)
+{
+	struct chk_run *run = arg;
+	struct wl_run *w = *chk_state(run);
+
+	w->op = NULL;
+	if (r->rc == 0) {
+		unsigned k = w->k - 1;
+
+		found(run, w->rcpt[k >> 1], w->sender[k & 1]);
+		return;
+	}
+	if (r->rc < 0) {
+		/* No entry can be read: the checks decide as without one. */
+		chk_store_report(run, r->rc, r->why.text);
+		chk_done(run, CHK_TEMPFAIL, "%s", r->why.text);
+		return;
+	}
+	ask_next(run);
+}
+
+/* ask_next - the next candidate key in the store, or no entry */
+static void
+ask_next(struct chk_run *run)
+{
+	struct wl_run *w = *chk_state(run);
+	struct store_reply reply;
+	char key[700];
+	int rc;
+
+	while (w->k < 4) {
+		unsigned k = w->k++;
+		const char *rc_ = w->rcpt[k >> 1], *s = w->sender[k & 1];
+		size_t rl = strlen(rc_), sl = strlen(s);
+
+		if (*rc_ == '\0' || *s == '\0' || rl + sl + 1 > sizeof(key))
+			continue;
+		memcpy(key, rc_, rl);
+		key[rl] = '\0';
+		memcpy(key + rl + 1, s, sl);
+		rc = w->st->ops->get(w->st, WL_TABLE, key, rl + 1 + sl,
+		    &(struct store_call){ .budget_ms = chk_time_left_ms(run),
+			.done = got, .arg = run, .op = &w->op, .out = &reply });
+		if (rc == 0)
+			return; /* later */
+		if (rc < 0)
+			reply.rc = rc;
+		got(run, &reply);
+		return;
+	}
+	chk_done(run, CHK_NEUTRAL, "no entry");
+}
+
+/* fill - the address and its @domain, lower-cased */
+static void
+fill(char out[2][330], const struct req_addr *a)
+{
+	size_t i;
+
+	snprintf(out[0], sizeof(out[0]), "%s", a->full);
+	for (i = 0; out[0][i]; i++)
+		out[0][i] = (char)tolower((unsigned char)out[0][i]);
+	snprintf(out[1], sizeof(out[1]), "@%s", a->domain ? a->domain : "");
+	if (a->domain == NULL || strlen(a->full) >= sizeof(out[0]))
+		out[0][0] = out[1][0] = '\0';
+}
+
+static void
+wl_start(struct chk_run *run)
+{
+	const struct wl_conf *c = chk_conf(run);
+	const struct req *req = chk_req(run);
+	struct wl_run *w;
+	size_t i;
+	unsigned k;
+
+	if (req->rcpt.full == NULL || req->sender.full == NULL ||
+	    req->sender.is_null) {
+		chk_done(run, CHK_NEUTRAL, "no sender and recipient");
+		return;
+	}
+	w = arena_alloc(chk_arena(run), sizeof(*w));
+	memset(w, 0, sizeof(*w));
+	*chk_state(run) = w;
+	fill(w->rcpt, &req->rcpt);
+	fill(w->sender, &req->sender);
+	for (i = 0; i < c->n; i++) {
+		for (k = 0; k < 4; k++) {
+			if (strcmp(c->v[i].rcpt, w->rcpt[k >> 1]) == 0 &&
+			    strcmp(c->v[i].sender, w->sender[k & 1]) == 0) {
+				found(run, c->v[i].rcpt, c->v[i].sender);
+				return;
+			}
+		}
+	}
+	if ((w->st = store_get(chk_store(run))) == NULL) {
+		chk_done(run, CHK_NEUTRAL, "no store: the file's entries only");
+		return;
+	}
+	ask_next(run);
+}
+
+static void
+wl_cancel(struct chk_run *run)
+{
+	struct wl_run *w = *chk_state(run);
+
+	if (w != NULL && w->op != NULL) {
+		w->st->ops->cancel(w->op);
+		w->op = NULL;
+	}
+}
+
+const struct chk_ops chk_whitelist_ops = {
+	.name = "whitelist",
+	.kind = CHK_KIND_PRE,
+	.flags = CHK_F_MAIN_OPTIONS | CHK_F_STORE,
+	.states = CHK_ST_RCPT | CHK_ST_DATA | CHK_ST_EOM | CHK_ST_NONE,
+	.options = wl_options,
+	.conf_size = sizeof(struct wl_conf),
+	.conf_init = wl_conf_init,
+	.conf_copy = wl_conf_copy,
+	.conf_free = wl_conf_free,
+	.setup = wl_setup,
+	.start = wl_start,
+	.cancel = wl_cancel,
+};
