@@ -391,6 +391,9 @@ checks:
         decisive: true
         codes:
           - { code: "127.0.[0..255].3", weight: -5, label: high trust }
+  whitelist:
+    entries:
+      - { recipient: l3@our.example, sender: "@friend.example" }
 """
 
 
@@ -416,6 +419,13 @@ class Lists(PostfixTest):
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
         self.pd.wait_log(r"decision action=DUNNO .*client=192\.0\.2\.8 .*"
                          r"dnsbl:pass-5")
+        # Issue 13: the recipient trusts the sender: its mail from the
+        # listed client is delivered.
+        out = self.swaks("192.0.2.7", "a@friend.example", "l3@our.example",
+                         name="mail.friend.example")
+        self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
+        self.pd.wait_log(r"rule=whitelist:l3@our\.example<-@friend\.example "
+                         r"client=192\.0\.2\.7 ")
 
 
 if __name__ == "__main__":
