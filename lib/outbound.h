@@ -17,6 +17,11 @@
 #include <stdint.h>
 
 #define OUTBOUND_TABLE "outbound"
+/*
+ * The record of when the table began (value: the time, 8 bytes): the
+ * history backscatter detection needs. No address key looks like it.
+ */
+#define OUTBOUND_SINCE "m\0since"
 
 /*
  * outbound_key - the key of a sender's record (rcpt NULL) or of a

@@ -39,6 +39,7 @@
 #include "greylist.h"
 #include "import.h"
 #include "log.h"
+#include "backscatter.h"
 #include "outbound.h"
 #include "store.h"
 #include "xalloc.h"
@@ -68,6 +69,9 @@ usage(int status)
 	    "  awl list [--json]\n"
 	    "  awl add --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
 	    "  awl delete --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
+	    "  backscatter list [--json]\n"
+	    "  backscatter block IP [--for DURATION]\n"
+	    "  backscatter unblock IP\n"
 	    "  whitelist add|delete --recipient ADDR|@DOMAIN --sender "
 	    "ADDR|@DOMAIN\n"
 	    "  whitelist list [--json]\n"
@@ -1031,6 +1035,142 @@ stat_row(void *arg, const struct store_rec *r)
 		s->newest = last;
 }
 
+/* backscatter: hits and blocks (lib/backscatter.h) */
+struct bs_walk {
+	bool json;
+};
+
+/* bs_row - store_row_fn for backscatter list */
+static void
+bs_row(void *arg, const struct store_rec *r)
+{
+	struct bs_walk *w = arg;
+	const char *k = r->key;
+	char addr[64], t1[32], t2[32], t3[32];
+	struct bs_rec b;
+
+	if (r->klen < 3 || r->klen - 2 >= sizeof(addr) || k[0] != 'h' ||
+	    k[1] != '\0' || !bs_rec_decode(r->val, r->vlen, &b))
+		return;
+	memcpy(addr, k + 2, r->klen - 2);
+	addr[r->klen - 2] = '\0';
+	if (w->json) {
+		printf("{\"client\":\"%s\",\"hits\":%u,\"first_hit\":%s%s%s,"
+		    "\"last_hit\":%s%s%s,\"blocked_until\":%s%s%s,"
+		    "\"recipients\":", addr, b.hits,
+		    b.first ? "\"" : "", b.first ? iso(b.first, t1,
+		    sizeof(t1)) : "null", b.first ? "\"" : "",
+		    b.last ? "\"" : "", b.last ? iso(b.last, t2,
+		    sizeof(t2)) : "null", b.last ? "\"" : "",
+		    b.until > now ? "\"" : "", b.until > now ? iso(b.until, t3,
+		    sizeof(t3)) : "null", b.until > now ? "\"" : "");
+		json_str(stdout, b.rcpts);
+		printf("}\n");
+		return;
+	}
+	printf("%-40s %5u %-20s %-20s %s\n", addr, b.hits,
+	    iso(b.last, t1, sizeof(t1)), b.until > now ? iso(b.until, t2,
+	    sizeof(t2)) : "-", b.rcpts);
+}
+
+/*
+ * backscatter_cmd - list [--json], block IP [--for DURATION] (4d),
+ * unblock IP
+ */
+static int
+backscatter_cmd(int argc, char **argv)
+{
+	enum { O_JSON = 256, O_FOR };
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "for", required_argument, NULL, O_FOR },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *target = NULL;
+	bool json = false;
+	uint64_t ms = 4ull * 86400 * 1000;
+	struct ipaddr ip;
+	struct why why;
+	char key[64], text[ADDR_STRLEN];
+	size_t klen;
+	int ch, rc;
+
+	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "block") &&
+	    strcmp(argv[1], "unblock")))
+		bad("backscatter: needs list, block or unblock");
+	sub = argv[1];
+	/* The address may come first: block IP --for 2d. */
+	if (argc > 2 && argv[2][0] != '-') {
+		target = argv[2];
+		optind = 3;
+	} else {
+		optind = 2;
+	}
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_JSON:
+			json = true;
+			break;
+		case O_FOR:
+			if (cfg_parse_duration(optarg, &ms, &why) < 0 ||
+			    ms < 1000 || ms > 365ull * 86400 * 1000)
+				bad("--for: \"%s\" is no duration of 1s to 365d",
+				    optarg);
+			break;
+		default:
+			bad("backscatter %s: unknown option (see policyctl "
+			    "--help)", sub);
+		}
+	}
+	open_store();
+	if (strcmp(sub, "list") == 0) {
+		struct bs_walk w = { json };
+
+		if (optind != argc || target != NULL)
+			bad("backscatter list: unexpected argument \"%s\"",
+			    target ? target : argv[optind]);
+		if (!json)
+			printf("%-40s %5s %-20s %-20s %s\n", "CLIENT", "HITS",
+			    "LAST_HIT", "BLOCKED_UNTIL", "RECIPIENTS");
+		each_batch(BS_TABLE, NULL, bs_row, &w);
+		return 0;
+	}
+	if (target == NULL && optind + 1 == argc)
+		target = argv[optind++];
+	if (target == NULL || optind != argc || addr_parse(target, &ip) < 0)
+		bad("backscatter %s: needs one IP address", sub);
+	addr_format(&ip, text, sizeof(text));
+	klen = bs_key(key, sizeof(key), text);
+	{
+		struct store_waiter w;
+		unsigned char v[STORE_VAL_MAX];
+		struct bs_rec b;
+		struct store_rec r = { key, klen, v, 0, 0 };
+
+		store_waiter_init(&w, &ctl_loop);
+		if (strcmp(sub, "block") == 0) {
+			memset(&b, 0, sizeof(b));
+			b.first = b.last = b.since = now;
+			b.until = now + (int64_t)(ms / 1000);
+			snprintf(b.rcpts, sizeof(b.rcpts), "(policyctl)");
+			r.vlen = bs_rec_encode(&b, v);
+			r.expires = b.until + 86400;
+			rc = st->ops->put(st, BS_TABLE, &r, 1, NULL, NULL,
+			    &w.call);
+		} else {
+			rc = st->ops->del(st, BS_TABLE, key, klen, &w.call);
+		}
+		rc = store_wait(&w, rc);
+		if (rc == STORE_NOTFOUND)
+			die("backscatter unblock: %s has no record", text);
+		if (rc < 0)
+			die("%s", w.reply.why.text);
+	}
+	printf("%s %s\n", strcmp(sub, "block") == 0 ? "blocked" : "unblocked",
+	    text);
+	return 0;
+}
+
 /* whitelist: per-recipient sender entries (lib/checks/whitelist.c) */
 static char *
 wl_norm(const char *opt, const char *s)
@@ -1446,6 +1586,8 @@ main(int argc, char **argv)
 		rc = awl_cmd(argc, argv);
 	} else if (strcmp(cmd, "stats") == 0) {
 		rc = stats_cmd(argc, argv);
+	} else if (strcmp(cmd, "backscatter") == 0) {
+		rc = backscatter_cmd(argc, argv);
 	} else if (strcmp(cmd, "whitelist") == 0) {
 		rc = whitelist_cmd(argc, argv);
 	} else if (strcmp(cmd, "outbound") == 0) {

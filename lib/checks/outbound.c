@@ -60,6 +60,15 @@ written(void *arg, const struct store_reply *r)
 	(void)r;
 }
 
+/* keep_since - store_merge_fn: the first "since" stays, the rest replace */
+static bool
+keep_since(void *arg, const struct store_rec *old, struct store_rec *out)
+{
+	(void)arg;
+	return !(old != NULL && out->klen == sizeof(OUTBOUND_SINCE) - 1 &&
+	    memcmp(out->key, OUTBOUND_SINCE, out->klen) == 0);
+}
+
 static void
 ob_start(struct chk_run *run)
 {
@@ -68,7 +77,7 @@ ob_start(struct chk_run *run)
 	struct store *st = store_get(chk_store(run));
 	char ks[STORE_KEY_MAX], kr[STORE_KEY_MAX];
 	unsigned char val[8];
-	struct store_rec recs[2];
+	struct store_rec recs[3];
 	struct store_reply out;
 	int64_t now = chk_now(run);
 	size_t ls, lr;
@@ -97,8 +106,11 @@ ob_start(struct chk_run *run)
 	store_put_u64(val, (uint64_t)now);
 	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep };
 	recs[1] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
+	/* When the history began: written once, kept (never expires). */
+	recs[2] = (struct store_rec){ OUTBOUND_SINCE,
+		sizeof(OUTBOUND_SINCE) - 1, val, sizeof(val), 0 };
 	/* The store copies what it keeps; the reply does not wait. */
-	rc = st->ops->put(st, OUTBOUND_TABLE, recs, 2, NULL, NULL,
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs, 3, keep_since, NULL,
 	    &(struct store_call){ .budget_ms = 10000, .done = written,
 		.out = &out });
 	if (rc < 0)

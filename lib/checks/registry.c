@@ -20,6 +20,7 @@ extern const struct chk_ops chk_dnsbl_ops;
 extern const struct chk_ops chk_greylist_ops;
 extern const struct chk_ops chk_outbound_ops;
 extern const struct chk_ops chk_whitelist_ops;
+extern const struct chk_ops chk_backscatter_ops;
 
 const struct chk_ops *const chk_registry[] = {
 	&chk_helo_ops, /* no DNS */
@@ -33,6 +34,7 @@ const struct chk_ops *const chk_registry[] = {
 	&chk_spf_ops, /* the slowest */
 	&chk_greylist_ops, /* a state module: after the checks */
 	&chk_outbound_ops, /* our users' mail, once accepted */
+	&chk_backscatter_ops, /* PRE: a block refuses before anything */
 	&chk_whitelist_ops, /* PRE: before any check */
 };
 

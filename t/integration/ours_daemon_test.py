@@ -20,6 +20,7 @@ checks:
   greylist: { delay: 1m }
   outbound: {}
   whitelist: {}
+  backscatter: { contact: postmaster@our.example }
 """
 
 
@@ -96,6 +97,41 @@ class Ours(DaemonTest):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn('--recipient: "alice" is neither an address nor '
                       '@domain', r.stderr)
+
+    def test_backscatter_block_from_policyctl_and_warm_up(self):
+        d = self.daemon(POLICY)
+        s = d.connect()
+        # A fresh store has no outbound history: a bounce is no hit.
+        s.sendall(request(protocol_state="DATA", client_address="192.0.2.66",
+                          sender="", recipient="nobody@our.example",
+                          recipient_count="1"))
+        self.assertEqual(read_replies(s, 1)[0], "DUNNO")
+        d.wait_log(r"backscatter: no outbound history yet: detection "
+                   r"starts bounce_window after")
+        out = self.ctl(d, "backscatter", "block", "192.0.2.66", "--for",
+                       "2d")
+        self.assertIn("blocked 192.0.2.66", out)
+        reply = self.ask(s, client_address="192.0.2.66",
+                         sender="a@x.example", recipient="alice@our.example")
+        self.assertRegex(reply, r"^554 5\.7\.1 Service unavailable; client "
+                         r"192\.0\.2\.66 is blocked since .* UTC until .* "
+                         r"UTC because it sent us bounces for mail we never "
+                         r"sent \(backscatter\).*contact "
+                         r"postmaster@our\.example")
+        # The postmaster can still be reached (greylisted like anyone).
+        self.assertTrue(self.ask(s, client_address="192.0.2.66",
+                                 sender="a@x.example",
+                                 recipient="postmaster@our.example")
+                        .startswith("DEFER_IF_PERMIT 4.7.1 Greylisted"))
+        rows = [json.loads(l) for l in
+                self.ctl(d, "backscatter", "list", "--json").splitlines()]
+        self.assertEqual(rows[0]["client"], "192.0.2.66")
+        self.assertIsNotNone(rows[0]["blocked_until"])
+        self.ctl(d, "backscatter", "unblock", "192.0.2.66")
+        self.assertTrue(self.ask(s, client_address="192.0.2.66",
+                                 sender="a@x.example",
+                                 recipient="alice@our.example").startswith(
+                                     "DEFER_IF_PERMIT"))
 
 
 if __name__ == "__main__":

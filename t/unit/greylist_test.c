@@ -893,6 +893,102 @@ test_greylist_whitelist_bypasses_greylisting_and_scores(void **state)
 	cfg_unref(cfgr);
 }
 
+/* bs - one request for the backscatter test: state, client, sender, rcpt */
+static const char *
+bs(struct fixture *f, struct cfg *cfg, struct pipeline_env *env, int64_t t,
+    const char *state, const char *client, const char *sender,
+    const char *rcpt, const char *count, const char **rule)
+{
+	const char *attrs[] = { "protocol_state", state, "client_address",
+		client, "sender", sender, "recipient", rcpt,
+		"recipient_count", count, NULL };
+
+	if (count == NULL)
+		attrs[8] = NULL;
+	return ask(f, cfg, env, t, rule, attrs);
+}
+
+/*
+ * Backscatter with a fake clock: nobody is blocked while the outbound
+ * history is shorter than bounce_window; a bounce to a user who sent
+ * mail passes; a probe at RCPT and a tagged recipient are no hits; a
+ * bounce at DATA to a user who sent nothing blocks the client for 4
+ * days at every state, but for postmaster@; a shared platform's client
+ * only for bounces; a bounce to two recipients is refused.
+ */
+static void
+test_greylist_backscatter_block(void **state)
+{
+	static const char policy[] =
+	    "checks:\n  outbound: {}\n"
+	    "  backscatter:\n    contact: postmaster@our.example\n"
+	    "    shared_platforms: [198.51.100.0/24]\n";
+	static const char *const alice[] = { "client_address", "203.0.113.9",
+		"sasl_username", "alice", "sender", "alice@our.example",
+		"recipient", "bob@remote.example", NULL };
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule, *a;
+	const char *bad = "192.0.2.66", *pool = "198.51.100.5";
+	int64_t t = T0;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	/* A fresh store: no history, no hits. */
+	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
+	    "nobody@our.example", "1", &rule), "DUNNO");
+	assert_string_equal(ask(f, cfg, &env, t, &rule, alice), "DUNNO");
+	t += 8 * 86400; /* the history is a week and a day old */
+	assert_string_equal(ask(f, cfg, &env, t, &rule, alice), "DUNNO");
+	/* A real bounce: alice sent mail lately. */
+	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
+	    "alice@our.example", "1", &rule), "DUNNO");
+	/* A sender-verification probe stops at RCPT: no hit. */
+	assert_string_equal(bs(f, cfg, &env, t, "RCPT", bad, "",
+	    "nobody@our.example", NULL, &rule), "DUNNO");
+	/* Our own BATV tag: no hit. */
+	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
+	    "prvs=0123abcd=nobody@our.example", "1", &rule), "DUNNO");
+	assert_string_equal(bs(f, cfg, &env, t, "RCPT", bad, "a@x.example",
+	    "alice@our.example", NULL, &rule), "DUNNO");
+	/* Backscatter: the first hit blocks (threshold 1). */
+	a = bs(f, cfg, &env, t, "DATA", bad, "", "nobody@our.example", "1",
+	    &rule);
+	assert_non_null(strstr(a, "554 5.7.1 Service unavailable; client "
+	    "192.0.2.66 is blocked since 2023-11-22 22:13 UTC until "
+	    "2023-11-26 22:13 UTC because it sent us bounces for mail we "
+	    "never sent (backscatter)"));
+	assert_non_null(strstr(a, "contact postmaster@our.example"));
+	assert_string_equal(rule, "backscatter:blocked(hits=1)");
+	/* Every contact is refused now, at every state, but postmaster@. */
+	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "CONNECT", bad, NULL,
+	    NULL, NULL, &rule), "554 5.7.1"));
+	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", bad,
+	    "a@x.example", "alice@our.example", NULL, &rule), "554 5.7.1"));
+	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", bad,
+	    "a@x.example", "postmaster@our.example", NULL, &rule), "DUNNO");
+	/* Four days later it is over. */
+	assert_string_equal(bs(f, cfg, &env, t + 4 * 86400 + 1, "RCPT", bad,
+	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
+	/* A shared platform's address: only its bounces are refused. */
+	assert_non_null(strstr(bs(f, cfg, &env, t, "DATA", pool, "",
+	    "nobody@our.example", "1", &rule), "554 5.7.1"));
+	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", pool,
+	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
+	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", pool, "",
+	    "alice@our.example", NULL, &rule), "554 5.7.1"));
+	/* A bounce to two recipients. */
+	assert_non_null(strstr(bs(f, cfg, &env, t, "DATA", "192.0.2.77", "",
+	    "", "2", &rule), "554 5.7.1 A delivery status notification"));
+	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
 int
 main(void)
 {
@@ -913,6 +1009,7 @@ main(void)
 		BOTH(test_greylist_reply_from_correspondent_skips_delay),
 		BOTH(test_greylist_correspondents_off),
 		BOTH(test_greylist_whitelist_bypasses_greylisting_and_scores),
+		BOTH(test_greylist_backscatter_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
