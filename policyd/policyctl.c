@@ -261,6 +261,7 @@ check_cmd(int argc, char **argv)
 	const char *attrs[PA_COUNT] = { 0 };
 	struct check_result r = { 0 };
 	struct pipeline_env env = { .dry = true };
+	static struct store_handle check_store;
 	struct arena *a = arena_new();
 	char reply[PROTO_REPLY_SIZE];
 	struct proto_parser pp;
@@ -358,6 +359,17 @@ check_cmd(int argc, char **argv)
 	    (dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
 		fprintf(stderr, "policyctl: dns: %s\n", why.text);
 	pipeline_init(&(struct chk_ctx){ .loop = &loop, .dns = dns });
+	/* Blocks and whitelist entries are the store's: read, never written
+	 * (the run is dry). No state directory yet: none of them. */
+	{
+		struct stat sb;
+
+		if (cfg_needs_store(cfg) && stat(cfg->state_dir, &sb) == 0) {
+			open_store();
+			check_store.st = st;
+			env.store = &check_store;
+		}
+	}
 	env.hostname = cfg->hostname ? cfg->hostname : "policyctl";
 	env.now = now;
 	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
@@ -1475,6 +1487,58 @@ list_stats(bool json)
 	}
 }
 
+struct count_walk {
+	uint64_t records, blocked, hits;
+	bool backscatter;
+};
+
+/* count_row - store_row_fn: records, and for backscatter blocks and hits */
+static void
+count_row(void *arg, const struct store_rec *r)
+{
+	struct count_walk *w = arg;
+	struct bs_rec b;
+
+	w->records++;
+	if (w->backscatter && bs_rec_decode(r->val, r->vlen, &b)) {
+		w->hits += b.hits;
+		if (b.until > now)
+			w->blocked++;
+	}
+}
+
+/* feature_stats - the backscatter, whitelist and outbound tables */
+static void
+feature_stats(bool json)
+{
+	static const char *const names[] = { BS_TABLE, "whitelist",
+		OUTBOUND_TABLE };
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++) {
+		struct count_walk w = { 0, 0, 0, i == 0 };
+
+		each_batch(names[i], NULL, count_row, &w);
+		if (json && i == 0)
+			printf("{\"table\":\"%s\",\"records\":%llu,"
+			    "\"blocked\":%llu,\"hits\":%llu}\n", names[i],
+			    (unsigned long long)w.records,
+			    (unsigned long long)w.blocked,
+			    (unsigned long long)w.hits);
+		else if (json)
+			printf("{\"table\":\"%s\",\"records\":%llu}\n",
+			    names[i], (unsigned long long)w.records);
+		else if (i == 0)
+			printf("%-11s %9llu   blocked now: %llu, hits: %llu\n",
+			    names[i], (unsigned long long)w.records,
+			    (unsigned long long)w.blocked,
+			    (unsigned long long)w.hits);
+		else
+			printf("%-11s %9llu\n", names[i],
+			    (unsigned long long)w.records);
+	}
+}
+
 /* stats_cmd - counts per table, oldest and newest */
 static int
 stats_cmd(int argc, char **argv)
@@ -1528,6 +1592,7 @@ stats_cmd(int argc, char **argv)
 			    iso(s.oldest, t1, sizeof(t1)),
 			    iso(s.newest, t2, sizeof(t2)));
 	}
+	feature_stats(json);
 	list_stats(json);
 	return 0;
 }

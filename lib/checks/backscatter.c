@@ -441,6 +441,10 @@ step_done(void *arg, const struct store_reply *r)
 			chk_done(run, CHK_NEUTRAL, "not blocked");
 			return;
 		}
+		if (chk_dry(run)) {
+			chk_done(run, CHK_NEUTRAL, "dry run: no hit counted");
+			return;
+		}
 		judge_bounce(run, b);
 		return;
 	case BS_SINCE:

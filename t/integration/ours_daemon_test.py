@@ -83,6 +83,11 @@ class Ours(DaemonTest):
         # No reload: the next request bypasses greylisting.
         self.assertEqual(self.ask(s, **mail), "DUNNO")
         d.wait_log(r"rule=whitelist:alice@our\.example<-@partner\.example ")
+        out = self.ctl(d, "check", "--client-address", "192.0.2.9",
+                       "--sender", "bob@partner.example", "--recipient",
+                       "alice@our.example")
+        self.assertIn("decided by: whitelist:alice@our.example<-"
+                      "@partner.example", out)
         rows = [json.loads(l) for l in
                 self.ctl(d, "whitelist", "list", "--json").splitlines()]
         self.assertEqual(rows, [{"recipient": "alice@our.example",
@@ -123,10 +128,21 @@ class Ours(DaemonTest):
                                  sender="a@x.example",
                                  recipient="postmaster@our.example")
                         .startswith("DEFER_IF_PERMIT 4.7.1 Greylisted"))
+        # policyctl check says why, from the same store.
+        out = self.ctl(d, "check", "--client-address", "192.0.2.66",
+                       "--sender", "a@x.example", "--recipient",
+                       "alice@our.example")
+        self.assertIn("decided by: backscatter:blocked(hits=0)", out)
+        self.assertRegex(out, r"reply: action=554 5\.7\.1 Service unavailable")
         rows = [json.loads(l) for l in
                 self.ctl(d, "backscatter", "list", "--json").splitlines()]
         self.assertEqual(rows[0]["client"], "192.0.2.66")
         self.assertIsNotNone(rows[0]["blocked_until"])
+        stats = {r["table"]: r for r in map(json.loads, self.ctl(
+            d, "stats", "--json").splitlines())}
+        self.assertEqual(stats["backscatter"]["blocked"], 1)
+        self.assertEqual(stats["backscatter"]["records"], 1)
+        self.assertIn("whitelist", stats)
         self.ctl(d, "backscatter", "unblock", "192.0.2.66")
         self.assertTrue(self.ask(s, client_address="192.0.2.66",
                                  sender="a@x.example",
