@@ -347,9 +347,13 @@ hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 	r.last = b->now;
 	r.hits++;
 	n = strlen(r.rcpts);
-	if (n + strlen(b->rcpt) + 2 < sizeof(r.rcpts))
-		snprintf(r.rcpts + n, sizeof(r.rcpts) - n, "%s%s", n ? " " : "",
-		    b->rcpt);
+	if (n + strlen(b->rcpt) + 2 < sizeof(r.rcpts)) {
+		size_t rl = strlen(b->rcpt);
+
+		if (n > 0)
+			r.rcpts[n++] = ' ';
+		memcpy(r.rcpts + n, b->rcpt, rl + 1);
+	}
 	b->blocked_now = false;
 	if (r.hits >= c->threshold && r.until <= b->now) {
 		r.since = b->now;
