@@ -394,6 +394,7 @@ checks:
   whitelist:
     entries:
       - { recipient: l3@our.example, sender: "@friend.example" }
+  backscatter: { contact: postmaster@our.example }
 """
 
 
@@ -426,6 +427,27 @@ class Lists(PostfixTest):
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
         self.pd.wait_log(r"rule=whitelist:l3@our\.example<-@friend\.example "
                          r"client=192\.0\.2\.7 ")
+
+    def test_blocked_backscatter_source_refused_postmaster_reachable(self):
+        """Issue 13: a client blocked for backscatter (here by policyctl:
+        a fresh run has no week of outbound history to judge bounces
+        by) is refused with since, until and whom to contact; mail to
+        postmaster@ still gets through."""
+        r = subprocess.run([os.environ.get("POLICYCTL", "policyctl"),
+                            "--config", self.pd.config_path, "--state-dir",
+                            self.pd.path("state"), "backscatter", "block",
+                            "192.0.2.99"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.refused("l4@our.example", r"^Service unavailable; client "
+                     r"192\.0\.2\.99 is blocked since \S+ \S+ UTC until "
+                     r"\S+ \S+ UTC because it sent us bounces for mail we "
+                     r"never sent \(backscatter\); .*contact "
+                     r"postmaster@our\.example", client="192.0.2.99",
+                     name="mail.bouncer.example", sender="")
+        out = self.swaks("192.0.2.99", "a@bouncer.example",
+                         "postmaster@our.example", name="mail.bouncer.example")
+        self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
 
 
 if __name__ == "__main__":

@@ -981,6 +981,25 @@ test_greylist_backscatter_block(void **state)
 	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
 	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", pool, "",
 	    "alice@our.example", NULL, &rule), "554 5.7.1"));
+	/* At END-OF-MESSAGE too; a verified name of a shared platform
+	 * (a suffix of shared_platform_names) is blocked for bounces only. */
+	{
+		const char *attrs[] = { "protocol_state", "END-OF-MESSAGE",
+			"client_address", "203.0.113.77", "client_name",
+			"mail-x.outbound.protection.outlook.com", "sender", "",
+			"recipient", "nobody@our.example", "recipient_count", "1",
+			NULL };
+		const char *later[] = { "protocol_state", "RCPT",
+			"client_address", "203.0.113.77", "client_name",
+			"mail-x.outbound.protection.outlook.com", "sender",
+			"a@x.example", "recipient", "alice@our.example", NULL };
+
+		assert_non_null(strstr(ask(f, cfg, &env, t, &rule, attrs),
+		    "554 5.7.1 Service unavailable; client 203.0.113.77 is "
+		    "blocked"));
+		assert_string_equal(ask(f, cfg, &env, t + 60, &rule, later),
+		    "DUNNO");
+	}
 	/* A bounce to two recipients. */
 	assert_non_null(strstr(bs(f, cfg, &env, t, "DATA", "192.0.2.77", "",
 	    "", "2", &rule), "554 5.7.1 A delivery status notification"));
