@@ -4,6 +4,7 @@
  * writes (gl_judge), sender normalization, the records' codec.
  */
 #include "greylist.h"
+#include "outbound.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -341,6 +342,7 @@ gl_table(enum gl_rec r)
 		[GL_REC_CLIENT] = GL_TABLE_CLIENT,
 		[GL_REC_DOMAIN] = GL_TABLE_DOMAIN,
 		[GL_REC_TRIPLET] = GL_TABLE_TRIPLET,
+		[GL_REC_CORRESPONDENT] = OUTBOUND_TABLE,
 	};
 
 	return (unsigned)r < GL_NRECS ? names[r] : "?";
@@ -412,6 +414,18 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* A reply to our own users' mail (the outbound records' time). */
+	if (op->klen[GL_REC_CORRESPONDENT] > 0) {
+		rc = rd(arg, GL_REC_CORRESPONDENT, v, &vlen, why);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 && vlen == 8 &&
+		    (int64_t)store_get_u64(v) >= now - l->max_age) {
+			res->status = GL_CORRESPONDENT;
+			return 0;
+		}
+		vlen = sizeof(v);
+	}
 	/* The auto-whitelists decide first. */
 	if ((rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
 		return rc;

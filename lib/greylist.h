@@ -57,6 +57,7 @@ enum gl_status {
 	GL_AWL_CLIENT, /* client network whitelisted */
 	GL_AWL_DOMAIN, /* network + sender domain whitelisted */
 	GL_SKIP,       /* not greylisted: no client address or recipient */
+	GL_CORRESPONDENT, /* the recipient wrote to the sender lately */
 };
 
 struct gl_result {
@@ -72,8 +73,13 @@ struct gl_result {
 
 #define GL_KEY_MAX 1024 /* longest key (the store's too) */
 
-/* The records one request touches, in the order they are read. */
-enum gl_rec { GL_REC_CLIENT, GL_REC_DOMAIN, GL_REC_TRIPLET, GL_NRECS };
+/*
+ * The records one request touches. CORRESPONDENT (outbound.h: the
+ * recipient's record of writing to the sender; read only, first, when
+ * its key is set) makes a reply to our own users' mail pass at once.
+ */
+enum gl_rec { GL_REC_CLIENT, GL_REC_DOMAIN, GL_REC_TRIPLET,
+	GL_REC_CORRESPONDENT, GL_NRECS };
 
 /* The settings a judgement uses: copied into each operation. */
 struct gl_limits {

@@ -244,6 +244,9 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 	switch (res->status) {
 	case GL_SKIP:
 		return;
+	case GL_CORRESPONDENT:
+		v->rule = "greylist:correspondent";
+		return;
 	case GL_NEW:
 	case GL_EARLY:
 		v->action = arena_printf(a, "DEFER_IF_PERMIT 4.7.1 %s",
@@ -301,10 +304,7 @@ struct gl_run {
 	struct store *st;     /* the store asked */
 	struct store_op *op;  /* under way; NULL once done */
 	const char *pool;
-	bool asking;          /* the correspondent's record, not the triplet */
 };
-
-static void triplet(struct chk_run *run);
 
 /* stored - the store's reply: the verdict, or on_error */
 static void
@@ -323,30 +323,6 @@ stored(struct chk_run *run, const struct store_reply *r)
 	chk_done(run, CHK_PASS, "greylisted");
 }
 
-/*
- * answered - the correspondent's record: our user (the recipient) wrote
- * to this sender within max_age, so this is a reply; else the triplet.
- * Store trouble is the triplet's trouble (on_error).
- */
-static void
-answered(struct chk_run *run, const struct store_reply *r)
-{
-	int64_t max_age = chk_cfg(run)->greylist.max_age;
-
-	if (r->rc < 0) {
-		stored(run, r);
-		return;
-	}
-	if (r->rc == 0 && r->vlen == 8 &&
-	    (int64_t)store_get_u64(r->val) >= chk_now(run) - max_age) {
-		chk_store_report(run, 0, NULL);
-		chk_verdict(run)->rule = "greylist:correspondent";
-		chk_done(run, CHK_PASS, "a correspondent of the recipient");
-		return;
-	}
-	triplet(run);
-}
-
 /* gl_done - store_done_fn: the reply came later */
 static void
 gl_done(void *arg, const struct store_reply *r)
@@ -355,67 +331,7 @@ gl_done(void *arg, const struct store_reply *r)
 	struct gl_run *g = *chk_state(run);
 
 	g->op = NULL;
-	if (g->asking) {
-		g->asking = false;
-		answered(run, r);
-	} else {
-		stored(run, r);
-	}
-}
-
-/* triplet - the triplet's judgement by the store */
-static void
-triplet(struct chk_run *run)
-{
-	struct gl_run *g = *chk_state(run);
-	struct store_reply reply;
-	struct store_call call;
-	struct gl_op op;
-	int rc;
-
-	if (!greylist_op(&chk_cfg(run)->greylist, chk_req(run), g->pool,
-	    chk_now(run), &op)) {
-		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
-		return;
-	}
-	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
-	if ((rc = g->st->ops->greylist(g->st, &op, &call)) == 0)
-		return; /* the store answers later */
-	if (rc < 0)
-		reply.rc = rc;
-	stored(run, &reply);
-}
-
-/* correspondent - ask whether the recipient wrote to the sender */
-static void
-correspondent(struct chk_run *run)
-{
-	const struct req *req = chk_req(run);
-	struct gl_run *g = *chk_state(run);
-	struct store_reply reply;
-	struct store_call call;
-	char key[STORE_KEY_MAX];
-	size_t klen;
-	int rc;
-
-	klen = req->rcpt.full && req->sender.full && !req->sender.is_null
-	    ? outbound_key(key, sizeof(key), req->rcpt.full, req->sender.full)
-	    : 0;
-	if (klen == 0) {
-		triplet(run);
-		return;
-	}
-	g->asking = true;
-	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
-	if ((rc = g->st->ops->get(g->st, OUTBOUND_TABLE, key, klen,
-	    &call)) == 0)
-		return; /* later */
-	g->asking = false;
-	if (rc < 0)
-		reply.rc = rc;
-	answered(run, &reply);
+	stored(run, r);
 }
 
 /* gl_start - greylist the request, if it is to be */
@@ -423,9 +339,13 @@ static void
 gl_start(struct chk_run *run)
 {
 	const struct cfg *cfg = chk_cfg(run);
+	const struct req *req = chk_req(run);
 	struct store *st = store_get(chk_store(run));
+	struct store_reply reply;
+	struct store_call call;
 	struct gl_run *g;
-	int score, reject, greylist;
+	struct gl_op op;
+	int score, reject, greylist, rc;
 
 	chk_scores(run, &score, &reject, &greylist);
 	if (!cfg->greylist.enabled || score < greylist) {
@@ -449,10 +369,23 @@ gl_start(struct chk_run *run)
 	g->st = st;
 	g->pool = pick_pool(run);
 	*chk_state(run) = g;
-	if (cfg->greylist.correspondents)
-		correspondent(run);
-	else
-		triplet(run);
+	if (!greylist_op(&cfg->greylist, req, g->pool, chk_now(run), &op)) {
+		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
+		return;
+	}
+	/* A reply to our users' mail passes: the store looks first. */
+	if (cfg->greylist.correspondents && req->sender.full != NULL &&
+	    !req->sender.is_null)
+		op.klen[GL_REC_CORRESPONDENT] = outbound_key(
+		    op.key[GL_REC_CORRESPONDENT], GL_KEY_MAX, req->rcpt.full,
+		    req->sender.full);
+	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
+	if ((rc = st->ops->greylist(st, &op, &call)) == 0)
+		return; /* the store answers later */
+	if (rc < 0)
+		reply.rc = rc;
+	stored(run, &reply);
 }
 
 /* gl_cancel - the deadline, or the client left: let the store's work go */
