@@ -12,7 +12,11 @@
  *   slow    never answers by itself (a 10 s timer): the deadline, and its
  *           on_tempfail;
  *   stamp   a state module that finishes later (CHK_F_OUR_USERS), reading
- *           what the checks verified.
+ *           what the checks verified;
+ *   gate    a PRE module that answers later: a block for the sender
+ *           blocked@x.example (chk_decide), a whitelist entry for
+ *           trusted@x.example (chk_set_bypass; listed is bypassed), and
+ *           for HELO gatestall.example nothing before the deadline.
  *
  * Each check counts its timers, so a test can see that what was
  * cancelled stopped.
@@ -290,6 +294,41 @@ stamp_cancel(struct chk_run *run)
 		chk_verdict(run)->rule = "stamp:late";
 }
 
+/* gate: a PRE module */
+static void
+gate_fire(struct chk_run *run)
+{
+	const char *sender = chk_req(run)->sender.full;
+
+	if (sender != NULL && strcmp(sender, "blocked@x.example") == 0) {
+		chk_decide(run, "554 5.7.1 gated", "gate:blocked");
+		chk_done(run, CHK_FAIL, "blocked");
+		return;
+	}
+	if (sender != NULL && strcmp(sender, "trusted@x.example") == 0)
+		chk_set_bypass(run, CHK_BYPASS_ALWAYS, "gate:trusted");
+	chk_done(run, CHK_NEUTRAL, "looked");
+}
+
+/* gate_init - its loop, for its timer; not among the counted checks */
+static void *
+gate_init(const struct chk_ctx *ctx)
+{
+	static struct proc pr;
+
+	pr.loop = ctx->loop;
+	return &pr;
+}
+
+static void
+gate_start(struct chk_run *run)
+{
+	const char *helo = chk_req(run)->helo;
+
+	tick(run, helo && strcmp(helo, "gatestall.example") == 0 ? 10000 : 20,
+	    gate_fire);
+}
+
 static const struct chk_ops deny_ops = { .name = "deny", .dsn = "5.7.1",
 	.text = "Go away ({reason})", .flags = CHK_F_EARLY,
 	.options = deny_options, .conf_size = sizeof(struct deny_conf),
@@ -300,6 +339,7 @@ static const struct chk_ops allow_ops = { .name = "allow", .dsn = "5.7.1",
 	.start = allow_start, .cancel = untick };
 static const struct chk_ops listed_ops = { .name = "listed",
 	.dsn = "5.7.1", .text = "{client} is on {list} ({code})",
+	.flags = CHK_F_BYPASSED,
 	.options = listed_options, .conf_size = sizeof(struct listed_conf),
 	.conf_init = listed_init, .conf_copy = listed_copy,
 	.setup = listed_setup, .start = listed_start };
@@ -310,10 +350,13 @@ static const struct chk_ops slow_ops = { .name = "slow", .dsn = "5.7.1",
 static const struct chk_ops stamp_ops = { .name = "stamp",
 	.kind = CHK_KIND_STATE, .flags = CHK_F_OUR_USERS, .init = init_proc,
 	.deinit = deinit_proc, .start = stamp_start, .cancel = stamp_cancel };
+static const struct chk_ops gate_ops = { .name = "gate",
+	.kind = CHK_KIND_PRE, .init = gate_init, .start = gate_start,
+	.cancel = untick };
 
 const struct chk_ops *const chk_registry[] = { &deny_ops, &allow_ops,
-	&listed_ops, &slow_ops, &stamp_ops };
-const unsigned chk_count = 5;
+	&listed_ops, &slow_ops, &stamp_ops, &gate_ops };
+const unsigned chk_count = 6;
 
 int
 chk_find(const char *name)
@@ -588,6 +631,40 @@ test_pipeline_our_users_and_state_deadline(void **state)
 	assert_true(o.ms < 2000);
 }
 
+/*
+ * PRE: a module that answers later runs before any check; its block is
+ * the verdict and no check runs; its whitelist entry bypasses a list's
+ * score; the deadline in PRE starts no check (they could not tell).
+ */
+static void
+test_pipeline_pre_stage(void **state)
+{
+	static const char policy[] = "scores: { reject: 2 }\ndeadline: 300ms\n"
+				     "checks:\n  listed: {}\n  gate: {}\n";
+	struct outcome o;
+
+	(void)state;
+	o = decide(policy, "192.0.2.1", "mx.example", "blocked@x.example",
+	    NULL);
+	assert_string_equal(o.action, "554 5.7.1 gated");
+	assert_string_equal(o.rule, "gate:blocked");
+	assert_string_equal(o.trace, ""); /* no check ran */
+	o = decide(policy, "192.0.2.1", "mx.example", "other@x.example", NULL);
+	assert_string_equal(o.rule, "score");
+	o = decide(policy, "192.0.2.1", "mx.example", "trusted@x.example",
+	    NULL);
+	assert_string_equal(o.action, "DUNNO");
+	assert_string_equal(o.rule, "gate:trusted");
+	assert_int_equal(o.score, 0);
+	o = decide(policy, "192.0.2.1", "gatestall.example", "other@x.example",
+	    NULL);
+	assert_non_null(strstr(o.reasons, "listed=no answer before the "
+					  "deadline"));
+	if (o.ms >= 1000)
+		fail_msg("the deadline in PRE took %llu ms",
+		    (unsigned long long)o.ms);
+}
+
 int
 main(void)
 {
@@ -603,6 +680,8 @@ main(void)
 		    test_pipeline_own_score_vars_and_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pipeline_on_tempfail_per_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_pre_stage, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pipeline_our_users_and_state_deadline, setup,
 		    teardown),
