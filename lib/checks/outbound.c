@@ -3,12 +3,15 @@
  * mail: for each accepted RCPT of a request from our users (logged in,
  * local_networks, local_contexts), when the local sender last sent and
  * when it last wrote to that recipient, in the store's outbound table
- * (outbound.h), kept for keep (35 days by default). It runs after the
+ * (outbound.h), kept for keep (35 days by default); recipients in
+ * local_domains are not recorded as correspondents. It runs after the
  * verdict, only when the mail is accepted, and never waits for the
  * store: the reply goes out while a store on a network still writes.
  */
 #include "chk.h"
 
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -19,10 +22,13 @@
 #include "xalloc.h"
 
 struct outbound_conf {
-	int64_t keep; /* seconds a record lives unless renewed */
+	int64_t keep;   /* seconds a record lives unless renewed */
+	char **local;   /* local_domains: recipients there are no
+			 * correspondents (lower-case) */
+	size_t nlocal;
 };
 
-static const char *const ob_options[] = { "keep", NULL };
+static const char *const ob_options[] = { "keep", "local_domains", NULL };
 
 static void
 ob_conf_init(void *conf)
@@ -30,16 +36,68 @@ ob_conf_init(void *conf)
 	((struct outbound_conf *)conf)->keep = 35 * 86400;
 }
 
-/* ob_setup - keep: DURATION */
+static void
+ob_conf_free(void *conf)
+{
+	struct outbound_conf *c = conf;
+	size_t i;
+
+	for (i = 0; i < c->nlocal; i++)
+		free(c->local[i]);
+	free(c->local);
+}
+
+static void
+ob_conf_copy(void *dst, const void *src)
+{
+	const struct outbound_conf *s = src;
+	struct outbound_conf *d = dst;
+	size_t i;
+
+	*d = *s;
+	d->local = s->nlocal ? xreallocarray(NULL, s->nlocal, sizeof(char *))
+			     : NULL;
+	for (i = 0; i < s->nlocal; i++)
+		d->local[i] = xstrdup(s->local[i]);
+}
+
+/* ob_setup - keep: DURATION, local_domains: [DOMAIN, ...] */
 static int
 ob_setup(struct cfg_parser *p, struct chk_policy *pol,
     struct cfg_node *const *v, void *conf)
 {
 	struct outbound_conf *c = conf;
+	size_t i;
+	char *q;
 
 	(void)pol;
-	return v[0] ? cfg_seconds(p, v[0], "outbound: keep", 86400,
-	    3650 * 86400LL, &c->keep) : 0;
+	if (v[0] && cfg_seconds(p, v[0], "outbound: keep", 86400,
+	    3650 * 86400LL, &c->keep) < 0)
+		return -1;
+	if (v[1] && cfg_strings(p, v[1], "outbound: local_domains",
+	    &c->local, &c->nlocal) < 0)
+		return -1;
+	for (i = 0; i < c->nlocal; i++)
+		for (q = c->local[i]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	return 0;
+}
+
+/* local - a recipient in one of our own domains (or below one) */
+static bool
+local(const struct outbound_conf *c, const char *domain)
+{
+	size_t i, dl = domain ? strlen(domain) : 0;
+
+	for (i = 0; dl > 0 && i < c->nlocal; i++) {
+		size_t ll = strlen(c->local[i]);
+
+		if (dl == ll ? strcmp(domain, c->local[i]) == 0
+		    : dl > ll && domain[dl - ll - 1] == '.' &&
+		    strcmp(domain + dl - ll, c->local[i]) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* accepted - the verdict lets the mail through */
@@ -105,12 +163,14 @@ ob_start(struct chk_run *run)
 	}
 	store_put_u64(val, (uint64_t)now);
 	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep };
-	recs[1] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
 	/* When the history began: written once, kept (never expires). */
-	recs[2] = (struct store_rec){ OUTBOUND_SINCE,
+	recs[1] = (struct store_rec){ OUTBOUND_SINCE,
 		sizeof(OUTBOUND_SINCE) - 1, val, sizeof(val), 0 };
+	/* A remote recipient is a correspondent; a local one is not. */
+	recs[2] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
 	/* The store copies what it keeps; the reply does not wait. */
-	rc = st->ops->put(st, OUTBOUND_TABLE, recs, 3, keep_since, NULL,
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs,
+	    local(c, req->rcpt.domain) ? 2 : 3, keep_since, NULL,
 	    &(struct store_call){ .budget_ms = 10000, .done = written,
 		.out = &out });
 	if (rc < 0)
@@ -127,6 +187,8 @@ const struct chk_ops chk_outbound_ops = {
 	.options = ob_options,
 	.conf_size = sizeof(struct outbound_conf),
 	.conf_init = ob_conf_init,
+	.conf_copy = ob_conf_copy,
+	.conf_free = ob_conf_free,
 	.setup = ob_setup,
 	.start = ob_start,
 };

@@ -729,7 +729,14 @@ test_greylist_reply_from_correspondent_skips_delay(void **state)
 	    "local_networks: [10.0.0.0/8]\n"
 	    "access:\n  - recipient: blocked@remote.example\n"
 	    "    action: REJECT 5.7.1 not that one\n"
-	    "checks:\n  greylist: { max_age: 10d }\n  outbound: {}\n";
+	    "checks:\n  greylist: { max_age: 10d }\n"
+	    "  outbound: { local_domains: [Our.example] }\n";
+	static const char *const alice_to_dave[] = { "client_address",
+		"203.0.113.9", "sasl_username", "alice", "sender",
+		"alice@our.example", "recipient", "dave@our.example", NULL };
+	static const char *const dave_from_outside[] = { "client_address",
+		"192.0.2.5", "sender", "dave@our.example", "recipient",
+		"alice@our.example", NULL };
 	static const char *const alice_out[] = { "client_address", "203.0.113.9",
 		"sasl_username", "alice", "sender", "Alice@Our.example",
 		"recipient", "bob@remote.example", NULL };
@@ -785,6 +792,12 @@ test_greylist_reply_from_correspondent_skips_delay(void **state)
 	    "DEFER_IF_PERMIT 4.7.1"));
 	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule,
 	    blocked_reply), "DEFER_IF_PERMIT 4.7.1"));
+	/* A local recipient is no correspondent: mail claiming to be
+	 * dave's, from outside, to alice is greylisted. */
+	assert_string_equal(ask(f, cfg, &env, T0 + 60, &rule, alice_to_dave),
+	    "DUNNO");
+	assert_non_null(strstr(ask(f, cfg, &env, T0 + 60, &rule,
+	    dave_from_outside), "DEFER_IF_PERMIT 4.7.1"));
 	/* Past max_age the reply waits like anyone's. */
 	assert_non_null(strstr(ask(f, cfg, &env, T0 + 11 * 86400, &rule,
 	    bob_reply), "DEFER_IF_PERMIT 4.7.1"));
