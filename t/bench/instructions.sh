@@ -6,7 +6,8 @@
 #   t/bench/instructions.sh [BUILD_DIR] [N] [identity|greylist]
 # identity (default): the identity.sh policy, every identity check and
 # SPF, DNS cached. greylist: greylisting alone, every request a new
-# triplet (a Berkeley DB write transaction).
+# triplet (a Berkeley DB write transaction). pre: greylist with the
+# shipped PRE modules too (backscatter, whitelist: their store reads).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
@@ -27,8 +28,18 @@ checks:
   greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
 POLICY
 	;;
+pre)
+	cat > "$tmp/policy.yaml" <<POLICY
+listen:
+  - inet: 127.0.0.1:0
+checks:
+  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
+  backscatter: {}
+  whitelist: {}
+POLICY
+	;;
 *)
-	echo "instructions.sh: mode is identity or greylist" >&2
+	echo "instructions.sh: mode is identity, greylist or pre" >&2
 	exit 2
 	;;
 esac
