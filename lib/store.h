@@ -98,6 +98,13 @@ struct store_rec {
 	int64_t expires; /* seconds since the epoch; 0: never */
 };
 
+/* A key to look up (get_first). */
+struct store_key {
+	const void *key;
+	size_t klen;
+};
+#define STORE_GET_MAX 8
+
 /*
  * Where a list or a flush goes on: opaque, the backend's own. A zeroed
  * cursor is the start of the table; end is set when nothing is left.
@@ -156,6 +163,14 @@ struct store_ops {
 	/* get - the record's value, length and expiry in the reply */
 	int (*get)(struct store *st, const char *table, const void *key,
 	    size_t klen, const struct store_call *c);
+	/*
+	 * get_first - the first of n keys (1 to STORE_GET_MAX) that has a
+	 * record, read in one step (a whitelist's candidates): reply.n its
+	 * index, and its value as get's; STORE_NOTFOUND if none has one
+	 */
+	int (*get_first)(struct store *st, const char *table,
+	    const struct store_key *keys, size_t n,
+	    const struct store_call *c);
 	/*
 	 * put - n records at once, atomically; merge NULL replaces what is
 	 * there. reply.n: records written.

@@ -590,6 +590,54 @@ bdb_get(struct store *pub, const char *name, const void *key, size_t klen,
 	return reply(c, rc, &c->out->why);
 }
 
+/* What a get_first asks. */
+struct first_txn {
+	struct table *tb;
+	const struct store_key *keys;
+	size_t n;
+	struct store_reply *out;
+};
+
+/* first_run - txn_fn of a get_first: the keys in turn */
+static int
+first_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	struct first_txn *x = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < x->n; i++) {
+		rc = rec_get(st, t, x->tb, x->keys[i].key, x->keys[i].klen, 0,
+		    x->out->val, &x->out->vlen, &x->out->expires, why);
+		if (rc != STORE_NOTFOUND) {
+			x->out->n = i;
+			return rc;
+		}
+	}
+	return STORE_NOTFOUND;
+}
+
+/* bdb_get_first - the first key of several with a record, one txn */
+static int
+bdb_get_first(struct store *pub, const char *name,
+    const struct store_key *keys, size_t n, const struct store_call *c)
+{
+	struct bdb *st = (struct bdb *)pub;
+	struct first_txn x = { .keys = keys, .n = n, .out = c->out };
+	int rc;
+
+	c->out->vlen = 0;
+	c->out->expires = 0;
+	c->out->n = 0;
+	if (n == 0 || n > STORE_GET_MAX) {
+		why_set(&c->out->why, "get_first of %zu keys", n);
+		return reply(c, STORE_ERROR, &c->out->why);
+	}
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+		rc = in_txn(st, first_run, NULL, &x, &c->out->why);
+	return reply(c, rc, &c->out->why);
+}
+
 /* put_reset - a put runs again: nothing written yet */
 static void
 put_reset(void *arg)
@@ -1096,6 +1144,7 @@ static const struct store_ops bdb_ops = {
 	.name = "bdb",
 	.greylist = bdb_greylist,
 	.get = bdb_get,
+	.get_first = bdb_get_first,
 	.put = bdb_put,
 	.del = bdb_del,
 	.list = bdb_list,

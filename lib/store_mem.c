@@ -50,7 +50,7 @@ struct mem {
 };
 
 enum op_kind { OP_GREYLIST, OP_GET, OP_PUT, OP_DEL, OP_LIST, OP_FLUSH,
-	OP_COUNT };
+	OP_COUNT, OP_GET_FIRST };
 
 /* An operation under way: copies of all it was given. */
 struct store_op {
@@ -299,6 +299,23 @@ run(struct store_op *op)
 		r->vlen = m->vlen;
 		r->expires = m->expires;
 		break;
+	case OP_GET_FIRST: {
+		size_t i;
+
+		r->rc = STORE_NOTFOUND;
+		for (i = 0; i < op->n; i++) {
+			if ((m = find(t, op->recs[i].key, op->recs[i].klen)) ==
+			    NULL)
+				continue;
+			memcpy(r->val, m->val, m->vlen);
+			r->vlen = m->vlen;
+			r->expires = m->expires;
+			r->n = i;
+			r->rc = 0;
+			break;
+		}
+		break;
+	}
 	case OP_PUT:
 		run_put(op, t);
 		break;
@@ -438,12 +455,11 @@ mem_get(struct store *pub, const char *table, const void *key, size_t klen,
 	return submit((struct mem *)pub, op, c);
 }
 
-/* mem_put - records (copied now), later */
-static int
-mem_put(struct store *pub, const char *table, const struct store_rec *recs,
-    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
+/* copy_recs - records into the operation; false if one is too big */
+static bool
+copy_recs(struct store_op *op, const struct store_rec *recs, size_t n,
+    const struct store_call *c)
 {
-	struct store_op *op = new_op(OP_PUT, table);
 	size_t i, total = 0, off = 0;
 
 	for (i = 0; i < n; i++) {
@@ -453,7 +469,7 @@ mem_put(struct store *pub, const char *table, const struct store_rec *recs,
 			    recs[i].klen, recs[i].vlen);
 			c->out->rc = STORE_ERROR;
 			free(op);
-			return STORE_ERROR;
+			return false;
 		}
 		total += recs[i].klen + recs[i].vlen;
 	}
@@ -469,8 +485,44 @@ mem_put(struct store *pub, const char *table, const struct store_rec *recs,
 		off += recs[i].vlen;
 	}
 	op->n = n;
+	return true;
+}
+
+/* mem_put - records (copied now), later */
+static int
+mem_put(struct store *pub, const char *table, const struct store_rec *recs,
+    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
+{
+	struct store_op *op = new_op(OP_PUT, table);
+
+	if (!copy_recs(op, recs, n, c))
+		return STORE_ERROR;
 	op->merge = merge;
 	op->arg = arg;
+	return submit((struct mem *)pub, op, c);
+}
+
+/* mem_get_first - the first of several keys with a record, later */
+static int
+mem_get_first(struct store *pub, const char *table,
+    const struct store_key *keys, size_t n, const struct store_call *c)
+{
+	struct store_rec recs[STORE_GET_MAX];
+	struct store_op *op;
+	size_t i;
+
+	if (n == 0 || n > STORE_GET_MAX) {
+		why_set(&c->out->why, "get_first of %zu keys", n);
+		c->out->rc = STORE_ERROR;
+		return STORE_ERROR;
+	}
+	for (i = 0; i < n; i++)
+		recs[i] = (struct store_rec){ keys[i].key, keys[i].klen, "", 0,
+			0 };
+	/* The keys are copied as a put's records are. */
+	op = new_op(OP_GET_FIRST, table);
+	if (!copy_recs(op, recs, n, c))
+		return STORE_ERROR;
 	return submit((struct mem *)pub, op, c);
 }
 
@@ -595,6 +647,7 @@ static const struct store_ops mem_ops = {
 	.name = "memory",
 	.greylist = mem_greylist,
 	.get = mem_get,
+	.get_first = mem_get_first,
 	.put = mem_put,
 	.del = mem_del,
 	.list = mem_list,

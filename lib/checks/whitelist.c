@@ -144,15 +144,16 @@ wl_setup(struct cfg_parser *p, struct chk_policy *pol,
 	return 0;
 }
 
-/* One request: the candidate keys, asked of the store in turn. */
+/* One request: the candidate keys, asked of the store in one step. */
 struct wl_run {
 	struct store *st;
 	struct store_op *op;
 	char rcpt[2][330], sender[2][330]; /* address, @domain */
-	unsigned k;                        /* the next of the four keys */
+	char keys[4][700];
+	struct store_key k[4];
+	unsigned which[4];                 /* k[i] is candidate which[i] */
+	size_t n;
 };
-
-static void ask_next(struct chk_run *run);
 
 /* found - an entry: the bypass, in the log as the entry */
 static void
@@ -173,8 +174,8 @@ got(void *arg, const struct store_reply *r)
 	struct wl_run *w = *chk_state(run);
 
 	w->op = NULL;
-	if (r->rc == 0) {
-		unsigned k = w->k - 1;
+	if (r->rc == 0 && r->n < w->n) {
+		unsigned k = w->which[r->n];
 
 		found(run, w->rcpt[k >> 1], w->sender[k & 1]);
 		return;
@@ -185,39 +186,42 @@ got(void *arg, const struct store_reply *r)
 		chk_done(run, CHK_TEMPFAIL, "%s", r->why.text);
 		return;
 	}
-	ask_next(run);
+	chk_done(run, CHK_NEUTRAL, "no entry");
 }
 
-/* ask_next - the next candidate key in the store, or no entry */
+/* ask - the four candidate keys (most specific first), in one read */
 static void
-ask_next(struct chk_run *run)
+ask(struct chk_run *run)
 {
 	struct wl_run *w = *chk_state(run);
 	struct store_reply reply;
-	char key[700];
+	unsigned k;
 	int rc;
 
-	while (w->k < 4) {
-		unsigned k = w->k++;
+	for (k = 0; k < 4; k++) {
 		const char *rc_ = w->rcpt[k >> 1], *s = w->sender[k & 1];
 		size_t rl = strlen(rc_), sl = strlen(s);
 
-		if (*rc_ == '\0' || *s == '\0' || rl + sl + 1 > sizeof(key))
+		if (*rc_ == '\0' || *s == '\0' || rl + sl + 1 > sizeof(w->keys[0]))
 			continue;
-		memcpy(key, rc_, rl);
-		key[rl] = '\0';
-		memcpy(key + rl + 1, s, sl);
-		rc = w->st->ops->get(w->st, WL_TABLE, key, rl + 1 + sl,
-		    &(struct store_call){ .budget_ms = chk_time_left_ms(run),
-			.done = got, .arg = run, .op = &w->op, .out = &reply });
-		if (rc == 0)
-			return; /* later */
-		if (rc < 0)
-			reply.rc = rc;
-		got(run, &reply);
+		memcpy(w->keys[w->n], rc_, rl);
+		w->keys[w->n][rl] = '\0';
+		memcpy(w->keys[w->n] + rl + 1, s, sl);
+		w->k[w->n] = (struct store_key){ w->keys[w->n], rl + 1 + sl };
+		w->which[w->n++] = k;
+	}
+	if (w->n == 0) {
+		chk_done(run, CHK_NEUTRAL, "no entry");
 		return;
 	}
-	chk_done(run, CHK_NEUTRAL, "no entry");
+	rc = w->st->ops->get_first(w->st, WL_TABLE, w->k, w->n,
+	    &(struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = got, .arg = run, .op = &w->op, .out = &reply });
+	if (rc == 0)
+		return; /* later */
+	if (rc < 0)
+		reply.rc = rc;
+	got(run, &reply);
 }
 
 /* fill - the address and its @domain, lower-cased */
@@ -266,7 +270,7 @@ wl_start(struct chk_run *run)
 		chk_done(run, CHK_NEUTRAL, "no store: the file's entries only");
 		return;
 	}
-	ask_next(run);
+	ask(run);
 }
 
 static void

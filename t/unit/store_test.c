@@ -145,6 +145,27 @@ verify_all(struct store *st)
 			fail_msg("verify %s: %s", names[i], why.text);
 }
 
+/* get_first: the first key of several that has a record, and its index */
+static void
+test_store_get_first(void **state)
+{
+	struct store *st = open_ok();
+	struct store_key k[3] = { { "none-1", 7 }, { "key-000003", 11 },
+		{ "key-000002", 11 } };
+
+	(void)state;
+	put_range(st, 0, 5);
+	assert_int_equal(store_wait(&w, st->ops->get_first(st, "greylist", k,
+			     3, call())), 0);
+	assert_int_equal(w.reply.n, 1);
+	assert_string_equal((const char *)w.reply.val, "value-3");
+	assert_int_equal(store_wait(&w, st->ops->get_first(st, "greylist", k,
+			     1, call())), STORE_NOTFOUND);
+	assert_int_equal(store_wait(&w, st->ops->get_first(st, "greylist", k,
+			     0, call())), STORE_ERROR);
+	st->ops->close(st);
+}
+
 static void
 test_store_reopen_keeps_records(void **state)
 {
@@ -644,6 +665,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_get_first, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_keeps_records,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
