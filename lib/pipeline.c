@@ -89,6 +89,7 @@ struct pipeline {
 	bool late;                     /* the deadline came in PRE */
 	enum chk_bypass bypass;        /* a whitelist entry, and its terms */
 	const char *bypass_why;
+	bool let_through;              /* combine() applied the entry */
 	unsigned pending;              /* checks without their result */
 	bool in_decide;                /* pipeline_decide() is on the stack */
 	bool advancing;                /* advance() is on the stack */
@@ -812,8 +813,13 @@ combine(struct pipeline *p)
 		bool ignored = r->res.status == CHK_TEMPFAIL &&
 		    r->res.result < 0 && tempfail_action(p, r) == CHK_TF_IGNORE;
 
-		/* A whitelist entry: the lists and every score do not count. */
-		if (bypass && (bypassed(p, r) || (acts && on == CHK_SCORE))) {
+		/*
+		 * A whitelist entry: the lists and every score do not count,
+		 * nor their "could not tell" (a score it skips cannot defer).
+		 */
+		bool skip = bypass && (bypassed(p, r) || on == CHK_SCORE);
+
+		if (skip) {
 			acts = false;
 			ignored = r->res.status == CHK_TEMPFAIL;
 		}
@@ -851,7 +857,7 @@ combine(struct pipeline *p)
 		}
 		/* A named TEMPFAIL result acts by its own policy below. */
 		if (r->res.status == CHK_TEMPFAIL && r->res.result < 0 &&
-		    tempfail == NULL && r->pol->on_fail != CHK_LOG &&
+		    tempfail == NULL && r->pol->on_fail != CHK_LOG && !skip &&
 		    tempfail_action(p, r) == CHK_TF_DEFER)
 			tempfail = r;
 		if (!acts)
@@ -931,8 +937,10 @@ combine(struct pipeline *p)
 		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
 		return;
 	}
-	if (bypass)
+	if (bypass) {
 		p->v.rule = p->bypass_why;
+		p->let_through = true;
+	}
 }
 
 static void end_checks(struct pipeline *p);
@@ -988,9 +996,7 @@ bypassed(const struct pipeline *p, const struct chk_run *r)
 static bool
 refused(const struct pipeline *p)
 {
-	if (p->bypass_why != NULL && p->v.rule == p->bypass_why)
-		return false; /* a whitelist entry let it through */
-	return strcmp(p->v.rule, "default") != 0;
+	return !p->let_through && strcmp(p->v.rule, "default") != 0;
 }
 
 /* pipeline_closed - the deadline timer is closed: free */

@@ -665,6 +665,28 @@ test_pipeline_pre_stage(void **state)
 		    (unsigned long long)o.ms);
 }
 
+/*
+ * A whitelisted request deferred when a scored check could not tell: a
+ * score the entry bypasses must not defer either.
+ */
+static void
+test_pipeline_whitelisted_not_deferred_by_a_scored_tempfail(void **state)
+{
+	static const char policy[] = "deadline: 200ms\nchecks:\n"
+				     "  slow: { on_fail: { score: 1 }, "
+				     "on_tempfail: defer }\n  gate: {}\n";
+	struct outcome o;
+
+	(void)state;
+	o = decide(policy, "192.0.2.1", "mx.example", "trusted@x.example",
+	    NULL);
+	assert_string_equal(o.action, "DUNNO");
+	assert_string_equal(o.rule, "gate:trusted");
+	/* Without the entry the same tempfail defers. */
+	o = decide(policy, "192.0.2.1", "mx.example", "other@x.example", NULL);
+	assert_non_null(strstr(o.action, "DEFER_IF_PERMIT 4.4.3"));
+}
+
 int
 main(void)
 {
@@ -682,6 +704,9 @@ main(void)
 		    test_pipeline_on_tempfail_per_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_pre_stage, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pipeline_whitelisted_not_deferred_by_a_scored_tempfail,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pipeline_our_users_and_state_deadline, setup,
 		    teardown),
