@@ -764,6 +764,14 @@ test_dnsbl_config_errors(void **state)
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
 		  "codes: [ { mask: 1.0.0.0 } ] }\n",
 		    "is not a mask" },
+		/* A mistake in a keyed list: the message names it without
+		 * the key (both ways of giving one). */
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: dq.test, "
+		  "key: " KEY ", weight: 1000 }\n",
+		    "dnsbl: dq.test: 1000 is out of range" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: " KEY
+		  ".zen.dq.spamhaus.net, codes: [ { code: 127.0.0.300 } ] }\n",
+		    "zen.dq.spamhaus.net: codes: code:" },
 	};
 	struct why why;
 	size_t i;
