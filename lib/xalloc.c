@@ -94,6 +94,24 @@ why_set(struct why *why, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* buf_printf - append at *off; what does not fit is cut */
+void
+buf_printf(char *buf, size_t size, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (size == 0 || *off + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, size - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		buf[*off] = '\0';
+	else
+		*off = *off + (size_t)n >= size ? size - 1 : *off + (size_t)n;
+}
+
 /* pd_panic - log a broken invariant and abort */
 void
 pd_panic(const char *file, int line, const char *fmt, ...)

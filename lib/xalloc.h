@@ -29,6 +29,13 @@ struct why {
 void why_set(struct why *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * buf_printf - append to the string in buf (size bytes in all) at *off,
+ * which moves on; what does not fit is cut, and *off stays below size
+ */
+void buf_printf(char *buf, size_t size, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* PD_PANIC - a broken invariant (our bug): log and abort for a core */
 #define PD_PANIC(...) pd_panic(__FILE__, __LINE__, __VA_ARGS__)
 void pd_panic(const char *file, int line, const char *fmt, ...)

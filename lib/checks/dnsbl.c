@@ -1297,12 +1297,9 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 		lab = item_label(l, it);
 		snprintf(code, sizeof(code), "%u.%u.%u.%u", it->code[0],
 		    it->code[1], it->code[2], it->code[3]);
-		ro += (size_t)snprintf(reason + ro, ro < sizeof(reason)
-			? sizeof(reason) - ro : 0, "%s%s at %s (%s%s%s)",
+		buf_printf(reason, sizeof(reason), &ro, "%s%s at %s (%s%s%s)",
 		    ro ? "; " : "", it->value, l->name, code, lab ? " " : "",
 		    lab ? lab : "");
-		if (ro >= sizeof(reason))
-			ro = sizeof(reason) - 1;
 		if (item_weight(l, it) < 0 || (l->nfilters == 0 && l->weight <
 		    0)) {
 			neg += w;
@@ -1321,20 +1318,15 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 			first_label = lab;
 			memcpy(first_code, code, sizeof(code));
 		}
-		lo += (size_t)snprintf(listed + lo, lo < sizeof(listed)
-			? sizeof(listed) - lo : 0, "%s%s is listed at %s",
+		buf_printf(listed, sizeof(listed), &lo, "%s%s is listed at %s",
 		    lo ? "; " : "", it->subject, l->name);
 		if (lab != NULL || it->txt != NULL)
-			lo += (size_t)snprintf(listed + lo, lo < sizeof(listed)
-				? sizeof(listed) - lo : 0, " (%s%s%s)",
+			buf_printf(listed, sizeof(listed), &lo, " (%s%s%s)",
 			    lab ? lab : "", lab && it->txt ? ": " : "",
 			    it->txt ? it->txt : "");
 		if (l->url != NULL)
-			lo += (size_t)snprintf(listed + lo, lo < sizeof(listed)
-				? sizeof(listed) - lo : 0, "; see %s",
+			buf_printf(listed, sizeof(listed), &lo, "; see %s",
 			    url_of(a, l, it));
-		if (lo >= sizeof(listed))
-			lo = sizeof(listed) - 1;
 	}
 	r.scored = true;
 	if (allow_decides) {
@@ -1514,13 +1506,8 @@ note_trouble(struct bl_req *q, struct bl_item *it, const char *why)
 
 	it->trouble = true;
 	q->failed = true;
-	if (q->so + 1 < sizeof(q->skipped)) {
-		q->so += (size_t)snprintf(q->skipped + q->so,
-		    sizeof(q->skipped) - q->so, "%s%s: no answer (%s)",
-		    q->so ? "; " : "", l->name, why);
-		if (q->so >= sizeof(q->skipped))
-			q->so = sizeof(q->skipped) - 1;
-	}
+	buf_printf(q->skipped, sizeof(q->skipped), &q->so,
+	    "%s%s: no answer (%s)", q->so ? "; " : "", l->name, why);
 	if (s == NULL)
 		return;
 	s->errors++;
@@ -1628,13 +1615,9 @@ item_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 			first = false;
 		}
 	}
-	if (it->err != NULL && q->so + 1 < sizeof(q->skipped)) {
-		q->so += (size_t)snprintf(q->skipped + q->so,
-		    sizeof(q->skipped) - q->so, "%s%s: %s", q->so ? "; " : "",
-		    l->name, it->err);
-		if (q->so >= sizeof(q->skipped))
-			q->so = sizeof(q->skipped) - 1;
-	}
+	if (it->err != NULL)
+		buf_printf(q->skipped, sizeof(q->skipped), &q->so, "%s%s: %s",
+		    q->so ? "; " : "", l->name, it->err);
 	if (item_listed(l, it) && s != NULL)
 		s->hits++;
 	if (item_listed(l, it) && l->txt && item_weight(l, it) >= 0) {
@@ -1654,13 +1637,8 @@ item_answer(struct chk_run *run, const struct dns_answer *a, void *arg)
 static void
 skip(struct bl_req *q, const struct bl_list *l, const char *why)
 {
-	if (q->so + 1 >= sizeof(q->skipped))
-		return;
-	q->so +=
-	    (size_t)snprintf(q->skipped + q->so, sizeof(q->skipped) - q->so,
-	        "%s%s: skipped (%s)", q->so ? "; " : "", l->name, why);
-	if (q->so >= sizeof(q->skipped))
-		q->so = sizeof(q->skipped) - 1;
+	buf_printf(q->skipped, sizeof(q->skipped), &q->so,
+	    "%s%s: skipped (%s)", q->so ? "; " : "", l->name, why);
 }
 
 /* usable - the list may be asked now */
