@@ -41,6 +41,7 @@
 #include "log.h"
 #include "backscatter.h"
 #include "outbound.h"
+#include "whitelist.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -1187,16 +1188,10 @@ backscatter_cmd(int argc, char **argv)
 static char *
 wl_norm(const char *opt, const char *s)
 {
-	const char *at = strrchr(s, '@');
-	char *out, *p;
+	char *out = whitelist_norm(s);
 
-	if (at == NULL || at[1] == '\0' || strlen(s) > 320 ||
-	    strpbrk(s, " \t\r\n<>") != NULL)
+	if (out == NULL)
 		bad("%s: \"%s\" is neither an address nor @domain", opt, s);
-	out = xstrdup(s);
-	for (p = out; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
 	return out;
 }
 
@@ -1248,10 +1243,10 @@ whitelist_cmd(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *rcpt = NULL, *sender = NULL, key[800];
+	char *rcpt = NULL, *sender = NULL, key[2 * WL_ADDR_MAX + 2];
 	const char *sub;
 	bool json = false;
-	size_t rl, sl;
+	size_t klen;
 	int ch, rc;
 
 	if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "delete") &&
@@ -1288,28 +1283,24 @@ whitelist_cmd(int argc, char **argv)
 			bad("whitelist list: takes only --json");
 		if (!json)
 			printf("%-40s %s\n", "RECIPIENT", "SENDER");
-		each_batch("whitelist", NULL, wl_row, &w);
+		each_batch(WL_TABLE, NULL, wl_row, &w);
 		return 0;
 	}
 	if (rcpt == NULL || sender == NULL)
 		bad("whitelist %s: needs --recipient and --sender", sub);
 	if (json)
 		bad("whitelist %s: --json is for list", sub);
-	rl = strlen(rcpt);
-	sl = strlen(sender);
-	memcpy(key, rcpt, rl);
-	key[rl] = '\0';
-	memcpy(key + rl + 1, sender, sl);
+	klen = whitelist_key(key, sizeof(key), rcpt, sender);
 	{
 		struct store_waiter w;
 		unsigned char v[8];
-		struct store_rec r = { key, rl + 1 + sl, v, sizeof(v), 0 };
+		struct store_rec r = { key, klen, v, sizeof(v), 0 };
 
 		store_put_u64(v, (uint64_t)now);
 		store_waiter_init(&w, &ctl_loop);
 		rc = strcmp(sub, "add") == 0
-		    ? st->ops->put(st, "whitelist", &r, 1, NULL, NULL, &w.call)
-		    : st->ops->del(st, "whitelist", key, rl + 1 + sl, &w.call);
+		    ? st->ops->put(st, WL_TABLE, &r, 1, NULL, NULL, &w.call)
+		    : st->ops->del(st, WL_TABLE, key, klen, &w.call);
 		rc = store_wait(&w, rc);
 		if (rc == STORE_NOTFOUND)
 			die("whitelist delete: %s does not trust %s", rcpt,
@@ -1511,7 +1502,7 @@ count_row(void *arg, const struct store_rec *r)
 static void
 feature_stats(bool json)
 {
-	static const char *const names[] = { BS_TABLE, "whitelist",
+	static const char *const names[] = { BS_TABLE, WL_TABLE,
 		OUTBOUND_TABLE };
 	size_t i;
 

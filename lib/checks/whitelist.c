@@ -22,9 +22,9 @@
 #include "config.h"
 #include "request.h"
 #include "store.h"
+#include "whitelist.h"
 #include "xalloc.h"
 
-#define WL_TABLE "whitelist"
 
 struct wl_entry {
 	char *rcpt, *sender; /* lower-cased: a@b.example or @b.example */
@@ -71,23 +71,6 @@ wl_conf_free(void *conf)
 	free(c->v);
 }
 
-/* norm - an address or @domain, lower-cased; NULL if it is neither */
-static char *
-norm(const char *s)
-{
-	const char *at = strrchr(s, '@');
-	char *out;
-	size_t i;
-
-	if (at == NULL || at[1] == '\0' || strlen(s) > 320 ||
-	    strpbrk(s, " \t\r\n<>") != NULL)
-		return NULL;
-	out = xstrdup(s);
-	for (i = 0; out[i]; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	return out;
-}
-
 /* parse_entry - { recipient: ADDR|@DOMAIN, sender: ADDR|@DOMAIN } */
 static int
 parse_entry(struct cfg_parser *p, struct cfg_node *n, void *arg)
@@ -109,7 +92,7 @@ parse_entry(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			return -1;
 	}
 	for (i = 0; i < 2; i++) {
-		if ((e[i] = norm(s[i])) == NULL) {
+		if ((e[i] = whitelist_norm(s[i])) == NULL) {
 			if (i == 1)
 				free(e[0]);
 			return cfg_fail(p, v[i], "whitelist: entries: %s: "
@@ -199,15 +182,12 @@ ask(struct chk_run *run)
 	int rc;
 
 	for (k = 0; k < 4; k++) {
-		const char *rc_ = w->rcpt[k >> 1], *s = w->sender[k & 1];
-		size_t rl = strlen(rc_), sl = strlen(s);
+		size_t kl = whitelist_key(w->keys[w->n], sizeof(w->keys[0]),
+		    w->rcpt[k >> 1], w->sender[k & 1]);
 
-		if (*rc_ == '\0' || *s == '\0' || rl + sl + 1 > sizeof(w->keys[0]))
+		if (kl == 0)
 			continue;
-		memcpy(w->keys[w->n], rc_, rl);
-		w->keys[w->n][rl] = '\0';
-		memcpy(w->keys[w->n] + rl + 1, s, sl);
-		w->k[w->n] = (struct store_key){ w->keys[w->n], rl + 1 + sl };
+		w->k[w->n] = (struct store_key){ w->keys[w->n], kl };
 		w->which[w->n++] = k;
 	}
 	if (w->n == 0) {
