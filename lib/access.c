@@ -272,25 +272,14 @@ access_match(const struct access_rule *rules, size_t n, const struct req *req)
 	return NULL;
 }
 
-/* free_strv - free an array of strings */
-static void
-free_strv(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* access_rule_free_members - release what a rule owns */
 void
 access_rule_free_members(struct access_rule *r)
 {
 	free(r->name);
 	free(r->clients);
-	free_strv(r->client_names, r->nclient_names);
-	free_strv(r->senders, r->nsenders);
-	free_strv(r->recipients, r->nrecipients);
+	strv_free(r->client_names, r->nclient_names);
+	strv_free(r->senders, r->nsenders);
+	strv_free(r->recipients, r->nrecipients);
 	free(r->action);
 }

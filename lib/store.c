@@ -37,6 +37,17 @@ sync_done(void *arg, const struct store_reply *r)
 	s->done = true;
 }
 
+/* store_settle - at once: done() now; later: done() then */
+void
+store_settle(const struct store_call *c, int rc)
+{
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		c->out->rc = rc;
+	c->done(c->arg, c->out);
+}
+
 /* store_waiter_init - a call that lands in s */
 void
 store_waiter_init(struct store_waiter *s, uv_loop_t *loop)

@@ -256,6 +256,13 @@ struct store_waiter {
 	bool done;
 };
 
+/*
+ * store_settle - what an operation returned, for a caller whose done()
+ * handles every outcome: finished at once (1, or <0 with out->rc set to
+ * it), done(arg, out) now; under way (0), nothing (done comes later)
+ */
+void store_settle(const struct store_call *c, int rc);
+
 /* store_waiter_init - a call whose reply lands in w, waited for on loop */
 void store_waiter_init(struct store_waiter *w, uv_loop_t *loop);
 /*

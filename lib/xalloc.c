@@ -94,6 +94,17 @@ why_set(struct why *why, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* strv_free - an array of strings */
+void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* buf_printf - append at *off; what does not fit is cut */
 void
 buf_printf(char *buf, size_t size, size_t *off, const char *fmt, ...)

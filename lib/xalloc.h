@@ -29,6 +29,9 @@ struct why {
 void why_set(struct why *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* strv_free - n strings and the array that holds them */
+void strv_free(char **v, size_t n);
+
 /*
  * buf_printf - append to the string in buf (size bytes in all) at *off,
  * which moves on; what does not fit is cut, and *off stays below size

@@ -93,23 +93,13 @@ bs_conf_init(void *conf)
 }
 
 static void
-freev(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
 bs_conf_free(void *conf)
 {
 	struct bs_conf *c = conf;
 
-	freev(c->exempt, c->nexempt);
-	freev(c->tags, c->ntags);
-	freev(c->shared_names, c->nshared_names);
+	strv_free(c->exempt, c->nexempt);
+	strv_free(c->tags, c->ntags);
+	strv_free(c->shared_names, c->nshared_names);
 	free(c->never);
 	free(c->shared);
 	free(c->contact);
@@ -155,7 +145,7 @@ lowerv(struct cfg_parser *p, struct cfg_node *n, const char *what,
 	size_t i;
 	char *q;
 
-	freev(*v, *nv);
+	strv_free(*v, *nv);
 	*v = NULL;
 	*nv = 0;
 	if (cfg_strings(p, n, what, v, nv) < 0)
@@ -375,7 +365,6 @@ judge_bounce(struct chk_run *run, struct bs_run *b)
 	const char *cnt = req->attr[PA_RECIPIENT_COUNT];
 	struct store_reply out;
 	struct store_call sc;
-	int rc;
 
 	if (cnt != NULL && strtoul(cnt, NULL, 10) > 1) {
 		chk_decide(run, arena_printf(chk_arena(run), "554 5.7.1 A "
@@ -391,13 +380,8 @@ judge_bounce(struct chk_run *run, struct bs_run *b)
 	}
 	b->step = BS_SINCE;
 	sc = call(run, b, &out);
-	rc = b->st->ops->get(b->st, OUTBOUND_TABLE, OUTBOUND_SINCE,
-	    sizeof(OUTBOUND_SINCE) - 1, &sc);
-	if (rc == 0)
-		return;
-	if (rc < 0)
-		out.rc = rc;
-	step_done(run, &out);
+	store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE,
+	    OUTBOUND_SINCE, sizeof(OUTBOUND_SINCE) - 1, &sc));
 }
 
 /* step_done - the store's reply to the step under way */
@@ -414,7 +398,6 @@ step_done(void *arg, const struct store_reply *r)
 	unsigned char val[STORE_VAL_MAX];
 	struct store_rec rec;
 	size_t kl;
-	int rc;
 
 	b->op = NULL;
 	if (r->rc < 0) {
@@ -479,8 +462,9 @@ step_done(void *arg, const struct store_reply *r)
 		b->step = BS_SENT;
 		kl = outbound_key(k, sizeof(k), b->rcpt, NULL);
 		sc = call(run, b, &out);
-		rc = b->st->ops->get(b->st, OUTBOUND_TABLE, k, kl, &sc);
-		break;
+		store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE, k, kl,
+		    &sc));
+		return;
 	case BS_SENT:
 		if (r->rc == 0 && r->vlen == 8 && b->now -
 		    (int64_t)store_get_u64(r->val) <= c->window) {
@@ -491,9 +475,9 @@ step_done(void *arg, const struct store_reply *r)
 		b->step = BS_HIT;
 		rec = (struct store_rec){ b->key, b->klen, val, 0, 0 };
 		sc = call(run, b, &out);
-		rc = b->st->ops->put(b->st, BS_TABLE, &rec, 1, hit_merge, run,
-		    &sc);
-		break;
+		store_settle(&sc, b->st->ops->put(b->st, BS_TABLE, &rec, 1,
+		    hit_merge, run, &sc));
+		return;
 	case BS_HIT:
 	default:
 		log_warn("backscatter: %s bounced to %s, who sent nothing: "
@@ -506,11 +490,6 @@ step_done(void *arg, const struct store_reply *r)
 		chk_done(run, CHK_FAIL, "backscatter hit %u", b->rec.hits);
 		return;
 	}
-	if (rc == 0)
-		return;
-	if (rc < 0)
-		out.rc = rc;
-	step_done(run, &out);
 }
 
 static void
@@ -522,7 +501,6 @@ bs_start(struct chk_run *run)
 	struct store_reply out;
 	struct store_call sc;
 	size_t i;
-	int rc;
 
 	if (!req->has_client_ip) {
 		chk_done(run, CHK_NEUTRAL, "no client address");
@@ -550,12 +528,8 @@ bs_start(struct chk_run *run)
 	}
 	b->step = BS_RECORD;
 	sc = call(run, b, &out);
-	rc = b->st->ops->get(b->st, BS_TABLE, b->key, b->klen, &sc);
-	if (rc == 0)
-		return;
-	if (rc < 0)
-		out.rc = rc;
-	step_done(run, &out);
+	store_settle(&sc, b->st->ops->get(b->st, BS_TABLE, b->key, b->klen,
+	    &sc));
 }
 
 static void

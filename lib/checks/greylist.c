@@ -345,7 +345,7 @@ gl_start(struct chk_run *run)
 	struct store_call call;
 	struct gl_run *g;
 	struct gl_op op;
-	int score, reject, greylist, rc;
+	int score, reject, greylist;
 
 	chk_scores(run, &score, &reject, &greylist);
 	if (!cfg->greylist.enabled || score < greylist) {
@@ -381,11 +381,7 @@ gl_start(struct chk_run *run)
 		    req->sender.full);
 	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
 		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
-	if ((rc = st->ops->greylist(st, &op, &call)) == 0)
-		return; /* the store answers later */
-	if (rc < 0)
-		reply.rc = rc;
-	stored(run, &reply);
+	store_settle(&call, st->ops->greylist(st, &op, &call));
 }
 
 /* gl_cancel - the deadline, or the client left: let the store's work go */

@@ -40,11 +40,8 @@ static void
 ob_conf_free(void *conf)
 {
 	struct outbound_conf *c = conf;
-	size_t i;
 
-	for (i = 0; i < c->nlocal; i++)
-		free(c->local[i]);
-	free(c->local);
+	strv_free(c->local, c->nlocal);
 }
 
 static void

@@ -178,8 +178,8 @@ ask(struct chk_run *run)
 {
 	struct wl_run *w = *chk_state(run);
 	struct store_reply reply;
+	struct store_call call;
 	unsigned k;
-	int rc;
 
 	for (k = 0; k < 4; k++) {
 		size_t kl = whitelist_key(w->keys[w->n], sizeof(w->keys[0]),
@@ -194,14 +194,10 @@ ask(struct chk_run *run)
 		chk_done(run, CHK_NEUTRAL, "no entry");
 		return;
 	}
-	rc = w->st->ops->get_first(w->st, WL_TABLE, w->k, w->n,
-	    &(struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = got, .arg = run, .op = &w->op, .out = &reply });
-	if (rc == 0)
-		return; /* later */
-	if (rc < 0)
-		reply.rc = rc;
-	got(run, &reply);
+	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
+		.done = got, .arg = run, .op = &w->op, .out = &reply };
+	store_settle(&call, w->st->ops->get_first(w->st, WL_TABLE, w->k, w->n,
+	    &call));
 }
 
 /* fill - the address and its @domain, lower-cased */
