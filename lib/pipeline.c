@@ -1226,11 +1226,11 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 		n += applies(chk_registry[i], &pf.pols[i], ours, state);
 	/* Only the runs that apply: each is a few hundred bytes. */
 	p = xmalloc(sizeof(*p) + n * sizeof(p->runs[0]));
-	/* Two memsets, not one calloc: each stays below the size at which
-	 * glibc's memset turns to rep stosb (many times the instructions
-	 * under callgrind, t/bench/instructions.sh). */
+	/* A memset per piece, not one calloc: each stays below the size at
+	 * which glibc's memset turns to rep stosb (many times the
+	 * instructions under callgrind, t/bench/instructions.sh); the runs
+	 * together crossed it once their results grew. */
 	memset(p, 0, sizeof(*p));
-	memset(p->runs, 0, n * sizeof(p->runs[0]));
 	p->req = *req;
 	p->pols = pf.pols;
 	p->score_reject = pf.score_reject;
@@ -1256,6 +1256,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			    !applies(ops, &p->pols[i], ours, state))
 				continue;
 			run = &p->runs[p->nruns++];
+			memset(run, 0, sizeof(*run));
 			run->p = p;
 			run->ops = ops;
 			run->pol = &p->pols[i];
