@@ -1194,6 +1194,15 @@ applies(const struct chk_ops *ops, const struct chk_policy *pol, bool ours,
 	return !ours || (ops->flags & CHK_F_OUR_USERS);
 }
 
+/* runs_here - applies, and after an accepting access rule: a recorder */
+static bool
+runs_here(const struct chk_ops *ops, const struct chk_policy *pol,
+    bool ours, unsigned state, bool by_rule)
+{
+	return applies(ops, pol, ours, state) && (!by_rule ||
+	    (ops->kind == CHK_KIND_STATE && (ops->flags & CHK_F_RECORDS)));
+}
+
 /* pipeline_decide - the whole decision for one request */
 int
 pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
@@ -1204,7 +1213,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	struct policy_in_force pf;
 	struct pipeline *p;
 	unsigned i, n = 0, state = chk_state_bit(req->protocol_state);
-	bool ours;
+	bool ours, by_rule = false;
 
 	*pp = NULL;
 	memset(v, 0, sizeof(*v));
@@ -1218,12 +1227,19 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	if (r != NULL) {
 		v->action = r->action;
 		v->rule = r->name;
-		return 1;
+		/* Our users' mail that a rule accepts is still recorded
+		 * (outbound): nothing else runs. */
+		if (!verdict_accepts(r->action) || !cfg_our_user(cfg, req))
+			return 1;
+		by_rule = true;
 	}
 	pf = select_profile(cfg, req);
 	ours = cfg_our_user(cfg, req);
 	for (i = 0; i < chk_count; i++)
-		n += applies(chk_registry[i], &pf.pols[i], ours, state);
+		n += runs_here(chk_registry[i], &pf.pols[i], ours, state,
+		    by_rule);
+	if (by_rule && n == 0)
+		return 1;
 	/* Only the runs that apply: each is a few hundred bytes. */
 	p = xmalloc(sizeof(*p) + n * sizeof(p->runs[0]));
 	/* A memset per piece, not one calloc: each stays below the size at
@@ -1252,8 +1268,8 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			const struct chk_ops *ops = chk_registry[i];
 			struct chk_run *run;
 
-			if ((int)ops->kind != kind ||
-			    !applies(ops, &p->pols[i], ours, state))
+			if ((int)ops->kind != kind || !runs_here(ops,
+			    &p->pols[i], ours, state, by_rule))
 				continue;
 			run = &p->runs[p->nruns++];
 			memset(run, 0, sizeof(*run));
@@ -1269,6 +1285,11 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			p->state_end = p->next_pre = p->nruns;
 	}
 	p->pending = p->nchecks;
+	if (by_rule) {
+		/* The rule's verdict stands; only the recorders run. */
+		p->stage = STAGE_STATE;
+		p->next_state = p->nchecks;
+	}
 	p->in_decide = true;
 	advance(p); /* PRE, then the checks */
 	p->in_decide = false;

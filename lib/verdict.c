@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arena.h"
 #include "log.h"
@@ -100,4 +101,14 @@ verdict_log_line(struct arena *a, const struct req *req,
 	snprintf(us, sizeof(us), "%llu", (unsigned long long)elapsed_us);
 	kv(buf, size, &off, "us", us);
 	return buf;
+}
+
+bool
+verdict_accepts(const char *a)
+{
+	/* DEFER_IF_REJECT defers only what a later restriction refuses. */
+	if (strncasecmp(a, "DEFER_IF_REJECT", 15) == 0)
+		return true;
+	return !(a[0] == '4' || a[0] == '5' ||
+	    strncasecmp(a, "REJECT", 6) == 0 || strncasecmp(a, "DEFER", 5) == 0);
 }

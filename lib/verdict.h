@@ -40,6 +40,13 @@ struct verdict {
 	size_t nreports;
 };
 
+/*
+ * verdict_accepts - an action that lets the mail through (OK, DUNNO,
+ * DEFER_IF_REJECT), not a refusal or a deferral (4xx, 5xx, REJECT,
+ * DEFER, DEFER_IF_PERMIT)
+ */
+bool verdict_accepts(const char *action);
+
 /* verdict_log_line - the decision line, from the arena */
 char *verdict_log_line(struct arena *a, const struct req *req,
     const struct verdict *v, uint64_t elapsed_us);

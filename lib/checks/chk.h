@@ -132,6 +132,9 @@ enum {
 	CHK_F_BYPASSED = 1 << 5,  /* a whitelist entry skips it (the DNS
 				   * lists, greylisting); scores are skipped
 				   * for every check */
+	CHK_F_RECORDS = 1 << 6,   /* a STATE module that records accepted
+				   * mail: it runs after an access rule
+				   * accepted our users' mail too */
 };
 
 /* Where a check runs: given to init() once per daemon. */

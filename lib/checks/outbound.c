@@ -97,16 +97,6 @@ local(const struct outbound_conf *c, const char *domain)
 	return false;
 }
 
-/* accepted - the verdict lets the mail through */
-static bool
-accepted(const struct verdict *v)
-{
-	const char *a = v->action;
-
-	return !(a[0] == '4' || a[0] == '5' ||
-	    strncmp(a, "REJECT", 6) == 0 || strncmp(a, "DEFER", 5) == 0);
-}
-
 /* written - a write that finished later: nothing waits for it */
 static void
 written(void *arg, const struct store_reply *r)
@@ -143,7 +133,7 @@ ob_start(struct chk_run *run)
 		return;
 	}
 	if (req->sender.full == NULL || req->sender.is_null ||
-	    req->rcpt.full == NULL || !accepted(chk_verdict(run)) ||
+	    req->rcpt.full == NULL || !verdict_accepts(chk_verdict(run)->action) ||
 	    chk_dry(run)) {
 		chk_done(run, CHK_NEUTRAL, "nothing to record");
 		return;
@@ -178,7 +168,7 @@ ob_start(struct chk_run *run)
 const struct chk_ops chk_outbound_ops = {
 	.name = "outbound",
 	.kind = CHK_KIND_STATE,
-	.flags = CHK_F_OUR_USERS | CHK_F_STORE,
+	.flags = CHK_F_OUR_USERS | CHK_F_STORE | CHK_F_RECORDS,
 	/* What was accepted for a recipient; requests without a state. */
 	.states = CHK_ST_RCPT | CHK_ST_NONE,
 	.options = ob_options,

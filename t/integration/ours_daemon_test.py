@@ -71,6 +71,43 @@ class Ours(DaemonTest):
         self.assertIn("erin@remote.example", text)
         self.assertNotIn("alice", text)
 
+    def test_mail_an_access_rule_accepts_is_still_recorded(self):
+        d = self.daemon(POLICY.replace("checks:", """access:
+  - name: office
+    client: 10.1.0.0/16
+    action: OK
+  - name: refused
+    sender: bin@our.example
+    action: REJECT 5.7.1 not from this address
+  - name: stranger-ok
+    client: 198.51.100.0/24
+    action: OK
+checks:"""))
+        s = d.connect()
+        self.assertEqual(self.ask(s, client_address="10.1.2.3",
+                                  sender="frank@our.example",
+                                  recipient="gina@remote.example"), "OK")
+        d.wait_log(r"decision action=OK rule=office client=10\.1\.2\.3 ")
+        self.assertEqual(self.ask(s, client_address="10.2.2.2",
+                                  sender="bin@our.example",
+                                  recipient="hal@remote.example"),
+                         "REJECT 5.7.1 not from this address")
+        # A stranger's mail is never ours to record, whatever the rule.
+        self.assertEqual(self.ask(s, client_address="198.51.100.7",
+                                  sender="ivy@remote.example",
+                                  recipient="jon@far.example"), "OK")
+        rows = [json.loads(l) for l in
+                self.ctl(d, "outbound", "list", "--json").splitlines()]
+        pairs = {(r["sender"], r["recipient"]) for r in rows}
+        self.assertEqual(pairs, {("frank@our.example", None),
+                                 ("frank@our.example",
+                                  "gina@remote.example")})
+        # The reply to it skips greylisting like any correspondent's.
+        self.assertEqual(self.ask(s, client_address="192.0.2.1",
+                                  sender="gina@remote.example",
+                                  recipient="frank@our.example"), "DUNNO")
+        d.wait_log(r"rule=greylist:correspondent client=192\.0\.2\.1 ")
+
     def test_whitelist_from_policyctl_counts_at_the_next_request(self):
         d = self.daemon(POLICY)
         s = d.connect()
