@@ -29,7 +29,8 @@ bs_rec_decode(const unsigned char *v, size_t len, struct bs_rec *r)
 		return false;
 	r->first = (int64_t)store_get_u64(v);
 	r->last = (int64_t)store_get_u64(v + 8);
-	r->hits = store_get_u32(v + 16);
+	r->hits = store_get_u32(v + 16) & 0x7fffffffu;
+	r->trusted = (store_get_u32(v + 16) >> 31) != 0;
 	r->since = (int64_t)store_get_u64(v + 20);
 	r->until = (int64_t)store_get_u64(v + 28);
 	memcpy(r->rcpts, v + BS_HDR, len - BS_HDR);
@@ -44,7 +45,8 @@ bs_rec_encode(const struct bs_rec *r, unsigned char *v)
 
 	store_put_u64(v, (uint64_t)r->first);
 	store_put_u64(v + 8, (uint64_t)r->last);
-	store_put_u32(v + 16, r->hits);
+	store_put_u32(v + 16, (r->hits & 0x7fffffffu) |
+	    (r->trusted ? 0x80000000u : 0));
 	store_put_u64(v + 20, (uint64_t)r->since);
 	store_put_u64(v + 28, (uint64_t)r->until);
 	memcpy(v + BS_HDR, r->rcpts, n);

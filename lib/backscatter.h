@@ -1,8 +1,9 @@
 /*
  * backscatter - the backscatter table as the store keeps it (see
  * lib/checks/backscatter.c): one record per client address, key "h" NUL
- * address; value: first and last hit, hits, blocked since and until,
- * then the last recipients that caused hits, blank-separated.
+ * address; value: first and last hit, hits (its top bit: trusted),
+ * blocked since and until, then the last recipients that caused hits,
+ * blank-separated.
  */
 #ifndef POLICYD_BACKSCATTER_H
 #define POLICYD_BACKSCATTER_H
@@ -16,7 +17,10 @@
 
 struct bs_rec {
 	int64_t first, last, since, until;
-	uint32_t hits;
+	uint32_t hits;     /* stored in the low 31 bits of its word */
+	bool trusted;      /* a hit came from a client a high-trust
+			    * allowlisting vouched for (the word's top
+			    * bit): blocked for bounces only */
 	char rcpts[200];
 };
 

@@ -24,6 +24,7 @@ msg_begin(struct msg *m, const struct req *req)
 		if (m->memo[i] != NULL)
 			memset(m->memo[i], 0, m->memo_size[i]);
 	m->nheaders = m->sent = 0;
+	m->trusted[0] = '\0';
 	m->instance[0] = '\0';
 	/* An instance we cannot keep whole is never matched again. */
 	if (strlen(req->instance) < sizeof(m->instance))

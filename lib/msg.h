@@ -30,6 +30,9 @@ struct msg {
 	char headers[MSG_MAX_HEADERS][MSG_HEADER_MAX + 1];
 	unsigned nheaders;       /* queued */
 	unsigned sent;           /* of them, prepended */
+	/* An allowlist that vouched for the client earlier in the message
+	 * (CHK_ID_TRUSTED); "" if none. */
+	char trusted[48];
 };
 
 /* msg_begin - a request: keep the message state, or start anew */

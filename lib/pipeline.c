@@ -251,8 +251,15 @@ void
 chk_set_identity(struct chk_run *run, enum chk_identity role,
     const char *value)
 {
-	if ((unsigned)role < CHK_ID_COUNT && run->p->identity[role] == NULL)
-		run->p->identity[role] = value;
+	struct msg *m = &run->p->env->msg;
+
+	if ((unsigned)role >= CHK_ID_COUNT || run->p->identity[role] != NULL)
+		return;
+	run->p->identity[role] = value;
+	/* Kept for the message's later requests (DATA after RCPT). */
+	if (role == CHK_ID_TRUSTED && m->instance[0] != '\0' &&
+	    strlen(value) < sizeof(m->trusted))
+		memcpy(m->trusted, value, strlen(value) + 1);
 }
 
 /* chk_set_bypass - a PRE module found a whitelist entry */
@@ -1261,6 +1268,9 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->done = done;
 	p->arg = arg;
 	p->v = *v;
+	if (env->msg.trusted[0] != '\0')
+		p->identity[CHK_ID_TRUSTED] = arena_strdup(req->arena,
+		    env->msg.trusted);
 	arena_ref(req->arena);
 	/* Checks first, then the state modules, each in registry order. */
 	for (int kind = CHK_KIND_CHECK; kind <= CHK_KIND_PRE; kind++) {

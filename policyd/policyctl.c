@@ -1070,20 +1070,22 @@ bs_row(void *arg, const struct store_rec *r)
 	if (w->json) {
 		printf("{\"client\":\"%s\",\"hits\":%u,\"first_hit\":%s%s%s,"
 		    "\"last_hit\":%s%s%s,\"blocked_until\":%s%s%s,"
-		    "\"recipients\":", addr, b.hits,
+		    "\"trusted\":%s,\"recipients\":", addr, b.hits,
 		    b.first ? "\"" : "", b.first ? iso(b.first, t1,
 		    sizeof(t1)) : "null", b.first ? "\"" : "",
 		    b.last ? "\"" : "", b.last ? iso(b.last, t2,
 		    sizeof(t2)) : "null", b.last ? "\"" : "",
 		    b.until > now ? "\"" : "", b.until > now ? iso(b.until, t3,
-		    sizeof(t3)) : "null", b.until > now ? "\"" : "");
+		    sizeof(t3)) : "null", b.until > now ? "\"" : "",
+		    b.trusted ? "true" : "false");
 		json_str(stdout, b.rcpts);
 		printf("}\n");
 		return;
 	}
-	printf("%-40s %5u %-20s %-20s %s\n", addr, b.hits,
+	printf("%-40s %5u %-20s %-20s %s%s\n", addr, b.hits,
 	    iso(b.last, t1, sizeof(t1)), b.until > now ? iso(b.until, t2,
-	    sizeof(t2)) : "-", b.rcpts);
+	    sizeof(t2)) : "-", b.trusted ? "(allowlisted: bounces only) " :
+	    "", b.rcpts);
 }
 
 /*

@@ -8,7 +8,10 @@
  * own outbound system adds (BATV prvs=, SRS, VERP: tags). threshold
  * hits within block_for block the client for block_for: every contact
  * refused (scope: all) or only null-sender mail (scope: bounces, and
- * always for clients of shared_platforms), except mail to
+ * always for clients of shared_platforms, and for a client that a
+ * high-trust allowlisting vouched for when it caused a hit: the DNS
+ * lists run after PRE, so their word comes from the bounce's own RCPT,
+ * kept for the message, CHK_ID_TRUSTED), except mail to
  * exempt_recipients (postmaster@, abuse@: RFC 5321 4.5.1) and from
  * never_block networks. A bounce with more than one recipient is
  * refused at DATA. Until the outbound table holds bounce_window of
@@ -332,10 +335,15 @@ hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 	if (b->now - r.first > c->block_for) { /* an old series: anew */
 		r.first = b->now;
 		r.hits = 0;
+		r.trusted = false;
 		r.rcpts[0] = '\0';
 	}
 	r.last = b->now;
 	r.hits++;
+	/* A client a high-trust allowlisting vouches for is one address of
+	 * a shared platform: its block is for bounces only. */
+	if (chk_identity(run, CHK_ID_TRUSTED) != NULL)
+		r.trusted = true;
 	n = strlen(r.rcpts);
 	if (n + strlen(b->rcpt) + 2 < sizeof(r.rcpts)) {
 		size_t rl = strlen(b->rcpt);
@@ -411,7 +419,9 @@ step_done(void *arg, const struct store_reply *r)
 	case BS_RECORD:
 		if (r->rc == 0 && bs_rec_decode(r->val, r->vlen, &b->rec) &&
 		    b->rec.until > b->now) {
-			bool all = c->scope_all && !shared(c, req);
+			bool all = c->scope_all && !shared(c, req) &&
+			    !b->rec.trusted &&
+			    chk_identity(run, CHK_ID_TRUSTED) == NULL;
 
 			if (exempt(c, b->rcpt)) {
 				chk_done(run, CHK_NEUTRAL, "blocked, but %s is "

@@ -151,6 +151,9 @@ enum chk_identity {
 	CHK_ID_DYNAMIC_NAME, /* a client name judged a dial-in pool */
 	CHK_ID_STATIC_NAME,  /* a client name judged static */
 	CHK_ID_SPF_RESULT,   /* SPF's result for the sender: "pass", "fail" */
+	CHK_ID_TRUSTED,      /* an allowlist that vouches for the client's
+			      * operator (its name); it holds for the rest
+			      * of the message, and PRE modules see it */
 	CHK_ID_COUNT
 };
 

@@ -71,6 +71,9 @@ struct bl_filter {
 	uint8_t bits[4][32];
 	int weight;
 	char *label;
+	bool high_trust; /* an allowlisting that vouches for the client's
+			  * operator (DNSWL's .3): backscatter treats it
+			  * as a shared platform */
 };
 
 struct bl_list {
@@ -252,14 +255,17 @@ struct parse_ctx {
 	char what[96];
 };
 
-/* parse_filter - { code: PATTERN | mask: A.B.C.D, weight: N, label: S } */
+/*
+ * parse_filter - { code: PATTERN | mask: A.B.C.D, weight: N, label: S,
+ * high_trust: BOOL }
+ */
 static int
 parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 {
 	static const char *const keys[] = { "code", "mask", "weight", "label",
-		NULL };
+		"high_trust", NULL };
 	struct parse_ctx *c = arg;
-	struct cfg_node *v[4];
+	struct cfg_node *v[5];
 	struct bl_filter *f;
 	const char *s;
 
@@ -318,6 +324,17 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 						 "characters or braces",
 			    c->what, BL_LABEL_MAX);
 		}
+	}
+	if (v[4] != NULL) {
+		if (c->errors)
+			return cfg_fail(p, v[4], "%s: an error code is no "
+			    "allowlisting: high_trust does not apply",
+			    c->what);
+		if (cfg_bool(p, v[4], c->what, &f->high_trust) < 0)
+			return -1;
+		if (f->high_trust && f->weight >= 0)
+			return cfg_fail(p, v[4], "%s: high_trust: only for "
+			    "an allowlisting (a negative weight)", c->what);
 	}
 	return 0;
 }
@@ -1158,6 +1175,23 @@ struct bl_memo {
 static const char *const var_names[] = { "listed", "list", "code", "url",
 	"label", "operators" };
 
+/*
+ * high_trust - an allowlisting that vouches for the client's operator: a
+ * decisive list, or a filter marked high_trust
+ */
+static bool
+high_trust(const struct bl_list *l, const struct bl_item *it)
+{
+	unsigned f;
+
+	if (l->decisive)
+		return true;
+	for (f = 0; f < l->nfilters; f++)
+		if ((it->matched & (1u << f)) && l->filters[f].high_trust)
+			return true;
+	return false;
+}
+
 /* item_weight - what an item adds: the weights of the filters it matched */
 static int
 item_weight(const struct bl_list *l, const struct bl_item *it)
@@ -1304,6 +1338,8 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 		    0)) {
 			neg += w;
 			allow_decides = allow_decides || l->decisive;
+			if (high_trust(l, it))
+				chk_set_identity(run, CHK_ID_TRUSTED, l->name);
 			continue;
 		}
 		pos += w;

@@ -6,8 +6,9 @@
  * (disabled by the self-test, back when it passes), timeouts and
  * back-off, weights, negative weights, thresholds, the early answer,
  * TXT reasons, RHSBL names, a DQS-style key that appears in no reply or
- * reason, a CNAME into another zone, and the per-message reuse counted
- * in dnsd's query log.
+ * reason, a CNAME into another zone, the per-message reuse counted in
+ * dnsd's query log, and a high-trust allowlisting that makes a
+ * backscatter block one for bounces only (a memory store, fake clock).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "dnsd_run.h"
 #include "msg.h"
 #include "pipeline.h"
+#include "store.h"
 #include "request.h"
 #include "verdict.h"
 #include "xalloc.h"
@@ -115,6 +117,8 @@ static struct {
 	struct dns *pdns; /* the checks' daemon-wide resolver */
 	struct cfg *cfg;
 	struct msg msg;
+	struct store_handle store; /* .st NULL: none (use_store) */
+	int64_t now;               /* the requests' clock, with a store */
 	bool started;
 } E;
 
@@ -202,6 +206,8 @@ stop(void **state)
 		return 0;
 	}
 	E.started = false;
+	if (E.store.st != NULL)
+		E.store.st->ops->close(E.store.st);
 	pipeline_fini();
 	dns_close(E.pdns);
 	uv_run(&E.loop, UV_RUN_DEFAULT);
@@ -240,6 +246,10 @@ decide(const char *const *attrs)
 	dns = dns_new(&E.loop, &E.cfg->dns, &why);
 	assert_non_null(dns);
 	env.msg = E.msg;
+	if (E.store.st != NULL) {
+		env.store = &E.store;
+		env.now = E.now;
+	}
 	if (pipeline_decide(&E.loop, E.cfg, dns, &req, &env, on_done, &r, &p,
 	    &v) == 1)
 		on_done(&r, &v, v.trace);
@@ -728,6 +738,73 @@ test_dnsbl_whitelist_bypasses_listing_unless_spf_fails(void **state)
 	stop(state);
 }
 
+/*
+ * Backscatter from a client that a high-trust allowlisting vouches for
+ * (DNSWL's .3: one address of a large platform) blocks its bounces only;
+ * its other mail still passes. A client the list knows with no trust
+ * (.0) is blocked for every contact. The allowlisting is asked at the
+ * bounce's RCPT and holds for its DATA, where the hit is counted.
+ */
+static void
+test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
+{
+	static const char *const ours[] = { "client_address", "10.1.1.1",
+		"sender", "alice@our.example", "recipient",
+		"bob@remote.example", NULL };
+	const char *rcpt[] = { "client_address", NULL, "instance", NULL,
+		"sender", "", "recipient", "nobody@our.example", NULL };
+	const char *data[] = { "protocol_state", "DATA", "client_address",
+		NULL, "instance", NULL, "sender", "", "recipient",
+		"nobody@our.example", "recipient_count", "1", NULL };
+	const char *later[] = { "client_address", NULL, "instance", NULL,
+		"sender", "carol@remote.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const who[] = { "192.0.2.7", "192.0.2.9" };
+	struct result r;
+	unsigned i;
+
+	(void)state;
+	start("local_networks: [10.0.0.0/8]\n"
+	      "checks:\n  outbound: {}\n  backscatter: {}\n"
+	      "  dnsbl:\n    lists:\n"
+	      "      - zone: wl.test\n        codes:\n"
+	      "          - { code: \"127.0.[0..255].0\", weight: -1 }\n"
+	      "          - { code: \"127.0.[0..255].3\", weight: -5, "
+	      "high_trust: true }\n");
+	E.store.st = store_open_mem(&E.loop, 1);
+	E.now = 1700000000;
+	assert_string_equal(decide(ours).action, "DUNNO");
+	E.now += 8 * 86400; /* a week and a day of outbound history */
+	for (i = 0; i < nitems(who); i++) {
+		char inst[2][16];
+
+		snprintf(inst[0], sizeof(inst[0]), "bounce.%u", i);
+		snprintf(inst[1], sizeof(inst[1]), "later.%u", i);
+		rcpt[1] = data[3] = later[1] = who[i];
+		rcpt[3] = data[5] = inst[0];
+		later[3] = inst[1];
+		r = decide(rcpt);
+		assert_string_equal(r.action, "DUNNO");
+		has(r.trace, "dnsbl:pass");
+		r = decide(data);
+		has(r.action, "554 5.7.1 Service unavailable; client ");
+		assert_string_equal(r.rule, "backscatter:blocked(hits=1)");
+		r = decide(later);
+		if (i == 0) {
+			/* Trusted: its other mail passes. */
+			assert_string_equal(r.action, "DUNNO");
+			has(r.trace, "dnsbl:pass");
+		} else {
+			assert_string_equal(r.rule,
+			    "backscatter:blocked(hits=1)");
+		}
+		/* Its bounces are refused either way, at RCPT already. */
+		rcpt[3] = "again";
+		has(decide(rcpt).action, "554 5.7.1");
+	}
+	stop(state);
+}
+
 /* Policy file mistakes, each with its place. */
 static void
 test_dnsbl_config_errors(void **state)
@@ -764,6 +841,13 @@ test_dnsbl_config_errors(void **state)
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
 		  "codes: [ { mask: 1.0.0.0 } ] }\n",
 		    "is not a mask" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "codes: [ { code: 127.0.0.2, weight: 3, high_trust: true } ] "
+		  "}\n",
+		    "high_trust: only for an allowlisting" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "errors: [ { code: 127.255.255.254, high_trust: true } ] }\n",
+		    "an error code is no allowlisting" },
 		/* A mistake in a keyed list: the message names it without
 		 * the key (both ways of giving one). */
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: dq.test, "
@@ -817,6 +901,9 @@ main(void)
 		    test_dnsbl_results_kept_for_the_message, stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_whitelist_bypasses_listing_unless_spf_fails,
+		    stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_high_trust_backscatter_blocks_bounces_only,
 		    stop),
 		cmocka_unit_test_teardown(test_dnsbl_config_errors, stop),
 	};
