@@ -38,6 +38,7 @@
 #include "config.h"
 #include "greylist.h"
 #include "import.h"
+#include "maillog.h"
 #include "log.h"
 #include "backscatter.h"
 #include "outbound.h"
@@ -77,6 +78,8 @@ usage(int status)
 	    "ADDR|@DOMAIN\n"
 	    "  whitelist list [--json]\n"
 	    "  outbound list [--sender ADDR] [--json]\n"
+	    "  outbound import-log FILE|- --domain DOMAIN... [--keep "
+	    "DURATION]\n"
 	    "  stats [--json]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
@@ -1356,7 +1359,92 @@ ob_row(void *arg, const struct store_rec *r)
 	    iso(last, t1, sizeof(t1)));
 }
 
-/* outbound_cmd - outbound list [--sender ADDR] [--json] */
+/*
+ * import_log - outbound import-log FILE|- --domain DOMAIN... [--keep D]:
+ * our users' past deliveries from Postfix's mail log (lib/maillog.h)
+ */
+static int
+import_log(int argc, char **argv)
+{
+	enum { O_DOMAIN = 256, O_KEEP };
+	static const struct option opts[] = {
+		{ "domain", required_argument, NULL, O_DOMAIN },
+		{ "keep", required_argument, NULL, O_KEEP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL;
+	char **domains = NULL, t1[32];
+	size_t nd = 0;
+	uint64_t keep_ms = 35ull * 86400 * 1000;
+	struct maillog_stats ms;
+	struct why why;
+	FILE *fp;
+	int ch;
+
+	/* The file may come first: import-log mail.log --domain x. */
+	if (argc > 2 && (argv[2][0] != '-' || strcmp(argv[2], "-") == 0)) {
+		file = argv[2];
+		optind = 3;
+	} else {
+		optind = 2;
+	}
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_DOMAIN:
+			if (optarg[0] == '\0' || strchr(optarg, '@') != NULL ||
+			    strlen(optarg) > 253)
+				bad("--domain: \"%s\" is not a domain name",
+				    optarg);
+			domains = xreallocarray(domains, nd + 1,
+			    sizeof(*domains));
+			domains[nd++] = xstrdup(optarg[0] == '.' ? optarg + 1
+								 : optarg);
+			break;
+		case O_KEEP:
+			if (cfg_parse_duration(optarg, &keep_ms, &why) < 0 ||
+			    keep_ms < 86400ull * 1000 ||
+			    keep_ms > 3650ull * 86400 * 1000)
+				bad("--keep: \"%s\" is no duration of 1d to "
+				    "3650d", optarg);
+			break;
+		default:
+			bad("outbound import-log: unknown option (see "
+			    "policyctl --help)");
+		}
+	}
+	if (file == NULL && optind < argc)
+		file = argv[optind++];
+	if (file == NULL || optind != argc)
+		bad("outbound import-log: needs one log file (- for standard "
+		    "input)");
+	if (nd == 0)
+		bad("outbound import-log: needs --domain for each of our own "
+		    "domains (mail from them is our users')");
+	/* The log is read with our own rights, before acting as the
+	 * state directory's owner. */
+	if (strcmp(file, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(file, "r")) == NULL)
+		die("outbound import-log: %s: %s", file, strerror(errno));
+	open_store_in(true);
+	if (maillog_import(fp, st, &ctl_loop, domains, nd,
+	    (int64_t)(keep_ms / 1000), now, &ms, &why) < 0)
+		die("outbound import-log: %s", why.text);
+	if (ferror(fp))
+		die("outbound import-log: %s: read error", file);
+	if (fp != stdin)
+		fclose(fp);
+	printf("imported %llu deliveries of our users from %llu lines; left "
+	       "out %llu from other senders, %llu older than --keep; "
+	       "history since %s\n", (unsigned long long)ms.deliveries,
+	    (unsigned long long)ms.lines, (unsigned long long)ms.strangers,
+	    (unsigned long long)ms.old, ms.since ? iso(ms.since, t1,
+	    sizeof(t1)) : "(nothing imported)");
+	strv_free(domains, nd);
+	return 0;
+}
+
+/* outbound_cmd - outbound list [--sender ADDR] [--json] | import-log */
 static int
 outbound_cmd(int argc, char **argv)
 {
@@ -1370,8 +1458,10 @@ outbound_cmd(int argc, char **argv)
 	char *sender = NULL, *p;
 	int ch;
 
+	if (argc >= 2 && strcmp(argv[1], "import-log") == 0)
+		return import_log(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "list") != 0)
-		bad("outbound: the only command is \"outbound list\"");
+		bad("outbound: needs list or import-log");
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {

@@ -449,6 +449,43 @@ class Lists(PostfixTest):
                          "postmaster@our.example", name="mail.bouncer.example")
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
 
+    def test_backscatter_source_refused_after_its_bounce(self):
+        """Issue 13: with our users' outbound history imported from a
+        Postfix mail log (policyctl outbound import-log), a bounce at DATA
+        to a local user who sent nothing is backscatter: that DATA is
+        refused, and so is the client's next mail, at RCPT."""
+        old = time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
+                            time.gmtime(time.time() - 8 * 86400))
+        log = os.path.join(self.tmp, "old-mail.log")
+        with open(log, "w") as f:
+            f.write(f"{old} mx postfix/qmgr[9]: 4F1A2B3C4D: "
+                    "from=<alice@our.example>, size=9, nrcpt=1 (queue "
+                    "active)\n"
+                    f"{old} mx postfix/smtp[10]: 4F1A2B3C4D: "
+                    "to=<bob@remote.example>, relay=mx.remote.example"
+                    "[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent "
+                    "(250 ok)\n")
+        r = subprocess.run([os.environ.get("POLICYCTL", "policyctl"),
+                            "--config", self.pd.config_path, "--state-dir",
+                            self.pd.path("state"), "outbound", "import-log",
+                            log, "--domain", "our.example"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 1 deliveries", r.stdout)
+        out = self.swaks("192.0.2.98", "<>", "nobody@our.example",
+                         name="mail.bouncer.example")
+        self.assertRegex(out, r"<\*\* 554 5\.7\.1 .*Service unavailable; "
+                         r"client 192\.0\.2\.98 is blocked since \S+ \S+ "
+                         r"UTC until \S+ \S+ UTC because it sent us bounces "
+                         r"for mail we never sent \(backscatter\)")
+        self.assertNotRegex(out, r"queued as")
+        self.pd.wait_log(r"backscatter: 192\.0\.2\.98 bounced to "
+                         r"nobody@our\.example, who sent nothing: hit 1; "
+                         r"blocked")
+        self.refused("l5@our.example", r"^Service unavailable; client "
+                     r"192\.0\.2\.98 is blocked since", client="192.0.2.98",
+                     name="mail.bouncer.example", sender="a@bouncer.example")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -5,6 +5,7 @@ mail does not; policyctl outbound list shows the records."""
 import json
 import os
 import subprocess
+import time
 import unittest
 
 from pdtest import DaemonTest, read_replies, request
@@ -107,6 +108,62 @@ checks:"""))
                                   sender="gina@remote.example",
                                   recipient="frank@our.example"), "DUNNO")
         d.wait_log(r"rule=greylist:correspondent client=192\.0\.2\.1 ")
+
+    def test_imported_mail_log_starts_backscatter_detection_at_once(self):
+        d = self.daemon(POLICY)
+        now = time.time()
+        old = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00",
+                            time.gmtime(now - 8 * 86400))
+        log = d.path("mail.log")
+        with open(log, "w") as f:
+            f.write(f"{old} mx postfix/qmgr[9]: 4F1A2B3C4D: "
+                    "from=<alice@our.example>, size=9, nrcpt=1 "
+                    "(queue active)\n"
+                    f"{old} mx postfix/smtp[10]: 4F1A2B3C4D: "
+                    "to=<bob@remote.example>, relay=mx.remote.example"
+                    "[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent "
+                    "(250 ok)\n"
+                    "garbage that is no log line\n")
+        out = self.ctl(d, "outbound", "import-log", log, "--domain",
+                       "our.example")
+        self.assertIn("imported 1 deliveries of our users from 3 lines",
+                      out)
+        s = d.connect()
+        # The reply from bob skips greylisting already.
+        self.assertEqual(self.ask(s, client_address="192.0.2.1",
+                                  sender="bob@remote.example",
+                                  recipient="alice@our.example"), "DUNNO")
+
+        def bounce(client, rcpt):
+            s.sendall(request(protocol_state="DATA", client_address=client,
+                              sender="", recipient=rcpt,
+                              recipient_count="1"))
+            return read_replies(s, 1)[0]
+        # A real bounce: alice sent mail (8 days ago, within keep, but
+        # not within bounce_window: it is a hit after all).
+        self.assertRegex(bounce("192.0.2.70", "alice@our.example"),
+                         r"^554 5\.7\.1 Service unavailable; client "
+                         r"192\.0\.2\.70 is blocked")
+        d.wait_log(r"backscatter: 192\.0\.2\.70 bounced to "
+                   r"alice@our\.example, who sent nothing: hit 1; blocked")
+        # Mail alice sends now makes her next bounce a real one.
+        self.assertEqual(self.ask(s, client_address="10.1.1.1",
+                                  sender="alice@our.example",
+                                  recipient="carol@remote.example"), "DUNNO")
+        self.assertEqual(bounce("192.0.2.71", "alice@our.example"), "DUNNO")
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "outbound",
+                            "import-log", log], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs --domain", r.stderr)
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "outbound",
+                            "import-log", d.path("nonesuch"), "--domain",
+                            "our.example"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nonesuch: No such file", r.stderr)
 
     def test_whitelist_from_policyctl_counts_at_the_next_request(self):
         d = self.daemon(POLICY)

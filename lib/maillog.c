@@ -1,0 +1,494 @@
+/*
+ * maillog - our users' deliveries from Postfix's mail log (maillog.h).
+ */
+#include "maillog.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "outbound.h"
+#include "store.h"
+#include "xalloc.h"
+
+#define QID_MAX  24
+#define BUCKETS  4096
+
+/* A queue ID whose sender a qmgr line named. */
+struct qent {
+	struct qent *next;
+	char qid[QID_MAX + 1];
+	char sender[MAILLOG_ADDR_MAX + 1];
+};
+
+struct maillog {
+	int64_t now;
+	struct qent *b[BUCKETS];
+	size_t n;
+};
+
+struct maillog *
+maillog_new(int64_t now)
+{
+	struct maillog *m = xcalloc(1, sizeof(*m));
+
+	m->now = now;
+	return m;
+}
+
+static void
+clear(struct maillog *m)
+{
+	size_t i;
+
+	for (i = 0; i < BUCKETS; i++) {
+		while (m->b[i] != NULL) {
+			struct qent *e = m->b[i];
+
+			m->b[i] = e->next;
+			free(e);
+		}
+	}
+	m->n = 0;
+}
+
+void
+maillog_free(struct maillog *m)
+{
+	if (m == NULL)
+		return;
+	clear(m);
+	free(m);
+}
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % BUCKETS;
+}
+
+static struct qent **
+find(struct maillog *m, const char *qid)
+{
+	struct qent **e;
+
+	for (e = &m->b[hash(qid)]; *e != NULL; e = &(*e)->next)
+		if (strcmp((*e)->qid, qid) == 0)
+			return e;
+	return e;
+}
+
+/* digits - n decimal digits at s, or -1 */
+static int
+digits(const char *s, size_t n)
+{
+	int v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
+static int64_t
+days_from_civil(int64_t y, unsigned mo, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= mo <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* rfc3339 - 2026-12-02T18:58:06[.frac](Z|+HH:MM) */
+static bool
+rfc3339(const char *s, size_t len, int64_t *t, size_t *end)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	size_t i = 19;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' &&
+	    s[10] != ' ') || s[13] != ':' || s[16] != ':')
+		return false;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return false;
+	if (s[i] == '.')
+		for (i++; i < len && isdigit((unsigned char)s[i]); i++)
+			;
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i + 6 <= len && (s[i] == '+' || s[i] == '-') &&
+	    s[i + 3] == ':') {
+		sign = s[i] == '+' ? 1 : -1;
+		oh = digits(s + i + 1, 2);
+		om = digits(s + i + 4, 2);
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return false;
+		i += 6;
+	} else {
+		return false;
+	}
+	*t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	*end = i;
+	return true;
+}
+
+/* local_time - the time of a local date and clock in year (tm_year) */
+static time_t
+local_time(int year, int mon, int d, int h, int mi, int sec)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year;
+	tm.tm_mon = mon;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
+/* classic - "Dec  2 18:58:06", local time, the latest year not after now */
+static bool
+classic(const char *s, size_t len, int64_t now, int64_t *t, size_t *end)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *p;
+	struct tm nt;
+	time_t tt = (time_t)now, r;
+	int d, h, mi, sec, mon;
+
+	if (len < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' ||
+	    s[12] != ':')
+		return false;
+	for (p = months; *p; p += 3)
+		if (strncmp(p, s, 3) == 0)
+			break;
+	if (*p == '\0')
+		return false;
+	mon = (int)(p - months) / 3;
+	d = s[4] == ' ' ? digits(s + 5, 1) : digits(s + 4, 2);
+	h = digits(s + 7, 2);
+	mi = digits(s + 10, 2);
+	sec = digits(s + 13, 2);
+	if (d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    sec < 0 || sec > 60)
+		return false;
+	localtime_r(&tt, &nt);
+	r = local_time(nt.tm_year, mon, d, h, mi, sec);
+	/* December's lines read in January are last year's. */
+	if (r != (time_t)-1 && (int64_t)r > now + 86400)
+		r = local_time(nt.tm_year - 1, mon, d, h, mi, sec);
+	if (r == (time_t)-1)
+		return false;
+	*t = (int64_t)r;
+	*end = 15;
+	return true;
+}
+
+bool
+maillog_time(const char *s, size_t len, int64_t now, int64_t *t,
+    size_t *end)
+{
+	return rfc3339(s, len, t, end) || classic(s, len, now, t, end);
+}
+
+/*
+ * addr - the address of field name=<...> in s (up to the '>' that ends
+ * the field), lower-cased into out; false if absent, empty, too long, or
+ * not an address
+ */
+static bool
+addr(const char *s, const char *name, char *out, bool *null)
+{
+	const char *p = strstr(s, name), *q;
+	size_t n, i;
+
+	*null = false;
+	if (p == NULL || (p != s && p[-1] != ' '))
+		return false;
+	p += strlen(name);
+	if (*p++ != '<')
+		return false;
+	for (q = p; *q; q++)
+		if (*q == '>' && (q[1] == ',' || q[1] == '\0'))
+			break;
+	if (*q != '>')
+		return false;
+	n = (size_t)(q - p);
+	if (n == 0) {
+		*null = true;
+		return false;
+	}
+	if (n > MAILLOG_ADDR_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c <= ' ' || c >= 0x7f)
+			return false;
+		out[i] = (char)tolower(c);
+	}
+	out[n] = '\0';
+	q = strrchr(out, '@');
+	return q != NULL && q != out && q[1] != '\0';
+}
+
+bool
+maillog_line(struct maillog *m, const char *line, size_t len,
+    struct maillog_sent *out)
+{
+	char buf[MAILLOG_LINE_MAX + 1], qid[QID_MAX + 1];
+	const char *s, *prog, *colon, *rest;
+	size_t end, n, i;
+	int64_t t;
+	bool smtp, null;
+	struct qent **e;
+
+	if (len > MAILLOG_LINE_MAX || memchr(line, '\0', len) != NULL)
+		return false;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	if (!maillog_time(buf, len, m->now, &t, &end))
+		return false;
+	/* " host prog[pid]: QID: ..." */
+	s = buf + end;
+	if (*s++ != ' ' || (s = strchr(s, ' ')) == NULL)
+		return false;
+	prog = s + 1;
+	if ((colon = strstr(prog, ": ")) == NULL)
+		return false;
+	n = (size_t)(colon - prog);
+	if (n > 0 && prog[n - 1] == ']')
+		while (n > 0 && prog[n - 1] != '[')
+			n--;
+	if (n == 0)
+		return false;
+	n--; /* the '[' */
+	if (strncmp(prog, "postfix", 7) != 0)
+		return false;
+	if (n >= 5 && strncmp(prog + n - 5, "/smtp", 5) == 0)
+		smtp = true;
+	else if (n >= 5 && strncmp(prog + n - 5, "/qmgr", 5) == 0)
+		smtp = false;
+	else
+		return false;
+	/* The queue ID: letters and digits. */
+	s = colon + 2;
+	for (i = 0; i < QID_MAX && isalnum((unsigned char)s[i]); i++)
+		qid[i] = s[i];
+	if (i < 5 || s[i] != ':' || s[i + 1] != ' ')
+		return false;
+	qid[i] = '\0';
+	rest = s + i + 2;
+	e = find(m, qid);
+	if (!smtp) {
+		char sender[MAILLOG_ADDR_MAX + 1];
+
+		if (strcmp(rest, "removed") == 0) {
+			if (*e != NULL) {
+				struct qent *gone = *e;
+
+				*e = gone->next;
+				free(gone);
+				m->n--;
+			}
+			return false;
+		}
+		if (strncmp(rest, "from=<", 6) != 0 ||
+		    !addr(rest, "from=", sender, &null))
+			return false;
+		if (*e == NULL) {
+			if (m->n >= MAILLOG_QUEUE_MAX) {
+				/* A log whose messages never end: start
+				 * over rather than grow without bound. */
+				clear(m);
+				e = find(m, qid);
+			}
+			*e = xcalloc(1, sizeof(**e));
+			memcpy((*e)->qid, qid, strlen(qid) + 1);
+			m->n++;
+		}
+		memcpy((*e)->sender, sender, strlen(sender) + 1);
+		return false;
+	}
+	/* The first status field is Postfix's; the remote server's words
+	 * come after it, in parentheses, and may say anything. */
+	if (*e == NULL || strncmp(rest, "to=<", 4) != 0 ||
+	    (s = strstr(rest, ", status=")) == NULL ||
+	    strncmp(s + 9, "sent ", 5) != 0 || memchr(rest, '(',
+	    (size_t)(s - rest)) != NULL || !addr(rest, "to=", out->rcpt, &null))
+		return false;
+	memcpy(out->sender, (*e)->sender, strlen((*e)->sender) + 1);
+	out->t = t;
+	return true;
+}
+
+/* Import. */
+
+#define BATCH 256 /* records per put (one transaction) */
+
+struct batch {
+	struct store_rec recs[BATCH];
+	char keys[BATCH][STORE_KEY_MAX];
+	unsigned char vals[BATCH][8];
+	size_t n;
+};
+
+/* ours - a domain at one of domains, or below one */
+static bool
+ours(const char *domain, char *const *domains, size_t nd)
+{
+	size_t i, dl = strlen(domain);
+
+	for (i = 0; i < nd; i++) {
+		size_t ll = strlen(domains[i]);
+
+		if (dl == ll ? strcasecmp(domain, domains[i]) == 0
+		    : dl > ll && domain[dl - ll - 1] == '.' &&
+		    strcasecmp(domain + dl - ll, domains[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* newer - store_merge_fn: the later time stays; for the history's start,
+ * the earlier */
+static bool
+newer(void *arg, const struct store_rec *old, struct store_rec *out)
+{
+	int64_t o, n;
+
+	(void)arg;
+	if (old == NULL || old->vlen != 8)
+		return true;
+	o = (int64_t)store_get_u64(old->val);
+	n = (int64_t)store_get_u64(out->val);
+	if (out->klen == sizeof(OUTBOUND_SINCE) - 1 &&
+	    memcmp(out->key, OUTBOUND_SINCE, out->klen) == 0)
+		return n < o;
+	return n > o;
+}
+
+static int
+flush(struct batch *b, struct store *st, uv_loop_t *loop, struct why *why)
+{
+	struct store_waiter w;
+	int rc;
+
+	if (b->n == 0)
+		return 0;
+	store_waiter_init(&w, loop);
+	rc = store_wait(&w, st->ops->put(st, OUTBOUND_TABLE, b->recs, b->n,
+	    newer, NULL, &w.call));
+	b->n = 0;
+	if (rc < 0) {
+		*why = w.reply.why;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add(struct batch *b, const char *sender, const char *rcpt, int64_t t,
+    int64_t expires, struct store *st, uv_loop_t *loop, struct why *why)
+{
+	size_t kl;
+
+	if (b->n == BATCH && flush(b, st, loop, why) < 0)
+		return -1;
+	if (sender == NULL) {
+		kl = sizeof(OUTBOUND_SINCE) - 1;
+		memcpy(b->keys[b->n], OUTBOUND_SINCE, kl);
+	} else if ((kl = outbound_key(b->keys[b->n], STORE_KEY_MAX, sender,
+	    rcpt)) == 0) {
+		return 0;
+	}
+	store_put_u64(b->vals[b->n], (uint64_t)t);
+	b->recs[b->n] = (struct store_rec){ b->keys[b->n], kl, b->vals[b->n],
+		8, expires };
+	b->n++;
+	return 0;
+}
+
+int
+maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
+    char *const *domains, size_t ndomains, int64_t keep, int64_t now,
+    struct maillog_stats *stats, struct why *why)
+{
+	struct maillog *m = maillog_new(now);
+	struct batch *b = xcalloc(1, sizeof(*b));
+	struct maillog_sent d;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	while ((len = getline(&line, &cap, fp)) >= 0) {
+		const char *sd, *rd;
+		bool local;
+
+		stats->lines++;
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (!maillog_line(m, line, (size_t)len, &d))
+			continue;
+		sd = strrchr(d.sender, '@') + 1;
+		rd = strrchr(d.rcpt, '@') + 1;
+		if (!ours(sd, domains, ndomains)) {
+			stats->strangers++;
+			continue;
+		}
+		if (d.t > now)
+			d.t = now;
+		if (d.t + keep <= now) {
+			stats->old++;
+			continue;
+		}
+		stats->deliveries++;
+		local = ours(rd, domains, ndomains);
+		if (add(b, d.sender, NULL, d.t, d.t + keep, st, loop, why) < 0 ||
+		    (!local && add(b, d.sender, d.rcpt, d.t, d.t + keep, st,
+		    loop, why) < 0)) {
+			rc = -1;
+			break;
+		}
+		if (stats->since == 0 || d.t < stats->since)
+			stats->since = d.t;
+	}
+	if (rc == 0 && stats->since != 0 &&
+	    (add(b, NULL, NULL, stats->since, 0, st, loop, why) < 0 ||
+	    flush(b, st, loop, why) < 0))
+		rc = -1;
+	else if (rc == 0 && flush(b, st, loop, why) < 0)
+		rc = -1;
+	free(line);
+	free(b);
+	maillog_free(m);
+	return rc;
+}

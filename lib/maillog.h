@@ -1,0 +1,80 @@
+/*
+ * maillog - our users' past deliveries read from Postfix's mail log, so
+ * that a site switching to policyd has its outbound history (what the
+ * outbound state module records from then on) at once: backscatter
+ * detection needs bounce_window of it, correspondents need it to skip
+ * greylisting. policyctl outbound import-log feeds it.
+ *
+ * A delivery is a qmgr line that names the queue ID's sender,
+ *   ... postfix/qmgr[12]: 4F1A2B3C4D: from=<a@our.example>, size=9, ...
+ * then an smtp line per recipient it reached,
+ *   ... postfix/smtp[34]: 4F1A2B3C4D: to=<b@far.example>, relay=...,
+ *       status=sent (250 ok)
+ * (any syslog_name ending in "/smtp": postfix-out/smtp too). The time is
+ * the line's: RFC 3339 (2026-12-02T18:58:06.123+01:00) or the classic
+ * "Dec  2 18:58:06" in local time, in the latest year not after now.
+ * Everything else (other programs, deferred or bounced deliveries, lines
+ * longer than MAILLOG_LINE_MAX) is skipped; a stranger chose the
+ * addresses, so each is bounded and checked like a request's.
+ */
+#ifndef POLICYD_MAILLOG_H
+#define POLICYD_MAILLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#define MAILLOG_LINE_MAX 8192  /* longer lines are skipped */
+#define MAILLOG_QUEUE_MAX 65536 /* queue IDs remembered at once */
+#define MAILLOG_ADDR_MAX 320
+
+struct maillog;
+
+/* One recipient a sender reached. */
+struct maillog_sent {
+	int64_t t;
+	char sender[MAILLOG_ADDR_MAX + 1]; /* lower-cased */
+	char rcpt[MAILLOG_ADDR_MAX + 1];   /* lower-cased */
+};
+
+/* maillog_new - a reader; now: the clock classic timestamps are read by */
+struct maillog *maillog_new(int64_t now);
+void maillog_free(struct maillog *m);
+/*
+ * maillog_line - one line (without its newline); true and *out filled
+ * when it is a delivery to a recipient that a known sender reached
+ */
+bool maillog_line(struct maillog *m, const char *line, size_t len,
+    struct maillog_sent *out);
+/*
+ * maillog_time - a line's timestamp (RFC 3339 or classic syslog) and
+ * where it ends; false if the line starts with neither
+ */
+bool maillog_time(const char *s, size_t len, int64_t now, int64_t *t,
+    size_t *end);
+
+struct store;
+struct why;
+
+struct maillog_stats {
+	uint64_t lines, deliveries, strangers, old;
+	int64_t since; /* the earliest delivery imported; 0: none */
+};
+
+/*
+ * maillog_import - the deliveries of fp's log whose sender is at one of
+ * domains (or below one) into the outbound table, as the outbound module
+ * writes them: the sender's last mail, and per remote recipient the last
+ * time it was written to (a recipient at one of domains is no
+ * correspondent), each kept for keep seconds after it; a newer time in
+ * the table stays. The table's history starts at the earliest delivery
+ * unless it started earlier. Deliveries older than keep are left out.
+ * 0, or -1 with why (a store error).
+ */
+int maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
+    char *const *domains, size_t ndomains, int64_t keep, int64_t now,
+    struct maillog_stats *stats, struct why *why);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * maillog_test - Postfix's mail log read for our users' deliveries: both
+ * timestamp forms (RFC 3339 with offsets, the classic one in the latest
+ * year not after now), qmgr then smtp lines of one queue ID, multi-
+ * instance syslog names, and what must never count as a delivery: a
+ * deferral whose remote text says "status=sent", other programs, a
+ * queue ID whose sender was never seen or was removed, the null sender,
+ * non-addresses, overlong lines; the queue table stays bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "maillog.h"
+
+#define NOW 1764700000 /* 2025-12-02T18:26:40Z */
+
+static bool
+line(struct maillog *m, const char *s, struct maillog_sent *d)
+{
+	return maillog_line(m, s, strlen(s), d);
+}
+
+static void
+test_maillog_rfc3339_times_with_offsets(void **state)
+{
+	int64_t t;
+	size_t end;
+
+	(void)state;
+	assert_true(maillog_time("2025-12-02T18:26:40Z x", 22, NOW, &t,
+	    &end));
+	assert_int_equal(t, NOW);
+	assert_int_equal(end, 20);
+	assert_true(maillog_time("2025-12-02T19:26:40.123456+01:00 x", 34,
+	    NOW, &t, &end));
+	assert_int_equal(t, NOW);
+	assert_int_equal(end, 32);
+	assert_true(maillog_time("2025-12-02T13:26:40-05:00", 25, NOW, &t,
+	    &end));
+	assert_int_equal(t, NOW);
+	/* Leap day, and the epoch. */
+	assert_true(maillog_time("2024-02-29T00:00:00Z", 20, NOW, &t, &end));
+	assert_int_equal(t, 1709164800);
+	assert_true(maillog_time("1970-01-01T00:00:00Z", 20, NOW, &t, &end));
+	assert_int_equal(t, 0);
+	assert_false(maillog_time("2025-13-02T18:26:40Z", 20, NOW, &t,
+	    &end));
+	assert_false(maillog_time("2025-12-02T18:26:40", 19, NOW, &t, &end));
+	assert_false(maillog_time("2025-12-02T18:26:40+1:00", 24, NOW, &t,
+	    &end));
+}
+
+static void
+test_maillog_classic_times_take_the_latest_year(void **state)
+{
+	int64_t t;
+	size_t end;
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_true(maillog_time("Dec  2 18:26:40 mx", 18, NOW, &t, &end));
+	assert_int_equal(t, NOW);
+	assert_int_equal(end, 15);
+	assert_true(maillog_time("Nov 30 00:00:00", 15, NOW, &t, &end));
+	assert_int_equal(t, 1764460800);
+	/* Read on 2 December: a line of 20 December is last year's. */
+	assert_true(maillog_time("Dec 20 00:00:00", 15, NOW, &t, &end));
+	assert_int_equal(t, 1766188800 - 365 * 86400);
+	/* In the machine's zone, as syslog wrote it. */
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	assert_true(maillog_time("Dec  2 19:26:40", 15, NOW, &t, &end));
+	assert_int_equal(t, NOW);
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_false(maillog_time("Foo  2 19:26:40", 15, NOW, &t, &end));
+	assert_false(maillog_time("Dec 32 19:26:40", 15, NOW, &t, &end));
+	assert_false(maillog_time("Dec  2 19:26", 12, NOW, &t, &end));
+}
+
+static void
+test_maillog_delivery_from_qmgr_and_smtp_lines(void **state)
+{
+	struct maillog *m = maillog_new(NOW);
+	struct maillog_sent d;
+
+	(void)state;
+	assert_false(line(m, "2025-12-02T18:00:00Z mx postfix/qmgr[100]: "
+	    "4F1A2B3C4D: from=<Alice@Our.Example>, size=900, nrcpt=2 (queue "
+	    "active)", &d));
+	assert_true(line(m, "2025-12-02T18:00:01Z mx postfix/smtp[101]: "
+	    "4F1A2B3C4D: to=<Bob@Remote.example>, relay=mx.remote.example"
+	    "[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent "
+	    "(250 2.0.0 Ok)", &d));
+	assert_string_equal(d.sender, "alice@our.example");
+	assert_string_equal(d.rcpt, "bob@remote.example");
+	assert_int_equal(d.t, 1764698401);
+	/* Postfix's own status first: a remote text proves nothing. */
+	assert_false(line(m, "2025-12-02T18:00:02Z mx postfix/smtp[101]: "
+	    "4F1A2B3C4D: to=<carl@remote.example>, relay=mx.remote.example"
+	    "[192.0.2.1]:25, delay=1, dsn=4.0.0, status=deferred (host said: "
+	    "x, status=sent (250))", &d));
+	assert_false(line(m, "2025-12-02T18:00:02Z mx postfix/smtp[101]: "
+	    "4F1A2B3C4D: to=<carl@remote.example>, relay=none, delay=1, "
+	    "dsn=5.0.0, status=bounced (host (x, status=sent ) said)", &d));
+	/* Another instance's syslog name, orig_to; then the queue file goes. */
+	assert_false(line(m, "Dec  2 18:00:03 mx postfix-out/qmgr[7]: "
+	    "ABCDE12345: from=<dave@our.example>, size=1, nrcpt=1 (queue "
+	    "active)", &d));
+	assert_true(line(m, "Dec  2 18:00:04 mx postfix-out/smtp[8]: "
+	    "ABCDE12345: to=<erin@far.example>, orig_to=<e@far.example>, "
+	    "relay=mx.far.example[192.0.2.2]:25, delay=1, dsn=2.0.0, "
+	    "status=sent (250 ok)", &d));
+	assert_string_equal(d.rcpt, "erin@far.example");
+	assert_false(line(m, "Dec  2 18:00:05 mx postfix-out/qmgr[7]: "
+	    "ABCDE12345: removed", &d));
+	assert_false(line(m, "Dec  2 18:00:06 mx postfix-out/smtp[8]: "
+	    "ABCDE12345: to=<erin@far.example>, relay=mx.far.example"
+	    "[192.0.2.2]:25, dsn=2.0.0, status=sent (250 ok)", &d));
+	maillog_free(m);
+}
+
+static void
+test_maillog_what_is_no_delivery(void **state)
+{
+	static const char *const no[] = {
+		/* A queue ID never seen. */
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 99999ABCDE: to=<a@b.example>"
+		", relay=x[192.0.2.1]:25, dsn=2.0.0, status=sent (250)",
+		/* Local delivery, lmtp, another program. */
+		"Dec  2 18:00:00 mx postfix/local[1]: 4F1A2B3C4D: to=<a@b.example>"
+		", relay=local, dsn=2.0.0, status=sent (delivered)",
+		"Dec  2 18:00:00 mx postfix/lmtp[1]: 4F1A2B3C4D: to=<a@b.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"Dec  2 18:00:00 mx dovecot/smtp[1]: 4F1A2B3C4D: to=<a@b.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		/* Not an address. */
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A2B3C4D: to=<nobody>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A2B3C4D: to=<a b@c.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A2B3C4D: to=<@c.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A2B3C4D: to=<a@b.example"
+		" relay=x, dsn=2.0.0, status=sent (250)",
+		/* A short queue ID, no queue ID, no timestamp. */
+		"Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A: to=<a@b.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"Dec  2 18:00:00 mx postfix/smtp[1]: to=<a@b.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"mx postfix/smtp[1]: 4F1A2B3C4D: to=<a@b.example>"
+		", relay=x, dsn=2.0.0, status=sent (250)",
+		"",
+	};
+	struct maillog *m = maillog_new(NOW);
+	struct maillog_sent d;
+	char *big;
+	size_t i;
+
+	(void)state;
+	assert_false(line(m, "Dec  2 18:00:00 mx postfix/qmgr[1]: 4F1A2B3C4D: "
+	    "from=<alice@our.example>, size=1, nrcpt=1 (queue active)", &d));
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		print_message("case %zu\n", i);
+		assert_false(line(m, no[i], &d));
+	}
+	/* The null sender (our bounces) is nobody's. */
+	assert_false(line(m, "Dec  2 18:00:00 mx postfix/qmgr[1]: 5F1A2B3C4D: "
+	    "from=<>, size=1, nrcpt=1 (queue active)", &d));
+	assert_false(line(m, "Dec  2 18:00:00 mx postfix/smtp[1]: 5F1A2B3C4D: "
+	    "to=<a@b.example>, relay=x, dsn=2.0.0, status=sent (250)", &d));
+	/* A line too long is skipped whole. */
+	big = malloc(MAILLOG_LINE_MAX + 100);
+	snprintf(big, MAILLOG_LINE_MAX + 100, "Dec  2 18:00:00 mx postfix/"
+	    "smtp[1]: 4F1A2B3C4D: to=<a@b.example>, relay=x, dsn=2.0.0, "
+	    "status=sent (");
+	memset(big + strlen(big), 'x', MAILLOG_LINE_MAX);
+	big[MAILLOG_LINE_MAX + 50] = '\0';
+	assert_false(line(m, big, &d));
+	free(big);
+	/* The line before still counts. */
+	assert_true(line(m, "Dec  2 18:00:00 mx postfix/smtp[1]: 4F1A2B3C4D: "
+	    "to=<a@b.example>, relay=x, dsn=2.0.0, status=sent (250)", &d));
+	maillog_free(m);
+}
+
+/* A log of messages that never end: the table starts over, bounded. */
+static void
+test_maillog_queue_table_stays_bounded(void **state)
+{
+	struct maillog *m = maillog_new(NOW);
+	struct maillog_sent d;
+	char buf[200];
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < MAILLOG_QUEUE_MAX + 10; i++) {
+		snprintf(buf, sizeof(buf), "Dec  2 18:00:00 mx postfix/qmgr[1]: "
+		    "Q%09u: from=<u%u@our.example>, size=1, nrcpt=1", i, i);
+		assert_false(line(m, buf, &d));
+	}
+	/* The newest are known, the oldest were let go. */
+	snprintf(buf, sizeof(buf), "Dec  2 18:00:01 mx postfix/smtp[1]: "
+	    "Q%09u: to=<x@far.example>, relay=x, dsn=2.0.0, status=sent (ok)",
+	    MAILLOG_QUEUE_MAX + 9);
+	assert_true(line(m, buf, &d));
+	snprintf(buf, sizeof(buf), "Dec  2 18:00:01 mx postfix/smtp[1]: "
+	    "Q%09u: to=<x@far.example>, relay=x, dsn=2.0.0, status=sent (ok)",
+	    0u);
+	assert_false(line(m, buf, &d));
+	maillog_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maillog_rfc3339_times_with_offsets),
+		cmocka_unit_test(test_maillog_classic_times_take_the_latest_year),
+		cmocka_unit_test(test_maillog_delivery_from_qmgr_and_smtp_lines),
+		cmocka_unit_test(test_maillog_what_is_no_delivery),
+		cmocka_unit_test(test_maillog_queue_table_stays_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
