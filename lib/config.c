@@ -979,7 +979,8 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		return -1;
 	if (ngen > 1) {
 		snprintf(what, sizeof(what), "%s: on_fail", name);
-		if (v[CK_ON_FAIL] && nres > 0)
+		if (v[CK_ON_FAIL] && nres > 0 &&
+		    !(ops->flags & CHK_F_ON_FAIL_ALL))
 			return fail(y, v[CK_ON_FAIL], "%s: the %s check has an "
 						      "action per result "
 						      "instead (fail: reject, "
@@ -988,6 +989,11 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		if (v[CK_ON_FAIL] && parse_on_fail(y, v[CK_ON_FAIL], what,
 		    cp) < 0)
 			return -1;
+		/* Every result failing alike; a result's own key wins. */
+		for (i = 0; v[CK_ON_FAIL] && i < nres; i++) {
+			cp->results[i].on = cp->on_fail;
+			cp->results[i].score = cp->score;
+		}
 		snprintf(what, sizeof(what), "%s: text", name);
 		if (v[CK_TEXT] && get_string(y, v[CK_TEXT], what, &cp->text) < 0)
 			return -1;

@@ -18,7 +18,8 @@
 
 struct dyn_pattern {
 	regex_t re;
-	bool exempt;
+	bool exempt;     /* '!': the names it matches are no pool */
+	bool force;      /* '+': a pool whatever the exemptions say */
 	char *text;
 	int line;
 };
@@ -28,21 +29,38 @@ struct dyn_patterns {
 	size_t n;
 };
 
-/* Labels that name a pool; matched as whole tokens. */
-static const char *const keywords[] = { "dyn", "dynamic", "dynip", "dial",
-	"dialup", "dialin", "dsl", "adsl", "vdsl", "xdsl", "sdsl", "ppp",
-	"pppoe", "pool", "pools", "cable", "dhcp", "broadband", "client",
-	"clients", "cust", "customer", "dip", "dialpool", "res", "resident",
-	"residential", "fios", "cpe", "modem", "wifi", "wlan", "mobile",
-	"hsd", "dynamicip", "home", "user", "users", "ftth", "fttx", "gprs",
-	"lte", "umts", "bredband", "catv", "nat", "dsldevice", "unassigned",
-	"ipv4pool", "ipv6pool", NULL };
+/* Words of pool names; matched as whole words. */
+static const char *const pool_words[] = { "dyn", "dynamic", "dynip",
+	"dial", "dialup", "dialin", "dsl", "adsl", "vdsl", "xdsl", "sdsl",
+	"ppp", "pppoe", "pppoa", "pool", "pools", "cable", "dhcp",
+	"broadband", "client", "clients", "cust", "customer", "dip",
+	"dialpool", "res", "resident", "residential", "fios", "cpe", "modem",
+	"wifi", "wlan", "wireless", "mobile", "hsd", "hsi", "dynamicip",
+	"home", "user", "users", "ftth", "fttx", "fttb", "gprs", "lte",
+	"umts", "apn", "bredband", "catv", "nat", "dsldevice", "unassigned",
+	"ipv4pool", "ipv6pool", "abo", "subs", "subscriber", "bb", NULL };
 
-/* First labels of mail servers: such a name is exempt. */
-static const char *const mailish[] = { "mail", "mx", "smtp", "out",
-	"outbound", "relay", "mta", "mailer", "mailout", "mailhost", "postfix",
-	"exchange", "mailgw", "mailgate", "smtpout", "mxout", "mailrelay",
-	NULL };
+/*
+ * Customer-line codes of cable and fibre providers: evidence when digits
+ * follow (cm12, cpc123456, pcp0123456pcs, bgp01234567bgs, fls-2). The
+ * pool words count with or without digits (hsd1, cust789, bb121).
+ */
+static const char *const line_codes[] = { "cm", "cpc", "pcp", "bgp",
+	"fls", "sub", NULL };
+
+/* Words of mail servers, in any label: the name is no pool. */
+static const char *const mail_words[] = { "mail", "mails", "email", "mx",
+	"smtp", "smtpout", "out", "outbound", "outgoing", "relay", "mta",
+	"mailer", "mailout", "mailhost", "postfix", "exchange", "mailgw",
+	"mailgate", "mxout", "mailrelay", "mout", "esa", "bounce", "bounces",
+	"newsletter", "lists", NULL };
+
+/* Words of static lines and servers, in any label: the name is no pool. */
+static const char *const static_words[] = { "static", "sta", "stat",
+	"fixed", "fix", "ded", "dedi", "dedicated", "leased", "biz",
+	"business", "corp", "corporate", "server", "servers", "srv", "serv",
+	"colo", "colocation", "hosting", "hosted", "hostedby", "webhosting",
+	"vps", "vds", "ns", "dns", "www", "web", NULL };
 
 /*
  * dyn_registered_domain - the label before the longest public suffix of
@@ -109,7 +127,10 @@ dyn_registered_domain(const char *name)
 	return r;
 }
 
-/* dyn_patterns_load - one regex a line, '#' comments, '!' exemptions */
+/*
+ * dyn_patterns_load - one regex a line, '#' comments, '!' exemptions, '+'
+ * pools that override the exemptions
+ */
 struct dyn_patterns *
 dyn_patterns_load(const char *path, struct why *why)
 {
@@ -128,7 +149,7 @@ dyn_patterns_load(const char *path, struct why *why)
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *s = line, *e;
 		struct dyn_pattern *d;
-		bool exempt = false;
+		bool exempt = false, force = false;
 		int rc;
 
 		lineno++;
@@ -146,6 +167,9 @@ dyn_patterns_load(const char *path, struct why *why)
 			continue;
 		if (*s == '!') {
 			exempt = true;
+			s++;
+		} else if (*s == '+') {
+			force = true;
 			s++;
 		}
 		if (p->n == DYN_MAX_PATTERNS) {
@@ -165,6 +189,7 @@ dyn_patterns_load(const char *path, struct why *why)
 			goto bad;
 		}
 		d->exempt = exempt;
+		d->force = force;
 		d->text = xstrdup(s);
 		d->line = lineno;
 		p->n++;
@@ -202,33 +227,28 @@ in_list(const char *s, const char *const *list)
 	return false;
 }
 
-/* mail_like - a first label such as mail, mx2, smtp-out, relay01 */
-static bool
-mail_like(const char *label)
-{
-	char word[64];
-	size_t i = 0;
-
-	while (label[i] && i + 1 < sizeof(word) && isalpha((unsigned char)label[i]))
-		word[i] = label[i], i++;
-	word[i] = '\0';
-	if (in_list(word, mailish))
-		return true;
-	/* smtp-out, mail-out, mx-in: a mail word before a dash */
-	return strncmp(label, "smtp-", 5) == 0 ||
-	    strncmp(label, "mail-", 5) == 0 || strncmp(label, "mx-", 3) == 0;
-}
+#define DYN_TOKENS 64
+#define DYN_TOKEN  64
 
 /*
- * tokens - split host into alphanumeric runs, and those at letter/digit
- * boundaries ("host86" -> "host", "86"). At most max tokens.
+ * The words and numbers of a host part: alphanumeric runs split where
+ * letters and digits meet ("host86" -> "host", "86"); for each, whether
+ * digits follow it in its label, directly or after one dash ("cpc123",
+ * "fls-2"). At most DYN_TOKENS.
  */
-static size_t
-tokens(const char *host, char tok[][64], size_t max)
-{
-	size_t n = 0, i = 0;
+struct toks {
+	char t[DYN_TOKENS][DYN_TOKEN];
+	bool digits_after[DYN_TOKENS];
+	size_t n;
+};
 
-	while (host[i] && n < max) {
+static void
+tokens(const char *host, struct toks *k)
+{
+	size_t i = 0;
+
+	k->n = 0;
+	while (host[i] && k->n < DYN_TOKENS) {
 		size_t l = 0;
 		bool digit;
 
@@ -239,27 +259,31 @@ tokens(const char *host, char tok[][64], size_t max)
 		digit = isdigit((unsigned char)host[i]);
 		while (host[i] && isalnum((unsigned char)host[i]) &&
 		    (bool)isdigit((unsigned char)host[i]) == digit) {
-			if (l < 63)
-				tok[n][l++] = host[i];
+			if (l < DYN_TOKEN - 1)
+				k->t[k->n][l++] = host[i];
 			i++;
 		}
-		tok[n][l] = '\0';
-		n++;
+		k->t[k->n][l] = '\0';
+		k->digits_after[k->n] = !digit &&
+		    (isdigit((unsigned char)host[i]) || (host[i] == '-' &&
+		    isdigit((unsigned char)host[i + 1])));
+		k->n++;
 	}
-	return n;
 }
 
-/* has_address_v4 - the client's IPv4 address is spelled in host */
+/* address_v4 - the client's IPv4 address spelled in host; how, in why */
 static bool
-has_address_v4(const char *host, const unsigned char *a, char *why,
-    size_t whysize)
+address_v4(const char *host, const struct toks *k, const unsigned char *a,
+    char *why, size_t whysize)
 {
-	char tok[64][64], buf[32];
-	size_t n = tokens(host, tok, 64), i;
+	char buf[32];
 	bool seen[4] = { false, false, false, false };
+	uint32_t num = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+	    (uint32_t)a[2] << 8 | a[3];
 	int count = 0;
+	size_t i;
 
-	/* Hex (c0000207), zero-padded (192000002007), as one run. */
+	/* As one run: hex (p5dc3a4b2), zero-padded (126012034056). */
 	snprintf(buf, sizeof(buf), "%02x%02x%02x%02x", a[0], a[1], a[2], a[3]);
 	if (strstr(host, buf) != NULL) {
 		snprintf(why, whysize, "the client address in hex");
@@ -270,23 +294,30 @@ has_address_v4(const char *host, const unsigned char *a, char *why,
 		snprintf(why, whysize, "the client address, zero-padded");
 		return true;
 	}
-	for (i = 0; i < n; i++) {
-		char *end;
+	for (i = 0; i < k->n; i++) {
+		const char *t = k->t[i];
 		unsigned long v;
-		int k;
+		int o;
 
-		if (!isdigit((unsigned char)tok[i][0]) || strlen(tok[i]) > 3)
+		if (!isdigit((unsigned char)t[0]))
 			continue;
-		v = strtoul(tok[i], &end, 10);
-		for (k = 0; k < 4; k++) {
-			if (!seen[k] && v == a[k]) {
-				seen[k] = true;
+		if (strlen(t) >= 8 && strlen(t) <= 10 &&
+		    strtoul(t, NULL, 10) == num && num >= 16777216u) {
+			snprintf(why, whysize, "the client address as a number");
+			return true;
+		}
+		if (strlen(t) > 3)
+			continue;
+		v = strtoul(t, NULL, 10);
+		for (o = 0; o < 4; o++) {
+			if (!seen[o] && v == a[o]) {
+				seen[o] = true;
 				count++;
 				break;
 			}
 		}
 	}
-	/* Three of the four octets: dotted, dashed, reversed or padded. */
+	/* Three or four octets: dotted, dashed, reversed, padded, split. */
 	if (count >= 3) {
 		snprintf(why, whysize, "%d octets of the client address", count);
 		return true;
@@ -294,30 +325,29 @@ has_address_v4(const char *host, const unsigned char *a, char *why,
 	return false;
 }
 
-/* has_address_v6 - four or more of the address's groups in host */
+/* address_v6 - four or more of the address's groups in host */
 static bool
-has_address_v6(const char *host, const unsigned char *a, char *why,
+address_v6(const struct toks *k, const unsigned char *a, char *why,
     size_t whysize)
 {
-	char tok[64][64];
-	size_t n = tokens(host, tok, 64), i;
 	bool seen[8] = { false };
-	int count = 0, k;
+	int count = 0, g;
+	size_t i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < k->n; i++) {
 		unsigned long v;
 		char *end;
 
-		if (strlen(tok[i]) > 4)
+		if (strlen(k->t[i]) > 4)
 			continue;
-		v = strtoul(tok[i], &end, 16);
+		v = strtoul(k->t[i], &end, 16);
 		if (*end != '\0')
 			continue;
-		for (k = 0; k < 8; k++) {
-			unsigned g = (unsigned)a[2 * k] << 8 | a[2 * k + 1];
+		for (g = 0; g < 8; g++) {
+			unsigned w = (unsigned)a[2 * g] << 8 | a[2 * g + 1];
 
-			if (!seen[k] && g != 0 && v == g) {
-				seen[k] = true;
+			if (!seen[g] && w != 0 && v == w) {
+				seen[g] = true;
 				count++;
 				break;
 			}
@@ -330,56 +360,138 @@ has_address_v6(const char *host, const unsigned char *a, char *why,
 	return false;
 }
 
-/* dyn_classify - patterns, then the heuristics */
-int
-dyn_classify(const char *name, const struct ipaddr *ip,
-    const struct dyn_patterns *pats, char *why, size_t whysize)
+/* add - one more piece of evidence for the reason */
+static void
+add(struct dyn_verdict *v, const char *what, const char *arg, bool quote)
 {
-	char lower[256], host[256], tok[64][64];
-	const char *rd;
-	size_t len, i, n;
+	size_t o = strlen(v->why);
 
-	snprintf(why, whysize, "-");
+	snprintf(v->why + o, sizeof(v->why) - o, "%s%s%s%s%s", o ? "; " : "",
+	    what, arg[0] ? (quote ? " \"" : " ") : "", arg,
+	    arg[0] && quote ? "\"" : "");
+	v->signals++;
+}
+
+const char *
+dyn_level_name(enum dyn_level l)
+{
+	return l == DYN_CERTAIN ? "certain" : l == DYN_LIKELY ? "likely" : "no";
+}
+
+enum dyn_level
+dyn_level(const struct dyn_verdict *v, int signals)
+{
+	if (v->exempt)
+		return DYN_NO;
+	return signals >= 2 ? DYN_CERTAIN : signals == 1 ? DYN_LIKELY : DYN_NO;
+}
+
+/* exemption - a mail or static word of the host part, or NULL */
+static const char *
+exemption(const struct toks *k, const char **kind)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++) {
+		if (in_list(k->t[i], mail_words)) {
+			*kind = "mail word";
+			return k->t[i];
+		}
+		if (in_list(k->t[i], static_words)) {
+			*kind = "static word";
+			return k->t[i];
+		}
+	}
+	return NULL;
+}
+
+void
+dyn_judge(const char *name, const struct ipaddr *ip,
+    const struct dyn_patterns *pats, struct dyn_verdict *v)
+{
+	char lower[256], host[256], addr_why[64];
+	const struct dyn_pattern *hit = NULL;
+	const char *rd, *word, *kind, *first_word = NULL;
+	struct toks k;
+	size_t len, i;
+
+	memset(v, 0, sizeof(*v));
 	len = strlen(name);
 	if (len == 0 || len >= sizeof(lower))
-		return 0;
+		return;
 	for (i = 0; i <= len; i++)
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	if (len > 1 && lower[len - 1] == '.')
 		lower[--len] = '\0';
+	/* 1. The file: its first matching line. */
 	for (i = 0; pats != NULL && i < pats->n; i++) {
-		if (regexec(&pats->v[i].re, lower, 0, NULL, 0) != 0)
-			continue;
-		if (pats->v[i].exempt)
-			return 0;
-		snprintf(why, whysize, "pattern %.80s", pats->v[i].text);
-		return 1;
-	}
-	rd = dyn_registered_domain(lower);
-	if (rd == NULL || strlen(rd) >= len)
-		return 0; /* nothing left of the registered domain */
-	snprintf(host, sizeof(host), "%.*s", (int)(len - strlen(rd) - 1),
-	    lower);
-	if (mail_like(host))
-		return 0;
-	n = tokens(host, tok, 64);
-	if (ip != NULL) {
-		bool is_static = false;
-
-		for (i = 0; i < n; i++)
-			is_static |= strcmp(tok[i], "static") == 0;
-		if (!is_static && ip->family == AF_INET &&
-		    has_address_v4(host, ip->a, why, whysize))
-			return 1;
-		if (!is_static && ip->family == AF_INET6 &&
-		    has_address_v6(host, ip->a, why, whysize))
-			return 1;
-	}
-	for (i = 0; i < n; i++) {
-		if (in_list(tok[i], keywords)) {
-			snprintf(why, whysize, "keyword \"%s\"", tok[i]);
-			return 1;
+		if (regexec(&pats->v[i].re, lower, 0, NULL, 0) == 0) {
+			hit = &pats->v[i];
+			break;
 		}
 	}
-	return 0;
+	if (hit != NULL && hit->exempt) {
+		v->exempt = true;
+		snprintf(v->why, sizeof(v->why), "exempt by pattern %.80s",
+		    hit->text);
+		return;
+	}
+	v->forced = hit != NULL && hit->force;
+	rd = dyn_registered_domain(lower);
+	if (rd != NULL && strlen(rd) < len)
+		snprintf(host, sizeof(host), "%.*s",
+		    (int)(len - strlen(rd) - 1), lower);
+	else
+		host[0] = '\0'; /* nothing left of the registered domain */
+	tokens(host, &k);
+	/* 2. The built-in exemptions, unless a '+' pattern overrides. */
+	if (!v->forced && (word = exemption(&k, &kind)) != NULL) {
+		v->exempt = true;
+		snprintf(v->why, sizeof(v->why), "%s \"%s\"", kind, word);
+		return;
+	}
+	/* 3. The evidence. */
+	if (hit != NULL)
+		add(v, "pattern", hit->text, false);
+	if (host[0] == '\0') {
+		v->level = dyn_level(v, v->signals);
+		return;
+	}
+	if (ip != NULL && ((ip->family == AF_INET &&
+	    address_v4(host, &k, ip->a, addr_why, sizeof(addr_why))) ||
+	    (ip->family == AF_INET6 && address_v6(&k, ip->a, addr_why,
+	    sizeof(addr_why)))))
+		add(v, addr_why, "", false);
+	for (i = 0; i < k.n; i++) {
+		const char *t = k.t[i];
+
+		if (in_list(t, pool_words)) {
+			/* A second, different pool word counts again. */
+			if (first_word == NULL) {
+				first_word = t;
+				add(v, "keyword", t, true);
+			} else if (strcmp(first_word, t) != 0 &&
+			    v->signals < 3) {
+				add(v, "keyword", t, true);
+				first_word = "";
+			}
+			continue;
+		}
+		if (k.digits_after[i] && in_list(t, line_codes))
+			add(v, "customer-line code", t, true);
+	}
+	v->level = dyn_level(v, v->signals);
+}
+
+/* dyn_classify - the old yes/no: likely or certain */
+int
+dyn_classify(const char *name, const struct ipaddr *ip,
+    const struct dyn_patterns *pats, char *why, size_t whysize)
+{
+	struct dyn_verdict v;
+
+	dyn_judge(name, ip, pats, &v);
+	if (why != NULL && whysize > 0)
+		snprintf(why, whysize, "%s", v.why[0] ? v.why : "-");
+	return v.level != DYN_NO;
 }

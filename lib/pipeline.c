@@ -55,6 +55,7 @@ struct chk_run {
 	bool done;           /* it has its result (reported or not) */
 	bool reported;       /* the check called chk_done() */
 	bool cancelled;      /* a certain verdict ended it */
+	bool revising;       /* in ops->revise: a report replaces */
 	bool timed_out;      /* the deadline ended it */
 	uint64_t t0;
 	uint64_t us;
@@ -244,6 +245,28 @@ chk_set_detail(struct chk_run *run, const char *fmt, ...)
 	va_start(ap, fmt);
 	run->res.detail = arena_vprintf(run->p->req.arena, fmt, ap);
 	va_end(ap);
+}
+
+/* chk_set_note - a few words for the trace */
+void
+chk_set_note(struct chk_run *run, const char *fmt, ...)
+{
+	va_list ap;
+	char *n, *q, *o;
+
+	va_start(ap, fmt);
+	n = arena_vprintf(run->p->req.arena, fmt, ap);
+	va_end(ap);
+	if (strlen(n) > 80)
+		n[80] = '\0';
+	/* The trace separates checks with commas; quotes are dropped. */
+	for (q = n, o = n; *q; q++) {
+		if (*q == '"')
+			continue;
+		*o++ = *q == ',' ? ';' : *q == '\r' || *q == '\n' ? ' ' : *q;
+	}
+	*o = '\0';
+	run->res.note = n;
 }
 
 /* chk_set_identity - a verified identity, by role; the first one stays */
@@ -622,6 +645,16 @@ run_done(struct chk_run *run, const struct chk_result *res)
 	if (run->reported)
 		PD_PANIC("check %s: chk_done() called twice", run->ops->name);
 	run->reported = true;
+	if (run->revising) {
+		/* A revision: the new result, nothing else moves. */
+		run->res = *res;
+		reason = arena_strdup(p->req.arena, res->reason ? res->reason
+								: "");
+		if (strlen(reason) > CHK_REASON_MAX)
+			reason[CHK_REASON_MAX] = '\0';
+		run->res.reason = reason;
+		return;
+	}
 	if (run->done || p->over)
 		return;
 	run->res = *res;
@@ -653,6 +686,8 @@ chk_done_res(struct chk_run *run, const struct chk_result *res)
 		r.dsn = run->res.dsn;
 	if (r.detail == NULL)
 		r.detail = run->res.detail;
+	if (r.note == NULL)
+		r.note = run->res.note;
 	run_done(run, &r);
 }
 
@@ -672,6 +707,7 @@ done_fmt(struct chk_run *run, enum chk_status st, int result, const char *fmt,
 	r.reason = arena_vprintf(run->p->req.arena, fmt, ap);
 	r.dsn = run->res.dsn;
 	r.detail = run->res.detail;
+	r.note = run->res.note;
 	run_done(run, &r);
 }
 
@@ -811,6 +847,19 @@ combine(struct pipeline *p)
 
 	trace[0] = scored[0] = detail[0] = '\0';
 	p->v.score = 0;
+	/* Each check's second look, with all the others' identities. */
+	for (i = 0; i < p->nchecks; i++) {
+		struct chk_run *r = &p->runs[i];
+
+		if (r->ops->revise == NULL || !r->done || r->cancelled ||
+		    r->timed_out || !r->reported)
+			continue;
+		r->revising = true;
+		r->reported = false;
+		r->ops->revise(r);
+		r->reported = true;
+		r->revising = false;
+	}
 	bypass = bypass_on(p);
 	for (i = 0; i < p->nchecks; i++) {
 		const struct chk_run *r = &p->runs[i];
@@ -845,8 +894,10 @@ combine(struct pipeline *p)
 		plus = acts && on == CHK_SCORE &&
 		    (score > 0 || (score == 0 && r->res.result < 0));
 		to += (size_t)snprintf(trace + to, to < sizeof(trace)
-			? sizeof(trace) - to : 0, "%s%s:%s%s%s%.0d:%llums",
+			? sizeof(trace) - to : 0, "%s%s:%s%s%s%s%s%s%.0d:%llums",
 		    i ? "," : "", r->ops->name, status_name(r),
+		    r->res.note ? "(" : "", r->res.note ? r->res.note : "",
+		    r->res.note ? ")" : "",
 		    ignored ? "(ignored)" : "", plus ? "+" : "",
 		    acts && on == CHK_SCORE ? score : 0,
 		    (unsigned long long)(r->us / 1000));

@@ -132,6 +132,9 @@ enum {
 	CHK_F_BYPASSED = 1 << 5,  /* a whitelist entry skips it (the DNS
 				   * lists, greylisting); scores are skipped
 				   * for every check */
+	CHK_F_ON_FAIL_ALL = 1 << 7, /* with named results that are all
+				     * failures: on_fail sets each of them
+				     * (dynamic: likely and certain) */
 	CHK_F_RECORDS = 1 << 6,   /* a STATE module that records accepted
 				   * mail: it runs after an access rule
 				   * accepted our users' mail too */
@@ -154,6 +157,8 @@ enum chk_identity {
 	CHK_ID_TRUSTED,      /* an allowlist that vouches for the client's
 			      * operator (its name); it holds for the rest
 			      * of the message, and PRE modules see it */
+	CHK_ID_END_USER,     /* a list of end-user ranges (Spamhaus PBL)
+			      * lists the client: its name */
 	CHK_ID_COUNT
 };
 
@@ -209,6 +214,15 @@ struct chk_ops {
 	void (*configure)(void *proc, const struct chk_policy *pol);
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
+	/*
+	 * Optional: once every check of the stage reported (or the
+	 * deadline passed), before the verdict, the check may revise its
+	 * own result from what the others verified (chk_identity: an SPF
+	 * pass for the sender, an allowlisting, an end-user range). Only
+	 * for a check that reported; it reports again with chk_done*,
+	 * or not at all to keep its result.
+	 */
+	void (*revise)(struct chk_run *run);
 };
 
 /* The checks, in the order they start (cheap first). */
@@ -260,6 +274,7 @@ struct chk_result {
 	bool refuse;
 	const char *code;
 	bool stop;
+	const char *note;    /* for the trace: chk_set_note */
 	struct chk_var vars[CHK_MAX_VARS];
 	unsigned nvars;
 };
@@ -275,6 +290,13 @@ void chk_done(struct chk_run *run, enum chk_status st, const char *fmt, ...)
  */
 void chk_done_result(struct chk_run *run, enum chk_status st, int result,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * chk_set_note - a few words for the trace after the result
+ * ("dynamic:likely(address in name, 3 octets)"); formatted into the
+ * arena, at most 80 characters, commas become semicolons, quotes go
+ */
+void chk_set_note(struct chk_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* chk_set_dsn - a refusal code other than the check's own (5.7.27) */
 void chk_set_dsn(struct chk_run *run, const char *dsn);
 /*

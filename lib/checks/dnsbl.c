@@ -74,6 +74,8 @@ struct bl_filter {
 	bool high_trust; /* an allowlisting that vouches for the client's
 			  * operator (DNSWL's .3): backscatter treats it
 			  * as a shared platform */
+	bool end_user;   /* a listing of end-user ranges (Spamhaus PBL):
+			  * evidence for the dynamic checks */
 };
 
 struct bl_list {
@@ -263,9 +265,9 @@ static int
 parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 {
 	static const char *const keys[] = { "code", "mask", "weight", "label",
-		"high_trust", NULL };
+		"high_trust", "end_user", NULL };
 	struct parse_ctx *c = arg;
-	struct cfg_node *v[5];
+	struct cfg_node *v[6];
 	struct bl_filter *f;
 	const char *s;
 
@@ -335,6 +337,16 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		if (f->high_trust && f->weight >= 0)
 			return cfg_fail(p, v[4], "%s: high_trust: only for "
 			    "an allowlisting (a negative weight)", c->what);
+	}
+	if (v[5] != NULL) {
+		if (c->errors)
+			return cfg_fail(p, v[5], "%s: an error code is no "
+			    "listing: end_user does not apply", c->what);
+		if (cfg_bool(p, v[5], c->what, &f->end_user) < 0)
+			return -1;
+		if (f->end_user && f->weight < 0)
+			return cfg_fail(p, v[5], "%s: end_user: only for a "
+			    "listing (a weight of 0 or more)", c->what);
 	}
 	return 0;
 }
@@ -1192,6 +1204,18 @@ high_trust(const struct bl_list *l, const struct bl_item *it)
 	return false;
 }
 
+/* end_user - a listing of an end-user range (a filter marked end_user) */
+static bool
+end_user(const struct bl_list *l, const struct bl_item *it)
+{
+	unsigned f;
+
+	for (f = 0; f < l->nfilters; f++)
+		if ((it->matched & (1u << f)) && l->filters[f].end_user)
+			return true;
+	return false;
+}
+
 /* item_weight - what an item adds: the weights of the filters it matched */
 static int
 item_weight(const struct bl_list *l, const struct bl_item *it)
@@ -1344,6 +1368,8 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 		}
 		pos += w;
 		refuse = refuse || l->reject;
+		if (end_user(l, it))
+			chk_set_identity(run, CHK_ID_END_USER, l->name);
 		if (!lists_seen[it->list]) {
 			lists_seen[it->list] = 1;
 			nlists++;

@@ -7,8 +7,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "addr.h"
+#include "arena.h"
 #include "checks/dynamic_conf.h"
 #include "config.h"
 #include "dynamic.h"
@@ -77,29 +79,111 @@ dynamic_free(void *conf)
 		dyn_patterns_free(c->patterns);
 }
 
+/* The named results: what the policy does per level. */
+static const char *const dyn_results[] = { "likely", "certain", NULL };
+enum { R_LIKELY, R_CERTAIN };
+static const struct chk_outcome dynamic_defaults[] = {
+	[R_LIKELY] = { CHK_SCORE, 2 },
+	[R_CERTAIN] = { CHK_REJECT, 0 },
+};
+static const struct chk_outcome helo_defaults[] = {
+	[R_LIKELY] = { CHK_SCORE, 1 },
+	[R_CERTAIN] = { CHK_SCORE, 2 },
+};
+
+/* What revise() needs of the first look. */
+struct dyn_state {
+	const char *what, *name;
+	struct dyn_verdict v;
+};
+
+/* report - the verdict at its level, with signals counted */
+static void
+report(struct chk_run *run, const struct dyn_state *s, int signals,
+    const char *more)
+{
+	enum dyn_level l = dyn_level(&s->v, signals);
+	const char *why = s->v.why[0] ? s->v.why : "no sign of a pool";
+
+	if (l == DYN_NO) {
+		/* Cleared by another check's word: the trace says whose. */
+		if (more[0] != '\0')
+			chk_set_note(run, "%s", more);
+		chk_done(run, CHK_PASS, "%s %s looks static (%s%s%s)", s->what,
+		    s->name, why, more[0] ? "; " : "", more);
+		return;
+	}
+	chk_set_note(run, "%s%s%s", why, more[0] ? "; " : "", more);
+	chk_done_result(run, CHK_FAIL, l == DYN_CERTAIN ? R_CERTAIN : R_LIKELY,
+	    "%s %s looks like a dial-in or dynamic address (%s%s%s)",
+	    s->what, s->name, why, more[0] ? "; " : "", more);
+}
+
 /* judge - one name; publish: the client's name, judged (for pools) */
 static void
 judge(struct chk_run *run, const char *what, const char *name, bool publish)
 {
 	const struct req *req = chk_req(run);
 	const struct dynamic_conf *c = chk_conf(run);
-	char why[160];
+	struct dyn_state *s;
 
 	if (name == NULL || name[0] == '[') {
 		chk_done(run, CHK_NEUTRAL, "no %s", what);
 		return;
 	}
-	if (dyn_classify(name, req->has_client_ip ? &req->client_ip : NULL,
-	    c->patterns, why, sizeof(why))) {
-		if (publish)
-			chk_set_identity(run, CHK_ID_DYNAMIC_NAME, name);
-		chk_done(run, CHK_FAIL, "%s %s looks like a dial-in or dynamic "
-					"address (%s)", what, name, why);
+	s = arena_alloc(chk_arena(run), sizeof(*s));
+	s->what = what;
+	s->name = name;
+	*chk_state(run) = s;
+	dyn_judge(name, req->has_client_ip ? &req->client_ip : NULL,
+	    c->patterns, &s->v);
+	if (publish)
+		chk_set_identity(run, s->v.level != DYN_NO ? CHK_ID_DYNAMIC_NAME
+		    : CHK_ID_STATIC_NAME, name);
+	report(run, s, s->v.signals, "");
+}
+
+/*
+ * revise - the other checks' evidence: a high-trust allowlisting clears
+ * the name, an SPF pass from a narrow mechanism (the sender's domain
+ * names this server) lowers it a level, an end-user range listing (PBL)
+ * raises it a level; an exempt name stays exempt.
+ */
+static void
+dyn_revise(struct chk_run *run)
+{
+	const struct dyn_state *s = *chk_state(run);
+	const char *trusted = chk_identity(run, CHK_ID_TRUSTED);
+	const char *spf = chk_identity(run, CHK_ID_SPF_DOMAIN);
+	const char *pbl = chk_identity(run, CHK_ID_END_USER);
+	int signals;
+	char more[160];
+
+	if (s == NULL || s->v.exempt || (trusted == NULL && spf == NULL &&
+	    pbl == NULL))
+		return;
+	signals = s->v.signals;
+	more[0] = '\0';
+	if (trusted != NULL) {
+		signals = 0;
+		snprintf(more, sizeof(more), "allowlisted at %s", trusted);
 	} else {
-		if (publish)
-			chk_set_identity(run, CHK_ID_STATIC_NAME, name);
-		chk_done(run, CHK_PASS, "%s %s looks static", what, name);
+		if (pbl != NULL && signals > 0) {
+			signals++;
+			snprintf(more, sizeof(more), "listed at %s", pbl);
+		}
+		if (spf != NULL && signals > 0) {
+			size_t o = strlen(more);
+
+			signals--;
+			snprintf(more + o, sizeof(more) - o, "%sSPF names it "
+			    "for %s", o ? "; " : "", spf);
+		}
 	}
+	if (more[0] == '\0' || dyn_level(&s->v, signals) ==
+	    dyn_level(&s->v, s->v.signals))
+		return;
+	report(run, s, signals, more);
 }
 
 static void
@@ -124,6 +208,11 @@ const struct chk_ops chk_dynamic_ops = {
 	.conf_free = dynamic_free,
 	.setup = dynamic_setup,
 	.name = "dynamic",
+	.flags = CHK_F_ON_FAIL_ALL,
+	.results = dyn_results,
+	.defaults = dynamic_defaults,
+	.tempfail_result = -1,
+	.revise = dyn_revise,
 	.dsn = "5.7.1",
 	.text = "Client {client}: {reason}; mail from dial-in or dynamic "
 		"addresses is not accepted here: send through your provider's "
@@ -138,6 +227,11 @@ const struct chk_ops chk_dynamic_helo_ops = {
 	.conf_free = dynamic_free,
 	.setup = dynamic_helo_setup,
 	.name = "dynamic_helo",
+	.flags = CHK_F_ON_FAIL_ALL,
+	.results = dyn_results,
+	.defaults = helo_defaults,
+	.tempfail_result = -1,
+	.revise = dyn_revise,
 	.dsn = "5.7.1",
 	.text = "Client {client}: {reason}; greet with the server's own "
 		"static name",

@@ -324,7 +324,9 @@ static const struct {
 		"dynamic-198-51-100-23.example.org", NULL },
 	    "550 5.7.1 Client 198.51.100.23: PTR name "
 	    "dynamic-198-51-100-23.example.org looks like a dial-in or dynamic "
-	    "address (4 octets of the client address)*", "dynamic:fail:" },
+	    "address (4 octets of the client address; keyword \"dynamic\")*",
+	    "dynamic:certain(4 octets of the client address; keyword "
+	    "dynamic):" },
 	{ "dynamic: a mail server name passes", "checks:\n  dynamic: {}\n",
 	    { "client_address", "198.51.100.23", "reverse_client_name",
 		"mail.example.org", NULL },
@@ -335,7 +337,7 @@ static const struct {
 	    "\n",
 	    { "client_address", "198.51.100.23", "reverse_client_name",
 		"mail.example.org", "helo_name", "dsl-12.example.net", NULL },
-	    "DUNNO", "dynamic_helo:fail+1:" },
+	    "DUNNO", "dynamic_helo:likely(keyword dsl)+1:" },
 	{ "whitelist short-circuits every check",
 	    "access:\n  - client: 192.0.2.0/24\n    action: OK\n" ALL,
 	    { "client_address", "192.0.2.99", "helo_name", "localhost", NULL },

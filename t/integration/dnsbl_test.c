@@ -805,6 +805,60 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 	stop(state);
 }
 
+/*
+ * The dynamic check's second look, with the other checks' evidence: an
+ * end-user range listing (PBL) raises its level, a high-trust
+ * allowlisting clears the name, an SPF pass from a narrow mechanism
+ * lowers it; each says so in the trace.
+ */
+static void
+test_dnsbl_evidence_moves_the_dynamic_level(void **state)
+{
+	static const char *const pbl[] = { "client_address", "192.0.2.8",
+		"reverse_client_name", "host-192-0-2-8.isp.example", NULL };
+	static const char *const trusted[] = { "client_address", "192.0.2.7",
+		"reverse_client_name", "dsl-192-0-2-7.isp.example", NULL };
+	static const char *const spf[] = { "client_address", "192.0.2.9",
+		"reverse_client_name", "dsl-192-0-2-9.isp.example", "sender",
+		"bob@partner.example", NULL };
+	static const char *const forged[] = { "client_address", "192.0.2.9",
+		"reverse_client_name", "dsl-192-0-2-9.isp.example", "sender",
+		"bob@forged.example", NULL };
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dynamic: { certain: reject, likely: { score: 1 } }\n"
+	      "  spf: { header: none }\n"
+	      "  dnsbl:\n    lists:\n"
+	      "      - zone: bl.test\n        name: Test ZEN\n        codes:\n"
+	      "          - { code: \"127.0.0.[10;11]\", weight: 1, "
+	      "label: PBL, end_user: true }\n"
+	      "      - zone: wl.test\n        name: Test WL\n        codes:\n"
+	      "          - { code: \"127.0.[0..255].3\", weight: -1, "
+	      "high_trust: true }\n");
+	/* The address alone is likely; with the PBL listing certain. */
+	r = decide(pbl);
+	has(r.trace, "dynamic:certain(4 octets of the client address; listed "
+	    "at Test ZEN):");
+	has(r.action, "550 5.7.1 Client 192.0.2.8: PTR name "
+	    "host-192-0-2-8.isp.example looks like a dial-in");
+	/* Address and pool word, but DNSWL-style high trust: cleared. */
+	r = decide(trusted);
+	has(r.trace, "dynamic:pass(allowlisted at Test WL):");
+	assert_string_equal(r.action, "DUNNO");
+	/* Certain, but the sender's SPF names this server: likely. */
+	r = decide(spf);
+	has(r.trace, "spf:pass");
+	has(r.trace, "dynamic:likely(4 octets of the client address; keyword "
+	    "dsl; SPF names it for partner.example)+1:");
+	assert_string_equal(r.action, "DUNNO");
+	/* An SPF fail lowers nothing. */
+	r = decide(forged);
+	has(r.trace, "dynamic:certain(4 octets of the client address; keyword "
+	    "dsl):");
+	stop(state);
+}
+
 /* Policy file mistakes, each with its place. */
 static void
 test_dnsbl_config_errors(void **state)
@@ -848,6 +902,10 @@ test_dnsbl_config_errors(void **state)
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
 		  "errors: [ { code: 127.255.255.254, high_trust: true } ] }\n",
 		    "an error code is no allowlisting" },
+		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: bl.test, "
+		  "codes: [ { code: 127.0.0.10, weight: -1, end_user: true } ] "
+		  "}\n",
+		    "end_user: only for a listing" },
 		/* A mistake in a keyed list: the message names it without
 		 * the key (both ways of giving one). */
 		{ "checks:\n  dnsbl:\n    lists:\n      - { zone: dq.test, "
@@ -905,6 +963,8 @@ main(void)
 		cmocka_unit_test_teardown(
 		    test_dnsbl_high_trust_backscatter_blocks_bounces_only,
 		    stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_evidence_moves_the_dynamic_level, stop),
 		cmocka_unit_test_teardown(test_dnsbl_config_errors, stop),
 	};
 

@@ -268,6 +268,188 @@ test_dynamic_shipped_patterns(void **state)
 	dyn_patterns_free(p);
 }
 
+/* level - the level of name for client, with the patterns p */
+static enum dyn_level
+level(const char *name, const char *client, const struct dyn_patterns *p,
+    char *why, size_t size)
+{
+	struct dyn_verdict v;
+	struct ipaddr ip;
+
+	assert_int_equal(addr_parse(client, &ip), 0);
+	dyn_judge(name, &ip, p, &v);
+	snprintf(why, size, "%s", v.why);
+	return v.level;
+}
+
+#define LEVEL(name, client, want) do { \
+	char why_[160]; \
+	enum dyn_level got_ = level((name), (client), NULL, why_, \
+	    sizeof(why_)); \
+	if (got_ != (want)) \
+		fail_msg("%s (%s): %s, not %s (%s)", (name), (client), \
+		    dyn_level_name(got_), dyn_level_name(want), why_); \
+} while (0)
+
+/*
+ * Levels: two signs are certain, one is likely; the address in every
+ * encoding; customer-line codes with digits; mail and static words in
+ * any label make a name static, a static DSL line too.
+ */
+static void
+test_dynamic_levels_and_evidence(void **state)
+{
+	(void)state;
+	/* Address and pool word: certain; either alone: likely. */
+	LEVEL("dsl-198-51-100-23.isp.example", "198.51.100.23", DYN_CERTAIN);
+	LEVEL("198-51-100-23.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("dsl.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("host.isp.example", "198.51.100.23", DYN_NO);
+	/* Two different pool words: certain; the same one twice: likely. */
+	LEVEL("user12.pool.isp.example", "198.51.100.23", DYN_CERTAIN);
+	LEVEL("pool-12.pool.isp.example", "198.51.100.23", DYN_LIKELY);
+	/* Encodings of the address. */
+	LEVEL("c6336418.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("pc6336417.isp.example", "198.51.100.23", DYN_LIKELY); /* hex */
+	LEVEL("x198051100023.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("bas1-3325256727.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("23.100.51.198.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("host23.198-51-100.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("23.red-198-51-100.dynamicip.isp.example", "198.51.100.23",
+	    DYN_CERTAIN);
+	LEVEL("s51-100.isp.example", "198.51.100.23", DYN_NO); /* 2 octets */
+	LEVEL("2001-db8-1-2-3-4-5-6.isp.example", "2001:db8:1:2:3:4:5:6",
+	    DYN_LIKELY);
+	/* Customer-line codes count with digits only. */
+	LEVEL("cpc123456-oxfd27-2-0.isp.example", "198.51.100.23", DYN_LIKELY);
+	LEVEL("cpc.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("cpc123456-oxfd27-2-0-cust789.cable.isp.example",
+	    "198.51.100.23", DYN_CERTAIN);
+	LEVEL("bgp01234567bgs.isp.example", "198.51.100.23", DYN_LIKELY);
+	/* A mail word in any label: the big senders' outbound hosts. */
+	LEVEL("o123-198-51-100-23.outbound-mail.sender.example",
+	    "198.51.100.23", DYN_NO);
+	LEVEL("198-51-100-23.mail-mail.sender.example", "198.51.100.23",
+	    DYN_NO);
+	LEVEL("a100-23.smtp-out.sender.example", "198.51.100.23", DYN_NO);
+	/* Static words, and a static DSL line. */
+	LEVEL("static-dsl-198-51-100-23.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("198-51-100-23.sta.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("ded-198-51-100-23.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("leased-line-198-51-100-23.isp.example", "198.51.100.23",
+	    DYN_NO);
+	LEVEL("fixed-198-51-100-23.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("biz-198-51-100-23.dsl.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("server12.dsl.isp.example", "198.51.100.23", DYN_NO);
+	LEVEL("198-51-100-23.colo.isp.example", "198.51.100.23", DYN_NO);
+	/* The registered domain itself says nothing (dsl-isp.example). */
+	LEVEL("www2.dsl-isp.example", "198.51.100.23", DYN_NO);
+}
+
+/*
+ * The documented order: the file's exemptions and '+' lines, then the
+ * built-in exemptions, then the signs (a pool pattern is one of them).
+ */
+static void
+test_dynamic_exemptions_before_patterns(void **state)
+{
+	char path[] = "/tmp/dyn_order_XXXXXX", why[160];
+	struct dyn_patterns *p;
+	struct why w;
+	FILE *fp;
+
+	(void)state;
+	fp = fdopen(mkstemp(path), "w");
+	fputs("!^relay-pool[0-9]+\\.isp\\.example$\n"
+	      "+^mx[0-9]+\\.forced\\.example$\n"
+	      "\\.isp\\.example$\n\\.forced\\.example$\n", fp);
+	fclose(fp);
+	p = dyn_patterns_load(path, &w);
+	unlink(path);
+	if (p == NULL)
+		fail_msg("%s", w.text);
+	/* A pool pattern: one sign; with the address two. */
+	assert_int_equal(level("x.isp.example", "198.51.100.23", p, why,
+	    sizeof(why)), DYN_LIKELY);
+	assert_string_equal(why, "pattern \\.isp\\.example$");
+	assert_int_equal(level("198-51-100-23.isp.example", "198.51.100.23", p,
+	    why, sizeof(why)), DYN_CERTAIN);
+	/* The mail word comes first: the pattern does not apply. */
+	assert_int_equal(level("mx1.isp.example", "198.51.100.23", p, why,
+	    sizeof(why)), DYN_NO);
+	assert_string_equal(why, "mail word \"mx\"");
+	/* The file's exemption, even over a pool word. */
+	assert_int_equal(level("relay-pool7.isp.example", "198.51.100.23", p,
+	    why, sizeof(why)), DYN_NO);
+	assert_string_equal(why,
+	    "exempt by pattern ^relay-pool[0-9]+\\.isp\\.example$");
+	/* A '+' line overrides the built-in exemptions. */
+	assert_int_equal(level("mx7.forced.example", "198.51.100.23", p, why,
+	    sizeof(why)), DYN_LIKELY);
+	assert_int_equal(level("mail.forced.example", "198.51.100.23", p, why,
+	    sizeof(why)), DYN_NO);
+	dyn_patterns_free(p);
+}
+
+/*
+ * The labelled corpus (t/unit/dynamic_corpus.txt: "D|S ADDRESS NAME",
+ * groups of names by naming scheme with their source), judged with the
+ * shipped pattern file as a new user runs it: the confusion matrix, and
+ * the bars of issue 14: at least 95% of dynamic names certain or likely,
+ * at most 2% of static names certain and at most 5% likely.
+ */
+static void
+test_dynamic_corpus_confusion_matrix(void **state)
+{
+	unsigned m[2][3] = { { 0 } }; /* [static, dynamic][no, likely, certain] */
+	struct dyn_patterns *p;
+	char line[512];
+	struct why w;
+	FILE *fp;
+	unsigned nd, ns;
+
+	(void)state;
+	p = dyn_patterns_load(SOURCE_DIR "/etc/dynamic.txt", &w);
+	if (p == NULL)
+		fail_msg("%s", w.text);
+	fp = fopen(SOURCE_DIR "/t/unit/dynamic_corpus.txt", "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char label, addr[64], name[300];
+		struct dyn_verdict v;
+		struct ipaddr ip;
+		int dyn;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		assert_int_equal(sscanf(line, "%c %63s %299s", &label, addr,
+		    name), 3);
+		assert_true(label == 'D' || label == 'S');
+		assert_int_equal(addr_parse(addr, &ip), 0);
+		dyn = label == 'D';
+		dyn_judge(name, &ip, p, &v);
+		m[dyn][v.level]++;
+		if (dyn ? v.level == DYN_NO : v.level != DYN_NO)
+			print_message("%s %s %s: %s (%s)\n", dyn ? "missed" :
+			    "flagged", addr, name, dyn_level_name(v.level),
+			    v.why);
+	}
+	fclose(fp);
+	dyn_patterns_free(p);
+	nd = m[1][0] + m[1][1] + m[1][2];
+	ns = m[0][0] + m[0][1] + m[0][2];
+	print_message("%-8s %8s %8s %8s\n", "", "no", "likely", "certain");
+	print_message("%-8s %8u %8u %8u   (%u)\n", "dynamic", m[1][0], m[1][1],
+	    m[1][2], nd);
+	print_message("%-8s %8u %8u %8u   (%u)\n", "static", m[0][0], m[0][1],
+	    m[0][2], ns);
+	assert_true(nd + ns >= 300 && nd >= 100 && ns >= 100);
+	/* The bars, in whole numbers: 100 * part >= 95 * whole. */
+	assert_true(100 * (m[1][1] + m[1][2]) >= 95 * nd);
+	assert_true(100 * m[0][2] <= 2 * ns);
+	assert_true(100 * m[0][1] <= 5 * ns);
+}
+
 int
 main(void)
 {
@@ -277,6 +459,9 @@ main(void)
 		cmocka_unit_test(test_dynamic_registered_domain_cache),
 		cmocka_unit_test(test_dynamic_patterns),
 		cmocka_unit_test(test_dynamic_shipped_patterns),
+		cmocka_unit_test(test_dynamic_levels_and_evidence),
+		cmocka_unit_test(test_dynamic_exemptions_before_patterns),
+		cmocka_unit_test(test_dynamic_corpus_confusion_matrix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
