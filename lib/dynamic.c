@@ -217,14 +217,61 @@ dyn_patterns_free(struct dyn_patterns *p)
 	free(p);
 }
 
-/* in_list - s is one of list */
-static bool
-in_list(const char *s, const char *const *list)
+/*
+ * The words, in one table sorted once: a word's kind is one binary
+ * search per token, not a scan of four lists (the classifier runs for
+ * the PTR name and the HELO of every request).
+ */
+enum { W_MAIL = 1, W_STATIC = 2, W_POOL = 4, W_CODE = 8 };
+struct word {
+	const char *w;
+	unsigned kind;
+};
+static struct word words[256];
+static size_t nwords;
+
+static int
+word_cmp(const void *a, const void *b)
 {
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
+	return strcmp(((const struct word *)a)->w, ((const struct word *)b)->w);
+}
+
+static void
+words_init(void)
+{
+	static const struct {
+		const char *const *list;
+		unsigned kind;
+	} lists[] = { { mail_words, W_MAIL }, { static_words, W_STATIC },
+		{ pool_words, W_POOL }, { line_codes, W_CODE } };
+	size_t i, j, k;
+
+	for (i = 0; i < nitems(lists); i++) {
+		for (j = 0; lists[i].list[j] != NULL; j++) {
+			for (k = 0; k < nwords; k++)
+				if (strcmp(words[k].w, lists[i].list[j]) == 0)
+					break;
+			if (k == nwords) {
+				if (nwords == nitems(words))
+					PD_PANIC("dynamic: too many words");
+				words[nwords++].w = lists[i].list[j];
+			}
+			words[k].kind |= lists[i].kind;
+		}
+	}
+	qsort(words, nwords, sizeof(words[0]), word_cmp);
+}
+
+/* kind - the W_* bits of a word (0: none of ours) */
+static unsigned
+kind(const char *s)
+{
+	struct word key = { s, 0 }, *w;
+
+	if (nwords == 0)
+		words_init();
+	w = bsearch(&key, words, nwords, sizeof(words[0]), word_cmp);
+	return w ? w->kind : 0;
 }
 
 #define DYN_TOKENS 64
@@ -388,17 +435,13 @@ dyn_level(const struct dyn_verdict *v, int signals)
 
 /* exemption - a mail or static word of the host part, or NULL */
 static const char *
-exemption(const struct toks *k, const char **kind)
+exemption(const struct toks *k, const unsigned *kinds, const char **what)
 {
 	size_t i;
 
 	for (i = 0; i < k->n; i++) {
-		if (in_list(k->t[i], mail_words)) {
-			*kind = "mail word";
-			return k->t[i];
-		}
-		if (in_list(k->t[i], static_words)) {
-			*kind = "static word";
+		if (kinds[i] & (W_MAIL | W_STATIC)) {
+			*what = kinds[i] & W_MAIL ? "mail word" : "static word";
 			return k->t[i];
 		}
 	}
@@ -411,7 +454,8 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 {
 	char lower[256], host[256], addr_why[64];
 	const struct dyn_pattern *hit = NULL;
-	const char *rd, *word, *kind, *first_word = NULL;
+	const char *rd, *word, *what, *first_word = NULL;
+	unsigned kinds[DYN_TOKENS];
 	struct toks k;
 	size_t len, i;
 
@@ -438,16 +482,20 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	}
 	v->forced = hit != NULL && hit->force;
 	rd = dyn_registered_domain(lower);
-	if (rd != NULL && strlen(rd) < len)
-		snprintf(host, sizeof(host), "%.*s",
-		    (int)(len - strlen(rd) - 1), lower);
-	else
-		host[0] = '\0'; /* nothing left of the registered domain */
+	host[0] = '\0'; /* nothing left of the registered domain */
+	if (rd != NULL && strlen(rd) < len) {
+		size_t hl = len - strlen(rd) - 1;
+
+		memcpy(host, lower, hl);
+		host[hl] = '\0';
+	}
 	tokens(host, &k);
+	for (i = 0; i < k.n; i++)
+		kinds[i] = isdigit((unsigned char)k.t[i][0]) ? 0 : kind(k.t[i]);
 	/* 2. The built-in exemptions, unless a '+' pattern overrides. */
-	if (!v->forced && (word = exemption(&k, &kind)) != NULL) {
+	if (!v->forced && (word = exemption(&k, kinds, &what)) != NULL) {
 		v->exempt = true;
-		snprintf(v->why, sizeof(v->why), "%s \"%s\"", kind, word);
+		snprintf(v->why, sizeof(v->why), "%s \"%s\"", what, word);
 		return;
 	}
 	/* 3. The evidence. */
@@ -465,7 +513,7 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	for (i = 0; i < k.n; i++) {
 		const char *t = k.t[i];
 
-		if (in_list(t, pool_words)) {
+		if (kinds[i] & W_POOL) {
 			/* A second, different pool word counts again. */
 			if (first_word == NULL) {
 				first_word = t;
@@ -477,7 +525,7 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 			}
 			continue;
 		}
-		if (k.digits_after[i] && in_list(t, line_codes))
+		if (k.digits_after[i] && (kinds[i] & W_CODE))
 			add(v, "customer-line code", t, true);
 	}
 	v->level = dyn_level(v, v->signals);

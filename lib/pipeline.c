@@ -893,14 +893,24 @@ combine(struct pipeline *p)
 		/* "+2" for a score; a named result scoring 0 shows none. */
 		plus = acts && on == CHK_SCORE &&
 		    (score > 0 || (score == 0 && r->res.result < 0));
-		to += (size_t)snprintf(trace + to, to < sizeof(trace)
-			? sizeof(trace) - to : 0, "%s%s:%s%s%s%s%s%s%.0d:%llums",
-		    i ? "," : "", r->ops->name, status_name(r),
-		    r->res.note ? "(" : "", r->res.note ? r->res.note : "",
-		    r->res.note ? ")" : "",
-		    ignored ? "(ignored)" : "", plus ? "+" : "",
-		    acts && on == CHK_SCORE ? score : 0,
-		    (unsigned long long)(r->us / 1000));
+		/* The note's format only when there is one: each argument
+		 * costs vsnprintf, and this runs for every check. */
+		if (r->res.note != NULL)
+			to += (size_t)snprintf(trace + to, to < sizeof(trace)
+				? sizeof(trace) - to : 0,
+			    "%s%s:%s(%s)%s%s%.0d:%llums", i ? "," : "",
+			    r->ops->name, status_name(r), r->res.note,
+			    ignored ? "(ignored)" : "", plus ? "+" : "",
+			    acts && on == CHK_SCORE ? score : 0,
+			    (unsigned long long)(r->us / 1000));
+		else
+			to += (size_t)snprintf(trace + to, to < sizeof(trace)
+				? sizeof(trace) - to : 0,
+			    "%s%s:%s%s%s%.0d:%llums", i ? "," : "",
+			    r->ops->name, status_name(r),
+			    ignored ? "(ignored)" : "", plus ? "+" : "",
+			    acts && on == CHK_SCORE ? score : 0,
+			    (unsigned long long)(r->us / 1000));
 		if (to >= sizeof(trace))
 			to = sizeof(trace) - 1;
 		/* Why each check failed or could not tell: for the log. */
