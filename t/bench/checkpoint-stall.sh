@@ -6,6 +6,7 @@
 # the store opened. loadgen's max_us is the longest any request waited.
 #   t/bench/checkpoint-stall.sh [BUILD_DIR [RECORDS]]
 set -eu
+. "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 records=${2:-200000}
@@ -22,13 +23,7 @@ POLICY
     --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!
 start=$(date +%s)
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-	    "$tmp/log")
-	[ -n "$port" ] && break
-	sleep 0.2
-done
-[ -n "$port" ] || { cat "$tmp/log"; exit 1; }
+wait_port "$tmp/log"
 lg="$build/t/bench/loadgen"
 "$lg" -c 4 -n "$records" 127.0.0.1 "$port" > /dev/null
 echo "filled $records triplets in $(( $(date +%s) - start )) s"

@@ -7,6 +7,7 @@
 # 50,000 requests (each a new message: no per-message memo helps).
 #   t/bench/dnsbl.sh [BUILD_DIR]
 set -eu
+. "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
@@ -45,13 +46,7 @@ run() {
 	"$build/policyd/policyd" -f -c "$1" --state-dir "$tmp/state" \
 	    2>"$tmp/log" &
 	ppid=$!
-	port=
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-		    "$tmp/log")
-		[ -n "$port" ] && break
-		sleep 0.2
-	done
+	wait_port "$tmp/log"
 	lg="$build/t/bench/loadgen"
 	"$lg" -c 10 -n 50000 127.0.0.1 "$port" >/dev/null  # warm the cache
 	q0=$(wc -l < "$tmp/qlog")

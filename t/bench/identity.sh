@@ -5,6 +5,7 @@
 # a new message (instance), so SPF is evaluated for each.
 #   t/bench/identity.sh [BUILD_DIR]
 set -eu
+. "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
@@ -13,12 +14,7 @@ trap 'kill $dpid $ppid 2>/dev/null; rm -rf "$tmp"' EXIT
 "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
     --state-dir "$tmp/state" 2>"$tmp/log" &
 ppid=$!
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-	    "$tmp/log")
-	[ -n "$port" ] && break
-	sleep 0.2
-done
+wait_port "$tmp/log"
 lg="$build/t/bench/loadgen"
 "$lg" -c 10 -n 5000 127.0.0.1 "$port" >/dev/null   # warm the cache
 "$lg" -c 10 -n 200000 127.0.0.1 "$port"

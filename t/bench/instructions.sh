@@ -9,6 +9,7 @@
 # triplet (a Berkeley DB write transaction). pre: greylist with the
 # shipped PRE modules too (backscatter, whitelist: their store reads).
 set -eu
+. "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 n=${2:-5000}
@@ -51,13 +52,7 @@ run() {
 	    "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
 	    --state-dir "$tmp/state" 2>"$tmp/log" &
 	vpid=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-		    "$tmp/log")
-		[ -n "$port" ] && break
-		sleep 0.2
-	done
+	wait_port "$tmp/log" 100
 	"$build/t/bench/loadgen" -c 10 -n 2000 127.0.0.1 "$port" >/dev/null
 	"$build/t/bench/loadgen" -c 10 -n "$1" -s 100000 127.0.0.1 "$port" \
 	    >/dev/null

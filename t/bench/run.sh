@@ -7,6 +7,7 @@
 # a few shapes, stops policyd. Report the printed lines in
 # doc/performance.md together with the machine they came from.
 set -eu
+. "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 policy=${2:-$top/t/bench/bench.yaml}
@@ -15,13 +16,7 @@ trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 "$build/policyd/policyd" -f -c "$policy" \
     --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	port=$(sed -n 's/.*listening on inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-	    "$tmp/log")
-	[ -n "$port" ] && break
-	sleep 0.2
-done
-[ -n "$port" ] || { cat "$tmp/log"; exit 1; }
+wait_port "$tmp/log"
 lg="$build/t/bench/loadgen"
 "$lg" -c 1 -n 50000 127.0.0.1 "$port"
 "$lg" -c 10 -n 200000 127.0.0.1 "$port"
