@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "outbound.h"
@@ -359,22 +358,6 @@ struct batch {
 	size_t n;
 };
 
-/* ours - a domain at one of domains, or below one */
-static bool
-ours(const char *domain, char *const *domains, size_t nd)
-{
-	size_t i, dl = strlen(domain);
-
-	for (i = 0; i < nd; i++) {
-		size_t ll = strlen(domains[i]);
-
-		if (dl == ll ? strcasecmp(domain, domains[i]) == 0
-		    : dl > ll && domain[dl - ll - 1] == '.' &&
-		    strcasecmp(domain + dl - ll, domains[i]) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* newer - store_merge_fn: the later time stays; for the history's start,
  * the earlier */
@@ -460,7 +443,7 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 			continue;
 		sd = strrchr(d.sender, '@') + 1;
 		rd = strrchr(d.rcpt, '@') + 1;
-		if (!ours(sd, domains, ndomains)) {
+		if (!name_within_any(sd, domains, ndomains)) {
 			stats->strangers++;
 			continue;
 		}
@@ -471,7 +454,7 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 			continue;
 		}
 		stats->deliveries++;
-		local = ours(rd, domains, ndomains);
+		local = name_within_any(rd, domains, ndomains);
 		if (add(b, d.sender, NULL, d.t, d.t + keep, st, loop, why) < 0 ||
 		    (!local && add(b, d.sender, d.rcpt, d.t, d.t + keep, st,
 		    loop, why) < 0)) {

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "arena.h"
@@ -237,16 +236,6 @@ top(struct spf_check *c)
 }
 
 /* in_domain - name is domain or below it */
-static bool
-in_domain(const char *name, const char *domain)
-{
-	size_t n = strlen(name), d = strlen(domain);
-
-	if (n == d)
-		return strcasecmp(name, domain) == 0;
-	return n > d && name[n - d - 1] == '.' &&
-	    strcasecmp(name + n - d, domain) == 0;
-}
 
 /* p_value - section 7.3: a validated name in d, else any, else unknown */
 static const char *
@@ -255,7 +244,7 @@ p_value(struct spf_check *c, const char *domain)
 	unsigned i;
 
 	for (i = 0; i < c->np; i++)
-		if (in_domain(c->pnames[i], domain))
+		if (name_within(c->pnames[i], domain))
 			return c->pnames[i];
 	return c->np > 0 ? c->pnames[0] : NULL;
 }
@@ -487,7 +476,7 @@ ptr_addr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
 
 	(void)tag;
 	f->pending--;
-	if (a->status == DNS_OK && in_domain(a->name, f->target))
+	if (a->status == DNS_OK && name_within(a->name, f->target))
 		for (i = 0; i < a->n; i++)
 			if (addr_equal(&a->rr[i].addr, c->p.ip))
 				f->found = true;
@@ -515,7 +504,7 @@ ptr_answer(struct spf_check *c, const struct dns_answer *a, int tag)
 		return;
 	}
 	for (i = 0; a->status == DNS_OK && i < a->n && i < SPF_MAX_NAMES; i++)
-		if (in_domain(a->rr[i].text, f->target) &&
+		if (name_within(a->rr[i].text, f->target) &&
 		    ask(c, a->rr[i].text, t, ptr_addr_answer, 0) == 0)
 			f->pending++;
 	if (f->pending == 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -135,4 +136,26 @@ pd_panic(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	log_err("panic: %s:%d: %s", file, line, buf);
 	abort();
+}
+
+bool
+name_within(const char *name, const char *domain)
+{
+	size_t n = strlen(name), d = strlen(domain);
+
+	if (n == d)
+		return strcasecmp(name, domain) == 0;
+	return n > d && name[n - d - 1] == '.' &&
+	    strcasecmp(name + n - d, domain) == 0;
+}
+
+bool
+name_within_any(const char *name, char *const *domains, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (name_within(name, domains[i]))
+			return true;
+	return false;
 }

@@ -7,6 +7,7 @@
 #ifndef POLICYD_XALLOC_H
 #define POLICYD_XALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,6 +30,10 @@ struct why {
 void why_set(struct why *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* name_within - name is domain or a name below it, case-insensitive */
+bool name_within(const char *name, const char *domain);
+/* name_within_any - name_within one of the n domains */
+bool name_within_any(const char *name, char *const *domains, size_t n);
 /* strv_free - n strings and the array that holds them */
 void strv_free(char **v, size_t n);
 

@@ -419,15 +419,6 @@ is_dqs(const char *zone)
 	return false;
 }
 
-/* ends_with - name is zone or below it */
-static bool
-ends_with(const char *name, const char *zone)
-{
-	size_t n = strlen(name), z = strlen(zone);
-
-	return n >= z && strcasecmp(name + n - z, zone) == 0 &&
-	    (n == z || name[n - z - 1] == '.');
-}
 
 /* add_error - a built-in error code of a list */
 static void
@@ -471,7 +462,7 @@ builtin_errors(struct bl_list *l)
 						 "suspended)", false);
 	add_error(l, "127.0.1.255", "a domain list asked about an address "
 				    "(make it type: domain)", false);
-	if (ends_with(l->zone, "dnswl.org")) {
+	if (name_within(l->zone, "dnswl.org")) {
 		add_error(l, "127.0.0.255", "DNSWL refuses our resolver: over "
 					    "its free-use limit", false);
 		add_error(l, "127.0.10.[0..255]", "DNSWL answers this to "

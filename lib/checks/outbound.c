@@ -80,22 +80,6 @@ ob_setup(struct cfg_parser *p, struct chk_policy *pol,
 	return 0;
 }
 
-/* local - a recipient in one of our own domains (or below one) */
-static bool
-local(const struct outbound_conf *c, const char *domain)
-{
-	size_t i, dl = domain ? strlen(domain) : 0;
-
-	for (i = 0; dl > 0 && i < c->nlocal; i++) {
-		size_t ll = strlen(c->local[i]);
-
-		if (dl == ll ? strcmp(domain, c->local[i]) == 0
-		    : dl > ll && domain[dl - ll - 1] == '.' &&
-		    strcmp(domain + dl - ll, c->local[i]) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* written - a write that finished later: nothing waits for it */
 static void
@@ -126,6 +110,7 @@ ob_start(struct chk_run *run)
 	struct store_reply out;
 	int64_t now = chk_now(run);
 	size_t ls, lr;
+	bool local;
 	int rc;
 
 	if (!chk_our_user(run)) {
@@ -156,8 +141,10 @@ ob_start(struct chk_run *run)
 	/* A remote recipient is a correspondent; a local one is not. */
 	recs[2] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
 	/* The store copies what it keeps; the reply does not wait. */
-	rc = st->ops->put(st, OUTBOUND_TABLE, recs,
-	    local(c, req->rcpt.domain) ? 2 : 3, keep_since, NULL,
+	local = req->rcpt.domain != NULL && name_within_any(req->rcpt.domain,
+	    c->local, c->nlocal);
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 2 : 3,
+	    keep_since, NULL,
 	    &(struct store_call){ .budget_ms = 10000, .done = written,
 		.out = &out });
 	if (rc < 0)
