@@ -418,6 +418,29 @@ add(struct batch *b, const char *sender, const char *rcpt, int64_t t,
 	return 0;
 }
 
+/*
+ * read_line - the next line of fp without its newline, in buf (size
+ * bytes): false at the end. A line that does not fit is read to its end
+ * and *overlong set; a NUL byte stays in the line (maillog_line refuses
+ * it).
+ */
+static bool
+read_line(FILE *fp, char *buf, size_t size, size_t *len, bool *overlong)
+{
+	int c;
+
+	*len = 0;
+	*overlong = false;
+	while ((c = getc(fp)) != EOF && c != '\n') {
+		if (*len + 1 < size)
+			buf[(*len)++] = (char)c;
+		else
+			*overlong = true;
+	}
+	buf[*len] = '\0';
+	return c != EOF || *len > 0 || *overlong;
+}
+
 int
 maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
     char *const *domains, size_t ndomains, int64_t keep, int64_t now,
@@ -426,20 +449,22 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 	struct maillog *m = maillog_new(now);
 	struct batch *b = xcalloc(1, sizeof(*b));
 	struct maillog_sent d;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	char line[MAILLOG_LINE_MAX + 1];
+	size_t len;
+	bool overlong;
 	int rc = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	while ((len = getline(&line, &cap, fp)) >= 0) {
+	while (read_line(fp, line, sizeof(line), &len, &overlong)) {
 		const char *sd, *rd;
 		bool local;
 
 		stats->lines++;
-		if (len > 0 && line[len - 1] == '\n')
-			len--;
-		if (!maillog_line(m, line, (size_t)len, &d))
+		if (overlong) {
+			stats->overlong++;
+			continue;
+		}
+		if (!maillog_line(m, line, len, &d))
 			continue;
 		sd = strrchr(d.sender, '@') + 1;
 		rd = strrchr(d.rcpt, '@') + 1;
@@ -470,7 +495,6 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 		rc = -1;
 	else if (rc == 0 && flush(b, st, loop, why) < 0)
 		rc = -1;
-	free(line);
 	free(b);
 	maillog_free(m);
 	return rc;

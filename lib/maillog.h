@@ -60,6 +60,7 @@ struct why;
 
 struct maillog_stats {
 	uint64_t lines, deliveries, strangers, old;
+	uint64_t overlong; /* lines longer than MAILLOG_LINE_MAX: skipped */
 	int64_t since; /* the earliest delivery imported; 0: none */
 };
 

@@ -1435,10 +1435,12 @@ import_log(int argc, char **argv)
 	if (fp != stdin)
 		fclose(fp);
 	printf("imported %llu deliveries of our users from %llu lines; left "
-	       "out %llu from other senders, %llu older than --keep; "
-	       "history since %s\n", (unsigned long long)ms.deliveries,
-	    (unsigned long long)ms.lines, (unsigned long long)ms.strangers,
-	    (unsigned long long)ms.old, ms.since ? iso(ms.since, t1,
+	       "out %llu from other senders, %llu older than --keep, %llu "
+	       "lines longer than %d bytes; history since %s\n",
+	    (unsigned long long)ms.deliveries, (unsigned long long)ms.lines,
+	    (unsigned long long)ms.strangers, (unsigned long long)ms.old,
+	    (unsigned long long)ms.overlong, MAILLOG_LINE_MAX,
+	    ms.since ? iso(ms.since, t1,
 	    sizeof(t1)) : "(nothing imported)");
 	strv_free(domains, nd);
 	return 0;

@@ -19,6 +19,9 @@
 #include <time.h>
 
 #include "maillog.h"
+#include "outbound.h"
+#include "store.h"
+#include "xalloc.h"
 
 #define NOW 1764700000 /* 2025-12-02T18:26:40Z */
 
@@ -220,6 +223,63 @@ test_maillog_queue_table_stays_bounded(void **state)
 	maillog_free(m);
 }
 
+/*
+ * The importer reads bounded lines: a line of a megabyte without a
+ * newline is skipped and counted, one with a NUL in it is refused alone,
+ * and the deliveries around them are imported into the outbound table
+ * (the sender's record, the correspondent, the history's start).
+ */
+static void
+test_maillog_import_bounds_lines(void **state)
+{
+	char dom[] = "our.example", *domains[] = { dom };
+	struct maillog_stats ms;
+	struct store_waiter w;
+	struct why why;
+	uv_loop_t loop;
+	struct store *st;
+	FILE *fp = tmpfile();
+	char key[128];
+	size_t i, kl;
+
+	(void)state;
+	assert_non_null(fp);
+	fputs("2025-12-02T18:00:00Z mx postfix/qmgr[1]: 4F1A2B3C4D: "
+	    "from=<alice@our.example>, size=1, nrcpt=1 (queue active)\n", fp);
+	for (i = 0; i < 1000000; i++)
+		fputc('x', fp);
+	fputc('\n', fp);
+	fputs("2025-12-02T18:00:01Z mx postfix/smtp[2]: 4F1A2B3C4D: "
+	    "to=<nul@far.example>, relay=x, dsn=2.0.0, status=sent (ok)", fp);
+	fputc('\0', fp);
+	fputs("\n2025-12-02T18:00:02Z mx postfix/smtp[2]: 4F1A2B3C4D: "
+	    "to=<bob@far.example>, relay=x, dsn=2.0.0, status=sent (ok)", fp);
+	rewind(fp);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = store_open_mem(&loop, 0);
+	assert_int_equal(maillog_import(fp, st, &loop, domains,
+	    1, 35 * 86400, NOW, &ms, &why), 0);
+	fclose(fp);
+	assert_int_equal(ms.lines, 4);
+	assert_int_equal(ms.overlong, 1);
+	assert_int_equal(ms.deliveries, 1);
+	assert_int_equal(ms.since, 1764698402);
+	kl = outbound_key(key, sizeof(key), "alice@our.example",
+	    "bob@far.example");
+	store_waiter_init(&w, &loop);
+	assert_int_equal(store_wait(&w, st->ops->get(st, OUTBOUND_TABLE, key,
+	    kl, &w.call)), 0);
+	assert_int_equal(store_get_u64(w.reply.val), 1764698402);
+	kl = outbound_key(key, sizeof(key), "alice@our.example",
+	    "nul@far.example");
+	store_waiter_init(&w, &loop);
+	assert_int_equal(store_wait(&w, st->ops->get(st, OUTBOUND_TABLE, key,
+	    kl, &w.call)), STORE_NOTFOUND);
+	st->ops->close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int
 main(void)
 {
@@ -229,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_maillog_delivery_from_qmgr_and_smtp_lines),
 		cmocka_unit_test(test_maillog_what_is_no_delivery),
 		cmocka_unit_test(test_maillog_queue_table_stays_bounded),
+		cmocka_unit_test(test_maillog_import_bounds_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
