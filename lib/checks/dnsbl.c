@@ -71,11 +71,18 @@ struct bl_filter {
 	uint8_t bits[4][32];
 	int weight;
 	char *label;
-	bool high_trust; /* an allowlisting that vouches for the client's
-			  * operator (DNSWL's .3): backscatter treats it
-			  * as a shared platform */
-	bool end_user;   /* a listing of end-user ranges (Spamhaus PBL):
-			  * evidence for the dynamic checks */
+	unsigned marks;  /* BL_M_*: what a match says besides its weight */
+};
+
+/* Marks of a filter, for the other checks (identities). */
+enum {
+	BL_M_HIGH_TRUST = 1 << 0, /* an allowlisting that vouches for the
+				   * client's operator (DNSWL's .3):
+				   * backscatter treats it as a shared
+				   * platform (CHK_ID_TRUSTED) */
+	BL_M_END_USER = 1 << 1,   /* a listing of end-user ranges (PBL):
+				   * evidence for the dynamic checks
+				   * (CHK_ID_END_USER) */
 };
 
 struct bl_list {
@@ -258,8 +265,37 @@ struct parse_ctx {
 };
 
 /*
+ * parse_mark - high_trust: BOOL (an allowlisting's, a negative weight) or
+ * end_user: BOOL (a listing's); never an error code's
+ */
+static int
+parse_mark(struct cfg_parser *p, struct cfg_node *n, struct parse_ctx *c,
+    struct bl_filter *f, unsigned mark)
+{
+	bool allow = mark == BL_M_HIGH_TRUST, on;
+	const char *key = allow ? "high_trust" : "end_user";
+
+	if (n == NULL)
+		return 0;
+	if (c->errors)
+		return cfg_fail(p, n, "%s: an error code is no %s: %s does not "
+		    "apply", c->what, allow ? "allowlisting" : "listing", key);
+	if (cfg_bool(p, n, c->what, &on) < 0)
+		return -1;
+	if (on && allow && f->weight >= 0)
+		return cfg_fail(p, n, "%s: high_trust: only for an "
+		    "allowlisting (a negative weight)", c->what);
+	if (on && !allow && f->weight < 0)
+		return cfg_fail(p, n, "%s: end_user: only for a listing (a "
+		    "weight of 0 or more)", c->what);
+	if (on)
+		f->marks |= mark;
+	return 0;
+}
+
+/*
  * parse_filter - { code: PATTERN | mask: A.B.C.D, weight: N, label: S,
- * high_trust: BOOL }
+ * high_trust: BOOL, end_user: BOOL }
  */
 static int
 parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
@@ -327,27 +363,9 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			    c->what, BL_LABEL_MAX);
 		}
 	}
-	if (v[4] != NULL) {
-		if (c->errors)
-			return cfg_fail(p, v[4], "%s: an error code is no "
-			    "allowlisting: high_trust does not apply",
-			    c->what);
-		if (cfg_bool(p, v[4], c->what, &f->high_trust) < 0)
-			return -1;
-		if (f->high_trust && f->weight >= 0)
-			return cfg_fail(p, v[4], "%s: high_trust: only for "
-			    "an allowlisting (a negative weight)", c->what);
-	}
-	if (v[5] != NULL) {
-		if (c->errors)
-			return cfg_fail(p, v[5], "%s: an error code is no "
-			    "listing: end_user does not apply", c->what);
-		if (cfg_bool(p, v[5], c->what, &f->end_user) < 0)
-			return -1;
-		if (f->end_user && f->weight < 0)
-			return cfg_fail(p, v[5], "%s: end_user: only for a "
-			    "listing (a weight of 0 or more)", c->what);
-	}
+	if (parse_mark(p, v[4], c, f, BL_M_HIGH_TRUST) < 0 ||
+	    parse_mark(p, v[5], c, f, BL_M_END_USER) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1178,31 +1196,14 @@ struct bl_memo {
 static const char *const var_names[] = { "listed", "list", "code", "url",
 	"label", "operators" };
 
-/*
- * high_trust - an allowlisting that vouches for the client's operator: a
- * decisive list, or a filter marked high_trust
- */
+/* marked - a filter the item matched carries mark (BL_M_*) */
 static bool
-high_trust(const struct bl_list *l, const struct bl_item *it)
-{
-	unsigned f;
-
-	if (l->decisive)
-		return true;
-	for (f = 0; f < l->nfilters; f++)
-		if ((it->matched & (1u << f)) && l->filters[f].high_trust)
-			return true;
-	return false;
-}
-
-/* end_user - a listing of an end-user range (a filter marked end_user) */
-static bool
-end_user(const struct bl_list *l, const struct bl_item *it)
+marked(const struct bl_list *l, const struct bl_item *it, unsigned mark)
 {
 	unsigned f;
 
 	for (f = 0; f < l->nfilters; f++)
-		if ((it->matched & (1u << f)) && l->filters[f].end_user)
+		if ((it->matched & (1u << f)) && (l->filters[f].marks & mark))
 			return true;
 	return false;
 }
@@ -1353,13 +1354,14 @@ finish(struct chk_run *run, struct bl_req *q, bool stop)
 		    0)) {
 			neg += w;
 			allow_decides = allow_decides || l->decisive;
-			if (high_trust(l, it))
+			/* A decisive list vouches for whom it lists. */
+			if (l->decisive || marked(l, it, BL_M_HIGH_TRUST))
 				chk_set_identity(run, CHK_ID_TRUSTED, l->name);
 			continue;
 		}
 		pos += w;
 		refuse = refuse || l->reject;
-		if (end_user(l, it))
+		if (marked(l, it, BL_M_END_USER))
 			chk_set_identity(run, CHK_ID_END_USER, l->name);
 		if (!lists_seen[it->list]) {
 			lists_seen[it->list] = 1;
