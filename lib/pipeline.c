@@ -645,25 +645,15 @@ run_done(struct chk_run *run, const struct chk_result *res)
 	if (run->reported)
 		PD_PANIC("check %s: chk_done() called twice", run->ops->name);
 	run->reported = true;
-	if (run->revising) {
-		/* A revision: the new result, nothing else moves. */
-		run->res = *res;
-		reason = arena_strdup(p->req.arena, res->reason ? res->reason
-								: "");
-		if (strlen(reason) > CHK_REASON_MAX)
-			reason[CHK_REASON_MAX] = '\0';
-		run->res.reason = reason;
-		return;
-	}
-	if (run->done || p->over)
+	if ((run->done && !run->revising) || p->over)
 		return;
 	run->res = *res;
-	if (run->res.dsn == NULL)
-		run->res.dsn = res->dsn;
 	reason = arena_strdup(p->req.arena, res->reason ? res->reason : "");
 	if (strlen(reason) > CHK_REASON_MAX)
 		reason[CHK_REASON_MAX] = '\0'; /* names can be long */
 	run->res.reason = reason;
+	if (run->revising)
+		return; /* a revision: the new result, nothing else moves */
 	run->done = true;
 	run->us = (uv_hrtime() - run->t0) / 1000;
 	cancel_queries(run); /* a check may end before all answers came */
@@ -1292,17 +1282,17 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	v->rule = "default";
 	/* PRE: whitelists and static rules short-circuit. */
 	r = access_match(cfg->access, cfg->naccess, req);
+	ours = cfg_our_user(cfg, req);
 	if (r != NULL) {
 		v->action = r->action;
 		v->rule = r->name;
 		/* Our users' mail that a rule accepts is still recorded
 		 * (outbound): nothing else runs. */
-		if (!verdict_accepts(r->action) || !cfg_our_user(cfg, req))
+		if (!ours || !verdict_accepts(r->action))
 			return 1;
 		by_rule = true;
 	}
 	pf = select_profile(cfg, req);
-	ours = cfg_our_user(cfg, req);
 	for (i = 0; i < chk_count; i++)
 		n += runs_here(chk_registry[i], &pf.pols[i], ours, state,
 		    by_rule);

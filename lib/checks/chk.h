@@ -132,12 +132,12 @@ enum {
 	CHK_F_BYPASSED = 1 << 5,  /* a whitelist entry skips it (the DNS
 				   * lists, greylisting); scores are skipped
 				   * for every check */
-	CHK_F_ON_FAIL_ALL = 1 << 7, /* with named results that are all
-				     * failures: on_fail sets each of them
-				     * (dynamic: likely and certain) */
 	CHK_F_RECORDS = 1 << 6,   /* a STATE module that records accepted
 				   * mail: it runs after an access rule
 				   * accepted our users' mail too */
+	CHK_F_ON_FAIL_ALL = 1 << 7, /* with named results that are all
+				     * failures: on_fail sets each of them
+				     * (dynamic: likely and certain) */
 };
 
 /* Where a check runs: given to init() once per daemon. */
@@ -292,7 +292,7 @@ void chk_done_result(struct chk_run *run, enum chk_status st, int result,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
  * chk_set_note - a few words for the trace after the result
- * ("dynamic:likely(address in name, 3 octets)"); formatted into the
+ * ("dynamic:likely(3 octets of the client address)"); formatted into the
  * arena, at most 80 characters, commas become semicolons, quotes go
  */
 void chk_set_note(struct chk_run *run, const char *fmt, ...)
