@@ -480,7 +480,6 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 		    hit->text);
 		return;
 	}
-	v->forced = hit != NULL && hit->force;
 	rd = dyn_registered_domain(lower);
 	host[0] = '\0'; /* nothing left of the registered domain */
 	if (rd != NULL && strlen(rd) < len) {
@@ -493,7 +492,8 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	for (i = 0; i < k.n; i++)
 		kinds[i] = isdigit((unsigned char)k.t[i][0]) ? 0 : kind(k.t[i]);
 	/* 2. The built-in exemptions, unless a '+' pattern overrides. */
-	if (!v->forced && (word = exemption(&k, kinds, &what)) != NULL) {
+	if (!(hit != NULL && hit->force) &&
+	    (word = exemption(&k, kinds, &what)) != NULL) {
 		v->exempt = true;
 		snprintf(v->why, sizeof(v->why), "%s \"%s\"", what, word);
 		return;

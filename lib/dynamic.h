@@ -47,7 +47,6 @@ struct dyn_verdict {
 	int signals;     /* the evidence counted */
 	bool exempt;     /* a mail or static word, or a '!' line: no,
 			  * whatever else is said */
-	bool forced;     /* a '+' pattern: exemptions do not apply */
 	char why[160];   /* "4 octets of the client address; keyword
 			  * \"dsl\"" */
 };
