@@ -236,6 +236,45 @@ test_config_spf(void **state)
 }
 
 /*
+ * A check whose named results are all failures (dynamic: likely,
+ * certain) takes on_fail for each of them, the results' own keys
+ * winning; spf, whose results include pass, does not take on_fail.
+ */
+static void
+test_config_on_fail_sets_every_level(void **state)
+{
+	static const char text[] =
+	    "checks:\n"
+	    "  dynamic: { on_fail: { score: 4 }, certain: reject }\n"
+	    "  dynamic_helo: { on_fail: log }\n";
+	const struct chk_policy *d, *h;
+	struct why why;
+	struct cfg *cfg = parse(text, &why);
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	d = &cfg->checks[chk_find("dynamic")];
+	h = &cfg->checks[chk_find("dynamic_helo")];
+	/* results: likely (0), certain (1) */
+	assert_int_equal(d->results[0].on, CHK_SCORE);
+	assert_int_equal(d->results[0].score, 4);
+	assert_int_equal(d->results[1].on, CHK_REJECT);
+	assert_int_equal(h->results[0].on, CHK_LOG);
+	assert_int_equal(h->results[1].on, CHK_LOG);
+	cfg_unref(cfg);
+	/* Without on_fail: the defaults (certain refuses, likely scores). */
+	cfg = parse("checks:\n  dynamic: {}\n", &why);
+	d = &cfg->checks[chk_find("dynamic")];
+	assert_int_equal(d->results[0].on, CHK_SCORE);
+	assert_int_equal(d->results[0].score, 2);
+	assert_int_equal(d->results[1].on, CHK_REJECT);
+	cfg_unref(cfg);
+	assert_null(parse("checks:\n  spf: { on_fail: reject }\n", &why));
+	assert_non_null(strstr(why.text, "action per result"));
+}
+
+/*
  * Review B9: the network: prefixes were read nowhere. Greylisting groups
  * clients by them unless it names its own prefixes.
  */
@@ -626,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_spf),
+		cmocka_unit_test(test_config_on_fail_sets_every_level),
 		cmocka_unit_test(test_config_shipped_file),
 		cmocka_unit_test(test_config_network_prefixes_group_greylisting),
 		cmocka_unit_test(test_config_dns),

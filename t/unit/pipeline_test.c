@@ -687,10 +687,32 @@ test_pipeline_whitelisted_not_deferred_by_a_scored_tempfail(void **state)
 	assert_non_null(strstr(o.action, "DEFER_IF_PERMIT 4.4.3"));
 }
 
+/* What lets the mail through, for the recorders (outbound). */
+static void
+test_verdict_accepts_what_passes(void **state)
+{
+	static const char *const yes[] = { "OK", "DUNNO", "PREPEND X-A: b",
+		"DEFER_IF_REJECT 4.7.1 later", "defer_if_reject x", "HOLD",
+		"WARN x" };
+	static const char *const no[] = { "REJECT no", "reject no",
+		"DEFER 4.7.1 later", "DEFER_IF_PERMIT 4.7.1 Greylisted",
+		"450 4.7.1 later", "554 5.7.1 no", "defer_if_permit x" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!verdict_accepts(yes[i]))
+			fail_msg("%s: not accepted", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (verdict_accepts(no[i]))
+			fail_msg("%s: accepted", no[i]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verdict_accepts_what_passes),
 		cmocka_unit_test_setup_teardown(
 		    test_pipeline_init_once_per_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(
