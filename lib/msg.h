@@ -31,8 +31,9 @@ struct msg {
 	unsigned nheaders;       /* queued */
 	unsigned sent;           /* of them, prepended */
 	/* An allowlist that vouched for the client earlier in the message
-	 * (CHK_ID_TRUSTED); "" if none. */
-	char trusted[48];
+	 * (CHK_ID_TRUSTED): a list's name, at most 60 characters (dnsbl's
+	 * bound); "" if none. */
+	char trusted[64];
 };
 
 /* msg_begin - a request: keep the message state, or start anew */

@@ -147,7 +147,8 @@ judge(struct chk_run *run, const char *what, const char *name, bool publish)
  * revise - the other checks' evidence: a high-trust allowlisting clears
  * the name, an SPF pass from a narrow mechanism (the sender's domain
  * names this server) lowers it a level, an end-user range listing (PBL)
- * raises it a level; an exempt name stays exempt.
+ * raises a name with a sign already a level; an exempt name stays
+ * exempt.
  */
 static void
 dyn_revise(struct chk_run *run)

@@ -767,7 +767,12 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 	start("local_networks: [10.0.0.0/8]\n"
 	      "checks:\n  outbound: {}\n  backscatter: {}\n"
 	      "  dnsbl:\n    lists:\n"
-	      "      - zone: wl.test\n        codes:\n"
+	      "      - zone: wl.test\n"
+	      /* A name as long as a list's may be: it is what the
+	       * message keeps from RCPT to DATA. */
+	      "        name: A long name for a DNS allowlist of trusted "
+	      "senders ok\n"
+	      "        codes:\n"
 	      "          - { code: \"127.0.[0..255].0\", weight: -1 }\n"
 	      "          - { code: \"127.0.[0..255].3\", weight: -5, "
 	      "high_trust: true }\n");
