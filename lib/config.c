@@ -97,13 +97,23 @@ scalar(struct cfg_parser *y, const yaml_node_t *n, const char *what)
 	return s;
 }
 
+static cfg_key_observer_fn *key_observer;
+
+void
+cfg_set_key_observer(cfg_key_observer_fn *fn)
+{
+	key_observer = fn;
+}
+
 /*
- * map_keys - check that n is a mapping whose keys are all in keys[] (NULL
- * ended), none twice, and store each value node in vals[] (NULL: absent).
+ * map_keys_n - check that n is a mapping whose keys are all in keys[]
+ * (NULL ended), none twice, and store each value node in vals[] (NULL:
+ * absent). The first accepted of them are the mapping's own keys (the
+ * rest are known only to say whose they are); the observer sees those.
  */
 static int
-map_keys(struct cfg_parser *y, yaml_node_t *n, const char *what,
-    const char *const keys[], yaml_node_t *vals[])
+map_keys_n(struct cfg_parser *y, yaml_node_t *n, const char *what,
+    const char *const keys[], size_t accepted, yaml_node_t *vals[])
 {
 	yaml_node_pair_t *pair;
 	size_t i;
@@ -113,6 +123,10 @@ map_keys(struct cfg_parser *y, yaml_node_t *n, const char *what,
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(y, n, "%s: expected a mapping of keys, found %s",
 		    what, kind(n));
+	if (key_observer != NULL)
+		key_observer((unsigned)n->start_mark.line + 1,
+		    (unsigned)n->start_mark.column + 1, keys,
+		    accepted < i ? accepted : i);
 	for (pair = n->data.mapping.pairs.start;
 	    pair < n->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(y, pair->key);
@@ -132,6 +146,14 @@ map_keys(struct cfg_parser *y, yaml_node_t *n, const char *what,
 		vals[i] = node(y, pair->value);
 	}
 	return 0;
+}
+
+/* map_keys - map_keys_n where every key of keys[] is the mapping's own */
+static int
+map_keys(struct cfg_parser *y, yaml_node_t *n, const char *what,
+    const char *const keys[], yaml_node_t *vals[])
+{
+	return map_keys_n(y, n, what, keys, (size_t)-1, vals);
 }
 
 /* get_string - a non-empty string */
@@ -962,7 +984,7 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		snprintf(what, sizeof(what), "profile %s (only enabled)", name);
 	else
 		snprintf(what, sizeof(what), "checks: %s", name);
-	if (map_keys(y, n, what, keys, v) < 0)
+	if (map_keys_n(y, n, what, keys, ngen + nres + nopt, v) < 0)
 		return -1;
 	for (i = ngen + nres + nopt; i < nk; i++) {
 		char whose[160];
@@ -1310,6 +1332,8 @@ cfg_defaults(const char *path)
 	cfg->idle_timeout_ms = 600 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
 	cfg->deadline_ms = 10 * 1000;
+	cfg->metrics_enabled = true;
+	cfg->metrics_interval_ms = 30 * 1000;
 	cfg->net.ipv4_prefix = 24;
 	cfg->net.ipv6_prefix = 64;
 	cfg->default_action = xstrdup("DUNNO");
@@ -1330,6 +1354,72 @@ cfg_defaults(const char *path)
 	return cfg;
 }
 
+/* parse_metrics - { enabled: BOOL, file: PATH, interval: DURATION } */
+static int
+parse_metrics(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "enabled", "file", "interval",
+		NULL };
+	yaml_node_t *v[3];
+
+	if (map_keys(y, n, "metrics", keys, v) < 0)
+		return -1;
+	if (v[0] && cfg_bool(y, CN(v[0]), "metrics: enabled",
+	    &cfg->metrics_enabled) < 0)
+		return -1;
+	if (v[1]) {
+		if (get_string(y, v[1], "metrics: file", &cfg->metrics_file) <
+		    0)
+			return -1;
+		if (cfg->metrics_file[0] != '/')
+			return fail(y, v[1], "metrics: file: \"%.60s\" is not "
+					     "an absolute path",
+			    cfg->metrics_file);
+		if (strlen(cfg->metrics_file) > 1000)
+			return fail(y, v[1], "metrics: file: longer than 1000 "
+					     "characters");
+	}
+	return v[2] ? get_duration(y, v[2], "metrics: interval", 1000,
+	    3600 * 1000, &cfg->metrics_interval_ms) : 0;
+}
+
+/*
+ * parse_refusal_url - http(s)://..., printable, no spaces: it goes into
+ * SMTP replies
+ */
+static int
+parse_refusal_url(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
+{
+	const char *p;
+
+	if (get_string(y, n, "refusal_url", &cfg->refusal_url) < 0)
+		return -1;
+	if (strncmp(cfg->refusal_url, "https://", 8) != 0 &&
+	    strncmp(cfg->refusal_url, "http://", 7) != 0)
+		return fail(y, n, "refusal_url: \"%.60s\" is not an http:// "
+				  "or https:// address", cfg->refusal_url);
+	if (strlen(cfg->refusal_url) > 200)
+		return fail(y, n, "refusal_url: longer than 200 characters");
+	for (p = cfg->refusal_url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '#' || *p == '{' || *p == '}')
+			return fail(y, n, "refusal_url: a space, control "
+					  "character, '#' or brace at "
+					  "offset %zu (the anchor is "
+					  "policyd's)", (size_t)(p - cfg->refusal_url));
+	return 0;
+}
+
+/* cfg_metrics_file - the metrics file in force */
+void
+cfg_metrics_file(const struct cfg *cfg, char *out, size_t size)
+{
+	if (cfg->metrics_file != NULL)
+		snprintf(out, size, "%s", cfg->metrics_file);
+	else
+		snprintf(out, size, "%s/metrics.prom", cfg->state_dir);
+}
+
 /* parse_root - the top-level mapping */
 static int
 parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
@@ -1338,13 +1428,14 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
 		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
 		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT, K_LOCAL_NETS,
-		K_LOCAL_CONTEXTS };
+		K_LOCAL_CONTEXTS, K_METRICS, K_REFUSAL_URL };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
 		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
 		"my_names", "my_addresses", "profiles", "select",
-		"local_networks", "local_contexts", NULL };
+		"local_networks", "local_contexts", "metrics", "refusal_url",
+		NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -1430,6 +1521,11 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 	}
 	if (v[K_LOCAL_CONTEXTS] && each_value(y, v[K_LOCAL_CONTEXTS],
 	    "local_contexts", add_local_context, cfg) < 0)
+		return -1;
+	if (v[K_METRICS] && parse_metrics(y, v[K_METRICS], cfg) < 0)
+		return -1;
+	if (v[K_REFUSAL_URL] && parse_refusal_url(y, v[K_REFUSAL_URL], cfg) <
+	    0)
 		return -1;
 	/* Profiles copy the main policy: they come after all of it. */
 	if (v[K_PROFILES] && parse_profiles(y, v[K_PROFILES], cfg) < 0)
@@ -1683,6 +1779,8 @@ cfg_unref(struct cfg *cfg)
 		access_rule_free_members(&cfg->access[i]);
 	free(cfg->access);
 	free(cfg->state_dir);
+	free(cfg->metrics_file);
+	free(cfg->refusal_url);
 	free(cfg->default_action);
 	free(cfg->error_action);
 	free(cfg->hostname);
@@ -1875,8 +1973,8 @@ cfg_strings(struct cfg_parser *p, const struct cfg_node *n, const char *what,
 }
 
 int
-cfg_map(struct cfg_parser *p, const struct cfg_node *n, const char *what,
-    const char *const keys[], struct cfg_node *vals[])
+cfg_map_n(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    const char *const keys[], size_t accepted, struct cfg_node *vals[])
 {
 	yaml_node_t *v[MAX_OPTIONS + 1];
 	size_t i;
@@ -1884,11 +1982,18 @@ cfg_map(struct cfg_parser *p, const struct cfg_node *n, const char *what,
 	for (i = 0; keys[i] != NULL; i++)
 		if (i == MAX_OPTIONS)
 			PD_PANIC("cfg_map: more than %d keys", MAX_OPTIONS);
-	if (map_keys(p, YN(n), what, keys, v) < 0)
+	if (map_keys_n(p, YN(n), what, keys, accepted, v) < 0)
 		return -1;
 	for (i = 0; keys[i] != NULL; i++)
 		vals[i] = CN(v[i]);
 	return 0;
+}
+
+int
+cfg_map(struct cfg_parser *p, const struct cfg_node *n, const char *what,
+    const char *const keys[], struct cfg_node *vals[])
+{
+	return cfg_map_n(p, n, what, keys, (size_t)-1, vals);
 }
 
 int

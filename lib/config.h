@@ -93,7 +93,17 @@ struct cfg {
 	size_t nlocal_contexts;
 	struct cfg_context *contexts; /* policy_context -> profile */
 	size_t ncontexts;
+	/* metrics: the Prometheus text file, rewritten every interval */
+	bool metrics_enabled;
+	char *metrics_file;          /* NULL: STATE_DIR/metrics.prom */
+	uint64_t metrics_interval_ms;
+	/* refusal_url: where a refused sender's postmaster reads what to
+	 * fix (doc/refused.md published); NULL: no link in replies */
+	char *refusal_url;
 };
+
+/* cfg_metrics_file - the metrics file in force (into out) */
+void cfg_metrics_file(const struct cfg *cfg, char *out, size_t size);
 
 /*
  * cfg_our_user - the request comes from our own users: logged in
@@ -101,6 +111,14 @@ struct cfg {
  */
 bool cfg_our_user(const struct cfg *cfg, const struct req *req);
 
+/*
+ * cfg_set_key_observer - for the manual's test (t/doc): fn is called for
+ * each mapping the loader checks, with its place (1-based line and
+ * column) and the keys it accepts there; NULL: none
+ */
+typedef void cfg_key_observer_fn(unsigned line, unsigned column,
+    const char *const keys[], size_t nkeys);
+void cfg_set_key_observer(cfg_key_observer_fn *fn);
 /* cfg_load - read and check a policy file; NULL with why set on error */
 struct cfg *cfg_load(const char *path, struct why *why);
 /* cfg_parse - the same from a string; path names it in messages */
@@ -173,6 +191,13 @@ int cfg_strings(struct cfg_parser *p, const struct cfg_node *n,
  */
 int cfg_map(struct cfg_parser *p, const struct cfg_node *n,
     const char *what, const char *const keys[], struct cfg_node *vals[]);
+/*
+ * cfg_map_n - cfg_map where only the first accepted keys are the
+ * mapping's own; the rest are known to say why they do not apply here
+ */
+int cfg_map_n(struct cfg_parser *p, const struct cfg_node *n,
+    const char *what, const char *const keys[], size_t accepted,
+    struct cfg_node *vals[]);
 /* cfg_each - fn on each item of a list (or on a lone value) */
 int cfg_each(struct cfg_parser *p, const struct cfg_node *n,
     const char *what,

@@ -300,8 +300,11 @@ parse_mark(struct cfg_parser *p, struct cfg_node *n, struct parse_ctx *c,
 static int
 parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 {
-	static const char *const keys[] = { "code", "mask", "weight", "label",
+	/* An error code's are the first three; the others are known there
+	 * only to say why they do not apply. */
+	static const char *const keys[] = { "code", "mask", "label", "weight",
 		"high_trust", "end_user", NULL };
+	enum { F_CODE, F_MASK, F_LABEL, F_WEIGHT, F_HIGH_TRUST, F_END_USER };
 	struct parse_ctx *c = arg;
 	struct cfg_node *v[6];
 	struct bl_filter *f;
@@ -310,22 +313,22 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 	if (*c->n >= BL_MAX_FILTERS)
 		return cfg_fail(p, n, "%s: at most %d", c->what,
 		    BL_MAX_FILTERS);
-	if (cfg_map(p, n, c->what, keys, v) < 0)
+	if (cfg_map_n(p, n, c->what, keys, c->errors ? 3 : 6, v) < 0)
 		return -1;
 	f = &c->v[*c->n];
 	memset(f, 0, sizeof(*f));
 	/* The list owns it now: a mistake below frees what it holds. */
 	(*c->n)++;
 	f->weight = c->l->weight;
-	if ((v[0] == NULL) == (v[1] == NULL))
+	if ((v[F_CODE] == NULL) == (v[F_MASK] == NULL))
 		return cfg_fail(p, n, "%s: needs code: (127.0.0.2, "
 				      "127.0.0.[2..11], 127.0.0.[10;11]) or "
 				      "mask: (0.0.0.8), one of them", c->what);
-	if (v[0] != NULL) {
-		if ((s = cfg_scalar(p, v[0], c->what)) == NULL)
+	if (v[F_CODE] != NULL) {
+		if ((s = cfg_scalar(p, v[F_CODE], c->what)) == NULL)
 			return -1;
 		if (code_pattern(s, f) < 0)
-			return cfg_fail(p, v[0],
+			return cfg_fail(p, v[F_CODE],
 			    "%s: code: \"%.40s\" is not "
 			    "an address pattern (127.0.0.2, "
 			    "127.0.0.[2..11], "
@@ -334,11 +337,11 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 	} else {
 		struct ipaddr ip;
 
-		if ((s = cfg_scalar(p, v[1], c->what)) == NULL)
+		if ((s = cfg_scalar(p, v[F_MASK], c->what)) == NULL)
 			return -1;
 		if (addr_parse(s, &ip) < 0 || ip.family != AF_INET ||
 		    (ip.a[1] | ip.a[2] | ip.a[3]) == 0 || ip.a[0] != 0)
-			return cfg_fail(p, v[1],
+			return cfg_fail(p, v[F_MASK],
 			    "%s: mask: \"%.40s\" is not "
 			    "a mask of the last three "
 			    "octets (0.0.0.8)",
@@ -346,25 +349,25 @@ parse_filter(struct cfg_parser *p, struct cfg_node *n, void *arg)
 		f->is_mask = true;
 		memcpy(f->mask, ip.a, 4);
 	}
-	if (v[2] != NULL && c->errors)
-		return cfg_fail(p, v[2], "%s: an error code has no weight",
+	if (v[F_WEIGHT] != NULL && c->errors)
+		return cfg_fail(p, v[F_WEIGHT], "%s: an error code has no weight",
 		    c->what);
-	if (v[2] != NULL && cfg_int(p, v[2], c->what, -100, 100,
+	if (v[F_WEIGHT] != NULL && cfg_int(p, v[F_WEIGHT], c->what, -100, 100,
 	    &f->weight) < 0)
 		return -1;
-	if (v[3] != NULL) {
-		if (cfg_string(p, v[3], c->what, &f->label) < 0)
+	if (v[F_LABEL] != NULL) {
+		if (cfg_string(p, v[F_LABEL], c->what, &f->label) < 0)
 			return -1;
 		if (strlen(f->label) > BL_LABEL_MAX ||
 		    strpbrk(f->label, "\r\n\t{}") != NULL) {
-			return cfg_fail(p, v[3], "%s: label: at most %d "
+			return cfg_fail(p, v[F_LABEL], "%s: label: at most %d "
 						 "characters, no control "
 						 "characters or braces",
 			    c->what, BL_LABEL_MAX);
 		}
 	}
-	if (parse_mark(p, v[4], c, f, BL_M_HIGH_TRUST) < 0 ||
-	    parse_mark(p, v[5], c, f, BL_M_END_USER) < 0)
+	if (parse_mark(p, v[F_HIGH_TRUST], c, f, BL_M_HIGH_TRUST) < 0 ||
+	    parse_mark(p, v[F_END_USER], c, f, BL_M_END_USER) < 0)
 		return -1;
 	return 0;
 }
