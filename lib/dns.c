@@ -1274,6 +1274,7 @@ try_timeout(uv_timer_t *t)
 {
 	struct lookup *lk = t->data;
 
+	lk->dns->stats.timeouts++;
 	if (!lk->garbage)
 		snprintf(lk->why, sizeof(lk->why), "timeout after %u tries",
 		    lk->tries_done);
@@ -1286,6 +1287,7 @@ limit_timeout(uv_timer_t *t)
 {
 	struct lookup *lk = t->data;
 
+	lk->dns->stats.timeouts++;
 	snprintf(lk->why, sizeof(lk->why), "no answer within %llu ms "
 					   "(%u tries)",
 	    (unsigned long long)lk->dns->o.limit_ms, lk->tries_done);

@@ -103,6 +103,8 @@ struct dns_stats {
 	uint64_t tcp;        /* of those, over TCP */
 	uint64_t ignored;    /* answers that did not match: spoofed or stray */
 	uint64_t peak;       /* most queries on the wire at once */
+	uint64_t timeouts;   /* tries that got no answer in time, and
+			      * questions past their limit */
 };
 
 struct dns;

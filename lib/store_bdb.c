@@ -68,12 +68,15 @@ struct bdb {
 	DB_ENV *env;
 	DB *meta;
 	/*
-	 * Opened as they are first used, on the thread that runs the
-	 * operations (the daemon's loop); maintain() on another thread
-	 * does not look at them.
+	 * Opened as they are first used, by whichever thread runs an
+	 * operation (the daemon's loop, its metrics job on the thread
+	 * pool): tables_lock guards finding and adding one; a table once
+	 * added stays where it is until close. maintain() does not look at
+	 * them.
 	 */
 	struct table tables[MAX_TABLES];
 	int ntables;
+	pthread_mutex_t tables_lock;
 	struct table *gl[GL_NRECS]; /* greylisting's, once looked up */
 	bool nowait;      /* transactions never wait for locks */
 	bool threads;
@@ -221,6 +224,7 @@ bdb_close(struct store *pub)
 		st->meta->close(st->meta, 0);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
+	pthread_mutex_destroy(&st->tables_lock);
 	free(st);
 }
 
@@ -289,9 +293,10 @@ open_db(struct bdb *st, const char *file, DB **dbp, struct why *why)
 	return 0;
 }
 
-/* table - a table by name, opened (and created) on first use */
+/* table_locked - table(), with tables_lock held */
 static int
-table(struct bdb *st, const char *name, struct table **tp, struct why *why)
+table_locked(struct bdb *st, const char *name, struct table **tp,
+    struct why *why)
 {
 	struct table *t;
 	int i, rc;
@@ -319,6 +324,30 @@ table(struct bdb *st, const char *name, struct table **tp, struct why *why)
 	st->ntables++;
 	*tp = t;
 	return 0;
+}
+
+/* table - a table by name, opened (and created) on first use */
+static int
+table(struct bdb *st, const char *name, struct table **tp, struct why *why)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->tables_lock);
+	rc = table_locked(st, name, tp, why);
+	pthread_mutex_unlock(&st->tables_lock);
+	return rc;
+}
+
+/* ntables - how many tables are open now */
+static int
+ntables(struct bdb *st)
+{
+	int n;
+
+	pthread_mutex_lock(&st->tables_lock);
+	n = st->ntables;
+	pthread_mutex_unlock(&st->tables_lock);
+	return n;
 }
 
 /* begin - a new transaction */
@@ -1018,9 +1047,9 @@ bdb_expire(struct store *pub, int64_t now, size_t limit, uint64_t *deleted,
     struct why *why)
 {
 	struct bdb *st = (struct bdb *)pub;
-	int i, rc;
+	int i, n = ntables(st), rc;
 
-	for (i = 0; i < st->ntables; i++) {
+	for (i = 0; i < n; i++) {
 		struct table *tb = &st->tables[i];
 		struct walk w = { .tb = tb, .from = tb->sweep,
 			.flen = tb->sweep_len, .limit = limit,
@@ -1432,6 +1461,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	int rc;
 
 	*err = STORE_ERROR;
+	pthread_mutex_init(&st->tables_lock, NULL);
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
 	st->threads = o->threads;
@@ -1446,7 +1476,8 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	msgs_clear();
 	if ((rc = db_env_create(&st->env, 0)) != 0) {
 		why_set(why, "%s: %s", o->dir, db_strerror(rc));
-		free(st);
+		pthread_mutex_destroy(&st->tables_lock);
+	free(st);
 		return NULL;
 	}
 	st->env->app_private = st;

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "greylist.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -38,7 +39,7 @@
 #define CHECKPOINT_MS 60000
 
 enum kstate { K_OPEN, K_TROUBLE, K_FULL, K_CLOSED };
-enum kjob { J_NONE, J_OPEN, J_CHECKPOINT };
+enum kjob { J_NONE, J_OPEN, J_CHECKPOINT, J_METRICS };
 
 struct keeper {
 	uv_loop_t *loop;
@@ -64,6 +65,11 @@ struct keeper {
 	struct store *job_st; /* J_OPEN: what it opened */
 	int job_rc;
 	char job_why[512];
+	int64_t job_now;     /* J_METRICS: the time of its figures */
+	struct mtext job_text; /* J_METRICS: the figures it made */
+	struct mtext state_text; /* the last figures of the store */
+	uint64_t last_metrics;
+	struct keeper_stats stats;
 };
 
 /* keeper_new - idle, nothing open */
@@ -145,6 +151,18 @@ keeper_report(struct keeper *k, int rc, const char *why)
 {
 	const char *dir = k->cfg->state_dir;
 
+	if (rc == 0)
+		k->stats.ops++;
+	else if (rc == STORE_ERETRY)
+		k->stats.err_retry++;
+	else if (rc == STORE_EFATAL)
+		k->stats.err_fatal++;
+	else if (rc == STORE_EFULL)
+		k->stats.err_full++;
+	else if (rc == STORE_ETIMEOUT)
+		k->stats.err_timeout++;
+	else
+		k->stats.err_other++;
 	if (rc == 0) {
 		if ((k->state == K_TROUBLE || k->state == K_FULL) &&
 		    uv_now(k->loop) - k->last_error >= CALM_MS) {
@@ -248,6 +266,10 @@ job_run(uv_work_t *w)
 	why.text[0] = '\0';
 	if (k->job == J_OPEN) {
 		k->job_st = store_open_bdb(&k->job_opts, &k->job_rc, &why);
+	} else if (k->job == J_METRICS) {
+		k->job_text.len = 0;
+		k->job_rc = metrics_state(k->st, k->job_now, &k->job_text,
+		    &why);
 	} else {
 		k->job_rc = k->st->ops->maintain(k->st, &why);
 	}
@@ -273,9 +295,21 @@ job_done(uv_work_t *w, int status)
 			open_failed(k, k->job_rc, k->job_why);
 		return;
 	}
-	/* A checkpoint. */
+	/* A checkpoint, or the store's figures. */
 	if (k->handle.st == NULL) {
 		close_store(k); /* a fatal error came meanwhile */
+		return;
+	}
+	if (job == J_METRICS) {
+		struct mtext t = k->state_text;
+
+		/* Losing to writers only costs this round's figures. */
+		if (status == 0 && k->job_rc == 0) {
+			k->state_text = k->job_text;
+			k->job_text = t;
+		} else if (status == 0 && k->job_rc != STORE_ERETRY) {
+			keeper_report(k, k->job_rc, k->job_why);
+		}
 		return;
 	}
 	if (status == 0)
@@ -334,7 +368,27 @@ tick(uv_timer_t *t)
 	    now - k->last_checkpoint >= CHECKPOINT_MS) {
 		k->last_checkpoint = now;
 		job_start(k, J_CHECKPOINT);
+	} else if (k->cfg->metrics_enabled && (k->last_metrics == 0 ||
+	    now - k->last_metrics >= k->cfg->metrics_interval_ms)) {
+		k->last_metrics = now;
+		k->job_now = (int64_t)time(NULL);
+		job_start(k, J_METRICS);
 	}
+}
+
+/* keeper_get_stats - what the store did for requests */
+void
+keeper_get_stats(const struct keeper *k, struct keeper_stats *st)
+{
+	*st = k->stats;
+	st->open = k->handle.st != NULL;
+}
+
+/* keeper_state_metrics - the store's last figures; NULL if none yet */
+const char *
+keeper_state_metrics(const struct keeper *k)
+{
+	return k->state_text.len > 0 ? k->state_text.p : NULL;
 }
 
 /* keeper_start - the first open, on the loop thread before serving */
@@ -379,6 +433,8 @@ keeper_free(struct keeper *k)
 		return;
 	if (k->st != NULL)
 		k->st->ops->close(k->st);
+	mt_free(&k->job_text);
+	mt_free(&k->state_text);
 	cfg_unref(k->cfg);
 	free(k);
 }

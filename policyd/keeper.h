@@ -13,6 +13,9 @@
 #ifndef POLICYD_KEEPER_H
 #define POLICYD_KEEPER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <uv.h>
 
 struct cfg;
@@ -36,6 +39,19 @@ void keeper_set_config(struct keeper *k, struct cfg *cfg);
  * STORE_* error with its message
  */
 void keeper_report(struct keeper *k, int rc, const char *why);
+/* What the store did for requests, since the start. */
+struct keeper_stats {
+	uint64_t ops;         /* reported as worked */
+	uint64_t err_retry, err_fatal, err_full, err_timeout, err_other;
+	bool open;            /* requests can use the store now */
+};
+void keeper_get_stats(const struct keeper *k, struct keeper_stats *st);
+/*
+ * keeper_state_metrics - the figures of the store (records per table,
+ * backscatter blocks, DNS lists' states) in the Prometheus text format,
+ * remade on the thread pool every metrics.interval; NULL if none yet
+ */
+const char *keeper_state_metrics(const struct keeper *k);
 /* keeper_shutdown - stop the timer; work on the thread pool finishes */
 void keeper_shutdown(struct keeper *k);
 /* keeper_free - after the loop ended: close the store */

@@ -39,6 +39,7 @@
 #include "greylist.h"
 #include "import.h"
 #include "maillog.h"
+#include "metrics.h"
 #include "log.h"
 #include "backscatter.h"
 #include "outbound.h"
@@ -80,7 +81,7 @@ usage(int status)
 	    "  outbound list [--sender ADDR] [--json]\n"
 	    "  outbound import-log FILE|- --domain DOMAIN... [--keep "
 	    "DURATION]\n"
-	    "  stats [--json]\n"
+	    "  stats [--json|--prometheus]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
 	    "  check --client-address IP [--client-name VERIFIED] "
@@ -1496,41 +1497,20 @@ outbound_cmd(int argc, char **argv)
 	return 0;
 }
 
-/* What the daemon's dnsbl check writes of each list (lib/checks/dnsbl.c). */
-struct list_row {
-	char name[64], state[16], why[200];
-	long long since, tested;
-	unsigned long long lookups, hits, errors, skipped;
-};
-
 struct list_walk {
-	struct list_row rows[64];
+	struct list_rec rows[64];
 	size_t n;
 };
 
-/* list_row - store_row_fn for the dnsbl table: "state|since|...|why" */
+/* list_row - store_row_fn for the dnsbl table */
 static void
 list_row(void *arg, const struct store_rec *r)
 {
 	struct list_walk *w = arg;
-	struct list_row *l;
-	char val[STORE_VAL_MAX + 1];
-	int used = 0;
 
-	if (w->n >= nitems(w->rows) || r->klen >= sizeof(l->name) ||
-	    r->vlen > STORE_VAL_MAX)
-		return;
-	l = &w->rows[w->n];
-	memset(l, 0, sizeof(*l));
-	memcpy(l->name, r->key, r->klen);
-	memcpy(val, r->val, r->vlen);
-	val[r->vlen] = '\0';
-	if (sscanf(val, "%15[a-z]|%lld|%lld|%llu|%llu|%llu|%llu|%n", l->state,
-	    &l->since, &l->tested, &l->lookups, &l->hits, &l->errors,
-	    &l->skipped, &used) < 7 || used == 0)
-		return;
-	snprintf(l->why, sizeof(l->why), "%s", val + used);
-	w->n++;
+	if (w->n < nitems(w->rows) && list_rec_decode(r->key, r->klen,
+	    r->val, r->vlen, &w->rows[w->n]) == 0)
+		w->n++;
 }
 
 /* list_stats - each DNS list's state, last self-test and counts */
@@ -1548,7 +1528,7 @@ list_stats(bool json)
 		    "STATE", "LAST-TEST", "LOOKUPS", "HITS", "ERRORS",
 		    "SKIPPED", "WHY");
 	for (i = 0; i < w.n; i++) {
-		const struct list_row *l = &w.rows[i];
+		const struct list_rec *l = &w.rows[i];
 		char t1[32], t2[32];
 
 		if (json) {
@@ -1624,22 +1604,72 @@ feature_stats(bool json)
 	}
 }
 
+/*
+ * prometheus - the daemon's metrics file, as it is; if it is missing or
+ * stale (the daemon is not running, or metrics are off), say so and give
+ * the store's figures, counted now
+ */
+static int
+prometheus(void)
+{
+	char path[4096], buf[65536];
+	struct mtext t = { NULL, 0, 0 };
+	struct why why;
+	struct stat sb;
+	FILE *f;
+	size_t n;
+
+	cfg_metrics_file(cfg, path, sizeof(path));
+	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &sb) == 0 &&
+	    (int64_t)sb.st_mtime * 1000 + 3 * (int64_t)cfg->metrics_interval_ms
+	    >= now * 1000) {
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			if (fwrite(buf, 1, n, stdout) != n)
+				die("standard output: %s", strerror(errno));
+		fclose(f);
+		return 0;
+	}
+	if (f != NULL) {
+		fprintf(stderr, "policyctl: %s is older than three metrics "
+				"intervals: is policyd running? the store's "
+				"figures only, counted now\n", path);
+		fclose(f);
+	} else {
+		fprintf(stderr, "policyctl: %s: %s%s; the store's figures "
+				"only, counted now\n", path, strerror(errno),
+		    cfg->metrics_enabled ? " (is policyd running?)"
+					 : " (metrics.enabled is false)");
+	}
+	open_store();
+	if (metrics_state(st, now, &t, &why) < 0)
+		die("%s", why.text);
+	fputs(t.p != NULL ? t.p : "", stdout);
+	mt_free(&t);
+	return 0;
+}
+
 /* stats_cmd - counts per table, oldest and newest */
 static int
 stats_cmd(int argc, char **argv)
 {
 	static const char *const names[] = { GL_TABLE_TRIPLET,
 		GL_TABLE_CLIENT, GL_TABLE_DOMAIN };
-	bool json = false;
+	bool json = false, prom = false;
 	size_t i;
 	int a;
 
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;
+		else if (strcmp(argv[a], "--prometheus") == 0)
+			prom = true;
 		else
 			bad("stats: unexpected argument \"%s\"", argv[a]);
 	}
+	if (json && prom)
+		bad("stats: --json or --prometheus, not both");
+	if (prom)
+		return prometheus();
 	open_store();
 	if (!json)
 		printf("%-11s %9s %9s %9s %-20s %-20s\n", "TABLE", "RECORDS",

@@ -12,11 +12,14 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -92,6 +95,36 @@ same_listeners(const struct cfg *a, const struct cfg *b)
 	return 1;
 }
 
+/*
+ * notify - tell systemd how we are (sd_notify(3)'s protocol: one datagram
+ * to $NOTIFY_SOCKET, "@" for the abstract namespace); nothing without it
+ */
+static void
+notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("cannot tell systemd \"%s\": %s", state,
+		    strerror(errno));
+	close(fd);
+}
+
 /* on_signal - SIGHUP reloads; SIGTERM and SIGINT shut down */
 static void
 on_signal(uv_signal_t *h, int signum)
@@ -100,11 +133,14 @@ on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGHUP) {
 		struct why why;
-		struct cfg *cfg = load(d, &why);
+		struct cfg *cfg;
 
-		if (cfg == NULL) {
+		notify("RELOADING=1");
+		if ((cfg = load(d, &why)) == NULL) {
 			log_err("reload failed, keeping the current policy: %s",
 			    why.text);
+			notify("READY=1\nSTATUS=reload failed, the policy in "
+			       "force stays");
 			return;
 		}
 		if (!same_listeners(cfg, d->cfg))
@@ -128,9 +164,11 @@ on_signal(uv_signal_t *h, int signum)
 		cfg_unref(d->cfg);
 		d->cfg = cfg;
 		log_info("reloaded policy from %s", d->config_path);
+		notify("READY=1\nSTATUS=serving");
 		return;
 	}
 	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify("STOPPING=1");
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -422,6 +460,7 @@ main(int argc, char **argv)
 		server_store_start(d.srv);
 	server_dns_start(d.srv);
 	server_checks_start(d.srv);
+	server_metrics_start(d.srv);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
@@ -438,6 +477,13 @@ main(int argc, char **argv)
 	}
 	log_info("policyd %s started, policy %s", POLICYD_VERSION,
 	    d.config_path);
+	if (!stdio_mode) {
+		char ready[64];
+
+		snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving\n"
+		    "MAINPID=%ld", (long)getpid());
+		notify(ready);
+	}
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 

@@ -18,8 +18,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +32,7 @@
 #include "arena.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "keeper.h"
 #include "store.h"
@@ -107,6 +110,18 @@ struct server {
 	struct dns *dns;     /* NULL: no DNS check enabled, or no resolver */
 	bool checks_started; /* pipeline_init() was called */
 	char hostname[256];
+	/* Metrics: counted per answer, written every metrics.interval. */
+	struct metrics *metrics;
+	struct dns_stats dns_last; /* the resolver's, kept past its close */
+	uv_timer_t mtimer;
+	uint64_t mtimer_every;     /* 0: not running */
+	uv_work_t mwork;
+	bool mwriting;             /* mwork is on the thread pool */
+	struct mtext mtext;        /* what mwork writes */
+	char mpath[4096];
+	int mrc;                   /* mwork's errno, 0 if it worked */
+	int mlast_rc;              /* logged once per change */
+	bool stdio_mode;           /* one connection: no metrics file */
 };
 
 static void conn_process(struct conn *c);
@@ -128,7 +143,178 @@ server_new(uv_loop_t *loop, struct cfg *cfg)
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
 	uv_timer_init(loop, &s->force);
 	uv_unref((uv_handle_t *)&s->force);
+	s->metrics = metrics_new();
+	uv_timer_init(loop, &s->mtimer);
+	s->mtimer.data = s;
+	s->mwork.data = s;
 	return s;
+}
+
+/* metrics_text - every figure, into t */
+static void
+metrics_text(struct server *s, struct mtext *t)
+{
+	struct keeper_stats ks;
+	const char *state;
+
+	t->len = 0;
+	metrics_write(s->metrics, t);
+	if (s->dns != NULL)
+		dns_get_stats(s->dns, &s->dns_last);
+	mt_family(t, "policyd_dns_questions_total", "counter",
+	    "Questions the checks asked the resolver.");
+	mt_sample(t, "policyd_dns_questions_total", NULL, 0,
+	    (double)s->dns_last.asked);
+	mt_family(t, "policyd_dns_cache_hits_total", "counter",
+	    "Questions answered from the cache.");
+	mt_sample(t, "policyd_dns_cache_hits_total", NULL, 0,
+	    (double)s->dns_last.cache_hits);
+	mt_family(t, "policyd_dns_coalesced_total", "counter",
+	    "Questions that joined the same question in flight.");
+	mt_sample(t, "policyd_dns_coalesced_total", NULL, 0,
+	    (double)s->dns_last.coalesced);
+	mt_family(t, "policyd_dns_queries_sent_total", "counter",
+	    "Queries sent to nameservers (UDP and TCP).");
+	mt_sample(t, "policyd_dns_queries_sent_total", NULL, 0,
+	    (double)s->dns_last.sent);
+	mt_family(t, "policyd_dns_timeouts_total", "counter",
+	    "Tries with no answer in time, and questions past their limit.");
+	mt_sample(t, "policyd_dns_timeouts_total", NULL, 0,
+	    (double)s->dns_last.timeouts);
+	mt_family(t, "policyd_dns_ignored_answers_total", "counter",
+	    "Answers that matched no query: stray or spoofed.");
+	mt_sample(t, "policyd_dns_ignored_answers_total", NULL, 0,
+	    (double)s->dns_last.ignored);
+	if (s->keeper == NULL)
+		return;
+	keeper_get_stats(s->keeper, &ks);
+	mt_family(t, "policyd_store_up", "gauge",
+	    "1 if the state store is open for requests.");
+	mt_sample(t, "policyd_store_up", NULL, 0, ks.open);
+	mt_family(t, "policyd_store_operations_total", "counter",
+	    "Store work for requests and upkeep that worked.");
+	mt_sample(t, "policyd_store_operations_total", NULL, 0,
+	    (double)ks.ops);
+	mt_family(t, "policyd_store_errors_total", "counter",
+	    "Store work that failed, by kind.");
+	{
+		const char *kinds[] = { "retry", "fatal", "full", "timeout",
+			"other" };
+		uint64_t v[] = { ks.err_retry, ks.err_fatal, ks.err_full,
+			ks.err_timeout, ks.err_other };
+		size_t i;
+
+		for (i = 0; i < 5; i++) {
+			const char *l[] = { "kind", kinds[i] };
+
+			mt_sample(t, "policyd_store_errors_total", l, 1,
+			    (double)v[i]);
+		}
+	}
+	if ((state = keeper_state_metrics(s->keeper)) != NULL)
+		mt_add_text(t, state);
+}
+
+/* metrics_put - write path by a temporary file and rename; 0 or errno */
+static int
+metrics_put(const char *path, const struct mtext *t)
+{
+	char tmp[4200];
+	size_t off = 0;
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) < 0)
+		return errno;
+	while (off < t->len) {
+		ssize_t n = write(fd, t->p + off, t->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) < 0 && err == 0)
+		err = errno;
+	if (err == 0 && rename(tmp, path) < 0)
+		err = errno;
+	if (err != 0)
+		unlink(tmp);
+	return err;
+}
+
+/* metrics_result - log a change of the writes' fate, once */
+static void
+metrics_result(struct server *s, int rc)
+{
+	if (rc != 0 && rc != s->mlast_rc)
+		log_warn("metrics: cannot write %s: %s; trying again every "
+			 "interval", s->mpath, strerror(rc));
+	else if (rc == 0 && s->mlast_rc != 0)
+		log_info("metrics: writing %s again", s->mpath);
+	s->mlast_rc = rc;
+}
+
+static void
+metrics_run(uv_work_t *w)
+{
+	struct server *s = w->data;
+
+	s->mrc = metrics_put(s->mpath, &s->mtext);
+}
+
+static void
+metrics_ran(uv_work_t *w, int status)
+{
+	struct server *s = w->data;
+
+	s->mwriting = false;
+	if (status == 0)
+		metrics_result(s, s->mrc);
+}
+
+/* metrics_tick - the figures now, written on the thread pool */
+static void
+metrics_tick(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	if (s->mwriting)
+		return; /* a slow disk: this round is skipped */
+	metrics_text(s, &s->mtext);
+	cfg_metrics_file(s->cfg, s->mpath, sizeof(s->mpath));
+	if (uv_queue_work(s->loop, &s->mwork, metrics_run, metrics_ran) == 0)
+		s->mwriting = true;
+}
+
+/* metrics_follow - the timer follows the policy in force */
+static void
+metrics_follow(struct server *s)
+{
+	uint64_t every = s->cfg->metrics_enabled && !s->stdio_mode
+	    ? s->cfg->metrics_interval_ms : 0;
+
+	if (every == s->mtimer_every || s->draining)
+		return;
+	s->mtimer_every = every;
+	if (every == 0) {
+		uv_timer_stop(&s->mtimer);
+		return;
+	}
+	/* The first soon, so a collector need not wait a whole interval. */
+	uv_timer_start(&s->mtimer, metrics_tick, every < 1000 ? every : 1000,
+	    every);
+}
+
+/* server_metrics_start - write the metrics from now on, if enabled */
+void
+server_metrics_start(struct server *s)
+{
+	metrics_follow(s);
 }
 
 /* server_set_config - later requests use cfg */
@@ -142,6 +328,8 @@ server_set_config(struct server *s, struct cfg *cfg)
 		keeper_set_config(s->keeper, cfg);
 	if (s->checks_started)
 		pipeline_configure(cfg);
+	if (s->mtimer_every != 0 || cfg->metrics_enabled)
+		metrics_follow(s);
 }
 
 /* server_set_conn_limit - at most n connections, whatever the config */
@@ -159,6 +347,7 @@ server_maybe_done(struct server *s)
 	    !uv_is_closing((uv_handle_t *)&s->force))
 		uv_close((uv_handle_t *)&s->force, NULL);
 	if (s->draining && s->conns == NULL && s->dns != NULL) {
+		dns_get_stats(s->dns, &s->dns_last);
 		dns_close(s->dns);
 		s->dns = NULL;
 	}
@@ -353,8 +542,10 @@ conn_finish(struct conn *c, const struct verdict *v)
 {
 	if (c->srv->keeper != NULL && (c->env.store_rc != 0 || c->env.store_used))
 		keeper_report(c->srv->keeper, c->env.store_rc, c->env.store_why);
-	log_info("%s", verdict_log_line(c->arena, &c->req, v,
-	    (uv_hrtime() - c->t0) / 1000));
+	uint64_t us = (uv_hrtime() - c->t0) / 1000;
+
+	metrics_decision(c->srv->metrics, v, us);
+	log_info("%s", verdict_log_line(c->arena, &c->req, v, us));
 	conn_reply(c, v->action);
 }
 
@@ -384,6 +575,7 @@ conn_answer(struct conn *c)
 	c->t0 = uv_hrtime();
 	if (req_from_parser(&c->req, c->arena, &c->parser, &c->cfg->net,
 	    &why) < 0) {
+		metrics_malformed(c->srv->metrics);
 		log_warn("malformed request from %s: %s; answered %s", c->peer,
 		    why.text, c->cfg->error_action);
 		conn_reply(c, c->cfg->error_action);
@@ -435,6 +627,7 @@ conn_process(struct conn *c)
 			arena_reset(c->arena);
 		}
 		if (ev == PROTO_BAD_REQUEST) {
+			metrics_malformed(c->srv->metrics);
 			log_warn("malformed request from %s: %s; answered %s",
 			    c->peer, proto_why(&c->parser),
 			    c->cfg->error_action);
@@ -796,6 +989,7 @@ server_stdio(struct server *s, struct why *why)
 	int rc;
 
 	c->stdio = true;
+	s->stdio_mode = true;
 	snprintf(c->peer, sizeof(c->peer), "stdio");
 	uv_pipe_init(s->loop, &c->h.pipe, 0);
 	uv_pipe_init(s->loop, &c->out, 0);
@@ -847,6 +1041,7 @@ server_shutdown(struct server *s)
 			uv_close(&s->lis[i].h.handle, NULL);
 	if (s->keeper != NULL)
 		keeper_shutdown(s->keeper);
+	uv_close((uv_handle_t *)&s->mtimer, NULL);
 	/* The resolver goes once no connection can ask it anything more. */
 	server_maybe_done(s);
 	for (c = s->conns; c != NULL; c = next) {
@@ -870,6 +1065,14 @@ server_free(struct server *s)
 		return;
 	if (s->checks_started)
 		pipeline_fini();
+	/* The last figures, for a collector that reads after we are gone. */
+	if (s->mtimer_every != 0) {
+		metrics_text(s, &s->mtext);
+		cfg_metrics_file(s->cfg, s->mpath, sizeof(s->mpath));
+		metrics_result(s, metrics_put(s->mpath, &s->mtext));
+	}
+	mt_free(&s->mtext);
+	metrics_free(s->metrics);
 	keeper_free(s->keeper);
 	cfg_unref(s->cfg);
 	free(s->lis);

@@ -49,6 +49,12 @@ void server_dns_start(struct server *s);
  * checks' daemon-wide state (pipeline_init)
  */
 void server_checks_start(struct server *s);
+/*
+ * server_metrics_start - write the metrics file every metrics.interval
+ * (not with --stdio: one process per connection); the timer follows
+ * reloads
+ */
+void server_metrics_start(struct server *s);
 /* server_free - after the loop returned */
 void server_free(struct server *s);
 

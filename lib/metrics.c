@@ -1,0 +1,448 @@
+/*
+ * metrics - counters of the daemon's answers and the store's figures, in
+ * the Prometheus text format (see metrics.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backscatter.h"
+#include "greylist.h"
+#include "metrics.h"
+#include "outbound.h"
+#include "store.h"
+#include "verdict.h"
+#include "whitelist.h"
+#include "xalloc.h"
+
+#define MAX_RULES  128 /* (action, rule) series */
+#define MAX_CHECKS 256 /* (check, result) series */
+#define NAME_MAX_  64  /* of a rule, a check or a result in a label */
+
+/* Upper bounds of the latency histogram, seconds. */
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct series {
+	char a[NAME_MAX_ + 1], b[NAME_MAX_ + 1];
+	uint64_t n;
+};
+
+struct metrics {
+	struct series rules[MAX_RULES + 1]; /* the last: "other" */
+	size_t nrules;
+	struct series checks[MAX_CHECKS + 1];
+	size_t nchecks;
+	uint64_t bucket[NBUCKETS]; /* not cumulative here */
+	uint64_t count, malformed;
+	double sum;
+};
+
+/* mt_add - append n bytes */
+static void
+mt_add(struct mtext *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		t->p = xrealloc(t->p, cap);
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void
+mt_str(struct mtext *t, const char *s)
+{
+	mt_add(t, s, strlen(s));
+}
+
+void
+mt_add_text(struct mtext *t, const char *s)
+{
+	mt_str(t, s);
+}
+
+void
+mt_free(struct mtext *t)
+{
+	free(t->p);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+mt_family(struct mtext *t, const char *name, const char *type,
+    const char *help)
+{
+	mt_str(t, "# HELP ");
+	mt_str(t, name);
+	mt_str(t, " ");
+	mt_str(t, help); /* ours: no backslash, no newline */
+	mt_str(t, "\n# TYPE ");
+	mt_str(t, name);
+	mt_str(t, " ");
+	mt_str(t, type);
+	mt_str(t, "\n");
+}
+
+/* mt_label_value - a label's value, escaped: \\, \" and \n */
+static void
+mt_label_value(struct mtext *t, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\')
+			mt_str(t, "\\\\");
+		else if (*v == '"')
+			mt_str(t, "\\\"");
+		else if (*v == '\n')
+			mt_str(t, "\\n");
+		else
+			mt_add(t, v, 1);
+	}
+}
+
+void
+mt_sample(struct mtext *t, const char *name, const char *const *labels,
+    size_t nl, double value)
+{
+	char num[64];
+	size_t i;
+
+	mt_str(t, name);
+	if (nl > 0) {
+		mt_str(t, "{");
+		for (i = 0; i < nl; i++) {
+			if (i > 0)
+				mt_str(t, ",");
+			mt_str(t, labels[2 * i]);
+			mt_str(t, "=\"");
+			mt_label_value(t, labels[2 * i + 1]);
+			mt_str(t, "\"");
+		}
+		mt_str(t, "}");
+	}
+	if (value == (double)(uint64_t)value && value < 1e15)
+		snprintf(num, sizeof(num), " %" PRIu64 "\n", (uint64_t)value);
+	else
+		snprintf(num, sizeof(num), " %.9g\n", value);
+	mt_str(t, num);
+}
+
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m = xcalloc(1, sizeof(*m));
+
+	snprintf(m->rules[MAX_RULES].b, sizeof(m->rules[0].b), "other");
+	snprintf(m->checks[MAX_CHECKS].a, sizeof(m->checks[0].a), "other");
+	snprintf(m->checks[MAX_CHECKS].b, sizeof(m->checks[0].b), "other");
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	free(m);
+}
+
+const char *
+metrics_action_class(const char *a)
+{
+	if (verdict_accepts(a))
+		return "accept";
+	if (a[0] == '5' || strncasecmp(a, "REJECT", 6) == 0)
+		return "reject";
+	return "defer";
+}
+
+/* bump - the series (a, b), made if there is room, else the last one */
+static void
+bump(struct series *s, size_t *n, size_t max, const char *a, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(s[i].b, b) == 0 && strcmp(s[i].a, a) == 0) {
+			s[i].n++;
+			return;
+		}
+	if (*n == max || strlen(a) > NAME_MAX_ || strlen(b) > NAME_MAX_) {
+		if (s[max].a[0] == '\0')
+			snprintf(s[max].a, sizeof(s[max].a), "%s", a);
+		s[max].n++;
+		return;
+	}
+	snprintf(s[*n].a, sizeof(s[*n].a), "%s", a);
+	snprintf(s[*n].b, sizeof(s[*n].b), "%s", b);
+	s[(*n)++].n = 1;
+}
+
+/*
+ * rule_label - the rule without what is particular to one request: the
+ * details in parentheses of greylist:new(wait=300s...) and
+ * backscatter:blocked(hits=3), the addresses of whitelist:a<-b. Access
+ * rules' names are the policy's own, kept whole.
+ */
+static const char *
+rule_label(const char *rule, char *buf, size_t size)
+{
+	size_t n;
+
+	if (rule == NULL)
+		return "default";
+	if (strncmp(rule, "whitelist:", 10) == 0)
+		return "whitelist";
+	if (strncmp(rule, "greylist", 8) != 0 &&
+	    strncmp(rule, "backscatter:", 12) != 0)
+		return rule;
+	n = strcspn(rule, "(");
+	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), rule);
+	return buf;
+}
+
+void
+metrics_decision(struct metrics *m, const struct verdict *v,
+    uint64_t elapsed_us)
+{
+	double secs = (double)elapsed_us / 1e6;
+	char rule[NAME_MAX_ + 1];
+	size_t i;
+
+	bump(m->rules, &m->nrules, MAX_RULES, metrics_action_class(v->action),
+	    rule_label(v->rule, rule, sizeof(rule)));
+	for (i = 0; i < v->nreports; i++)
+		bump(m->checks, &m->nchecks, MAX_CHECKS, v->reports[i].name,
+		    v->reports[i].status);
+	for (i = 0; i < NBUCKETS && secs > buckets[i]; i++)
+		;
+	if (i < NBUCKETS)
+		m->bucket[i]++;
+	m->count++;
+	m->sum += secs;
+}
+
+void
+metrics_malformed(struct metrics *m)
+{
+	m->malformed++;
+}
+
+/* series_write - each series of a family with two labels */
+static void
+series_write(struct mtext *t, const char *name, const char *la,
+    const char *lb, const struct series *s, size_t n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *l[] = { la, s[i].a, lb, s[i].b };
+
+		mt_sample(t, name, l, 2, (double)s[i].n);
+	}
+	if (s[max].n > 0) {
+		const char *l[] = { la, s[max].a, lb, s[max].b };
+
+		mt_sample(t, name, l, 2, (double)s[max].n);
+	}
+}
+
+void
+metrics_write(const struct metrics *m, struct mtext *t)
+{
+	uint64_t cum = 0;
+	char le[32];
+	size_t i;
+
+	mt_family(t, "policyd_decisions_total", "counter",
+	    "Answers by action class (accept, reject, defer) and by the rule "
+	    "that decided.");
+	series_write(t, "policyd_decisions_total", "action", "rule", m->rules,
+	    m->nrules, MAX_RULES);
+	mt_family(t, "policyd_checks_total", "counter",
+	    "Results of the checks that ran, by check and result.");
+	series_write(t, "policyd_checks_total", "check", "result", m->checks,
+	    m->nchecks, MAX_CHECKS);
+	mt_family(t, "policyd_malformed_requests_total", "counter",
+	    "Requests that were not valid policy requests.");
+	mt_sample(t, "policyd_malformed_requests_total", NULL, 0,
+	    (double)m->malformed);
+	mt_family(t, "policyd_request_duration_seconds", "histogram",
+	    "Time from a request to its answer.");
+	for (i = 0; i < NBUCKETS; i++) {
+		const char *l[] = { "le", le };
+
+		cum += m->bucket[i];
+		snprintf(le, sizeof(le), "%g", buckets[i]);
+		mt_sample(t, "policyd_request_duration_seconds_bucket", l, 1,
+		    (double)cum);
+	}
+	{
+		const char *l[] = { "le", "+Inf" };
+
+		mt_sample(t, "policyd_request_duration_seconds_bucket", l, 1,
+		    (double)m->count);
+	}
+	mt_sample(t, "policyd_request_duration_seconds_sum", NULL, 0, m->sum);
+	mt_sample(t, "policyd_request_duration_seconds_count", NULL, 0,
+	    (double)m->count);
+}
+
+int
+list_rec_decode(const void *key, size_t klen, const void *val, size_t vlen,
+    struct list_rec *l)
+{
+	char v[STORE_VAL_MAX + 1];
+	int used = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (klen == 0 || klen >= sizeof(l->name) || vlen > STORE_VAL_MAX)
+		return -1;
+	memcpy(l->name, key, klen);
+	memcpy(v, val, vlen);
+	v[vlen] = '\0';
+	if (sscanf(v, "%15[a-z]|%lld|%lld|%llu|%llu|%llu|%llu|%n", l->state,
+	    &l->since, &l->tested, &l->lookups, &l->hits, &l->errors,
+	    &l->skipped, &used) < 7 || used == 0)
+		return -1;
+	snprintf(l->why, sizeof(l->why), "%s", v + used);
+	return 0;
+}
+
+struct state_walk {
+	int64_t now;
+	uint64_t blocked;
+	struct list_rec lists[64];
+	size_t nlists;
+};
+
+static void
+bs_row(void *arg, const struct store_rec *r)
+{
+	struct state_walk *w = arg;
+	struct bs_rec b;
+
+	if (bs_rec_decode(r->val, r->vlen, &b) && b.until > w->now)
+		w->blocked++;
+}
+
+static void
+list_row(void *arg, const struct store_rec *r)
+{
+	struct state_walk *w = arg;
+
+	if (w->nlists < sizeof(w->lists) / sizeof(w->lists[0]) &&
+	    list_rec_decode(r->key, r->klen, r->val, r->vlen,
+	    &w->lists[w->nlists]) == 0)
+		w->nlists++;
+}
+
+/* walk - a whole table in batches; 0 or <0 with why */
+static int
+walk(struct store *st, const char *table, store_row_fn *row, void *arg,
+    struct why *why)
+{
+	struct store_cursor cur;
+
+	memset(&cur, 0, sizeof(cur));
+	do {
+		struct store_waiter w;
+		int rc;
+
+		store_waiter_init(&w, NULL);
+		rc = st->ops->list(st, table, &cur, 500, NULL, row, arg, &w.call);
+		if ((rc = store_wait(&w, rc)) < 0) {
+			why_set(why, "%s", w.reply.why.text);
+			return rc;
+		}
+		cur = w.reply.next;
+	} while (!cur.end);
+	return 0;
+}
+
+int
+metrics_state(struct store *st, int64_t now, struct mtext *t,
+    struct why *why)
+{
+	static const char *const tables[] = { GL_TABLE_TRIPLET,
+		GL_TABLE_CLIENT, GL_TABLE_DOMAIN, BS_TABLE, WL_TABLE,
+		OUTBOUND_TABLE };
+	static const char *const states[] = { "untested", "ok", "disabled",
+		"unusable", "backoff" };
+	struct state_walk *w = xcalloc(1, sizeof(*w));
+	uint64_t counts[sizeof(tables) / sizeof(tables[0])];
+	size_t i, j;
+	int rc;
+
+	w->now = now;
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		struct store_waiter sw;
+
+		store_waiter_init(&sw, NULL);
+		rc = st->ops->count(st, tables[i], &sw.call);
+		if ((rc = store_wait(&sw, rc)) < 0) {
+			why_set(why, "%s", sw.reply.why.text);
+			goto out;
+		}
+		counts[i] = sw.reply.n;
+	}
+	if ((rc = walk(st, BS_TABLE, bs_row, w, why)) < 0 ||
+	    (rc = walk(st, "dnsbl", list_row, w, why)) < 0)
+		goto out;
+
+	mt_family(t, "policyd_store_records", "gauge",
+	    "Records in each table of the state store.");
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		const char *l[] = { "table", tables[i] };
+
+		mt_sample(t, "policyd_store_records", l, 1, (double)counts[i]);
+	}
+	mt_family(t, "policyd_greylist_entries", "gauge",
+	    "Greylist entries (sender, recipient, client) waiting or passed.");
+	mt_sample(t, "policyd_greylist_entries", NULL, 0, (double)counts[0]);
+	mt_family(t, "policyd_backscatter_blocked", "gauge",
+	    "Clients blocked now for sending backscatter.");
+	mt_sample(t, "policyd_backscatter_blocked", NULL, 0,
+	    (double)w->blocked);
+	if (w->nlists > 0) {
+		mt_family(t, "policyd_dnsbl_list_state", "gauge",
+		    "Each DNS list's state: 1 for the state it is in.");
+		for (i = 0; i < w->nlists; i++)
+			for (j = 0; j < sizeof(states) / sizeof(states[0]);
+			    j++) {
+				const char *l[] = { "list", w->lists[i].name,
+					"state", states[j] };
+
+				mt_sample(t, "policyd_dnsbl_list_state", l, 2,
+				    strcmp(w->lists[i].state, states[j]) == 0);
+			}
+		mt_family(t, "policyd_dnsbl_lookups_total", "counter",
+		    "Questions to each DNS list, by outcome (since the list "
+		    "was first used).");
+		for (i = 0; i < w->nlists; i++) {
+			static const char *const what[] = { "asked", "listed",
+				"error", "skipped" };
+			unsigned long long v[] = { w->lists[i].lookups,
+				w->lists[i].hits, w->lists[i].errors,
+				w->lists[i].skipped };
+
+			for (j = 0; j < 4; j++) {
+				const char *l[] = { "list", w->lists[i].name,
+					"outcome", what[j] };
+
+				mt_sample(t, "policyd_dnsbl_lookups_total", l,
+				    2, (double)v[j]);
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(w);
+	return rc;
+}

@@ -1,0 +1,135 @@
+/*
+ * metrics_test - the Prometheus text of the daemon's figures: label
+ * escaping, the bound on series, the histogram, the action classes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+static void
+test_metrics_label_values_escaped(void **state)
+{
+	struct mtext t = { NULL, 0, 0 };
+	const char *l[] = { "rule", "a \"quoted\" \\ rule\nend" };
+
+	(void)state;
+	mt_sample(&t, "policyd_x_total", l, 1, 3);
+	assert_string_equal(t.p, "policyd_x_total{rule=\"a \\\"quoted\\\" "
+				 "\\\\ rule\\nend\"} 3\n");
+	mt_free(&t);
+}
+
+static void
+test_metrics_decisions_and_histogram(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct chk_report r[] = { { .name = "rdns", .status = "fail" },
+		{ .name = "helo", .status = "pass" } };
+	struct verdict v = { .action = "550 5.7.25 no PTR",
+		.rule = "check:rdns", .reports = r, .nreports = 2 };
+	struct verdict ok = { .action = "DUNNO", .rule = "default" };
+	struct verdict gl = { .action = "DEFER_IF_PERMIT 4.7.1 Greylisted",
+		.rule = "greylist:new(wait=300s,spf:example.org)" };
+	struct verdict wl = { .action = "DUNNO",
+		.rule = "whitelist:a@our.example<-b@their.example" };
+	struct mtext t = { NULL, 0, 0 };
+
+	(void)state;
+	metrics_decision(m, &v, 30000);   /* 30 ms */
+	metrics_decision(m, &v, 700);     /* 0.7 ms */
+	metrics_decision(m, &ok, 2000000); /* 2 s */
+	metrics_decision(m, &gl, 100);
+	metrics_decision(m, &wl, 100);
+	metrics_malformed(m);
+	metrics_write(m, &t);
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"reject\","
+				    "rule=\"check:rdns\"} 2\n"));
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"accept\","
+				    "rule=\"default\"} 1\n"));
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"defer\","
+				    "rule=\"greylist:new\"} 1\n"));
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"accept\","
+				    "rule=\"whitelist\"} 1\n"));
+	assert_non_null(strstr(t.p, "policyd_checks_total{check=\"rdns\","
+				    "result=\"fail\"} 2\n"));
+	assert_non_null(strstr(t.p, "policyd_malformed_requests_total 1\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_bucket"
+				    "{le=\"0.001\"} 3\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_bucket"
+				    "{le=\"0.05\"} 4\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_bucket"
+				    "{le=\"1\"} 4\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_bucket"
+				    "{le=\"2.5\"} 5\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_bucket"
+				    "{le=\"+Inf\"} 5\n"));
+	assert_non_null(strstr(t.p, "policyd_request_duration_seconds_count 5\n"));
+	assert_non_null(strstr(t.p, "# TYPE policyd_request_duration_seconds "
+				    "histogram\n"));
+	mt_free(&t);
+	metrics_free(m);
+}
+
+static void
+test_metrics_many_rule_names_bounded(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct mtext t = { NULL, 0, 0 };
+	char name[32];
+	const char *p;
+	size_t i, n = 0;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		struct verdict v = { .action = "OK", .rule = name };
+
+		snprintf(name, sizeof(name), "access[r%zu]", i);
+		metrics_decision(m, &v, 10);
+	}
+	metrics_write(m, &t);
+	for (p = t.p; (p = strstr(p, "\npolicyd_decisions_total{")) != NULL;
+	    p++)
+		n++;
+	assert_true(n <= 129);
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"accept\","
+				    "rule=\"other\"} 872\n"));
+	mt_free(&t);
+	metrics_free(m);
+}
+
+static void
+test_metrics_action_classes(void **state)
+{
+	(void)state;
+	assert_string_equal(metrics_action_class("OK"), "accept");
+	assert_string_equal(metrics_action_class("DUNNO"), "accept");
+	assert_string_equal(metrics_action_class("PREPEND X-A: b"), "accept");
+	assert_string_equal(metrics_action_class("DEFER_IF_REJECT x"),
+	    "accept");
+	assert_string_equal(metrics_action_class("REJECT x"), "reject");
+	assert_string_equal(metrics_action_class("554 5.7.1 x"), "reject");
+	assert_string_equal(metrics_action_class("451 4.7.24 x"), "defer");
+	assert_string_equal(metrics_action_class("DEFER_IF_PERMIT x"), "defer");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_metrics_label_values_escaped),
+		cmocka_unit_test(test_metrics_decisions_and_histogram),
+		cmocka_unit_test(test_metrics_many_rule_names_bounded),
+		cmocka_unit_test(test_metrics_action_classes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
