@@ -3,6 +3,9 @@
 #               foreground on 127.0.0.1:10023 (CONFIG=FILE for another policy)
 #   make test   install, build (normal, ASan+UBSan, fuzz), run every suite
 #   make fuzz   only the fuzzers (FUZZ_SECONDS=N each, default 30)
+#   make install  binaries, manuals, policy (kept if there), systemd unit
+#               into $(DESTDIR)$(PREFIX) (default /usr/local); the policy
+#               goes to $(DESTDIR)/etc/policyd
 # The real build is CMake; this file only wraps it.
 
 CONFIG ?= etc/policyd.yaml
@@ -11,6 +14,7 @@ ASAN   ?= build-asan
 FUZZ   ?= build-fuzz
 FUZZ_SECONDS ?= 30
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
 
 # Build and test dependencies, all from Debian 12.
 DEB_PACKAGES := build-essential cmake pkg-config python3 \
@@ -18,7 +22,7 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 \
 	libcmocka-dev publicsuffix python3-yaml python3-spf postgrey db5.3-util postfix swaks \
 	clang libclang-rt-14-dev
 
-.PHONY: all deps build build-asan build-fuzz fuzz run test check clean
+.PHONY: all deps build build-asan build-fuzz fuzz run test check clean install
 
 all: build
 
@@ -77,6 +81,16 @@ test: build build-asan build-fuzz
 	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS)
 
 check: test
+
+install: build
+	cmake -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	    -DPOLICYD_UNITDIR=$(PREFIX)/lib/systemd/system \
+	    -DPOLICYD_LIBDIR_SYSTEMD=$(PREFIX)/lib >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		echo "next: systemd-sysusers; systemd-tmpfiles --create;" \
+		     "systemctl daemon-reload; systemctl enable --now policyd"; \
+	fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)
