@@ -1135,6 +1135,8 @@ advance(struct pipeline *p)
 			continue;
 		}
 		/* REPLY */
+		p->v.action = verdict_with_url(p->req.arena, p->v.action,
+		    p->v.rule, p->cfg->refusal_url);
 		p->v.action = msg_flush_header(&p->env->msg, &p->req,
 		    p->req.arena, p->v.action);
 		p->over = true;

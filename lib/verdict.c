@@ -112,3 +112,59 @@ verdict_accepts(const char *a)
 	return !(a[0] == '4' || a[0] == '5' ||
 	    strncasecmp(a, "REJECT", 6) == 0 || strncasecmp(a, "DEFER", 5) == 0);
 }
+
+/* Rules and their sections of refused.md: exact, or a prefix ("...:"). */
+static const struct {
+	const char *rule, *anchor;
+	bool prefix;
+} anchors[] = {
+	{ "check:helo", "helo", false },
+	{ "check:helo_dns", "helo-dns", false },
+	{ "check:rdns", "rdns", false },
+	{ "check:fcrdns", "fcrdns", false },
+	{ "check:dynamic", "dynamic", false },
+	{ "check:dynamic_helo", "dynamic", false },
+	{ "check:sender", "sender", false },
+	{ "check:spf", "spf", false },
+	{ "check:dnsbl", "dnsbl", false },
+	{ "score", "score", false },
+	{ "tempfail:", "tempfail", true },
+	{ "greylist:error", "store", false },
+	{ "greylist", "greylist", true },
+	{ "backscatter:", "backscatter", true },
+};
+
+const char *const verdict_refusal_anchors[] = { "helo", "helo-dns", "rdns",
+	"fcrdns", "dynamic", "sender", "spf", "dnsbl", "score", "tempfail",
+	"store", "greylist", "backscatter", NULL };
+
+const char *
+verdict_refusal_anchor(const char *rule)
+{
+	size_t i;
+
+	if (rule == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(anchors) / sizeof(anchors[0]); i++)
+		if (anchors[i].prefix
+			? strncmp(rule, anchors[i].rule,
+			      strlen(anchors[i].rule)) == 0
+			: strcmp(rule, anchors[i].rule) == 0)
+			return anchors[i].anchor;
+	return NULL;
+}
+
+const char *
+verdict_with_url(struct arena *a, const char *action, const char *rule,
+    const char *base)
+{
+	const char *anchor;
+
+	if (base == NULL || verdict_accepts(action) ||
+	    (anchor = verdict_refusal_anchor(rule)) == NULL)
+		return action;
+	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets. */
+	if (strlen(action) + strlen(base) + strlen(anchor) + 9 > 510)
+		return action;
+	return arena_printf(a, "%s (see %s#%s)", action, base, anchor);
+}

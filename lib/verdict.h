@@ -47,6 +47,22 @@ struct verdict {
  */
 bool verdict_accepts(const char *action);
 
+/*
+ * verdict_refusal_anchor - the section of doc/refused.md that explains a
+ * refusal or deferral decided by rule (check:rdns -> "rdns", greylist:new
+ * -> "greylist"); NULL for the policy's own access rules and what is no
+ * refusal. verdict_refusal_anchors lists every one, NULL-terminated.
+ */
+const char *verdict_refusal_anchor(const char *rule);
+extern const char *const verdict_refusal_anchors[];
+/*
+ * verdict_with_url - action with " (see BASE#ANCHOR)" appended when base
+ * is set, the action refuses or defers and its rule has an anchor; the
+ * action itself otherwise (or if the reply would pass 512 bytes)
+ */
+const char *verdict_with_url(struct arena *a, const char *action,
+    const char *rule, const char *base);
+
 /* verdict_log_line - the decision line, from the arena */
 char *verdict_log_line(struct arena *a, const struct req *req,
     const struct verdict *v, uint64_t elapsed_us);

@@ -207,5 +207,30 @@ class Manuals(unittest.TestCase):
             self.assertTrue("--" + o in plain, f"--{o} not in policyd(8)")
 
 
+class RefusedPage(unittest.TestCase):
+    """doc/refused.md and its German translation have a section for every
+    anchor a reply can link to (lib/verdict.c), the same ones, and every
+    link inside them lands."""
+
+    def test_every_reply_link_has_its_section_in_both_languages(self):
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        with open(os.path.join(root, "lib", "verdict.c")) as f:
+            src = f.read()
+        m = re.search(r"verdict_refusal_anchors\[\] = \{(.*?)\};", src,
+                      re.S)
+        self.assertIsNotNone(m)
+        want = set(re.findall(r'"([a-z-]+)"', m.group(1)))
+        self.assertGreater(len(want), 10)
+        for name in ("refused.md", "refused.de.md"):
+            with open(os.path.join(root, "doc", name),
+                      encoding="utf-8") as f:
+                text = f.read()
+            have = re.findall(r'<a id="([a-z-]+)"></a>\n## ', text)
+            self.assertEqual(len(have), len(set(have)), name)
+            self.assertEqual(set(have), want, name)
+            for link in re.findall(r"\]\(#([a-z-]+)\)", text):
+                self.assertIn(link, have, f"{name}: #{link}")
+
+
 if __name__ == "__main__":
     unittest.main()

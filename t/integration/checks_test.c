@@ -198,6 +198,29 @@ static const struct {
 		NULL },
 	    "550 5.7.25 Client 192.0.2.99 has no reverse DNS (PTR) record; ask "
 	    "the owner of this IP address to publish one", "rdns:fail:" },
+	{ "refusal_url: a refusal links to its section of refused.md",
+	    "refusal_url: https://mx.test/refused\nchecks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.99", "reverse_client_name", "unknown",
+		NULL },
+	    "550 5.7.25 Client 192.0.2.99 has no reverse DNS (PTR) record; ask "
+	    "the owner of this IP address to publish one (see "
+	    "https://mx.test/refused#rdns)", "rdns:fail:" },
+	{ "refusal_url: a DNS deferral links to the tempfail section",
+	    "refusal_url: https://mx.test/refused\nchecks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.8", "reverse_client_name", "unknown",
+		NULL },
+	    "DEFER_IF_PERMIT 4.4.3 The reverse DNS (PTR) of client 192.0.2.8 "
+	    "could not be looked up just now; please try again later (see "
+	    "https://mx.test/refused#tempfail)", "rdns:tempfail:" },
+	{ "refusal_url: the policy's own access rules get no link",
+	    "refusal_url: https://mx.test/refused\naccess:\n"
+	    "  - client: 192.0.2.0/24\n    action: REJECT go away\n"
+	    "checks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.99", NULL }, "REJECT go away", NULL },
+	{ "refusal_url: a pass gets no link",
+	    "refusal_url: https://mx.test/refused\nchecks:\n  rdns: {}\n",
+	    { "client_address", "192.0.2.25", "reverse_client_name",
+		"mail.example.org", NULL }, "DUNNO", NULL },
 	{ "rdns: SERVFAIL defers, never rejects",
 	    "checks:\n  rdns: {}\n",
 	    { "client_address", "192.0.2.8", "reverse_client_name", "unknown",
