@@ -135,6 +135,14 @@ mt_sample(struct mtext *t, const char *name, const char *const *labels,
 	mt_str(t, num);
 }
 
+void
+mt_one(struct mtext *t, const char *name, const char *type,
+    const char *help, double value)
+{
+	mt_family(t, name, type, help);
+	mt_sample(t, name, NULL, 0, value);
+}
+
 struct metrics *
 metrics_new(void)
 {
@@ -269,9 +277,8 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	    "Results of the checks that ran, by check and result.");
 	series_write(t, "policyd_checks_total", "check", "result", m->checks,
 	    m->nchecks, MAX_CHECKS);
-	mt_family(t, "policyd_malformed_requests_total", "counter",
-	    "Requests that were not valid policy requests.");
-	mt_sample(t, "policyd_malformed_requests_total", NULL, 0,
+	mt_one(t, "policyd_malformed_requests_total", "counter",
+	    "Requests that were not valid policy requests.",
 	    (double)m->malformed);
 	mt_family(t, "policyd_request_duration_seconds", "histogram",
 	    "Time from a request to its answer.");
@@ -403,12 +410,11 @@ metrics_state(struct store *st, int64_t now, struct mtext *t,
 
 		mt_sample(t, "policyd_store_records", l, 1, (double)counts[i]);
 	}
-	mt_family(t, "policyd_greylist_entries", "gauge",
-	    "Greylist entries (sender, recipient, client) waiting or passed.");
-	mt_sample(t, "policyd_greylist_entries", NULL, 0, (double)counts[0]);
-	mt_family(t, "policyd_backscatter_blocked", "gauge",
-	    "Clients blocked now for sending backscatter.");
-	mt_sample(t, "policyd_backscatter_blocked", NULL, 0,
+	mt_one(t, "policyd_greylist_entries", "gauge",
+	    "Greylist entries (sender, recipient, client) waiting or passed.",
+	    (double)counts[0]);
+	mt_one(t, "policyd_backscatter_blocked", "gauge",
+	    "Clients blocked now for sending backscatter.",
 	    (double)w->blocked);
 	if (w->nlists > 0) {
 		mt_family(t, "policyd_dnsbl_list_state", "gauge",

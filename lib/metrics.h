@@ -36,6 +36,9 @@ void mt_add_text(struct mtext *t, const char *s);
 /* mt_family - "# HELP" and "# TYPE" of one metric family */
 void mt_family(struct mtext *t, const char *name, const char *type,
     const char *help);
+/* mt_one - a family of one sample without labels */
+void mt_one(struct mtext *t, const char *name, const char *type,
+    const char *help, double value);
 /*
  * mt_sample - one sample: name, nl label pairs (labels[2*i] the name,
  * labels[2*i+1] the value, escaped here), the value

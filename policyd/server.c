@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,40 +162,48 @@ metrics_text(struct server *s, struct mtext *t)
 	metrics_write(s->metrics, t);
 	if (s->dns != NULL)
 		dns_get_stats(s->dns, &s->dns_last);
-	mt_family(t, "policyd_dns_questions_total", "counter",
-	    "Questions the checks asked the resolver.");
-	mt_sample(t, "policyd_dns_questions_total", NULL, 0,
-	    (double)s->dns_last.asked);
-	mt_family(t, "policyd_dns_cache_hits_total", "counter",
-	    "Questions answered from the cache.");
-	mt_sample(t, "policyd_dns_cache_hits_total", NULL, 0,
-	    (double)s->dns_last.cache_hits);
-	mt_family(t, "policyd_dns_coalesced_total", "counter",
-	    "Questions that joined the same question in flight.");
-	mt_sample(t, "policyd_dns_coalesced_total", NULL, 0,
-	    (double)s->dns_last.coalesced);
-	mt_family(t, "policyd_dns_queries_sent_total", "counter",
-	    "Queries sent to nameservers (UDP and TCP).");
-	mt_sample(t, "policyd_dns_queries_sent_total", NULL, 0,
-	    (double)s->dns_last.sent);
-	mt_family(t, "policyd_dns_timeouts_total", "counter",
-	    "Tries with no answer in time, and questions past their limit.");
-	mt_sample(t, "policyd_dns_timeouts_total", NULL, 0,
-	    (double)s->dns_last.timeouts);
-	mt_family(t, "policyd_dns_ignored_answers_total", "counter",
-	    "Answers that matched no query: stray or spoofed.");
-	mt_sample(t, "policyd_dns_ignored_answers_total", NULL, 0,
-	    (double)s->dns_last.ignored);
+	{
+		static const struct {
+			const char *name, *help;
+			size_t off;
+		} dns[] = {
+			{ "policyd_dns_questions_total", "Questions the checks "
+			  "asked the resolver.", offsetof(struct dns_stats,
+			  asked) },
+			{ "policyd_dns_cache_hits_total", "Questions answered "
+			  "from the cache.", offsetof(struct dns_stats,
+			  cache_hits) },
+			{ "policyd_dns_coalesced_total", "Questions that joined "
+			  "the same question in flight.",
+			  offsetof(struct dns_stats, coalesced) },
+			{ "policyd_dns_queries_sent_total", "Queries sent to "
+			  "nameservers (UDP and TCP).",
+			  offsetof(struct dns_stats, sent) },
+			{ "policyd_dns_timeouts_total", "Tries with no answer in "
+			  "time, and questions past their limit.",
+			  offsetof(struct dns_stats, timeouts) },
+			{ "policyd_dns_ignored_answers_total", "Answers that "
+			  "matched no query: stray or spoofed.",
+			  offsetof(struct dns_stats, ignored) },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)&s->dns_last + dns[i].off,
+			    sizeof(v));
+			mt_one(t, dns[i].name, "counter", dns[i].help,
+			    (double)v);
+		}
+	}
 	if (s->keeper == NULL)
 		return;
 	keeper_get_stats(s->keeper, &ks);
-	mt_family(t, "policyd_store_up", "gauge",
-	    "1 if the state store is open for requests.");
-	mt_sample(t, "policyd_store_up", NULL, 0, ks.open);
-	mt_family(t, "policyd_store_operations_total", "counter",
-	    "Store work for requests and upkeep that worked.");
-	mt_sample(t, "policyd_store_operations_total", NULL, 0,
-	    (double)ks.ops);
+	mt_one(t, "policyd_store_up", "gauge",
+	    "1 if the state store is open for requests.", ks.open);
+	mt_one(t, "policyd_store_operations_total", "counter",
+	    "Store work for requests and upkeep that worked.", (double)ks.ops);
 	mt_family(t, "policyd_store_errors_total", "counter",
 	    "Store work that failed, by kind.");
 	{
