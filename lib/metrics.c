@@ -20,6 +20,8 @@
 #define MAX_RULES  128 /* (action, rule) series */
 #define MAX_CHECKS 256 /* (check, result) series */
 #define NAME_MAX_  64  /* of a rule, a check or a result in a label */
+#define OTHERS     4   /* room for the "other" series past the bound */
+#define SLOTS      1024 /* of the hash index: a power of 2, > 2 series */
 
 /* Upper bounds of the latency histogram, seconds. */
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -28,14 +30,29 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 struct series {
 	char a[NAME_MAX_ + 1], b[NAME_MAX_ + 1];
+	uint32_t h;
 	uint64_t n;
 };
 
+/*
+ * A bounded set of series with two labels, found by a hash of both (a
+ * request counts one decision and a dozen checks: a scan with strcmp
+ * cost ~3,000 instructions a request).
+ */
+struct sset {
+	struct series s[MAX_CHECKS + OTHERS];
+	size_t n, max;
+	uint16_t slot[SLOTS]; /* index + 1; 0: empty */
+};
+
+#define HINTS 32 /* report positions remembered */
+
 struct metrics {
-	struct series rules[MAX_RULES + 1]; /* the last: "other" */
-	size_t nrules;
-	struct series checks[MAX_CHECKS + 1];
-	size_t nchecks;
+	struct sset rules, checks;
+	/* The series each report position counted last: a check's result
+	 * is mostly the same as last time, so two strcmp find it. */
+	struct series *hint[HINTS];
+	struct series *rule_hint;
 	uint64_t bucket[NBUCKETS]; /* not cumulative here */
 	uint64_t count, malformed;
 	double sum;
@@ -148,9 +165,8 @@ metrics_new(void)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));
 
-	snprintf(m->rules[MAX_RULES].b, sizeof(m->rules[0].b), "other");
-	snprintf(m->checks[MAX_CHECKS].a, sizeof(m->checks[0].a), "other");
-	snprintf(m->checks[MAX_CHECKS].b, sizeof(m->checks[0].b), "other");
+	m->rules.max = MAX_RULES;
+	m->checks.max = MAX_CHECKS;
 	return m;
 }
 
@@ -170,26 +186,62 @@ metrics_action_class(const char *a)
 	return "defer";
 }
 
-/* bump - the series (a, b), made if there is room, else the last one */
-static void
-bump(struct series *s, size_t *n, size_t max, const char *a, const char *b)
+/* hash2 - FNV-1a of a, a NUL, and b */
+static uint32_t
+hash2(const char *a, const char *b)
 {
-	size_t i;
+	uint32_t h = 2166136261u;
 
-	for (i = 0; i < *n; i++)
-		if (strcmp(s[i].b, b) == 0 && strcmp(s[i].a, a) == 0) {
-			s[i].n++;
-			return;
-		}
-	if (*n == max || strlen(a) > NAME_MAX_ || strlen(b) > NAME_MAX_) {
-		if (s[max].a[0] == '\0')
-			snprintf(s[max].a, sizeof(s[max].a), "%s", a);
-		s[max].n++;
-		return;
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 16777619u;
+	h *= 16777619u;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 16777619u;
+	return h;
+}
+
+/* find - the series (a, b); made if room allows (n < limit); or NULL */
+static struct series *
+find(struct sset *t, const char *a, const char *b, size_t limit)
+{
+	uint32_t h = hash2(a, b);
+	size_t i = h & (SLOTS - 1);
+	struct series *x;
+
+	for (; t->slot[i] != 0; i = (i + 1) & (SLOTS - 1)) {
+		x = &t->s[t->slot[i] - 1];
+		if (x->h == h && strcmp(x->a, a) == 0 && strcmp(x->b, b) == 0)
+			return x;
 	}
-	snprintf(s[*n].a, sizeof(s[*n].a), "%s", a);
-	snprintf(s[*n].b, sizeof(s[*n].b), "%s", b);
-	s[(*n)++].n = 1;
+	if (t->n >= limit || strlen(a) > NAME_MAX_ || strlen(b) > NAME_MAX_)
+		return NULL;
+	x = &t->s[t->n];
+	snprintf(x->a, sizeof(x->a), "%s", a);
+	snprintf(x->b, sizeof(x->b), "%s", b);
+	x->h = h;
+	x->n = 0;
+	t->slot[i] = (uint16_t)++t->n;
+	return x;
+}
+
+/*
+ * bump - count one for (a, b), trying *hint first; past the bound (or
+ * for a name too long) for (other_a, "other"), a series made in the room
+ * kept for it
+ */
+static void
+bump(struct sset *t, struct series **hint, const char *a, const char *b,
+    const char *other_a)
+{
+	struct series *x = *hint;
+
+	if (x == NULL || strcmp(x->a, a) != 0 || strcmp(x->b, b) != 0) {
+		if ((x = find(t, a, b, t->max)) == NULL)
+			x = find(t, other_a, "other", t->max + OTHERS);
+		*hint = x;
+	}
+	if (x != NULL)
+		x->n++;
 }
 
 /*
@@ -205,10 +257,10 @@ rule_label(const char *rule, char *buf, size_t size)
 
 	if (rule == NULL)
 		return "default";
-	if (strncmp(rule, "whitelist:", 10) == 0)
+	if (rule[0] == 'w' && strncmp(rule, "whitelist:", 10) == 0)
 		return "whitelist";
-	if (strncmp(rule, "greylist", 8) != 0 &&
-	    strncmp(rule, "backscatter:", 12) != 0)
+	if ((rule[0] != 'g' || strncmp(rule, "greylist", 8) != 0) &&
+	    (rule[0] != 'b' || strncmp(rule, "backscatter:", 12) != 0))
 		return rule;
 	n = strcspn(rule, "(");
 	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), rule);
@@ -220,14 +272,16 @@ metrics_decision(struct metrics *m, const struct verdict *v,
     uint64_t elapsed_us)
 {
 	double secs = (double)elapsed_us / 1e6;
+	const char *class = metrics_action_class(v->action);
+	struct series *spare = NULL;
 	char rule[NAME_MAX_ + 1];
 	size_t i;
 
-	bump(m->rules, &m->nrules, MAX_RULES, metrics_action_class(v->action),
-	    rule_label(v->rule, rule, sizeof(rule)));
+	bump(&m->rules, &m->rule_hint, class,
+	    rule_label(v->rule, rule, sizeof(rule)), class);
 	for (i = 0; i < v->nreports; i++)
-		bump(m->checks, &m->nchecks, MAX_CHECKS, v->reports[i].name,
-		    v->reports[i].status);
+		bump(&m->checks, i < HINTS ? &m->hint[i] : &spare,
+		    v->reports[i].name, v->reports[i].status, "other");
 	for (i = 0; i < NBUCKETS && secs > buckets[i]; i++)
 		;
 	if (i < NBUCKETS)
@@ -245,19 +299,14 @@ metrics_malformed(struct metrics *m)
 /* series_write - each series of a family with two labels */
 static void
 series_write(struct mtext *t, const char *name, const char *la,
-    const char *lb, const struct series *s, size_t n, size_t max)
+    const char *lb, const struct sset *set)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		const char *l[] = { la, s[i].a, lb, s[i].b };
+	for (i = 0; i < set->n; i++) {
+		const char *l[] = { la, set->s[i].a, lb, set->s[i].b };
 
-		mt_sample(t, name, l, 2, (double)s[i].n);
-	}
-	if (s[max].n > 0) {
-		const char *l[] = { la, s[max].a, lb, s[max].b };
-
-		mt_sample(t, name, l, 2, (double)s[max].n);
+		mt_sample(t, name, l, 2, (double)set->s[i].n);
 	}
 }
 
@@ -271,12 +320,12 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	mt_family(t, "policyd_decisions_total", "counter",
 	    "Answers by action class (accept, reject, defer) and by the rule "
 	    "that decided.");
-	series_write(t, "policyd_decisions_total", "action", "rule", m->rules,
-	    m->nrules, MAX_RULES);
+	series_write(t, "policyd_decisions_total", "action", "rule",
+	    &m->rules);
 	mt_family(t, "policyd_checks_total", "counter",
 	    "Results of the checks that ran, by check and result.");
-	series_write(t, "policyd_checks_total", "check", "result", m->checks,
-	    m->nchecks, MAX_CHECKS);
+	series_write(t, "policyd_checks_total", "check", "result",
+	    &m->checks);
 	mt_one(t, "policyd_malformed_requests_total", "counter",
 	    "Requests that were not valid policy requests.",
 	    (double)m->malformed);

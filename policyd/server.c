@@ -232,7 +232,8 @@ metrics_put(const char *path, const struct mtext *t)
 	size_t off = 0;
 	int fd, err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	/* One name: what a kill -9 in mid-write left is overwritten next. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0644)) < 0)
 		return errno;

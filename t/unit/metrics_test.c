@@ -103,6 +103,19 @@ test_metrics_many_rule_names_bounded(void **state)
 	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"accept\","
 				    "rule=\"other\"} 872\n"));
 	mt_free(&t);
+	/* Past the bound, each action class keeps its own "other". */
+	{
+		struct verdict v = { .action = "REJECT no", .rule = "r-x" };
+
+		metrics_decision(m, &v, 10);
+		metrics_decision(m, &v, 10);
+	}
+	metrics_write(m, &t);
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"reject\","
+				    "rule=\"other\"} 2\n"));
+	assert_non_null(strstr(t.p, "policyd_decisions_total{action=\"accept\","
+				    "rule=\"other\"} 872\n"));
+	mt_free(&t);
 	metrics_free(m);
 }
 
