@@ -361,6 +361,31 @@ class Refusals(PostfixTest):
         self.assertIn("SPF softfail", text)
         self.pd.wait_log(r'rule=score .*rcpt=<c8@our\.example>')
 
+@needs
+class RefusalLinks(PostfixTest):
+    """refusal_url: the link reaches the client whole, through Postfix,
+    after the text that says what to fix; a deferral links too."""
+
+    def setUp(self):
+        self.start(REFUSAL_ZONE, REFUSAL_POLICY.replace(
+            "hostname: policyd.e2e.example",
+            "hostname: policyd.e2e.example\n"
+            "refusal_url: https://mx.our.example/refused.html"))
+
+    def test_refusal_links_to_its_section_through_postfix(self):
+        self.refused("l1@our.example", r"^Client 203\.0\.113\.20 has no "
+                     r"reverse DNS \(PTR\) record; ask the owner of this IP "
+                     r"address to publish one \(see "
+                     r"https://mx\.our\.example/refused\.html#rdns\)$",
+                     client="203.0.113.20", name="[UNAVAILABLE]",
+                     reverse="[UNAVAILABLE]", helo="mail.sender.example",
+                     sender="a@sender.example")
+        self.refused("l2@our.example", r"please try again later \(see "
+                     r"https://mx\.our\.example/refused\.html#tempfail\)$",
+                     client="192.0.2.60", name="[UNAVAILABLE]",
+                     reverse="[UNAVAILABLE]", helo="mail.sender.example",
+                     sender="a@sender.example")
+
 LISTS_ZONE = """
 2.0.0.127.bl.test. 60 IN A 127.0.0.2
 7.2.0.192.bl.test. 60 IN A 127.0.0.4
