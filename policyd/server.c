@@ -405,6 +405,10 @@ conn_close(struct conn *c)
 	if (c->stdio)
 		uv_close((uv_handle_t *)&c->out, conn_handle_closed);
 	server_maybe_done(s);
+	/* --stdio serves this one connection: the rest (the store's timer)
+	 * must not keep the process alive after it. */
+	if (c->stdio)
+		server_shutdown(s);
 }
 
 /* conn_shutdown_done - all replies are out: close */

@@ -407,6 +407,25 @@ class CommandLine(DaemonTest):
                          b"spam\n\naction=DUNNO\n\n")
         self.assertIn(b"rule=office", r.stderr)
 
+    def test_stdio_with_greylisting_exits_when_its_connection_ends(self):
+        """Under spawn(8) every SMTP session is one --stdio process: with
+        a store open, the store's timer kept the loop alive after EOF, so
+        the process never exited and spawn's processes piled up."""
+        d = self.daemon(policy(extra="checks:\n  greylist: { delay: 1s, "
+                                     "sweep_interval: 200ms }\n"),
+                        start=False)
+        os.mkdir(d.path("state"))
+        r = subprocess.run([POLICYD, "-f", "--stdio", "-c", d.config_path,
+                            "--state-dir", d.path("state")],
+                           input=request(protocol_state="RCPT",
+                                         client_address="198.51.100.9",
+                                         sender="a@b.example",
+                                         recipient="u@our.example"),
+                           capture_output=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith(b"action=DEFER_IF_PERMIT 4.7.1"),
+                        r.stdout)
+
     def test_privilege_drop(self):
         if os.getuid() != 0:
             self.skipTest("needs root to drop privileges")
