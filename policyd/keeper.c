@@ -68,7 +68,6 @@ struct keeper {
 	int64_t job_now;     /* J_METRICS: the time of its figures */
 	struct mtext job_text; /* J_METRICS: the figures it made */
 	struct mtext state_text; /* the last figures of the store */
-	uint64_t last_metrics;
 	struct keeper_stats stats;
 };
 
@@ -153,16 +152,8 @@ keeper_report(struct keeper *k, int rc, const char *why)
 
 	if (rc == 0)
 		k->stats.ops++;
-	else if (rc == STORE_ERETRY)
-		k->stats.err_retry++;
-	else if (rc == STORE_EFATAL)
-		k->stats.err_fatal++;
-	else if (rc == STORE_EFULL)
-		k->stats.err_full++;
-	else if (rc == STORE_ETIMEOUT)
-		k->stats.err_timeout++;
 	else
-		k->stats.err_other++;
+		k->stats.errors[rc < 0 && -rc < KEEPER_ERRORS ? -rc : 1]++;
 	if (rc == 0) {
 		if ((k->state == K_TROUBLE || k->state == K_FULL) &&
 		    uv_now(k->loop) - k->last_error >= CALM_MS) {
@@ -368,12 +359,17 @@ tick(uv_timer_t *t)
 	    now - k->last_checkpoint >= CHECKPOINT_MS) {
 		k->last_checkpoint = now;
 		job_start(k, J_CHECKPOINT);
-	} else if (k->cfg->metrics_enabled && (k->last_metrics == 0 ||
-	    now - k->last_metrics >= k->cfg->metrics_interval_ms)) {
-		k->last_metrics = now;
-		k->job_now = (int64_t)time(NULL);
-		job_start(k, J_METRICS);
 	}
+}
+
+/* keeper_refresh_metrics - the store's figures again, on the pool */
+void
+keeper_refresh_metrics(struct keeper *k)
+{
+	if (k->job != J_NONE || k->handle.st == NULL || k->stopping)
+		return; /* the next round asks again */
+	k->job_now = (int64_t)time(NULL);
+	job_start(k, J_METRICS);
 }
 
 /* keeper_get_stats - what the store did for requests */

@@ -40,16 +40,23 @@ void keeper_set_config(struct keeper *k, struct cfg *cfg);
  */
 void keeper_report(struct keeper *k, int rc, const char *why);
 /* What the store did for requests, since the start. */
+#define KEEPER_ERRORS 7 /* STORE_ERROR (-1) .. STORE_ETIMEOUT (-6) */
 struct keeper_stats {
 	uint64_t ops;         /* reported as worked */
-	uint64_t err_retry, err_fatal, err_full, err_timeout, err_other;
+	uint64_t errors[KEEPER_ERRORS]; /* [-rc]: by store_error_name(rc) */
 	bool open;            /* requests can use the store now */
 };
 void keeper_get_stats(const struct keeper *k, struct keeper_stats *st);
 /*
- * keeper_state_metrics - the figures of the store (records per table,
- * backscatter blocks, DNS lists' states) in the Prometheus text format,
- * remade on the thread pool every metrics.interval; NULL if none yet
+ * keeper_refresh_metrics - remake the store's figures (records per
+ * table, backscatter blocks, DNS lists' states) on the thread pool, unless
+ * another job (an open, a checkpoint) is under way; the exporter asks
+ * every metrics.interval
+ */
+void keeper_refresh_metrics(struct keeper *k);
+/*
+ * keeper_state_metrics - those figures in the Prometheus text format, as
+ * the last refresh made them; NULL if none yet
  */
 const char *keeper_state_metrics(const struct keeper *k);
 /* keeper_shutdown - stop the timer; work on the thread pool finishes */

@@ -207,17 +207,13 @@ metrics_text(struct server *s, struct mtext *t)
 	mt_family(t, "policyd_store_errors_total", "counter",
 	    "Store work that failed, by kind.");
 	{
-		const char *kinds[] = { "retry", "fatal", "full", "timeout",
-			"other" };
-		uint64_t v[] = { ks.err_retry, ks.err_fatal, ks.err_full,
-			ks.err_timeout, ks.err_other };
-		size_t i;
+		int i;
 
-		for (i = 0; i < 5; i++) {
-			const char *l[] = { "kind", kinds[i] };
+		for (i = 1; i < KEEPER_ERRORS; i++) {
+			const char *l[] = { "kind", store_error_name(-i) };
 
 			mt_sample(t, "policyd_store_errors_total", l, 1,
-			    (double)v[i]);
+			    (double)ks.errors[i]);
 		}
 	}
 	if ((state = keeper_state_metrics(s->keeper)) != NULL)
@@ -293,6 +289,8 @@ metrics_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
 
+	if (s->keeper != NULL)
+		keeper_refresh_metrics(s->keeper); /* for the next round */
 	if (s->mwriting)
 		return; /* a slow disk: this round is skipped */
 	metrics_text(s, &s->mtext);
@@ -325,6 +323,9 @@ void
 server_metrics_start(struct server *s)
 {
 	metrics_follow(s);
+	/* The store's figures in time for the first file. */
+	if (s->mtimer_every != 0 && s->keeper != NULL)
+		keeper_refresh_metrics(s->keeper);
 }
 
 /* server_set_config - later requests use cfg */
@@ -338,8 +339,7 @@ server_set_config(struct server *s, struct cfg *cfg)
 		keeper_set_config(s->keeper, cfg);
 	if (s->checks_started)
 		pipeline_configure(cfg);
-	if (s->mtimer_every != 0 || cfg->metrics_enabled)
-		metrics_follow(s);
+	metrics_follow(s);
 }
 
 /* server_set_conn_limit - at most n connections, whatever the config */
@@ -554,10 +554,10 @@ server_store_start(struct server *s)
 static void
 conn_finish(struct conn *c, const struct verdict *v)
 {
-	if (c->srv->keeper != NULL && (c->env.store_rc != 0 || c->env.store_used))
-		keeper_report(c->srv->keeper, c->env.store_rc, c->env.store_why);
 	uint64_t us = (uv_hrtime() - c->t0) / 1000;
 
+	if (c->srv->keeper != NULL && (c->env.store_rc != 0 || c->env.store_used))
+		keeper_report(c->srv->keeper, c->env.store_rc, c->env.store_why);
 	metrics_decision(c->srv->metrics, v, us);
 	log_info("%s", verdict_log_line(c->arena, &c->req, v, us));
 	conn_reply(c, v->action);

@@ -294,6 +294,38 @@ class Metrics(DaemonTest):
         self.assertEqual(len(d.wait_log(r"metrics: cannot write")), 1)
         self.assertEqual(d.stop(), 0)
 
+    def test_stdio_process_does_no_store_figures_work(self):
+        """Under spawn(8) every connection is a process (--stdio), which
+        writes no metrics file: it must not walk the store for figures
+        nobody reads (the walk made the tables it counted, too)."""
+        d = self.daemon(POLICY, start=False)
+        os.mkdir(d.path("state"))  # spawn's processes share the daemon's
+        proc = subprocess.Popen(
+            [os.environ.get("POLICYD", "policyd"), "--stdio", "-f", "-c",
+             d.config_path, "--state-dir", d.path("state")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)
+        try:
+            proc.stdin.write(request(protocol_state="RCPT",
+                                     client_address="198.51.100.9",
+                                     sender="a@b.example",
+                                     recipient="u@our.example"))
+            proc.stdin.flush()
+            self.assertTrue(proc.stdout.readline().startswith(
+                b"action=DEFER_IF_PERMIT 4.7.1"))
+            time.sleep(1.5)  # several sweeps (sweep_interval: 200ms)
+            proc.stdin.close()
+            self.assertEqual(proc.wait(timeout=15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        files = os.listdir(d.path("state"))
+        self.assertIn("greylist.db", files)
+        for name in ("whitelist.db", "backscatter.db", "metrics.prom"):
+            self.assertNotIn(name, files)
+
 
 if __name__ == "__main__":
     unittest.main()
