@@ -399,29 +399,6 @@ list_row(void *arg, const struct store_rec *r)
 		w->nlists++;
 }
 
-/* walk - a whole table in batches; 0 or <0 with why */
-static int
-walk(struct store *st, const char *table, store_row_fn *row, void *arg,
-    struct why *why)
-{
-	struct store_cursor cur;
-
-	memset(&cur, 0, sizeof(cur));
-	do {
-		struct store_waiter w;
-		int rc;
-
-		store_waiter_init(&w, NULL);
-		rc = st->ops->list(st, table, &cur, 500, NULL, row, arg, &w.call);
-		if ((rc = store_wait(&w, rc)) < 0) {
-			why_set(why, "%s", w.reply.why.text);
-			return rc;
-		}
-		cur = w.reply.next;
-	} while (!cur.end);
-	return 0;
-}
-
 int
 metrics_state(struct store *st, int64_t now, struct mtext *t,
     struct why *why)
@@ -448,8 +425,10 @@ metrics_state(struct store *st, int64_t now, struct mtext *t,
 		}
 		counts[i] = sw.reply.n;
 	}
-	if ((rc = walk(st, BS_TABLE, bs_row, w, why)) < 0 ||
-	    (rc = walk(st, "dnsbl", list_row, w, why)) < 0)
+	if ((rc = store_each(st, NULL, BS_TABLE, 500, NULL, bs_row, w, NULL,
+	    why)) < 0 ||
+	    (rc = store_each(st, NULL, "dnsbl", 500, NULL, list_row, w, NULL,
+	    why)) < 0)
 		goto out;
 
 	mt_family(t, "policyd_store_records", "gauge",

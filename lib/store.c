@@ -75,6 +75,36 @@ store_wait(struct store_waiter *s, int rc)
 	return s->reply.rc;
 }
 
+/* store_each - a whole table in batches: rows, or deletions */
+int
+store_each(struct store *st, uv_loop_t *loop, const char *table,
+    size_t batch, store_match_fn *match, store_row_fn *row, void *arg,
+    uint64_t *n, struct why *why)
+{
+	struct store_cursor cur;
+
+	memset(&cur, 0, sizeof(cur));
+	do {
+		struct store_waiter w;
+		int rc;
+
+		store_waiter_init(&w, loop);
+		rc = row != NULL
+		    ? st->ops->list(st, table, &cur, batch, match, row, arg,
+			&w.call)
+		    : st->ops->flush(st, table, &cur, batch, match, arg,
+			&w.call);
+		if ((rc = store_wait(&w, rc)) < 0) {
+			why_set(why, "%s", w.reply.why.text);
+			return rc;
+		}
+		if (n != NULL)
+			*n += w.reply.n;
+		cur = w.reply.next;
+	} while (!cur.end);
+	return 0;
+}
+
 /* store_error_name - a word for an error code */
 const char *
 store_error_name(int rc)

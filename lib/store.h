@@ -271,6 +271,17 @@ void store_waiter_init(struct store_waiter *w, uv_loop_t *loop);
  */
 int store_wait(struct store_waiter *w, int rc);
 
+/*
+ * store_each - a whole table, batch records per operation, so that no
+ * transaction holds the others up for long: row() for each record match()
+ * takes (match NULL: all), or, with row NULL, deleting them (flush);
+ * *n (if not NULL) counts them. loop as for store_wait(). 0, or the
+ * error with why.
+ */
+int store_each(struct store *st, uv_loop_t *loop, const char *table,
+    size_t batch, store_match_fn *match, store_row_fn *row, void *arg,
+    uint64_t *n, struct why *why);
+
 /* store_open_bdb - the Berkeley DB backend; NULL with why on failure */
 struct store *store_open_bdb(const struct store_opts *opts, int *err,
     struct why *why);

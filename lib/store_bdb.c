@@ -1477,7 +1477,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	if ((rc = db_env_create(&st->env, 0)) != 0) {
 		why_set(why, "%s: %s", o->dir, db_strerror(rc));
 		pthread_mutex_destroy(&st->tables_lock);
-	free(st);
+		free(st);
 		return NULL;
 	}
 	st->env->app_private = st;

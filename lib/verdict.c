@@ -134,10 +134,6 @@ static const struct {
 	{ "backscatter:", "backscatter", true },
 };
 
-const char *const verdict_refusal_anchors[] = { "helo", "helo-dns", "rdns",
-	"fcrdns", "dynamic", "sender", "spf", "dnsbl", "score", "tempfail",
-	"store", "greylist", "backscatter", NULL };
-
 const char *
 verdict_refusal_anchor(const char *rule)
 {

@@ -51,10 +51,10 @@ bool verdict_accepts(const char *action);
  * verdict_refusal_anchor - the section of doc/refused.md that explains a
  * refusal or deferral decided by rule (check:rdns -> "rdns", greylist:new
  * -> "greylist"); NULL for the policy's own access rules and what is no
- * refusal. verdict_refusal_anchors lists every one, NULL-terminated.
+ * refusal. Every anchor of the table in verdict.c has its section in
+ * doc/refused.md and refused.de.md (t/doc checks).
  */
 const char *verdict_refusal_anchor(const char *rule);
-extern const char *const verdict_refusal_anchors[];
 /*
  * verdict_with_url - action with " (see BASE#ANCHOR)" appended when base
  * is set, the action refuses or defers and its rule has an anchor; the

@@ -672,25 +672,12 @@ static uint64_t
 each_batch(const char *table, store_match_fn *match, store_row_fn *row,
     void *arg)
 {
-	struct store_cursor cur;
+	struct why why;
 	uint64_t n = 0;
 
-	memset(&cur, 0, sizeof(cur));
-	do {
-		struct store_waiter w;
-		int rc;
-
-		store_waiter_init(&w, &ctl_loop);
-		rc = row != NULL
-		    ? st->ops->list(st, table, &cur, BATCH, match, row, arg,
-			&w.call)
-		    : st->ops->flush(st, table, &cur, BATCH, match, arg,
-			&w.call);
-		if (store_wait(&w, rc) < 0)
-			die("%s", w.reply.why.text);
-		n += w.reply.n;
-		cur = w.reply.next;
-	} while (!cur.end);
+	if (store_each(st, &ctl_loop, table, BATCH, match, row, arg, &n,
+	    &why) < 0)
+		die("%s", why.text);
 	return n;
 }
 

@@ -209,17 +209,17 @@ class Manuals(unittest.TestCase):
 
 class RefusedPage(unittest.TestCase):
     """doc/refused.md and its German translation have a section for every
-    anchor a reply can link to (lib/verdict.c), the same ones, and every
-    link inside them lands."""
+    anchor a reply can link to (the rule table of lib/verdict.c), the
+    same ones, and every link inside them lands."""
 
     def test_every_reply_link_has_its_section_in_both_languages(self):
         root = os.path.join(os.path.dirname(__file__), "..", "..")
         with open(os.path.join(root, "lib", "verdict.c")) as f:
             src = f.read()
-        m = re.search(r"verdict_refusal_anchors\[\] = \{(.*?)\};", src,
-                      re.S)
+        m = re.search(r"\} anchors\[\] = \{(.*?)\};", src, re.S)
         self.assertIsNotNone(m)
-        want = set(re.findall(r'"([a-z-]+)"', m.group(1)))
+        want = set(re.findall(r'\{ "[^"]+", "([a-z-]+)", (?:true|false) \}',
+                              m.group(1)))
         self.assertGreater(len(want), 10)
         for name in ("refused.md", "refused.de.md"):
             with open(os.path.join(root, "doc", name),

@@ -33,7 +33,7 @@ test_verdict_refusal_anchors(void **state)
 		{ "check:helox", NULL },
 		{ "default", NULL },
 	};
-	size_t i, j;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -45,10 +45,6 @@ test_verdict_refusal_anchors(void **state)
 		}
 		assert_non_null(a);
 		assert_string_equal(a, cases[i].anchor);
-		for (j = 0; verdict_refusal_anchors[j] != NULL; j++)
-			if (strcmp(verdict_refusal_anchors[j], a) == 0)
-				break;
-		assert_non_null(verdict_refusal_anchors[j]);
 	}
 }
 
