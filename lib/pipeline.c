@@ -86,11 +86,12 @@ struct pipeline {
 					* runs[state_end..nruns): PRE */
 	unsigned next_pre;             /* the PRE run to start next */
 	struct chk_run *at_work;       /* the PRE or state run started last */
-	bool decided;                  /* a PRE module set the verdict */
 	bool late;                     /* the deadline came in PRE */
 	enum chk_bypass bypass;        /* a whitelist entry, and its terms */
 	const char *bypass_why;
-	bool let_through;              /* combine() applied the entry */
+	enum chk_spf spf;              /* SPF's verdict, by type */
+	/* What each source of the precedence table says (verdict.h). */
+	struct verdict_out out[VS_COUNT];
 	unsigned pending;              /* checks without their result */
 	bool in_decide;                /* pipeline_decide() is on the stack */
 	bool advancing;                /* advance() is on the stack */
@@ -293,13 +294,69 @@ chk_set_bypass(struct chk_run *run, enum chk_bypass terms, const char *why)
 	run->p->bypass_why = why;
 }
 
-/* chk_decide - a PRE module's verdict: nothing else runs */
-void
-chk_decide(struct chk_run *run, const char *action, const char *rule)
+/* chk_bypass_met - which SPF verdicts meet which terms */
+bool
+chk_bypass_met(enum chk_bypass terms, enum chk_spf spf)
 {
-	run->p->v.action = action;
-	run->p->v.rule = rule;
-	run->p->decided = true;
+	static const bool met[][CHK_SPF_COUNT] = {
+		[CHK_BYPASS_NONE] = { false },
+		[CHK_BYPASS_ALWAYS] = { true, true, true, true, true, true,
+		    true, true },
+		[CHK_BYPASS_UNLESS_SPF_FAIL] = { true, true, false, true, true,
+		    true, true, true },
+		[CHK_BYPASS_IF_SPF_PASS] = { [CHK_SPF_PASS] = true },
+	};
+
+	if ((unsigned)terms >= nitems(met) || (unsigned)spf >= CHK_SPF_COUNT)
+		return false;
+	return met[terms][spf];
+}
+
+/* out_of - a module's decision as its row of the table says it */
+static struct verdict_out
+out_of(const struct chk_decision *d)
+{
+	return (struct verdict_out){ .say = d->say == CHK_SAY_REFUSE
+		    ? VSAY_REFUSE : d->say == CHK_SAY_DEFER ? VSAY_DEFER
+		    : VSAY_PASS, .code = d->code, .dsn = d->dsn,
+		.text = d->text, .rule = d->rule };
+}
+
+/* chk_block - a PRE module's block: nothing else runs */
+void
+chk_block(struct chk_run *run, const struct chk_decision *d)
+{
+	run->p->out[VS_BLOCK] = out_of(d);
+}
+
+/* chk_state_decide - a state module's outcome */
+void
+chk_state_decide(struct chk_run *run, const struct chk_decision *d)
+{
+	run->p->out[VS_STATE] = out_of(d);
+}
+
+/* chk_set_spf - SPF's verdict by type */
+void
+chk_set_spf(struct chk_run *run, enum chk_spf spf)
+{
+	if (run->p->spf == CHK_SPF_UNKNOWN)
+		run->p->spf = spf;
+}
+
+enum chk_spf
+chk_spf(const struct chk_run *run)
+{
+	return run->p->spf;
+}
+
+const char *
+chk_spf_name(enum chk_spf spf)
+{
+	static const char *const names[] = { "unknown", "pass", "fail",
+		"softfail", "neutral", "none", "temperror", "permerror" };
+
+	return (unsigned)spf < nitems(names) ? names[spf] : "unknown";
 }
 
 /* chk_our_user - the request is our own users' (cfg_our_user) */
@@ -325,10 +382,21 @@ chk_queue_header(struct chk_run *run, const char *header)
 
 /* For state modules. */
 
-struct verdict *
-chk_verdict(struct chk_run *run)
+/* accepts - an outcome that lets the mail through */
+static bool
+accepts(const struct verdict_out *o)
 {
-	return &run->p->v;
+	return o->say == VSAY_RAW ? verdict_accepts(o->text)
+				  : o->say != VSAY_REFUSE && o->say != VSAY_DEFER;
+}
+
+/* chk_accepted - the verdict so far lets the mail through */
+bool
+chk_accepted(const struct chk_run *run)
+{
+	const struct pipeline *p = run->p;
+
+	return accepts(&p->out[verdict_pick(p->out)]);
 }
 
 const char *
@@ -819,6 +887,23 @@ tempfail_action(const struct pipeline *p, const struct chk_run *r)
 static bool bypass_on(const struct pipeline *p);
 static bool bypassed(const struct pipeline *p, const struct chk_run *r);
 
+/* src_of - the row of the precedence table a check's action fills */
+static enum verdict_src
+src_of(enum chk_action on)
+{
+	switch (on) {
+	case CHK_REJECT:
+		return VS_REJECT;
+	case CHK_DEFER:
+		return VS_DEFER;
+	case CHK_SCORE:
+		return VS_SCORE;
+	case CHK_LOG:
+		break;
+	}
+	return VS_TEMPFAIL; /* log: only its "could not tell" may count */
+}
+
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
@@ -860,10 +945,12 @@ combine(struct pipeline *p)
 		    r->res.result < 0 && tempfail_action(p, r) == CHK_TF_IGNORE;
 
 		/*
-		 * A whitelist entry: the lists and every score do not count,
-		 * nor their "could not tell" (a score it skips cannot defer).
+		 * A whitelist entry: what the precedence table says it
+		 * silences does not count (the lists, every score), nor its
+		 * "could not tell" (a score it skips cannot defer).
 		 */
-		bool skip = bypass && (bypassed(p, r) || on == CHK_SCORE);
+		bool skip = bypass && verdict_silenced(src_of(on),
+		    (r->ops->flags & CHK_F_BYPASSED) != 0);
 
 		if (skip) {
 			acts = false;
@@ -957,48 +1044,40 @@ combine(struct pipeline *p)
 		    trace);
 	else
 		p->v.trace = arena_strdup(a, trace);
-	if (reject != NULL) {
-		p->v.action = arena_printf(a, "%s %s %s",
-		    reject->res.code ? reject->res.code : "550",
-		    reject->res.dsn ? reject->res.dsn : reject->ops->dsn,
-		    reply_text(reject));
-		p->v.rule = arena_printf(a, "check:%s", reject->ops->name);
-		return;
-	}
-	if (p->score_reject > 0 && p->v.score >= p->score_reject) {
-		p->v.action = arena_printf(a, "550 5.7.1 %s", scored);
-		p->v.rule = "score";
-		return;
-	}
-	if (defer != NULL) {
-		const char *dsn = defer->res.dsn ? defer->res.dsn
-						 : defer->ops->dsn;
-
-		/*
-		 * Checks with named results (SPF) defer with their own code,
-		 * as RFC 7208 8.6 and RFC 7372 ask (451 4.7.24); the others
-		 * leave room for a later rejection (DEFER_IF_PERMIT).
-		 */
-		p->v.action = arena_printf(a, "%s 4%s %s", defer->res.result >= 0
-		    ? "451" : "DEFER_IF_PERMIT", dsn + 1, reply_text(defer));
-		p->v.rule = arena_printf(a, "check:%s", defer->ops->name);
-		return;
-	}
-	if (tempfail != NULL) {
-		/*
-		 * Never a rejection for DNS trouble: ask to come back, in the
-		 * sending postmaster's terms; which server said what is for
-		 * the log line.
-		 */
-		p->v.action = arena_printf(a, "DEFER_IF_PERMIT 4.4.3 %s",
-		    expand(tempfail, tempfail_text(tempfail)));
-		p->v.rule = arena_printf(a, "tempfail:%s", tempfail->ops->name);
-		return;
-	}
-	if (bypass) {
-		p->v.rule = p->bypass_why;
-		p->let_through = true;
-	}
+	if (reject != NULL)
+		p->out[VS_REJECT] = (struct verdict_out){ VSAY_REFUSE,
+			reject->res.code, reject->res.dsn ? reject->res.dsn
+			: reject->ops->dsn, reply_text(reject),
+			arena_printf(a, "check:%s", reject->ops->name) };
+	if (p->score_reject > 0 && p->v.score >= p->score_reject)
+		p->out[VS_SCORE] = (struct verdict_out){ VSAY_REFUSE, "550",
+			"5.7.1", arena_strdup(a, scored), "score" };
+	/*
+	 * Checks with named results (SPF) defer with their own code, as RFC
+	 * 7208 8.6 and RFC 7372 ask (451 4.7.24); the others leave room for
+	 * a later rejection (DEFER_IF_PERMIT).
+	 */
+	if (defer != NULL)
+		p->out[VS_DEFER] = (struct verdict_out){ VSAY_DEFER,
+			defer->res.result >= 0 ? "451" : NULL, defer->res.dsn
+			? defer->res.dsn : defer->ops->dsn, reply_text(defer),
+			arena_printf(a, "check:%s", defer->ops->name) };
+	/*
+	 * Never a rejection for DNS trouble: ask to come back, in the
+	 * sending postmaster's terms; which server said what is for the log
+	 * line.
+	 */
+	if (tempfail != NULL)
+		p->out[VS_TEMPFAIL] = (struct verdict_out){ VSAY_DEFER, NULL,
+			"4.4.3", expand(tempfail, tempfail_text(tempfail)),
+			arena_printf(a, "tempfail:%s", tempfail->ops->name) };
+	if (bypass)
+		p->out[VS_BYPASS] = (struct verdict_out){ .say = VSAY_PASS,
+			.rule = p->bypass_why };
+	else if (p->bypass != CHK_BYPASS_NONE)
+		/* Found but not applied: the log line says so, and why. */
+		p->v.bypass = arena_printf(a, "%s:not-applied(spf=%s)",
+		    p->bypass_why, chk_spf_name(p->spf));
 }
 
 static void end_checks(struct pipeline *p);
@@ -1021,26 +1100,11 @@ start_checks(struct pipeline *p)
 	}
 }
 
-/*
- * bypass_on - a whitelist entry applies: it was found, and SPF's result
- * meets its terms (not-fail: no fail; pass: a pass)
- */
+/* bypass_on - a whitelist entry applies: found, and its terms met */
 static bool
 bypass_on(const struct pipeline *p)
 {
-	const char *spf = p->identity[CHK_ID_SPF_RESULT];
-
-	switch (p->bypass) {
-	case CHK_BYPASS_NONE:
-		return false;
-	case CHK_BYPASS_ALWAYS:
-		return true;
-	case CHK_BYPASS_UNLESS_SPF_FAIL:
-		return spf == NULL || strcmp(spf, "fail") != 0;
-	case CHK_BYPASS_IF_SPF_PASS:
-		return spf != NULL && strcmp(spf, "pass") == 0;
-	}
-	return false;
+	return chk_bypass_met(p->bypass, p->spf);
 }
 
 /* bypassed - r is a check or module a whitelist entry skips */
@@ -1050,11 +1114,11 @@ bypassed(const struct pipeline *p, const struct chk_run *r)
 	return (r->ops->flags & CHK_F_BYPASSED) && bypass_on(p);
 }
 
-/* refused - the checks' verdict is a refusal or a deferral */
+/* refused - the verdict so far is a refusal or a deferral */
 static bool
 refused(const struct pipeline *p)
 {
-	return !p->let_through && strcmp(p->v.rule, "default") != 0;
+	return !accepts(&p->out[verdict_pick(p->out)]);
 }
 
 /* pipeline_closed - the deadline timer is closed: free */
@@ -1092,8 +1156,8 @@ advance(struct pipeline *p)
 
 			if (p->at_work != NULL && !p->at_work->done)
 				break; /* a module is still at work */
-			if (p->decided) {
-				p->stage = STAGE_DONE;
+			if (p->out[VS_BLOCK].say != VSAY_NONE) {
+				p->stage = STAGE_DONE; /* nothing can beat it */
 				continue;
 			}
 			if (p->next_pre == p->nruns || p->late) {
@@ -1134,7 +1198,14 @@ advance(struct pipeline *p)
 			start_run(r);
 			continue;
 		}
-		/* REPLY */
+		/* REPLY: the strongest source, by the table */
+		{
+			const struct verdict_out *o =
+			    &p->out[verdict_pick(p->out)];
+
+			p->v.action = verdict_action(p->req.arena, o);
+			p->v.rule = o->rule;
+		}
 		p->v.action = verdict_with_url(p->req.arena, p->v.action,
 		    p->v.rule, p->cfg->refusal_url);
 		p->v.action = msg_flush_header(&p->env->msg, &p->req,
@@ -1280,6 +1351,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	env->store_rc = 0;
 	env->store_used = false;
 	msg_begin(&env->msg, req);
+	/* The table's last row; an access rule's is its first. */
 	v->action = cfg->default_action;
 	v->rule = "default";
 	/* PRE: whitelists and static rules short-circuit. */
@@ -1321,6 +1393,11 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->done = done;
 	p->arg = arg;
 	p->v = *v;
+	p->out[VS_DEFAULT] = (struct verdict_out){ .say = VSAY_RAW,
+		.text = cfg->default_action, .rule = "default" };
+	if (by_rule)
+		p->out[VS_ACCESS] = (struct verdict_out){ .say = VSAY_RAW,
+			.text = r->action, .rule = r->name };
 	if (env->msg.trusted[0] != '\0')
 		p->identity[CHK_ID_TRUSTED] = arena_strdup(req->arena,
 		    env->msg.trusted);

@@ -89,6 +89,8 @@ verdict_log_line(struct arena *a, const struct req *req,
 	kv(buf, size, &off, "sender", addr_text(a, req->sender.full));
 	kv(buf, size, &off, "rcpt", addr_text(a, req->rcpt.full));
 	kv(buf, size, &off, "queue_id", req->queue_id);
+	if (v->bypass != NULL)
+		kv(buf, size, &off, "bypass", v->bypass);
 	if (v->trace != NULL) {
 		char score[16];
 
@@ -101,6 +103,69 @@ verdict_log_line(struct arena *a, const struct req *req,
 	snprintf(us, sizeof(us), "%llu", (unsigned long long)elapsed_us);
 	kv(buf, size, &off, "us", us);
 	return buf;
+}
+
+const struct verdict_row verdict_table[VS_COUNT] = {
+	{ VS_ACCESS, "access rule", VB_NEVER },
+	{ VS_BLOCK, "block", VB_NEVER },
+	{ VS_REJECT, "check refuses", VB_FLAGGED },
+	{ VS_SCORE, "score", VB_ALWAYS },
+	{ VS_DEFER, "check defers", VB_FLAGGED },
+	{ VS_TEMPFAIL, "check could not tell", VB_FLAGGED },
+	{ VS_BYPASS, "whitelist entry", VB_NEVER },
+	{ VS_STATE, "state module", VB_FLAGGED },
+	{ VS_DEFAULT, "default", VB_NEVER },
+};
+
+/* verdict_silenced - by the table's bypass column */
+bool
+verdict_silenced(enum verdict_src src, bool flagged)
+{
+	switch (verdict_table[src].bypass) {
+	case VB_NEVER:
+		return false;
+	case VB_FLAGGED:
+		return flagged;
+	case VB_ALWAYS:
+		return true;
+	}
+	return false;
+}
+
+/* verdict_pick - the strongest row with an outcome */
+enum verdict_src
+verdict_pick(const struct verdict_out out[VS_COUNT])
+{
+	unsigned i;
+
+	for (i = 0; i < VS_COUNT; i++)
+		if (out[verdict_table[i].src].say != VSAY_NONE)
+			return verdict_table[i].src;
+	return VS_DEFAULT;
+}
+
+/* verdict_action - the reply line of one outcome */
+const char *
+verdict_action(struct arena *a, const struct verdict_out *o)
+{
+	const char *dsn = o->dsn ? o->dsn : "5.7.1";
+
+	switch (o->say) {
+	case VSAY_NONE:
+	case VSAY_PASS:
+		return "DUNNO";
+	case VSAY_RAW:
+		return o->text;
+	case VSAY_REFUSE:
+		return arena_printf(a, "%s %s %s", o->code ? o->code : "550",
+		    dsn, o->text);
+	case VSAY_DEFER:
+		/* A deferral's enhanced code is of class 4, whatever the
+		 * check's refusal code says (5.7.1 -> 4.7.1). */
+		return arena_printf(a, "%s 4%s %s", o->code ? o->code
+		    : "DEFER_IF_PERMIT", dsn + 1, o->text);
+	}
+	return "DUNNO";
 }
 
 bool

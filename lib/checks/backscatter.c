@@ -307,14 +307,16 @@ refuse_blocked(struct chk_run *run, const struct bs_run *b)
 	const struct bs_conf *c = chk_conf(run);
 	struct arena *a = chk_arena(run);
 
-	chk_decide(run, arena_printf(a, "554 5.7.1 Service unavailable; "
-	    "client %s is blocked since %s until %s because it sent us "
-	    "bounces for mail we never sent (backscatter); accept mail only "
-	    "for recipients you can deliver to, and contact %s to be "
-	    "unblocked sooner", chk_req(run)->client_addr,
+	chk_block(run, &(struct chk_decision){ .say = CHK_SAY_REFUSE,
+	    .code = "554", .dsn = "5.7.1", .text = arena_printf(a, "Service "
+	    "unavailable; client %s is blocked since %s until %s because it "
+	    "sent us bounces for mail we never sent (backscatter); accept "
+	    "mail only for recipients you can deliver to, and contact %s to "
+	    "be unblocked sooner", chk_req(run)->client_addr,
 	    iso(a, b->rec.since), iso(a, b->rec.until),
 	    c->contact ? c->contact : "our postmaster"),
-	    arena_printf(a, "backscatter:blocked(hits=%u)", b->rec.hits));
+	    .rule = arena_printf(a, "backscatter:blocked(hits=%u)",
+		b->rec.hits) });
 	chk_done(run, CHK_FAIL, "blocked until %s", iso(a, b->rec.until));
 }
 
@@ -375,10 +377,11 @@ judge_bounce(struct chk_run *run, struct bs_run *b)
 	struct store_call sc;
 
 	if (cnt != NULL && strtoul(cnt, NULL, 10) > 1) {
-		chk_decide(run, arena_printf(chk_arena(run), "554 5.7.1 A "
-		    "delivery status notification (bounce) goes to one "
-		    "recipient; this one has %s", cnt), "backscatter:"
-		    "multi-recipient-bounce");
+		chk_block(run, &(struct chk_decision){ .say = CHK_SAY_REFUSE,
+		    .code = "554", .dsn = "5.7.1", .text = arena_printf(
+		    chk_arena(run), "A delivery status notification (bounce) "
+		    "goes to one recipient; this one has %s", cnt),
+		    .rule = "backscatter:multi-recipient-bounce" });
 		chk_done(run, CHK_FAIL, "a bounce to %s recipients", cnt);
 		return;
 	}

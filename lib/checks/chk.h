@@ -153,7 +153,6 @@ enum chk_identity {
 	CHK_ID_CLIENT_NAME,  /* a forward-confirmed name of the client */
 	CHK_ID_DYNAMIC_NAME, /* a client name judged a dial-in pool */
 	CHK_ID_STATIC_NAME,  /* a client name judged static */
-	CHK_ID_SPF_RESULT,   /* SPF's result for the sender: "pass", "fail" */
 	CHK_ID_TRUSTED,      /* an allowlist that vouches for the client's
 			      * operator (its name); it holds for the rest
 			      * of the message, and PRE modules see it */
@@ -373,14 +372,61 @@ int chk_join_ask(struct chk_run *run, struct chk_join *j, const char *name,
     uint16_t type);
 
 /*
+ * SPF's verdict for the sender (the MAIL FROM domain, or the HELO name
+ * for the null sender), by type: whitelist entries and correspondents
+ * are judged on it. CHK_SPF_UNKNOWN: no SPF verdict (the check is off,
+ * did not run at this state, or was cut by the deadline).
+ */
+enum chk_spf {
+	CHK_SPF_UNKNOWN,
+	CHK_SPF_PASS,
+	CHK_SPF_FAIL,
+	CHK_SPF_SOFTFAIL,
+	CHK_SPF_NEUTRAL,
+	CHK_SPF_NONE,
+	CHK_SPF_TEMPERROR,
+	CHK_SPF_PERMERROR,
+	CHK_SPF_COUNT
+};
+/* chk_set_spf - the spf check's verdict; the first one stays */
+void chk_set_spf(struct chk_run *run, enum chk_spf spf);
+/* chk_spf - SPF's verdict so far (STATE modules: the checks' final one) */
+enum chk_spf chk_spf(const struct chk_run *run);
+/* chk_spf_name - "pass", "softfail", ..., "unknown" */
+const char *chk_spf_name(enum chk_spf spf);
+
+/*
+ * What a PRE or STATE module decides, typed: the pipeline builds the
+ * reply (the code, the enhanced code, the refusal link) and weighs it
+ * against every other source by one precedence table (verdict.h).
+ */
+enum chk_say {
+	CHK_SAY_REFUSE, /* 5xx */
+	CHK_SAY_DEFER,  /* 4xx */
+	CHK_SAY_PASS,   /* the mail goes on; the rule says why */
+};
+struct chk_decision {
+	enum chk_say say;
+	const char *code; /* "554", "450"; NULL: 550 for a refusal,
+			   * DEFER_IF_PERMIT for a deferral */
+	const char *dsn;  /* enhanced status code ("5.7.1"); a deferral
+			   * turns it into class 4 */
+	const char *text; /* for the sending postmaster; from the arena */
+	const char *rule; /* the log's rule=; from the arena or static */
+};
+
+/*
  * For state modules (kind STATE), which run after the checks decided not
- * to refuse: the verdict so far (theirs to change: a deferral), what the
- * checks verified, the scores and thresholds of the policy in force, the
+ * to refuse: whether the verdict so far lets the mail through, their own
+ * decision (a deferral, or a pass with its rule), what the checks
+ * verified, the scores and thresholds of the policy in force, the
  * daemon's store, and whether state may change at all (policyctl check
  * runs dry). Store trouble is reported for the daemon's keeper.
  */
-struct verdict;
-struct verdict *chk_verdict(struct chk_run *run);
+bool chk_accepted(const struct chk_run *run);
+/* chk_state_decide - the module's outcome (copied; strings must outlive
+ * the request); may be called from cancel() at the deadline */
+void chk_state_decide(struct chk_run *run, const struct chk_decision *d);
 const char *chk_identity(const struct chk_run *run, enum chk_identity role);
 void chk_scores(const struct chk_run *run, int *score, int *reject,
     int *greylist);
@@ -393,21 +439,30 @@ void chk_store_report(struct chk_run *run, int rc, const char *why);
  */
 bool chk_our_user(const struct chk_run *run);
 /*
- * For PRE modules. chk_set_bypass - a whitelist entry for the request:
- * once the checks are in, if SPF's result meets terms, checks and
- * modules flagged CHK_F_BYPASSED do not count and no score does; why
- * names the entry for the log ("whitelist:@partner.example").
- * chk_decide - the verdict itself (a block): nothing else runs.
+ * For PRE modules, which return a typed outcome: nothing (report only),
+ * a block, or a bypass.
+ *
+ * chk_block - the request is blocked (refused or deferred): nothing else
+ * runs; only the policy file's access rules come before it.
+ *
+ * chk_set_bypass - a whitelist entry for the request: once the checks
+ * are in, if SPF's verdict meets terms (chk_bypass_met), the sources the
+ * precedence table marks bypassable do not count (the checks and modules
+ * flagged CHK_F_BYPASSED, every score); why names the entry for the log
+ * ("whitelist:alice@our.example<-@partner.example"). An entry whose
+ * terms are not met is named in the log line (bypass=) with the reason.
  */
 enum chk_bypass {
 	CHK_BYPASS_NONE,
-	CHK_BYPASS_ALWAYS,          /* require_spf: no */
-	CHK_BYPASS_UNLESS_SPF_FAIL, /* require_spf: not-fail */
+	CHK_BYPASS_ALWAYS,          /* require_spf: no (forgeable) */
+	CHK_BYPASS_UNLESS_SPF_FAIL, /* require_spf: not-fail (forgeable) */
 	CHK_BYPASS_IF_SPF_PASS,     /* require_spf: pass */
 };
+void chk_block(struct chk_run *run, const struct chk_decision *d);
 void chk_set_bypass(struct chk_run *run, enum chk_bypass terms,
     const char *why);
-void chk_decide(struct chk_run *run, const char *action, const char *rule);
+/* chk_bypass_met - SPF's verdict meets terms (the one table of it) */
+bool chk_bypass_met(enum chk_bypass terms, enum chk_spf spf);
 /* chk_time_left_ms - of the request's deadline (a store's budget); >= 1 */
 uint64_t chk_time_left_ms(const struct chk_run *run);
 /*

@@ -230,13 +230,20 @@ struct gl_memo {
 	bool header;
 };
 
-/* judge - the store's answer for the triplet into the verdict */
+/* pass - the mail goes on; rule says why */
+static void
+pass(struct chk_run *run, const char *rule)
+{
+	chk_state_decide(run, &(struct chk_decision){ .say = CHK_SAY_PASS,
+	    .rule = rule });
+}
+
+/* judge - the store's answer for the triplet, as the module's outcome */
 static void
 judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 {
 	const struct gl_conf *g = &chk_cfg(run)->greylist;
 	struct arena *a = chk_arena(run);
-	struct verdict *v = chk_verdict(run);
 	const char *key;
 
 	/* The key's client part, when it is a pool and not the network. */
@@ -245,21 +252,22 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 	case GL_SKIP:
 		return;
 	case GL_CORRESPONDENT:
-		v->rule = "greylist:correspondent";
+		pass(run, "greylist:correspondent");
 		return;
 	case GL_NEW:
 	case GL_EARLY:
-		v->action = arena_printf(a, "DEFER_IF_PERMIT 4.7.1 %s",
-		    expand(a, g->text, res->wait));
-		v->rule = arena_printf(a, "greylist:%s(wait=%llds%s)",
-		    res->status == GL_NEW ? "new" : "early",
-		    (long long)res->wait, key);
+		chk_state_decide(run, &(struct chk_decision){
+		    .say = CHK_SAY_DEFER, .dsn = "4.7.1",
+		    .text = expand(a, g->text, res->wait),
+		    .rule = arena_printf(a, "greylist:%s(wait=%llds%s)",
+			res->status == GL_NEW ? "new" : "early",
+			(long long)res->wait, key) });
 		return;
 	case GL_PASS: {
 		struct gl_memo *m = chk_memo(run, sizeof(*m));
 
-		v->rule = arena_printf(a, "greylist:pass(delayed=%llds%s)",
-		    (long long)res->delayed, key);
+		pass(run, arena_printf(a, "greylist:pass(delayed=%llds%s)",
+		    (long long)res->delayed, key));
 		if (g->header && (m == NULL || !m->header)) {
 			char *h = arena_printf(a, "X-Greylist: delayed %lld "
 			    "seconds by policyd at %s; %s",
@@ -273,16 +281,12 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 		return;
 	}
 	case GL_KNOWN:
-		v->rule = arena_printf(a, "greylist:known%s%s%s",
-		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
-		return;
 	case GL_AWL_CLIENT:
-		v->rule = arena_printf(a, "greylist:awl-client%s%s%s",
-		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
-		return;
 	case GL_AWL_DOMAIN:
-		v->rule = arena_printf(a, "greylist:awl-domain%s%s%s",
-		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "");
+		pass(run, arena_printf(a, "greylist:%s%s%s%s",
+		    res->status == GL_KNOWN ? "known" : res->status ==
+		    GL_AWL_CLIENT ? "awl-client" : "awl-domain",
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : ""));
 		return;
 	}
 }
@@ -291,12 +295,13 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 static void
 trouble(struct chk_run *run)
 {
-	struct verdict *v = chk_verdict(run);
-
-	v->rule = "greylist:error";
-	if (chk_cfg(run)->greylist.defer_on_error)
-		v->action = "DEFER_IF_PERMIT 4.3.0 Greylisting is temporarily "
-			    "unavailable, please try again later";
+	if (!chk_cfg(run)->greylist.defer_on_error) {
+		pass(run, "greylist:error");
+		return;
+	}
+	chk_state_decide(run, &(struct chk_decision){ .say = CHK_SAY_DEFER,
+	    .dsn = "4.3.0", .text = "Greylisting is temporarily unavailable, "
+	    "please try again later", .rule = "greylist:error" });
 }
 
 /* One request's greylisting, while the store works on it. */
@@ -353,8 +358,7 @@ gl_start(struct chk_run *run)
 		return;
 	}
 	if (chk_dry(run)) {
-		chk_verdict(run)->rule = "greylist(not run: no state is "
-					 "changed)";
+		pass(run, "greylist(not run: no state is changed)");
 		chk_done(run, CHK_NEUTRAL, "dry run");
 		return;
 	}

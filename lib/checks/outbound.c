@@ -18,7 +18,6 @@
 #include "outbound.h"
 #include "request.h"
 #include "store.h"
-#include "verdict.h"
 #include "xalloc.h"
 
 struct outbound_conf {
@@ -118,7 +117,7 @@ ob_start(struct chk_run *run)
 		return;
 	}
 	if (req->sender.full == NULL || req->sender.is_null ||
-	    req->rcpt.full == NULL || !verdict_accepts(chk_verdict(run)->action) ||
+	    req->rcpt.full == NULL || !chk_accepted(run) ||
 	    chk_dry(run)) {
 		chk_done(run, CHK_NEUTRAL, "nothing to record");
 		return;

@@ -146,6 +146,29 @@ struct spf_state {
 
 static void evaluate(struct chk_run *run);
 
+/* chk_spf_of - the library's result as the pipeline types it */
+static enum chk_spf
+chk_spf_of(enum spf_result r)
+{
+	switch (r) {
+	case SPF_PASS:
+		return CHK_SPF_PASS;
+	case SPF_FAIL:
+		return CHK_SPF_FAIL;
+	case SPF_SOFTFAIL:
+		return CHK_SPF_SOFTFAIL;
+	case SPF_NEUTRAL:
+		return CHK_SPF_NEUTRAL;
+	case SPF_NONE:
+		return CHK_SPF_NONE;
+	case SPF_TEMPERROR:
+		return CHK_SPF_TEMPERROR;
+	case SPF_PERMERROR:
+		return CHK_SPF_PERMERROR;
+	}
+	return CHK_SPF_UNKNOWN;
+}
+
 /* ident_key - FNV-1a over what the result depends on */
 static uint64_t
 ident_key(const struct req *req)
@@ -448,8 +471,8 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 		chk_set_detail(run, "%s", why);
 	if (pool)
 		chk_set_identity(run, CHK_ID_SPF_DOMAIN, s->domain);
-	/* The result by role: a whitelist entry's terms read it. */
-	chk_set_identity(run, CHK_ID_SPF_RESULT, spf_result_name(r));
+	/* The verdict by type: whitelist entries and correspondents. */
+	chk_set_spf(run, chk_spf_of(r));
 	if (conf->header != SPF_HDR_NONE) {
 		const char *h = header(run, r, why);
 
@@ -659,8 +682,7 @@ spf_start(struct chk_run *run)
 		if (m->pool[0] != '\0')
 			chk_set_identity(run, CHK_ID_SPF_DOMAIN,
 			    arena_strdup(chk_arena(run), m->pool));
-		chk_set_identity(run, CHK_ID_SPF_RESULT,
-		    spf_result_name((enum spf_result)m->result));
+		chk_set_spf(run, chk_spf_of((enum spf_result)m->result));
 		chk_done_result(run, (enum chk_status)m->status, m->result,
 		    "%s (once per message)", m->reason);
 		return;

@@ -14,7 +14,7 @@
  *   stamp   a state module that finishes later (CHK_F_OUR_USERS), reading
  *           what the checks verified;
  *   gate    a PRE module that answers later: a block for the sender
- *           blocked@x.example (chk_decide), a whitelist entry for
+ *           blocked@x.example (chk_block), a whitelist entry for
  *           trusted@x.example (chk_set_bypass; listed is bypassed), and
  *           for HELO gatestall.example nothing before the deadline.
  *
@@ -271,8 +271,9 @@ stamp_fire(struct chk_run *run)
 	int score, reject, greylist;
 
 	chk_scores(run, &score, &reject, &greylist);
-	chk_verdict(run)->rule = arena_printf(chk_arena(run),
-	    "stamp(score=%d,name=%s)", score, name ? name : "-");
+	chk_state_decide(run, &(struct chk_decision){ .say = CHK_SAY_PASS,
+	    .rule = arena_printf(chk_arena(run), "stamp(score=%d,name=%s)",
+		score, name ? name : "-") });
 	chk_done(run, CHK_PASS, "stamped");
 }
 
@@ -291,7 +292,8 @@ stamp_cancel(struct chk_run *run)
 {
 	untick(run);
 	if (chk_timed_out(run))
-		chk_verdict(run)->rule = "stamp:late";
+		chk_state_decide(run, &(struct chk_decision){
+		    .say = CHK_SAY_PASS, .rule = "stamp:late" });
 }
 
 /* gate: a PRE module */
@@ -301,7 +303,9 @@ gate_fire(struct chk_run *run)
 	const char *sender = chk_req(run)->sender.full;
 
 	if (sender != NULL && strcmp(sender, "blocked@x.example") == 0) {
-		chk_decide(run, "554 5.7.1 gated", "gate:blocked");
+		chk_block(run, &(struct chk_decision){ .say = CHK_SAY_REFUSE,
+		    .code = "554", .dsn = "5.7.1", .text = "gated",
+		    .rule = "gate:blocked" });
 		chk_done(run, CHK_FAIL, "blocked");
 		return;
 	}

@@ -72,10 +72,83 @@ test_verdict_with_url(void **state)
 	arena_free(a);
 }
 
+/*
+ * The precedence table, once: its order, what a whitelist entry
+ * silences in each row, the pick of the strongest row that says
+ * something, and the reply each outcome becomes.
+ */
+static void
+test_verdict_precedence_table(void **state)
+{
+	static const enum verdict_src order[] = { VS_ACCESS, VS_BLOCK,
+		VS_REJECT, VS_SCORE, VS_DEFER, VS_TEMPFAIL, VS_BYPASS,
+		VS_STATE, VS_DEFAULT };
+	static const struct {
+		enum verdict_src src;
+		bool flagged, unflagged; /* silenced by a whitelist entry */
+	} silence[] = {
+		{ VS_ACCESS, false, false },
+		{ VS_BLOCK, false, false },
+		{ VS_REJECT, true, false },
+		{ VS_SCORE, true, true },
+		{ VS_DEFER, true, false },
+		{ VS_TEMPFAIL, true, false },
+		{ VS_BYPASS, false, false },
+		{ VS_STATE, true, false },
+		{ VS_DEFAULT, false, false },
+	};
+	struct verdict_out out[VS_COUNT];
+	struct arena *a = arena_new();
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < VS_COUNT; i++)
+		assert_int_equal(verdict_table[i].src, order[i]);
+	for (i = 0; i < sizeof(silence) / sizeof(silence[0]); i++) {
+		assert_int_equal(verdict_silenced(silence[i].src, true),
+		    silence[i].flagged);
+		assert_int_equal(verdict_silenced(silence[i].src, false),
+		    silence[i].unflagged);
+	}
+	/* Each row beats every row after it, and loses to those before. */
+	for (i = 0; i < VS_COUNT; i++) {
+		memset(out, 0, sizeof(out));
+		for (j = i; j < VS_COUNT; j++)
+			out[order[j]] = (struct verdict_out){ VSAY_PASS, NULL,
+				NULL, NULL, verdict_table[j].name };
+		assert_int_equal(verdict_pick(out), order[i]);
+	}
+	memset(out, 0, sizeof(out));
+	assert_int_equal(verdict_pick(out), VS_DEFAULT);
+	/* The replies. */
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_REFUSE, NULL, "5.7.25", "no PTR", "check:rdns" }),
+	    "550 5.7.25 no PTR");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_REFUSE, "554", "5.7.1", "blocked", "backscatter:blocked" }),
+	    "554 5.7.1 blocked");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_DEFER, NULL, "5.7.1", "later", "check:helo" }),
+	    "DEFER_IF_PERMIT 4.7.1 later");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_DEFER, "451", "5.7.24", "temperror", "check:spf" }),
+	    "451 4.7.24 temperror");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_DEFER, "450", "4.7.1", "held", "backscatter:held" }),
+	    "450 4.7.1 held");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_RAW, NULL, NULL, "REJECT no thanks", "spammers" }),
+	    "REJECT no thanks");
+	assert_string_equal(verdict_action(a, &(struct verdict_out){
+	    VSAY_PASS, NULL, NULL, NULL, "greylist:known" }), "DUNNO");
+	arena_free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verdict_precedence_table),
 		cmocka_unit_test(test_verdict_refusal_anchors),
 		cmocka_unit_test(test_verdict_with_url),
 	};
