@@ -1,9 +1,13 @@
 /*
  * backscatter - the backscatter table as the store keeps it (see
  * lib/checks/backscatter.c): one record per client address, key "h" NUL
- * address; value: first and last hit, hits (its top bit: trusted),
- * blocked since and until, then the last recipients that caused hits,
- * blank-separated.
+ * address; value: first and last hit, hits, blocked since and until, the
+ * distinct recipients whose bounces were hits lately (a hash of each
+ * address and when), and the last recipients' addresses for policyctl.
+ *
+ * Two formats are read: version 1 (a first byte 'B', then 1) and the
+ * older one without recipients' hashes (a first byte 0: the first hit's
+ * time, big-endian), which reads as a record with none counted.
  */
 #ifndef POLICYD_BACKSCATTER_H
 #define POLICYD_BACKSCATTER_H
@@ -12,16 +16,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BS_TABLE "backscatter"
-#define BS_HDR   36 /* first, last, since, until: 8 bytes; hits: 4 */
+#define BS_TABLE     "backscatter"
+#define BS_MAX_RCPTS 16 /* distinct recipients a record counts; the
+			 * highest threshold */
+
+struct bs_rcpt {
+	uint32_t hash; /* bs_rcpt_hash of the lower-cased address */
+	int64_t at;    /* its last hit */
+};
 
 struct bs_rec {
 	int64_t first, last, since, until;
-	uint32_t hits;     /* stored in the low 31 bits of its word */
+	uint32_t hits;     /* bounces counted (low 31 bits stored) */
 	bool trusted;      /* a hit came from a client a high-trust
-			    * allowlisting vouched for (the word's top
-			    * bit): blocked for bounces only */
-	char rcpts[200];
+			    * allowlisting vouched for: blocked for bounces
+			    * only */
+	unsigned nr;       /* recipients counted, at most BS_MAX_RCPTS */
+	struct bs_rcpt r[BS_MAX_RCPTS];
+	char rcpts[200];   /* the last recipients, blank-separated; cut to
+			    * what the value has room for */
 };
 
 /* bs_key - the key of a client address into buf (64 bytes); its length */
@@ -30,5 +43,12 @@ size_t bs_key(char *buf, size_t size, const char *addr);
 bool bs_rec_decode(const unsigned char *v, size_t len, struct bs_rec *r);
 /* bs_rec_encode - into v (STORE_VAL_MAX bytes); the value's length */
 size_t bs_rec_encode(const struct bs_rec *r, unsigned char *v);
+/* bs_rcpt_hash - of a lower-cased address (FNV-1a, 32 bits) */
+uint32_t bs_rcpt_hash(const char *addr);
+/*
+ * bs_rec_recent - recipients counted within window seconds before now
+ * (what a block needs threshold of)
+ */
+unsigned bs_rec_recent(const struct bs_rec *r, int64_t now, int64_t window);
 
 #endif

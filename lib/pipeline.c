@@ -366,6 +366,28 @@ chk_our_user(const struct chk_run *run)
 	return run->p->ours;
 }
 
+/* chk_our_relay - local_networks, or a check's relays */
+bool
+chk_our_relay(const struct chk_run *run)
+{
+	const struct pipeline *p = run->p;
+	const struct req *req = &p->req;
+	size_t i;
+
+	if (!req->has_client_ip)
+		return false;
+	for (i = 0; i < p->cfg->nlocal_nets; i++)
+		if (cidr_match(&p->cfg->local_nets[i], &req->client_ip))
+			return true;
+	for (i = 0; i < chk_count; i++)
+		if (chk_registry[i]->relay != NULL &&
+		    p->cfg->checks[i].conf != NULL &&
+		    chk_registry[i]->relay(p->cfg->checks[i].conf,
+			&req->client_ip))
+			return true;
+	return false;
+}
+
 /* chk_memo - the check's block of the message memo */
 void *
 chk_memo(struct chk_run *run, size_t size)

@@ -1,26 +1,37 @@
 /*
  * backscatter - servers that bounce mail to forged senders, a PRE module.
  *
- * A hit: at DATA or END-OF-MESSAGE (a bounce really being delivered; a
- * sender-verification probe stops at RCPT), mail from the null sender
- * to one local recipient that sent nothing within bounce_window (the
- * outbound table, outbound.h), unless its local part carries a tag our
- * own outbound system adds (BATV prvs=, SRS, VERP: tags). threshold
- * hits within block_for block the client for block_for: every contact
- * refused (scope: all) or only null-sender mail (scope: bounces, and
- * always for clients of shared_platforms, and for a client that a
- * high-trust allowlisting vouched for when it caused a hit: the DNS
- * lists run after PRE, so their word comes from the bounce's own RCPT,
- * kept for the message, CHK_ID_TRUSTED), except mail to
- * exempt_recipients (postmaster@, abuse@: RFC 5321 4.5.1) and from
- * never_block networks. A bounce with more than one recipient is
- * refused at DATA. Until the outbound table holds bounce_window of
- * history, nobody is blocked (a fresh store would take every bounce for
- * backscatter); the log says when detection starts.
+ * A block refuses mail for days, so it needs evidence that neither a
+ * forger nor an ordinary auto-reply can supply. A bounce (null sender)
+ * is judged at DATA or END-OF-MESSAGE only (a sender-verification probe
+ * stops at RCPT), recipient by recipient: the one recipient Postfix
+ * names, or, for a bounce to several, those the message's RCPT requests
+ * named (kept in the message memo; when they do not add up to
+ * recipient_count, nobody is judged). A recipient is a hit when it is
+ * not our own tag (BATV prvs=, SRS, VERP), not exempt (postmaster@,
+ * abuse@), and sent nothing within bounce_window (the outbound table,
+ * outbound.h). A vacation reply or one misdirected DSN is one such
+ * recipient; a backscatter source bounces to many: the client is
+ * blocked once threshold distinct recipients were hits within
+ * hit_window (3 in a day by default), for block_for.
  *
- * Table backscatter: key "h" NUL client address; value: first and last
- * hit, hits, blocked since and until (8 bytes each but hits, 4), then
- * the last recipients that caused hits ("a@x b@y").
+ * Our own relays are never blocked: local_networks (they are our users
+ * and skip PRE modules) and every relay a check names (spf's
+ * secondary_mx and forwarders: chk_our_relay), with never_block on top.
+ *
+ * During a block (scope: defer, the default) a bounce gets 554 and any
+ * other mail 450: a real message from a server that also sent
+ * backscatter waits in its queue and comes after the block instead of
+ * bouncing. scope: all refuses everything (the seed's rule); scope:
+ * bounces, shared_platforms and a client a high-trust allowlisting
+ * vouched for (CHK_ID_TRUSTED, kept for the message) refuse bounces
+ * only. Mail to exempt_recipients always passes.
+ *
+ * Until the outbound table holds bounce_window of history, nobody is
+ * blocked (a fresh store would take every bounce for backscatter); the
+ * log says when detection starts.
+ *
+ * Table backscatter: key "h" NUL client address; value lib/backscatter.h.
  */
 #include "chk.h"
 
@@ -41,11 +52,19 @@
 #include "store.h"
 #include "xalloc.h"
 
+#define BS_ADDR_MAX 330 /* a recipient we judge, lower-cased */
+
+/* What a block does to mail that is not a bounce. */
+enum bs_scope {
+	BS_SCOPE_DEFER,   /* deferred (450) until the block ends */
+	BS_SCOPE_ALL,     /* refused (554) like the bounces */
+	BS_SCOPE_BOUNCES, /* passes */
+};
 
 struct bs_conf {
-	int64_t window, block_for;
+	int64_t window, block_for, hit_window;
 	unsigned threshold;
-	bool scope_all;
+	enum bs_scope scope;
 	char **exempt;   /* "postmaster@", "abuse@", or whole addresses */
 	size_t nexempt;
 	char **tags;     /* local-part prefixes that are our own */
@@ -61,7 +80,8 @@ struct bs_conf {
 
 static const char *const bs_options[] = { "bounce_window", "block_for",
 	"threshold", "scope", "exempt_recipients", "tags", "never_block",
-	"shared_platforms", "shared_platform_names", "contact", NULL };
+	"shared_platforms", "shared_platform_names", "contact", "hit_window",
+	NULL };
 
 static void
 add(char ***v, size_t *n, const char *s)
@@ -85,8 +105,9 @@ bs_conf_init(void *conf)
 	memset(c, 0, sizeof(*c));
 	c->window = 7 * 86400;
 	c->block_for = 4 * 86400;
-	c->threshold = 1;
-	c->scope_all = true;
+	c->hit_window = 86400;
+	c->threshold = 3;
+	c->scope = BS_SCOPE_DEFER;
 	add(&c->exempt, &c->nexempt, "postmaster@");
 	add(&c->exempt, &c->nexempt, "abuse@");
 	for (i = 0; i < nitems(tags); i++)
@@ -163,7 +184,8 @@ static int
 bs_setup(struct cfg_parser *p, struct chk_policy *pol,
     struct cfg_node *const *v, void *conf)
 {
-	static const char *const scopes[] = { "all", "bounces", NULL };
+	static const char *const scopes[] = { "defer", "all", "bounces",
+		NULL };
 	struct bs_conf *c = conf;
 	int scope;
 
@@ -174,14 +196,14 @@ bs_setup(struct cfg_parser *p, struct chk_policy *pol,
 	if (v[1] && cfg_seconds(p, v[1], "backscatter: block_for", 3600,
 	    60 * 86400, &c->block_for) < 0)
 		return -1;
-	if (v[2] && cfg_uint(p, v[2], "backscatter: threshold", 1, 1000,
-	    &c->threshold) < 0)
+	if (v[2] && cfg_uint(p, v[2], "backscatter: threshold", 1,
+	    BS_MAX_RCPTS, &c->threshold) < 0)
 		return -1;
 	if (v[3]) {
 		if (cfg_choice(p, v[3], "backscatter: scope", scopes,
 		    &scope) < 0)
 			return -1;
-		c->scope_all = scope == 0;
+		c->scope = (enum bs_scope)scope;
 	}
 	if (v[4] && lowerv(p, v[4], "backscatter: exempt_recipients",
 	    &c->exempt, &c->nexempt) < 0)
@@ -208,6 +230,9 @@ bs_setup(struct cfg_parser *p, struct chk_policy *pol,
 						 "most 100 characters, no "
 						 "control characters");
 	}
+	if (v[10] && cfg_seconds(p, v[10], "backscatter: hit_window", 3600,
+	    30 * 86400, &c->hit_window) < 0)
+		return -1;
 	return 0;
 }
 
@@ -218,16 +243,32 @@ static int64_t said_start;
 /* One request's steps. */
 enum bs_step { BS_RECORD, BS_SINCE, BS_SENT, BS_HIT };
 
+/*
+ * The message memo: the recipients its RCPT requests named while the
+ * sender was null, for the judgement at DATA of a bounce to several.
+ */
+struct bs_memo {
+	unsigned n;        /* addresses in buf */
+	bool full;         /* one did not fit: the list is not whole */
+	size_t len;
+	char buf[CHK_MEMO_MAX - 64]; /* lower-cased, NUL after each */
+};
+
 struct bs_run {
 	struct store *st;
 	struct store_op *op;
 	enum bs_step step;
 	char key[64];
 	size_t klen;
-	char rcpt[330];
 	int64_t now;
-	bool blocked_now;  /* the hit made the block */
+	bool blocked_now;  /* the hits made the block */
+	bool any_exempt;   /* a recipient of the message is exempt */
 	struct bs_rec rec;
+	/* The recipients judged (DATA, EOM): candidates, and the hits. */
+	char rcpt[BS_MAX_RCPTS][BS_ADDR_MAX];
+	unsigned nrcpt, next;
+	bool hit[BS_MAX_RCPTS];
+	unsigned nhits;
 };
 
 /* iso - UTC time for the refusal text */
@@ -241,6 +282,21 @@ iso(struct arena *a, int64_t t)
 	gmtime_r(&tt, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
 	return arena_strdup(a, buf);
+}
+
+/* lower - an address lower-cased into out; false if it does not fit */
+static bool
+lower(char *out, size_t size, const char *in)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		if (i + 1 >= size)
+			return false;
+		out[i] = (char)tolower((unsigned char)in[i]);
+	}
+	out[i] = '\0';
+	return i > 0;
 }
 
 /* exempt - a recipient that always gets through (postmaster@) */
@@ -290,6 +346,60 @@ tagged(const struct bs_conf *c, const char *rcpt)
 	return false;
 }
 
+/* remember - a recipient of a bounce at RCPT, for its DATA */
+static void
+remember(struct chk_run *run, const char *addr)
+{
+	struct bs_memo *m = chk_memo(run, sizeof(*m));
+	size_t n = strlen(addr), o;
+
+	if (m == NULL)
+		return;
+	for (o = 0; o < m->len; o += strlen(m->buf + o) + 1)
+		if (strcmp(m->buf + o, addr) == 0)
+			return;
+	if (m->len + n + 1 > sizeof(m->buf)) {
+		m->full = true;
+		return;
+	}
+	memcpy(m->buf + m->len, addr, n + 1);
+	m->len += n + 1;
+	m->n++;
+}
+
+/*
+ * recipients - the message's recipients, as far as they are known: the
+ * request's own (one), or at DATA of a bounce to several those its RCPT
+ * requests named, when they add up to recipient_count. false: unknown.
+ */
+static bool
+recipients(struct chk_run *run, struct bs_run *b)
+{
+	const struct req *req = chk_req(run);
+	const char *cnt = req->attr[PA_RECIPIENT_COUNT];
+	unsigned long count = cnt != NULL ? strtoul(cnt, NULL, 10) : 0;
+	const struct bs_memo *m;
+	size_t o;
+
+	b->nrcpt = 0;
+	if (count <= 1 || chk_state_bit(req->protocol_state) == CHK_ST_RCPT) {
+		if (req->rcpt.full == NULL)
+			return false;
+		if (lower(b->rcpt[0], sizeof(b->rcpt[0]), req->rcpt.full))
+			b->nrcpt = 1;
+		return b->nrcpt == 1;
+	}
+	/* Postfix names no recipient at DATA when there are several. */
+	m = chk_memo(run, sizeof(*m));
+	if (m == NULL || m->full || m->n != count)
+		return false;
+	for (o = 0; o < m->len && b->nrcpt < BS_MAX_RCPTS;
+	    o += strlen(m->buf + o) + 1)
+		snprintf(b->rcpt[b->nrcpt++], sizeof(b->rcpt[0]), "%s",
+		    m->buf + o);
+	return true;
+}
+
 static void step_done(void *arg, const struct store_reply *r);
 
 /* call - the store call of a step, whose reply comes to step_done */
@@ -300,27 +410,52 @@ call(struct chk_run *run, struct bs_run *b, struct store_reply *out)
 		.done = step_done, .arg = run, .op = &b->op, .out = out };
 }
 
-/* refuse_blocked - the block's refusal, in the sender's terms */
+/*
+ * blocked - the block's outcome for this request: a bounce is refused,
+ * other mail deferred (or refused with scope: all); what was already
+ * counted says since when and until when
+ */
 static void
-refuse_blocked(struct chk_run *run, const struct bs_run *b)
+blocked(struct chk_run *run, const struct bs_run *b, bool bounce)
 {
 	const struct bs_conf *c = chk_conf(run);
 	struct arena *a = chk_arena(run);
+	const char *client = chk_req(run)->client_addr;
+	const char *who = c->contact ? c->contact : "our postmaster";
+	struct chk_decision d = { .dsn = "5.7.1" };
 
-	chk_block(run, &(struct chk_decision){ .say = CHK_SAY_REFUSE,
-	    .code = "554", .dsn = "5.7.1", .text = arena_printf(a, "Service "
-	    "unavailable; client %s is blocked since %s until %s because it "
-	    "sent us bounces for mail we never sent (backscatter); accept "
-	    "mail only for recipients you can deliver to, and contact %s to "
-	    "be unblocked sooner", chk_req(run)->client_addr,
-	    iso(a, b->rec.since), iso(a, b->rec.until),
-	    c->contact ? c->contact : "our postmaster"),
-	    .rule = arena_printf(a, "backscatter:blocked(hits=%u)",
-		b->rec.hits) });
-	chk_done(run, CHK_FAIL, "blocked until %s", iso(a, b->rec.until));
+	if (bounce || c->scope == BS_SCOPE_ALL) {
+		d.say = CHK_SAY_REFUSE;
+		d.code = "554";
+		d.text = arena_printf(a, "Service unavailable; client %s is "
+		    "blocked since %s until %s because it sent us bounces for "
+		    "mail we never sent (backscatter); accept mail only for "
+		    "recipients you can deliver to, and contact %s to be "
+		    "unblocked sooner", client, iso(a, b->rec.since),
+		    iso(a, b->rec.until), who);
+		d.rule = arena_printf(a, "backscatter:blocked(hits=%u)",
+		    b->rec.hits);
+		chk_block(run, &d);
+		chk_done(run, CHK_FAIL, "blocked until %s",
+		    iso(a, b->rec.until));
+		return;
+	}
+	d.say = CHK_SAY_DEFER;
+	d.code = "450";
+	d.dsn = "4.7.1";
+	d.text = arena_printf(a, "Service temporarily unavailable; client %s "
+	    "is blocked until %s because it sent us bounces for mail we never "
+	    "sent (backscatter); this message is not a bounce, so it is "
+	    "only deferred: keep it queued and it is accepted after %s, or "
+	    "contact %s to be unblocked sooner", client, iso(a, b->rec.until),
+	    iso(a, b->rec.until), who);
+	d.rule = arena_printf(a, "backscatter:deferred(hits=%u)", b->rec.hits);
+	chk_block(run, &d);
+	chk_done(run, CHK_FAIL, "blocked until %s: deferred",
+	    iso(a, b->rec.until));
 }
 
-/* hit_merge - store_merge_fn: one more hit, and the block when due */
+/* hit_merge - store_merge_fn: the hits counted, and the block when due */
 static bool
 hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 {
@@ -328,13 +463,19 @@ hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 	const struct bs_conf *c = chk_conf(run);
 	struct bs_run *b = *chk_state(run);
 	struct bs_rec r;
+	unsigned i, k, kept;
 	size_t n;
 
 	if (old == NULL || !bs_rec_decode(old->val, old->vlen, &r)) {
 		memset(&r, 0, sizeof(r));
 		r.first = b->now;
 	}
-	if (b->now - r.first > c->block_for) { /* an old series: anew */
+	/* Recipients out of hit_window count no more. */
+	for (i = kept = 0; i < r.nr; i++)
+		if (b->now - r.r[i].at <= c->hit_window)
+			r.r[kept++] = r.r[i];
+	r.nr = kept;
+	if (r.nr == 0 && r.until <= b->now) { /* an old series: anew */
 		r.first = b->now;
 		r.hits = 0;
 		r.trusted = false;
@@ -346,46 +487,109 @@ hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 	 * a shared platform: its block is for bounces only. */
 	if (chk_identity(run, CHK_ID_TRUSTED) != NULL)
 		r.trusted = true;
-	n = strlen(r.rcpts);
-	if (n + strlen(b->rcpt) + 2 < sizeof(r.rcpts)) {
-		size_t rl = strlen(b->rcpt);
+	for (k = 0; k < b->nrcpt; k++) {
+		uint32_t h;
+		unsigned at = r.nr, oldest = 0;
 
-		if (n > 0)
-			r.rcpts[n++] = ' ';
-		memcpy(r.rcpts + n, b->rcpt, rl + 1);
+		if (!b->hit[k])
+			continue;
+		h = bs_rcpt_hash(b->rcpt[k]);
+		/* The same recipient again counts once. */
+		for (i = 0; i < r.nr; i++) {
+			if (r.r[i].hash == h)
+				at = i;
+			if (r.r[i].at < r.r[oldest].at)
+				oldest = i;
+		}
+		if (at == r.nr && r.nr == BS_MAX_RCPTS)
+			at = oldest;
+		else if (at == r.nr)
+			r.nr++;
+		r.r[at] = (struct bs_rcpt){ h, b->now };
+		/* The last addresses, newest last, for policyctl. */
+		n = strlen(r.rcpts);
+		if (strstr(r.rcpts, b->rcpt[k]) == NULL &&
+		    n + strlen(b->rcpt[k]) + 2 < sizeof(r.rcpts)) {
+			if (n > 0)
+				r.rcpts[n++] = ' ';
+			memcpy(r.rcpts + n, b->rcpt[k], strlen(b->rcpt[k]) + 1);
+		}
 	}
 	b->blocked_now = false;
-	if (r.hits >= c->threshold && r.until <= b->now) {
+	if (bs_rec_recent(&r, b->now, c->hit_window) >= c->threshold &&
+	    r.until <= b->now) {
 		r.since = b->now;
 		r.until = b->now + c->block_for;
 		b->blocked_now = true;
+		/* The evidence made this block; the next needs its own. */
+		r.nr = 0;
 	}
 	b->rec = r;
 	out->vlen = bs_rec_encode(&r, (unsigned char *)(uintptr_t)out->val);
-	out->expires = (r.until > b->now ? r.until : b->now) + c->block_for;
+	out->expires = (r.until > b->now ? r.until : b->now) +
+	    (c->block_for > c->hit_window ? c->block_for : c->hit_window);
 	return true;
 }
 
-/* judge_bounce - a DATA/EOM bounce: count it if it is backscatter */
+/* ask_sent - the next candidate's outbound record, or the hits */
+static void
+ask_sent(struct chk_run *run, struct bs_run *b)
+{
+	struct store_reply out;
+	struct store_call sc;
+	char k[STORE_KEY_MAX];
+	unsigned char val[STORE_VAL_MAX];
+	struct store_rec rec;
+	size_t kl = 0;
+
+	while (b->next < b->nrcpt && (kl = outbound_key(k, sizeof(k),
+	    b->rcpt[b->next], NULL)) == 0)
+		b->next++; /* no key for it: judged as no hit */
+	if (b->next < b->nrcpt) {
+		b->step = BS_SENT;
+		sc = call(run, b, &out);
+		store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE, k, kl,
+		    &sc));
+		return;
+	}
+	if (b->nhits == 0) {
+		chk_done(run, CHK_PASS, "%s sent mail lately: a real bounce",
+		    b->nrcpt == 1 ? b->rcpt[0] : "every recipient");
+		return;
+	}
+	b->step = BS_HIT;
+	rec = (struct store_rec){ b->key, b->klen, val, 0, 0 };
+	sc = call(run, b, &out);
+	store_settle(&sc, b->st->ops->put(b->st, BS_TABLE, &rec, 1, hit_merge,
+	    run, &sc));
+}
+
+/*
+ * judge_bounce - a bounce at DATA/EOM: its recipients, each a hit if it
+ * is backscatter
+ */
 static void
 judge_bounce(struct chk_run *run, struct bs_run *b)
 {
 	const struct bs_conf *c = chk_conf(run);
-	const struct req *req = chk_req(run);
-	const char *cnt = req->attr[PA_RECIPIENT_COUNT];
 	struct store_reply out;
 	struct store_call sc;
+	unsigned i, n;
 
-	if (cnt != NULL && strtoul(cnt, NULL, 10) > 1) {
-		chk_block(run, &(struct chk_decision){ .say = CHK_SAY_REFUSE,
-		    .code = "554", .dsn = "5.7.1", .text = arena_printf(
-		    chk_arena(run), "A delivery status notification (bounce) "
-		    "goes to one recipient; this one has %s", cnt),
-		    .rule = "backscatter:multi-recipient-bounce" });
-		chk_done(run, CHK_FAIL, "a bounce to %s recipients", cnt);
+	if (!recipients(run, b)) {
+		chk_done(run, CHK_NEUTRAL, "the bounce's recipients are not "
+		    "known: nothing counted");
 		return;
 	}
-	if (b->rcpt[0] == '\0' || tagged(c, b->rcpt) || exempt(c, b->rcpt)) {
+	/* Our own tags and exempt recipients are no hits. */
+	for (i = n = 0; i < b->nrcpt; i++) {
+		if (exempt(c, b->rcpt[i]))
+			b->any_exempt = true;
+		else if (!tagged(c, b->rcpt[i]))
+			memmove(b->rcpt[n++], b->rcpt[i], sizeof(b->rcpt[0]));
+	}
+	b->nrcpt = n;
+	if (n == 0) {
 		chk_done(run, CHK_NEUTRAL, "no bounce to judge");
 		return;
 	}
@@ -393,6 +597,103 @@ judge_bounce(struct chk_run *run, struct bs_run *b)
 	sc = call(run, b, &out);
 	store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE,
 	    OUTBOUND_SINCE, sizeof(OUTBOUND_SINCE) - 1, &sc));
+}
+
+/* warming - the history is shorter than bounce_window: said once */
+static void
+warming(struct chk_run *run, int64_t start)
+{
+	if (start != said_start || !said) {
+		said = true;
+		said_start = start;
+		if (start != 0)
+			log_info("backscatter: outbound history is shorter "
+			    "than bounce_window: detection starts at %s",
+			    iso(chk_arena(run), start));
+		else
+			log_info("backscatter: no outbound history yet: "
+			    "detection starts bounce_window after our users' "
+			    "first mail");
+	}
+	chk_done(run, CHK_NEUTRAL, "outbound history shorter than "
+	    "bounce_window: detection starts later");
+}
+
+/* record_read - the client's record: blocked, or on to the bounce */
+static void
+record_read(struct chk_run *run, struct bs_run *b, const struct store_reply *r)
+{
+	const struct bs_conf *c = chk_conf(run);
+	const struct req *req = chk_req(run);
+	unsigned state = chk_state_bit(req->protocol_state), i;
+	bool bounce = req->sender.is_null;
+	bool rcpt_known = (state & (CHK_ST_RCPT | CHK_ST_DATA | CHK_ST_EOM))
+	    != 0;
+
+	if (r->rc == 0 && bs_rec_decode(r->val, r->vlen, &b->rec) &&
+	    b->rec.until > b->now) {
+		bool others = c->scope != BS_SCOPE_BOUNCES &&
+		    !shared(c, req) && !b->rec.trusted &&
+		    chk_identity(run, CHK_ID_TRUSTED) == NULL;
+		bool known;
+
+		/* Before RCPT nobody is judged, so that postmaster@ stays
+		 * reachable; scope: all refuses at every state (the seed's
+		 * rule). */
+		if (!rcpt_known) {
+			if (c->scope == BS_SCOPE_ALL && others)
+				blocked(run, b, bounce);
+			else
+				chk_done(run, CHK_NEUTRAL, "blocked: judged "
+				    "at RCPT");
+			return;
+		}
+		known = recipients(run, b);
+		for (i = 0; known && i < b->nrcpt; i++)
+			b->any_exempt = b->any_exempt ||
+			    exempt(c, b->rcpt[i]);
+		if (b->any_exempt) {
+			/* Accepted: its DATA must know it was. */
+			if (bounce && state == CHK_ST_RCPT)
+				remember(run, b->rcpt[0]);
+			chk_done(run, CHK_NEUTRAL, "blocked, but %s is exempt",
+			    b->nrcpt == 1 ? b->rcpt[0] : "a recipient");
+			return;
+		}
+		/* DATA of a message to several: RCPT judged each. */
+		if (!known) {
+			chk_done(run, CHK_NEUTRAL, "blocked: its recipients "
+			    "were judged at RCPT");
+			return;
+		}
+		if (bounce || others) {
+			blocked(run, b, bounce);
+			return;
+		}
+		chk_done(run, CHK_NEUTRAL, "blocked for bounces only");
+		return;
+	}
+	if (!bounce) {
+		chk_done(run, CHK_NEUTRAL, "not blocked");
+		return;
+	}
+	if (state == CHK_ST_RCPT && req->rcpt.full != NULL) {
+		char a[BS_ADDR_MAX];
+
+		if (lower(a, sizeof(a), req->rcpt.full))
+			remember(run, a);
+		chk_done(run, CHK_NEUTRAL, "not blocked");
+		return;
+	}
+	if (!(state & (CHK_ST_DATA | CHK_ST_EOM))) {
+		chk_done(run, CHK_NEUTRAL, "not blocked");
+		return;
+	}
+	if (chk_dry(run)) {
+		chk_done(run, CHK_NEUTRAL, "dry run: no hit counted");
+		return;
+	}
+	judge_bounce(run, b);
 }
 
 /* step_done - the store's reply to the step under way */
@@ -403,12 +704,8 @@ step_done(void *arg, const struct store_reply *r)
 	const struct bs_conf *c = chk_conf(run);
 	const struct req *req = chk_req(run);
 	struct bs_run *b = *chk_state(run);
-	struct store_reply out;
-	struct store_call sc;
-	char k[STORE_KEY_MAX];
-	unsigned char val[STORE_VAL_MAX];
-	struct store_rec rec;
-	size_t kl;
+	struct arena *a = chk_arena(run);
+	unsigned i;
 
 	b->op = NULL;
 	if (r->rc < 0) {
@@ -420,87 +717,48 @@ step_done(void *arg, const struct store_reply *r)
 	chk_store_report(run, 0, NULL);
 	switch (b->step) {
 	case BS_RECORD:
-		if (r->rc == 0 && bs_rec_decode(r->val, r->vlen, &b->rec) &&
-		    b->rec.until > b->now) {
-			bool all = c->scope_all && !shared(c, req) &&
-			    !b->rec.trusted &&
-			    chk_identity(run, CHK_ID_TRUSTED) == NULL;
-
-			if (exempt(c, b->rcpt)) {
-				chk_done(run, CHK_NEUTRAL, "blocked, but %s is "
-				    "exempt", b->rcpt);
-				return;
-			}
-			if (all || req->sender.is_null) {
-				refuse_blocked(run, b);
-				return;
-			}
-		}
-		if (!req->sender.is_null || !(chk_state_bit(req->protocol_state) &
-		    (CHK_ST_DATA | CHK_ST_EOM))) {
-			chk_done(run, CHK_NEUTRAL, "not blocked");
-			return;
-		}
-		if (chk_dry(run)) {
-			chk_done(run, CHK_NEUTRAL, "dry run: no hit counted");
-			return;
-		}
-		judge_bounce(run, b);
+		record_read(run, b, r);
 		return;
 	case BS_SINCE:
 		if (r->rc != 0 || r->vlen != 8 || b->now -
 		    (int64_t)store_get_u64(r->val) < c->window) {
-			int64_t start = r->rc == 0 && r->vlen == 8
-			    ? (int64_t)store_get_u64(r->val) + c->window : 0;
-
-			/* Said once per start time, not per bounce. */
-			if (start != said_start || !said) {
-				said = true;
-				said_start = start;
-				if (start != 0)
-					log_info("backscatter: outbound history "
-					    "is shorter than bounce_window: "
-					    "detection starts at %s",
-					    iso(chk_arena(run), start));
-				else
-					log_info("backscatter: no outbound "
-					    "history yet: detection starts "
-					    "bounce_window after our users' "
-					    "first mail");
-			}
-			chk_done(run, CHK_NEUTRAL, "outbound history shorter "
-			    "than bounce_window: detection starts later");
+			warming(run, r->rc == 0 && r->vlen == 8
+			    ? (int64_t)store_get_u64(r->val) + c->window : 0);
 			return;
 		}
-		b->step = BS_SENT;
-		kl = outbound_key(k, sizeof(k), b->rcpt, NULL);
-		sc = call(run, b, &out);
-		store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE, k, kl,
-		    &sc));
+		b->next = 0;
+		ask_sent(run, b);
 		return;
 	case BS_SENT:
-		if (r->rc == 0 && r->vlen == 8 && b->now -
-		    (int64_t)store_get_u64(r->val) <= c->window) {
-			chk_done(run, CHK_PASS, "%s sent mail lately: a real "
-			    "bounce", b->rcpt);
-			return;
+		/* Sent within bounce_window: a real bounce to this one. */
+		if (!(r->rc == 0 && r->vlen == 8 && b->now -
+		    (int64_t)store_get_u64(r->val) <= c->window)) {
+			b->hit[b->next] = true;
+			b->nhits++;
 		}
-		b->step = BS_HIT;
-		rec = (struct store_rec){ b->key, b->klen, val, 0, 0 };
-		sc = call(run, b, &out);
-		store_settle(&sc, b->st->ops->put(b->st, BS_TABLE, &rec, 1,
-		    hit_merge, run, &sc));
+		b->next++;
+		ask_sent(run, b);
 		return;
 	case BS_HIT:
 	default:
-		log_warn("backscatter: %s bounced to %s, who sent nothing: "
-			 "hit %u%s", req->client_addr, b->rcpt, b->rec.hits,
-		    b->blocked_now ? "; blocked" : "");
-		if (b->blocked_now) {
-			refuse_blocked(run, b);
+		for (i = 0; i < b->nrcpt; i++)
+			if (b->hit[i])
+				log_warn("backscatter: %s bounced to %s, who "
+				    "sent nothing: %u of %u distinct recipients "
+				    "within hit_window%s%s", req->client_addr,
+				    b->rcpt[i], b->blocked_now ? c->threshold
+				    : bs_rec_recent(&b->rec, b->now,
+					c->hit_window), c->threshold,
+				    b->blocked_now ? "; blocked until " : "",
+				    b->blocked_now ? iso(a, b->rec.until) : "");
+		/* The bounce that completes the evidence is refused, unless
+		 * the message also goes to an exempt recipient. */
+		if (b->blocked_now && !b->any_exempt) {
+			blocked(run, b, true);
 			return;
 		}
-		chk_done(run, CHK_FAIL, "backscatter hit %u", b->rec.hits);
+		chk_done(run, CHK_FAIL, "backscatter: %u hit%s", b->nhits,
+		    b->nhits == 1 ? "" : "s");
 		return;
 	}
 }
@@ -525,6 +783,10 @@ bs_start(struct chk_run *run)
 			return;
 		}
 	}
+	if (chk_our_relay(run)) {
+		chk_done(run, CHK_NEUTRAL, "our own relay: never blocked");
+		return;
+	}
 	b = arena_alloc(chk_arena(run), sizeof(*b));
 	memset(b, 0, sizeof(*b));
 	*chk_state(run) = b;
@@ -534,11 +796,6 @@ bs_start(struct chk_run *run)
 	}
 	b->now = chk_now(run);
 	b->klen = bs_key(b->key, sizeof(b->key), req->client_addr);
-	if (req->rcpt.full != NULL) {
-		snprintf(b->rcpt, sizeof(b->rcpt), "%s", req->rcpt.full);
-		for (i = 0; b->rcpt[i]; i++)
-			b->rcpt[i] = (char)tolower((unsigned char)b->rcpt[i]);
-	}
 	b->step = BS_RECORD;
 	sc = call(run, b, &out);
 	store_settle(&sc, b->st->ops->get(b->st, BS_TABLE, b->key, b->klen,

@@ -211,6 +211,13 @@ struct chk_ops {
 	 * state for the daemon's life can follow it (the lists to test).
 	 */
 	void (*configure)(void *proc, const struct chk_policy *pol);
+	/*
+	 * Optional: the client is one of our own relays by the check's
+	 * options (spf's secondary_mx and forwarders), whether or not the
+	 * check is enabled: what such a client relays (a forged bounce
+	 * among it) is never held against it (chk_our_relay).
+	 */
+	bool (*relay)(const void *conf, const struct ipaddr *ip);
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
 	/*
@@ -438,6 +445,12 @@ void chk_store_report(struct chk_run *run, int rc, const char *why);
  * local_networks, or with one of local_contexts)
  */
 bool chk_our_user(const struct chk_run *run);
+/*
+ * chk_our_relay - the client is one of our own relays: in
+ * local_networks, or named by a check's options (ops->relay: spf's
+ * secondary_mx and forwarders)
+ */
+bool chk_our_relay(const struct chk_run *run);
 /*
  * For PRE modules, which return a typed outcome: nothing (report only),
  * a block, or a bypass.

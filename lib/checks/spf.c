@@ -637,6 +637,16 @@ before_mail(const char *state)
 	return false;
 }
 
+/* spf_relay - ops->relay: our forwarders and secondary MX hosts */
+static bool
+spf_relay(const void *conf, const struct ipaddr *ip)
+{
+	const struct spf_conf *c = conf;
+
+	return in_nets(c->forwarders, c->nforwarders, ip) != NULL ||
+	    in_nets(c->secondary_mx, c->nsecondary_mx, ip) != NULL;
+}
+
 static void
 spf_start(struct chk_run *run)
 {
@@ -720,6 +730,7 @@ const struct chk_ops chk_spf_ops = {
 	.tempfail_text = "SPF temperror: the SPF record of the sender's domain "
 			 "could not be checked in time (DNS did not answer); "
 			 "please try again later",
+	.relay = spf_relay,
 	.start = spf_start,
 	.cancel = spf_cancel_run,
 	.results = spf_results,

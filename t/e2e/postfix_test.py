@@ -469,7 +469,7 @@ class Lists(PostfixTest):
                      r"\S+ \S+ UTC because it sent us bounces for mail we "
                      r"never sent \(backscatter\); .*contact "
                      r"postmaster@our\.example", client="192.0.2.99",
-                     name="mail.bouncer.example", sender="")
+                     name="mail.bouncer.example", sender="<>")
         out = self.swaks("192.0.2.99", "a@bouncer.example",
                          "postmaster@our.example", name="mail.bouncer.example")
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
@@ -477,8 +477,10 @@ class Lists(PostfixTest):
     def test_backscatter_source_refused_after_its_bounce(self):
         """Issue 13: with our users' outbound history imported from a
         Postfix mail log (policyctl outbound import-log), a bounce at DATA
-        to a local user who sent nothing is backscatter: that DATA is
-        refused, and so is the client's next mail, at RCPT."""
+        to a local user who sent nothing is backscatter. Issue 22: one
+        such bounce blocks nobody; the third distinct recipient within a
+        day does: that DATA is refused, the client's next bounce too, and
+        its other mail is deferred, at RCPT."""
         old = time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
                             time.gmtime(time.time() - 8 * 86400))
         log = os.path.join(self.tmp, "old-mail.log")
@@ -497,7 +499,11 @@ class Lists(PostfixTest):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("imported 1 deliveries", r.stdout)
-        out = self.swaks("192.0.2.98", "<>", "nobody@our.example",
+        for rcpt in ("nobody1@our.example", "nobody2@our.example"):
+            out = self.swaks("192.0.2.98", "<>", rcpt,
+                             name="mail.bouncer.example")
+            self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
+        out = self.swaks("192.0.2.98", "<>", "nobody3@our.example",
                          name="mail.bouncer.example")
         self.assertRegex(out, r"<\*\* 554 5\.7\.1 .*Service unavailable; "
                          r"client 192\.0\.2\.98 is blocked since \S+ \S+ "
@@ -505,11 +511,17 @@ class Lists(PostfixTest):
                          r"for mail we never sent \(backscatter\)")
         self.assertNotRegex(out, r"queued as")
         self.pd.wait_log(r"backscatter: 192\.0\.2\.98 bounced to "
-                         r"nobody@our\.example, who sent nothing: hit 1; "
-                         r"blocked")
+                         r"nobody3@our\.example, who sent nothing: 3 of 3 "
+                         r"distinct recipients within hit_window; blocked")
         self.refused("l5@our.example", r"^Service unavailable; client "
                      r"192\.0\.2\.98 is blocked since", client="192.0.2.98",
-                     name="mail.bouncer.example", sender="a@bouncer.example")
+                     name="mail.bouncer.example", sender="<>")
+        # Its other mail waits in its queue for the block's end.
+        self.refused("l6@our.example", r"^Service temporarily unavailable; "
+                     r"client 192\.0\.2\.98 is blocked until \S+ \S+ UTC "
+                     r"because it sent us bounces .*not a bounce",
+                     client="192.0.2.98", name="mail.bouncer.example",
+                     sender="a@bouncer.example")
 
 
 if __name__ == "__main__":

@@ -139,13 +139,21 @@ checks:"""))
                               sender="", recipient=rcpt,
                               recipient_count="1"))
             return read_replies(s, 1)[0]
-        # A real bounce: alice sent mail (8 days ago, within keep, but
-        # not within bounce_window: it is a hit after all).
-        self.assertRegex(bounce("192.0.2.70", "alice@our.example"),
+        # alice sent mail 8 days ago, within keep, but not within
+        # bounce_window: a bounce to her is a hit after all, but one hit
+        # blocks nobody (a vacation reply, a misdirected DSN).
+        self.assertEqual(bounce("192.0.2.70", "alice@our.example"), "DUNNO")
+        d.wait_log(r"backscatter: 192\.0\.2\.70 bounced to "
+                   r"alice@our\.example, who sent nothing: 1 of 3 distinct "
+                   r"recipients within hit_window$")
+        self.assertEqual(bounce("192.0.2.70", "nobody@our.example"), "DUNNO")
+        # The third distinct recipient within a day: blocked.
+        self.assertRegex(bounce("192.0.2.70", "noone@our.example"),
                          r"^554 5\.7\.1 Service unavailable; client "
                          r"192\.0\.2\.70 is blocked")
         d.wait_log(r"backscatter: 192\.0\.2\.70 bounced to "
-                   r"alice@our\.example, who sent nothing: hit 1; blocked")
+                   r"noone@our\.example, who sent nothing: 3 of 3 distinct "
+                   r"recipients within hit_window; blocked until ")
         # Mail alice sends now makes her next bounce a real one.
         self.assertEqual(self.ask(s, client_address="10.1.1.1",
                                   sender="alice@our.example",
@@ -211,12 +219,18 @@ checks:"""))
                        "2d")
         self.assertIn("blocked 192.0.2.66", out)
         reply = self.ask(s, client_address="192.0.2.66",
-                         sender="a@x.example", recipient="alice@our.example")
+                         sender="", recipient="alice@our.example")
         self.assertRegex(reply, r"^554 5\.7\.1 Service unavailable; client "
                          r"192\.0\.2\.66 is blocked since .* UTC until .* "
                          r"UTC because it sent us bounces for mail we never "
                          r"sent \(backscatter\).*contact "
                          r"postmaster@our\.example")
+        # Its other mail is deferred, not refused: it waits in its queue.
+        reply = self.ask(s, client_address="192.0.2.66",
+                         sender="a@x.example", recipient="alice@our.example")
+        self.assertRegex(reply, r"^450 4\.7\.1 Service temporarily "
+                         r"unavailable; client 192\.0\.2\.66 is blocked "
+                         r"until .* UTC because it sent us bounces")
         # The postmaster can still be reached (greylisted like anyone).
         self.assertTrue(self.ask(s, client_address="192.0.2.66",
                                  sender="a@x.example",
@@ -226,8 +240,9 @@ checks:"""))
         out = self.ctl(d, "check", "--client-address", "192.0.2.66",
                        "--sender", "a@x.example", "--recipient",
                        "alice@our.example")
-        self.assertIn("decided by: backscatter:blocked(hits=0)", out)
-        self.assertRegex(out, r"reply: action=554 5\.7\.1 Service unavailable")
+        self.assertIn("decided by: backscatter:deferred(hits=0)", out)
+        self.assertRegex(out, r"reply: action=450 4\.7\.1 Service "
+                         r"temporarily unavailable")
         rows = [json.loads(l) for l in
                 self.ctl(d, "backscatter", "list", "--json").splitlines()]
         self.assertEqual(rows[0]["client"], "192.0.2.66")

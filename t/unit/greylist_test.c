@@ -921,13 +921,44 @@ bs(struct fixture *f, struct cfg *cfg, struct pipeline_env *env, int64_t t,
 	return ask(f, cfg, env, t, rule, attrs);
 }
 
+/* bounce - a bounce at DATA from client to rcpt in message inst */
+static const char *
+bounce(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
+    int64_t t, const char *client, const char *rcpt, const char *inst,
+    const char **rule)
+{
+	const char *attrs[] = { "protocol_state", "DATA", "client_address",
+		client, "sender", "", "recipient", rcpt, "recipient_count", "1",
+		"instance", inst, NULL };
+
+	return ask(f, cfg, env, t, rule, attrs);
+}
+
+/* history - our user alice sends at t: the outbound history begins */
+static void
+history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
+    int64_t t)
+{
+	static const char *const alice[] = { "client_address", "203.0.113.9",
+		"sasl_username", "alice", "sender", "alice@our.example",
+		"recipient", "bob@remote.example", NULL };
+	const char *rule;
+
+	assert_string_equal(ask(f, cfg, env, t, &rule, alice), "DUNNO");
+}
+
 /*
  * Backscatter with a fake clock: nobody is blocked while the outbound
  * history is shorter than bounce_window; a bounce to a user who sent
- * mail passes; a probe at RCPT and a tagged recipient are no hits; a
- * bounce at DATA to a user who sent nothing blocks the client for 4
- * days at every state, but for postmaster@; a shared platform's client
- * only for bounces; a bounce to two recipients is refused.
+ * mail passes; a probe at RCPT and a tagged recipient are no hits; one
+ * bounce blocks nobody, nor do bounces to the same recipient again; the
+ * third distinct recipient within a day blocks the client for 4 days:
+ * its bounces are refused, its other mail deferred, but for
+ * postmaster@; a shared platform's client only for bounces.
+ *
+ * Changed with the safety issue: the seed's rule (threshold 1, every
+ * contact refused, a bounce to two recipients refused) refused innocent
+ * mail for days; this test asserted it.
  */
 static void
 test_greylist_backscatter_block(void **state)
@@ -936,9 +967,6 @@ test_greylist_backscatter_block(void **state)
 	    "checks:\n  outbound: {}\n"
 	    "  backscatter:\n    contact: postmaster@our.example\n"
 	    "    shared_platforms: [198.51.100.0/24]\n";
-	static const char *const alice[] = { "client_address", "203.0.113.9",
-		"sasl_username", "alice", "sender", "alice@our.example",
-		"recipient", "bob@remote.example", NULL };
 	struct fixture *f = *state;
 	struct pipeline_env env = { .hostname = "mx" };
 	struct store_handle h = { f->st };
@@ -954,9 +982,9 @@ test_greylist_backscatter_block(void **state)
 	/* A fresh store: no history, no hits. */
 	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
 	    "nobody@our.example", "1", &rule), "DUNNO");
-	assert_string_equal(ask(f, cfg, &env, t, &rule, alice), "DUNNO");
+	history(f, cfg, &env, t);
 	t += 8 * 86400; /* the history is a week and a day old */
-	assert_string_equal(ask(f, cfg, &env, t, &rule, alice), "DUNNO");
+	history(f, cfg, &env, t);
 	/* A real bounce: alice sent mail lately. */
 	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
 	    "alice@our.example", "1", &rule), "DUNNO");
@@ -966,30 +994,50 @@ test_greylist_backscatter_block(void **state)
 	/* Our own BATV tag: no hit. */
 	assert_string_equal(bs(f, cfg, &env, t, "DATA", bad, "",
 	    "prvs=0123abcd=nobody@our.example", "1", &rule), "DUNNO");
-	assert_string_equal(bs(f, cfg, &env, t, "RCPT", bad, "a@x.example",
-	    "alice@our.example", NULL, &rule), "DUNNO");
-	/* Backscatter: the first hit blocks (threshold 1). */
-	a = bs(f, cfg, &env, t, "DATA", bad, "", "nobody@our.example", "1",
+	/* One bounce, and the same recipient again: one hit, no block. */
+	assert_string_equal(bounce(f, cfg, &env, t, bad, "nobody@our.example",
+	    "m.1", &rule), "DUNNO");
+	assert_string_equal(bounce(f, cfg, &env, t + 60, bad,
+	    "Nobody@our.example", "m.2", &rule), "DUNNO");
+	assert_string_equal(bounce(f, cfg, &env, t + 120, bad,
+	    "nobody2@our.example", "m.3", &rule), "DUNNO");
+	assert_string_equal(bs(f, cfg, &env, t + 120, "RCPT", bad,
+	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
+	/* The third distinct recipient within hit_window: blocked, and
+	 * the bounce that made the block is refused. */
+	a = bounce(f, cfg, &env, t + 180, bad, "nobody3@our.example", "m.4",
 	    &rule);
 	assert_non_null(strstr(a, "554 5.7.1 Service unavailable; client "
-	    "192.0.2.66 is blocked since 2023-11-22 22:13 UTC until "
-	    "2023-11-26 22:13 UTC because it sent us bounces for mail we "
+	    "192.0.2.66 is blocked since 2023-11-22 22:16 UTC until "
+	    "2023-11-26 22:16 UTC because it sent us bounces for mail we "
 	    "never sent (backscatter)"));
 	assert_non_null(strstr(a, "contact postmaster@our.example"));
-	assert_string_equal(rule, "backscatter:blocked(hits=1)");
-	/* Every contact is refused now, at every state, but postmaster@. */
-	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "CONNECT", bad, NULL,
-	    NULL, NULL, &rule), "554 5.7.1"));
-	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", bad,
-	    "a@x.example", "alice@our.example", NULL, &rule), "554 5.7.1"));
-	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", bad,
+	assert_string_equal(rule, "backscatter:blocked(hits=4)");
+	/* Its bounces are refused, its other mail deferred: a real message
+	 * waits in its queue for the block's end, postmaster@ gets all. */
+	assert_non_null(strstr(bs(f, cfg, &env, t + 240, "RCPT", bad, "",
+	    "alice@our.example", NULL, &rule), "554 5.7.1"));
+	a = bs(f, cfg, &env, t + 240, "RCPT", bad, "a@x.example",
+	    "alice@our.example", NULL, &rule);
+	assert_non_null(strstr(a, "450 4.7.1 Service temporarily unavailable; "
+	    "client 192.0.2.66 is blocked until 2023-11-26 22:16 UTC"));
+	assert_non_null(strstr(a, "not a bounce"));
+	assert_string_equal(rule, "backscatter:deferred(hits=4)");
+	assert_string_equal(bs(f, cfg, &env, t + 240, "RCPT", bad,
 	    "a@x.example", "postmaster@our.example", NULL, &rule), "DUNNO");
+	assert_string_equal(bs(f, cfg, &env, t + 240, "RCPT", bad, "",
+	    "postmaster@our.example", NULL, &rule), "DUNNO");
+	/* Nobody is judged before RCPT. */
+	assert_string_equal(bs(f, cfg, &env, t + 240, "CONNECT", bad, NULL,
+	    NULL, NULL, &rule), "DUNNO");
 	/* Four days later it is over. */
-	assert_string_equal(bs(f, cfg, &env, t + 4 * 86400 + 1, "RCPT", bad,
+	assert_string_equal(bs(f, cfg, &env, t + 4 * 86400 + 181, "RCPT", bad,
 	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
 	/* A shared platform's address: only its bounces are refused. */
-	assert_non_null(strstr(bs(f, cfg, &env, t, "DATA", pool, "",
-	    "nobody@our.example", "1", &rule), "554 5.7.1"));
+	bounce(f, cfg, &env, t, pool, "n1@our.example", "p.1", &rule);
+	bounce(f, cfg, &env, t, pool, "n2@our.example", "p.2", &rule);
+	assert_non_null(strstr(bounce(f, cfg, &env, t, pool,
+	    "n3@our.example", "p.3", &rule), "554 5.7.1"));
 	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", pool,
 	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
 	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", pool, "",
@@ -1000,23 +1048,229 @@ test_greylist_backscatter_block(void **state)
 		const char *attrs[] = { "protocol_state", "END-OF-MESSAGE",
 			"client_address", "203.0.113.77", "client_name",
 			"mail-x.outbound.protection.outlook.com", "sender", "",
-			"recipient", "nobody@our.example", "recipient_count", "1",
-			NULL };
+			"recipient", NULL, "recipient_count", "1",
+			"instance", NULL, NULL };
 		const char *later[] = { "protocol_state", "RCPT",
 			"client_address", "203.0.113.77", "client_name",
 			"mail-x.outbound.protection.outlook.com", "sender",
 			"a@x.example", "recipient", "alice@our.example", NULL };
+		static const char *const who[] = { "o1@our.example",
+			"o2@our.example", "o3@our.example" };
+		unsigned i;
 
-		assert_non_null(strstr(ask(f, cfg, &env, t, &rule, attrs),
-		    "554 5.7.1 Service unavailable; client 203.0.113.77 is "
-		    "blocked"));
+		for (i = 0; i < 3; i++) {
+			attrs[9] = who[i];
+			attrs[13] = who[i];
+			a = ask(f, cfg, &env, t, &rule, attrs);
+		}
+		assert_non_null(strstr(a, "554 5.7.1 Service unavailable; "
+		    "client 203.0.113.77 is blocked"));
 		assert_string_equal(ask(f, cfg, &env, t + 60, &rule, later),
 		    "DUNNO");
 	}
-	/* A bounce to two recipients. */
-	assert_non_null(strstr(bs(f, cfg, &env, t, "DATA", "192.0.2.77", "",
-	    "", "2", &rule), "554 5.7.1 A delivery status notification"));
 	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/*
+ * One vacation reply (RFC 3834: the null sender) or one DSN for mail a
+ * stranger forged with our user's address must not block the server
+ * that sent it: it is one recipient, and hits more than hit_window
+ * apart do not add up.
+ */
+static void
+test_backscatter_one_vacation_reply_blocks_nobody(void **state)
+{
+	static const char policy[] = "checks:\n  outbound: {}\n"
+				     "  backscatter: {}\n";
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule, *mx = "192.0.2.80";
+	int64_t t = T0;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	history(f, cfg, &env, t);
+	t += 8 * 86400;
+	history(f, cfg, &env, t);
+	/* The vacation reply to carol, who sent nothing lately. */
+	assert_string_equal(bounce(f, cfg, &env, t, mx, "carol@our.example",
+	    "v.1", &rule), "DUNNO");
+	/* The server's own mail, now and later: never refused for it. */
+	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", mx,
+	    "friend@remote.example", "carol@our.example", NULL, &rule),
+	    "DUNNO");
+	/* Two more, each more than a day after the one before. */
+	assert_string_equal(bounce(f, cfg, &env, t + 86400 + 10, mx,
+	    "dave@our.example", "v.2", &rule), "DUNNO");
+	assert_string_equal(bounce(f, cfg, &env, t + 2 * 86400 + 20, mx,
+	    "erin@our.example", "v.3", &rule), "DUNNO");
+	assert_string_equal(bs(f, cfg, &env, t + 2 * 86400 + 30, "RCPT", mx,
+	    "", "frank@our.example", NULL, &rule), "DUNNO");
+	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/*
+ * Our own relays are never blocked, whatever they relay: our secondary
+ * MX and forwarders (named under spf, whether or not spf runs), our
+ * local networks, and never_block; even with the seed's threshold of 1.
+ */
+static void
+test_backscatter_our_secondary_mx_is_never_blocked(void **state)
+{
+	static const char policy[] =
+	    "local_networks: [10.0.0.0/8]\n"
+	    "checks:\n  outbound: {}\n"
+	    "  spf: { enabled: false, secondary_mx: [198.51.100.25], "
+	    "forwarders: [203.0.113.0/24] }\n"
+	    "  backscatter: { threshold: 1, never_block: [192.0.2.128/25] }\n";
+	static const char *const relays[] = { "198.51.100.25", "203.0.113.40",
+		"10.1.2.3", "192.0.2.200" };
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule;
+	char inst[16];
+	int64_t t = T0;
+	unsigned i;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	history(f, cfg, &env, t);
+	t += 8 * 86400;
+	history(f, cfg, &env, t);
+	for (i = 0; i < nitems(relays); i++) {
+		snprintf(inst, sizeof(inst), "r.%u", i);
+		assert_string_equal(bounce(f, cfg, &env, t, relays[i],
+		    "nobody@our.example", inst, &rule), "DUNNO");
+		assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT",
+		    relays[i], "", "alice@our.example", NULL, &rule),
+		    "DUNNO");
+	}
+	/* Anyone else: threshold 1 blocks at the first hit. */
+	assert_non_null(strstr(bounce(f, cfg, &env, t, "192.0.2.9",
+	    "nobody@our.example", "r.9", &rule), "554 5.7.1"));
+	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/*
+ * A bounce to several recipients (a remote alias that forwards one DSN
+ * to two of ours) is never refused for being one: each recipient its
+ * RCPT named is judged at DATA. A blocked client's bounce still reaches
+ * postmaster@ and abuse@ together.
+ */
+static void
+test_backscatter_bounce_to_two_recipients_is_not_refused(void **state)
+{
+	static const char policy[] = "checks:\n  outbound: {}\n"
+				     "  backscatter: {}\n";
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule, *bad = "192.0.2.70";
+	int64_t t = T0;
+	const char *rcpt[] = { "protocol_state", "RCPT", "client_address",
+		NULL, "sender", "", "recipient", NULL, "instance", NULL, NULL };
+	const char *data[] = { "protocol_state", "DATA", "client_address",
+		NULL, "sender", "", "recipient_count", NULL, "instance", NULL,
+		NULL };
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	/* During warm-up: a bounce to two passes. */
+	rcpt[3] = data[3] = bad;
+	rcpt[9] = data[9] = "w.1";
+	rcpt[7] = "a@our.example";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, rcpt), "DUNNO");
+	rcpt[7] = "postmaster@our.example";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, rcpt), "DUNNO");
+	data[7] = "2";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, data), "DUNNO");
+	history(f, cfg, &env, t);
+	t += 8 * 86400;
+	history(f, cfg, &env, t);
+	/* Live: two recipients of one bounce are two hits, not a refusal;
+	 * a third recipient in another makes the block. */
+	rcpt[9] = data[9] = "m.1";
+	rcpt[7] = "a@our.example";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, rcpt), "DUNNO");
+	rcpt[7] = "b@our.example";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, rcpt), "DUNNO");
+	assert_string_equal(ask(f, cfg, &env, t, &rule, data), "DUNNO");
+	/* A count that the RCPTs do not add up to: nobody is judged. */
+	rcpt[9] = data[9] = "m.2";
+	rcpt[7] = "c@our.example";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, rcpt), "DUNNO");
+	data[7] = "3";
+	assert_string_equal(ask(f, cfg, &env, t, &rule, data), "DUNNO");
+	assert_string_equal(bs(f, cfg, &env, t, "RCPT", bad, "x@y.example",
+	    "alice@our.example", NULL, &rule), "DUNNO");
+	assert_non_null(strstr(bounce(f, cfg, &env, t, bad, "c@our.example",
+	    "m.3", &rule), "554 5.7.1"));
+	/* Blocked: postmaster@ and abuse@ get its bounce, at DATA too. */
+	rcpt[9] = data[9] = "m.4";
+	rcpt[7] = "alice@our.example";
+	assert_non_null(strstr(ask(f, cfg, &env, t + 60, &rule, rcpt),
+	    "554 5.7.1"));
+	rcpt[7] = "postmaster@our.example";
+	assert_string_equal(ask(f, cfg, &env, t + 60, &rule, rcpt), "DUNNO");
+	rcpt[7] = "abuse@our.example";
+	assert_string_equal(ask(f, cfg, &env, t + 60, &rule, rcpt), "DUNNO");
+	data[7] = "2";
+	assert_string_equal(ask(f, cfg, &env, t + 60, &rule, data), "DUNNO");
+	assert_int_equal(env.store_rc, 0);
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/*
+ * scope: all and threshold: 1 keep the seed's literal rule for a site
+ * that wants it: one hit blocks, and every contact is refused.
+ */
+static void
+test_backscatter_scope_all_refuses_everything(void **state)
+{
+	static const char policy[] =
+	    "checks:\n  outbound: {}\n"
+	    "  backscatter: { threshold: 1, scope: all }\n";
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule, *bad = "192.0.2.90";
+	int64_t t = T0;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	history(f, cfg, &env, t);
+	t += 8 * 86400;
+	history(f, cfg, &env, t);
+	assert_non_null(strstr(bounce(f, cfg, &env, t, bad,
+	    "nobody@our.example", "a.1", &rule), "554 5.7.1"));
+	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "CONNECT", bad, NULL,
+	    NULL, NULL, &rule), "554 5.7.1"));
+	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "RCPT", bad,
+	    "a@x.example", "alice@our.example", NULL, &rule), "554 5.7.1"));
+	assert_string_equal(rule, "backscatter:blocked(hits=1)");
+	assert_string_equal(bs(f, cfg, &env, t + 60, "RCPT", bad,
+	    "a@x.example", "postmaster@our.example", NULL, &rule), "DUNNO");
 	msg_fini(&env.msg);
 	cfg_unref(cfg);
 }
@@ -1042,6 +1296,10 @@ main(void)
 		BOTH(test_greylist_correspondents_off),
 		BOTH(test_greylist_whitelist_bypasses_greylisting_and_scores),
 		BOTH(test_greylist_backscatter_block),
+		BOTH(test_backscatter_one_vacation_reply_blocks_nobody),
+		BOTH(test_backscatter_our_secondary_mx_is_never_blocked),
+		BOTH(test_backscatter_bounce_to_two_recipients_is_not_refused),
+		BOTH(test_backscatter_scope_all_refuses_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
