@@ -51,4 +51,11 @@ uint32_t bs_rcpt_hash(const char *addr);
  */
 unsigned bs_rec_recent(const struct bs_rec *r, int64_t now, int64_t window);
 
+struct chk_policy;
+/*
+ * backscatter_bounce_window - the check's bounce_window in a policy (its
+ * entry of cfg->checks), for policyctl; 0 when the check is off
+ */
+int64_t backscatter_bounce_window(const struct chk_policy *pol);
+
 #endif

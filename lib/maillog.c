@@ -359,22 +359,99 @@ struct batch {
 };
 
 
-/* newer - store_merge_fn: the later time stays; for the history's start,
- * the earlier */
+/* newer - store_merge_fn: the later time stays */
 static bool
 newer(void *arg, const struct store_rec *old, struct store_rec *out)
 {
-	int64_t o, n;
-
 	(void)arg;
-	if (old == NULL || old->vlen != 8)
-		return true;
-	o = (int64_t)store_get_u64(old->val);
-	n = (int64_t)store_get_u64(out->val);
-	if (out->klen == sizeof(OUTBOUND_SINCE) - 1 &&
-	    memcmp(out->key, OUTBOUND_SINCE, out->klen) == 0)
-		return n < o;
-	return n > o;
+	return old == NULL || old->vlen != 8 || store_get_u64(out->val) >
+	    store_get_u64(old->val);
+}
+
+/* The log's times, by minute, for its newest stretch without a gap. */
+#define MINUTES_MAX (1u << 22) /* distinct minutes kept: 8 years */
+
+struct minutes {
+	int64_t *v;
+	size_t n, size;
+	bool lost;             /* more than MINUTES_MAX: not judged */
+};
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* compact - sorted, each minute once */
+static void
+compact(struct minutes *m)
+{
+	size_t i, o = 0;
+
+	qsort(m->v, m->n, sizeof(*m->v), cmp_i64);
+	for (i = 0; i < m->n; i++)
+		if (o == 0 || m->v[i] != m->v[o - 1])
+			m->v[o++] = m->v[i];
+	m->n = o;
+}
+
+/* minute_add - a line's time (files come in any order, each in order) */
+static void
+minute_add(struct minutes *m, int64_t t)
+{
+	int64_t min = t / 60;
+
+	if (m->lost || (m->n > 0 && m->v[m->n - 1] == min))
+		return;
+	if (m->n == m->size) {
+		if (m->size == MINUTES_MAX) {
+			compact(m);
+			if (m->n > MINUTES_MAX / 2) {
+				m->lost = true;
+				return;
+			}
+		} else {
+			m->size = m->size ? m->size * 2 : 1024;
+			m->v = xreallocarray(m->v, m->size, sizeof(*m->v));
+		}
+	}
+	m->v[m->n++] = min;
+}
+
+/* newest_stretch - the newest run of minutes without a gap over gap s */
+static void
+newest_stretch(struct minutes *m, int64_t gap, int64_t *first,
+    int64_t *last)
+{
+	size_t i;
+
+	*first = *last = 0;
+	if (m->lost || m->n == 0)
+		return;
+	compact(m);
+	i = m->n - 1;
+	*last = m->v[i] * 60 + 59;
+	while (i > 0 && (m->v[i] - m->v[i - 1]) * 60 <= gap)
+		i--;
+	*first = m->v[i] * 60;
+}
+
+/* join_cover - store_merge_fn: the log's stretch joined to the coverage */
+static bool
+join_cover(void *arg, const struct store_rec *old, struct store_rec *out)
+{
+	const int64_t *gap = arg;
+	struct outbound_cover o, add, u;
+
+	outbound_cover_decode(out->val, out->vlen, &add);
+	u = outbound_cover_join(old != NULL && outbound_cover_decode(old->val,
+	    old->vlen, &o) ? &o : NULL, &add, *gap);
+	out->vlen = outbound_cover_encode(&u,
+	    (unsigned char *)(uintptr_t)out->val);
+	return true;
 }
 
 static int
@@ -404,13 +481,9 @@ add(struct batch *b, const char *sender, const char *rcpt, int64_t t,
 
 	if (b->n == BATCH && flush(b, st, loop, why) < 0)
 		return -1;
-	if (sender == NULL) {
-		kl = sizeof(OUTBOUND_SINCE) - 1;
-		memcpy(b->keys[b->n], OUTBOUND_SINCE, kl);
-	} else if ((kl = outbound_key(b->keys[b->n], STORE_KEY_MAX, sender,
-	    rcpt)) == 0) {
+	if ((kl = outbound_key(b->keys[b->n], STORE_KEY_MAX, sender,
+	    rcpt)) == 0)
 		return 0;
-	}
 	store_put_u64(b->vals[b->n], (uint64_t)t);
 	b->recs[b->n] = (struct store_rec){ b->keys[b->n], kl, b->vals[b->n],
 		8, expires };
@@ -441,17 +514,53 @@ read_line(FILE *fp, char *buf, size_t size, size_t *len, bool *overlong)
 	return c != EOF || *len > 0 || *overlong;
 }
 
+/* cover - the log's stretch into the coverage; stats get the result */
+static int
+cover(struct store *st, uv_loop_t *loop, int64_t gap,
+    struct maillog_stats *stats, struct why *why)
+{
+	struct outbound_cover add = { stats->first, stats->last }, u;
+	unsigned char val[STORE_VAL_MAX];
+	struct store_rec rec = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1,
+		val, 0, 0 };
+	struct store_waiter w;
+	int rc;
+
+	rec.vlen = outbound_cover_encode(&add, val);
+	store_waiter_init(&w, loop);
+	rc = store_wait(&w, st->ops->put(st, OUTBOUND_TABLE, &rec, 1,
+	    join_cover, &gap, &w.call));
+	if (rc < 0) {
+		*why = w.reply.why;
+		return -1;
+	}
+	store_waiter_init(&w, loop);
+	rc = store_wait(&w, st->ops->get(st, OUTBOUND_TABLE, OUTBOUND_COVER,
+	    sizeof(OUTBOUND_COVER) - 1, &w.call));
+	if (rc < 0 && rc != STORE_NOTFOUND) {
+		*why = w.reply.why;
+		return -1;
+	}
+	if (rc == 0 && outbound_cover_decode(w.reply.val, w.reply.vlen, &u)) {
+		stats->cover_since = u.since;
+		stats->cover_until = u.until;
+	}
+	return 0;
+}
+
 int
 maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
-    char *const *domains, size_t ndomains, int64_t keep, int64_t now,
-    struct maillog_stats *stats, struct why *why)
+    char *const *domains, size_t ndomains, int64_t keep, int64_t max_gap,
+    int64_t now, struct maillog_stats *stats, struct why *why)
 {
 	struct maillog *m = maillog_new(now);
 	struct batch *b = xcalloc(1, sizeof(*b));
+	struct minutes mins = { 0 };
 	struct maillog_sent d;
 	char line[MAILLOG_LINE_MAX + 1];
-	size_t len;
+	size_t len, end;
 	bool overlong;
+	int64_t t;
 	int rc = 0;
 
 	memset(stats, 0, sizeof(*stats));
@@ -464,6 +573,10 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 			stats->overlong++;
 			continue;
 		}
+		/* Every line with a time says the log was written then; a
+		 * time ahead of the clock is no evidence of anything. */
+		if (maillog_time(line, len, now, &t, &end) && t <= now + 60)
+			minute_add(&mins, t);
 		if (!maillog_line(m, line, len, &d))
 			continue;
 		sd = strrchr(d.sender, '@') + 1;
@@ -489,12 +602,16 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 		if (stats->since == 0 || d.t < stats->since)
 			stats->since = d.t;
 	}
-	if (rc == 0 && stats->since != 0 &&
-	    (add(b, NULL, NULL, stats->since, 0, st, loop, why) < 0 ||
-	    flush(b, st, loop, why) < 0))
+	newest_stretch(&mins, max_gap, &stats->first, &stats->last);
+	if (stats->last > now)
+		stats->last = now;
+	if (rc == 0 && flush(b, st, loop, why) < 0)
 		rc = -1;
-	else if (rc == 0 && flush(b, st, loop, why) < 0)
+	/* Coverage only for a log that names our users' mail at all. */
+	if (rc == 0 && stats->first != 0 && stats->deliveries > 0 &&
+	    cover(st, loop, max_gap, stats, why) < 0)
 		rc = -1;
+	free(mins.v);
 	free(b);
 	maillog_free(m);
 	return rc;

@@ -62,6 +62,14 @@ struct maillog_stats {
 	uint64_t lines, deliveries, strangers, old;
 	uint64_t overlong; /* lines longer than MAILLOG_LINE_MAX: skipped */
 	int64_t since; /* the earliest delivery imported; 0: none */
+	/*
+	 * The newest stretch of the log without a gap longer than max_gap
+	 * between two lines (in whatever order the files came: zcat -f
+	 * mail.log* gives the newest first); 0, 0 if no line had a time.
+	 */
+	int64_t first, last;
+	/* The coverage of our users' history after the import. */
+	int64_t cover_since, cover_until;
 };
 
 /*
@@ -70,12 +78,14 @@ struct maillog_stats {
  * writes them: the sender's last mail, and per remote recipient the last
  * time it was written to (a recipient at one of domains is no
  * correspondent), each kept for keep seconds after it; a newer time in
- * the table stays. The table's history starts at the earliest delivery
- * unless it started earlier. Deliveries older than keep are left out.
- * 0, or -1 with why (a store error).
+ * the table stays. The log's newest stretch without a gap (stats->first
+ * to ->last) is joined to the history's coverage (OUTBOUND_COVER) when
+ * the two meet within max_gap, else it is the coverage if it is newer:
+ * a log that misses days covers only what came after them. Deliveries
+ * older than keep are left out. 0, or -1 with why (a store error).
  */
 int maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
-    char *const *domains, size_t ndomains, int64_t keep, int64_t now,
-    struct maillog_stats *stats, struct why *why);
+    char *const *domains, size_t ndomains, int64_t keep, int64_t max_gap,
+    int64_t now, struct maillog_stats *stats, struct why *why);
 
 #endif

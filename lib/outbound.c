@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "store.h"
+
 /* lower - n bytes of s lower-cased into out */
 static void
 lower(char *out, const char *s, size_t n)
@@ -61,4 +63,62 @@ outbound_parse(const void *key, size_t klen, char *sender, size_t ssize,
 		rcpt[rl] = '\0';
 	}
 	return true;
+}
+
+bool
+outbound_cover_decode(const void *v, size_t len, struct outbound_cover *c)
+{
+	const unsigned char *p = v;
+
+	c->since = c->until = 0;
+	if (len != 16)
+		return false;
+	c->since = (int64_t)store_get_u64(p);
+	c->until = (int64_t)store_get_u64(p + 8);
+	if (c->since <= 0 || c->until < c->since) {
+		c->since = c->until = 0;
+		return false;
+	}
+	return true;
+}
+
+size_t
+outbound_cover_encode(const struct outbound_cover *c, unsigned char *v)
+{
+	store_put_u64(v, (uint64_t)c->since);
+	store_put_u64(v + 8, (uint64_t)c->until);
+	return 16;
+}
+
+struct outbound_cover
+outbound_cover_join(const struct outbound_cover *old,
+    const struct outbound_cover *add, int64_t gap)
+{
+	struct outbound_cover u;
+
+	if (old == NULL || old->since == 0)
+		return *add;
+	if (add->since == 0)
+		return *old;
+	/* Apart by more than gap: the newer stretch is the coverage. */
+	if (add->since > old->until + gap)
+		return *add;
+	if (old->since > add->until + gap)
+		return *old;
+	u.since = add->since < old->since ? add->since : old->since;
+	u.until = add->until > old->until ? add->until : old->until;
+	return u;
+}
+
+bool
+outbound_cover_live(const struct outbound_cover *c, int64_t now,
+    int64_t window, int64_t gap, int64_t *starts)
+{
+	*starts = 0;
+	if (c->since == 0 || c->until + gap < now)
+		return false;
+	if (now - c->since >= window)
+		return true;
+	*starts = c->since + window;
+	return false;
 }

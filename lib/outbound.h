@@ -18,10 +18,43 @@
 
 #define OUTBOUND_TABLE "outbound"
 /*
- * The record of when the table began (value: the time, 8 bytes): the
- * history backscatter detection needs. No address key looks like it.
+ * The record of the history's coverage (value: since and until, 8 bytes
+ * each): our users' mail was recorded without a gap from since to until,
+ * by the daemon (the outbound module's heartbeat, every minute while it
+ * runs) or from an imported mail log. Backscatter detection judges only
+ * when the coverage reaches the present and spans bounce_window. No
+ * address key looks like it. (An older "m\0since", the first record's
+ * time whatever came after, is no longer read.)
  */
-#define OUTBOUND_SINCE "m\0since"
+#define OUTBOUND_COVER   "m\0cover"
+#define OUTBOUND_MAX_GAP 3600 /* seconds without the daemon's heartbeat
+			       * that make a gap */
+
+struct outbound_cover {
+	int64_t since, until; /* 0, 0: nothing covered */
+};
+
+/* outbound_cover_decode - a stored value; false if it is none */
+bool outbound_cover_decode(const void *v, size_t len,
+    struct outbound_cover *c);
+/* outbound_cover_encode - into v (16 bytes); the length */
+size_t outbound_cover_encode(const struct outbound_cover *c,
+    unsigned char *v);
+/*
+ * outbound_cover_join - the stretch add joined to what is kept (old, or
+ * NULL): their union when they meet or lie at most gap seconds apart,
+ * else the newer of the two (coverage must reach the present)
+ */
+struct outbound_cover outbound_cover_join(const struct outbound_cover *old,
+    const struct outbound_cover *add, int64_t gap);
+/*
+ * outbound_cover_live - the coverage reaches now (within gap) and spans
+ * window: detection may judge. Otherwise *starts: when it would be live
+ * if nothing breaks the coverage from now on (0: not before a new
+ * stretch begins)
+ */
+bool outbound_cover_live(const struct outbound_cover *c, int64_t now,
+    int64_t window, int64_t gap, int64_t *starts);
 
 /*
  * outbound_key - the key of a sender's record (rcpt NULL) or of a

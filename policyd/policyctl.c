@@ -81,6 +81,7 @@ usage(int status)
 	    "  outbound list [--sender ADDR] [--json]\n"
 	    "  outbound import-log FILE|- --domain DOMAIN... [--keep "
 	    "DURATION]\n"
+	    "                     [--max-gap DURATION]\n"
 	    "  stats [--json|--prometheus]\n"
 	    "  db verify\n"
 	    "  import-postgrey DIR\n"
@@ -1348,22 +1349,57 @@ ob_row(void *arg, const struct store_rec *r)
 }
 
 /*
- * import_log - outbound import-log FILE|- --domain DOMAIN... [--keep D]:
- * our users' past deliveries from Postfix's mail log (lib/maillog.h)
+ * detection_says - when backscatter detection judges, by the coverage
+ * the import left
+ */
+static void
+detection_says(const struct maillog_stats *ms)
+{
+	int i = chk_find("backscatter");
+	int64_t window = i >= 0 ? backscatter_bounce_window(&cfg->checks[i])
+				: 0, starts;
+	struct outbound_cover c = { ms->cover_since, ms->cover_until };
+	char t1[32], t2[32];
+
+	if (window == 0)
+		return;
+	if (c.since == 0 || c.until + OUTBOUND_MAX_GAP < now) {
+		printf("backscatter detection: not live yet: it needs our "
+		       "users' history up to now (the daemon's own records, or "
+		       "a log whose newest line is recent)\n");
+		return;
+	}
+	if (outbound_cover_live(&c, now, window, OUTBOUND_MAX_GAP, &starts))
+		printf("backscatter detection: live (our users' history covers "
+		       "%s to %s without a gap)\n", iso(c.since, t1,
+		    sizeof(t1)), iso(c.until, t2, sizeof(t2)));
+	else
+		printf("backscatter detection: not live yet: it starts at "
+		       "%s, when the history (from %s) covers bounce_window, "
+		       "if the daemon records our users' mail until then\n",
+		    iso(starts, t1,
+		    sizeof(t1)), iso(c.since, t2, sizeof(t2)));
+}
+
+/*
+ * import_log - outbound import-log FILE|- --domain DOMAIN... [--keep D]
+ * [--max-gap D]: our users' past deliveries from Postfix's mail log
+ * (lib/maillog.h)
  */
 static int
 import_log(int argc, char **argv)
 {
-	enum { O_DOMAIN = 256, O_KEEP };
+	enum { O_DOMAIN = 256, O_KEEP, O_MAX_GAP };
 	static const struct option opts[] = {
 		{ "domain", required_argument, NULL, O_DOMAIN },
 		{ "keep", required_argument, NULL, O_KEEP },
+		{ "max-gap", required_argument, NULL, O_MAX_GAP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL;
-	char **domains = NULL, t1[32];
+	char **domains = NULL, t1[32], t2[32];
 	size_t nd = 0;
-	uint64_t keep_ms = 35ull * 86400 * 1000;
+	uint64_t keep_ms = 35ull * 86400 * 1000, gap_ms = 6ull * 3600 * 1000;
 	struct maillog_stats ms;
 	struct why why;
 	FILE *fp;
@@ -1395,6 +1431,13 @@ import_log(int argc, char **argv)
 				bad("--keep: \"%s\" is no duration of 1d to "
 				    "3650d", optarg);
 			break;
+		case O_MAX_GAP:
+			if (cfg_parse_duration(optarg, &gap_ms, &why) < 0 ||
+			    gap_ms < 600ull * 1000 ||
+			    gap_ms > 7ull * 86400 * 1000)
+				bad("--max-gap: \"%s\" is no duration of 10m "
+				    "to 7d", optarg);
+			break;
 		default:
 			bad("outbound import-log: unknown option (see "
 			    "policyctl --help)");
@@ -1416,7 +1459,8 @@ import_log(int argc, char **argv)
 		die("outbound import-log: %s: %s", file, strerror(errno));
 	open_store_in(true);
 	if (maillog_import(fp, st, &ctl_loop, domains, nd,
-	    (int64_t)(keep_ms / 1000), now, &ms, &why) < 0)
+	    (int64_t)(keep_ms / 1000), (int64_t)(gap_ms / 1000), now, &ms,
+	    &why) < 0)
 		die("outbound import-log: %s", why.text);
 	if (ferror(fp))
 		die("outbound import-log: %s: read error", file);
@@ -1424,12 +1468,26 @@ import_log(int argc, char **argv)
 		fclose(fp);
 	printf("imported %llu deliveries of our users from %llu lines; left "
 	       "out %llu from other senders, %llu older than --keep, %llu "
-	       "lines longer than %d bytes; history since %s\n",
+	       "lines longer than %d bytes; the earliest from %s\n",
 	    (unsigned long long)ms.deliveries, (unsigned long long)ms.lines,
 	    (unsigned long long)ms.strangers, (unsigned long long)ms.old,
 	    (unsigned long long)ms.overlong, MAILLOG_LINE_MAX,
 	    ms.since ? iso(ms.since, t1,
 	    sizeof(t1)) : "(nothing imported)");
+	if (ms.first != 0)
+		printf("the log covers %s to %s without a gap of more than "
+		       "--max-gap\n", iso(ms.first, t1, sizeof(t1)),
+		    iso(ms.last, t2, sizeof(t2)));
+	/* A log without its newest files misses the days a bounce of our
+	 * users' latest mail comes back in. */
+	if (ms.first != 0 && now - ms.last > 3600)
+		fprintf(stderr, "policyctl: warning: the newest line is from "
+				"%s, more than an hour ago: were the newest "
+				"files left out? Read them all, newest first: "
+				"zcat -f /var/log/mail.log* | policyctl "
+				"outbound import-log - --domain ...\n",
+		    iso(ms.last, t1, sizeof(t1)));
+	detection_says(&ms);
 	strv_free(domains, nd);
 	return 0;
 }

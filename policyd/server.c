@@ -533,6 +533,7 @@ server_checks_start(struct server *s)
 		.loop = s->loop,
 		.dns = s->dns,
 		.store = s->keeper ? keeper_handle(s->keeper) : NULL,
+		.transient = s->stdio_mode,
 	};
 
 	if (s->checks_started)

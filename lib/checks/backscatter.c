@@ -596,10 +596,13 @@ judge_bounce(struct chk_run *run, struct bs_run *b)
 	b->step = BS_SINCE;
 	sc = call(run, b, &out);
 	store_settle(&sc, b->st->ops->get(b->st, OUTBOUND_TABLE,
-	    OUTBOUND_SINCE, sizeof(OUTBOUND_SINCE) - 1, &sc));
+	    OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, &sc));
 }
 
-/* warming - the history is shorter than bounce_window: said once */
+/*
+ * warming - the history does not cover bounce_window up to now: said
+ * once per start time
+ */
 static void
 warming(struct chk_run *run, int64_t start)
 {
@@ -607,15 +610,16 @@ warming(struct chk_run *run, int64_t start)
 		said = true;
 		said_start = start;
 		if (start != 0)
-			log_info("backscatter: outbound history is shorter "
-			    "than bounce_window: detection starts at %s",
-			    iso(chk_arena(run), start));
+			log_info("backscatter: our users' outbound history "
+			    "does not cover bounce_window yet: detection "
+			    "starts at %s", iso(chk_arena(run), start));
 		else
-			log_info("backscatter: no outbound history yet: "
-			    "detection starts bounce_window after our users' "
-			    "first mail");
+			log_info("backscatter: no outbound history that "
+			    "reaches the present: detection starts "
+			    "bounce_window after the outbound module (or an "
+			    "import of the mail log up to now) covers it");
 	}
-	chk_done(run, CHK_NEUTRAL, "outbound history shorter than "
+	chk_done(run, CHK_NEUTRAL, "outbound history does not cover "
 	    "bounce_window: detection starts later");
 }
 
@@ -719,16 +723,20 @@ step_done(void *arg, const struct store_reply *r)
 	case BS_RECORD:
 		record_read(run, b, r);
 		return;
-	case BS_SINCE:
-		if (r->rc != 0 || r->vlen != 8 || b->now -
-		    (int64_t)store_get_u64(r->val) < c->window) {
-			warming(run, r->rc == 0 && r->vlen == 8
-			    ? (int64_t)store_get_u64(r->val) + c->window : 0);
+	case BS_SINCE: {
+		struct outbound_cover cov;
+		int64_t starts = 0;
+
+		if (r->rc != 0 || !outbound_cover_decode(r->val, r->vlen,
+		    &cov) || !outbound_cover_live(&cov, b->now, c->window,
+		    OUTBOUND_MAX_GAP, &starts)) {
+			warming(run, r->rc == 0 ? starts : 0);
 			return;
 		}
 		b->next = 0;
 		ask_sent(run, b);
 		return;
+	}
 	case BS_SENT:
 		/* Sent within bounce_window: a real bounce to this one. */
 		if (!(r->rc == 0 && r->vlen == 8 && b->now -
@@ -811,6 +819,15 @@ bs_cancel(struct chk_run *run)
 		b->st->ops->cancel(b->op);
 		b->op = NULL;
 	}
+}
+
+/* backscatter_bounce_window - for policyctl (backscatter.h) */
+int64_t
+backscatter_bounce_window(const struct chk_policy *pol)
+{
+	const struct bs_conf *c = pol->conf;
+
+	return pol->enabled && c != NULL ? c->window : 0;
 }
 
 const struct chk_ops chk_backscatter_ops = {

@@ -145,6 +145,8 @@ struct chk_ctx {
 	uv_loop_t *loop;           /* NULL in tests that run without one */
 	struct dns *dns;           /* NULL: no resolver */
 	struct store_handle *store; /* NULL: no store */
+	bool transient;            /* one process per connection (--stdio
+				    * under spawn): its life is no daemon's */
 };
 
 /* Roles of identities a check verified, used by later stages. */

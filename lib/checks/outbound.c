@@ -7,14 +7,24 @@
  * local_domains are not recorded as correspondents. It runs after the
  * verdict, only when the mail is accepted, and never waits for the
  * store: the reply goes out while a store on a network still writes.
+ *
+ * While it is enabled, the daemon's heartbeat says every minute that
+ * the history is being recorded (OUTBOUND_COVER): a stop of more than
+ * OUTBOUND_MAX_GAP is a gap, and the coverage starts anew, so that
+ * backscatter detection never judges on a history with a hole in it. A
+ * --stdio process (one per SMTP session under spawn) extends the
+ * coverage without ever making a gap: between sessions there is no mail
+ * to record.
  */
 #include "chk.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "log.h"
 #include "outbound.h"
 #include "request.h"
 #include "store.h"
@@ -88,13 +98,122 @@ written(void *arg, const struct store_reply *r)
 	(void)r;
 }
 
-/* keep_since - store_merge_fn: the first "since" stays, the rest replace */
+/* The daemon's heartbeat. */
+#define BEAT_MS 60000
+
+struct ob_proc {
+	uv_loop_t *loop;
+	struct store_handle *store;
+	uv_timer_t beat;
+	bool on;          /* outbound is enabled in the policy in force */
+	bool transient;   /* --stdio: never a gap */
+	bool writing;
+	struct store_op *wop;
+	struct store_reply wout;
+};
+
+/* cover_merge - store_merge_fn: now joined to the coverage kept */
 static bool
-keep_since(void *arg, const struct store_rec *old, struct store_rec *out)
+cover_merge(void *arg, const struct store_rec *old, struct store_rec *out)
 {
-	(void)arg;
-	return !(old != NULL && out->klen == sizeof(OUTBOUND_SINCE) - 1 &&
-	    memcmp(out->key, OUTBOUND_SINCE, out->klen) == 0);
+	const struct ob_proc *pr = arg;
+	struct outbound_cover o, now, u;
+	bool have = old != NULL && outbound_cover_decode(old->val, old->vlen,
+	    &o);
+
+	now.since = now.until = (int64_t)store_get_u64(out->val);
+	u = outbound_cover_join(have ? &o : NULL, &now, pr->transient
+	    ? INT64_MAX / 4 : OUTBOUND_MAX_GAP);
+	if (have && u.since != o.since)
+		log_warn("outbound: no record of our users' mail for %lld "
+		    "minutes (the daemon did not run): the history starts "
+		    "anew, and backscatter detection waits bounce_window",
+		    (long long)((now.until - o.until) / 60));
+	out->vlen = outbound_cover_encode(&u,
+	    (unsigned char *)(uintptr_t)out->val);
+	return true;
+}
+
+static void
+beat_done(void *arg, const struct store_reply *r)
+{
+	struct ob_proc *pr = arg;
+
+	(void)r;
+	pr->writing = false;
+	pr->wop = NULL;
+}
+
+/* beat - the history is being recorded, now */
+static void
+beat(uv_timer_t *t)
+{
+	struct ob_proc *pr = t->data;
+	struct store *st = pr->store ? store_get(pr->store) : NULL;
+	unsigned char val[16];
+	struct store_rec rec = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1,
+		val, 8, 0 };
+
+	if (!pr->on || st == NULL || pr->writing)
+		return;
+	store_put_u64(val, (uint64_t)time(NULL));
+	pr->writing = st->ops->put(st, OUTBOUND_TABLE, &rec, 1, cover_merge,
+	    pr, &(struct store_call){ .budget_ms = 5000, .done = beat_done,
+		.arg = pr, .op = &pr->wop, .out = &pr->wout }) == 0;
+}
+
+static void *
+ob_init(const struct chk_ctx *ctx)
+{
+	struct ob_proc *pr;
+
+	if (ctx->loop == NULL || ctx->store == NULL)
+		return NULL;
+	pr = xcalloc(1, sizeof(*pr));
+	pr->loop = ctx->loop;
+	pr->store = ctx->store;
+	pr->transient = ctx->transient;
+	uv_timer_init(pr->loop, &pr->beat);
+	pr->beat.data = pr;
+	uv_timer_start(&pr->beat, beat, BEAT_MS, BEAT_MS);
+	/* The heartbeat never keeps a loop that has nothing else alive. */
+	uv_unref((uv_handle_t *)&pr->beat);
+	return pr;
+}
+
+static void
+ob_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+ob_deinit(void *proc)
+{
+	struct ob_proc *pr = proc;
+
+	if (pr == NULL)
+		return;
+	if (pr->writing && pr->wop != NULL) {
+		struct store *st = store_get(pr->store);
+
+		if (st != NULL)
+			st->ops->cancel(pr->wop);
+	}
+	if (uv_is_closing((uv_handle_t *)&pr->beat))
+		free(pr);
+	else
+		uv_close((uv_handle_t *)&pr->beat, ob_closed);
+}
+
+/* ob_configure - the policy in force: beat while outbound is enabled */
+static void
+ob_configure(void *proc, const struct chk_policy *pol)
+{
+	struct ob_proc *pr = proc;
+
+	pr->on = pol->enabled;
+	beat(&pr->beat); /* at once: a start right after a stop is no gap */
 }
 
 static void
@@ -105,7 +224,7 @@ ob_start(struct chk_run *run)
 	struct store *st = store_get(chk_store(run));
 	char ks[STORE_KEY_MAX], kr[STORE_KEY_MAX];
 	unsigned char val[8];
-	struct store_rec recs[3];
+	struct store_rec recs[2];
 	struct store_reply out;
 	int64_t now = chk_now(run);
 	size_t ls, lr;
@@ -134,16 +253,12 @@ ob_start(struct chk_run *run)
 	}
 	store_put_u64(val, (uint64_t)now);
 	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep };
-	/* When the history began: written once, kept (never expires). */
-	recs[1] = (struct store_rec){ OUTBOUND_SINCE,
-		sizeof(OUTBOUND_SINCE) - 1, val, sizeof(val), 0 };
 	/* A remote recipient is a correspondent; a local one is not. */
-	recs[2] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
+	recs[1] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
 	/* The store copies what it keeps; the reply does not wait. */
 	local = req->rcpt.domain != NULL && name_within_any(req->rcpt.domain,
 	    c->local, c->nlocal);
-	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 2 : 3,
-	    keep_since, NULL,
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 1 : 2, NULL, NULL,
 	    &(struct store_call){ .budget_ms = 10000, .done = written,
 		.out = &out });
 	if (rc < 0)
@@ -163,5 +278,8 @@ const struct chk_ops chk_outbound_ops = {
 	.conf_copy = ob_conf_copy,
 	.conf_free = ob_conf_free,
 	.setup = ob_setup,
+	.init = ob_init,
+	.deinit = ob_deinit,
+	.configure = ob_configure,
 	.start = ob_start,
 };

@@ -28,6 +28,7 @@
 #include "dns.h"
 #include "dnsd_run.h"
 #include "msg.h"
+#include "outbound.h"
 #include "pipeline.h"
 #include "store.h"
 #include "request.h"
@@ -781,6 +782,20 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 	E.now = 1700000000;
 	assert_string_equal(decide(ours).action, "DUNNO");
 	E.now += 8 * 86400; /* a week and a day of outbound history */
+	{
+		/* As the daemon's heartbeat records it. */
+		struct outbound_cover c = { 1700000000, E.now };
+		unsigned char v[16];
+		struct store_rec rec = { OUTBOUND_COVER,
+			sizeof(OUTBOUND_COVER) - 1, v, 16, 0 };
+		struct store_waiter w;
+
+		outbound_cover_encode(&c, v);
+		store_waiter_init(&w, &E.loop);
+		assert_int_equal(store_wait(&w, E.store.st->ops->put(
+		    E.store.st, OUTBOUND_TABLE, &rec, 1, NULL, NULL, &w.call)),
+		    0);
+	}
 	for (i = 0; i < nitems(who); i++) {
 		char inst[2][16];
 

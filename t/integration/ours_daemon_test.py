@@ -109,25 +109,72 @@ checks:"""))
                                   recipient="frank@our.example"), "DUNNO")
         d.wait_log(r"rule=greylist:correspondent client=192\.0\.2\.1 ")
 
-    def test_imported_mail_log_starts_backscatter_detection_at_once(self):
+    @staticmethod
+    def write_log(path, start, end, deliveries):
+        """A mail log: a line every hour from start to end (seconds since
+        the epoch), and the deliveries (time, qid, sender, rcpt)."""
+        def stamp(t):
+            return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00",
+                                 time.gmtime(t))
+        with open(path, "w") as f:
+            t = start
+            while t <= end:
+                f.write(f"{stamp(t)} mx postfix/anvil[8]: statistics: "
+                        "max connection rate 1/60s\n")
+                t += 3600
+            for t, qid, sender, rcpt in deliveries:
+                f.write(f"{stamp(t)} mx postfix/qmgr[9]: {qid}: "
+                        f"from=<{sender}>, size=9, nrcpt=1 "
+                        "(queue active)\n"
+                        f"{stamp(t)} mx postfix/smtp[10]: {qid}: "
+                        f"to=<{rcpt}>, relay=mx.remote.example"
+                        "[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent "
+                        "(250 ok)\n")
+            f.write("garbage that is no log line\n")
+
+    def test_import_of_a_log_without_its_newest_files_starts_no_detection(
+            self):
+        # Issue 22: a log that ends 8 days ago ("zcat mail.log.*.gz"
+        # leaves out mail.log and mail.log.1) says nothing of our users'
+        # mail since: detection must not judge on it.
         d = self.daemon(POLICY)
         now = time.time()
-        old = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00",
-                            time.gmtime(now - 8 * 86400))
         log = d.path("mail.log")
-        with open(log, "w") as f:
-            f.write(f"{old} mx postfix/qmgr[9]: 4F1A2B3C4D: "
-                    "from=<alice@our.example>, size=9, nrcpt=1 "
-                    "(queue active)\n"
-                    f"{old} mx postfix/smtp[10]: 4F1A2B3C4D: "
-                    "to=<bob@remote.example>, relay=mx.remote.example"
-                    "[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent "
-                    "(250 ok)\n"
-                    "garbage that is no log line\n")
+        self.write_log(log, now - 16 * 86400, now - 8 * 86400,
+                       [(now - 8 * 86400, "4F1A2B3C4D", "alice@our.example",
+                         "bob@remote.example")])
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "outbound",
+                            "import-log", log, "--domain", "our.example"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 1 deliveries of our users", r.stdout)
+        self.assertIn("warning: the newest line is from", r.stderr)
+        self.assertIn("zcat -f /var/log/mail.log*", r.stderr)
+        self.assertIn("backscatter detection: not live yet: it starts at ",
+                      r.stdout)
+        s = d.connect()
+        for rcpt in ("a@our.example", "b@our.example", "c@our.example"):
+            s.sendall(request(protocol_state="DATA",
+                              client_address="192.0.2.70", sender="",
+                              recipient=rcpt, recipient_count="1"))
+            self.assertEqual(read_replies(s, 1)[0], "DUNNO")
+        d.wait_log(r"backscatter: our users' outbound history does not "
+                   r"cover bounce_window yet: detection starts at ")
+        self.assertNotIn("bounced to", d.log_text())
+
+    def test_imported_mail_log_up_to_now_starts_backscatter_detection(self):
+        d = self.daemon(POLICY)
+        now = time.time()
+        log = d.path("mail.log")
+        self.write_log(log, now - 9 * 86400, now - 60,
+                       [(now - 8 * 86400, "4F1A2B3C4D", "alice@our.example",
+                         "bob@remote.example")])
         out = self.ctl(d, "outbound", "import-log", log, "--domain",
                        "our.example")
-        self.assertIn("imported 1 deliveries of our users from 3 lines",
+        self.assertIn("imported 1 deliveries of our users from 219 lines",
                       out)
+        self.assertIn("backscatter detection: live", out)
         s = d.connect()
         # The reply from bob skips greylisting already.
         self.assertEqual(self.ask(s, client_address="192.0.2.1",
@@ -213,8 +260,8 @@ checks:"""))
                           sender="", recipient="nobody@our.example",
                           recipient_count="1"))
         self.assertEqual(read_replies(s, 1)[0], "DUNNO")
-        d.wait_log(r"backscatter: no outbound history yet: detection "
-                   r"starts bounce_window after")
+        d.wait_log(r"backscatter: our users' outbound history does not "
+                   r"cover bounce_window yet: detection starts at ")
         out = self.ctl(d, "backscatter", "block", "192.0.2.66", "--for",
                        "2d")
         self.assertIn("blocked 192.0.2.66", out)

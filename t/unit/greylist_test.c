@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "config.h"
 #include "greylist.h"
+#include "outbound.h"
 #include "request.h"
 #include "store.h"
 #include "pipeline.h"
@@ -934,7 +935,11 @@ bounce(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	return ask(f, cfg, env, t, rule, attrs);
 }
 
-/* history - our user alice sends at t: the outbound history begins */
+/*
+ * history - our user alice sends at t, and the daemon's heartbeat has
+ * recorded our users' mail without a gap since T0 (the outbound
+ * module's, which needs the daemon's loop)
+ */
 static void
 history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
     int64_t t)
@@ -942,9 +947,18 @@ history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	static const char *const alice[] = { "client_address", "203.0.113.9",
 		"sasl_username", "alice", "sender", "alice@our.example",
 		"recipient", "bob@remote.example", NULL };
+	struct outbound_cover c = { T0, t };
+	unsigned char v[16];
+	struct store_rec r = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, v,
+		16, 0 };
+	struct store_waiter w;
 	const char *rule;
 
 	assert_string_equal(ask(f, cfg, env, t, &rule, alice), "DUNNO");
+	outbound_cover_encode(&c, v);
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, OUTBOUND_TABLE,
+	    &r, 1, NULL, NULL, &w.call)), 0);
 }
 
 /*

@@ -258,7 +258,7 @@ test_maillog_import_bounds_lines(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	st = store_open_mem(&loop, 0);
 	assert_int_equal(maillog_import(fp, st, &loop, domains,
-	    1, 35 * 86400, NOW, &ms, &why), 0);
+	    1, 35 * 86400, 6 * 3600, NOW, &ms, &why), 0);
 	fclose(fp);
 	assert_int_equal(ms.lines, 4);
 	assert_int_equal(ms.overlong, 1);
@@ -280,6 +280,175 @@ test_maillog_import_bounds_lines(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* log_day - a day of a log: a delivery of alice's at 18:00, then a
+ * line an hour for the rest of the day */
+static void
+log_day(FILE *fp, const char *day, const char *qid)
+{
+	int h;
+
+	fprintf(fp, "%sT18:00:00Z mx postfix/qmgr[1]: %s: "
+	    "from=<alice@our.example>, size=1, nrcpt=1 (queue active)\n"
+	    "%sT18:00:01Z mx postfix/smtp[2]: %s: to=<bob@far.example>, "
+	    "relay=x, dsn=2.0.0, status=sent (ok)\n", day, qid, day, qid);
+	for (h = 0; h < 24; h++)
+		fprintf(fp, "%sT%02d:30:00Z mx postfix/anvil[3]: statistics: "
+		    "max connection rate 1/60s\n", day, h);
+}
+
+/* import - fp into a fresh memory store; the stats */
+static struct maillog_stats
+import(FILE *fp, int64_t now, struct outbound_cover *pre)
+{
+	char dom[] = "our.example", *domains[] = { dom };
+	struct maillog_stats ms;
+	struct store_waiter w;
+	struct why why;
+	uv_loop_t loop;
+	struct store *st;
+
+	rewind(fp);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = store_open_mem(&loop, 0);
+	if (pre != NULL) {
+		unsigned char v[16];
+		struct store_rec r = { OUTBOUND_COVER,
+			sizeof(OUTBOUND_COVER) - 1, v, 16, 0 };
+
+		outbound_cover_encode(pre, v);
+		store_waiter_init(&w, &loop);
+		assert_int_equal(store_wait(&w, st->ops->put(st,
+		    OUTBOUND_TABLE, &r, 1, NULL, NULL, &w.call)), 0);
+	}
+	assert_int_equal(maillog_import(fp, st, &loop, domains, 1,
+	    35 * 86400, 6 * 3600, now, &ms, &why), 0);
+	st->ops->close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	return ms;
+}
+
+/*
+ * A log without its two newest days (Debian's mail.log and mail.log.1
+ * left out of "zcat mail.log.*.gz") covers only up to its newest line:
+ * the coverage does not reach the present, so detection does not start
+ * on it. Read in zcat -f's order (the newest file first), the history
+ * covers only its newest stretch: days missing in the middle cut it.
+ */
+static void
+test_maillog_import_without_the_newest_days_does_not_start_detection(
+    void **state)
+{
+	FILE *fp = tmpfile();
+	struct maillog_stats ms;
+	struct outbound_cover c;
+	int64_t starts, now = 1764720000; /* 2025-12-03T00:00:00Z */
+
+	(void)state;
+	assert_non_null(fp);
+	/* mail.log.2.gz .. mail.log.9.gz: 2025-11-23 to 2025-11-30. */
+	log_day(fp, "2025-11-30", "A0000A");
+	log_day(fp, "2025-11-29", "A0000B");
+	log_day(fp, "2025-11-28", "A0000C");
+	log_day(fp, "2025-11-27", "A0000D");
+	log_day(fp, "2025-11-26", "A0000E");
+	log_day(fp, "2025-11-25", "A0000F");
+	log_day(fp, "2025-11-24", "A0000G");
+	log_day(fp, "2025-11-23", "A0000H");
+	ms = import(fp, now, NULL);
+	assert_int_equal(ms.deliveries, 8);
+	assert_int_equal(ms.first, 1763856000 + 30 * 60); /* 11-23 00:30 */
+	assert_int_equal(ms.last, 1764545400 + 59);       /* 11-30 23:30 */
+	c = (struct outbound_cover){ ms.cover_since, ms.cover_until };
+	assert_int_equal(c.since, ms.first);
+	/* A week of history, but two days short of now: not live. */
+	assert_false(outbound_cover_live(&c, now, 7 * 86400, OUTBOUND_MAX_GAP,
+	    &starts));
+	/* The whole log, newest first as zcat -f mail.log* reads it, with
+	 * 11-26 and 11-27 lost: only 11-28 on counts. */
+	fclose(fp);
+	fp = tmpfile();
+	log_day(fp, "2025-12-02", "B0000A");
+	log_day(fp, "2025-12-01", "B0000B");
+	log_day(fp, "2025-11-30", "A0000A");
+	log_day(fp, "2025-11-29", "A0000B");
+	log_day(fp, "2025-11-28", "A0000C");
+	log_day(fp, "2025-11-25", "A0000F");
+	log_day(fp, "2025-11-24", "A0000G");
+	ms = import(fp, now, NULL);
+	assert_int_equal(ms.first, 1764288000 + 30 * 60); /* 11-28 00:30 */
+	assert_int_equal(ms.last, 1764718200 + 59);       /* 12-02 23:30 */
+	c = (struct outbound_cover){ ms.cover_since, ms.cover_until };
+	assert_false(outbound_cover_live(&c, now, 7 * 86400, OUTBOUND_MAX_GAP,
+	    &starts));
+	assert_int_equal(starts, ms.first + 7 * 86400);
+	assert_true(outbound_cover_live(&c, now, 4 * 86400, OUTBOUND_MAX_GAP,
+	    &starts));
+	/* The daemon's own coverage since 12-02 20:00 joins it. */
+	c = (struct outbound_cover){ 1764705600, now };
+	ms = import(fp, now, &c);
+	assert_int_equal(ms.cover_since, 1764288000 + 30 * 60);
+	assert_int_equal(ms.cover_until, now);
+	/* A daemon that ran until a week ago only: the log is newer. */
+	c = (struct outbound_cover){ 1763000000, 1763500000 };
+	ms = import(fp, now, &c);
+	assert_int_equal(ms.cover_since, 1764288000 + 30 * 60);
+	fclose(fp);
+}
+
+/*
+ * The coverage's rules, as the daemon's heartbeat and the importer use
+ * them: stretches that meet within the gap join; one after a longer gap
+ * starts the history anew; an older one is left out; detection is live
+ * only when the coverage reaches now and spans the window.
+ */
+static void
+test_outbound_cover_a_gap_starts_the_history_anew(void **state)
+{
+	static const struct {
+		const char *label;
+		struct outbound_cover old, add, want;
+	} cases[] = {
+		{ "nothing kept", { 0, 0 }, { 100, 200 }, { 100, 200 } },
+		{ "a heartbeat a minute later", { 100, 5000 }, { 5060, 5060 },
+		    { 100, 5060 } },
+		{ "a heartbeat within the gap", { 100, 5000 }, { 8600, 8600 },
+		    { 100, 8600 } },
+		{ "a heartbeat after a longer stop", { 100, 5000 },
+		    { 8601, 8601 }, { 8601, 8601 } },
+		{ "an older log that meets it", { 10000, 20000 },
+		    { 1000, 9000 }, { 1000, 20000 } },
+		{ "an older log apart from it", { 10000, 20000 },
+		    { 1000, 6000 }, { 10000, 20000 } },
+		{ "a log inside it", { 1000, 20000 }, { 5000, 6000 },
+		    { 1000, 20000 } },
+	};
+	int64_t starts;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct outbound_cover u = outbound_cover_join(&cases[i].old,
+		    &cases[i].add, OUTBOUND_MAX_GAP);
+
+		print_message("case: %s\n", cases[i].label);
+		assert_int_equal(u.since, cases[i].want.since);
+		assert_int_equal(u.until, cases[i].want.until);
+	}
+	assert_true(outbound_cover_live(&(struct outbound_cover){ 1000,
+	    1000 + 7 * 86400 }, 1000 + 7 * 86400 + 60, 7 * 86400,
+	    OUTBOUND_MAX_GAP, &starts));
+	/* Not reaching now: no start can be said. */
+	assert_false(outbound_cover_live(&(struct outbound_cover){ 1000,
+	    1000 + 7 * 86400 }, 1000 + 8 * 86400, 7 * 86400, OUTBOUND_MAX_GAP,
+	    &starts));
+	assert_int_equal(starts, 0);
+	/* Too short: it says when. */
+	assert_false(outbound_cover_live(&(struct outbound_cover){ 1000,
+	    90000 }, 90000, 7 * 86400, OUTBOUND_MAX_GAP, &starts));
+	assert_int_equal(starts, 1000 + 7 * 86400);
+}
+
 int
 main(void)
 {
@@ -290,6 +459,10 @@ main(void)
 		cmocka_unit_test(test_maillog_what_is_no_delivery),
 		cmocka_unit_test(test_maillog_queue_table_stays_bounded),
 		cmocka_unit_test(test_maillog_import_bounds_lines),
+		cmocka_unit_test(
+		    test_outbound_cover_a_gap_starts_the_history_anew),
+		cmocka_unit_test(
+		    test_maillog_import_without_the_newest_days_does_not_start_detection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
