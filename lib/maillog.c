@@ -519,7 +519,8 @@ static int
 cover(struct store *st, uv_loop_t *loop, int64_t gap,
     struct maillog_stats *stats, struct why *why)
 {
-	struct outbound_cover add = { stats->first, stats->last }, u;
+	struct outbound_cover add = { stats->first, stats->last,
+		stats->last_mail }, u;
 	unsigned char val[STORE_VAL_MAX];
 	struct store_rec rec = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1,
 		val, 0, 0 };
@@ -544,6 +545,7 @@ cover(struct store *st, uv_loop_t *loop, int64_t gap,
 	if (rc == 0 && outbound_cover_decode(w.reply.val, w.reply.vlen, &u)) {
 		stats->cover_since = u.since;
 		stats->cover_until = u.until;
+		stats->cover_last = u.last;
 	}
 	return 0;
 }
@@ -601,6 +603,8 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 		}
 		if (stats->since == 0 || d.t < stats->since)
 			stats->since = d.t;
+		if (d.t > stats->last_mail)
+			stats->last_mail = d.t;
 	}
 	newest_stretch(&mins, max_gap, &stats->first, &stats->last);
 	if (stats->last > now)

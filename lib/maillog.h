@@ -62,6 +62,7 @@ struct maillog_stats {
 	uint64_t lines, deliveries, strangers, old;
 	uint64_t overlong; /* lines longer than MAILLOG_LINE_MAX: skipped */
 	int64_t since; /* the earliest delivery imported; 0: none */
+	int64_t last_mail; /* the latest delivery imported; 0: none */
 	/*
 	 * The newest stretch of the log without a gap longer than max_gap
 	 * between two lines (in whatever order the files came: zcat -f
@@ -69,7 +70,7 @@ struct maillog_stats {
 	 */
 	int64_t first, last;
 	/* The coverage of our users' history after the import. */
-	int64_t cover_since, cover_until;
+	int64_t cover_since, cover_until, cover_last;
 };
 
 /*

@@ -70,13 +70,14 @@ outbound_cover_decode(const void *v, size_t len, struct outbound_cover *c)
 {
 	const unsigned char *p = v;
 
-	c->since = c->until = 0;
-	if (len != 16)
+	c->since = c->until = c->last = 0;
+	if (len != 16 && len != 24)
 		return false;
 	c->since = (int64_t)store_get_u64(p);
 	c->until = (int64_t)store_get_u64(p + 8);
-	if (c->since <= 0 || c->until < c->since) {
-		c->since = c->until = 0;
+	c->last = len == 24 ? (int64_t)store_get_u64(p + 16) : 0;
+	if (c->since < 0 || c->until < c->since || c->last < 0) {
+		c->since = c->until = c->last = 0;
 		return false;
 	}
 	return true;
@@ -87,7 +88,8 @@ outbound_cover_encode(const struct outbound_cover *c, unsigned char *v)
 {
 	store_put_u64(v, (uint64_t)c->since);
 	store_put_u64(v + 8, (uint64_t)c->until);
-	return 16;
+	store_put_u64(v + 16, (uint64_t)c->last);
+	return 24;
 }
 
 struct outbound_cover
@@ -96,17 +98,18 @@ outbound_cover_join(const struct outbound_cover *old,
 {
 	struct outbound_cover u;
 
-	if (old == NULL || old->since == 0)
+	if (old == NULL)
 		return *add;
-	if (add->since == 0)
-		return *old;
 	/* Apart by more than gap: the newer stretch is the coverage. */
-	if (add->since > old->until + gap)
-		return *add;
-	if (old->since > add->until + gap)
-		return *old;
-	u.since = add->since < old->since ? add->since : old->since;
-	u.until = add->until > old->until ? add->until : old->until;
+	if (old->since == 0 || add->since > old->until + gap) {
+		u = *add;
+	} else if (add->since == 0 || old->since > add->until + gap) {
+		u = *old;
+	} else {
+		u.since = add->since < old->since ? add->since : old->since;
+		u.until = add->until > old->until ? add->until : old->until;
+	}
+	u.last = add->last > old->last ? add->last : old->last;
 	return u;
 }
 

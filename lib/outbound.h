@@ -18,13 +18,16 @@
 
 #define OUTBOUND_TABLE "outbound"
 /*
- * The record of the history's coverage (value: since and until, 8 bytes
- * each): our users' mail was recorded without a gap from since to until,
- * by the daemon (the outbound module's heartbeat, every minute while it
- * runs) or from an imported mail log. Backscatter detection judges only
- * when the coverage reaches the present and spans bounce_window. No
- * address key looks like it. (An older "m\0since", the first record's
- * time whatever came after, is no longer read.)
+ * The record of the history's coverage (value: since, until and last, 8
+ * bytes each): our users' mail was recorded without a gap from since to
+ * until, by the daemon (the outbound module's heartbeat, every minute
+ * while it runs) or from an imported mail log; last is when the latest
+ * mail of theirs was recorded, the evidence that their mail passes
+ * policyd at all. Backscatter detection judges only when the coverage
+ * reaches the present and spans bounce_window, and some mail of theirs
+ * was recorded within it. No address key looks like it. (An older
+ * "m\0since", the first record's time whatever came after, is no longer
+ * read; a value of 16 bytes reads with last 0.)
  */
 #define OUTBOUND_COVER   "m\0cover"
 #define OUTBOUND_MAX_GAP 3600 /* seconds without the daemon's heartbeat
@@ -32,18 +35,20 @@
 
 struct outbound_cover {
 	int64_t since, until; /* 0, 0: nothing covered */
+	int64_t last;         /* our users' latest mail recorded; 0: none */
 };
 
 /* outbound_cover_decode - a stored value; false if it is none */
 bool outbound_cover_decode(const void *v, size_t len,
     struct outbound_cover *c);
-/* outbound_cover_encode - into v (16 bytes); the length */
+/* outbound_cover_encode - into v (24 bytes); the length */
 size_t outbound_cover_encode(const struct outbound_cover *c,
     unsigned char *v);
 /*
  * outbound_cover_join - the stretch add joined to what is kept (old, or
  * NULL): their union when they meet or lie at most gap seconds apart,
- * else the newer of the two (coverage must reach the present)
+ * else the newer of the two (coverage must reach the present); the later
+ * last of the two either way
  */
 struct outbound_cover outbound_cover_join(const struct outbound_cover *old,
     const struct outbound_cover *add, int64_t gap);

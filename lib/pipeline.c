@@ -133,6 +133,17 @@ pipeline_configure(const struct cfg *cfg)
 			chk_registry[i]->configure(procs[i], &cfg->checks[i]);
 }
 
+/* pipeline_metrics - each check's own figures */
+void
+pipeline_metrics(struct mtext *t)
+{
+	unsigned i;
+
+	for (i = 0; procs_on && i < chk_count; i++)
+		if (chk_registry[i]->metrics && procs[i])
+			chk_registry[i]->metrics(procs[i], t);
+}
+
 /* pipeline_fini - let each check's state go */
 void
 pipeline_fini(void)

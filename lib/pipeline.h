@@ -60,6 +60,9 @@ void pipeline_fini(void);
  * reload): each check's state follows it (configure)
  */
 void pipeline_configure(const struct cfg *cfg);
+struct mtext;
+/* pipeline_metrics - each check's own figures (ops->metrics), into t */
+void pipeline_metrics(struct mtext *t);
 
 struct pipeline;
 typedef void pipeline_done_fn(void *arg, const struct verdict *v,

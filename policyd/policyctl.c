@@ -1358,7 +1358,8 @@ detection_says(const struct maillog_stats *ms)
 	int i = chk_find("backscatter");
 	int64_t window = i >= 0 ? backscatter_bounce_window(&cfg->checks[i])
 				: 0, starts;
-	struct outbound_cover c = { ms->cover_since, ms->cover_until };
+	struct outbound_cover c = { ms->cover_since, ms->cover_until,
+		ms->cover_last };
 	char t1[32], t2[32];
 
 	if (window == 0)
@@ -1367,6 +1368,12 @@ detection_says(const struct maillog_stats *ms)
 		printf("backscatter detection: not live yet: it needs our "
 		       "users' history up to now (the daemon's own records, or "
 		       "a log whose newest line is recent)\n");
+		return;
+	}
+	if (now - c.last > window) {
+		printf("backscatter detection: not live: no mail of our users "
+		       "within bounce_window, neither in the log nor in the "
+		       "daemon's records; their mail must pass policyd\n");
 		return;
 	}
 	if (outbound_cover_live(&c, now, window, OUTBOUND_MAX_GAP, &starts))

@@ -160,6 +160,7 @@ metrics_text(struct server *s, struct mtext *t)
 
 	t->len = 0;
 	metrics_write(s->metrics, t);
+	pipeline_metrics(t);
 	if (s->dns != NULL)
 		dns_get_stats(s->dns, &s->dns_last);
 	{

@@ -31,6 +31,11 @@
  * blocked (a fresh store would take every bounce for backscatter); the
  * log says when detection starts.
  *
+ * Bounces are judged at DATA only, so detection needs Postfix to ask in
+ * smtpd_data_restrictions: when RCPT requests have come for an hour and
+ * no DATA request at all, the log says so once and the metrics file
+ * shows it (policyd_backscatter_data_requests_missing).
+ *
  * Table backscatter: key "h" NUL client address; value lib/backscatter.h.
  */
 #include "chk.h"
@@ -47,6 +52,7 @@
 #include "backscatter.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbound.h"
 #include "request.h"
 #include "store.h"
@@ -239,6 +245,86 @@ bs_setup(struct cfg_parser *p, struct chk_policy *pol,
 /* The warm-up's start, logged once per value (process-wide). */
 static bool said;
 static int64_t said_start;
+
+#define DATA_WAIT 3600 /* seconds of RCPT requests without any at DATA */
+
+/* For the daemon's life: whether Postfix asks at DATA at all. */
+struct bs_proc {
+	bool on;            /* backscatter is enabled in the policy */
+	int64_t rcpt_since; /* the first RCPT since the last DATA; 0: none */
+	bool missing;       /* an hour of RCPTs, and no DATA request */
+	bool warned;
+};
+
+static void *
+bs_init(const struct chk_ctx *ctx)
+{
+	(void)ctx;
+	return xcalloc(1, sizeof(struct bs_proc));
+}
+
+static void
+bs_deinit(void *proc)
+{
+	free(proc);
+}
+
+/* bs_configure - ops->configure: only an enabled check is watched */
+static void
+bs_configure(void *proc, const struct chk_policy *pol)
+{
+	struct bs_proc *pr = proc;
+
+	pr->on = pol->enabled;
+	if (!pr->on) {
+		pr->rcpt_since = 0;
+		pr->missing = false;
+	}
+}
+
+/* bs_metrics - ops->metrics: DATA requests missing */
+static void
+bs_metrics(void *proc, struct mtext *t)
+{
+	const struct bs_proc *pr = proc;
+
+	if (!pr->on)
+		return;
+	mt_one(t, "policyd_backscatter_data_requests_missing", "gauge",
+	    "1 if RCPT requests came for an hour and none at DATA: bounces "
+	    "are judged at DATA, so backscatter detection needs "
+	    "smtpd_data_restrictions to ask policyd.", pr->missing);
+}
+
+/* watch_data - a request's state: does Postfix ask at DATA at all? */
+static void
+watch_data(struct chk_run *run, unsigned state)
+{
+	struct bs_proc *pr = chk_proc(run);
+	int64_t now = chk_now(run);
+
+	if (pr == NULL)
+		return;
+	if (state & (CHK_ST_DATA | CHK_ST_EOM)) {
+		pr->rcpt_since = 0;
+		pr->missing = false;
+		return;
+	}
+	if (state != CHK_ST_RCPT)
+		return;
+	if (pr->rcpt_since == 0 || pr->rcpt_since > now)
+		pr->rcpt_since = now;
+	if (now - pr->rcpt_since < DATA_WAIT)
+		return;
+	pr->missing = true;
+	if (!pr->warned) {
+		pr->warned = true;
+		log_warn("backscatter: RCPT requests for an hour and not one at "
+		    "DATA: bounces are judged at DATA, so no backscatter is "
+		    "ever detected; add check_policy_service to "
+		    "smtpd_data_restrictions in main.cf");
+	}
+}
 
 /* One request's steps. */
 enum bs_step { BS_RECORD, BS_SINCE, BS_SENT, BS_HIT };
@@ -623,6 +709,28 @@ warming(struct chk_run *run, int64_t start)
 	    "bounce_window: detection starts later");
 }
 
+/*
+ * unseen - no mail of our users was recorded within bounce_window: said
+ * once per process
+ */
+static void
+unseen(struct chk_run *run)
+{
+	static bool told;
+
+	if (!told) {
+		told = true;
+		log_warn("backscatter: no mail of our users recorded within "
+		    "bounce_window, so no bounce can be told from backscatter "
+		    "and nobody is blocked; if they do send mail, it does not "
+		    "pass policyd: ask it before permit_mynetworks and "
+		    "permit_sasl_authenticated (and on the submission port), "
+		    "or import the mail log");
+	}
+	chk_done(run, CHK_NEUTRAL, "no mail of our users recorded within "
+	    "bounce_window: nothing judged");
+}
+
 /* record_read - the client's record: blocked, or on to the bounce */
 static void
 record_read(struct chk_run *run, struct bs_run *b, const struct store_reply *r)
@@ -733,6 +841,13 @@ step_done(void *arg, const struct store_reply *r)
 			warming(run, r->rc == 0 ? starts : 0);
 			return;
 		}
+		/* No mail of our users at all in the window: their mail
+		 * does not pass policyd, and no bounce can be told from
+		 * backscatter. */
+		if (b->now - cov.last > c->window) {
+			unseen(run);
+			return;
+		}
 		b->next = 0;
 		ask_sent(run, b);
 		return;
@@ -781,6 +896,7 @@ bs_start(struct chk_run *run)
 	struct store_call sc;
 	size_t i;
 
+	watch_data(run, chk_state_bit(req->protocol_state));
 	if (!req->has_client_ip) {
 		chk_done(run, CHK_NEUTRAL, "no client address");
 		return;
@@ -840,6 +956,10 @@ const struct chk_ops chk_backscatter_ops = {
 	.conf_copy = bs_conf_copy,
 	.conf_free = bs_conf_free,
 	.setup = bs_setup,
+	.init = bs_init,
+	.deinit = bs_deinit,
+	.configure = bs_configure,
+	.metrics = bs_metrics,
 	.start = bs_start,
 	.cancel = bs_cancel,
 };

@@ -43,6 +43,7 @@ struct dns;
 struct dns_answer;
 struct req;
 struct store_handle;
+struct mtext;
 
 enum chk_status {
 	CHK_NEUTRAL,  /* nothing to say (or not applicable) */
@@ -213,6 +214,12 @@ struct chk_ops {
 	 * state for the daemon's life can follow it (the lists to test).
 	 */
 	void (*configure)(void *proc, const struct chk_policy *pol);
+	/*
+	 * Optional: the check's own figures for the metrics file, in the
+	 * text format (metrics.h's mt_* helpers), from its state for the
+	 * daemon's life; on the loop, each metrics round
+	 */
+	void (*metrics)(void *proc, struct mtext *t);
 	/*
 	 * Optional: the client is one of our own relays by the check's
 	 * options (spf's secondary_mx and forwarders), whether or not the

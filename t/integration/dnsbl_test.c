@@ -784,10 +784,10 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 	E.now += 8 * 86400; /* a week and a day of outbound history */
 	{
 		/* As the daemon's heartbeat records it. */
-		struct outbound_cover c = { 1700000000, E.now };
-		unsigned char v[16];
+		struct outbound_cover c = { 1700000000, E.now, E.now };
+		unsigned char v[24];
 		struct store_rec rec = { OUTBOUND_COVER,
-			sizeof(OUTBOUND_COVER) - 1, v, 16, 0 };
+			sizeof(OUTBOUND_COVER) - 1, v, 24, 0 };
 		struct store_waiter w;
 
 		outbound_cover_encode(&c, v);

@@ -151,8 +151,7 @@ checks:"""))
         self.assertIn("imported 1 deliveries of our users", r.stdout)
         self.assertIn("warning: the newest line is from", r.stderr)
         self.assertIn("zcat -f /var/log/mail.log*", r.stderr)
-        self.assertIn("backscatter detection: not live yet: it starts at ",
-                      r.stdout)
+        self.assertIn("backscatter detection: not live", r.stdout)
         s = d.connect()
         for rcpt in ("a@our.example", "b@our.example", "c@our.example"):
             s.sendall(request(protocol_state="DATA",
@@ -169,10 +168,12 @@ checks:"""))
         log = d.path("mail.log")
         self.write_log(log, now - 9 * 86400, now - 60,
                        [(now - 8 * 86400, "4F1A2B3C4D", "alice@our.example",
-                         "bob@remote.example")])
+                         "bob@remote.example"),
+                        (now - 3600, "5A1B2C3D4E", "dave@our.example",
+                         "erin@remote.example")])
         out = self.ctl(d, "outbound", "import-log", log, "--domain",
                        "our.example")
-        self.assertIn("imported 1 deliveries of our users from 219 lines",
+        self.assertIn("imported 2 deliveries of our users from 221 lines",
                       out)
         self.assertIn("backscatter detection: live", out)
         s = d.connect()

@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "config.h"
 #include "greylist.h"
+#include "metrics.h"
 #include "outbound.h"
 #include "request.h"
 #include "store.h"
@@ -947,10 +948,10 @@ history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	static const char *const alice[] = { "client_address", "203.0.113.9",
 		"sasl_username", "alice", "sender", "alice@our.example",
 		"recipient", "bob@remote.example", NULL };
-	struct outbound_cover c = { T0, t };
-	unsigned char v[16];
+	struct outbound_cover c = { T0, t, t };
+	unsigned char v[24];
 	struct store_rec r = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, v,
-		16, 0 };
+		24, 0 };
 	struct store_waiter w;
 	const char *rule;
 
@@ -1289,6 +1290,110 @@ test_backscatter_scope_all_refuses_everything(void **state)
 	cfg_unref(cfg);
 }
 
+/* missing - the metric of DATA requests missing, as the file shows it */
+static int
+missing(void)
+{
+	struct mtext t = { 0 };
+	const char *p;
+	int v = -1;
+
+	pipeline_metrics(&t);
+	if (t.p != NULL && (p = strstr(t.p,
+	    "\npolicyd_backscatter_data_requests_missing ")) != NULL)
+		v = atoi(p + strlen("\npolicyd_backscatter_data_requests_"
+		    "missing "));
+	mt_free(&t);
+	return v;
+}
+
+/*
+ * Our users' mail that never passes policyd (permit_mynetworks or
+ * permit_sasl_authenticated before check_policy_service) leaves no
+ * outbound record: every bounce would look like backscatter. With no
+ * mail of theirs recorded within bounce_window, nobody is blocked.
+ */
+static void
+test_backscatter_blocks_nobody_when_our_users_mail_never_passes_policyd(
+    void **state)
+{
+	static const char policy[] = "checks:\n  outbound: {}\n"
+				     "  backscatter: { threshold: 1 }\n";
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	struct outbound_cover c = { T0, T0 + 8 * 86400, 0 };
+	unsigned char v[24];
+	struct store_rec r = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, v,
+		24, 0 };
+	struct store_waiter w;
+	const char *rule;
+	int64_t t = T0 + 8 * 86400;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	/* The daemon ran for 8 days; not one mail of our users came. */
+	outbound_cover_encode(&c, v);
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, OUTBOUND_TABLE,
+	    &r, 1, NULL, NULL, &w.call)), 0);
+	assert_string_equal(bounce(f, cfg, &env, t, "192.0.2.40",
+	    "alice@our.example", "u.1", &rule), "DUNNO");
+	assert_string_equal(bounce(f, cfg, &env, t, "192.0.2.40",
+	    "bob@our.example", "u.2", &rule), "DUNNO");
+	/* One mail of theirs recorded: now a bounce can be judged. */
+	history(f, cfg, &env, t);
+	assert_non_null(strstr(bounce(f, cfg, &env, t, "192.0.2.40",
+	    "carol@our.example", "u.3", &rule), "554 5.7.1"));
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
+/*
+ * Bounces are judged at DATA: RCPT requests for an hour and not one at
+ * DATA (smtpd_data_restrictions does not ask) mean no backscatter is
+ * ever detected: a warning once, and a metric until DATA requests come.
+ */
+static void
+test_backscatter_says_when_postfix_never_asks_at_data(void **state)
+{
+	static const char policy[] = "checks:\n  backscatter: {}\n";
+	struct fixture *f = *state;
+	struct pipeline_env env = { .hostname = "mx" };
+	struct store_handle h = { f->st };
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+	const char *rule;
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env.store = &h;
+	pipeline_init(&(struct chk_ctx){ .loop = &f->loop, .store = &h });
+	pipeline_configure(cfg);
+	assert_int_equal(missing(), 0);
+	bs(f, cfg, &env, T0, "RCPT", "192.0.2.1", "a@x.example",
+	    "u@our.example", NULL, &rule);
+	bs(f, cfg, &env, T0 + 1800, "RCPT", "192.0.2.1", "a@x.example",
+	    "u@our.example", NULL, &rule);
+	assert_int_equal(missing(), 0);
+	bs(f, cfg, &env, T0 + 3600, "RCPT", "192.0.2.1", "a@x.example",
+	    "u@our.example", NULL, &rule);
+	assert_int_equal(missing(), 1);
+	/* Postfix asks at DATA now. */
+	bs(f, cfg, &env, T0 + 3700, "DATA", "192.0.2.1", "a@x.example",
+	    "u@our.example", "1", &rule);
+	assert_int_equal(missing(), 0);
+	bs(f, cfg, &env, T0 + 3800, "RCPT", "192.0.2.1", "a@x.example",
+	    "u@our.example", NULL, &rule);
+	assert_int_equal(missing(), 0);
+	pipeline_fini();
+	msg_fini(&env.msg);
+	cfg_unref(cfg);
+}
+
 int
 main(void)
 {
@@ -1314,6 +1419,8 @@ main(void)
 		BOTH(test_backscatter_our_secondary_mx_is_never_blocked),
 		BOTH(test_backscatter_bounce_to_two_recipients_is_not_refused),
 		BOTH(test_backscatter_scope_all_refuses_everything),
+		BOTH(test_backscatter_says_when_postfix_never_asks_at_data),
+		BOTH(test_backscatter_blocks_nobody_when_our_users_mail_never_passes_policyd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

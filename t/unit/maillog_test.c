@@ -311,9 +311,9 @@ import(FILE *fp, int64_t now, struct outbound_cover *pre)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	st = store_open_mem(&loop, 0);
 	if (pre != NULL) {
-		unsigned char v[16];
+		unsigned char v[24];
 		struct store_rec r = { OUTBOUND_COVER,
-			sizeof(OUTBOUND_COVER) - 1, v, 16, 0 };
+			sizeof(OUTBOUND_COVER) - 1, v, 24, 0 };
 
 		outbound_cover_encode(pre, v);
 		store_waiter_init(&w, &loop);
@@ -359,7 +359,8 @@ test_maillog_import_without_the_newest_days_does_not_start_detection(
 	assert_int_equal(ms.deliveries, 8);
 	assert_int_equal(ms.first, 1763856000 + 30 * 60); /* 11-23 00:30 */
 	assert_int_equal(ms.last, 1764545400 + 59);       /* 11-30 23:30 */
-	c = (struct outbound_cover){ ms.cover_since, ms.cover_until };
+	c = (struct outbound_cover){ ms.cover_since, ms.cover_until,
+	    ms.cover_last };
 	assert_int_equal(c.since, ms.first);
 	/* A week of history, but two days short of now: not live. */
 	assert_false(outbound_cover_live(&c, now, 7 * 86400, OUTBOUND_MAX_GAP,
@@ -378,19 +379,20 @@ test_maillog_import_without_the_newest_days_does_not_start_detection(
 	ms = import(fp, now, NULL);
 	assert_int_equal(ms.first, 1764288000 + 30 * 60); /* 11-28 00:30 */
 	assert_int_equal(ms.last, 1764718200 + 59);       /* 12-02 23:30 */
-	c = (struct outbound_cover){ ms.cover_since, ms.cover_until };
+	c = (struct outbound_cover){ ms.cover_since, ms.cover_until,
+	    ms.cover_last };
 	assert_false(outbound_cover_live(&c, now, 7 * 86400, OUTBOUND_MAX_GAP,
 	    &starts));
 	assert_int_equal(starts, ms.first + 7 * 86400);
 	assert_true(outbound_cover_live(&c, now, 4 * 86400, OUTBOUND_MAX_GAP,
 	    &starts));
 	/* The daemon's own coverage since 12-02 20:00 joins it. */
-	c = (struct outbound_cover){ 1764705600, now };
+	c = (struct outbound_cover){ 1764705600, now, 0 };
 	ms = import(fp, now, &c);
 	assert_int_equal(ms.cover_since, 1764288000 + 30 * 60);
 	assert_int_equal(ms.cover_until, now);
 	/* A daemon that ran until a week ago only: the log is newer. */
-	c = (struct outbound_cover){ 1763000000, 1763500000 };
+	c = (struct outbound_cover){ 1763000000, 1763500000, 0 };
 	ms = import(fp, now, &c);
 	assert_int_equal(ms.cover_since, 1764288000 + 30 * 60);
 	fclose(fp);
@@ -409,19 +411,19 @@ test_outbound_cover_a_gap_starts_the_history_anew(void **state)
 		const char *label;
 		struct outbound_cover old, add, want;
 	} cases[] = {
-		{ "nothing kept", { 0, 0 }, { 100, 200 }, { 100, 200 } },
-		{ "a heartbeat a minute later", { 100, 5000 }, { 5060, 5060 },
-		    { 100, 5060 } },
-		{ "a heartbeat within the gap", { 100, 5000 }, { 8600, 8600 },
-		    { 100, 8600 } },
-		{ "a heartbeat after a longer stop", { 100, 5000 },
-		    { 8601, 8601 }, { 8601, 8601 } },
-		{ "an older log that meets it", { 10000, 20000 },
-		    { 1000, 9000 }, { 1000, 20000 } },
-		{ "an older log apart from it", { 10000, 20000 },
-		    { 1000, 6000 }, { 10000, 20000 } },
-		{ "a log inside it", { 1000, 20000 }, { 5000, 6000 },
-		    { 1000, 20000 } },
+		{ "nothing kept", { 0, 0, 0 }, { 100, 200, 0 }, { 100, 200, 0 } },
+		{ "a heartbeat a minute later", { 100, 5000, 0 }, { 5060, 5060, 0 },
+		    { 100, 5060, 0 } },
+		{ "a heartbeat within the gap", { 100, 5000, 0 }, { 8600, 8600, 0 },
+		    { 100, 8600, 0 } },
+		{ "a heartbeat after a longer stop", { 100, 5000, 0 },
+		    { 8601, 8601, 0 }, { 8601, 8601, 0 } },
+		{ "an older log that meets it", { 10000, 20000, 0 },
+		    { 1000, 9000, 0 }, { 1000, 20000, 0 } },
+		{ "an older log apart from it", { 10000, 20000, 0 },
+		    { 1000, 6000, 0 }, { 10000, 20000, 0 } },
+		{ "a log inside it", { 1000, 20000, 0 }, { 5000, 6000, 0 },
+		    { 1000, 20000, 0 } },
 	};
 	int64_t starts;
 	size_t i;
@@ -436,16 +438,16 @@ test_outbound_cover_a_gap_starts_the_history_anew(void **state)
 		assert_int_equal(u.until, cases[i].want.until);
 	}
 	assert_true(outbound_cover_live(&(struct outbound_cover){ 1000,
-	    1000 + 7 * 86400 }, 1000 + 7 * 86400 + 60, 7 * 86400,
+	    1000 + 7 * 86400, 1000 }, 1000 + 7 * 86400 + 60, 7 * 86400,
 	    OUTBOUND_MAX_GAP, &starts));
 	/* Not reaching now: no start can be said. */
 	assert_false(outbound_cover_live(&(struct outbound_cover){ 1000,
-	    1000 + 7 * 86400 }, 1000 + 8 * 86400, 7 * 86400, OUTBOUND_MAX_GAP,
+	    1000 + 7 * 86400, 1000 }, 1000 + 8 * 86400, 7 * 86400, OUTBOUND_MAX_GAP,
 	    &starts));
 	assert_int_equal(starts, 0);
 	/* Too short: it says when. */
 	assert_false(outbound_cover_live(&(struct outbound_cover){ 1000,
-	    90000 }, 90000, 7 * 86400, OUTBOUND_MAX_GAP, &starts));
+	    90000, 1000 }, 90000, 7 * 86400, OUTBOUND_MAX_GAP, &starts));
 	assert_int_equal(starts, 1000 + 7 * 86400);
 }
 
