@@ -305,7 +305,13 @@ chk_set_bypass(struct chk_run *run, enum chk_bypass terms, const char *why)
 	run->p->bypass_why = why;
 }
 
-/* chk_bypass_met - which SPF verdicts meet which terms */
+/*
+ * chk_bypass_met - which SPF verdicts meet which terms. Only a pass
+ * proves the sender. not-fail, an explicit choice the manual marks as
+ * forgeable, also takes the verdicts that deny nothing (softfail,
+ * neutral, none); no verdict at all (the check off, not run at this
+ * state, cut by the deadline) and the errors meet no terms but "no".
+ */
 bool
 chk_bypass_met(enum chk_bypass terms, enum chk_spf spf)
 {
@@ -313,8 +319,9 @@ chk_bypass_met(enum chk_bypass terms, enum chk_spf spf)
 		[CHK_BYPASS_NONE] = { false },
 		[CHK_BYPASS_ALWAYS] = { true, true, true, true, true, true,
 		    true, true },
-		[CHK_BYPASS_UNLESS_SPF_FAIL] = { true, true, false, true, true,
-		    true, true, true },
+		[CHK_BYPASS_UNLESS_SPF_FAIL] = { [CHK_SPF_PASS] = true,
+		    [CHK_SPF_SOFTFAIL] = true, [CHK_SPF_NEUTRAL] = true,
+		    [CHK_SPF_NONE] = true },
 		[CHK_BYPASS_IF_SPF_PASS] = { [CHK_SPF_PASS] = true },
 	};
 
@@ -1109,8 +1116,10 @@ combine(struct pipeline *p)
 			.rule = p->bypass_why };
 	else if (p->bypass != CHK_BYPASS_NONE)
 		/* Found but not applied: the log line says so, and why. */
-		p->v.bypass = arena_printf(a, "%s:not-applied(spf=%s)",
-		    p->bypass_why, chk_spf_name(p->spf));
+		p->v.bypass = arena_printf(a, "%s:not-applied(spf=%s,"
+		    "require_spf=%s)", p->bypass_why, chk_spf_name(p->spf),
+		    p->bypass == CHK_BYPASS_UNLESS_SPF_FAIL ? "not-fail"
+		    : "pass");
 }
 
 static void end_checks(struct pipeline *p);

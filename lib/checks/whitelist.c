@@ -3,9 +3,11 @@
  * check, a recipient (an address, or @domain for a whole local domain)
  * that trusts the sender (an address, or @domain) lets its mail bypass
  * the DNS lists, every score and greylisting (CHK_F_BYPASSED), once the
- * checks are in and SPF's result meets require_spf (not-fail by
- * default: a sender address is easy to forge). Checks that refuse on
- * their own (no PTR, a bad HELO) still refuse.
+ * checks are in and SPF's verdict meets require_spf: pass by default, as
+ * a sender address is easy to forge and only a pass proves it (no SPF
+ * verdict, the spf check off or cut by the deadline, meets nothing but
+ * "no"). Checks that refuse on their own (no PTR, a bad HELO) still
+ * refuse.
  *
  * Entries come from the policy file (entries:) and from the store's
  * whitelist table, which policyctl whitelist changes while the daemon
@@ -41,7 +43,7 @@ static const char *const wl_options[] = { "entries", "require_spf", NULL };
 static void
 wl_conf_init(void *conf)
 {
-	((struct wl_conf *)conf)->terms = CHK_BYPASS_UNLESS_SPF_FAIL;
+	((struct wl_conf *)conf)->terms = CHK_BYPASS_IF_SPF_PASS;
 }
 
 static void

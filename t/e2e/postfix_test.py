@@ -392,6 +392,8 @@ LISTS_ZONE = """
 8.2.0.192.bl.test. 60 IN A 127.0.0.4
 2.0.0.127.wl.test. 60 IN A 127.0.10.3
 8.2.0.192.wl.test. 60 IN A 127.0.15.3
+friend.example. 60 IN TXT "v=spf1 ip4:192.0.2.7 -all"
+forger.example. 60 IN TXT "v=spf1 ip4:198.51.100.0/24 ~all"
 """
 
 LISTS_POLICY = """
@@ -403,6 +405,7 @@ dns:
   timeout: 500ms
 checks:
   greylist: { enabled: false }
+  spf: { header: none, softfail: log }
   dnsbl:
     lists:
       - zone: bl.test
@@ -419,6 +422,7 @@ checks:
   whitelist:
     entries:
       - { recipient: l3@our.example, sender: "@friend.example" }
+      - { recipient: l3@our.example, sender: "@forger.example" }
   backscatter: { contact: postmaster@our.example }
 """
 
@@ -452,6 +456,15 @@ class Lists(PostfixTest):
         self.assertRegex(out, r"<-  250 2\.0\.0 Ok: queued as \w+")
         self.pd.wait_log(r"rule=whitelist:l3@our\.example<-@friend\.example "
                          r"client=192\.0\.2\.7 ")
+        # Issue 22: a sender SPF does not prove (~all: softfail) is
+        # judged like anyone's: refused by the listing.
+        self.refused("l3@our.example", r"^Service unavailable; client "
+                     r"192\.0\.2\.7 is listed at Test ZEN",
+                     client="192.0.2.7", name="mail.forger.example",
+                     sender="a@forger.example")
+        self.pd.wait_log(r'bypass="whitelist:l3@our\.example<-@forger\.'
+                         r'example:not-applied\(spf=softfail,'
+                         r'require_spf=pass\)"')
 
     def test_blocked_backscatter_source_refused_postmaster_reachable(self):
         """Issue 13: a client blocked for backscatter (here by policyctl:

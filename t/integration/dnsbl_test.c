@@ -110,6 +110,9 @@ static const char zone[] =
     "7.2.0.192.delay.test. 60 IN A 127.0.0.2\n"
     "!drop 7.2.0.192.in-addr.arpa.\n"
     "partner.example. 60 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+    "soft.example. 60 IN TXT \"v=spf1 ip4:198.51.100.0/24 ~all\"\n"
+    "neutral.example. 60 IN TXT \"v=spf1 ?all\"\n"
+    "!drop slowspf.example.\n"
     "forged.example. 60 IN TXT \"v=spf1 -all\"\n";
 
 static struct {
@@ -129,6 +132,7 @@ struct result {
 	char rule[64];
 	char trace[400];
 	char why[1200];
+	char bypass[300];  /* an entry found but not applied */
 	int score;
 	uint64_t ms;
 };
@@ -143,6 +147,8 @@ on_done(void *arg, const struct verdict *v, const char *trace)
 	snprintf(r->rule, sizeof(r->rule), "%s", v->rule);
 	snprintf(r->trace, sizeof(r->trace), "%s", trace ? trace : "");
 	snprintf(r->why, sizeof(r->why), "%s", v->detail ? v->detail : "");
+	snprintf(r->bypass, sizeof(r->bypass), "%s", v->bypass ? v->bypass
+							       : "");
 	for (size_t i = 0; i < v->nreports; i++) {
 		size_t o = strlen(r->why);
 
@@ -740,6 +746,104 @@ test_dnsbl_whitelist_bypasses_listing_unless_spf_fails(void **state)
 }
 
 /*
+ * A whitelist entry skips the lists only when SPF proves the sender
+ * (require_spf: pass, the default): a forged sender of a domain with
+ * ~all (softfail), ?all (neutral) or no SPF, of any domain with the spf
+ * check off, or while SPF is cut by the deadline, is judged like anyone
+ * (here: refused by the listing), and the decision line says the entry
+ * was found but not applied, and why.
+ */
+static void
+test_whitelist_forged_sender_without_spf_pass_is_not_let_through(
+    void **state)
+{
+	static const char *const senders[][2] = {
+		{ "bob@soft.example", "spf=softfail" },
+		{ "bob@neutral.example", "spf=neutral" },
+		{ "bob@nospf.example", "spf=none" },
+	};
+	const char *mail[] = { "client_address", "192.0.2.7", "sender", NULL,
+		"recipient", "alice@our.example", NULL };
+	struct result r;
+	size_t i;
+
+	(void)state;
+	start("deadline: 1500ms\n"
+	      "checks:\n  spf: { header: none, softfail: log, neutral: log }\n"
+	      "  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@partner.example\" }\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@soft.example\" }\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@neutral.example\" }\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@nospf.example\" }\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@slowspf.example\" }\n");
+	/* The partner's own server: SPF passes, the entry applies. */
+	mail[3] = "bob@partner.example";
+	r = decide(mail);
+	assert_string_equal(r.rule,
+	    "whitelist:alice@our.example<-@partner.example");
+	assert_string_equal(r.bypass, "");
+	for (i = 0; i < nitems(senders); i++) {
+		mail[3] = senders[i][0];
+		r = decide(mail);
+		assert_string_equal(r.rule, "check:dnsbl");
+		has(r.action, "554 5.7.1");
+		has(r.bypass, ":not-applied(");
+		has(r.bypass, senders[i][1]);
+		has(r.bypass, "require_spf=pass");
+	}
+	/* SPF's DNS does not answer: temperror, no bypass. */
+	mail[3] = "bob@slowspf.example";
+	r = decide(mail);
+	assert_string_equal(r.rule, "check:dnsbl");
+	has(r.bypass, "whitelist:alice@our.example<-@slowspf.example:"
+	    "not-applied(spf=temperror,require_spf=pass)");
+	stop(state);
+	/* SPF cut by the deadline: no verdict at all, no bypass. */
+	start("deadline: 150ms\n"
+	      "checks:\n  spf: { header: none, on_tempfail: dunno }\n"
+	      "  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@slowspf.example\" }\n");
+	r = decide(mail);
+	assert_string_equal(r.rule, "check:dnsbl");
+	has(r.bypass, "whitelist:alice@our.example<-@slowspf.example:"
+	    "not-applied(spf=unknown,require_spf=pass)");
+	stop(state);
+	/* The spf check off: nothing proves the sender. */
+	start("checks:\n  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@partner.example\" }\n");
+	mail[3] = "bob@partner.example";
+	r = decide(mail);
+	assert_string_equal(r.rule, "check:dnsbl");
+	has(r.bypass, "not-applied(spf=unknown,require_spf=pass)");
+	stop(state);
+	/* not-fail, chosen: softfail is let through (forgeable). */
+	start("checks:\n  spf: { header: none, softfail: log }\n"
+	      "  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, reject: true }\n"
+	      "  whitelist:\n    require_spf: not-fail\n    entries:\n"
+	      "      - { recipient: alice@our.example, sender: "
+	      "\"@soft.example\" }\n");
+	mail[3] = "bob@soft.example";
+	r = decide(mail);
+	assert_string_equal(r.rule,
+	    "whitelist:alice@our.example<-@soft.example");
+	stop(state);
+}
+
+/*
  * Backscatter from a client that a high-trust allowlisting vouches for
  * (DNSWL's .3: one address of a large platform) blocks its bounces only;
  * its other mail still passes. A client the list knows with no trust
@@ -978,6 +1082,9 @@ main(void)
 		    test_dnsbl_certain_refusal_answers_early, stop),
 		cmocka_unit_test_teardown(test_dnsbl_domain_list_names, stop),
 		cmocka_unit_test_teardown(test_dnsbl_key_appears_nowhere, stop),
+		cmocka_unit_test_teardown(
+		    test_whitelist_forged_sender_without_spf_pass_is_not_let_through,
+		    stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_results_kept_for_the_message, stop),
 		cmocka_unit_test_teardown(

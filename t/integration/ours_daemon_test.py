@@ -221,8 +221,24 @@ checks:"""))
         self.assertEqual(r.returncode, 1)
         self.assertIn("nonesuch: No such file", r.stderr)
 
-    def test_whitelist_from_policyctl_counts_at_the_next_request(self):
+    def test_whitelist_entry_without_spf_pass_is_not_applied(self):
+        # Issue 22: no SPF verdict (here the spf check is off) proves no
+        # sender: the entry is found, named in the log, and not applied.
         d = self.daemon(POLICY)
+        s = d.connect()
+        mail = dict(client_address="192.0.2.9", sender="bob@partner.example",
+                    recipient="alice@our.example")
+        self.ctl(d, "whitelist", "add", "--recipient", "alice@our.example",
+                 "--sender", "@partner.example")
+        self.assertTrue(self.ask(s, **mail).startswith("DEFER_IF_PERMIT"))
+        d.wait_log(r'rule="greylist:new\(wait=60s\)" .*'
+                   r'bypass="whitelist:alice@our\.example<-@partner\.example:'
+                   r'not-applied\(spf=unknown,require_spf=pass\)"')
+
+    def test_whitelist_from_policyctl_counts_at_the_next_request(self):
+        # require_spf: "no" (forgeable): this daemon runs no SPF check.
+        d = self.daemon(POLICY.replace("whitelist: {}",
+                                       'whitelist: { require_spf: "no" }'))
         s = d.connect()
         mail = dict(client_address="192.0.2.9", sender="bob@partner.example",
                     recipient="alice@our.example")
