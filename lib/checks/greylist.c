@@ -377,9 +377,13 @@ gl_start(struct chk_run *run)
 		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
 		return;
 	}
-	/* A reply to our users' mail passes: the store looks first. */
+	/*
+	 * A reply to our users' mail passes: the store looks first. Only
+	 * when SPF proves the sender (a pass for its domain): anyone can
+	 * forge the address of someone our user wrote to.
+	 */
 	if (cfg->greylist.correspondents && req->sender.full != NULL &&
-	    !req->sender.is_null)
+	    !req->sender.is_null && chk_spf(run) == CHK_SPF_PASS)
 		op.klen[GL_REC_CORRESPONDENT] = outbound_key(
 		    op.key[GL_REC_CORRESPONDENT], GL_KEY_MAX, req->rcpt.full,
 		    req->sender.full);

@@ -76,13 +76,22 @@ ob_setup(struct cfg_parser *p, struct chk_policy *pol,
 	size_t i;
 	char *q;
 
-	(void)pol;
 	if (v[0] && cfg_seconds(p, v[0], "outbound: keep", 86400,
 	    3650 * 86400LL, &c->keep) < 0)
 		return -1;
 	if (v[1] && cfg_strings(p, v[1], "outbound: local_domains",
 	    &c->local, &c->nlocal) < 0)
 		return -1;
+	/*
+	 * Mail between our own domains makes no correspondent: forging a
+	 * colleague's address is the oldest trick, and a "reply" from one
+	 * would skip greylisting. Without the list every colleague is one.
+	 */
+	if (pol->enabled && c->nlocal == 0)
+		return cfg_fail(p, v[1], "outbound: local_domains is required "
+		    "(our own domains, e.g. [example.org]): mail to them makes "
+		    "no correspondent, or a forged colleague's mail would skip "
+		    "greylisting");
 	for (i = 0; i < c->nlocal; i++)
 		for (q = c->local[i]; *q; q++)
 			*q = (char)tolower((unsigned char)*q);

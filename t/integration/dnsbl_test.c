@@ -844,6 +844,61 @@ test_whitelist_forged_sender_without_spf_pass_is_not_let_through(
 }
 
 /*
+ * A reply to our users' mail skips greylisting only when SPF passes for
+ * its sender's domain: the address of someone our user wrote to is as
+ * easy to forge as any (here a ~all domain's, from a server its SPF does
+ * not name). Past max_age the reply waits like anyone's.
+ */
+static void
+test_correspondent_reply_skips_greylisting_only_when_spf_passes(void **state)
+{
+	static const char *const to_bob[] = { "client_address", "10.1.1.1",
+		"sender", "alice@our.example", "recipient",
+		"bob@partner.example", NULL };
+	static const char *const to_carol[] = { "client_address", "10.1.1.1",
+		"sender", "alice@our.example", "recipient",
+		"carol@soft.example", NULL };
+	static const char *const bob[] = { "client_address", "192.0.2.7",
+		"sender", "bob@partner.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const carol[] = { "client_address", "192.0.2.7",
+		"sender", "carol@soft.example", "recipient",
+		"alice@our.example", NULL };
+	static const char *const bob_to_dave[] = { "client_address",
+		"192.0.2.7", "sender", "bob@partner.example", "recipient",
+		"dave@our.example", NULL };
+	struct result r;
+
+	(void)state;
+	start("local_networks: [10.0.0.0/8]\n"
+	      "checks:\n  spf: { header: none, softfail: log }\n"
+	      "  greylist: { max_age: 10d }\n"
+	      "  outbound: { local_domains: [our.example] }\n");
+	E.store.st = store_open_mem(&E.loop, 1);
+	E.now = 1700000000;
+	assert_string_equal(decide(to_bob).action, "DUNNO");
+	assert_string_equal(decide(to_carol).action, "DUNNO");
+	E.now += 60;
+	/* SPF passes for partner.example: a correspondent's reply. */
+	r = decide(bob);
+	assert_string_equal(r.action, "DUNNO");
+	assert_string_equal(r.rule, "greylist:correspondent");
+	has(r.trace, "spf:pass");
+	/* soft.example's SPF does not name this server: greylisted. */
+	r = decide(carol);
+	has(r.action, "DEFER_IF_PERMIT 4.7.1 Greylisted");
+	has(r.trace, "spf:softfail");
+	/* bob to another of our users is no correspondent's mail. */
+	r = decide(bob_to_dave);
+	has(r.action, "DEFER_IF_PERMIT 4.7.1 Greylisted");
+	/* Past max_age the reply waits like anyone's. */
+	E.now += 11 * 86400;
+	r = decide(bob);
+	has(r.action, "DEFER_IF_PERMIT 4.7.1 Greylisted");
+	stop(state);
+}
+
+/*
  * Backscatter from a client that a high-trust allowlisting vouches for
  * (DNSWL's .3: one address of a large platform) blocks its bounces only;
  * its other mail still passes. A client the list knows with no trust
@@ -871,7 +926,8 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 
 	(void)state;
 	start("local_networks: [10.0.0.0/8]\n"
-	      "checks:\n  outbound: {}\n  backscatter: { threshold: 1 }\n"
+	      "checks:\n  outbound: { local_domains: [our.example] }\n"
+	      "  backscatter: { threshold: 1 }\n"
 	      "  dnsbl:\n    lists:\n"
 	      "      - zone: wl.test\n"
 	      /* A name as long as a list's may be: it is what the
@@ -1084,6 +1140,9 @@ main(void)
 		cmocka_unit_test_teardown(test_dnsbl_key_appears_nowhere, stop),
 		cmocka_unit_test_teardown(
 		    test_whitelist_forged_sender_without_spf_pass_is_not_let_through,
+		    stop),
+		cmocka_unit_test_teardown(
+		    test_correspondent_reply_skips_greylisting_only_when_spf_passes,
 		    stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_results_kept_for_the_message, stop),

@@ -8,24 +8,42 @@ import subprocess
 import time
 import unittest
 
-from pdtest import DaemonTest, read_replies, request
+from pdtest import DaemonTest, read_replies, request, start_dnsd
 
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
+
+# A correspondent's reply skips greylisting only when SPF passes for it.
+ZONE = """
+remote.example. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+soft.example. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 ~all"
+"""
 
 POLICY = """
 listen:
   - inet: 127.0.0.1:0
 state_dir: @DIR@/state
+dns:
+  nameservers: [127.0.0.1:@DNS@]
+  timeout: 300ms
+  tries: 1
 local_networks: [10.0.0.0/8]
 checks:
+  spf: { header: none }
   greylist: { delay: 1m }
-  outbound: {}
+  outbound: { local_domains: [our.example] }
   whitelist: {}
   backscatter: { contact: postmaster@our.example }
 """
 
 
 class Ours(DaemonTest):
+
+    def setUp(self):
+        self.dns_port = start_dnsd(self, ZONE)
+
+    def daemon(self, config, **kw):
+        return super().daemon(config.replace("@DNS@", str(self.dns_port)),
+                              **kw)
 
     def ask(self, sock, **attrs):
         sock.sendall(request(protocol_state="RCPT", **attrs))
@@ -48,7 +66,10 @@ class Ours(DaemonTest):
         self.assertEqual(self.ask(s, client_address="10.9.8.7",
                                   sender="dave@our.example",
                                   recipient="erin@remote.example"), "DUNNO")
-        # The replies pass at once; a stranger is greylisted.
+        self.assertEqual(self.ask(s, client_address="10.9.8.7",
+                                  sender="dave@our.example",
+                                  recipient="zed@soft.example"), "DUNNO")
+        # The replies SPF proves pass at once; a stranger is greylisted.
         self.assertEqual(self.ask(s, client_address="192.0.2.1",
                                   sender="bob@remote.example",
                                   recipient="alice@our.example"), "DUNNO")
@@ -61,13 +82,20 @@ class Ours(DaemonTest):
             s, client_address="192.0.2.3", sender="carol@remote.example",
             recipient="alice@our.example").startswith(
                 "DEFER_IF_PERMIT 4.7.1 Greylisted"))
+        # Issue 22: a correspondent's address forged from a server its
+        # domain's SPF does not name (~all: softfail) is greylisted.
+        self.assertTrue(self.ask(
+            s, client_address="198.51.100.9", sender="zed@soft.example",
+            recipient="dave@our.example").startswith(
+                "DEFER_IF_PERMIT 4.7.1 Greylisted"))
         rows = [json.loads(l) for l in
                 self.ctl(d, "outbound", "list", "--json").splitlines()]
         pairs = {(r["sender"], r["recipient"]) for r in rows}
         self.assertEqual(pairs, {("alice@our.example", None),
                                  ("alice@our.example", "bob@remote.example"),
                                  ("dave@our.example", None),
-                                 ("dave@our.example", "erin@remote.example")})
+                                 ("dave@our.example", "erin@remote.example"),
+                                 ("dave@our.example", "zed@soft.example")})
         text = self.ctl(d, "outbound", "list", "--sender", "Dave@our.example")
         self.assertIn("erin@remote.example", text)
         self.assertNotIn("alice", text)
@@ -222,7 +250,7 @@ checks:"""))
         self.assertIn("nonesuch: No such file", r.stderr)
 
     def test_whitelist_entry_without_spf_pass_is_not_applied(self):
-        # Issue 22: no SPF verdict (here the spf check is off) proves no
+        # Issue 22: SPF none (partner.example publishes none) proves no
         # sender: the entry is found, named in the log, and not applied.
         d = self.daemon(POLICY)
         s = d.connect()
@@ -233,10 +261,10 @@ checks:"""))
         self.assertTrue(self.ask(s, **mail).startswith("DEFER_IF_PERMIT"))
         d.wait_log(r'rule="greylist:new\(wait=60s\)" .*'
                    r'bypass="whitelist:alice@our\.example<-@partner\.example:'
-                   r'not-applied\(spf=unknown,require_spf=pass\)"')
+                   r'not-applied\(spf=none,require_spf=pass\)"')
 
     def test_whitelist_from_policyctl_counts_at_the_next_request(self):
-        # require_spf: "no" (forgeable): this daemon runs no SPF check.
+        # require_spf: "no" (forgeable): partner.example has no SPF.
         d = self.daemon(POLICY.replace("whitelist: {}",
                                        'whitelist: { require_spf: "no" }'))
         s = d.connect()

@@ -527,6 +527,11 @@ static const struct {
 	{ "forwarders elsewhere", "checks:\n  rdns:\n    forwarders: "
 	    "[192.0.2.0/24]\n",
 	    "t.yaml:3:17: rdns: forwarders: only the spf check has forwarders" },
+	{ "outbound without local_domains", "checks:\n  outbound: {}\n",
+	    "t.yaml:2:13: outbound: local_domains is required (our own "
+	    "domains, e.g. [example.org]): mail to them makes no "
+	    "correspondent, or a forged colleague's mail would skip "
+	    "greylisting" },
 	{ "pool not bool", "checks:\n  greylist: { pool_spf: maybe }\n",
 	    "t.yaml:2:25: greylist: pool_spf: \"maybe\" is neither true nor "
 	    "false" },
