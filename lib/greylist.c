@@ -58,11 +58,14 @@ gl_conf_fini(struct gl_conf *c)
 void
 gl_entry_encode(const struct gl_entry *e, unsigned char *p)
 {
-	p[0] = 1; /* record version */
+	p[0] = 2; /* record version */
 	store_put_u64(p + 1, (uint64_t)e->first);
 	store_put_u64(p + 9, (uint64_t)e->last);
 	store_put_u64(p + 17, (uint64_t)e->passed_at);
 	store_put_u32(p + 25, e->count);
+	p[29] = e->client.family == AF_INET ? 4 : e->client.family ==
+	    AF_INET6 ? 6 : 0;
+	memcpy(p + 30, e->client.a, 16);
 }
 
 int
@@ -70,12 +73,18 @@ gl_entry_decode(const void *v, size_t len, struct gl_entry *e)
 {
 	const unsigned char *p = v;
 
-	if (len != GL_ENTRY_SIZE || p[0] != 1)
+	memset(e, 0, sizeof(*e));
+	if (!(len == GL_ENTRY_SIZE_V1 && p[0] == 1) &&
+	    !(len == GL_ENTRY_SIZE && p[0] == 2))
 		return -1;
 	e->first = (int64_t)store_get_u64(p + 1);
 	e->last = (int64_t)store_get_u64(p + 9);
 	e->passed_at = (int64_t)store_get_u64(p + 17);
 	e->count = store_get_u32(p + 25);
+	if (p[0] == 2 && (p[29] == 4 || p[29] == 6)) {
+		e->client.family = p[29] == 4 ? AF_INET : AF_INET6;
+		memcpy(e->client.a, p + 30, 16);
+	}
 	return 0;
 }
 
@@ -343,6 +352,8 @@ gl_table(enum gl_rec r)
 		[GL_REC_DOMAIN] = GL_TABLE_DOMAIN,
 		[GL_REC_TRIPLET] = GL_TABLE_TRIPLET,
 		[GL_REC_CORRESPONDENT] = OUTBOUND_TABLE,
+		[GL_REC_NET_CLIENT] = GL_TABLE_CLIENT,
+		[GL_REC_NET_TRIPLET] = GL_TABLE_TRIPLET,
 	};
 
 	return (unsigned)r < GL_NRECS ? names[r] : "?";
@@ -398,6 +409,26 @@ awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 	    awl_entry_expires(&io->op->lim, e), why);
 }
 
+/*
+ * triplet - a triplet record that counts: 0 and *e; STORE_NOTFOUND when
+ * absent, too old, damaged or from the future; or a store error
+ */
+static int
+triplet(const struct judge_io *io, enum gl_rec r, struct gl_entry *e,
+    struct why *why)
+{
+	unsigned char v[GL_VAL_MAX];
+	size_t vlen = sizeof(v);
+	int rc = io->rd(io->arg, r, v, &vlen, why);
+
+	if (rc != 0)
+		return rc;
+	if (gl_entry_decode(v, vlen, e) < 0 || expired(&io->op->lim, e,
+	    io->op->now) || e->first > io->op->now)
+		return STORE_NOTFOUND;
+	return 0;
+}
+
 /* gl_judge - the whole judgement on the backend's reads and writes */
 int
 gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
@@ -429,6 +460,16 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 	/* The auto-whitelists decide first. */
 	if ((rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
 		return rc;
+	/* A pool's miss: its network's entry, carried over. */
+	if (l->awl_clients > 0 && ac.count < l->awl_clients &&
+	    op->klen[GL_REC_NET_CLIENT] > 0) {
+		struct awl_entry an;
+
+		if ((rc = awl_get(&io, GL_REC_NET_CLIENT, &an, why)) != 0)
+			return rc;
+		if (an.count >= l->awl_clients)
+			ac = an;
+	}
 	if (l->awl_clients > 0 && ac.count >= l->awl_clients) {
 		res->status = GL_AWL_CLIENT;
 		return awl_count(&io, GL_REC_CLIENT, &ac, why);
@@ -444,17 +485,20 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 		return rc;
 	}
 
-	rc = rd(arg, GL_REC_TRIPLET, v, &vlen, why);
-	if (rc == STORE_NOTFOUND || (rc == 0 &&
-	    (gl_entry_decode(v, vlen, &e) < 0 || expired(l, &e, now) ||
-	    e.first > now))) {
+	if ((rc = triplet(&io, GL_REC_TRIPLET, &e, why)) < 0)
+		return rc;
+	/* A pool's miss: the network's triplet, carried over (postgrey
+	 * passed it; or it was made before the sender's SPF passed). */
+	if (rc == STORE_NOTFOUND && op->klen[GL_REC_NET_TRIPLET] > 0 &&
+	    (rc = triplet(&io, GL_REC_NET_TRIPLET, &e, why)) < 0)
+		return rc;
+	if (rc == STORE_NOTFOUND) {
 		/* First sight, or an entry too old (or damaged) to count. */
 		memset(&e, 0, sizeof(e));
 		e.first = now;
-	} else if (rc != 0) {
-		return rc;
 	}
 	e.last = now;
+	e.client = op->client;
 	e.count++;
 	if (e.passed_at != 0) {
 		res->status = GL_KNOWN;
@@ -491,18 +535,24 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
     int64_t now, struct gl_op *op)
 {
 	char net[GL_POOL_MAX], sender[2 * PART_MAX], rcpt[PART_MAX + 1];
+	char netkey[CIDR_STRLEN];
 	size_t n;
 
 	op->now = now;
 	op->lim = gl_limits(c);
 	memset(op->klen, 0, sizeof(op->klen));
+	memset(&op->client, 0, sizeof(op->client));
 	if (!req->has_client_ip || req->rcpt.full == NULL)
 		return false;
+	op->client = req->client_ip;
 	if (pool != NULL && pool[0] != '\0') {
 		snprintf(net, sizeof(net), "%s", pool);
 		lower(net);
+		/* The network's own keys, for a pool's miss. */
+		greylist_net(c, req->client_addr, netkey, sizeof(netkey));
 	} else {
 		greylist_net(c, req->client_addr, net, sizeof(net));
+		netkey[0] = '\0';
 	}
 	if (req->sender.full == NULL || req->sender.is_null)
 		sender[0] = '\0';
@@ -524,5 +574,16 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 	    "%s%c%.*s%c%s", net, '\0', PART_MAX, sender, '\0', rcpt) + 1;
 	op->klen[GL_REC_TRIPLET] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
 	op->key[GL_REC_TRIPLET][op->klen[GL_REC_TRIPLET] - 1] = '\0';
+	if (netkey[0] != '\0') {
+		op->klen[GL_REC_NET_CLIENT] = strlen(netkey) + 1;
+		memcpy(op->key[GL_REC_NET_CLIENT], netkey,
+		    op->klen[GL_REC_NET_CLIENT]);
+		n = (size_t)snprintf(op->key[GL_REC_NET_TRIPLET], GL_KEY_MAX,
+		    "%s%c%.*s%c%s", netkey, '\0', PART_MAX, sender, '\0',
+		    rcpt) + 1;
+		op->klen[GL_REC_NET_TRIPLET] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
+		op->key[GL_REC_NET_TRIPLET][op->klen[GL_REC_NET_TRIPLET] - 1] =
+		    '\0';
+	}
 	return true;
 }

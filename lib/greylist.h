@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 struct req;
 struct why;
 
@@ -77,9 +79,14 @@ struct gl_result {
  * The records one request touches. CORRESPONDENT (outbound.h: the
  * recipient's record of writing to the sender; read only, first, when
  * its key is set) makes a reply to our own users' mail pass at once.
+ * NET_CLIENT and NET_TRIPLET, set only when the client part of the keys
+ * is a pool: the same records keyed on the client network, read only,
+ * when the pool's miss (an entry postgrey passed, imported by network,
+ * or one made before the sender's SPF passed): a hit is carried over.
  */
 enum gl_rec { GL_REC_CLIENT, GL_REC_DOMAIN, GL_REC_TRIPLET,
-	GL_REC_CORRESPONDENT, GL_NRECS };
+	GL_REC_CORRESPONDENT, GL_REC_NET_CLIENT, GL_REC_NET_TRIPLET,
+	GL_NRECS };
 
 /* The settings a judgement uses: copied into each operation. */
 struct gl_limits {
@@ -100,6 +107,7 @@ struct gl_op {
 				* no domain) */
 	int64_t now;
 	struct gl_limits lim;
+	struct ipaddr client;  /* the client's address: kept in the triplet */
 };
 
 /* gl_table - the table record r lives in */
@@ -155,6 +163,8 @@ struct gl_entry {
 	int64_t last;      /* last request */
 	int64_t passed_at; /* when it first passed; 0: pending */
 	uint32_t count;    /* requests seen */
+	struct ipaddr client; /* the last request's address (family 0: not
+			       * known: an entry of version 1, an import) */
 };
 
 struct awl_entry {
@@ -164,8 +174,9 @@ struct awl_entry {
 	int64_t last_count; /* last time count went up */
 };
 
-#define GL_ENTRY_SIZE  29
-#define AWL_ENTRY_SIZE 29
+#define GL_ENTRY_SIZE_V1 29 /* without the client address */
+#define GL_ENTRY_SIZE    46 /* version 2: its family (4, 6) and 16 bytes */
+#define AWL_ENTRY_SIZE   29
 
 void gl_entry_encode(const struct gl_entry *e, unsigned char *p);
 int gl_entry_decode(const void *p, size_t len, struct gl_entry *e);

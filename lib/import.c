@@ -250,7 +250,7 @@ import_one(struct run *r, int64_t now, int clients, char *key,
 		/* "net/sender/recipient" -> "first,last[,host]" */
 		char *s1 = strchr(key, '/'), *s2 = strrchr(key, '/');
 		char sender[800], gkey[STORE_KEY_MAX];
-		struct gl_entry e = { a, b, 0, 1 };
+		struct gl_entry e = { .first = a, .last = b, .count = 1 };
 		int klen;
 
 		if (s1 == NULL || s2 == s1) {

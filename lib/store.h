@@ -56,9 +56,14 @@
 #define STORE_EFULL    (-5) /* no space left on the file system */
 #define STORE_ETIMEOUT (-6) /* not done within its budget */
 
-/* The schema this code writes; a newer one is refused, an older one
- * upgraded at open. */
-#define STORE_SCHEMA 2
+/*
+ * The schema this code writes; a newer one is refused, an older one
+ * upgraded at open. 3: greylist entries keep the last client address
+ * (version 2 of the value), backscatter records count distinct
+ * recipients, the outbound table keeps its coverage (m\0cover); schema
+ * 2's values are all read as they are.
+ */
+#define STORE_SCHEMA 3
 #define STORE_KEY_MAX   GL_KEY_MAX /* longest key */
 #define STORE_VAL_MAX   256        /* longest value */
 #define STORE_TABLE_MAX 32         /* longest table name */

@@ -585,13 +585,18 @@ pattern_matches(const char *pat, const char *s)
 	return fnmatch(pat, s, FNM_CASEFOLD) == 0;
 }
 
-/* filter_matches - does a greylist record pass the filter */
+/*
+ * filter_matches - does a greylist record pass the filter: a network
+ * takes the entries of its networks and those whose last request came
+ * from inside it (a pool's: "why was 192.0.2.25 delayed?")
+ */
 static bool
 filter_matches(const struct filter *f, const char *net, const char *sender,
     const char *rcpt, const struct gl_entry *e)
 {
 	if (f->pool[0] != '\0' ? strcmp(f->pool, net) != 0
-	    : f->has_client && !nets_overlap(&f->client, net))
+	    : f->has_client && !nets_overlap(&f->client, net) &&
+	    !(e->client.family != 0 && cidr_match(&f->client, &e->client)))
 		return false;
 	if (f->sender && !pattern_matches(f->sender, sender))
 		return false;
@@ -633,16 +638,22 @@ gl_row(void *arg, const struct store_rec *r)
 	struct walk *w = arg;
 	const char *net, *sender, *rcpt;
 	struct gl_entry e;
-	char t1[32], t2[32], t3[32];
+	char t1[32], t2[32], t3[32], last[ADDR_STRLEN];
 
 	if (gl_key_split(r->key, r->klen, &net, &sender, &rcpt) < 0 ||
 	    gl_entry_decode(r->val, r->vlen, &e) < 0) {
 		w->bad++;
 		return;
 	}
+	if (e.client.family != 0)
+		addr_format(&e.client, last, sizeof(last));
+	else
+		snprintf(last, sizeof(last), "-");
 	if (w->f->json) {
 		printf("{\"client\":");
 		json_str(stdout, net);
+		printf(",\"last_client\":%s%s%s", e.client.family ? "\"" : "",
+		    e.client.family ? last : "null", e.client.family ? "\"" : "");
 		printf(",\"sender\":");
 		json_str(stdout, sender);
 		printf(",\"recipient\":");
@@ -657,10 +668,10 @@ gl_row(void *arg, const struct store_rec *r)
 		    e.passed_at ? "\"" : "", e.count);
 		return;
 	}
-	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u\n", net,
+	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u %s\n", net,
 	    *sender ? sender : "<>", rcpt, e.passed_at ? "passed" : "pending",
 	    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
-	    e.count);
+	    e.count, last);
 }
 
 /*
@@ -776,9 +787,9 @@ greylist_cmd(int argc, char **argv)
 	open_store();
 	delete = strcmp(sub, "list") != 0;
 	if (!delete && !f.json)
-		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s\n", "CLIENT",
-		    "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN", "LAST_SEEN",
-		    "COUNT");
+		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s %s\n",
+		    "CLIENT", "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN",
+		    "LAST_SEEN", "COUNT", "LAST_CLIENT");
 	n = each_batch(GL_TABLE_TRIPLET, gl_match, delete ? NULL : gl_row, &w);
 	if (delete)
 		printf("deleted %llu greylist entries\n",

@@ -12,7 +12,8 @@ import subprocess
 import time
 import unittest
 
-from pdtest import BDB_PANIC_ENV, DaemonTest, read_replies, request
+from pdtest import (BDB_PANIC_ENV, DaemonTest, read_replies, request,
+                    start_dnsd)
 
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 
@@ -93,11 +94,12 @@ class Greylisting(CtlTest):
         r = self.ctl(d, "greylist", "list")
         lines = r.stdout.splitlines()
         self.assertRegex(lines[0], r"^CLIENT\s+SENDER\s+RECIPIENT\s+STATE\s+"
-                         r"FIRST_SEEN\s+LAST_SEEN\s+COUNT$")
+                         r"FIRST_SEEN\s+LAST_SEEN\s+COUNT\s+LAST_CLIENT$")
         # The five senders fold into one (digits); null sender shown <>.
         self.assertEqual(len(lines), 4, r.stdout)
         self.assertRegex(r.stdout, r"192\.0\.2\.0/24\s+bounce-#@list\.example\s+"
-                         r"u@our\.example\s+pending\s+\S+Z\s+\S+Z\s+5")
+                         r"u@our\.example\s+pending\s+\S+Z\s+\S+Z\s+5\s+"
+                         r"192\.0\.2\.\d+\n")
         self.assertRegex(r.stdout, r"198\.51\.100\.0/24\s+<>\s+"
                          r"postmaster@our\.example")
         rows = [json.loads(l) for l in
@@ -288,7 +290,13 @@ def free_port():
 @unittest.skipUnless(shutil.which("postgrey"), "postgrey is not installed")
 class Postgrey(CtlTest):
     def test_import_postgrey(self):
-        d = self.daemon(POLICY % (5, ""), start=False)
+        # SPF passes for example.org from 192.0.2.5: policyd keys the
+        # triplet on its pool (spf:example.org), postgrey on the network.
+        dns = start_dnsd(self, 'example.org. 60 IN TXT '
+                               '"v=spf1 ip4:192.0.2.0/24 -all"\n')
+        d = self.daemon(POLICY % (5, "  spf: { header: none }\n"
+                                     "dns:\n  nameservers: [127.0.0.1:%d]\n"
+                                     % dns), start=False)
         pgdir = d.path("postgrey")
         os.mkdir(pgdir)
         os.chmod(d.dir, 0o755)  # postgrey runs as its own user
@@ -342,12 +350,22 @@ class Postgrey(CtlTest):
         first = time.strptime(rows["bob@example.net"]["first_seen"],
                               "%Y-%m-%dT%H:%M:%SZ")
         self.assertLessEqual(abs(time.mktime(first) - time.timezone - t0), 3)
-        # The daemon takes over: alice's triplet is not greylisted again.
+        # The daemon takes over: alice's triplet is not greylisted again,
+        # although policyd keys it on her SPF pool, postgrey on the
+        # network (issue 22: the network's entry is carried over).
         d.start()
         s = d.connect()
         self.assertEqual(ask_rcpt(s, "192.0.2.5", "alice@example.org",
                                   "u@our.example"), "DUNNO")
-        d.wait_log(r"rule=greylist:known client=192\.0\.2\.5")
+        d.wait_log(r'rule="greylist:known\(key=spf:example\.org\)" '
+                   r'client=192\.0\.2\.5')
+        # "Why was 192.0.2.5 delayed?": the pool entry keeps the address.
+        rows = [json.loads(l) for l in self.ctl(
+            d, "greylist", "list", "--client", "192.0.2.5",
+            "--json").stdout.splitlines()]
+        self.assertEqual({(r["client"], r["last_client"]) for r in rows},
+                         {("spf:example.org", "192.0.2.5"),
+                          ("192.0.2.0/24", None)})
         s.close()
         self.assertEqual(d.stop(), 0)
 

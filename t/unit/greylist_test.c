@@ -394,6 +394,61 @@ test_greylist_pool(void **state)
 			     NULL), GL_AWL_CLIENT);
 }
 
+/*
+ * Entries keyed on the network (postgrey's, imported; or made before the
+ * sender's SPF passed) count for a pool that misses: a triplet postgrey
+ * passed is not greylisted again when policyd keys it on the sender's
+ * SPF domain, a pending one keeps its first sight, and a network postgrey
+ * auto-whitelisted stays so; the pool's entry keeps the address.
+ */
+static void
+test_greylist_pool_miss_carries_the_network_entry_over(void **state)
+{
+	struct fixture *f = *state;
+	struct store_waiter w;
+	struct gl_entry e;
+	char buf[32];
+	static const char key[] = "spf:example.org\0alice@example.org\0"
+				  "u@our.example";
+
+	f->c.awl_domains = 0;
+	f->c.awl_clients = 2;
+	assert_int_equal(check(f, "192.0.2.5", "alice@example.org",
+			     "u@our.example", T0, NULL), GL_NEW);
+	assert_int_equal(check(f, "192.0.2.5", "alice@example.org",
+			     "u@our.example", T0 + 300, NULL), GL_PASS);
+	assert_int_equal(check_pool(f, "192.0.2.5", "spf:example.org",
+			     "alice@example.org", "u@our.example", T0 + 1000,
+			     NULL), GL_KNOWN);
+	/* Carried over: the pool's own entry now, from any address. */
+	assert_int_equal(check_pool(f, "198.51.100.1", "spf:example.org",
+			     "alice@example.org", "u@our.example", T0 + 1100,
+			     NULL), GL_KNOWN);
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->get(f->st,
+	    GL_TABLE_TRIPLET, key, sizeof(key), &w.call)), 0);
+	assert_int_equal(gl_entry_decode(w.reply.val, w.reply.vlen, &e), 0);
+	assert_string_equal(addr_format(&e.client, buf, sizeof(buf)),
+	    "198.51.100.1");
+	assert_int_equal(e.passed_at, T0 + 300);
+	/* A pending network entry: its first sight counts for the pool. */
+	assert_int_equal(check(f, "192.0.2.9", "bob@x.example",
+			     "v@our.example", T0, NULL), GL_NEW);
+	assert_int_equal(check_pool(f, "192.0.2.9", "spf:x.example",
+			     "bob@x.example", "v@our.example", T0 + 300, NULL),
+	    GL_PASS);
+	/* A network auto-whitelisted (two passes an hour apart). */
+	assert_int_equal(check(f, "203.0.113.7", "c@y.example",
+			     "w@our.example", T0, NULL), GL_NEW);
+	assert_int_equal(check(f, "203.0.113.7", "c@y.example",
+			     "w@our.example", T0 + 300, NULL), GL_PASS);
+	assert_int_equal(check(f, "203.0.113.7", "c@y.example",
+			     "w@our.example", T0 + 4000, NULL), GL_KNOWN);
+	assert_int_equal(check_pool(f, "203.0.113.8", "spf:z.example",
+			     "d@z.example", "w@our.example", T0 + 5000, NULL),
+	    GL_AWL_CLIENT);
+}
+
 static void
 test_greylist_skips_without_client_or_recipient(void **state)
 {
@@ -1411,6 +1466,7 @@ main(void)
 		BOTH(test_greylist_awl_clients),
 		BOTH(test_greylist_awl_domains),
 		BOTH(test_greylist_pool),
+		BOTH(test_greylist_pool_miss_carries_the_network_entry_over),
 		BOTH(test_greylist_ipv6_64),
 		BOTH(test_greylist_skips_without_client_or_recipient),
 		BOTH(test_greylist_sender_normalization),
