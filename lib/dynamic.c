@@ -433,15 +433,24 @@ dyn_level(const struct dyn_verdict *v, int signals)
 	return signals >= 2 ? DYN_CERTAIN : signals == 1 ? DYN_LIKELY : DYN_NO;
 }
 
-/* exemption - a mail or static word of the host part, or NULL */
+/*
+ * exemption - a static word of the host part, else a mail word, or NULL
+ * (a static word outweighs more: it is looked for first)
+ */
 static const char *
 exemption(const struct toks *k, const unsigned *kinds, const char **what)
 {
 	size_t i;
 
 	for (i = 0; i < k->n; i++) {
-		if (kinds[i] & (W_MAIL | W_STATIC)) {
-			*what = kinds[i] & W_MAIL ? "mail word" : "static word";
+		if (kinds[i] & W_STATIC) {
+			*what = "static word";
+			return k->t[i];
+		}
+	}
+	for (i = 0; i < k->n; i++) {
+		if (kinds[i] & W_MAIL) {
+			*what = "mail word";
 			return k->t[i];
 		}
 	}
@@ -491,14 +500,7 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	tokens(host, &k);
 	for (i = 0; i < k.n; i++)
 		kinds[i] = isdigit((unsigned char)k.t[i][0]) ? 0 : kind(k.t[i]);
-	/* 2. The built-in exemptions, unless a '+' pattern overrides. */
-	if (!(hit != NULL && hit->force) &&
-	    (word = exemption(&k, kinds, &what)) != NULL) {
-		v->exempt = true;
-		snprintf(v->why, sizeof(v->why), "%s \"%s\"", what, word);
-		return;
-	}
-	/* 3. The evidence. */
+	/* 2. The evidence. */
 	if (hit != NULL)
 		add(v, "pattern", hit->text, false);
 	if (host[0] == '\0') {
@@ -527,6 +529,29 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 		}
 		if (k.digits_after[i] && (kinds[i] & W_CODE))
 			add(v, "customer-line code", t, true);
+	}
+	/*
+	 * 3. The built-in exemptions, unless a '+' pattern overrides. A
+	 * static word is the ISP's own statement about the line
+	 * (static-dsl-198-51-100-23): it outweighs anything. A mail word
+	 * outweighs one sign (mail-192-0-2-7.isp.example is a server that
+	 * names its address), never two independent ones: in
+	 * mx-ll-55.60.24-53.dynamic.tttmaxnet.com an ISP calls every pool
+	 * address "mx-ll", and says "dynamic".
+	 */
+	if (!(hit != NULL && hit->force) &&
+	    (word = exemption(&k, kinds, &what)) != NULL) {
+		size_t o = strlen(v->why);
+
+		if (v->signals < 2 || strcmp(what, "static word") == 0) {
+			v->exempt = true;
+			v->signals = 0;
+			snprintf(v->why, sizeof(v->why), "%s \"%s\"", what,
+			    word);
+			return;
+		}
+		snprintf(v->why + o, sizeof(v->why) - o, "; %s \"%s\" does "
+		    "not outweigh two signs", what, word);
 	}
 	v->level = dyn_level(v, v->signals);
 }

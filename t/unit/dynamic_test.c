@@ -292,6 +292,30 @@ level(const char *name, const char *client, const struct dyn_patterns *p,
 } while (0)
 
 /*
+ * A mail word outweighs one sign, never two: an ISP that calls its pool
+ * addresses "mx-ll-..." and says "dynamic" names a dial-in line.
+ */
+static void
+test_dynamic_mail_word_does_not_outweigh_two_signs(void **state)
+{
+	char why[160];
+
+	(void)state;
+	LEVEL("mx-ll-55.60.24-53.dynamic.tttmaxnet.com", "55.60.24.53",
+	    DYN_CERTAIN);
+	assert_int_equal(level("mx-ll-55.60.24-53.dynamic.tttmaxnet.com",
+	    "55.60.24.53", NULL, why, sizeof(why)), DYN_CERTAIN);
+	assert_non_null(strstr(why, "mail word \"mx\" does not outweigh two "
+	    "signs"));
+	LEVEL("mail.dsl-198-51-100-23.isp.example", "198.51.100.23",
+	    DYN_CERTAIN);
+	/* One sign: the mail word wins; a static word wins over two. */
+	LEVEL("mx-ll-55.60.24-53.tttmaxnet.com", "55.60.24.53", DYN_NO);
+	LEVEL("mail.static-dsl-198-51-100-23.isp.example", "198.51.100.23",
+	    DYN_NO);
+}
+
+/*
  * Levels: two signs are certain, one is likely; the address in every
  * encoding; customer-line codes with digits; mail and static words in
  * any label make a name static, a static DSL line too.
@@ -332,6 +356,7 @@ test_dynamic_levels_and_evidence(void **state)
 	LEVEL("198-51-100-23.mail-mail.sender.example", "198.51.100.23",
 	    DYN_NO);
 	LEVEL("a100-23.smtp-out.sender.example", "198.51.100.23", DYN_NO);
+	LEVEL("mail-198-51-100-23.isp.example", "198.51.100.23", DYN_NO);
 	/* Static words, and a static DSL line. */
 	LEVEL("static-dsl-198-51-100-23.isp.example", "198.51.100.23", DYN_NO);
 	LEVEL("198-51-100-23.sta.isp.example", "198.51.100.23", DYN_NO);
@@ -460,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_dynamic_patterns),
 		cmocka_unit_test(test_dynamic_shipped_patterns),
 		cmocka_unit_test(test_dynamic_levels_and_evidence),
+		cmocka_unit_test(test_dynamic_mail_word_does_not_outweigh_two_signs),
 		cmocka_unit_test(test_dynamic_exemptions_before_patterns),
 		cmocka_unit_test(test_dynamic_corpus_confusion_matrix),
 	};
