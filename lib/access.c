@@ -61,12 +61,40 @@ local_ok(const char *l, size_t n)
 	return true;
 }
 
+/* access_wildcard - a * or ?: refused, with the syntax that works */
+bool
+access_wildcard(const char *pattern, struct why *why)
+{
+	const char *at = strrchr(pattern, '@');
+	bool any_local = at != NULL && (at == pattern ||
+	    (at == pattern + 1 && *pattern == '*'));
+
+	if (strpbrk(pattern, "*?") == NULL)
+		return false;
+	if (any_local && strncmp(at + 1, "*.", 2) == 0 &&
+	    strpbrk(at + 3, "*?") == NULL)
+		why_set(why, "\"%.80s\" has a wildcard, which never matches: "
+		    "write .%.80s for every address below %.80s", pattern,
+		    at + 3, at + 3);
+	else if (any_local && strpbrk(at + 1, "*?") == NULL && at[1] != '\0')
+		why_set(why, "\"%.80s\" has a wildcard, which never matches: "
+		    "write @%.80s for every address at %.80s (.%.80s for its "
+		    "subdomains)", pattern, at + 1, at + 1, at + 1);
+	else
+		why_set(why, "\"%.80s\" has a wildcard, which never matches: "
+		    "write user@domain, user@, @domain or .domain", pattern);
+	return true;
+}
+
 /* access_norm_addr - check and normalize an address pattern */
 char *
 access_norm_addr(const char *pattern, bool null_ok, struct why *why)
 {
 	const char *at;
 	char *out;
+
+	if (access_wildcard(pattern, why))
+		return NULL;
 
 	if (strcmp(pattern, "<>") == 0) {
 		if (!null_ok) {
@@ -116,6 +144,13 @@ access_norm_name(const char *pattern, struct why *why)
 {
 	const char *d = pattern[0] == '.' ? pattern + 1 : pattern;
 	char *out;
+
+	if (strncmp(pattern, "*.", 2) == 0) {
+		why_set(why, "\"%.80s\" has a wildcard, which never matches: "
+		    "write .%.80s for every name below %.80s", pattern,
+		    pattern + 2, pattern + 2);
+		return NULL;
+	}
 
 	if (!domain_ok(d)) {
 		why_set(why, "\"%s\" is not a host name or .domain suffix",

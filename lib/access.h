@@ -44,6 +44,12 @@ struct access_rule {
  * or NULL with why set. null_ok allows "<>".
  */
 char *access_norm_addr(const char *pattern, bool null_ok, struct why *why);
+/*
+ * access_wildcard - pattern holds a shell wildcard (* or ?), which no
+ * pattern of ours knows (it would never match): true, with why saying
+ * the syntax that works ("*@spam.example": @spam.example)
+ */
+bool access_wildcard(const char *pattern, struct why *why);
 /* access_norm_name - check and normalize a client name pattern */
 char *access_norm_name(const char *pattern, struct why *why);
 /*

@@ -99,6 +99,80 @@ scalar(struct cfg_parser *y, const yaml_node_t *n, const char *what)
 
 static cfg_key_observer_fn *key_observer;
 
+/*
+ * distance - edits (insert, delete, change, swap two neighbours) from a
+ * to b, Damerau's restricted form; both at most 63 bytes, else a lot
+ */
+static unsigned
+distance(const char *a, const char *b)
+{
+	unsigned d[64][64], i, j, la = (unsigned)strlen(a),
+	    lb = (unsigned)strlen(b);
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c)
+				c = d[i - 2][j - 2] + 1;
+			d[i][j] = c;
+		}
+	}
+	return d[la][lb];
+}
+
+/*
+ * hint - a word on an unknown key: the closest key of the mapping (one
+ * edit for a short key, two for a longer one), or, at the top, where it
+ * belongs (a check's option under checks, a check itself); "" if none
+ */
+static void
+hint(const char *key, const char *const keys[], size_t accepted,
+    bool top, char *out, size_t size)
+{
+	const char *best = NULL;
+	unsigned bd = 64, d, i, j;
+
+	out[0] = '\0';
+	for (i = 0; keys[i] != NULL && i < accepted; i++) {
+		if ((d = distance(key, keys[i])) < bd) {
+			bd = d;
+			best = keys[i];
+		}
+	}
+	if (best != NULL && bd <= (strlen(key) <= 5 ? 1u : 2u)) {
+		snprintf(out, size, "; did you mean \"%s\"?", best);
+		return;
+	}
+	for (i = 0; top && i < chk_count; i++) {
+		const struct chk_ops *ops = chk_registry[i];
+
+		if (strcmp(key, ops->name) == 0) {
+			snprintf(out, size, "; it is a check: under checks: "
+			    "%s", ops->name);
+			return;
+		}
+		for (j = 0; ops->options != NULL && ops->options[j]; j++) {
+			if (strcmp(key, ops->options[j]) == 0) {
+				snprintf(out, size, "; it belongs under checks: "
+				    "%s: %s", ops->name, key);
+				return;
+			}
+		}
+	}
+}
+
 void
 cfg_set_key_observer(cfg_key_observer_fn *fn)
 {
@@ -137,9 +211,14 @@ map_keys_n(struct cfg_parser *y, yaml_node_t *n, const char *what,
 		for (i = 0; keys[i] != NULL; i++)
 			if (strcmp(keys[i], key) == 0)
 				break;
-		if (keys[i] == NULL)
-			return fail(y, k, "unknown key \"%.60s\" in %s", key,
-			    what);
+		if (keys[i] == NULL) {
+			char h[160];
+
+			hint(key, keys, accepted, strcmp(what,
+			    "the policy file") == 0, h, sizeof(h));
+			return fail(y, k, "unknown key \"%.60s\" in %s%s", key,
+			    what, h);
+		}
 		if (vals[i] != NULL)
 			return fail(y, k, "duplicate key \"%s\" in %s", key,
 			    what);

@@ -6,18 +6,23 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "access.h"
 #include "xalloc.h"
 
 char *
-whitelist_norm(const char *s)
+whitelist_norm(const char *s, struct why *why)
 {
 	const char *at = strrchr(s, '@');
 	char *out;
 	size_t i;
 
-	if (at == NULL || at[1] == '\0' || strlen(s) > WL_ADDR_MAX ||
-	    strpbrk(s, " \t\r\n<>") != NULL)
+	if (access_wildcard(s, why))
 		return NULL;
+	if (at == NULL || at[1] == '\0' || strlen(s) > WL_ADDR_MAX ||
+	    strpbrk(s, " \t\r\n<>") != NULL) {
+		why_set(why, "\"%.80s\" is neither an address nor @domain", s);
+		return NULL;
+	}
 	out = xstrdup(s);
 	for (i = 0; out[i]; i++)
 		out[i] = (char)tolower((unsigned char)out[i]);

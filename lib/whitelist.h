@@ -12,11 +12,13 @@
 #define WL_TABLE    "whitelist"
 #define WL_ADDR_MAX 320 /* longest address or @domain of an entry */
 
+struct why;
 /*
  * whitelist_norm - s as an entry's side, lower-cased (malloc'ed), or
- * NULL when it is neither an address nor @domain
+ * NULL with why set when it is neither an address nor @domain (a
+ * wildcard among it: what to write instead)
  */
-char *whitelist_norm(const char *s);
+char *whitelist_norm(const char *s, struct why *why);
 /* whitelist_key - the key of (rcpt, sender) into buf; 0 if it does not fit */
 size_t whitelist_key(char *buf, size_t size, const char *rcpt,
     const char *sender);

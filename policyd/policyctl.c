@@ -1193,10 +1193,11 @@ backscatter_cmd(int argc, char **argv)
 static char *
 wl_norm(const char *opt, const char *s)
 {
-	char *out = whitelist_norm(s);
+	struct why why;
+	char *out = whitelist_norm(s, &why);
 
 	if (out == NULL)
-		bad("%s: \"%s\" is neither an address nor @domain", opt, s);
+		bad("%s: %s", opt, why.text);
 	return out;
 }
 

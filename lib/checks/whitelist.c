@@ -94,13 +94,13 @@ parse_entry(struct cfg_parser *p, struct cfg_node *n, void *arg)
 			return -1;
 	}
 	for (i = 0; i < 2; i++) {
-		if ((e[i] = whitelist_norm(s[i])) == NULL) {
+		struct why why;
+
+		if ((e[i] = whitelist_norm(s[i], &why)) == NULL) {
 			if (i == 1)
 				free(e[0]);
-			return cfg_fail(p, v[i], "whitelist: entries: %s: "
-						 "\"%.60s\" is neither an "
-						 "address nor @domain",
-			    keys[i], s[i]);
+			return cfg_fail(p, v[i], "whitelist: entries: %s: %s",
+			    keys[i], why.text);
 		}
 	}
 	c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));

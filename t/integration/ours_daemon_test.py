@@ -296,6 +296,16 @@ checks:"""))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn('--recipient: "alice" is neither an address nor '
                       '@domain', r.stderr)
+        # Issue 22: a wildcard never matches; refused with what works.
+        r = subprocess.run([POLICYCTL, "--config", d.config_path,
+                            "--state-dir", d.path("state"), "whitelist",
+                            "add", "--recipient", "alice@our.example",
+                            "--sender", "*@x.example"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('--sender: "*@x.example" has a wildcard, which never '
+                      'matches: write @x.example for every address at '
+                      'x.example', r.stderr)
 
     def test_backscatter_block_from_policyctl_and_warm_up(self):
         d = self.daemon(POLICY)

@@ -365,7 +365,19 @@ static const struct {
 	const char *want; /* the exact message */
 } bad_cases[] = {
 	{ "unknown key", "lisen: []\n",
-	    "t.yaml:1:1: unknown key \"lisen\" in the policy file" },
+	    "t.yaml:1:1: unknown key \"lisen\" in the policy file; did you "
+	    "mean \"listen\"?" },
+	{ "unknown key, nothing close", "spamtrap: []\n",
+	    "t.yaml:1:1: unknown key \"spamtrap\" in the policy file" },
+	{ "a check's option at the top", "local_domains: [example.org]\n",
+	    "t.yaml:1:1: unknown key \"local_domains\" in the policy file; it "
+	    "belongs under checks: outbound: local_domains" },
+	{ "a check at the top", "greylist: { delay: 1m }\n",
+	    "t.yaml:1:1: unknown key \"greylist\" in the policy file; it is a "
+	    "check: under checks: greylist" },
+	{ "my_name", "my_name: [mx.example.org]\n",
+	    "t.yaml:1:1: unknown key \"my_name\" in the policy file; did you "
+	    "mean \"my_names\"?" },
 	{ "duplicate key", "deadline: 5s\ndeadline: 6s\n",
 	    "t.yaml:2:1: duplicate key \"deadline\" in the policy file" },
 	{ "root is a list", "- a\n",
@@ -480,14 +492,42 @@ static const struct {
 				  "    action: OK\n",
 	    "t.yaml:2:18: access[1].client_name: \"..x\" is not a host name or "
 	    ".domain suffix" },
+	{ "rule sender wildcard", "access:\n  - sender: \"*@spam.example\"\n"
+	    "    action: REJECT\n",
+	    "t.yaml:2:13: access[1].sender: \"*@spam.example\" has a "
+	    "wildcard, which never matches: write @spam.example for "
+	    "every address at spam.example (.spam.example for its "
+	    "subdomains)" },
+	{ "rule recipient wildcard", "access:\n  - recipient: "
+	    "\"*@*.example\"\n    action: REJECT\n",
+	    "t.yaml:2:16: access[1].recipient: \"*@*.example\" has a "
+	    "wildcard, which never matches: write .example for every "
+	    "address below example" },
+	{ "rule local part and wildcard", "access:\n  - recipient: "
+	    "\"bob@*.example\"\n    action: REJECT\n",
+	    "t.yaml:2:16: access[1].recipient: \"bob@*.example\" has a "
+	    "wildcard, which never matches: write user@domain, user@, "
+	    "@domain or .domain" },
+	{ "rule client_name wildcard", "access:\n  - client_name: "
+	    "\"*.example.org\"\n    action: OK\n",
+	    "t.yaml:2:18: access[1].client_name: \"*.example.org\" has a "
+	    "wildcard, which never matches: write .example.org for every "
+	    "name below example.org" },
+	{ "whitelist sender wildcard", "checks:\n  whitelist:\n    entries:\n"
+	    "      - { recipient: a@our.example, sender: \"*@x.example\" }\n",
+	    "t.yaml:4:45: whitelist: entries: sender: \"*@x.example\" "
+	    "has a wildcard, which never matches: write @x.example for "
+	    "every address at x.example (.x.example for its subdomains)" },
 	{ "rule unknown key", "access:\n  - clients: 192.0.2.0/24\n",
-	    "t.yaml:2:5: unknown key \"clients\" in access[1]" },
+	    "t.yaml:2:5: unknown key \"clients\" in access[1]; did you mean "
+	    "\"client\"?" },
 	{ "NUL in value", "state_dir: \"a\\0b\"\n",
 	    "t.yaml:1:12: state_dir: value contains a NUL byte" },
 	{ "empty string", "state_dir: ''\n",
 	    "t.yaml:1:12: state_dir: must not be empty" },
 	{ "greylist unknown key", "checks:\n  greylist:\n    dealy: 5m\n",
-	    "t.yaml:3:5: unknown key \"dealy\" in checks: greylist" },
+	    "t.yaml:3:5: unknown key \"dealy\" in checks: greylist; did you "
+	    "mean \"delay\"?" },
 	{ "greylist bad duration", "checks:\n  greylist:\n    delay: 5 min\n",
 	    "t.yaml:3:12: greylist: delay: \"5 min\" is not a duration (a "
 	    "number with ms, s, m, h, d or w, e.g. 300s, 5m, 4d)" },
