@@ -1322,9 +1322,28 @@ lookup_start(struct dns *dns, const char *name, uint16_t type, uint32_t h)
 }
 
 /* dns_query - ask */
+static int query(struct dns *dns, const char *name, uint16_t type,
+    dns_done_fn *done, void *arg, struct dns_query **qp, bool fresh);
+
 int
 dns_query(struct dns *dns, const char *name, uint16_t type,
     dns_done_fn *done, void *arg, struct dns_query **qp)
+{
+	return query(dns, name, type, done, arg, qp, false);
+}
+
+/* dns_query_fresh - as dns_query, past the cache (its answer is kept) */
+int
+dns_query_fresh(struct dns *dns, const char *name, uint16_t type,
+    dns_done_fn *done, void *arg, struct dns_query **qp)
+{
+	return query(dns, name, type, done, arg, qp, true);
+}
+
+/* query - a question, from the cache unless fresh */
+static int
+query(struct dns *dns, const char *name, uint16_t type, dns_done_fn *done,
+    void *arg, struct dns_query **qp, bool fresh)
 {
 	char norm[DNS_MAX_NAME + 2];
 	struct dns_query *q;
@@ -1341,8 +1360,8 @@ dns_query(struct dns *dns, const char *name, uint16_t type,
 	q->done = done;
 	q->arg = arg;
 	dns->stats.asked++;
-	if ((a = dns__cache_get(dns->cache, norm, type, uv_now(dns->loop))) !=
-	    NULL) {
+	if (!fresh && (a = dns__cache_get(dns->cache, norm, type,
+	    uv_now(dns->loop))) != NULL) {
 		/* Never call back from inside the call that asked. */
 		dns->stats.cache_hits++;
 		q->ready = a;

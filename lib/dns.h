@@ -134,6 +134,12 @@ void dns_close(struct dns *dns);
  */
 int dns_query(struct dns *dns, const char *name, uint16_t type,
     dns_done_fn *done, void *arg, struct dns_query **qp);
+/*
+ * dns_query_fresh - dns_query, never answered from the cache (a list's
+ * self-test after its zone was fixed); its answer goes to the cache
+ */
+int dns_query_fresh(struct dns *dns, const char *name, uint16_t type,
+    dns_done_fn *done, void *arg, struct dns_query **qp);
 /* dns_cancel - done() will not be called; q is gone */
 void dns_cancel(struct dns_query *q);
 

@@ -152,5 +152,58 @@ class Lists(DaemonTest):
                                recipient="u@our.example"))
 
 
+class Stdio(DaemonTest):
+    """Issue 22: a --stdio process (one per SMTP session under spawn)
+    tests no list itself: it uses the daemon's last states."""
+
+    def test_stdio_process_takes_the_daemons_states(self):
+        tmp = tempfile.TemporaryDirectory(prefix="dnsbl-")
+        self.addCleanup(tmp.cleanup)
+        qlog = os.path.join(tmp.name, "queries")
+        port = start_dnsd(self, ZONE, querylog=qlog)
+        d = self.daemon(POLICY % (port, KEY))
+        d.wait_log(r"dnsbl: refused\.test is UNUSABLE from here")
+        d.wait_log(r"dnsbl: Test ZEN passed its self-test")
+        self.assertEqual(d.stop(), 0)
+
+        def tests_asked():
+            with open(qlog) as f:
+                return sum("2.0.0.127." in l or "1.0.0.127." in l
+                           for l in f)
+
+        def refused_asked():
+            with open(qlog) as f:
+                return sum("refused.test" in l for l in f)
+        before, refused_before = tests_asked(), refused_asked()
+        p = subprocess.Popen([os.environ.get("POLICYD", "policyd"), "-f",
+                              "--stdio", "-c", d.config_path, "--state-dir",
+                              d.path("state")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p.stdin.write(request(protocol_state="RCPT",
+                              client_address="192.0.2.7",
+                              recipient="u@our.example"))
+        p.stdin.flush()
+        reply = p.stdout.readline()
+        p.stdout.readline()
+        p.stdin.write(request(protocol_state="RCPT",
+                              client_address="192.0.2.5",
+                              recipient="u@our.example"))
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), b"action=DUNNO\n")
+        p.stdin.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=10)
+        self.assertTrue(reply.startswith(b"action=554 5.7.1 Service "
+                                         b"unavailable; client 192.0.2.7 "
+                                         b"is listed at Test ZEN"), reply)
+        # The list the daemon found unusable is not asked, no test
+        # point is, no state change is logged.
+        self.assertEqual(refused_asked(), refused_before)
+        self.assertEqual(tests_asked(), before)
+        self.assertNotIn("self-test", err)
+        self.assertNotIn("UNUSABLE", err)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -60,6 +60,8 @@ static const char zone[] =
     "5.2.0.192.world.test. 60 IN A 127.0.0.2\n"
     /* empty.test went empty: not even its test point. */
     "!nxdomain 2.0.0.127.empty.test.\n"
+    "empty.test. 60 IN SOA ns.empty.test. hostmaster.empty.test. 1 3600 "
+    "600 86400 3600\n"
     /* refused.test answers Spamhaus' error codes. */
     "2.0.0.127.refused.test. 60 IN A 127.255.255.254\n"
     "7.2.0.192.refused.test. 60 IN A 127.255.255.254\n"
@@ -113,6 +115,29 @@ static const char zone[] =
     "soft.example. 60 IN TXT \"v=spf1 ip4:198.51.100.0/24 ~all\"\n"
     "neutral.example. 60 IN TXT \"v=spf1 ?all\"\n"
     "!drop slowspf.example.\n"
+    /* v4only.test: its IPv6 test point is gone; IPv4 serves on. */
+    "2.0.0.127.v4only.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.v4only.test. 60 IN A 127.0.0.2\n"
+    /* everyone.test lists every client that comes (a slow test point). */
+    "2.0.0.127.everyone.test. 60 IN A 127.0.0.2\n"
+    "!delay 2.0.0.127.everyone.test. 200\n"
+    "100.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "101.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "102.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "103.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "104.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "105.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "106.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "107.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "108.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "109.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "110.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    "111.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    /* txtslow.test: a listing and its reason, both late. */
+    "2.0.0.127.txtslow.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.txtslow.test. 60 IN A 127.0.0.2\n"
+    "7.2.0.192.txtslow.test. 60 IN TXT \"Spam run seen 2026-12-01\"\n"
+    "!delay 7.2.0.192.txtslow.test. 150\n"
     "forged.example. 60 IN TXT \"v=spf1 -all\"\n";
 
 static struct {
@@ -178,6 +203,9 @@ wait_ms(uint64_t ms)
 	uv_run(&E.loop, UV_RUN_DEFAULT);
 }
 
+/* The resolver's cache: none, unless a test wants one. */
+static const char *cache_opts = "  min_ttl: 0\n  negative_ttl: 0\n";
+
 /* start - dnsd, the policy, the checks' state and their first tests */
 static void
 start(const char *policy)
@@ -189,9 +217,8 @@ start(const char *policy)
 	uv_loop_init(&E.loop);
 	assert_int_equal(dnsd_run_start(&E.d, zone, NULL), 0);
 	snprintf(text, sizeof(text), "dns:\n  nameservers: [127.0.0.1:%d]\n"
-				     "  timeout: 300ms\n  tries: 1\n"
-				     "  min_ttl: 0\n  negative_ttl: 0\n"
-				     "%s", E.d.port, policy);
+				     "  timeout: 300ms\n  tries: 1\n%s"
+				     "%s", E.d.port, cache_opts, policy);
 	E.cfg = cfg_parse("t.yaml", text, strlen(text), &why);
 	if (E.cfg == NULL)
 		fail_msg("%s", why.text);
@@ -844,6 +871,100 @@ test_whitelist_forged_sender_without_spf_pass_is_not_let_through(
 }
 
 /*
+ * A list with IPv4 and IPv6 whose IPv6 test point is gone still serves
+ * IPv4 (each family is judged on its own evidence); the log names the
+ * test point that failed.
+ */
+static void
+test_dnsbl_ipv6_test_failure_keeps_ipv4(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    lists:\n"
+	      "      - { zone: v4only.test, name: V4, reject: true, "
+	      "families: [ipv4, ipv6] }\n");
+	r = client("192.0.2.7");
+	has(r.action, "554 5.7.1 Service unavailable; client 192.0.2.7 is "
+	    "listed at V4");
+	r = client("2001:db8::1");
+	has(r.why, "V4: skipped (disabled: failed its self-test)");
+	stop(state);
+}
+
+/*
+ * A list that starts listing nearly every client between self-tests is
+ * suspended at once (the breaker) and self-tested; it serves again once
+ * the test passes.
+ */
+static void
+test_dnsbl_list_that_lists_everyone_is_suspended(void **state)
+{
+	struct result r;
+	char ip[32];
+	unsigned i;
+
+	(void)state;
+	start("checks:\n  dnsbl:\n    breaker_percent: 100\n"
+	      "    breaker_lookups: 10\n    lists:\n"
+	      "      - { zone: everyone.test, name: Everyone }\n");
+	wait_ms(600); /* its first self-test is slow */
+	for (i = 0; i < 10; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%u", 100 + i);
+		r = client(ip);
+		has(r.trace, "dnsbl:fail+1");
+	}
+	/* The eleventh: the list is suspended, its self-test under way. */
+	r = client("192.0.2.110");
+	has(r.why, "Everyone: skipped (suspended: listed nearly every "
+	    "client)");
+	wait_ms(600);
+	r = client("192.0.2.111");
+	has(r.trace, "dnsbl:fail+1");
+	stop(state);
+}
+
+/*
+ * The self-tests never read the resolver's cache: a reload tests the
+ * lists again with questions on the wire, so a zone fixed meanwhile is
+ * seen, not its cached NXDOMAIN.
+ */
+static void
+test_dnsbl_self_test_bypasses_the_cache(void **state)
+{
+	(void)state;
+	cache_opts = "  negative_ttl: 1h\n";
+	start("checks:\n  dnsbl:\n    lists:\n      - { zone: empty.test }\n");
+	cache_opts = "  min_ttl: 0\n  negative_ttl: 0\n";
+	assert_int_equal(dnsd_run_queries(&E.d, "2.0.0.127.empty.test"), 1);
+	/* A reload: tested again, past the cached NXDOMAIN. */
+	pipeline_configure(E.cfg);
+	wait_ms(200);
+	assert_int_equal(dnsd_run_queries(&E.d, "2.0.0.127.empty.test"), 2);
+	stop(state);
+}
+
+/*
+ * With txt: true, a listing that decides alone (its weight reaches
+ * scores.reject) waits for its TXT reason, so the reply carries it.
+ */
+static void
+test_dnsbl_deciding_listing_waits_for_its_txt(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("scores: { reject: 5 }\nchecks:\n  dnsbl:\n    lists:\n"
+	      "      - { zone: txtslow.test, name: Slow, weight: 5, "
+	      "txt: true }\n");
+	r = client("192.0.2.7");
+	assert_string_equal(r.rule, "score");
+	has(r.action, "client 192.0.2.7 is listed at Slow (Spam run seen "
+	    "2026-12-01)");
+	stop(state);
+}
+
+/*
  * A reply to our users' mail skips greylisting only when SPF passes for
  * its sender's domain: the address of someone our user wrote to is as
  * easy to forge as any (here a ~all domain's, from a server its SPF does
@@ -1144,6 +1265,14 @@ main(void)
 		cmocka_unit_test_teardown(
 		    test_correspondent_reply_skips_greylisting_only_when_spf_passes,
 		    stop),
+		cmocka_unit_test_teardown(test_dnsbl_ipv6_test_failure_keeps_ipv4,
+		    stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_list_that_lists_everyone_is_suspended, stop),
+		cmocka_unit_test_teardown(test_dnsbl_self_test_bypasses_the_cache,
+		    stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_deciding_listing_waits_for_its_txt, stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_results_kept_for_the_message, stop),
 		cmocka_unit_test_teardown(
