@@ -68,8 +68,12 @@ addr_network(const struct ipaddr *ip, unsigned prefix, struct ipaddr *net)
 	*net = *ip;
 	if (prefix > bits)
 		prefix = bits;
-	for (i = prefix; i < 128; i++)
-		net->a[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+	/* The partial byte, then whole bytes: greylisting asks this of
+	 * every request. */
+	if (prefix % 8 != 0)
+		net->a[prefix / 8] &= (unsigned char)(0xff00u >> (prefix % 8));
+	for (i = (prefix + 7) / 8; i < 16; i++)
+		net->a[i] = 0;
 }
 
 /* cidr_parse - network in CIDR notation, strict about host bits */

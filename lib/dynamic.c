@@ -457,6 +457,19 @@ exemption(const struct toks *k, const unsigned *kinds, const char **what)
 	return NULL;
 }
 
+/* other_signs - a sign besides the address: a pool word, a line code */
+static bool
+other_signs(const struct toks *k, const unsigned *kinds)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		if ((kinds[i] & W_POOL) || (k->digits_after[i] &&
+		    (kinds[i] & W_CODE)))
+			return true;
+	return false;
+}
+
 void
 dyn_judge(const char *name, const struct ipaddr *ip,
     const struct dyn_patterns *pats, struct dyn_verdict *v)
@@ -500,7 +513,25 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	tokens(host, &k);
 	for (i = 0; i < k.n; i++)
 		kinds[i] = isdigit((unsigned char)k.t[i][0]) ? 0 : kind(k.t[i]);
-	/* 2. The evidence. */
+	/*
+	 * 2. The built-in exemptions, unless a '+' pattern overrides. A
+	 * static word is the ISP's own statement about the line
+	 * (static-dsl-198-51-100-23): it outweighs anything. A mail word
+	 * outweighs one sign (mail-192-0-2-7.isp.example is a server that
+	 * names its address), never two independent ones: in
+	 * mx-ll-55.60.24-53.dynamic.tttmaxnet.com an ISP calls every pool
+	 * address "mx-ll", and says "dynamic". With no sign but the address
+	 * possible, the address is not even looked for (it is the costly
+	 * one, and big senders' outbound names carry mail words).
+	 */
+	word = hit != NULL && hit->force ? NULL : exemption(&k, kinds, &what);
+	if (word != NULL && (strcmp(what, "static word") == 0 ||
+	    (hit == NULL && !other_signs(&k, kinds)))) {
+		v->exempt = true;
+		snprintf(v->why, sizeof(v->why), "%s \"%s\"", what, word);
+		return;
+	}
+	/* 3. The evidence. */
 	if (hit != NULL)
 		add(v, "pattern", hit->text, false);
 	if (host[0] == '\0') {
@@ -530,20 +561,11 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 		if (k.digits_after[i] && (kinds[i] & W_CODE))
 			add(v, "customer-line code", t, true);
 	}
-	/*
-	 * 3. The built-in exemptions, unless a '+' pattern overrides. A
-	 * static word is the ISP's own statement about the line
-	 * (static-dsl-198-51-100-23): it outweighs anything. A mail word
-	 * outweighs one sign (mail-192-0-2-7.isp.example is a server that
-	 * names its address), never two independent ones: in
-	 * mx-ll-55.60.24-53.dynamic.tttmaxnet.com an ISP calls every pool
-	 * address "mx-ll", and says "dynamic".
-	 */
-	if (!(hit != NULL && hit->force) &&
-	    (word = exemption(&k, kinds, &what)) != NULL) {
+	/* The mail word, against what was found. */
+	if (word != NULL) {
 		size_t o = strlen(v->why);
 
-		if (v->signals < 2 || strcmp(what, "static word") == 0) {
+		if (v->signals < 2) {
 			v->exempt = true;
 			v->signals = 0;
 			snprintf(v->why, sizeof(v->why), "%s \"%s\"", what,

@@ -55,17 +55,22 @@ gl_conf_fini(struct gl_conf *c)
 	c->text = NULL;
 }
 
-void
+size_t
 gl_entry_encode(const struct gl_entry *e, unsigned char *p)
 {
-	p[0] = 2; /* record version */
+	bool addr = e->client.family == AF_INET ||
+	    e->client.family == AF_INET6;
+
+	p[0] = addr ? 2 : 1; /* record version */
 	store_put_u64(p + 1, (uint64_t)e->first);
 	store_put_u64(p + 9, (uint64_t)e->last);
 	store_put_u64(p + 17, (uint64_t)e->passed_at);
 	store_put_u32(p + 25, e->count);
-	p[29] = e->client.family == AF_INET ? 4 : e->client.family ==
-	    AF_INET6 ? 6 : 0;
+	if (!addr)
+		return GL_ENTRY_SIZE_V1;
+	p[29] = e->client.family == AF_INET ? 4 : 6;
 	memcpy(p + 30, e->client.a, 16);
+	return GL_ENTRY_SIZE;
 }
 
 int
@@ -277,23 +282,57 @@ greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
 	return out;
 }
 
+/*
+ * net_text - "addr/prefix" of ip's network; IPv4 written by hand (every
+ * greylisted request of a pool asks it: inet_ntop and printf cost more
+ * than the rest of the key)
+ */
+static char *
+net_text(const struct gl_conf *c, const struct ipaddr *ip, char *out,
+    size_t size)
+{
+	unsigned prefix = ip->family == AF_INET ? c->ipv4_prefix
+						: c->ipv6_prefix;
+	struct ipaddr net;
+	char a[ADDR_STRLEN], *p = a;
+	int i;
+
+	addr_network(ip, prefix, &net);
+	if (net.family != AF_INET) {
+		snprintf(out, size, "%s/%u", addr_format(&net, a, sizeof(a)),
+		    prefix);
+		return out;
+	}
+	for (i = 0; i < 4; i++) {
+		unsigned v = net.a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '/';
+	}
+	if (prefix >= 10)
+		*p++ = (char)('0' + prefix / 10);
+	*p++ = (char)('0' + prefix % 10);
+	*p = '\0';
+	snprintf(out, size, "%s", a);
+	return out;
+}
+
 /* greylist_net - "addr/prefix" of the client's network */
 char *
 greylist_net(const struct gl_conf *c, const char *client, char *out,
     size_t size)
 {
-	struct ipaddr ip, net;
-	char a[ADDR_STRLEN];
-	unsigned prefix;
+	struct ipaddr ip;
 
 	if (addr_parse(client, &ip) < 0) {
 		snprintf(out, size, "%s", client);
 		return out;
 	}
-	prefix = ip.family == AF_INET ? c->ipv4_prefix : c->ipv6_prefix;
-	addr_network(&ip, prefix, &net);
-	snprintf(out, size, "%s/%u", addr_format(&net, a, sizeof(a)), prefix);
-	return out;
+	return net_text(c, &ip, out, size);
 }
 
 /* expired - unused too long, or a try whose retry never came */
@@ -498,7 +537,9 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 		e.first = now;
 	}
 	e.last = now;
-	e.client = op->client;
+	/* A pool's entry keeps the address (its network key says none). */
+	if (op->klen[GL_REC_NET_TRIPLET] > 0)
+		e.client = op->client;
 	e.count++;
 	if (e.passed_at != 0) {
 		res->status = GL_KNOWN;
@@ -510,9 +551,8 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 		res->status = e.count == 1 ? GL_NEW : GL_EARLY;
 		res->wait = l->delay - (now - e.first);
 	}
-	gl_entry_encode(&e, v);
-	rc = wr(arg, GL_REC_TRIPLET, v, GL_ENTRY_SIZE, gl_entry_expires(l, &e),
-	    why);
+	rc = wr(arg, GL_REC_TRIPLET, v, gl_entry_encode(&e, v),
+	    gl_entry_expires(l, &e), why);
 	passed = res->status == GL_PASS || res->status == GL_KNOWN;
 	if (rc == 0 && passed && l->awl_clients > 0)
 		rc = awl_count(&io, GL_REC_CLIENT, &ac, why);
@@ -549,9 +589,9 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 		snprintf(net, sizeof(net), "%s", pool);
 		lower(net);
 		/* The network's own keys, for a pool's miss. */
-		greylist_net(c, req->client_addr, netkey, sizeof(netkey));
+		net_text(c, &req->client_ip, netkey, sizeof(netkey));
 	} else {
-		greylist_net(c, req->client_addr, net, sizeof(net));
+		net_text(c, &req->client_ip, net, sizeof(net));
 		netkey[0] = '\0';
 	}
 	if (req->sender.full == NULL || req->sender.is_null)

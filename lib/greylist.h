@@ -163,8 +163,8 @@ struct gl_entry {
 	int64_t last;      /* last request */
 	int64_t passed_at; /* when it first passed; 0: pending */
 	uint32_t count;    /* requests seen */
-	struct ipaddr client; /* the last request's address (family 0: not
-			       * known: an entry of version 1, an import) */
+	struct ipaddr client; /* a pool entry's last address (family 0: a
+			       * network's entry, or an import) */
 };
 
 struct awl_entry {
@@ -178,7 +178,11 @@ struct awl_entry {
 #define GL_ENTRY_SIZE    46 /* version 2: its family (4, 6) and 16 bytes */
 #define AWL_ENTRY_SIZE   29
 
-void gl_entry_encode(const struct gl_entry *e, unsigned char *p);
+/*
+ * gl_entry_encode - into p (GL_ENTRY_SIZE bytes); its length: version 2
+ * with a client address, else version 1 (GL_ENTRY_SIZE_V1)
+ */
+size_t gl_entry_encode(const struct gl_entry *e, unsigned char *p);
 int gl_entry_decode(const void *p, size_t len, struct gl_entry *e);
 void awl_entry_encode(const struct awl_entry *e, unsigned char *p);
 int awl_entry_decode(const void *p, size_t len, struct awl_entry *e);

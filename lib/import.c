@@ -171,7 +171,7 @@ flush_batch(struct run *r, int which, struct why *why)
 /* add - one record into its batch; a full batch is put */
 static int
 add(struct run *r, int which, const char *key, size_t klen,
-    const unsigned char *val, int64_t expires, struct why *why)
+    const unsigned char *val, size_t vlen, int64_t expires, struct why *why)
 {
 	struct batch *b = &r->b[which];
 	struct store_rec *rec;
@@ -184,11 +184,11 @@ add(struct run *r, int which, const char *key, size_t klen,
 	}
 	rec = &b->recs[b->n];
 	memcpy(b->keys[b->n], key, klen);
-	memcpy(b->vals[b->n], val, GL_ENTRY_SIZE);
+	memcpy(b->vals[b->n], val, vlen);
 	rec->key = b->keys[b->n];
 	rec->klen = klen;
 	rec->val = b->vals[b->n];
-	rec->vlen = GL_ENTRY_SIZE;
+	rec->vlen = vlen;
 	rec->expires = expires;
 	b->n++;
 	return 0;
@@ -245,7 +245,7 @@ import_one(struct run *r, int64_t now, int clients, char *key,
 		stats->clients++;
 		awl_entry_encode(&e, v);
 		return add(r, B_CLIENTS, net, strlen(net) + 1, v,
-		    awl_entry_expires(&r->lim, &e), why);
+		    AWL_ENTRY_SIZE, awl_entry_expires(&r->lim, &e), why);
 	} else {
 		/* "net/sender/recipient" -> "first,last[,host]" */
 		char *s1 = strchr(key, '/'), *s2 = strrchr(key, '/');
@@ -276,9 +276,9 @@ import_one(struct run *r, int64_t now, int clients, char *key,
 			stats->skipped++;
 			return 0;
 		}
-		gl_entry_encode(&e, v);
 		return add(r, e.passed_at ? B_PASSED : B_PENDING, gkey,
-		    (size_t)klen + 1, v, gl_entry_expires(&r->lim, &e), why);
+		    (size_t)klen + 1, v, gl_entry_encode(&e, v),
+		    gl_entry_expires(&r->lim, &e), why);
 	}
 }
 

@@ -99,7 +99,7 @@ class Greylisting(CtlTest):
         self.assertEqual(len(lines), 4, r.stdout)
         self.assertRegex(r.stdout, r"192\.0\.2\.0/24\s+bounce-#@list\.example\s+"
                          r"u@our\.example\s+pending\s+\S+Z\s+\S+Z\s+5\s+"
-                         r"192\.0\.2\.\d+\n")
+                         r"-\n")
         self.assertRegex(r.stdout, r"198\.51\.100\.0/24\s+<>\s+"
                          r"postmaster@our\.example")
         rows = [json.loads(l) for l in
