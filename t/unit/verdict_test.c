@@ -28,7 +28,7 @@ test_verdict_refusal_anchors(void **state)
 		{ "greylist:new(wait=300s)", "greylist" },
 		{ "greylist:error", "store" },
 		{ "backscatter:blocked(hits=3)", "backscatter" },
-		{ "backscatter:multi-recipient-bounce", "backscatter" },
+		{ "backscatter:deferred(hits=3)", "backscatter" },
 		{ "spammers", NULL },
 		{ "check:helox", NULL },
 		{ "default", NULL },
