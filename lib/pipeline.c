@@ -1267,8 +1267,12 @@ advance(struct pipeline *p)
 static void
 end_checks(struct pipeline *p)
 {
+	bool advancing = p->advancing;
 	unsigned i;
 
+	/* A check may still report what it has: nothing moves on until
+	 * every check is ended (the caller advances then). */
+	p->advancing = true;
 	for (i = 0; i < p->nchecks; i++) {
 		struct chk_run *r = &p->runs[i];
 
@@ -1276,6 +1280,11 @@ end_checks(struct pipeline *p)
 			continue;
 		r->timed_out = true;
 		cancel_queries(r);
+		if (r->ops->deadline != NULL && r->t0 != 0) {
+			r->ops->deadline(r);
+			if (r->done)
+				continue; /* it reported what it had */
+		}
 		if (r->ops->cancel)
 			r->ops->cancel(r);
 		r->res.status = CHK_TEMPFAIL;
@@ -1291,6 +1300,7 @@ end_checks(struct pipeline *p)
 		r->done = true;
 	}
 	p->pending = 0;
+	p->advancing = advancing;
 }
 
 /* on_deadline - the request's time is up, in whatever stage */

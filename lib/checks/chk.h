@@ -230,6 +230,13 @@ struct chk_ops {
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
 	/*
+	 * Optional: the deadline came before the check reported; its
+	 * questions are cancelled already. It may report now what it has
+	 * (the DNS lists that answered), or nothing: then it could not
+	 * tell (TEMPFAIL), as a check without this does.
+	 */
+	void (*deadline)(struct chk_run *run);
+	/*
 	 * Optional: once every check of the stage reported (or the
 	 * deadline passed), before the verdict, the check may revise its
 	 * own result from what the others verified (chk_identity: an SPF

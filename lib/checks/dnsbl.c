@@ -987,6 +987,34 @@ dnsbl_start(struct chk_run *run)
 	settle(run, q);
 }
 
+/*
+ * dnsbl_deadline - ops->deadline: the lists that answered count, the
+ * others had no answer (as a timeout of theirs is); a TXT reason still
+ * out is left out. Without this a single slow list made the whole
+ * check "could not tell", ignored: every listing of the request lost.
+ */
+static void
+dnsbl_deadline(struct chk_run *run)
+{
+	struct bl_req *q = *chk_state(run);
+	unsigned i;
+
+	if (q == NULL || q->reported)
+		return;
+	for (i = 0; i < q->nitems; i++) {
+		struct bl_item *it = &q->items[i];
+
+		it->txt_pending = false;
+		if (!it->done) {
+			it->done = true;
+			note_trouble(run, q, it, "no answer before the "
+			    "deadline");
+		}
+	}
+	q->pending = 0;
+	finish(run, q, false);
+}
+
 const struct chk_ops chk_dnsbl_ops = {
 	.name = "dnsbl",
 	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE |
@@ -1008,4 +1036,5 @@ const struct chk_ops chk_dnsbl_ops = {
 	.deinit = dnsbl_deinit,
 	.configure = dnsbl_configure,
 	.start = dnsbl_start,
+	.deadline = dnsbl_deadline,
 };

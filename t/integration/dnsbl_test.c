@@ -133,6 +133,10 @@ static const char zone[] =
     "109.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
     "110.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
     "111.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
+    /* late.test answers after the request's deadline. */
+    "2.0.0.127.late.test. 60 IN A 127.0.0.2\n"
+    "!delay 7.2.0.192.late.test. 250\n"
+    "7.2.0.192.late.test. 60 IN A 127.0.0.2\n"
     /* txtslow.test: a listing and its reason, both late. */
     "2.0.0.127.txtslow.test. 60 IN A 127.0.0.2\n"
     "7.2.0.192.txtslow.test. 60 IN A 127.0.0.2\n"
@@ -945,6 +949,26 @@ test_dnsbl_self_test_bypasses_the_cache(void **state)
 }
 
 /*
+ * The deadline comes with one list still out: the lists that answered
+ * count (one slow list made the whole check "could not tell", ignored,
+ * and every listing of the request was lost).
+ */
+static void
+test_dnsbl_lists_that_answered_count_at_the_deadline(void **state)
+{
+	struct result r;
+
+	(void)state;
+	start("deadline: 200ms\nchecks:\n  dnsbl:\n    lists:\n"
+	      "      - { zone: bl.test, name: Fast }\n"
+	      "      - { zone: late.test, name: Late }\n");
+	r = client("192.0.2.7");
+	has(r.trace, "dnsbl:fail+1");
+	has(r.why, "Late: no answer (no answer before the deadline)");
+	stop(state);
+}
+
+/*
  * With txt: true, a listing that decides alone (its weight reaches
  * scores.reject) waits for its TXT reason, so the reply carries it.
  */
@@ -1273,6 +1297,8 @@ main(void)
 		    stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_deciding_listing_waits_for_its_txt, stop),
+		cmocka_unit_test_teardown(
+		    test_dnsbl_lists_that_answered_count_at_the_deadline, stop),
 		cmocka_unit_test_teardown(
 		    test_dnsbl_results_kept_for_the_message, stop),
 		cmocka_unit_test_teardown(
