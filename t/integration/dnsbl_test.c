@@ -120,7 +120,7 @@ static const char zone[] =
     "7.2.0.192.v4only.test. 60 IN A 127.0.0.2\n"
     /* everyone.test lists every client that comes (a slow test point). */
     "2.0.0.127.everyone.test. 60 IN A 127.0.0.2\n"
-    "!delay 2.0.0.127.everyone.test. 200\n"
+    "!delay 2.0.0.127.everyone.test. 1000\n"
     "100.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
     "101.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
     "102.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
@@ -135,13 +135,13 @@ static const char zone[] =
     "111.2.0.192.everyone.test. 60 IN A 127.0.0.2\n"
     /* late.test answers after the request's deadline. */
     "2.0.0.127.late.test. 60 IN A 127.0.0.2\n"
-    "!delay 7.2.0.192.late.test. 250\n"
+    "!delay 7.2.0.192.late.test. 3000\n"
     "7.2.0.192.late.test. 60 IN A 127.0.0.2\n"
     /* txtslow.test: a listing and its reason, both late. */
     "2.0.0.127.txtslow.test. 60 IN A 127.0.0.2\n"
     "7.2.0.192.txtslow.test. 60 IN A 127.0.0.2\n"
     "7.2.0.192.txtslow.test. 60 IN TXT \"Spam run seen 2026-12-01\"\n"
-    "!delay 7.2.0.192.txtslow.test. 150\n"
+    "!delay 7.2.0.192.txtslow.test. 400\n"
     "forged.example. 60 IN TXT \"v=spf1 -all\"\n";
 
 static struct {
@@ -209,6 +209,8 @@ wait_ms(uint64_t ms)
 
 /* The resolver's cache: none, unless a test wants one. */
 static const char *cache_opts = "  min_ttl: 0\n  negative_ttl: 0\n";
+/* One try's timeout: short, unless a test waits for late answers. */
+static const char *dns_timeout = "300ms";
 
 /* start - dnsd, the policy, the checks' state and their first tests */
 static void
@@ -221,8 +223,8 @@ start(const char *policy)
 	uv_loop_init(&E.loop);
 	assert_int_equal(dnsd_run_start(&E.d, zone, NULL), 0);
 	snprintf(text, sizeof(text), "dns:\n  nameservers: [127.0.0.1:%d]\n"
-				     "  timeout: 300ms\n  tries: 1\n%s"
-				     "%s", E.d.port, cache_opts, policy);
+				     "  timeout: %s\n  tries: 1\n%s"
+				     "%s", E.d.port, dns_timeout, cache_opts, policy);
 	E.cfg = cfg_parse("t.yaml", text, strlen(text), &why);
 	if (E.cfg == NULL)
 		fail_msg("%s", why.text);
@@ -909,10 +911,12 @@ test_dnsbl_list_that_lists_everyone_is_suspended(void **state)
 	unsigned i;
 
 	(void)state;
+	dns_timeout = "4s";
 	start("checks:\n  dnsbl:\n    breaker_percent: 100\n"
 	      "    breaker_lookups: 10\n    lists:\n"
 	      "      - { zone: everyone.test, name: Everyone }\n");
-	wait_ms(600); /* its first self-test is slow */
+	dns_timeout = "300ms";
+	wait_ms(1500); /* its first self-test is slow */
 	for (i = 0; i < 10; i++) {
 		snprintf(ip, sizeof(ip), "192.0.2.%u", 100 + i);
 		r = client(ip);
@@ -922,7 +926,7 @@ test_dnsbl_list_that_lists_everyone_is_suspended(void **state)
 	r = client("192.0.2.110");
 	has(r.why, "Everyone: skipped (suspended: listed nearly every "
 	    "client)");
-	wait_ms(600);
+	wait_ms(1500);
 	r = client("192.0.2.111");
 	has(r.trace, "dnsbl:fail+1");
 	stop(state);
@@ -959,9 +963,11 @@ test_dnsbl_lists_that_answered_count_at_the_deadline(void **state)
 	struct result r;
 
 	(void)state;
-	start("deadline: 200ms\nchecks:\n  dnsbl:\n    lists:\n"
+	dns_timeout = "5s";
+	start("deadline: 1500ms\nchecks:\n  dnsbl:\n    lists:\n"
 	      "      - { zone: bl.test, name: Fast }\n"
 	      "      - { zone: late.test, name: Late }\n");
+	dns_timeout = "300ms";
 	r = client("192.0.2.7");
 	has(r.trace, "dnsbl:fail+1");
 	has(r.why, "Late: no answer (no answer before the deadline)");
@@ -978,9 +984,11 @@ test_dnsbl_deciding_listing_waits_for_its_txt(void **state)
 	struct result r;
 
 	(void)state;
+	dns_timeout = "3s";
 	start("scores: { reject: 5 }\nchecks:\n  dnsbl:\n    lists:\n"
 	      "      - { zone: txtslow.test, name: Slow, weight: 5, "
 	      "txt: true }\n");
+	dns_timeout = "300ms";
 	r = client("192.0.2.7");
 	assert_string_equal(r.rule, "score");
 	has(r.action, "client 192.0.2.7 is listed at Slow (Spam run seen "
