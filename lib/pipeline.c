@@ -32,6 +32,7 @@
 #include "config.h"
 #include "dns.h"
 #include "request.h"
+#include "store.h"
 #include "verdict.h"
 #include "xalloc.h"
 
@@ -131,6 +132,46 @@ pipeline_configure(const struct cfg *cfg)
 	for (i = 0; procs_on && i < chk_count; i++)
 		if (chk_registry[i]->configure && procs[i])
 			chk_registry[i]->configure(procs[i], &cfg->checks[i]);
+}
+
+/* chk_timer_start - a state's timer, unreferenced */
+void
+chk_timer_start(uv_loop_t *loop, uv_timer_t *t, uv_timer_cb cb, void *data,
+    uint64_t every_ms)
+{
+	uv_timer_init(loop, t);
+	t->data = data;
+	uv_timer_start(t, cb, every_ms, every_ms);
+	/* A state's timer never keeps a loop that has nothing else alive. */
+	uv_unref((uv_handle_t *)t);
+}
+
+static void
+owner_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* chk_timer_free - the timer closed, then its owner freed */
+void
+chk_timer_free(uv_timer_t *t, void *owner)
+{
+	t->data = owner;
+	if (uv_is_closing((uv_handle_t *)t))
+		free(owner); /* a loop that closed every handle, and ran */
+	else
+		uv_close((uv_handle_t *)t, owner_free);
+}
+
+/* chk_store_cancel - let an operation under way go */
+void
+chk_store_cancel(struct store_handle *h, struct store_op **op)
+{
+	struct store *st = h != NULL ? store_get(h) : NULL;
+
+	if (st != NULL && *op != NULL)
+		st->ops->cancel(*op);
+	*op = NULL;
 }
 
 /* pipeline_metrics - each check's own figures */

@@ -43,6 +43,7 @@ struct dns;
 struct dns_answer;
 struct req;
 struct store_handle;
+struct store_op;
 struct mtext;
 
 enum chk_status {
@@ -149,6 +150,18 @@ struct chk_ctx {
 	bool transient;            /* one process per connection (--stdio
 				    * under spawn): its life is no daemon's */
 };
+
+/*
+ * For a check's state for the daemon's life (ops->init): a timer every
+ * every_ms that never keeps a loop alive by itself, with data as its
+ * handle's data; and its end: the timer closed, and owner freed once it
+ * is (at once when the loop closed it already, at shutdown).
+ */
+void chk_timer_start(uv_loop_t *loop, uv_timer_t *t, uv_timer_cb cb,
+    void *data, uint64_t every_ms);
+void chk_timer_free(uv_timer_t *t, void *owner);
+/* chk_store_cancel - a store operation still under way (*op), let go */
+void chk_store_cancel(struct store_handle *h, struct store_op **op);
 
 /* Roles of identities a check verified, used by later stages. */
 enum chk_identity {

@@ -213,18 +213,8 @@ dnsbl_init(const struct chk_ctx *ctx)
 	pr->transient = ctx->transient;
 	io.arg = pr;
 	pr->lists = bl_lists_new(&io, ctx->transient);
-	uv_timer_init(pr->loop, &pr->tick);
-	pr->tick.data = pr;
-	uv_timer_start(&pr->tick, tick, 1000, 1000);
-	/* The self-tests never keep a loop that has nothing else alive. */
-	uv_unref((uv_handle_t *)&pr->tick);
+	chk_timer_start(pr->loop, &pr->tick, tick, pr, 1000);
 	return pr;
-}
-
-static void
-proc_closed(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 static void
@@ -234,22 +224,13 @@ dnsbl_deinit(void *proc)
 
 	if (pr == NULL)
 		return;
-	if (pr->writing && pr->wop != NULL) {
-		struct store *st = store_get(pr->store);
-
-		if (st != NULL)
-			st->ops->cancel(pr->wop);
-	}
+	chk_store_cancel(pr->store, &pr->wop);
 	bl_lists_free(pr->lists);
 	dnsbl__set_unref(pr->set);
 	free(pr->batch);
 	free(pr->out);
 	free(pr->recs);
-	pr->tick.data = pr;
-	if (uv_is_closing((uv_handle_t *)&pr->tick))
-		free(pr); /* a loop that closed every handle, and ran */
-	else
-		uv_close((uv_handle_t *)&pr->tick, proc_closed);
+	chk_timer_free(&pr->tick, pr);
 }
 
 /* The daemon's records, read by a --stdio process. */

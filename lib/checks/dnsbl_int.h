@@ -215,13 +215,9 @@ void bl_lists_report(struct bl_lists *ls, struct bl_lstate *s,
 /* bl_lists_adopt - a daemon's record of a state (transient processes) */
 void bl_lists_adopt(struct bl_lists *ls, const char *key, const void *val,
     size_t vlen);
-/* bl_lists_key - the record key of s ("Spamhaus ZEN/ipv6") */
-const char *bl_lstate_key(const struct bl_lstate *s);
-/* bl_lists_each - fn on each state in force (key, state's name, why) */
+/* bl_lists_each - fn on each state in force: its key, state and why */
 void bl_lists_each(const struct bl_lists *ls,
     void (*fn)(void *arg, const char *key, enum bl_st st, const char *why),
     void *arg);
-/* bl_st_name - "untested", "ok", ... */
-const char *bl_st_name(enum bl_st st);
 
 #endif

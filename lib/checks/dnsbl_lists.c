@@ -100,18 +100,6 @@ struct bl_lists {
 	bool changed;        /* a state changed: its record goes out now */
 };
 
-const char *
-bl_st_name(enum bl_st st)
-{
-	return (unsigned)st < nitems(st_names) ? st_names[st] : "?";
-}
-
-const char *
-bl_lstate_key(const struct bl_lstate *s)
-{
-	return s->key;
-}
-
 struct bl_lists *
 bl_lists_new(const struct bl_lists_io *io, bool transient)
 {

@@ -188,18 +188,8 @@ ob_init(const struct chk_ctx *ctx)
 	pr->loop = ctx->loop;
 	pr->store = ctx->store;
 	pr->transient = ctx->transient;
-	uv_timer_init(pr->loop, &pr->beat);
-	pr->beat.data = pr;
-	uv_timer_start(&pr->beat, beat, BEAT_MS, BEAT_MS);
-	/* The heartbeat never keeps a loop that has nothing else alive. */
-	uv_unref((uv_handle_t *)&pr->beat);
+	chk_timer_start(pr->loop, &pr->beat, beat, pr, BEAT_MS);
 	return pr;
-}
-
-static void
-ob_closed(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 static void
@@ -209,16 +199,8 @@ ob_deinit(void *proc)
 
 	if (pr == NULL)
 		return;
-	if (pr->writing && pr->wop != NULL) {
-		struct store *st = store_get(pr->store);
-
-		if (st != NULL)
-			st->ops->cancel(pr->wop);
-	}
-	if (uv_is_closing((uv_handle_t *)&pr->beat))
-		free(pr);
-	else
-		uv_close((uv_handle_t *)&pr->beat, ob_closed);
+	chk_store_cancel(pr->store, &pr->wop);
+	chk_timer_free(&pr->beat, pr);
 }
 
 /* ob_configure - the policy in force: beat while outbound is enabled */

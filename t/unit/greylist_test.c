@@ -1022,6 +1022,26 @@ history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 }
 
 /*
+ * live - the policy with the store, after a week and a day of our
+ * users' history up to *t (T0 + 8 days): backscatter detection is live
+ */
+static struct cfg *
+live(struct fixture *f, const char *policy, struct pipeline_env *env,
+    struct store_handle *h, int64_t *t)
+{
+	struct why why;
+	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
+
+	if (cfg == NULL)
+		fail_msg("%s", why.text);
+	env->store = h;
+	history(f, cfg, env, T0);
+	*t = T0 + 8 * 86400;
+	history(f, cfg, env, *t);
+	return cfg;
+}
+
+/*
  * Backscatter with a fake clock: nobody is blocked while the outbound
  * history is shorter than bounce_window; a bounce to a user who sent
  * mail passes; a probe at RCPT and a tagged recipient are no hits; one
@@ -1158,21 +1178,14 @@ test_backscatter_one_vacation_reply_blocks_nobody(void **state)
 {
 	static const char policy[] = "checks:\n"
 	    "  outbound: { local_domains: [our.example] }\n"
-				     "  backscatter: {}\n";
+	    "  backscatter: {}\n";
 	struct fixture *f = *state;
 	struct pipeline_env env = { .hostname = "mx" };
 	struct store_handle h = { f->st };
-	struct why why;
-	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	const char *rule, *mx = "192.0.2.80";
-	int64_t t = T0;
+	int64_t t;
+	struct cfg *cfg = live(f, policy, &env, &h, &t);
 
-	if (cfg == NULL)
-		fail_msg("%s", why.text);
-	env.store = &h;
-	history(f, cfg, &env, t);
-	t += 8 * 86400;
-	history(f, cfg, &env, t);
 	/* The vacation reply to carol, who sent nothing lately. */
 	assert_string_equal(bounce(f, cfg, &env, t, mx, "carol@our.example",
 	    "v.1", &rule), "DUNNO");
@@ -1211,19 +1224,12 @@ test_backscatter_our_secondary_mx_is_never_blocked(void **state)
 	struct fixture *f = *state;
 	struct pipeline_env env = { .hostname = "mx" };
 	struct store_handle h = { f->st };
-	struct why why;
-	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	const char *rule;
 	char inst[16];
-	int64_t t = T0;
+	int64_t t;
 	unsigned i;
+	struct cfg *cfg = live(f, policy, &env, &h, &t);
 
-	if (cfg == NULL)
-		fail_msg("%s", why.text);
-	env.store = &h;
-	history(f, cfg, &env, t);
-	t += 8 * 86400;
-	history(f, cfg, &env, t);
 	for (i = 0; i < nitems(relays); i++) {
 		snprintf(inst, sizeof(inst), "r.%u", i);
 		assert_string_equal(bounce(f, cfg, &env, t, relays[i],
@@ -1327,17 +1333,10 @@ test_backscatter_scope_all_refuses_everything(void **state)
 	struct fixture *f = *state;
 	struct pipeline_env env = { .hostname = "mx" };
 	struct store_handle h = { f->st };
-	struct why why;
-	struct cfg *cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	const char *rule, *bad = "192.0.2.90";
-	int64_t t = T0;
+	int64_t t;
+	struct cfg *cfg = live(f, policy, &env, &h, &t);
 
-	if (cfg == NULL)
-		fail_msg("%s", why.text);
-	env.store = &h;
-	history(f, cfg, &env, t);
-	t += 8 * 86400;
-	history(f, cfg, &env, t);
 	assert_non_null(strstr(bounce(f, cfg, &env, t, bad,
 	    "nobody@our.example", "a.1", &rule), "554 5.7.1"));
 	assert_non_null(strstr(bs(f, cfg, &env, t + 60, "CONNECT", bad, NULL,
