@@ -1413,6 +1413,9 @@ cfg_defaults(const char *path)
 	cfg->deadline_ms = 10 * 1000;
 	cfg->metrics_enabled = true;
 	cfg->metrics_interval_ms = 30 * 1000;
+	cfg->control_mode = 0660;
+	cfg->control_max_connections = 8;
+	cfg->control_idle_timeout_ms = 30 * 1000;
 	cfg->net.ipv4_prefix = 24;
 	cfg->net.ipv6_prefix = 64;
 	cfg->default_action = xstrdup("DUNNO");
@@ -1489,6 +1492,69 @@ parse_refusal_url(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 	return 0;
 }
 
+/*
+ * parse_control - { socket: PATH, mode: OCTAL, group: NAME,
+ * max_connections: N, idle_timeout: DURATION }
+ */
+static int
+parse_control(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
+{
+	static const char *const keys[] = { "socket", "mode", "group",
+		"max_connections", "idle_timeout", NULL };
+	yaml_node_t *v[5];
+
+	if (map_keys(y, n, "control", keys, v) < 0)
+		return -1;
+	if (v[0] != NULL) {
+		if (get_string(y, v[0], "control: socket",
+		    &cfg->control_socket) < 0)
+			return -1;
+		if (cfg->control_socket[0] != '/')
+			return fail(y, v[0], "control: socket: \"%.60s\" is "
+			    "not an absolute path", cfg->control_socket);
+		if (strlen(cfg->control_socket) > 100)
+			return fail(y, v[0], "control: socket: path longer "
+			    "than 100 bytes");
+	}
+	if (v[1] != NULL) {
+		const char *m = scalar(y, v[1], "control: mode");
+		char *end;
+		long mode;
+
+		if (m == NULL)
+			return -1;
+		mode = strtol(m, &end, 8);
+		if (*m < '0' || *m > '7' || *end != '\0' || mode > 0770 ||
+		    (mode & 07))
+			return fail(y, v[1], "control: mode: \"%.20s\" is not "
+			    "an octal mode like \"0660\" (never for others: "
+			    "the socket changes state)", m);
+		cfg->control_mode = (int)mode;
+	}
+	if (v[2] != NULL && get_string(y, v[2], "control: group",
+	    &cfg->control_group) < 0)
+		return -1;
+	if (v[3] != NULL) {
+		if (get_uint(y, v[3], "control: max_connections", 1, 1000,
+		    &cfg->control_max_connections) < 0)
+			return -1;
+	}
+	return v[4] ? get_duration(y, v[4], "control: idle_timeout", 1000,
+	    3600 * 1000, &cfg->control_idle_timeout_ms) : 0;
+}
+
+/* cfg_control_socket - the control socket in force */
+void
+cfg_control_socket(const struct cfg *cfg, char *out, size_t size)
+{
+	if (cfg->control_socket != NULL)
+		snprintf(out, size, "%s", cfg->control_socket);
+	else if (strcmp(cfg->state_dir, "/var/lib/policyd") == 0)
+		snprintf(out, size, "%s", CFG_CONTROL_SOCKET);
+	else
+		snprintf(out, size, "%s/control.sock", cfg->state_dir);
+}
+
 /* cfg_metrics_file - the metrics file in force */
 void
 cfg_metrics_file(const struct cfg *cfg, char *out, size_t size)
@@ -1507,14 +1573,14 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
 		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
 		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT, K_LOCAL_NETS,
-		K_LOCAL_CONTEXTS, K_METRICS, K_REFUSAL_URL };
+		K_LOCAL_CONTEXTS, K_METRICS, K_REFUSAL_URL, K_CONTROL };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
 		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
 		"my_names", "my_addresses", "profiles", "select",
 		"local_networks", "local_contexts", "metrics", "refusal_url",
-		NULL };
+		"control", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -1602,6 +1668,8 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 	    "local_contexts", add_local_context, cfg) < 0)
 		return -1;
 	if (v[K_METRICS] && parse_metrics(y, v[K_METRICS], cfg) < 0)
+		return -1;
+	if (v[K_CONTROL] && parse_control(y, v[K_CONTROL], cfg) < 0)
 		return -1;
 	if (v[K_REFUSAL_URL] && parse_refusal_url(y, v[K_REFUSAL_URL], cfg) <
 	    0)
@@ -1859,6 +1927,8 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->access);
 	free(cfg->state_dir);
 	free(cfg->metrics_file);
+	free(cfg->control_socket);
+	free(cfg->control_group);
 	free(cfg->refusal_url);
 	free(cfg->default_action);
 	free(cfg->error_action);

@@ -100,7 +100,22 @@ struct cfg {
 	/* refusal_url: where a refused sender's postmaster reads what to
 	 * fix (doc/refused.md published); NULL: no link in replies */
 	char *refusal_url;
+	/* control: the socket policyctl and other tools talk to */
+	char *control_socket;        /* NULL: the default (cfg_control_socket) */
+	int control_mode;            /* permission bits */
+	char *control_group;         /* NULL: the daemon's own group */
+	unsigned control_max_connections;
+	uint64_t control_idle_timeout_ms; /* a client that sends no request */
 };
+
+/*
+ * cfg_control_socket - the control socket in force (into out): the
+ * file's control.socket, else /run/policyd/control.sock for the default
+ * state directory and STATE_DIR/control.sock for another (an instance of
+ * its own, such as a test or "make run", gets a socket of its own)
+ */
+#define CFG_CONTROL_SOCKET "/run/policyd/control.sock"
+void cfg_control_socket(const struct cfg *cfg, char *out, size_t size);
 
 /* cfg_metrics_file - the metrics file in force (into out) */
 void cfg_metrics_file(const struct cfg *cfg, char *out, size_t size);

@@ -469,11 +469,25 @@ triplet(const struct judge_io *io, enum gl_rec r, struct gl_entry *e,
 }
 
 /* gl_judge - the whole judgement on the backend's reads and writes */
+/* no_write - gl_write_fn of a dry judgement: what it would write goes */
+static int
+no_write(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+    int64_t expires, struct why *why)
+{
+	(void)arg;
+	(void)r;
+	(void)val;
+	(void)len;
+	(void)expires;
+	(void)why;
+	return 0;
+}
+
 int
 gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
     struct gl_result *res, struct why *why)
 {
-	const struct judge_io io = { op, rd, wr, arg };
+	const struct judge_io io = { op, rd, op->dry ? no_write : wr, arg };
 	const struct gl_limits *l = &op->lim;
 	bool domain = op->klen[GL_REC_DOMAIN] > 0, passed;
 	unsigned char v[GL_VAL_MAX];
@@ -551,7 +565,7 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 		res->status = e.count == 1 ? GL_NEW : GL_EARLY;
 		res->wait = l->delay - (now - e.first);
 	}
-	rc = wr(arg, GL_REC_TRIPLET, v, gl_entry_encode(&e, v),
+	rc = io.wr(arg, GL_REC_TRIPLET, v, gl_entry_encode(&e, v),
 	    gl_entry_expires(l, &e), why);
 	passed = res->status == GL_PASS || res->status == GL_KNOWN;
 	if (rc == 0 && passed && l->awl_clients > 0)
@@ -582,6 +596,7 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 	op->lim = gl_limits(c);
 	memset(op->klen, 0, sizeof(op->klen));
 	memset(&op->client, 0, sizeof(op->client));
+	op->dry = false;
 	if (!req->has_client_ip || req->rcpt.full == NULL)
 		return false;
 	op->client = req->client_ip;

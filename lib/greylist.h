@@ -108,6 +108,7 @@ struct gl_op {
 	int64_t now;
 	struct gl_limits lim;
 	struct ipaddr client;  /* the client's address: kept in the triplet */
+	bool dry;              /* judge, write nothing (policyctl check) */
 };
 
 /* gl_table - the table record r lives in */

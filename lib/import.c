@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <db.h>
 #include <uv.h>
 
@@ -309,10 +310,35 @@ int
 import_postgrey_open(const char *dir, struct import_src **srcp,
     struct why *why)
 {
-	struct import_src *src = xcalloc(1, sizeof(*src));
+	struct import_src *src;
+	char path[4200];
+	struct stat sb;
 	int rc;
 
 	*srcp = NULL;
+	/*
+	 * Look before opening: postgrey's flags (DB_RECOVER, no locking)
+	 * would rebuild the environment of whatever directory they meet,
+	 * and one policyd's store is in would then refuse every open of
+	 * the daemon (BDB1540).
+	 */
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	if (stat(path, &sb) == 0 ||
+	    (snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE),
+	    stat(path, &sb) == 0)) {
+		why_set(why, "%s holds a policyd store (%s), not postgrey's "
+			     "database: give postgrey's --dbdir (as "
+			     "/var/lib/postgrey)", dir, strrchr(path, '/') + 1);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/postgrey.db", dir);
+	if (stat(path, &sb) < 0) {
+		why_set(why, "postgrey directory %s: no postgrey.db (%s): give "
+			     "postgrey's --dbdir (as /var/lib/postgrey)", dir,
+		    strerror(errno));
+		return -1;
+	}
+	src = xcalloc(1, sizeof(*src));
 	if ((rc = db_env_create(&src->env, 0)) != 0) {
 		why_set(why, "%s: %s", dir, db_strerror(rc));
 		free(src);

@@ -550,73 +550,144 @@ cover(struct store *st, uv_loop_t *loop, int64_t gap,
 	return 0;
 }
 
+/* One import, line by line (maillog_import_new). */
+struct maillog_import {
+	struct maillog *m;
+	struct batch b;
+	struct minutes mins;
+	char **domains;
+	size_t ndomains;
+	int64_t keep, max_gap, now;
+	struct maillog_stats stats;
+	bool failed;
+};
+
+struct maillog_import *
+maillog_import_new(char *const *domains, size_t ndomains, int64_t keep,
+    int64_t max_gap, int64_t now)
+{
+	struct maillog_import *im = xcalloc(1, sizeof(*im));
+	size_t i;
+
+	im->m = maillog_new(now);
+	im->domains = xcalloc(ndomains ? ndomains : 1, sizeof(char *));
+	for (i = 0; i < ndomains; i++)
+		im->domains[i] = xstrdup(domains[i]);
+	im->ndomains = ndomains;
+	im->keep = keep;
+	im->max_gap = max_gap;
+	im->now = now;
+	return im;
+}
+
+void
+maillog_import_free(struct maillog_import *im)
+{
+	if (im == NULL)
+		return;
+	strv_free(im->domains, im->ndomains);
+	free(im->mins.v);
+	maillog_free(im->m);
+	free(im);
+}
+
+int
+maillog_import_line(struct maillog_import *im, const char *line, size_t len,
+    bool overlong, struct store *st, uv_loop_t *loop, struct why *why)
+{
+	struct maillog_stats *stats = &im->stats;
+	int64_t now = im->now, keep = im->keep, t;
+	struct maillog_sent d;
+	const char *sd, *rd;
+	size_t end;
+	bool local;
+
+	if (im->failed) {
+		why_set(why, "the import failed before");
+		return -1;
+	}
+	stats->lines++;
+	if (overlong || len > MAILLOG_LINE_MAX) {
+		stats->overlong++;
+		return 0;
+	}
+	/* Every line with a time says the log was written then; a
+	 * time ahead of the clock is no evidence of anything. */
+	if (maillog_time(line, len, now, &t, &end) && t <= now + 60)
+		minute_add(&im->mins, t);
+	if (!maillog_line(im->m, line, len, &d))
+		return 0;
+	sd = strrchr(d.sender, '@') + 1;
+	rd = strrchr(d.rcpt, '@') + 1;
+	if (!name_within_any(sd, im->domains, im->ndomains)) {
+		stats->strangers++;
+		return 0;
+	}
+	if (d.t > now)
+		d.t = now;
+	if (d.t + keep <= now) {
+		stats->old++;
+		return 0;
+	}
+	stats->deliveries++;
+	local = name_within_any(rd, im->domains, im->ndomains);
+	if (add(&im->b, d.sender, NULL, d.t, d.t + keep, st, loop, why) < 0 ||
+	    (!local && add(&im->b, d.sender, d.rcpt, d.t, d.t + keep, st,
+	    loop, why) < 0)) {
+		im->failed = true;
+		return -1;
+	}
+	if (stats->since == 0 || d.t < stats->since)
+		stats->since = d.t;
+	if (d.t > stats->last_mail)
+		stats->last_mail = d.t;
+	return 0;
+}
+
+int
+maillog_import_end(struct maillog_import *im, struct store *st,
+    uv_loop_t *loop, struct maillog_stats *out, struct why *why)
+{
+	struct maillog_stats *stats = &im->stats;
+
+	if (im->failed) {
+		why_set(why, "the import failed before");
+		return -1;
+	}
+	newest_stretch(&im->mins, im->max_gap, &stats->first, &stats->last);
+	if (stats->last > im->now)
+		stats->last = im->now;
+	*out = *stats;
+	if (flush(&im->b, st, loop, why) < 0)
+		return -1;
+	/* Coverage only for a log that names our users' mail at all. */
+	if (stats->first != 0 && stats->deliveries > 0 &&
+	    cover(st, loop, im->max_gap, out, why) < 0)
+		return -1;
+	return 0;
+}
+
 int
 maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
     char *const *domains, size_t ndomains, int64_t keep, int64_t max_gap,
     int64_t now, struct maillog_stats *stats, struct why *why)
 {
-	struct maillog *m = maillog_new(now);
-	struct batch *b = xcalloc(1, sizeof(*b));
-	struct minutes mins = { 0 };
-	struct maillog_sent d;
+	struct maillog_import *im = maillog_import_new(domains, ndomains,
+	    keep, max_gap, now);
 	char line[MAILLOG_LINE_MAX + 1];
-	size_t len, end;
+	size_t len;
 	bool overlong;
-	int64_t t;
 	int rc = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	while (read_line(fp, line, sizeof(line), &len, &overlong)) {
-		const char *sd, *rd;
-		bool local;
-
-		stats->lines++;
-		if (overlong) {
-			stats->overlong++;
-			continue;
-		}
-		/* Every line with a time says the log was written then; a
-		 * time ahead of the clock is no evidence of anything. */
-		if (maillog_time(line, len, now, &t, &end) && t <= now + 60)
-			minute_add(&mins, t);
-		if (!maillog_line(m, line, len, &d))
-			continue;
-		sd = strrchr(d.sender, '@') + 1;
-		rd = strrchr(d.rcpt, '@') + 1;
-		if (!name_within_any(sd, domains, ndomains)) {
-			stats->strangers++;
-			continue;
-		}
-		if (d.t > now)
-			d.t = now;
-		if (d.t + keep <= now) {
-			stats->old++;
-			continue;
-		}
-		stats->deliveries++;
-		local = name_within_any(rd, domains, ndomains);
-		if (add(b, d.sender, NULL, d.t, d.t + keep, st, loop, why) < 0 ||
-		    (!local && add(b, d.sender, d.rcpt, d.t, d.t + keep, st,
-		    loop, why) < 0)) {
+	while (read_line(fp, line, sizeof(line), &len, &overlong))
+		if (maillog_import_line(im, line, len, overlong, st, loop,
+		    why) < 0) {
 			rc = -1;
 			break;
 		}
-		if (stats->since == 0 || d.t < stats->since)
-			stats->since = d.t;
-		if (d.t > stats->last_mail)
-			stats->last_mail = d.t;
-	}
-	newest_stretch(&mins, max_gap, &stats->first, &stats->last);
-	if (stats->last > now)
-		stats->last = now;
-	if (rc == 0 && flush(b, st, loop, why) < 0)
-		rc = -1;
-	/* Coverage only for a log that names our users' mail at all. */
-	if (rc == 0 && stats->first != 0 && stats->deliveries > 0 &&
-	    cover(st, loop, max_gap, stats, why) < 0)
-		rc = -1;
-	free(mins.v);
-	free(b);
-	maillog_free(m);
+	if (rc == 0)
+		rc = maillog_import_end(im, st, loop, stats, why);
+	maillog_import_free(im);
 	return rc;
 }

@@ -89,4 +89,21 @@ int maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
     char *const *domains, size_t ndomains, int64_t keep, int64_t max_gap,
     int64_t now, struct maillog_stats *stats, struct why *why);
 
+/*
+ * The same line by line, for a log that comes in pieces (through the
+ * daemon's control socket): new, a line at a time (without its newline;
+ * overlong: it was cut), end (the last batch and the coverage; stats
+ * filled), free. A line writes at most one batch: bounded work. A store
+ * error fails the import (-1 with why); free() it then.
+ */
+struct maillog_import;
+struct maillog_import *maillog_import_new(char *const *domains,
+    size_t ndomains, int64_t keep, int64_t max_gap, int64_t now);
+int maillog_import_line(struct maillog_import *im, const char *line,
+    size_t len, bool overlong, struct store *st, uv_loop_t *loop,
+    struct why *why);
+int maillog_import_end(struct maillog_import *im, struct store *st,
+    uv_loop_t *loop, struct maillog_stats *stats, struct why *why);
+void maillog_import_free(struct maillog_import *im);
+
 #endif

@@ -11,6 +11,7 @@
 #include "backscatter.h"
 #include "greylist.h"
 #include "metrics.h"
+#include "dnsbl_rec.h"
 #include "outbound.h"
 #include "store.h"
 #include "verdict.h"
@@ -350,31 +351,10 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	    (double)m->count);
 }
 
-int
-list_rec_decode(const void *key, size_t klen, const void *val, size_t vlen,
-    struct list_rec *l)
-{
-	char v[STORE_VAL_MAX + 1];
-	int used = 0;
-
-	memset(l, 0, sizeof(*l));
-	if (klen == 0 || klen >= sizeof(l->name) || vlen > STORE_VAL_MAX)
-		return -1;
-	memcpy(l->name, key, klen);
-	memcpy(v, val, vlen);
-	v[vlen] = '\0';
-	if (sscanf(v, "%15[a-z]|%lld|%lld|%llu|%llu|%llu|%llu|%n", l->state,
-	    &l->since, &l->tested, &l->lookups, &l->hits, &l->errors,
-	    &l->skipped, &used) < 7 || used == 0)
-		return -1;
-	snprintf(l->why, sizeof(l->why), "%s", v + used);
-	return 0;
-}
-
 struct state_walk {
 	int64_t now;
 	uint64_t blocked;
-	struct list_rec lists[64];
+	struct bl_rec lists[64];
 	size_t nlists;
 };
 
@@ -394,7 +374,7 @@ list_row(void *arg, const struct store_rec *r)
 	struct state_walk *w = arg;
 
 	if (w->nlists < sizeof(w->lists) / sizeof(w->lists[0]) &&
-	    list_rec_decode(r->key, r->klen, r->val, r->vlen,
+	    bl_rec_decode(r->key, r->klen, r->val, r->vlen,
 	    &w->lists[w->nlists]) == 0)
 		w->nlists++;
 }
@@ -427,7 +407,7 @@ metrics_state(struct store *st, int64_t now, struct mtext *t,
 	}
 	if ((rc = store_each(st, NULL, BS_TABLE, 500, NULL, bs_row, w, NULL,
 	    why)) < 0 ||
-	    (rc = store_each(st, NULL, "dnsbl", 500, NULL, list_row, w, NULL,
+	    (rc = store_each(st, NULL, BL_TABLE, 500, NULL, list_row, w, NULL,
 	    why)) < 0)
 		goto out;
 

@@ -68,14 +68,4 @@ void metrics_write(const struct metrics *m, struct mtext *t);
 int metrics_state(struct store *st, int64_t now, struct mtext *t,
     struct why *why);
 
-/* What the dnsbl check writes of each list to the store's "dnsbl" table. */
-struct list_rec {
-	char name[64], state[16], why[200];
-	long long since, tested;
-	unsigned long long lookups, hits, errors, skipped;
-};
-/* list_rec_decode - one record of that table ("state|since|...|why") */
-int list_rec_decode(const void *key, size_t klen, const void *val,
-    size_t vlen, struct list_rec *l);
-
 #endif

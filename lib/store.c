@@ -124,6 +124,8 @@ store_error_name(int rc)
 		return "full";
 	case STORE_ETIMEOUT:
 		return "timeout";
+	case STORE_ELOCKED:
+		return "locked";
 	default:
 		return "error";
 	}

@@ -55,6 +55,7 @@
 #define STORE_ESCHEMA  (-4) /* written by a newer policyd */
 #define STORE_EFULL    (-5) /* no space left on the file system */
 #define STORE_ETIMEOUT (-6) /* not done within its budget */
+#define STORE_ELOCKED  (-7) /* another owner holds the store's lock */
 
 /*
  * The schema this code writes; a newer one is refused, an older one
@@ -73,6 +74,19 @@ enum store_sync {
 	STORE_SYNC_FULL, /* fsync each commit: survives power loss */
 };
 
+/*
+ * Who may share a store's directory (its lock file, STORE_LOCK_FILE): the
+ * daemon and its --stdio siblings share it; policyctl working offline
+ * (no daemon) holds it alone, so the two never share an environment. A
+ * helper the owner starts (db verify's child) takes none.
+ */
+enum store_lock {
+	STORE_LOCK_SHARED,
+	STORE_LOCK_EXCLUSIVE,
+	STORE_LOCK_NONE,
+};
+#define STORE_LOCK_FILE "policyd.lock"
+
 /* How a Berkeley DB store is opened. */
 struct store_opts {
 	const char *dir;      /* state directory */
@@ -89,6 +103,16 @@ struct store_opts {
 	 * operations (the daemon checkpoints off its loop).
 	 */
 	bool threads;
+	enum store_lock lock;
+	/*
+	 * Out, if not NULL: what the open had to do to heal the environment
+	 * (empty if nothing). An environment that cannot be joined (a
+	 * panic, flags another program set, a region a dead process left)
+	 * is rebuilt when this opener can hold the lock alone: the region
+	 * files are removed and recovery replays the log, which holds every
+	 * committed transaction.
+	 */
+	struct why *healed;
 };
 
 struct store;
@@ -290,6 +314,13 @@ int store_each(struct store *st, uv_loop_t *loop, const char *table,
 /* store_open_bdb - the Berkeley DB backend; NULL with why on failure */
 struct store *store_open_bdb(const struct store_opts *opts, int *err,
     struct why *why);
+
+/*
+ * store_lock_probe - could a store in dir be opened shared now (no
+ * policyctl holds it alone): 0, or STORE_ELOCKED (or another error)
+ * with why
+ */
+int store_lock_probe(const char *dir, struct why *why);
 
 /*
  * store_bdb_tables - the tables of a Berkeley DB store in dir (for db

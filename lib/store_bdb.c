@@ -37,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ struct bdb {
 	bool threads;
 	unsigned tries;   /* a transaction that loses runs this often */
 	pid_t id;         /* the process id the registry knows us by */
+	int lock_fd;      /* STORE_LOCK_FILE, held; -1 none */
 	char dir[4096];
 	struct {          /* store_bdb_fail() */
 		unsigned steps, skip, count;
@@ -224,6 +226,8 @@ bdb_close(struct store *pub)
 		st->meta->close(st->meta, 0);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* the lock goes with it */
 	pthread_mutex_destroy(&st->tables_lock);
 	free(st);
 }
@@ -1449,6 +1453,178 @@ reserve_regions(struct bdb *st, const char *dir, struct why *why)
 	return rc;
 }
 
+/*
+ * take_lock - the store's lock file in dir, shared or alone, without
+ * waiting: the descriptor, or -1 with why (STORE_ELOCKED in *err when
+ * another holds it)
+ */
+static int
+take_lock(const char *dir, enum store_lock how, int *err, struct why *why)
+{
+	char path[4200], who[128] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		why_set(why, "%s: %s", path, strerror(errno));
+		*err = errno == ENOSPC ? STORE_EFULL : STORE_ERROR;
+		return -1;
+	}
+	if (flock(fd, (how == STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH) |
+	    LOCK_NB) == 0) {
+		if (how == STORE_LOCK_EXCLUSIVE) {
+			/* Who holds it, for a daemon that cannot start. */
+			n = snprintf(who, sizeof(who), "policyctl %ld\n",
+			    (long)getpid());
+			if (ftruncate(fd, 0) < 0 ||
+			    pwrite(fd, who, (size_t)n, 0) != n)
+				(void)0; /* only a message is lost */
+		}
+		return fd;
+	}
+	if (errno != EWOULDBLOCK) {
+		why_set(why, "%s: %s", path, strerror(errno));
+		close(fd);
+		*err = STORE_ERROR;
+		return -1;
+	}
+	if (how == STORE_LOCK_EXCLUSIVE) {
+		why_set(why, "%s: the store is in use by policyd (the daemon, "
+			     "or its --stdio processes)", dir);
+	} else {
+		long pid = 0;
+
+		n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = '\0';
+		if (sscanf(who, "policyctl %ld", &pid) == 1)
+			why_set(why, "%s: policyctl (pid %ld) works on the "
+				     "store offline; policyd opens it when "
+				     "that is done", dir, pid);
+		else
+			why_set(why, "%s: another process holds the store "
+				     "alone", dir);
+	}
+	close(fd);
+	*err = STORE_ELOCKED;
+	return -1;
+}
+
+/* store_lock_probe - could the store be opened shared now */
+int
+store_lock_probe(const char *dir, struct why *why)
+{
+	int err, fd = take_lock(dir, STORE_LOCK_SHARED, &err, why);
+
+	if (fd < 0)
+		return err;
+	close(fd);
+	return 0;
+}
+
+/* env_setup - an environment handle, as every open configures it */
+static int
+env_setup(struct bdb *st, const struct store_opts *o, DB_ENV **envp)
+{
+	uint64_t cache = o->cache_bytes ? o->cache_bytes : 64u << 20;
+	DB_ENV *env;
+	int rc;
+
+	if ((rc = db_env_create(&env, 0)) != 0)
+		return rc;
+	env->app_private = st;
+	env->set_errcall(env, errcall);
+	env->set_thread_id(env, thread_id);
+	env->set_cachesize(env, (u_int32_t)(cache >> 30),
+	    (u_int32_t)(cache & ((1u << 30) - 1)), 1);
+	env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	env->set_timeout(env, 500000, DB_SET_LOCK_TIMEOUT);
+	env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+	env->set_lg_max(env, 4u << 20);
+	if (o->sync == STORE_SYNC_OS)
+		env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
+	env->set_flags(env, DB_REGION_INIT, 1);
+	*envp = env;
+	return 0;
+}
+
+/*
+ * heal - the environment cannot be joined: with the lock held alone,
+ * remove its region files and run recovery from the log in a private
+ * open; note says what was done. 0, or a Berkeley DB error (why set).
+ */
+static int
+heal(struct bdb *st, const struct store_opts *o, int cause,
+    struct why *note, struct why *why)
+{
+	char removed[300] = "";
+	struct dirent *de;
+	DB_ENV *env;
+	DIR *dp;
+	int rc;
+
+	if (st->lock_fd >= 0 && flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		/* Others have it open: they must end first. Back to shared
+		 * (the conversion let go of it). */
+		if (flock(st->lock_fd, LOCK_SH | LOCK_NB) < 0) {
+			why_set(why, "%s: %s; and policyctl took the store's "
+				     "lock meanwhile", o->dir,
+			    db_strerror(cause));
+			return STORE_ELOCKED;
+		}
+		why_set(why, "%s: %s; it is rebuilt when no other policyd "
+			     "process (--stdio) has it open", o->dir,
+		    db_strerror(cause));
+		return cause;
+	}
+	if ((dp = opendir(o->dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			char path[4400];
+
+			if (strncmp(de->d_name, "__db.", 5) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", o->dir,
+			    de->d_name);
+			if (unlink(path) == 0 && strlen(removed) + 40 <
+			    sizeof(removed))
+				snprintf(removed + strlen(removed),
+				    sizeof(removed) - strlen(removed), "%s%s",
+				    removed[0] ? " " : "", de->d_name);
+		}
+		closedir(dp);
+	}
+	msgs_clear();
+	if ((rc = env_setup(st, o, &env)) == 0) {
+		rc = env->open(env, o->dir, DB_CREATE | DB_INIT_LOCK |
+		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER,
+		    0600);
+		if (rc != 0)
+			fail(st, rc, o->dir, why);
+		env->close(env, 0);
+	}
+	if (st->lock_fd >= 0 && o->lock == STORE_LOCK_SHARED &&
+	    flock(st->lock_fd, LOCK_SH | LOCK_NB) < 0) {
+		why_set(why, "%s: policyctl took the store's lock while it was "
+			     "rebuilt", o->dir);
+		return STORE_ELOCKED;
+	}
+	if (rc != 0)
+		return rc;
+	why_set(note, "%s: the environment could not be joined (%s): "
+		      "removed its region files (%s) and ran recovery from the "
+		      "log; every committed transaction is kept", o->dir,
+	    db_strerror(cause), removed[0] ? removed : "none");
+	return 0;
+}
+
+/* healable - an environment-level failure that a rebuild cures */
+static bool
+healable(int rc)
+{
+	return rc == DB_RUNRECOVERY || rc == EINVAL ||
+	    rc == DB_VERSION_MISMATCH;
+}
+
 /* store_open_bdb - open (creating, recovering if needed) the environment */
 struct store *
 store_open_bdb(const struct store_opts *o, int *err, struct why *why)
@@ -1456,17 +1632,24 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	struct bdb *st = xcalloc(1, sizeof(*st));
 	u_int32_t flags = DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER;
-	uint64_t cache = o->cache_bytes ? o->cache_bytes : 64u << 20;
 	unsigned n;
 	int rc;
 
 	*err = STORE_ERROR;
+	if (o->healed != NULL)
+		o->healed->text[0] = '\0';
+	st->lock_fd = -1;
 	pthread_mutex_init(&st->tables_lock, NULL);
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
 	st->threads = o->threads;
 	st->tries = o->nowait ? 3 : 10;
 	snprintf(st->dir, sizeof(st->dir), "%s", o->dir);
+	if (o->lock != STORE_LOCK_NONE &&
+	    (st->lock_fd = take_lock(o->dir, o->lock, err, why)) < 0) {
+		bdb_close(&st->pub);
+		return NULL;
+	}
 	pthread_mutex_lock(&opens_lock);
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);
@@ -1474,27 +1657,31 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	if (n > 0)
 		st->id = getpid() + (pid_t)((n - 1) % 511 + 1) * (1 << 22);
 	msgs_clear();
-	if ((rc = db_env_create(&st->env, 0)) != 0) {
+	if ((rc = env_setup(st, o, &st->env)) != 0) {
 		why_set(why, "%s: %s", o->dir, db_strerror(rc));
-		pthread_mutex_destroy(&st->tables_lock);
-		free(st);
+		bdb_close(&st->pub);
 		return NULL;
 	}
-	st->env->app_private = st;
-	st->env->set_errcall(st->env, errcall);
-	st->env->set_thread_id(st->env, thread_id);
-	st->env->set_cachesize(st->env, (u_int32_t)(cache >> 30),
-	    (u_int32_t)(cache & ((1u << 30) - 1)), 1);
-	st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT);
-	st->env->set_timeout(st->env, 500000, DB_SET_LOCK_TIMEOUT);
-	st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1);
-	st->env->set_lg_max(st->env, 4u << 20);
-	if (o->sync == STORE_SYNC_OS)
-		st->env->set_flags(st->env, DB_TXN_WRITE_NOSYNC, 1);
-	st->env->set_flags(st->env, DB_REGION_INIT, 1);
 	if (o->threads)
 		flags |= DB_THREAD;
-	if ((rc = st->env->open(st->env, o->dir, flags, 0600)) != 0) {
+	if ((rc = st->env->open(st->env, o->dir, flags, 0600)) != 0 &&
+	    healable(rc) && o->lock != STORE_LOCK_NONE) {
+		struct why ignored;
+		int hr;
+
+		fail(st, rc, o->dir, &ignored);
+		st->env->close(st->env, 0);
+		st->env = NULL;
+		if ((hr = heal(st, o, rc, o->healed, why)) != 0) {
+			*err = hr == STORE_ELOCKED ? STORE_ELOCKED
+			    : hr == DB_RUNRECOVERY ? STORE_EFATAL : STORE_ERROR;
+			bdb_close(&st->pub);
+			return NULL;
+		}
+		if ((rc = env_setup(st, o, &st->env)) == 0)
+			rc = st->env->open(st->env, o->dir, flags, 0600);
+	}
+	if (rc != 0) {
 		*err = fail(st, rc, o->dir, why);
 		bdb_close(&st->pub);
 		return NULL;

@@ -63,6 +63,7 @@ struct keeper {
 	struct store_opts job_opts; /* J_OPEN: a copy, the config may go */
 	char job_dir[4096];
 	struct store *job_st; /* J_OPEN: what it opened */
+	struct why job_healed; /* J_OPEN: what the open did to heal */
 	int job_rc;
 	char job_why[512];
 	int64_t job_now;     /* J_METRICS: the time of its figures */
@@ -205,7 +206,7 @@ opts(const struct keeper *k)
 {
 	struct store_opts o = { .dir = k->cfg->state_dir,
 		.cache_bytes = k->cfg->store_cache, .sync = k->cfg->store_sync,
-		.nowait = true, .threads = true };
+		.nowait = true, .threads = true, .lock = STORE_LOCK_SHARED };
 
 	return o;
 }
@@ -256,6 +257,7 @@ job_run(uv_work_t *w)
 
 	why.text[0] = '\0';
 	if (k->job == J_OPEN) {
+		k->job_opts.healed = &k->job_healed;
 		k->job_st = store_open_bdb(&k->job_opts, &k->job_rc, &why);
 	} else if (k->job == J_METRICS) {
 		k->job_text.len = 0;
@@ -280,6 +282,8 @@ job_done(uv_work_t *w, int status)
 			k->st = k->job_st; /* closed by keeper_free */
 			return;
 		}
+		if (k->job_st != NULL && k->job_healed.text[0] != '\0')
+			log_warn("store: %s", k->job_healed.text);
 		if (k->job_st != NULL)
 			opened(k, k->job_st);
 		else if (status == 0)
@@ -387,6 +391,20 @@ keeper_state_metrics(const struct keeper *k)
 	return k->state_text.len > 0 ? k->state_text.p : NULL;
 }
 
+/* keeper_describe - the state for people (policyctl db state) */
+void
+keeper_describe(const struct keeper *k, char *out, size_t size)
+{
+	static const char *const names[] = { "open", "trouble", "full",
+		"closed" };
+	uint64_t s = (uv_now(k->loop) - k->since) / 1000;
+
+	snprintf(out, size, "store: %s: %s for %llu s; %llu operations "
+	    "worked%s%s", k->cfg->state_dir, names[k->state],
+	    (unsigned long long)s, (unsigned long long)k->stats.ops,
+	    k->last_why[0] ? "; last error: " : "", k->last_why);
+}
+
 /* keeper_start - the first open, on the loop thread before serving */
 void
 keeper_start(struct keeper *k)
@@ -394,12 +412,16 @@ keeper_start(struct keeper *k)
 	uint64_t every = (uint64_t)k->cfg->greylist.sweep_interval_ms;
 	struct store_opts o = opts(k);
 	struct store *st;
-	struct why why;
+	struct why why, healed;
 	int err;
 
 	k->since = uv_now(k->loop);
-	if ((st = store_open_bdb(&o, &err, &why)) != NULL)
+	o.healed = &healed;
+	if ((st = store_open_bdb(&o, &err, &why)) != NULL) {
+		if (healed.text[0] != '\0')
+			log_warn("store: %s", healed.text);
 		opened(k, st);
+	}
 	else
 		open_failed(k, err, why.text);
 	uv_timer_init(k->loop, &k->timer);

@@ -14,6 +14,7 @@
 #define POLICYD_KEEPER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -59,6 +60,8 @@ void keeper_refresh_metrics(struct keeper *k);
  * the last refresh made them; NULL if none yet
  */
 const char *keeper_state_metrics(const struct keeper *k);
+/* keeper_describe - the store's state for people, into out */
+void keeper_describe(const struct keeper *k, char *out, size_t size);
 /* keeper_shutdown - stop the timer; work on the thread pool finishes */
 void keeper_shutdown(struct keeper *k);
 /* keeper_free - after the loop ended: close the store */

@@ -1,8 +1,11 @@
 /*
- * policyctl - inspect and change policyd's state while the daemon runs:
- * the same Berkeley DB environment, in transactions of a bounded size.
+ * policyctl - inspect and change policyd's state. With the daemon
+ * running, every command goes through its control socket (lib/ctl.h's
+ * protocol) and policyctl opens no file of the store; with no daemon
+ * answering, policyctl runs the same command itself ("offline"), holding
+ * the store's lock alone, so the two never share an environment.
  *
- *   policyctl [-c FILE] [--state-dir DIR] COMMAND [ARGS]
+ *   policyctl [-c FILE] [--state-dir DIR] [--socket PATH] COMMAND [ARGS]
  *
  * Tables for people by default, one JSON object per line with --json.
  * A bad argument is named in a message and exits 2; a failed operation
@@ -20,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,61 +51,16 @@
 #include "outbound.h"
 #include "whitelist.h"
 #include "store.h"
+#include "ctl.h"
 #include "xalloc.h"
 
 #define DEFAULT_CONFIG "/etc/policyd/policyd.yaml"
-#define BATCH 100 /* records per transaction: short lock holds */
 
 static struct cfg *cfg;
 static struct store *st;
 static int64_t now;
 /* Where an operation of a store that answers later is waited for. */
 static uv_loop_t ctl_loop;
-
-/* usage - the synopsis; exits */
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: policyctl [-c FILE] [--state-dir DIR] COMMAND ...\n"
-	    "  greylist list [--client CIDR|POOL] [--sender PATTERN] "
-	    "[--recipient PATTERN]\n"
-	    "                [--pending|--passed] [--json]\n"
-	    "  greylist delete [--client CIDR|POOL] [--sender PATTERN] "
-	    "[--recipient PATTERN]\n"
-	    "                [--pending|--passed]\n"
-	    "  greylist flush --older-than DURATION | --all\n"
-	    "  awl list [--json]\n"
-	    "  awl add --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
-	    "  awl delete --client ADDRESS|CIDR|POOL [--domain DOMAIN]\n"
-	    "  backscatter list [--json]\n"
-	    "  backscatter block IP [--for DURATION]\n"
-	    "  backscatter unblock IP\n"
-	    "  whitelist add|delete --recipient ADDR|@DOMAIN --sender "
-	    "ADDR|@DOMAIN\n"
-	    "  whitelist list [--json]\n"
-	    "  outbound list [--sender ADDR] [--json]\n"
-	    "  outbound import-log FILE|- --domain DOMAIN... [--keep "
-	    "DURATION]\n"
-	    "                     [--max-gap DURATION]\n"
-	    "  stats [--json|--prometheus]\n"
-	    "  db verify\n"
-	    "  import-postgrey DIR\n"
-	    "  check --client-address IP [--client-name VERIFIED] "
-	    "[--reverse-name PTR]\n"
-	    "        [--helo H] [--sender S] [--recipient R] "
-	    "[--protocol-state STATE]\n"
-	    "        [--stress] [--policy-context C] [--sasl-username U] "
-	    "[--instance I]\n"
-	    "        [--config FILE]\n"
-	    "  check --request - [--config FILE]   (a whole request on "
-	    "standard input)\n"
-	    "PATTERN is a shell pattern (*, ?), case-insensitive; <> is the "
-	    "null sender.\n"
-	    "POOL is a sender pool greylisting keyed on: spf:DOMAIN or "
-	    "fcrdns:DOMAIN.\n");
-	exit(status);
-}
 
 /* vquit - "policyctl: message" on stderr, exit with status */
 static void __attribute__((format(printf, 2, 0), noreturn))
@@ -170,7 +131,10 @@ static void
 open_store_in(bool create)
 {
 	struct store_opts o = { .dir = cfg->state_dir,
-		.cache_bytes = cfg->store_cache, .sync = cfg->store_sync };
+		.cache_bytes = cfg->store_cache, .sync = cfg->store_sync,
+		.lock = STORE_LOCK_EXCLUSIVE };
+	struct why healed;
+	char path[108];
 	struct why why;
 	struct stat sb;
 	int err;
@@ -182,8 +146,17 @@ open_store_in(bool create)
 	if (stat(cfg->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		die("state directory %s: %s", cfg->state_dir,
 		    errno ? strerror(errno) : "not a directory");
-	if ((st = store_open_bdb(&o, &err, &why)) == NULL)
-		die("%s", why.text);
+	o.healed = &healed;
+	if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
+		if (err != STORE_ELOCKED)
+			die("%s", why.text);
+		cfg_control_socket(cfg, path, sizeof(path));
+		die("%s; but nothing answers on its control socket %s: is "
+		    "control.socket the same for both (policyctl -c, "
+		    "--socket)?", why.text, path);
+	}
+	if (o.healed != NULL && o.healed->text[0] != '\0')
+		fprintf(stderr, "policyctl: %s\n", o.healed->text);
 }
 
 static void
@@ -192,1605 +165,341 @@ open_store(void)
 	open_store_in(false);
 }
 
-struct check_result {
-	int done;
-	struct verdict v;
-};
 
-/* check_done - pipeline callback */
+/* usage - the synopsis; exits */
 static void
-check_done(void *arg, const struct verdict *v, const char *trace)
+usage(int status)
 {
-	struct check_result *r = arg;
+	FILE *fp = status ? stderr : stdout;
 
-	(void)trace;
-	r->v = *v;
-	r->done = 1;
+	fprintf(fp, "usage: policyctl [-c FILE] [--state-dir DIR] [--socket "
+		    "PATH] COMMAND ...\n");
+	ctl_usage(fp);
+	fprintf(fp, "PATTERN is a shell pattern (*, ?), case-insensitive; <> "
+		    "is the null sender.\n"
+		    "POOL is a sender pool greylisting keyed on: spf:DOMAIN or "
+		    "fcrdns:DOMAIN.\n"
+		    "With policyd running, commands go through its control "
+		    "socket; without, policyctl\nworks on the store itself.\n");
+	exit(status);
 }
 
-/* read_request - one policy request from standard input, as Postfix sends */
+/* Offline: a job on our own loop, its lines to stdout and stderr. */
+struct local {
+	int status;
+	bool done, want;
+};
+
 static void
-read_request(struct req *req, struct arena *a, struct proto_parser *pp)
+local_line(void *arg, enum ctl_stream s, const char *text, size_t len)
 {
-	char buf[4096];
-	struct why why;
-	size_t n;
+	FILE *fp = s == CTL_OUT ? stdout : stderr;
 
-	for (;;) {
-		enum proto_event ev = PROTO_NEED_MORE;
-		size_t off = 0;
+	(void)arg;
+	fwrite(text, 1, len, fp);
+	fputc('\n', fp);
+}
 
-		if ((n = fread(buf, 1, sizeof(buf), stdin)) == 0)
-			bad("check --request -: the request ends before its "
-			    "empty line");
-		while (off < n) {
-			off += proto_feed(pp, buf + off, n - off, &ev);
-			if (ev == PROTO_NEED_MORE)
-				continue;
-			if (ev != PROTO_REQUEST)
-				bad("check --request -: %s", proto_why(pp));
-			if (req_from_parser(req, a, pp, &cfg->net, &why) < 0)
-				bad("check --request -: %s", why.text);
-			return;
-		}
-	}
+static void
+local_done(void *arg, int status)
+{
+	struct local *l = arg;
+
+	l->status = status;
+	l->done = true;
+}
+
+static void
+local_want(void *arg, bool want)
+{
+	struct local *l = arg;
+
+	l->want = want;
 }
 
 /*
- * check_cmd - the real pipeline with real DNS for one request, made up
- * from the options as Postfix would send it, or read whole from standard
- * input; changes no state (greylisting is not run) and prints each check,
- * the score and the exact reply the daemon gives the same request.
+ * read_input_line - the next line of fp without its newline into buf
+ * (size bytes; a longer line is cut, *cut set): false at the end
+ */
+static bool
+read_input_line(FILE *fp, char *buf, size_t size, size_t *len, bool *cut)
+{
+	int c;
+
+	*len = 0;
+	*cut = false;
+	while ((c = getc(fp)) != EOF && c != '\n') {
+		if (*len + 1 < size)
+			buf[(*len)++] = (char)c;
+		else
+			*cut = true;
+	}
+	buf[*len] = '\0';
+	return c != EOF || *len > 0 || *cut;
+}
+
+/*
+ * run_local - the command here, against the store we opened (or none)
+ * and a resolver if it is check; input from in (NULL: none)
  */
 static int
-check_cmd(int argc, char **argv)
+run_local(int argc, char **argv, FILE *in, bool with_store)
 {
-	enum { O_ADDR = 256, O_NAME, O_REVERSE, O_HELO, O_SENDER, O_RCPT,
-		O_CONFIG, O_STATE, O_STRESS, O_CONTEXT, O_SASL, O_INSTANCE,
-		O_REQUEST };
-	static const struct option opts[] = {
-		{ "client-address", required_argument, NULL, O_ADDR },
-		{ "client-name", required_argument, NULL, O_NAME },
-		{ "reverse-name", required_argument, NULL, O_REVERSE },
-		{ "helo", required_argument, NULL, O_HELO },
-		{ "sender", required_argument, NULL, O_SENDER },
-		{ "recipient", required_argument, NULL, O_RCPT },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "protocol-state", required_argument, NULL, O_STATE },
-		{ "stress", no_argument, NULL, O_STRESS },
-		{ "policy-context", required_argument, NULL, O_CONTEXT },
-		{ "sasl-username", required_argument, NULL, O_SASL },
-		{ "instance", required_argument, NULL, O_INSTANCE },
-		{ "request", required_argument, NULL, O_REQUEST },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *attrs[PA_COUNT] = { 0 };
-	struct check_result r = { 0 };
-	struct pipeline_env env = { .dry = true };
-	static struct store_handle check_store;
-	struct arena *a = arena_new();
-	char reply[PROTO_REPLY_SIZE];
-	struct proto_parser pp;
-	struct pipeline *p;
+	static struct store_handle handle;
+	struct ctl_host host = { .loop = &ctl_loop, .cfg = cfg,
+		.offline = true };
+	struct local l = { 0, false, false };
+	struct ctl_sink sink = { local_line, NULL, local_done, local_want,
+		&l };
 	struct dns *dns = NULL;
-	bool from_stdin = false, given = false;
-	struct ipaddr ip;
+	struct ctl_job *job;
 	struct why why;
-	uv_loop_t loop;
-	struct req req;
-	size_t k;
-	int ch;
+	bool check = strcmp(argv[0], "check") == 0;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		given |= ch != O_CONFIG && ch != O_REQUEST;
-		switch (ch) {
-		case O_ADDR:
-			if (addr_parse(optarg, &ip) < 0)
-				bad("--client-address: \"%s\" is not an IP "
-				    "address", optarg);
-			attrs[PA_CLIENT_ADDRESS] = optarg;
-			break;
-		case O_NAME:
-			/* Postfix's verified name: it is the PTR name too. */
-			attrs[PA_CLIENT_NAME] = optarg;
-			if (attrs[PA_REVERSE_CLIENT_NAME] == NULL)
-				attrs[PA_REVERSE_CLIENT_NAME] = optarg;
-			break;
-		case O_REVERSE:
-			attrs[PA_REVERSE_CLIENT_NAME] = optarg;
-			break;
-		case O_HELO:
-			attrs[PA_HELO_NAME] = optarg;
-			break;
-		case O_SENDER:
-			attrs[PA_SENDER] = optarg;
-			break;
-		case O_RCPT:
-			attrs[PA_RECIPIENT] = optarg;
-			break;
-		case O_STATE:
-			attrs[PA_PROTOCOL_STATE] = optarg;
-			break;
-		case O_STRESS:
-			attrs[PA_STRESS] = "yes";
-			break;
-		case O_CONTEXT:
-			attrs[PA_POLICY_CONTEXT] = optarg;
-			break;
-		case O_SASL:
-			attrs[PA_SASL_USERNAME] = optarg;
-			break;
-		case O_INSTANCE:
-			attrs[PA_INSTANCE] = optarg;
-			break;
-		case O_REQUEST:
-			if (strcmp(optarg, "-") != 0)
-				bad("check --request: only - (standard input)");
-			from_stdin = true;
-			break;
-		case O_CONFIG: {
-			struct cfg *c = cfg_load(optarg, &why);
-
-			if (c == NULL)
-				die("%s", why.text);
-			cfg_unref(cfg);
-			cfg = c;
-			break;
-		}
-		default:
-			bad("check: unknown option (see policyctl --help)");
-		}
+	if (with_store) {
+		handle.st = st;
+		host.store = &handle;
 	}
-	if (optind != argc)
-		bad("check: unexpected argument \"%s\"", argv[optind]);
-	proto_init(&pp);
-	if (from_stdin) {
-		if (given)
-			bad("check: --request - takes the whole request from "
-			    "standard input, no other attribute options");
-		read_request(&req, a, &pp);
-	} else {
-		if (attrs[PA_CLIENT_ADDRESS] == NULL)
-			bad("check: needs --client-address IP");
-		attrs[PA_REQUEST] = "smtpd_access_policy";
-		if (attrs[PA_PROTOCOL_STATE] == NULL)
-			attrs[PA_PROTOCOL_STATE] = "RCPT";
-		if (req_build(&req, a, attrs, &cfg->net, &why) < 0)
-			bad("check: %s", why.text);
+	if (check) {
+		/* As the daemon: a resolver if any check, of any profile,
+		 * needs it. */
+		if (cfg_needs_dns(cfg) &&
+		    (dns = dns_new(&ctl_loop, &cfg->dns, &why)) == NULL)
+			fprintf(stderr, "policyctl: dns: %s\n", why.text);
+		host.dns = dns;
+		pipeline_init(&(struct chk_ctx){ .loop = &ctl_loop, .dns = dns,
+		    .transient = true });
 	}
-	uv_loop_init(&loop);
-	/* As the daemon: a resolver if any check, of any profile, needs it. */
-	if (cfg_needs_dns(cfg) &&
-	    (dns = dns_new(&loop, &cfg->dns, &why)) == NULL)
-		fprintf(stderr, "policyctl: dns: %s\n", why.text);
-	pipeline_init(&(struct chk_ctx){ .loop = &loop, .dns = dns });
-	/* Blocks and whitelist entries are the store's: read, never written
-	 * (the run is dry). No state directory yet: none of them. */
-	{
-		struct stat sb;
+	job = ctl_job_start(&host, argc, argv, &sink);
+	while (!l.done) {
+		if (l.want && in != NULL) {
+			static char line[CTL_INPUT_MAX];
+			size_t len;
+			bool cut;
 
-		if (cfg_needs_store(cfg) && stat(cfg->state_dir, &sb) == 0) {
-			open_store();
-			check_store.st = st;
-			env.store = &check_store;
-		}
-	}
-	env.hostname = cfg->hostname ? cfg->hostname : "policyctl";
-	env.now = now;
-	if (pipeline_decide(&loop, cfg, dns, &req, &env, check_done, &r, &p,
-	    &r.v) == 0) {
-		while (!r.done)
-			uv_run(&loop, UV_RUN_ONCE);
-	}
-	printf("request: client=%s name=%s%s helo=%s sender=%s%s%s "
-	       "recipient=%s%s%s\n", req.client_addr,
-	    req.reverse_name ? req.reverse_name : "-",
-	    req.client_name ? " (verified)" : "",
-	    req.helo ? req.helo : "-", req.sender.full ? "<" : "",
-	    req.sender.full ? req.sender.full : "-", req.sender.full ? ">" : "",
-	    req.rcpt.full ? "<" : "", req.rcpt.full ? req.rcpt.full : "-",
-	    req.rcpt.full ? ">" : "");
-	if (strcmp(req.protocol_state, "RCPT") != 0 || req.stress ||
-	    req.policy_context || req.sasl_username)
-		printf("postfix: protocol_state=%s%s%s%s%s%s\n",
-		    req.protocol_state[0] ? req.protocol_state : "-",
-		    req.stress ? " stress=yes" : "",
-		    req.policy_context ? " policy_context=" : "",
-		    req.policy_context ? req.policy_context : "",
-		    req.sasl_username ? " sasl_username=" : "",
-		    req.sasl_username ? req.sasl_username : "");
-	printf("%-13s %-9s %-7s %5s  %s\n", "CHECK", "RESULT", "ON_FAIL",
-	    "SCORE", "REASON");
-	for (k = 0; k < r.v.nreports; k++) {
-		const struct chk_report *c = &r.v.reports[k];
-		char score[16] = "-";
-
-		if (c->score)
-			snprintf(score, sizeof(score), "+%d", c->score);
-		printf("%-13s %-9s %-7s %5s  %s (%llums)\n", c->name, c->status,
-		    c->on_fail, score, c->reason, (unsigned long long)c->ms);
-	}
-	printf("score: %d (reject at %d, greylist at %d)\n", r.v.score,
-	    cfg->score_reject, cfg->score_greylist);
-	printf("decided by: %s\n", r.v.rule);
-	proto_reply(reply, r.v.action, strlen(r.v.action));
-	reply[strcspn(reply, "\n")] = '\0';
-	printf("reply: %s\n", reply);
-	pipeline_fini(); /* before the resolver its state may be asking */
-	if (dns != NULL)
-		dns_close(dns);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
-	msg_fini(&env.msg);
-	proto_fini(&pp);
-	arena_free(a);
-	return 0;
-}
-
-/*
- * verify_cmd - every table, each in a child process: Berkeley DB's
- * verifier can crash (abort) on some damage, and a crash must read as
- * "damaged", not take policyctl down without a word.
- */
-static int
-verify_cmd(void)
-{
-	char (*names)[STORE_TABLE_MAX + 1] = xcalloc(64, sizeof(*names));
-	struct why why;
-	int t, n;
-
-	if ((n = store_bdb_tables(cfg->state_dir, names, 64, &why)) < 0)
-		die("db verify: %s", why.text);
-	for (t = 0; t < n; t++) {
-		int pfd[2], status;
-		char msg[WHY_MAX] = "";
-		ssize_t got;
-		pid_t pid;
-
-		if (pipe(pfd) < 0)
-			die("db verify: pipe: %s", strerror(errno));
-		fflush(stdout);
-		if ((pid = fork()) < 0)
-			die("db verify: fork: %s", strerror(errno));
-		if (pid == 0) {
-			struct store_opts o = { .dir = cfg->state_dir,
-				.cache_bytes = cfg->store_cache,
-				.sync = cfg->store_sync };
-			int bad, err;
-
-			close(pfd[0]);
-			if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
-				/* An environment that cannot open (recovery
-				 * meets a damaged page): the file alone. */
-				bad = store_verify_file_bdb(cfg->state_dir,
-				    names[t], &why) != 0;
-				if (bad && write(pfd[1], why.text,
-				    strlen(why.text)) < 0)
-					_exit(3);
-				_exit(bad);
+			/* A cut line stays longer than any line a command
+			 * reads whole: it is counted as too long. */
+			while (!l.done && l.want && read_input_line(in, line,
+			    sizeof(line), &len, &cut))
+				ctl_job_input(job, line, len, false);
+			if (!l.done && l.want) {
+				l.want = false;
+				ctl_job_input(job, NULL, 0, true);
 			}
-			bad = st->ops->verify(st, names[t], &why) != 0;
-			/*
-			 * Close before leaving: under DB_REGISTER an open
-			 * handle at exit reads as a crashed process, and the
-			 * next opener would run recovery under the daemon.
-			 */
-			st->ops->close(st);
-			if (bad && write(pfd[1], why.text, strlen(why.text)) < 0)
-				_exit(3);
-			_exit(bad);
+			continue;
 		}
-		close(pfd[1]);
-		got = read(pfd[0], msg, sizeof(msg) - 1);
-		msg[got > 0 ? got : 0] = '\0';
-		close(pfd[0]);
-		if (waitpid(pid, &status, 0) < 0)
-			die("db verify: wait: %s", strerror(errno));
-		if (WIFSIGNALED(status))
-			die("db verify: %s.db: Berkeley DB's verifier crashed "
-			    "(signal %d): the table is damaged", names[t],
-			    WTERMSIG(status));
-		if (WEXITSTATUS(status) != 0)
-			die("db verify: %s", msg[0] ? msg : "failed");
+		uv_run(&ctl_loop, UV_RUN_ONCE);
 	}
-	free(names);
-	printf("db verify: %s: every table is sound\n", cfg->state_dir);
-	return 0;
-}
-
-/* iso - a time for people and JSON */
-static const char *
-iso(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0)
-		return "-";
-	gmtime_r(&tt, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
-/* json_str - a JSON string literal of s */
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
+	if (check) {
+		pipeline_fini(); /* before the resolver its state may ask */
+		if (dns != NULL)
+			dns_close(dns);
 	}
-	fputc('"', fp);
-}
-
-/* Filters of greylist list and delete. */
-struct filter {
-	bool has_client;
-	struct cidr client;
-	char pool[GL_POOL_MAX];     /* a pool identity instead, or "" */
-	const char *sender, *recipient;
-	int state; /* 0 any, 1 pending, 2 passed */
-	int64_t older_than; /* flush: last seen before now - this; -1 off */
-	bool json;
-};
-
-/*
- * pool_id - "spf:DOMAIN" or "fcrdns:DOMAIN", the client part of keys
- * that greylisting made for a sender pool: lower-cased into out. false
- * if arg is no pool identity (a network, then).
- */
-static bool
-pool_id(const char *arg, char *out, size_t size)
-{
-	size_t i;
-
-	if (strncasecmp(arg, "spf:", 4) != 0 &&
-	    strncasecmp(arg, "fcrdns:", 7) != 0)
-		return false;
-	if (strlen(arg) >= size || strchr(arg, ':')[1] == '\0')
-		bad("--client: \"%.80s\" is not a pool (spf:DOMAIN or "
-		    "fcrdns:DOMAIN)", arg);
-	for (i = 0; arg[i]; i++)
-		out[i] = (char)tolower((unsigned char)arg[i]);
-	out[i] = '\0';
-	return true;
-}
-
-/* nets_overlap - does the stored network overlap the filter's */
-static bool
-nets_overlap(const struct cidr *f, const char *net)
-{
-	struct cidr e;
-
-	if (cidr_parse(net, &e, NULL) < 0 || e.addr.family != f->addr.family)
-		return false;
-	return f->prefix <= e.prefix ? cidr_match(f, &e.addr)
-				     : cidr_match(&e, &f->addr);
-}
-
-/* pattern_matches - a shell pattern, case-insensitive; <> for "" */
-static bool
-pattern_matches(const char *pat, const char *s)
-{
-	if (strcmp(pat, "<>") == 0)
-		return *s == '\0';
-	return fnmatch(pat, s, FNM_CASEFOLD) == 0;
+	fflush(stdout);
+	return l.status;
 }
 
 /*
- * filter_matches - does a greylist record pass the filter: a network
- * takes the entries of its networks and those whose last request came
- * from inside it (a pool's: "why was 192.0.2.25 delayed?")
+ * remote - the command through the daemon's control socket fd: the
+ * request, input from in when the daemon asks for it, the answer's
+ * lines to stdout and stderr; the status it ends with
  */
-static bool
-filter_matches(const struct filter *f, const char *net, const char *sender,
-    const char *rcpt, const struct gl_entry *e)
-{
-	if (f->pool[0] != '\0' ? strcmp(f->pool, net) != 0
-	    : f->has_client && !nets_overlap(&f->client, net) &&
-	    !(e->client.family != 0 && cidr_match(&f->client, &e->client)))
-		return false;
-	if (f->sender && !pattern_matches(f->sender, sender))
-		return false;
-	if (f->recipient && !pattern_matches(f->recipient, rcpt))
-		return false;
-	if (f->state == 1 && e->passed_at != 0)
-		return false;
-	if (f->state == 2 && e->passed_at == 0)
-		return false;
-	if (f->older_than >= 0 && e->last >= now - f->older_than)
-		return false;
-	return true;
-}
-
-/* What a list or a flush of greylist entries looks at. */
-struct walk {
-	const struct filter *f;
-	uint64_t bad;    /* damaged records, skipped */
-};
-
-/* gl_match - store_match_fn: a greylist record the filter takes */
-static bool
-gl_match(void *arg, const struct store_rec *r)
-{
-	const struct walk *w = arg;
-	const char *net, *sender, *rcpt;
-	struct gl_entry e;
-
-	if (gl_key_split(r->key, r->klen, &net, &sender, &rcpt) < 0 ||
-	    gl_entry_decode(r->val, r->vlen, &e) < 0)
-		return false;
-	return filter_matches(w->f, net, sender, rcpt, &e);
-}
-
-/* gl_row - store_row_fn: one greylist entry, as a line or JSON */
-static void
-gl_row(void *arg, const struct store_rec *r)
-{
-	struct walk *w = arg;
-	const char *net, *sender, *rcpt;
-	struct gl_entry e;
-	char t1[32], t2[32], t3[32], last[ADDR_STRLEN];
-
-	if (gl_key_split(r->key, r->klen, &net, &sender, &rcpt) < 0 ||
-	    gl_entry_decode(r->val, r->vlen, &e) < 0) {
-		w->bad++;
-		return;
-	}
-	if (e.client.family != 0)
-		addr_format(&e.client, last, sizeof(last));
-	else
-		snprintf(last, sizeof(last), "-");
-	if (w->f->json) {
-		printf("{\"client\":");
-		json_str(stdout, net);
-		printf(",\"last_client\":%s%s%s", e.client.family ? "\"" : "",
-		    e.client.family ? last : "null", e.client.family ? "\"" : "");
-		printf(",\"sender\":");
-		json_str(stdout, sender);
-		printf(",\"recipient\":");
-		json_str(stdout, rcpt);
-		printf(",\"state\":\"%s\",\"first_seen\":\"%s\","
-		       "\"last_seen\":\"%s\",\"passed_at\":%s%s%s,"
-		       "\"count\":%u}\n",
-		    e.passed_at ? "passed" : "pending",
-		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
-		    e.passed_at ? "\"" : "",
-		    e.passed_at ? iso(e.passed_at, t3, sizeof(t3)) : "null",
-		    e.passed_at ? "\"" : "", e.count);
-		return;
-	}
-	printf("%-20s %-32s %-32s %-7s %-20s %-20s %5u %s\n", net,
-	    *sender ? sender : "<>", rcpt, e.passed_at ? "passed" : "pending",
-	    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)),
-	    e.count, last);
-}
-
-/*
- * each_batch - a whole table, BATCH records per operation, so no
- * transaction holds the daemon up for long: rows (list) or deletions
- * (row NULL: flush) of what match takes. Rows of a batch come once it is
- * done, once, whatever the store had to run again. What was deleted.
- */
-static uint64_t
-each_batch(const char *table, store_match_fn *match, store_row_fn *row,
-    void *arg)
-{
-	struct why why;
-	uint64_t n = 0;
-
-	if (store_each(st, &ctl_loop, table, BATCH, match, row, arg, &n,
-	    &why) < 0)
-		die("%s", why.text);
-	return n;
-}
-
-/* greylist_cmd - list, delete, flush */
 static int
-greylist_cmd(int argc, char **argv)
+remote(int fd, int argc, char **argv, FILE *in, const char *path)
 {
-	enum { O_CLIENT = 256, O_SENDER, O_RCPT, O_PENDING, O_PASSED, O_JSON,
-		O_OLDER, O_ALL };
-	static const struct option opts[] = {
-		{ "client", required_argument, NULL, O_CLIENT },
-		{ "sender", required_argument, NULL, O_SENDER },
-		{ "recipient", required_argument, NULL, O_RCPT },
-		{ "pending", no_argument, NULL, O_PENDING },
-		{ "passed", no_argument, NULL, O_PASSED },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "older-than", required_argument, NULL, O_OLDER },
-		{ "all", no_argument, NULL, O_ALL },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct filter f = { .older_than = -1 };
-	struct walk w = { &f, 0 };
-	bool delete;
-	uint64_t n;
-	const char *sub;
-	bool all = false;
-	struct why why;
-	uint64_t ms;
-	int ch;
+	static char line[CTL_INPUT_MAX + 8];
+	char req[CTL_LINE_MAX + 2];
+	FILE *rx, *tx;
+	size_t n;
+	int status = -1;
 
-	if (argc < 2)
-		bad("greylist: needs list, delete or flush");
-	sub = argv[1];
-	if (strcmp(sub, "list") && strcmp(sub, "delete") && strcmp(sub, "flush"))
-		bad("greylist: unknown command \"%s\" (list, delete, flush)",
-		    sub);
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_CLIENT:
-			f.has_client = true;
-			if (pool_id(optarg, f.pool, sizeof(f.pool)))
+	if ((n = ctl_encode(req, sizeof(req), argc, argv)) == 0)
+		bad("the command is longer than %d bytes", CTL_LINE_MAX);
+	if ((rx = fdopen(fd, "r")) == NULL || (tx = fdopen(dup(fd), "w")) ==
+	    NULL)
+		die("control socket %s: %s", path, strerror(errno));
+	fwrite(req, 1, n, tx);
+	fflush(tx);
+	while (fgets(line, sizeof(line), rx) != NULL) {
+		size_t len = strcspn(line, "\n");
+
+		line[len] = '\0';
+		if (strncmp(line, "out ", 4) == 0 || strcmp(line, "out") == 0) {
+			printf("%s\n", line + (len > 3 ? 4 : 3));
+		} else if (strncmp(line, "err ", 4) == 0) {
+			fflush(stdout);
+			fprintf(stderr, "%s\n", line + 4);
+		} else if (strcmp(line, "more") == 0) {
+			static char in_line[CTL_INPUT_MAX];
+			bool cut;
+
+			while (in != NULL && read_input_line(in, in_line,
+			    sizeof(in_line), &n, &cut)) {
+				fputc('+', tx);
+				fwrite(in_line, 1, n, tx);
+				fputc('\n', tx);
+			}
+			fputs(".\n", tx);
+			if (fflush(tx) != 0)
 				break;
-			if (cidr_parse(optarg, &f.client, &why) < 0)
-				bad("--client: %s", why.text);
+		} else if (strncmp(line, "end ", 4) == 0) {
+			status = atoi(line + 4);
 			break;
-		case O_SENDER:
-			f.sender = optarg;
-			break;
-		case O_RCPT:
-			f.recipient = optarg;
-			break;
-		case O_PENDING:
-		case O_PASSED:
-			if (f.state != 0)
-				bad("--pending and --passed exclude each other");
-			f.state = ch == O_PENDING ? 1 : 2;
-			break;
-		case O_JSON:
-			f.json = true;
-			break;
-		case O_OLDER:
-			if (cfg_parse_duration(optarg, &ms, &why) < 0)
-				bad("--older-than: %s", why.text);
-			f.older_than = (int64_t)(ms / 1000);
-			break;
-		case O_ALL:
-			all = true;
-			break;
-		default:
-			bad("greylist %s: unknown option (see policyctl "
-			    "--help)", sub);
 		}
 	}
-	if (optind != argc)
-		bad("greylist %s: unexpected argument \"%s\"", sub,
-		    argv[optind]);
-	if (strcmp(sub, "flush") == 0) {
-		if (all == (f.older_than >= 0))
-			bad("greylist flush: needs either --older-than "
-			    "DURATION or --all");
-		if (f.has_client || f.sender || f.recipient || f.state ||
-		    f.json)
-			bad("greylist flush: takes only --older-than or --all");
-	} else if (all || f.older_than >= 0) {
-		bad("greylist %s: --all and --older-than are for flush", sub);
-	}
-	if (strcmp(sub, "delete") == 0 && !f.has_client && !f.sender &&
-	    !f.recipient && !f.state)
-		bad("greylist delete: needs --client, --sender, --recipient, "
-		    "--pending or --passed (greylist flush --all deletes "
-		    "everything)");
-	if (strcmp(sub, "list") != 0 && f.json)
-		bad("greylist %s: --json is for list", sub);
-	open_store();
-	delete = strcmp(sub, "list") != 0;
-	if (!delete && !f.json)
-		printf("%-20s %-32s %-32s %-7s %-20s %-20s %5s %s\n",
-		    "CLIENT", "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN",
-		    "LAST_SEEN", "COUNT", "LAST_CLIENT");
-	n = each_batch(GL_TABLE_TRIPLET, gl_match, delete ? NULL : gl_row, &w);
-	if (delete)
-		printf("deleted %llu greylist entries\n",
-		    (unsigned long long)n);
-	if (w.bad)
-		fprintf(stderr, "policyctl: %llu damaged records skipped\n",
-		    (unsigned long long)w.bad);
-	return 0;
-}
-
-struct awl_walk {
-	bool json;
-	bool domain;
-	uint64_t bad;
-};
-
-/* awl_row - store_row_fn for awl list */
-static void
-awl_row(void *arg, const struct store_rec *r)
-{
-	struct awl_walk *w = arg;
-	const char *k = r->key, *dom = "";
-	struct awl_entry e;
-	unsigned need;
-	char t1[32], t2[32];
-
-	if (awl_entry_decode(r->val, r->vlen, &e) < 0 || r->klen == 0 ||
-	    k[r->klen - 1] != '\0') {
-		w->bad++;
-		return;
-	}
-	if (w->domain) {
-		const char *z = memchr(k, '\0', r->klen);
-
-		if (z == NULL || z + 1 >= k + r->klen) {
-			w->bad++;
-			return;
-		}
-		dom = z + 1;
-	}
-	need = w->domain ? cfg->greylist.awl_domains : cfg->greylist.awl_clients;
-	if (w->json) {
-		printf("{\"type\":\"%s\",\"client\":", w->domain ? "domain"
-							     : "client");
-		json_str(stdout, k);
-		if (w->domain) {
-			printf(",\"domain\":");
-			json_str(stdout, dom);
-		}
-		printf(",\"count\":%u,\"whitelisted\":%s,\"first_seen\":"
-		       "\"%s\",\"last_seen\":\"%s\"}\n", e.count,
-		    need && e.count >= need ? "true" : "false",
-		    iso(e.first, t1, sizeof(t1)), iso(e.last, t2, sizeof(t2)));
-		return;
-	}
-	printf("%-6s %-20s %-32s %5u %-11s %-20s %-20s\n",
-	    w->domain ? "domain" : "client", k, w->domain ? dom : "-", e.count,
-	    need && e.count >= need ? "yes" : "no", iso(e.first, t1, sizeof(t1)),
-	    iso(e.last, t2, sizeof(t2)));
-}
-
-/* awl_key - the table key of --client [--domain], as greylisting forms it */
-static size_t
-awl_key(const char *client, const char *domain, char *key, size_t size)
-{
-	const struct gl_conf *g = &cfg->greylist;
-	struct why why;
-	struct cidr c;
-	char net[GL_POOL_MAX], a[ADDR_STRLEN];
-	unsigned want;
-	size_t n;
-
-	if (pool_id(client, net, sizeof(net)))
-		goto key;
-	if (cidr_parse(client, &c, &why) < 0) {
-		/* An address with host bits is fine: its network is meant. */
-		struct ipaddr ip;
-
-		if (addr_parse(client, &ip) < 0 && strchr(client, '/') == NULL)
-			bad("--client: %s", why.text);
-		if (strchr(client, '/') != NULL) {
-			char host[ADDR_STRLEN];
-
-			snprintf(host, sizeof(host), "%.*s",
-			    (int)(strchr(client, '/') - client), client);
-			if (addr_parse(host, &ip) < 0)
-				bad("--client: %s", why.text);
-			c.addr = ip;
-			c.prefix = (unsigned)atoi(strchr(client, '/') + 1);
-		} else {
-			c.addr = ip;
-			c.prefix = ip.family == AF_INET ? 32 : 128;
-		}
-	}
-	want = c.addr.family == AF_INET ? g->ipv4_prefix : g->ipv6_prefix;
-	if (strchr(client, '/') != NULL && c.prefix != want)
-		bad("--client: greylisting groups %s clients by /%u; give an "
-		    "address or a /%u network", c.addr.family == AF_INET
-						   ? "IPv4" : "IPv6",
-		    want, want);
-	greylist_net(g, addr_format(&c.addr, a, sizeof(a)), net, sizeof(net));
-key:
-	if (domain == NULL) {
-		snprintf(key, size, "%s", net);
-		return strlen(key) + 1;
-	}
-	n = (size_t)snprintf(key, size, "%s%c%s", net, '\0', domain);
-	return n + 1;
-}
-
-/* awl_cmd - list, add, delete */
-static int
-awl_cmd(int argc, char **argv)
-{
-	enum { O_CLIENT = 256, O_DOMAIN, O_JSON };
-	static const struct option opts[] = {
-		{ "client", required_argument, NULL, O_CLIENT },
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "json", no_argument, NULL, O_JSON },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sub, *client = NULL;
-	char *domain = NULL, *p;
-	bool json = false;
-	int ch;
-
-	if (argc < 2)
-		bad("awl: needs list, add or delete");
-	sub = argv[1];
-	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "delete"))
-		bad("awl: unknown command \"%s\" (list, add, delete)", sub);
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_CLIENT:
-			client = optarg;
-			break;
-		case O_DOMAIN:
-			domain = xstrdup(optarg);
-			for (p = domain; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			p = access_norm_name(domain, NULL);
-			if (p == NULL || *domain == '.')
-				bad("--domain: \"%s\" is not a domain name",
-				    optarg);
-			free(p);
-			break;
-		case O_JSON:
-			json = true;
-			break;
-		default:
-			bad("awl %s: unknown option (see policyctl --help)",
-			    sub);
-		}
-	}
-	if (optind != argc)
-		bad("awl %s: unexpected argument \"%s\"", sub, argv[optind]);
-	if (strcmp(sub, "list") == 0) {
-		struct awl_walk w = { json, false, 0 };
-
-		if (client || domain)
-			bad("awl list: takes only --json");
-		open_store();
-		if (!json)
-			printf("%-6s %-20s %-32s %5s %-11s %-20s %-20s\n",
-			    "TYPE", "CLIENT", "DOMAIN", "COUNT",
-			    "WHITELISTED", "FIRST_SEEN", "LAST_SEEN");
-		each_batch(GL_TABLE_CLIENT, NULL, awl_row, &w);
-		w.domain = true;
-		each_batch(GL_TABLE_DOMAIN, NULL, awl_row, &w);
-		if (w.bad)
-			fprintf(stderr, "policyctl: %llu damaged records "
-			    "skipped\n", (unsigned long long)w.bad);
-		return 0;
-	}
-	if (client == NULL)
-		bad("awl %s: needs --client ADDRESS|CIDR", sub);
-	if (json)
-		bad("awl %s: --json is for list", sub);
-	{
-		const char *t = domain ? GL_TABLE_DOMAIN : GL_TABLE_CLIENT;
-		char key[STORE_KEY_MAX];
-		size_t klen = awl_key(client, domain, key, sizeof(key));
-		struct store_waiter w;
-		int rc;
-
-		open_store();
-		store_waiter_init(&w, &ctl_loop);
-		if (strcmp(sub, "add") == 0) {
-			unsigned char v[AWL_ENTRY_SIZE];
-			struct awl_entry e = { 0, now, now, now };
-			struct gl_limits lim = gl_limits(&cfg->greylist);
-			unsigned need = domain ? cfg->greylist.awl_domains
-					       : cfg->greylist.awl_clients;
-			struct store_rec r = { key, klen, v, sizeof(v), 0 };
-
-			e.count = need ? need : 1;
-			awl_entry_encode(&e, v);
-			r.expires = awl_entry_expires(&lim, &e);
-			rc = st->ops->put(st, t, &r, 1, NULL, NULL, &w.call);
-		} else {
-			rc = st->ops->del(st, t, key, klen, &w.call);
-		}
-		rc = store_wait(&w, rc);
-		if (rc == STORE_NOTFOUND)
-			die("awl delete: %s%s%s is not in the auto-whitelist",
-			    key, domain ? " " : "", domain ? domain : "");
-		if (rc < 0)
-			die("%s", w.reply.why.text);
-		printf("%s %s%s%s\n", strcmp(sub, "add") == 0 ? "added"
-							     : "deleted",
-		    key, domain ? " " : "", domain ? domain : "");
-	}
-	free(domain);
-	return 0;
-}
-
-struct stat_walk {
-	bool triplets;   /* the greylist table: pending and passed */
-	uint64_t records, pending, passed, bad;
-	int64_t oldest, newest; /* first seen, last seen */
-};
-
-/* stat_row - store_row_fn for stats */
-static void
-stat_row(void *arg, const struct store_rec *r)
-{
-	struct stat_walk *s = arg;
-	int64_t first, last;
-
-	if (s->triplets) {
-		struct gl_entry e;
-
-		if (gl_entry_decode(r->val, r->vlen, &e) < 0) {
-			s->bad++;
-			return;
-		}
-		first = e.first;
-		last = e.last;
-		if (e.passed_at)
-			s->passed++;
-		else
-			s->pending++;
-	} else {
-		struct awl_entry e;
-
-		if (awl_entry_decode(r->val, r->vlen, &e) < 0) {
-			s->bad++;
-			return;
-		}
-		first = e.first;
-		last = e.last;
-	}
-	s->records++;
-	if (s->oldest == 0 || first < s->oldest)
-		s->oldest = first;
-	if (last > s->newest)
-		s->newest = last;
-}
-
-/* backscatter: hits and blocks (lib/backscatter.h) */
-struct bs_walk {
-	bool json;
-};
-
-/* bs_row - store_row_fn for backscatter list */
-static void
-bs_row(void *arg, const struct store_rec *r)
-{
-	struct bs_walk *w = arg;
-	const char *k = r->key;
-	char addr[64], t1[32], t2[32], t3[32];
-	struct bs_rec b;
-
-	if (r->klen < 3 || r->klen - 2 >= sizeof(addr) || k[0] != 'h' ||
-	    k[1] != '\0' || !bs_rec_decode(r->val, r->vlen, &b))
-		return;
-	memcpy(addr, k + 2, r->klen - 2);
-	addr[r->klen - 2] = '\0';
-	if (w->json) {
-		printf("{\"client\":\"%s\",\"hits\":%u,\"first_hit\":%s%s%s,"
-		    "\"last_hit\":%s%s%s,\"blocked_until\":%s%s%s,"
-		    "\"trusted\":%s,\"recipients\":", addr, b.hits,
-		    b.first ? "\"" : "", b.first ? iso(b.first, t1,
-		    sizeof(t1)) : "null", b.first ? "\"" : "",
-		    b.last ? "\"" : "", b.last ? iso(b.last, t2,
-		    sizeof(t2)) : "null", b.last ? "\"" : "",
-		    b.until > now ? "\"" : "", b.until > now ? iso(b.until, t3,
-		    sizeof(t3)) : "null", b.until > now ? "\"" : "",
-		    b.trusted ? "true" : "false");
-		json_str(stdout, b.rcpts);
-		printf("}\n");
-		return;
-	}
-	printf("%-40s %5u %-20s %-20s %s%s\n", addr, b.hits,
-	    iso(b.last, t1, sizeof(t1)), b.until > now ? iso(b.until, t2,
-	    sizeof(t2)) : "-", b.trusted ? "(allowlisted: bounces only) " :
-	    "", b.rcpts);
+	fflush(stdout);
+	fclose(tx);
+	fclose(rx);
+	if (status < 0)
+		die("control socket %s: policyd ended the answer early (its "
+		    "log says why)", path);
+	return status;
 }
 
 /*
- * backscatter_cmd - list [--json], block IP [--for DURATION] (4d),
- * unblock IP
+ * dial - the daemon's control socket: its descriptor, or -1 if no
+ * daemon answers there (ENOENT, ECONNREFUSED); other errors are fatal
  */
 static int
-backscatter_cmd(int argc, char **argv)
+dial(const char *path)
 {
-	enum { O_JSON = 256, O_FOR };
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, O_JSON },
-		{ "for", required_argument, NULL, O_FOR },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sub, *target = NULL;
-	bool json = false;
-	uint64_t ms = 4ull * 86400 * 1000;
-	struct ipaddr ip;
-	struct why why;
-	char key[64], text[ADDR_STRLEN];
-	size_t klen;
-	int ch, rc;
+	struct sockaddr_un sa;
+	int fd;
 
-	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "block") &&
-	    strcmp(argv[1], "unblock")))
-		bad("backscatter: needs list, block or unblock");
-	sub = argv[1];
-	/* The address may come first: block IP --for 2d. */
-	if (argc > 2 && argv[2][0] != '-') {
-		target = argv[2];
-		optind = 3;
-	} else {
-		optind = 2;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		bad("--socket: \"%s\" is longer than %zu bytes", path,
+		    sizeof(sa.sun_path) - 1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	if (errno == ENOENT || errno == ECONNREFUSED) {
+		close(fd);
+		return -1;
 	}
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_JSON:
-			json = true;
-			break;
-		case O_FOR:
-			if (cfg_parse_duration(optarg, &ms, &why) < 0 ||
-			    ms < 1000 || ms > 365ull * 86400 * 1000)
-				bad("--for: \"%s\" is no duration of 1s to 365d",
-				    optarg);
-			break;
-		default:
-			bad("backscatter %s: unknown option (see policyctl "
-			    "--help)", sub);
-		}
-	}
-	open_store();
-	if (strcmp(sub, "list") == 0) {
-		struct bs_walk w = { json };
-
-		if (optind != argc || target != NULL)
-			bad("backscatter list: unexpected argument \"%s\"",
-			    target ? target : argv[optind]);
-		if (!json)
-			printf("%-40s %5s %-20s %-20s %s\n", "CLIENT", "HITS",
-			    "LAST_HIT", "BLOCKED_UNTIL", "RECIPIENTS");
-		each_batch(BS_TABLE, NULL, bs_row, &w);
-		return 0;
-	}
-	if (target == NULL && optind + 1 == argc)
-		target = argv[optind++];
-	if (target == NULL || optind != argc || addr_parse(target, &ip) < 0)
-		bad("backscatter %s: needs one IP address", sub);
-	addr_format(&ip, text, sizeof(text));
-	klen = bs_key(key, sizeof(key), text);
-	{
-		struct store_waiter w;
-		unsigned char v[STORE_VAL_MAX];
-		struct bs_rec b;
-		struct store_rec r = { key, klen, v, 0, 0 };
-
-		store_waiter_init(&w, &ctl_loop);
-		if (strcmp(sub, "block") == 0) {
-			memset(&b, 0, sizeof(b));
-			b.first = b.last = b.since = now;
-			b.until = now + (int64_t)(ms / 1000);
-			snprintf(b.rcpts, sizeof(b.rcpts), "(policyctl)");
-			r.vlen = bs_rec_encode(&b, v);
-			r.expires = b.until + 86400;
-			rc = st->ops->put(st, BS_TABLE, &r, 1, NULL, NULL,
-			    &w.call);
-		} else {
-			rc = st->ops->del(st, BS_TABLE, key, klen, &w.call);
-		}
-		rc = store_wait(&w, rc);
-		if (rc == STORE_NOTFOUND)
-			die("backscatter unblock: %s has no record", text);
-		if (rc < 0)
-			die("%s", w.reply.why.text);
-	}
-	printf("%s %s\n", strcmp(sub, "block") == 0 ? "blocked" : "unblocked",
-	    text);
-	return 0;
+	if (errno == EACCES || errno == EPERM)
+		die("control socket %s: %s: policyctl must run as root, as "
+		    "policyd's user, or as a member of the socket's group "
+		    "(control.group)", path, strerror(errno));
+	die("control socket %s: %s", path, strerror(errno));
 }
 
-/* whitelist: per-recipient sender entries (lib/checks/whitelist.c) */
-static char *
-wl_norm(const char *opt, const char *s)
-{
-	struct why why;
-	char *out = whitelist_norm(s, &why);
-
-	if (out == NULL)
-		bad("%s: %s", opt, why.text);
-	return out;
-}
-
-struct wl_walk {
-	bool json;
-	uint64_t n;
-};
-
-/* wl_row - store_row_fn for whitelist list */
-static void
-wl_row(void *arg, const struct store_rec *r)
-{
-	struct wl_walk *w = arg;
-	const char *k = r->key, *sep = memchr(k, '\0', r->klen);
-	char rcpt[400], sender[400];
-	size_t rl;
-
-	if (sep == NULL || (rl = (size_t)(sep - k)) >= sizeof(rcpt) ||
-	    r->klen - rl - 1 >= sizeof(sender) || r->klen - rl - 1 == 0)
-		return;
-	memcpy(rcpt, k, rl);
-	rcpt[rl] = '\0';
-	memcpy(sender, sep + 1, r->klen - rl - 1);
-	sender[r->klen - rl - 1] = '\0';
-	w->n++;
-	if (w->json) {
-		printf("{\"recipient\":");
-		json_str(stdout, rcpt);
-		printf(",\"sender\":");
-		json_str(stdout, sender);
-		printf("}\n");
-		return;
-	}
-	printf("%-40s %s\n", rcpt, sender);
-}
-
-/*
- * whitelist_cmd - add|delete --recipient ADDR|@DOMAIN --sender
- * ADDR|@DOMAIN, list [--json]: the daemon reads the store at each
- * request, so a change counts from the next one
- */
+/* import_postgrey_cmd - offline only: postgrey's files into a fresh store */
 static int
-whitelist_cmd(int argc, char **argv)
+import_postgrey_cmd(int argc, char **argv)
 {
-	enum { O_RCPT = 256, O_SENDER, O_JSON };
-	static const struct option opts[] = {
-		{ "recipient", required_argument, NULL, O_RCPT },
-		{ "sender", required_argument, NULL, O_SENDER },
-		{ "json", no_argument, NULL, O_JSON },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *rcpt = NULL, *sender = NULL, key[2 * WL_ADDR_MAX + 2];
-	const char *sub;
-	bool json = false;
-	size_t klen;
-	int ch, rc;
-
-	if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "delete") &&
-	    strcmp(argv[1], "list")))
-		bad("whitelist: needs add, delete or list");
-	sub = argv[1];
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_RCPT:
-			free(rcpt);
-			rcpt = wl_norm("--recipient", optarg);
-			break;
-		case O_SENDER:
-			free(sender);
-			sender = wl_norm("--sender", optarg);
-			break;
-		case O_JSON:
-			json = true;
-			break;
-		default:
-			bad("whitelist %s: unknown option (see policyctl "
-			    "--help)", sub);
-		}
-	}
-	if (optind != argc)
-		bad("whitelist %s: unexpected argument \"%s\"", sub,
-		    argv[optind]);
-	open_store();
-	if (strcmp(sub, "list") == 0) {
-		struct wl_walk w = { json, 0 };
-
-		if (rcpt || sender)
-			bad("whitelist list: takes only --json");
-		if (!json)
-			printf("%-40s %s\n", "RECIPIENT", "SENDER");
-		each_batch(WL_TABLE, NULL, wl_row, &w);
-		return 0;
-	}
-	if (rcpt == NULL || sender == NULL)
-		bad("whitelist %s: needs --recipient and --sender", sub);
-	if (json)
-		bad("whitelist %s: --json is for list", sub);
-	klen = whitelist_key(key, sizeof(key), rcpt, sender);
-	{
-		struct store_waiter w;
-		unsigned char v[8];
-		struct store_rec r = { key, klen, v, sizeof(v), 0 };
-
-		store_put_u64(v, (uint64_t)now);
-		store_waiter_init(&w, &ctl_loop);
-		rc = strcmp(sub, "add") == 0
-		    ? st->ops->put(st, WL_TABLE, &r, 1, NULL, NULL, &w.call)
-		    : st->ops->del(st, WL_TABLE, key, klen, &w.call);
-		rc = store_wait(&w, rc);
-		if (rc == STORE_NOTFOUND)
-			die("whitelist delete: %s does not trust %s", rcpt,
-			    sender);
-		if (rc < 0)
-			die("%s", w.reply.why.text);
-	}
-	printf("%s: %s trusts %s\n", strcmp(sub, "add") == 0 ? "added"
-	    : "deleted", rcpt, sender);
-	free(rcpt);
-	free(sender);
-	return 0;
-}
-
-/* outbound list: what our users sent (lib/outbound.h) */
-struct ob_walk {
-	const char *sender; /* lower-cased, or NULL: all */
-	bool json;
-	uint64_t n;
-};
-
-/* ob_row - store_row_fn for outbound list */
-static void
-ob_row(void *arg, const struct store_rec *r)
-{
-	struct ob_walk *w = arg;
-	char sender[STORE_KEY_MAX], rcpt[STORE_KEY_MAX], t1[32], t2[32];
-	int64_t last;
-
-	if (r->vlen != 8 || !outbound_parse(r->key, r->klen, sender,
-	    sizeof(sender), rcpt, sizeof(rcpt)))
-		return;
-	if (w->sender != NULL && strcmp(w->sender, sender) != 0)
-		return;
-	last = (int64_t)store_get_u64(r->val);
-	w->n++;
-	if (w->json) {
-		printf("{\"sender\":");
-		json_str(stdout, sender);
-		printf(",\"recipient\":");
-		if (rcpt[0] != '\0')
-			json_str(stdout, rcpt);
-		else
-			printf("null");
-		printf(",\"last\":\"%s\",\"expires\":\"%s\"}\n",
-		    iso(last, t1, sizeof(t1)), iso(r->expires, t2,
-		    sizeof(t2)));
-		return;
-	}
-	printf("%-40s %-40s %s\n", sender, rcpt[0] ? rcpt : "(sent)",
-	    iso(last, t1, sizeof(t1)));
-}
-
-/*
- * detection_says - when backscatter detection judges, by the coverage
- * the import left
- */
-static void
-detection_says(const struct maillog_stats *ms)
-{
-	int i = chk_find("backscatter");
-	int64_t window = i >= 0 ? backscatter_bounce_window(&cfg->checks[i])
-				: 0, starts;
-	struct outbound_cover c = { ms->cover_since, ms->cover_until,
-		ms->cover_last };
-	char t1[32], t2[32];
-
-	if (window == 0)
-		return;
-	if (c.since == 0 || c.until + OUTBOUND_MAX_GAP < now) {
-		printf("backscatter detection: not live yet: it needs our "
-		       "users' history up to now (the daemon's own records, or "
-		       "a log whose newest line is recent)\n");
-		return;
-	}
-	if (now - c.last > window) {
-		printf("backscatter detection: not live: no mail of our users "
-		       "within bounce_window, neither in the log nor in the "
-		       "daemon's records; their mail must pass policyd\n");
-		return;
-	}
-	if (outbound_cover_live(&c, now, window, OUTBOUND_MAX_GAP, &starts))
-		printf("backscatter detection: live (our users' history covers "
-		       "%s to %s without a gap)\n", iso(c.since, t1,
-		    sizeof(t1)), iso(c.until, t2, sizeof(t2)));
-	else
-		printf("backscatter detection: not live yet: it starts at "
-		       "%s, when the history (from %s) covers bounce_window, "
-		       "if the daemon records our users' mail until then\n",
-		    iso(starts, t1,
-		    sizeof(t1)), iso(c.since, t2, sizeof(t2)));
-}
-
-/*
- * import_log - outbound import-log FILE|- --domain DOMAIN... [--keep D]
- * [--max-gap D]: our users' past deliveries from Postfix's mail log
- * (lib/maillog.h)
- */
-static int
-import_log(int argc, char **argv)
-{
-	enum { O_DOMAIN = 256, O_KEEP, O_MAX_GAP };
-	static const struct option opts[] = {
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "keep", required_argument, NULL, O_KEEP },
-		{ "max-gap", required_argument, NULL, O_MAX_GAP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *file = NULL;
-	char **domains = NULL, t1[32], t2[32];
-	size_t nd = 0;
-	uint64_t keep_ms = 35ull * 86400 * 1000, gap_ms = 6ull * 3600 * 1000;
-	struct maillog_stats ms;
+	struct import_stats is;
+	struct import_src *src;
 	struct why why;
-	FILE *fp;
-	int ch;
 
-	/* The file may come first: import-log mail.log --domain x. */
-	if (argc > 2 && (argv[2][0] != '-' || strcmp(argv[2], "-") == 0)) {
-		file = argv[2];
-		optind = 3;
-	} else {
-		optind = 2;
-	}
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_DOMAIN:
-			if (optarg[0] == '\0' || strchr(optarg, '@') != NULL ||
-			    strlen(optarg) > 253)
-				bad("--domain: \"%s\" is not a domain name",
-				    optarg);
-			domains = xreallocarray(domains, nd + 1,
-			    sizeof(*domains));
-			domains[nd++] = xstrdup(optarg[0] == '.' ? optarg + 1
-								 : optarg);
-			break;
-		case O_KEEP:
-			if (cfg_parse_duration(optarg, &keep_ms, &why) < 0 ||
-			    keep_ms < 86400ull * 1000 ||
-			    keep_ms > 3650ull * 86400 * 1000)
-				bad("--keep: \"%s\" is no duration of 1d to "
-				    "3650d", optarg);
-			break;
-		case O_MAX_GAP:
-			if (cfg_parse_duration(optarg, &gap_ms, &why) < 0 ||
-			    gap_ms < 600ull * 1000 ||
-			    gap_ms > 7ull * 86400 * 1000)
-				bad("--max-gap: \"%s\" is no duration of 10m "
-				    "to 7d", optarg);
-			break;
-		default:
-			bad("outbound import-log: unknown option (see "
-			    "policyctl --help)");
-		}
-	}
-	if (file == NULL && optind < argc)
-		file = argv[optind++];
-	if (file == NULL || optind != argc)
-		bad("outbound import-log: needs one log file (- for standard "
-		    "input)");
-	if (nd == 0)
-		bad("outbound import-log: needs --domain for each of our own "
-		    "domains (mail from them is our users')");
-	/* The log is read with our own rights, before acting as the
-	 * state directory's owner. */
-	if (strcmp(file, "-") == 0)
-		fp = stdin;
-	else if ((fp = fopen(file, "r")) == NULL)
-		die("outbound import-log: %s: %s", file, strerror(errno));
+	if (argc != 2)
+		bad("import-postgrey: needs the postgrey database directory");
+	/*
+	 * postgrey's files are postgrey's: read them with our own rights
+	 * (root), before acting as the state directory's owner. A site
+	 * switching over imports before policyd first runs: the directory
+	 * is made if need be, and the daemon gives it to its --user when it
+	 * starts.
+	 */
+	if (import_postgrey_open(argv[1], &src, &why) != 0)
+		die("import-postgrey: %s", why.text);
 	open_store_in(true);
-	if (maillog_import(fp, st, &ctl_loop, domains, nd,
-	    (int64_t)(keep_ms / 1000), (int64_t)(gap_ms / 1000), now, &ms,
-	    &why) < 0)
-		die("outbound import-log: %s", why.text);
-	if (ferror(fp))
-		die("outbound import-log: %s: read error", file);
-	if (fp != stdin)
-		fclose(fp);
-	printf("imported %llu deliveries of our users from %llu lines; left "
-	       "out %llu from other senders, %llu older than --keep, %llu "
-	       "lines longer than %d bytes; the earliest from %s\n",
-	    (unsigned long long)ms.deliveries, (unsigned long long)ms.lines,
-	    (unsigned long long)ms.strangers, (unsigned long long)ms.old,
-	    (unsigned long long)ms.overlong, MAILLOG_LINE_MAX,
-	    ms.since ? iso(ms.since, t1,
-	    sizeof(t1)) : "(nothing imported)");
-	if (ms.first != 0)
-		printf("the log covers %s to %s without a gap of more than "
-		       "--max-gap\n", iso(ms.first, t1, sizeof(t1)),
-		    iso(ms.last, t2, sizeof(t2)));
-	/* A log without its newest files misses the days a bounce of our
-	 * users' latest mail comes back in. */
-	if (ms.first != 0 && now - ms.last > 3600)
-		fprintf(stderr, "policyctl: warning: the newest line is from "
-				"%s, more than an hour ago: were the newest "
-				"files left out? Read them all, newest first: "
-				"zcat -f /var/log/mail.log* | policyctl "
-				"outbound import-log - --domain ...\n",
-		    iso(ms.last, t1, sizeof(t1)));
-	detection_says(&ms);
-	strv_free(domains, nd);
+	if (import_postgrey_run(src, st, &ctl_loop, &cfg->greylist, now, &is,
+	    &why) != 0)
+		die("import-postgrey: %s", why.text);
+	import_postgrey_close(src);
+	printf("imported %llu triplets (%llu passed), %llu auto-whitelisted "
+	       "clients; left out %llu expired, %llu unreadable, %llu older "
+	       "than ours\n", (unsigned long long)is.triplets,
+	    (unsigned long long)is.passed, (unsigned long long)is.clients,
+	    (unsigned long long)is.expired, (unsigned long long)is.skipped,
+	    (unsigned long long)is.kept);
 	return 0;
-}
-
-/* outbound_cmd - outbound list [--sender ADDR] [--json] | import-log */
-static int
-outbound_cmd(int argc, char **argv)
-{
-	enum { O_SENDER = 256, O_JSON };
-	static const struct option opts[] = {
-		{ "sender", required_argument, NULL, O_SENDER },
-		{ "json", no_argument, NULL, O_JSON },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct ob_walk w = { NULL, false, 0 };
-	char *sender = NULL, *p;
-	int ch;
-
-	if (argc >= 2 && strcmp(argv[1], "import-log") == 0)
-		return import_log(argc, argv);
-	if (argc < 2 || strcmp(argv[1], "list") != 0)
-		bad("outbound: needs list or import-log");
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_SENDER:
-			free(sender);
-			sender = xstrdup(optarg);
-			for (p = sender; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			if (strchr(sender, '@') == NULL)
-				bad("--sender: \"%s\" is not an address",
-				    optarg);
-			break;
-		case O_JSON:
-			w.json = true;
-			break;
-		default:
-			bad("outbound list: unknown option (see policyctl "
-			    "--help)");
-		}
-	}
-	if (optind < argc)
-		bad("outbound list: unexpected argument \"%s\"", argv[optind]);
-	w.sender = sender;
-	open_store();
-	if (!w.json)
-		printf("%-40s %-40s %s\n", "SENDER", "RECIPIENT", "LAST");
-	each_batch(OUTBOUND_TABLE, NULL, ob_row, &w);
-	free(sender);
-	return 0;
-}
-
-struct list_walk {
-	struct list_rec rows[64];
-	size_t n;
-};
-
-/* list_row - store_row_fn for the dnsbl table */
-static void
-list_row(void *arg, const struct store_rec *r)
-{
-	struct list_walk *w = arg;
-
-	if (w->n < nitems(w->rows) && list_rec_decode(r->key, r->klen,
-	    r->val, r->vlen, &w->rows[w->n]) == 0)
-		w->n++;
-}
-
-/* list_stats - each DNS list's state, last self-test and counts */
-static void
-list_stats(bool json)
-{
-	struct list_walk w = { .n = 0 };
-	size_t i;
-
-	each_batch("dnsbl", NULL, list_row, &w);
-	if (w.n == 0)
-		return;
-	if (!json)
-		printf("\n%-24s %-9s %-20s %9s %7s %7s %7s  %s\n", "LIST",
-		    "STATE", "LAST-TEST", "LOOKUPS", "HITS", "ERRORS",
-		    "SKIPPED", "WHY");
-	for (i = 0; i < w.n; i++) {
-		const struct list_rec *l = &w.rows[i];
-		char t1[32], t2[32];
-
-		if (json) {
-			printf("{\"list\":");
-			json_str(stdout, l->name);
-			printf(",\"state\":\"%s\",\"since\":\"%s\","
-			    "\"last_test\":%s%s%s,\"lookups\":%llu,"
-			    "\"hits\":%llu,\"errors\":%llu,\"skipped\":%llu,"
-			    "\"why\":", l->state, iso(l->since, t1, sizeof(t1)),
-			    l->tested ? "\"" : "",
-			    l->tested ? iso(l->tested, t2, sizeof(t2)) : "null",
-			    l->tested ? "\"" : "", l->lookups, l->hits,
-			    l->errors, l->skipped);
-			json_str(stdout, l->why);
-			printf("}\n");
-			continue;
-		}
-		printf("%-24s %-9s %-20s %9llu %7llu %7llu %7llu  %s\n", l->name,
-		    l->state, iso(l->tested, t2, sizeof(t2)), l->lookups,
-		    l->hits, l->errors, l->skipped, l->why);
-	}
-}
-
-struct count_walk {
-	uint64_t records, blocked, hits;
-	bool backscatter;
-};
-
-/* count_row - store_row_fn: records, and for backscatter blocks and hits */
-static void
-count_row(void *arg, const struct store_rec *r)
-{
-	struct count_walk *w = arg;
-	struct bs_rec b;
-
-	w->records++;
-	if (w->backscatter && bs_rec_decode(r->val, r->vlen, &b)) {
-		w->hits += b.hits;
-		if (b.until > now)
-			w->blocked++;
-	}
-}
-
-/* feature_stats - the backscatter, whitelist and outbound tables */
-static void
-feature_stats(bool json)
-{
-	static const char *const names[] = { BS_TABLE, WL_TABLE,
-		OUTBOUND_TABLE };
-	size_t i;
-
-	for (i = 0; i < nitems(names); i++) {
-		struct count_walk w = { 0, 0, 0, i == 0 };
-
-		each_batch(names[i], NULL, count_row, &w);
-		if (json && i == 0)
-			printf("{\"table\":\"%s\",\"records\":%llu,"
-			    "\"blocked\":%llu,\"hits\":%llu}\n", names[i],
-			    (unsigned long long)w.records,
-			    (unsigned long long)w.blocked,
-			    (unsigned long long)w.hits);
-		else if (json)
-			printf("{\"table\":\"%s\",\"records\":%llu}\n",
-			    names[i], (unsigned long long)w.records);
-		else if (i == 0)
-			printf("%-11s %9llu   blocked now: %llu, hits: %llu\n",
-			    names[i], (unsigned long long)w.records,
-			    (unsigned long long)w.blocked,
-			    (unsigned long long)w.hits);
-		else
-			printf("%-11s %9llu\n", names[i],
-			    (unsigned long long)w.records);
-	}
 }
 
 /*
- * prometheus - the daemon's metrics file, as it is; if it is missing or
- * stale (the daemon is not running, or metrics are off), say so and give
- * the store's figures, counted now
+ * split_config - check --config FILE: the policy to try, taken out of
+ * the words (the command then runs here, with that policy)
  */
-static int
-prometheus(void)
+static const char *
+split_config(int *argc, char **argv)
 {
-	char path[4096], buf[65536];
-	struct mtext t = { NULL, 0, 0 };
-	struct why why;
-	struct stat sb;
-	FILE *f;
-	size_t n;
+	const char *file = NULL;
+	int i, o = 0;
 
-	cfg_metrics_file(cfg, path, sizeof(path));
-	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &sb) == 0 &&
-	    (int64_t)sb.st_mtime * 1000 + 3 * (int64_t)cfg->metrics_interval_ms
-	    >= now * 1000) {
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			if (fwrite(buf, 1, n, stdout) != n)
-				die("standard output: %s", strerror(errno));
-		fclose(f);
-		return 0;
-	}
-	if (f != NULL) {
-		fprintf(stderr, "policyctl: %s is older than three metrics "
-				"intervals: is policyd running? the store's "
-				"figures only, counted now\n", path);
-		fclose(f);
-	} else {
-		fprintf(stderr, "policyctl: %s: %s%s; the store's figures "
-				"only, counted now\n", path, strerror(errno),
-		    cfg->metrics_enabled ? " (is policyd running?)"
-					 : " (metrics.enabled is false)");
-	}
-	open_store();
-	if (metrics_state(st, now, &t, &why) < 0)
-		die("%s", why.text);
-	fputs(t.p != NULL ? t.p : "", stdout);
-	mt_free(&t);
-	return 0;
-}
-
-/* stats_cmd - counts per table, oldest and newest */
-static int
-stats_cmd(int argc, char **argv)
-{
-	static const char *const names[] = { GL_TABLE_TRIPLET,
-		GL_TABLE_CLIENT, GL_TABLE_DOMAIN };
-	bool json = false, prom = false;
-	size_t i;
-	int a;
-
-	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[a], "--prometheus") == 0)
-			prom = true;
-		else
-			bad("stats: unexpected argument \"%s\"", argv[a]);
-	}
-	if (json && prom)
-		bad("stats: --json or --prometheus, not both");
-	if (prom)
-		return prometheus();
-	open_store();
-	if (!json)
-		printf("%-11s %9s %9s %9s %-20s %-20s\n", "TABLE", "RECORDS",
-		    "PENDING", "PASSED", "OLDEST", "NEWEST");
-	for (i = 0; i < nitems(names); i++) {
-		struct stat_walk s = { .triplets = i == 0 };
-		char t1[32], t2[32];
-
-		each_batch(names[i], NULL, stat_row, &s);
-		if (json) {
-			printf("{\"table\":\"%s\",\"records\":%llu", names[i],
-			    (unsigned long long)s.records);
-			if (s.triplets)
-				printf(",\"pending\":%llu,\"passed\":%llu",
-				    (unsigned long long)s.pending,
-				    (unsigned long long)s.passed);
-			printf(",\"oldest\":%s%s%s,\"newest\":%s%s%s}\n",
-			    s.oldest ? "\"" : "",
-			    s.oldest ? iso(s.oldest, t1, sizeof(t1)) : "null",
-			    s.oldest ? "\"" : "", s.newest ? "\"" : "",
-			    s.newest ? iso(s.newest, t2, sizeof(t2)) : "null",
-			    s.newest ? "\"" : "");
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc) {
+			file = argv[++i];
 			continue;
 		}
-		if (s.triplets)
-			printf("%-11s %9llu %9llu %9llu %-20s %-20s\n", names[i],
-			    (unsigned long long)s.records,
-			    (unsigned long long)s.pending,
-			    (unsigned long long)s.passed,
-			    iso(s.oldest, t1, sizeof(t1)),
-			    iso(s.newest, t2, sizeof(t2)));
-		else
-			printf("%-11s %9llu %9s %9s %-20s %-20s\n", names[i],
-			    (unsigned long long)s.records, "-", "-",
-			    iso(s.oldest, t1, sizeof(t1)),
-			    iso(s.newest, t2, sizeof(t2)));
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+			continue;
+		}
+		argv[o++] = argv[i];
 	}
-	feature_stats(json);
-	list_stats(json);
-	return 0;
+	argv[o] = NULL;
+	*argc = o;
+	return file;
+}
+
+/*
+ * input_of - the input a command reads: the log file of import-log
+ * (opened with our own rights, then sent as "-"), or standard input for
+ * a "-"; NULL if none
+ */
+static FILE *
+input_of(int argc, char **argv)
+{
+	FILE *fp;
+	int i;
+
+	if (argc >= 2 && strcmp(argv[0], "outbound") == 0 &&
+	    strcmp(argv[1], "import-log") == 0) {
+		for (i = 2; i < argc; i++) {
+			if (argv[i][0] == '-' && argv[i][1] != '\0') {
+				if (strchr(argv[i], '=') == NULL)
+					i++; /* --domain x */
+				continue;
+			}
+			if (strcmp(argv[i], "-") == 0)
+				return stdin;
+			if ((fp = fopen(argv[i], "r")) == NULL)
+				die("outbound import-log: %s: %s", argv[i],
+				    strerror(errno));
+			argv[i] = (char *)(uintptr_t)"-";
+			return fp;
+		}
+		return NULL;
+	}
+	return ctl_reads_input(argc, argv) ? stdin : NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	enum { O_STATE_DIR = 256, O_HELP };
+	enum { O_STATE_DIR = 256, O_SOCKET };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *state_dir = NULL, *cmd;
-	struct why why;
-	int ch, rc;
+	const char *config = NULL, *state_dir = NULL, *sock = NULL, *try;
+	const struct ctl_cmd *cmd;
+	char path[108];
+	struct why why, broken = { "" };
+	FILE *in;
+	int ch, rc, fd;
 
+	if (argc == 4 && strcmp(argv[1], "--verify-table") == 0)
+		return ctl_verify_table(argv[3], argv[2]);
 	log_init("policyctl", LOG_TO_STDERR);
+	signal(SIGPIPE, SIG_IGN);
 	/* Options before the command only; the command parses the rest. */
 	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -1799,6 +508,9 @@ main(int argc, char **argv)
 			break;
 		case O_STATE_DIR:
 			state_dir = optarg;
+			break;
+		case O_SOCKET:
+			sock = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -1809,73 +521,107 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		bad("needs a command (see policyctl --help)");
+	argc -= optind;
+	argv += optind;
+	if ((cmd = ctl_find(argc, argv, &why)) == NULL)
+		bad("%s", why.text);
 	if (config == NULL && access(DEFAULT_CONFIG, R_OK) != 0)
 		cfg = cfg_parse("(defaults)", "", 0, &why);
 	else
 		cfg = cfg_load(config ? config : DEFAULT_CONFIG, &why);
-	if (cfg == NULL)
-		die("%s", why.text);
+	if (cfg == NULL) {
+		/*
+		 * A policy file with a mistake: the daemon still runs with
+		 * the one it had, and answers on the default socket (or
+		 * --socket); a reload through it names the mistake again.
+		 * Offline, nothing works without the policy.
+		 */
+		broken = why;
+		cfg = cfg_parse("(defaults)", "", 0, &why);
+	}
 	if (state_dir != NULL) {
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(state_dir);
 	}
 	now = (int64_t)time(NULL);
 	uv_loop_init(&ctl_loop);
-	argc -= optind;
-	argv += optind;
-	cmd = argv[0];
-	if (strcmp(cmd, "greylist") == 0) {
-		rc = greylist_cmd(argc, argv);
-	} else if (strcmp(cmd, "awl") == 0) {
-		rc = awl_cmd(argc, argv);
-	} else if (strcmp(cmd, "stats") == 0) {
-		rc = stats_cmd(argc, argv);
-	} else if (strcmp(cmd, "backscatter") == 0) {
-		rc = backscatter_cmd(argc, argv);
-	} else if (strcmp(cmd, "whitelist") == 0) {
-		rc = whitelist_cmd(argc, argv);
-	} else if (strcmp(cmd, "outbound") == 0) {
-		rc = outbound_cmd(argc, argv);
-	} else if (strcmp(cmd, "db") == 0) {
-		if (argc != 2 || strcmp(argv[1], "verify") != 0)
-			bad("db: the only command is \"db verify\"");
-		rc = verify_cmd();
-	} else if (strcmp(cmd, "check") == 0) {
-		rc = check_cmd(argc, argv);
-	} else if (strcmp(cmd, "import-postgrey") == 0) {
-		struct import_stats is;
+	if (sock != NULL)
+		snprintf(path, sizeof(path), "%s", sock);
+	else
+		cfg_control_socket(cfg, path, sizeof(path));
+	/* check --config FILE tries a policy here, not the daemon's. */
+	if (strcmp(cmd->family, "check") == 0 &&
+	    (try = split_config(&argc, argv)) != NULL) {
+		struct cfg *c = cfg_load(try, &why);
+		struct stat sb;
 
-		if (argc != 2)
-			bad("import-postgrey: needs the postgrey database "
-			    "directory");
-		struct import_src *src;
+		if (c == NULL)
+			die("%s", why.text);
+		if (state_dir != NULL) {
+			free(c->state_dir);
+			c->state_dir = xstrdup(state_dir);
+		}
+		cfg_unref(cfg);
+		cfg = c;
+		in = input_of(argc, argv);
+		fd = dial(path);
+		if (fd >= 0) {
+			close(fd);
+			fprintf(stderr, "policyctl: check --config: policyd is "
+				"running: its state (blocks, whitelists) is not "
+				"consulted\n");
+			rc = run_local(argc, argv, in, false);
+		} else {
+			bool with = cfg_needs_store(cfg) &&
+			    stat(cfg->state_dir, &sb) == 0;
 
-		/*
-		 * postgrey's files are postgrey's: read them with our own
-		 * rights (root), before acting as the state directory's
-		 * owner. A site switching over imports before policyd first
-		 * runs: the directory is made if need be, and the daemon
-		 * gives it to its --user when it starts.
-		 */
-		if (import_postgrey_open(argv[1], &src, &why) != 0)
-			die("import-postgrey: %s", why.text);
-		open_store_in(true);
-		if (import_postgrey_run(src, st, &ctl_loop, &cfg->greylist,
-		    now, &is, &why) != 0)
-			die("import-postgrey: %s", why.text);
-		import_postgrey_close(src);
-		printf("imported %llu triplets (%llu passed), %llu "
-		       "auto-whitelisted clients; left out %llu expired, %llu "
-		       "unreadable, %llu older than ours\n",
-		    (unsigned long long)is.triplets,
-		    (unsigned long long)is.passed,
-		    (unsigned long long)is.clients,
-		    (unsigned long long)is.expired,
-		    (unsigned long long)is.skipped, (unsigned long long)is.kept);
-		rc = 0;
-	} else {
-		bad("unknown command \"%s\" (see policyctl --help)", cmd);
+			if (with)
+				open_store();
+			rc = run_local(argc, argv, in, with);
+		}
+		goto out;
 	}
+	if (broken.text[0] != '\0' && strcmp(cmd->family, "check") == 0)
+		die("%s", broken.text);
+	in = input_of(argc, argv);
+	fd = dial(path);
+	if (fd >= 0 && (cmd->flags & CTL_F_OFFLINE)) {
+		close(fd);
+		die("%s: policyd is running: stop it first (this works on the "
+		    "store directly)", cmd->family);
+	}
+	if (fd >= 0) {
+		if (broken.text[0] != '\0' && strcmp(cmd->family, "reload"))
+			fprintf(stderr, "policyctl: warning: %s\n",
+			    broken.text);
+		rc = remote(fd, argc, argv, in, path);
+		goto out;
+	}
+	if (broken.text[0] != '\0')
+		die("%s", broken.text);
+	if (cmd->flags & CTL_F_DAEMON)
+		die("%s: policyd is not running (nothing answers on %s)",
+		    cmd->family, path);
+	if (strcmp(cmd->family, "import-postgrey") == 0) {
+		rc = import_postgrey_cmd(argc, argv);
+		goto out;
+	}
+	if (strcmp(cmd->family, "check") == 0) {
+		struct stat sb;
+		bool with = cfg_needs_store(cfg) &&
+		    stat(cfg->state_dir, &sb) == 0;
+
+		if (with)
+			open_store();
+		rc = run_local(argc, argv, in, with);
+		goto out;
+	}
+	open_store_in(strcmp(cmd->family, "outbound") == 0 &&
+	    cmd->verb != NULL && strcmp(cmd->verb, "import-log") == 0);
+	rc = run_local(argc, argv, in, true);
+out:
+	if (in != NULL && in != stdin)
+		fclose(in);
 	if (st != NULL)
 		st->ops->close(st);
 	uv_run(&ctl_loop, UV_RUN_DEFAULT);

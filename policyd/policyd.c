@@ -26,6 +26,8 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "ctl.h"
+#include "store.h"
 #include "xalloc.h"
 
 #define DEFAULT_CONFIG "/etc/policyd/policyd.yaml"
@@ -125,6 +127,54 @@ notify(const char *state)
 	close(fd);
 }
 
+/*
+ * reload - the policy file again (SIGHUP, policyctl reload): 0, or -1
+ * with why (the policy in force stays)
+ */
+static int
+reload(void *arg, struct why *why)
+{
+	struct daemon *d = arg;
+	struct cfg *cfg;
+
+	notify("RELOADING=1");
+	if ((cfg = load(d, why)) == NULL) {
+		notify("READY=1\nSTATUS=reload failed, the policy in force "
+		       "stays");
+		return -1;
+	}
+	if (!same_listeners(cfg, d->cfg))
+		log_warn("reload: listener changes take effect at the next "
+			 "restart");
+	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
+	    cfg_needs_store(cfg) != cfg_needs_store(d->cfg) ||
+	    cfg->store_cache != d->cfg->store_cache ||
+	    cfg->store_sync != d->cfg->store_sync)
+		log_warn("reload: store changes (state_dir, store, greylist or "
+			 "dnsbl enabled) take effect at the next restart");
+	if (memcmp(&cfg->dns, &d->cfg->dns, sizeof(cfg->dns)) != 0)
+		log_warn("reload: dns changes take effect at the next restart");
+	{
+		char a[108], b[108];
+
+		cfg_control_socket(cfg, a, sizeof(a));
+		cfg_control_socket(d->cfg, b, sizeof(b));
+		if (strcmp(a, b) != 0 || cfg->control_mode !=
+		    d->cfg->control_mode)
+			log_warn("reload: control socket changes take effect "
+				 "at the next restart");
+	}
+	server_set_config(d->srv, cfg);
+	server_set_conn_limit(d->srv, fd_budget(cfg, d->cfg->dns.max_inflight));
+	/* Checks that need DNS may have been switched on. */
+	server_dns_start(d->srv);
+	cfg_unref(d->cfg);
+	d->cfg = cfg;
+	log_info("reloaded policy from %s", d->config_path);
+	notify("READY=1\nSTATUS=serving");
+	return 0;
+}
+
 /* on_signal - SIGHUP reloads; SIGTERM and SIGINT shut down */
 static void
 on_signal(uv_signal_t *h, int signum)
@@ -133,38 +183,10 @@ on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGHUP) {
 		struct why why;
-		struct cfg *cfg;
 
-		notify("RELOADING=1");
-		if ((cfg = load(d, &why)) == NULL) {
+		if (reload(d, &why) < 0)
 			log_err("reload failed, keeping the current policy: %s",
 			    why.text);
-			notify("READY=1\nSTATUS=reload failed, the policy in "
-			       "force stays");
-			return;
-		}
-		if (!same_listeners(cfg, d->cfg))
-			log_warn("reload: listener changes take effect at the "
-				 "next restart");
-		if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
-		    cfg_needs_store(cfg) != cfg_needs_store(d->cfg) ||
-		    cfg->store_cache != d->cfg->store_cache ||
-		    cfg->store_sync != d->cfg->store_sync)
-			log_warn("reload: store changes (state_dir, store, "
-				 "greylist or dnsbl enabled) take effect at the "
-				 "next restart");
-		if (memcmp(&cfg->dns, &d->cfg->dns, sizeof(cfg->dns)) != 0)
-			log_warn("reload: dns changes take effect at the next "
-				 "restart");
-		server_set_config(d->srv, cfg);
-		server_set_conn_limit(d->srv,
-		    fd_budget(cfg, d->cfg->dns.max_inflight));
-		/* Checks that need DNS may have been switched on. */
-		server_dns_start(d->srv);
-		cfg_unref(d->cfg);
-		d->cfg = cfg;
-		log_info("reloaded policy from %s", d->config_path);
-		notify("READY=1\nSTATUS=serving");
 		return;
 	}
 	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -355,6 +377,9 @@ main(int argc, char **argv)
 	int foreground = 0, stdio_mode = 0, ch, rc;
 	struct why why;
 
+	/* db verify's child (lib/ctl/db.c): one table, then out. */
+	if (argc == 4 && strcmp(argv[1], "--verify-table") == 0)
+		return ctl_verify_table(argv[3], argv[2]);
 	memset(&d, 0, sizeof(d));
 	d.config_path = DEFAULT_CONFIG;
 	while ((ch = getopt_long(argc, argv, "c:n:fvh", opts, NULL)) != -1) {
@@ -445,7 +470,29 @@ main(int argc, char **argv)
 		    uid != 0)
 			give_state_dir(d.cfg->state_dir, user, uid,
 			    gid != (gid_t)-1 ? gid : getgid());
+		/* Mail goes on without the control socket: only another
+		 * daemon answering on it stops this one. */
+		if (!stdio_mode && (rc = server_control_listen(d.srv, uid,
+		    gid, reload, &d, &why)) < 0) {
+			log_err("%s", why.text);
+			if (!foreground)
+				fprintf(stderr, "policyd: %s\n", why.text);
+			if (rc == -2)
+				return 1;
+			log_err("control: policyctl cannot reach this daemon "
+				"until it is restarted with a socket it can "
+				"make");
+		}
 		drop_privileges(user, uid, gid);
+	}
+	/* An offline policyctl has the store to itself: say so, and wait
+	 * for nothing (it may take long). */
+	if (!stdio_mode && cfg_needs_store(d.cfg) &&
+	    store_lock_probe(d.cfg->state_dir, &why) == STORE_ELOCKED) {
+		log_err("cannot start: %s", why.text);
+		if (!foreground)
+			fprintf(stderr, "policyd: cannot start: %s\n", why.text);
+		return 1;
 	}
 	if (!foreground && !stdio_mode) {
 		if (daemon(0, 0) < 0) {

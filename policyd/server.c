@@ -36,6 +36,8 @@
 #include "metrics.h"
 #include "proto.h"
 #include "keeper.h"
+#include "control.h"
+#include "ctl.h"
 #include "store.h"
 #include "request.h"
 #include "msg.h"
@@ -123,6 +125,11 @@ struct server {
 	int mrc;                   /* mwork's errno, 0 if it worked */
 	int mlast_rc;              /* logged once per change */
 	bool stdio_mode;           /* one connection: no metrics file */
+	/* The control socket and what its commands run against. */
+	struct control *control;
+	struct ctl_host host;
+	int (*reload)(void *arg, struct why *why);
+	void *reload_arg;
 };
 
 static void conn_process(struct conn *c);
@@ -336,6 +343,7 @@ server_set_config(struct server *s, struct cfg *cfg)
 	cfg_ref(cfg);
 	cfg_unref(s->cfg);
 	s->cfg = cfg;
+	s->host.cfg = cfg; /* jobs under way keep their own reference */
 	if (s->keeper != NULL)
 		keeper_set_config(s->keeper, cfg);
 	if (s->checks_started)
@@ -518,7 +526,7 @@ server_dns_start(struct server *s)
 		return; /* one resolver for the daemon's life */
 	if (!cfg_needs_dns(s->cfg))
 		return;
-	s->dns = dns_new(s->loop, &s->cfg->dns, &why);
+	s->dns = s->host.dns = dns_new(s->loop, &s->cfg->dns, &why);
 	if (s->dns == NULL)
 		log_err("dns: %s; checks that need DNS answer tempfail", why.text);
 }
@@ -549,7 +557,61 @@ void
 server_store_start(struct server *s)
 {
 	s->keeper = keeper_new(s->loop, s->cfg);
+	s->host.store = keeper_handle(s->keeper);
 	keeper_start(s->keeper);
+}
+
+/* host_metrics - ctl_host: the metrics text now */
+static char *
+host_metrics(void *arg)
+{
+	struct server *s = arg;
+	struct mtext t = { NULL, 0, 0 };
+
+	metrics_text(s, &t);
+	return t.p; /* malloc'd (mt_free frees p) */
+}
+
+/* host_store_state - ctl_host: the keeper's state */
+static void
+host_store_state(void *arg, char *out, size_t size)
+{
+	struct server *s = arg;
+
+	if (s->keeper == NULL)
+		snprintf(out, size, "store: none (no check that keeps state "
+		    "is enabled)");
+	else
+		keeper_describe(s->keeper, out, size);
+}
+
+/* host_reload - ctl_host: as SIGHUP */
+static int
+host_reload(void *arg, struct why *why)
+{
+	struct server *s = arg;
+
+	return s->reload(s->reload_arg, why);
+}
+
+/* server_control_listen - the control socket */
+int
+server_control_listen(struct server *s, uid_t uid, gid_t gid,
+    int (*reload)(void *arg, struct why *why), void *arg, struct why *why)
+{
+	s->reload = reload;
+	s->reload_arg = arg;
+	s->host.loop = s->loop;
+	s->host.cfg = s->cfg;
+	s->host.dns = s->dns;
+	s->host.store = s->keeper ? keeper_handle(s->keeper) : NULL;
+	s->host.offline = false;
+	s->host.reload = host_reload;
+	s->host.metrics = host_metrics;
+	s->host.store_state = host_store_state;
+	s->host.arg = s;
+	s->control = control_new(s->loop, &s->host);
+	return control_listen(s->control, s->cfg, uid, gid, why);
 }
 
 /* conn_finish - log the decision, reply, go on with the input */
@@ -1055,6 +1117,7 @@ server_shutdown(struct server *s)
 	for (i = 0; i < s->nlis; i++)
 		if (!uv_is_closing(&s->lis[i].h.handle))
 			uv_close(&s->lis[i].h.handle, NULL);
+	control_shutdown(s->control);
 	if (s->keeper != NULL)
 		keeper_shutdown(s->keeper);
 	uv_close((uv_handle_t *)&s->mtimer, NULL);
@@ -1089,6 +1152,7 @@ server_free(struct server *s)
 	}
 	mt_free(&s->mtext);
 	metrics_free(s->metrics);
+	control_free(s->control);
 	keeper_free(s->keeper);
 	cfg_unref(s->cfg);
 	free(s->lis);

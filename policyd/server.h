@@ -7,6 +7,8 @@
 #ifndef POLICYD_SERVER_H
 #define POLICYD_SERVER_H
 
+#include <sys/types.h>
+
 #include <uv.h>
 
 struct cfg;
@@ -55,6 +57,15 @@ void server_checks_start(struct server *s);
  * reloads
  */
 void server_metrics_start(struct server *s);
+/*
+ * server_control_listen - the control socket (control.h), for commands
+ * run against this server's policy, store and resolver; reload(arg)
+ * reads the policy file again (as SIGHUP). uid, gid: the socket's owner
+ * and default group (-1: as is). 0, or -1 with why (-2: another daemon
+ * answers on it).
+ */
+int server_control_listen(struct server *s, uid_t uid, gid_t gid,
+    int (*reload)(void *arg, struct why *why), void *arg, struct why *why);
 /* server_free - after the loop returned */
 void server_free(struct server *s);
 

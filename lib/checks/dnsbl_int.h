@@ -21,13 +21,13 @@
 
 #include "addr.h"
 #include "chk.h"
+#include "dnsbl_rec.h"
 
 #define BL_MAX_LISTS   16
 #define BL_MAX_FILTERS 16
 #define BL_MAX_ITEMS   6  /* names one domain list asks about */
 #define BL_LABEL_MAX   80
 #define BL_TXT_MAX     120 /* of a list's TXT reason, in a reply */
-#define BL_TABLE       "dnsbl"
 #define BL_WINDOW_MAX  1024 /* the breaker's window, in lookups */
 
 /* The names a domain list asks about. */
@@ -164,7 +164,7 @@ struct bl_probe_answer {
  * call unless cancelled, or <0 and none. cancel: a question asked.
  * write: a state's record for policyctl and --stdio processes (key: the
  * list's name, "/ipv6" added for an ip list's IPv6 side; value as
- * list_rec_decode reads it), written in one batch per call of flush.
+ * lib/dnsbl_rec.h encodes it), written in one batch per call of flush.
  */
 struct bl_lists_io {
 	int (*ask)(void *arg, const char *name, void *token, void **handle);

@@ -419,13 +419,22 @@ self_test(struct bl_lists *ls, struct bl_lstate *s, uint64_t now_ms)
 		s->next_test_ms = now_ms + retest_ms(ls);
 }
 
-/* rec_value - a state as the store keeps it (list_rec_decode reads it) */
+/* rec_value - a state as the store keeps it (lib/dnsbl_rec.h) */
 static void
 rec_value(const struct bl_lstate *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s|%" PRId64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64
-	    "|%" PRIu64 "|%" PRIu64 "|%s", st_names[s->st], s->since,
-	    s->last_test, s->lookups, s->hits, s->errors, s->skipped, s->why);
+	struct bl_rec r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.state, sizeof(r.state), "%s", st_names[s->st]);
+	snprintf(r.why, sizeof(r.why), "%s", s->why);
+	r.since = s->since;
+	r.tested = s->last_test;
+	r.lookups = s->lookups;
+	r.hits = s->hits;
+	r.errors = s->errors;
+	r.skipped = s->skipped;
+	bl_rec_encode(&r, buf, size);
 }
 
 /* flush - the changed states to io->write, one batch */
@@ -631,17 +640,11 @@ void
 bl_lists_adopt(struct bl_lists *ls, const char *key, const void *val,
     size_t vlen)
 {
-	char v[512], st[16];
+	struct bl_rec r;
 	size_t i;
-	int used = 0;
 	unsigned k;
 
-	if (vlen >= sizeof(v))
-		return;
-	memcpy(v, val, vlen);
-	v[vlen] = '\0';
-	if (sscanf(v, "%15[a-z]|%*d|%*d|%*u|%*u|%*u|%*u|%n", st, &used) < 1 ||
-	    used == 0)
+	if (bl_rec_decode(key, strlen(key), val, vlen, &r) < 0)
 		return;
 	for (i = 0; i < ls->n; i++) {
 		struct bl_lstate *s = ls->v[i];
@@ -649,12 +652,12 @@ bl_lists_adopt(struct bl_lists *ls, const char *key, const void *val,
 		if (strcmp(s->key, key) != 0)
 			continue;
 		for (k = 0; k < nitems(st_names); k++) {
-			if (strcmp(st, st_names[k]) != 0)
+			if (strcmp(r.state, st_names[k]) != 0)
 				continue;
 			/* A pause the daemon ends is ended by the daemon:
 			 * its record is read anew by the next process. */
 			s->st = (enum bl_st)k;
-			snprintf(s->why, sizeof(s->why), "%s", v + used);
+			snprintf(s->why, sizeof(s->why), "%s", r.why);
 			s->until_ms = UINT64_MAX;
 		}
 	}

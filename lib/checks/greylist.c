@@ -357,7 +357,9 @@ gl_start(struct chk_run *run)
 		chk_done(run, CHK_NEUTRAL, "not greylisted");
 		return;
 	}
-	if (chk_dry(run)) {
+	if (chk_dry(run) && chk_store(run) == NULL) {
+		/* policyctl check with no store at hand (no state directory,
+		 * or another policy tried beside the daemon) */
 		pass(run, "greylist(not run: no state is changed)");
 		chk_done(run, CHK_NEUTRAL, "dry run");
 		return;
@@ -387,6 +389,9 @@ gl_start(struct chk_run *run)
 		op.klen[GL_REC_CORRESPONDENT] = outbound_key(
 		    op.key[GL_REC_CORRESPONDENT], GL_KEY_MAX, req->rcpt.full,
 		    req->sender.full);
+	/* A dry run (policyctl check) judges on the store as it is and
+	 * writes nothing: the daemon's answer, greylisting included. */
+	op.dry = chk_dry(run);
 	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
 		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
 	store_settle(&call, st->ops->greylist(st, &op, &call));

@@ -5,6 +5,7 @@ reply, log line or policyctl output, and the self-tests following a
 reload."""
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -135,6 +136,46 @@ class Lists(DaemonTest):
         self.assertNotIn(KEY, out + text)
         d.stop()
         self.assertNotIn(KEY, d.log_text())
+
+    def test_check_through_the_daemon_answers_as_the_daemon_does(self):
+        # policyctl check runs in the daemon: its lists' states (one it
+        # took out of use stays out), its store read for greylisting, and
+        # nothing written: the daemon then answers the same request the
+        # same way.
+        d = self.daemon(POLICY % (self.dns_port, KEY) +
+                        "  greylist:\n    enabled: true\n    delay: 1s\n")
+        d.wait_log(r"dnsbl: refused\.test is UNUSABLE")
+        d.wait_log(r"dnsbl: Test ZEN passed its self-test")
+        s = d.connect()
+
+        def both(client, sender):
+            r = subprocess.run(
+                [POLICYCTL, "--config", d.config_path, "--state-dir",
+                 d.path("state"), "check", "--client-address", client,
+                 "--sender", sender, "--recipient", "u@our.example"],
+                capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            daemon = self.ask(s, client_address=client, sender=sender,
+                              recipient="u@our.example")
+            reply = re.search(r"^reply: (.*)$", r.stdout, re.M).group(1)
+            self.assertEqual(reply, "action=" + daemon, r.stdout)
+            return r.stdout, daemon
+
+        out, reply = both("192.0.2.7", "a@x.example")
+        self.assertTrue(reply.startswith("554 5.7.1"), reply)
+        self.assertRegex(out, r"refused\.test.*(UNUSABLE|unusable|skipped)")
+        out, reply = both("192.0.2.50", "b@x.example")
+        self.assertTrue(reply.startswith("DEFER_IF_PERMIT 4.7.1 Greylisted"),
+                        reply)
+        self.assertIn("greylist:new", out)
+        time.sleep(1.1)
+        out, reply = both("192.0.2.50", "b@x.example")
+        self.assertEqual(reply, "DUNNO")
+        self.assertIn("decided by: greylist:pass(delayed=", out)
+        out, reply = both("192.0.2.8", "c@x.example")
+        self.assertEqual(reply, "DUNNO")
+        s.close()
+        self.assertEqual(d.stop(), 0)
 
     def test_reload_tests_the_new_lists(self):
         d = self.daemon(POLICY % (self.dns_port, KEY))

@@ -189,7 +189,8 @@ class Greylisting(CtlTest):
              '--domain: "a..b" is not a domain name'),
             (["stats", "extra"], 'stats: unexpected argument "extra"'),
             (["frobnicate"], 'unknown command "frobnicate"'),
-            (["db", "check"], 'the only command is "db verify"'),
+            (["db", "check"], 'db: unknown command "check" (verify, '
+             'state)'),
         ]
         for args, msg in cases:
             r = self.ctl(d, *args, check=False)

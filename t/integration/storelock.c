@@ -3,6 +3,10 @@
  * does, for the tests of a daemon that must not wait for it.
  *
  *   storelock DIR SECONDS
+ *   storelock DIR panic     the environment panics, as after a process
+ *                           died in the middle of a write
+ *   storelock DIR foreign   the environment opened as another program
+ *                           (postgrey) opens it: other flags, no locking
  *
  * Opens the store in DIR and puts one greylist record with a merge that
  * prints "locked" and sleeps SECONDS inside the put's transaction, which
@@ -14,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <db.h>
 
 #include "store.h"
 #include "xalloc.h"
@@ -44,10 +50,31 @@ main(int argc, char **argv)
 	int err;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: storelock DIR SECONDS\n");
+		fprintf(stderr, "usage: storelock DIR SECONDS|panic|foreign\n");
 		return 2;
 	}
 	o.dir = argv[1];
+	/* The store's own lock is the daemon's: a stranger takes none. */
+	o.lock = STORE_LOCK_NONE;
+	if (strcmp(argv[2], "panic") == 0 || strcmp(argv[2], "foreign") == 0) {
+		bool panic = strcmp(argv[2], "panic") == 0;
+		DB_ENV *env;
+		int rc;
+
+		if ((rc = db_env_create(&env, 0)) != 0 ||
+		    (rc = env->open(env, argv[1], panic ? DB_INIT_LOCK |
+		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER |
+		    DB_CREATE : DB_CREATE | DB_RECOVER | DB_INIT_TXN |
+		    DB_INIT_MPOOL | DB_INIT_LOG, 0600)) != 0) {
+			fprintf(stderr, "storelock: %s\n", db_strerror(rc));
+			return 1;
+		}
+		if (panic)
+			env->set_flags(env, DB_PANIC_ENVIRONMENT, 1);
+		env->close(env, 0);
+		printf("%s\n", argv[2]);
+		return 0;
+	}
 	seconds = (unsigned)atoi(argv[2]);
 	if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
 		fprintf(stderr, "storelock: %s\n", why.text);
