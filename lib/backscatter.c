@@ -3,6 +3,7 @@
  */
 #include "backscatter.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,4 +125,131 @@ bs_rec_recent(const struct bs_rec *r, int64_t now, int64_t window)
 	for (i = 0; i < r->nr; i++)
 		n += now - r->r[i].at <= window;
 	return n;
+}
+
+#define HIT_HDR 30 /* now, hit_window, block_for: 8; threshold: 4; trusted,
+		    * n: 1 */
+
+size_t
+bs_hit_encode(const struct bs_hit *h, unsigned char *p)
+{
+	size_t o = HIT_HDR, i;
+
+	store_put_u64(p, (uint64_t)h->now);
+	store_put_u64(p + 8, (uint64_t)h->hit_window);
+	store_put_u64(p + 16, (uint64_t)h->block_for);
+	store_put_u32(p + 24, h->threshold);
+	p[28] = h->trusted;
+	p[29] = (unsigned char)(h->n < BS_MAX_RCPTS ? h->n : BS_MAX_RCPTS);
+	for (i = 0; i < p[29]; i++) {
+		size_t len = strlen(h->rcpt[i]);
+
+		/* The text is for people: a hash always fits, the text if
+		 * there is room (5 bytes kept for each hash after). */
+		if (o + 5 + len + 5 * (p[29] - i - 1) > STORE_PARAM_MAX)
+			len = 0;
+		store_put_u32(p + o, h->hash[i]);
+		p[o + 4] = (unsigned char)len;
+		memcpy(p + o + 5, h->rcpt[i], len);
+		o += 5 + len;
+	}
+	return o;
+}
+
+bool
+bs_hit_decode(const void *param, size_t len, struct bs_hit *h)
+{
+	const unsigned char *p = param;
+	size_t o = HIT_HDR, i;
+
+	memset(h, 0, sizeof(*h));
+	if (len < HIT_HDR || p[29] > BS_MAX_RCPTS)
+		return false;
+	h->now = (int64_t)store_get_u64(p);
+	h->hit_window = (int64_t)store_get_u64(p + 8);
+	h->block_for = (int64_t)store_get_u64(p + 16);
+	h->threshold = store_get_u32(p + 24);
+	h->trusted = p[28] != 0;
+	h->n = p[29];
+	for (i = 0; i < h->n; i++) {
+		size_t tl;
+
+		if (o + 5 > len || (tl = p[o + 4]) > BS_HIT_TEXT ||
+		    o + 5 + tl > len)
+			return false;
+		h->hash[i] = store_get_u32(p + o);
+		memcpy(h->rcpt[i], p + o + 5, tl);
+		h->rcpt[i][tl] = '\0';
+		o += 5 + tl;
+	}
+	return o == len;
+}
+
+bool
+bs_merge_hit(const void *param, size_t plen, const struct store_rec *old,
+    struct store_rec *out)
+{
+	struct bs_hit h;
+	struct bs_rec r;
+	unsigned i, k, kept;
+	size_t n;
+
+	if (!bs_hit_decode(param, plen, &h))
+		return false;
+	if (old == NULL || !bs_rec_decode(old->val, old->vlen, &r)) {
+		memset(&r, 0, sizeof(r));
+		r.first = h.now;
+	}
+	/* Recipients out of hit_window count no more. */
+	for (i = kept = 0; i < r.nr; i++)
+		if (h.now - r.r[i].at <= h.hit_window)
+			r.r[kept++] = r.r[i];
+	r.nr = kept;
+	if (r.nr == 0 && r.until <= h.now) { /* an old series: anew */
+		r.first = h.now;
+		r.hits = 0;
+		r.trusted = false;
+		r.rcpts[0] = '\0';
+	}
+	r.last = h.now;
+	r.hits++;
+	/* A client a high-trust allowlisting vouches for is one address of
+	 * a shared platform: its block is for bounces only. */
+	if (h.trusted)
+		r.trusted = true;
+	for (k = 0; k < h.n; k++) {
+		unsigned at = r.nr, oldest = 0;
+
+		/* The same recipient again counts once. */
+		for (i = 0; i < r.nr; i++) {
+			if (r.r[i].hash == h.hash[k])
+				at = i;
+			if (r.r[i].at < r.r[oldest].at)
+				oldest = i;
+		}
+		if (at == r.nr && r.nr == BS_MAX_RCPTS)
+			at = oldest;
+		else if (at == r.nr)
+			r.nr++;
+		r.r[at] = (struct bs_rcpt){ h.hash[k], h.now };
+		/* The last addresses, newest last, for policyctl. */
+		n = strlen(r.rcpts);
+		if (h.rcpt[k][0] != '\0' && strstr(r.rcpts, h.rcpt[k]) == NULL &&
+		    n + strlen(h.rcpt[k]) + 2 < sizeof(r.rcpts)) {
+			if (n > 0)
+				r.rcpts[n++] = ' ';
+			memcpy(r.rcpts + n, h.rcpt[k], strlen(h.rcpt[k]) + 1);
+		}
+	}
+	if (bs_rec_recent(&r, h.now, h.hit_window) >= h.threshold &&
+	    r.until <= h.now) {
+		r.since = h.now;
+		r.until = h.now + h.block_for;
+		/* The evidence made this block; the next needs its own. */
+		r.nr = 0;
+	}
+	out->vlen = bs_rec_encode(&r, (unsigned char *)(uintptr_t)out->val);
+	out->expires = (r.until > h.now ? r.until : h.now) +
+	    (h.block_for > h.hit_window ? h.block_for : h.hit_window);
+	return true;
 }

@@ -51,6 +51,34 @@ uint32_t bs_rcpt_hash(const char *addr);
  */
 unsigned bs_rec_recent(const struct bs_rec *r, int64_t now, int64_t window);
 
+/*
+ * A hit, as the store's merge "backscatter.hit" takes it: the bounces'
+ * recipients that were hits at now, and the policy's numbers. Data, so
+ * the merge runs where the record is (a transaction, a server's script).
+ */
+#define BS_HIT_TEXT 200 /* of an address, for the record's text */
+struct bs_hit {
+	int64_t now, hit_window, block_for;
+	unsigned threshold;
+	bool trusted;      /* a high-trust allowlisting vouches for it */
+	unsigned n;        /* at most BS_MAX_RCPTS */
+	uint32_t hash[BS_MAX_RCPTS];
+	char rcpt[BS_MAX_RCPTS][BS_HIT_TEXT + 1]; /* "" where no room */
+};
+/* bs_hit_encode - into p (STORE_PARAM_MAX bytes); its length */
+size_t bs_hit_encode(const struct bs_hit *h, unsigned char *p);
+/* bs_hit_decode - false if it is no hit's parameters */
+bool bs_hit_decode(const void *p, size_t len, struct bs_hit *h);
+struct store_rec;
+/*
+ * bs_merge_hit - the store's merge "backscatter.hit": the hits counted
+ * into the record there (or a new one), the block set when due; param a
+ * bs_hit_encode()d hit. The record written says whether it blocked
+ * (since == now, until > now).
+ */
+bool bs_merge_hit(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out);
+
 struct chk_policy;
 /*
  * backscatter_bounce_window - the check's bounce_window in a policy (its

@@ -108,26 +108,32 @@ struct run {
 	struct import_stats *stats;
 };
 
-/* merge_triplet - ours stays if it passed, or was seen as late */
-static bool
-merge_triplet(void *arg, const struct store_rec *old, struct store_rec *out)
+/* import_merge_triplet - ours stays if it passed, or was seen as late */
+bool
+import_merge_triplet(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out)
 {
 	struct gl_entry cur, in;
 
-	(void)arg;
+	(void)param;
+	(void)plen;
 	if (old == NULL || gl_entry_decode(old->val, old->vlen, &cur) < 0 ||
 	    gl_entry_decode(out->val, out->vlen, &in) < 0)
 		return true;
 	return cur.passed_at == 0 && cur.last < in.last;
 }
 
-/* merge_client - several postgrey addresses fall into one network */
-static bool
-merge_client(void *arg, const struct store_rec *old, struct store_rec *out)
+/* import_merge_client - several postgrey addresses in one network */
+bool
+import_merge_client(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out)
 {
-	const struct gl_limits *lim = arg;
+	struct gl_limits lim = { 0 };
 	struct awl_entry cur, in, m;
 
+	if (plen != 8)
+		return false;
+	lim.max_age = (int64_t)store_get_u64(param);
 	if (old == NULL || awl_entry_decode(old->val, old->vlen, &cur) < 0 ||
 	    awl_entry_decode(out->val, out->vlen, &in) < 0)
 		return true;
@@ -136,7 +142,7 @@ merge_client(void *arg, const struct store_rec *old, struct store_rec *out)
 	m.last = cur.last > in.last ? cur.last : in.last;
 	m.last_count = m.last;
 	awl_entry_encode(&m, (unsigned char *)(uintptr_t)out->val);
-	out->expires = awl_entry_expires(lim, &m);
+	out->expires = awl_entry_expires(&lim, &m);
 	return true;
 }
 
@@ -145,16 +151,21 @@ static int
 flush_batch(struct run *r, int which, struct why *why)
 {
 	struct batch *b = &r->b[which];
+	unsigned char age[8];
+	struct store_update up = { STORE_UPD_MERGE, which == B_CLIENTS
+	    ? "import.client" : "import.triplet", age, sizeof(age) };
 	struct store_waiter w;
+	size_t i;
 	int rc;
 
 	if (b->n == 0)
 		return 0;
+	store_put_u64(age, (uint64_t)r->lim.max_age);
+	for (i = 0; i < b->n; i++)
+		b->recs[i].upd = &up;
 	store_waiter_init(&w, r->loop);
 	rc = store_wait(&w, r->st->ops->put(r->st, which == B_CLIENTS
-	    ? GL_TABLE_CLIENT : GL_TABLE_TRIPLET, b->recs, b->n,
-	    which == B_CLIENTS ? merge_client : merge_triplet, &r->lim,
-	    &w.call));
+	    ? GL_TABLE_CLIENT : GL_TABLE_TRIPLET, b->recs, b->n, &w.call));
 	if (rc < 0) {
 		*why = w.reply.why;
 		return rc;

@@ -10,6 +10,8 @@
 #ifndef POLICYD_IMPORT_H
 #define POLICYD_IMPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -51,5 +53,17 @@ void import_postgrey_close(struct import_src *src);
 int import_postgrey(const char *dir, struct store *st, uv_loop_t *loop,
     const struct gl_conf *c, int64_t now, struct import_stats *stats,
     struct why *why);
+
+struct store_rec;
+/*
+ * The store's merges of an import: "import.triplet" (ours stays if it
+ * passed, or was seen as late), "import.client" (several postgrey
+ * addresses fall into one network: the larger count, the wider span;
+ * param: the auto-whitelist's max_age, 8 bytes big-endian)
+ */
+bool import_merge_triplet(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out);
+bool import_merge_client(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out);
 
 #endif

@@ -359,15 +359,6 @@ struct batch {
 };
 
 
-/* newer - store_merge_fn: the later time stays */
-static bool
-newer(void *arg, const struct store_rec *old, struct store_rec *out)
-{
-	(void)arg;
-	return old == NULL || old->vlen != 8 || store_get_u64(out->val) >
-	    store_get_u64(old->val);
-}
-
 /* The log's times, by minute, for its newest stretch without a gap. */
 #define MINUTES_MAX (1u << 22) /* distinct minutes kept: 8 years */
 
@@ -439,32 +430,22 @@ newest_stretch(struct minutes *m, int64_t gap, int64_t *first,
 	*first = m->v[i] * 60;
 }
 
-/* join_cover - store_merge_fn: the log's stretch joined to the coverage */
-static bool
-join_cover(void *arg, const struct store_rec *old, struct store_rec *out)
-{
-	const int64_t *gap = arg;
-	struct outbound_cover o, add, u;
-
-	outbound_cover_decode(out->val, out->vlen, &add);
-	u = outbound_cover_join(old != NULL && outbound_cover_decode(old->val,
-	    old->vlen, &o) ? &o : NULL, &add, *gap);
-	out->vlen = outbound_cover_encode(&u,
-	    (unsigned char *)(uintptr_t)out->val);
-	return true;
-}
-
 static int
 flush(struct batch *b, struct store *st, uv_loop_t *loop, struct why *why)
 {
+	static const struct store_update later = { STORE_UPD_LATER, NULL,
+		NULL, 0 };
 	struct store_waiter w;
+	size_t i;
 	int rc;
 
 	if (b->n == 0)
 		return 0;
+	for (i = 0; i < b->n; i++)
+		b->recs[i].upd = &later; /* the later time stays */
 	store_waiter_init(&w, loop);
 	rc = store_wait(&w, st->ops->put(st, OUTBOUND_TABLE, b->recs, b->n,
-	    newer, NULL, &w.call));
+	    &w.call));
 	b->n = 0;
 	if (rc < 0) {
 		*why = w.reply.why;
@@ -486,7 +467,7 @@ add(struct batch *b, const char *sender, const char *rcpt, int64_t t,
 		return 0;
 	store_put_u64(b->vals[b->n], (uint64_t)t);
 	b->recs[b->n] = (struct store_rec){ b->keys[b->n], kl, b->vals[b->n],
-		8, expires };
+		8, expires, NULL };
 	b->n++;
 	return 0;
 }
@@ -521,16 +502,19 @@ cover(struct store *st, uv_loop_t *loop, int64_t gap,
 {
 	struct outbound_cover add = { stats->first, stats->last,
 		stats->last_mail }, u;
-	unsigned char val[STORE_VAL_MAX];
+	unsigned char val[STORE_VAL_MAX], g[8];
+	struct store_update up = { STORE_UPD_MERGE, "outbound.cover", g,
+		sizeof(g) };
 	struct store_rec rec = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1,
-		val, 0, 0 };
+		val, 0, 0, &up };
 	struct store_waiter w;
 	int rc;
 
 	rec.vlen = outbound_cover_encode(&add, val);
+	store_put_u64(g, (uint64_t)gap);
 	store_waiter_init(&w, loop);
 	rc = store_wait(&w, st->ops->put(st, OUTBOUND_TABLE, &rec, 1,
-	    join_cover, &gap, &w.call));
+	    &w.call));
 	if (rc < 0) {
 		*why = w.reply.why;
 		return -1;

@@ -4,6 +4,7 @@
 #include "outbound.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "store.h"
@@ -124,4 +125,21 @@ outbound_cover_live(const struct outbound_cover *c, int64_t now,
 		return true;
 	*starts = c->since + window;
 	return false;
+}
+
+bool
+outbound_merge_cover(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out)
+{
+	struct outbound_cover o, add, u;
+	int64_t gap;
+
+	if (plen != 8 || !outbound_cover_decode(out->val, out->vlen, &add))
+		return false;
+	gap = (int64_t)store_get_u64(param);
+	u = outbound_cover_join(old != NULL && outbound_cover_decode(old->val,
+	    old->vlen, &o) ? &o : NULL, &add, gap);
+	out->vlen = outbound_cover_encode(&u,
+	    (unsigned char *)(uintptr_t)out->val);
+	return true;
 }

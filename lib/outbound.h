@@ -75,4 +75,13 @@ size_t outbound_key(char *buf, size_t size, const char *sender,
 bool outbound_parse(const void *key, size_t klen, char *sender,
     size_t ssize, char *rcpt, size_t rsize);
 
+struct store_rec;
+/*
+ * outbound_merge_cover - the store's merge "outbound.cover": the put's
+ * value (an encoded coverage: the stretch to add) joined to the one kept
+ * (outbound_cover_join); param: the longest gap, 8 bytes big-endian
+ */
+bool outbound_merge_cover(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out);
+
 #endif

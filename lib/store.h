@@ -1,9 +1,18 @@
 /*
  * store - policyd's state, as operations in the language of the features
  * that keep it: greylist one request (check and update its triplet with
- * its auto-whitelists, atomically), and for any table get, put (with a
- * merge), delete, list with a filter from an opaque cursor, flush, count.
- * Every record has an expiry time; the backend forgets it after that.
+ * its auto-whitelists, atomically), and for any table get, put, delete,
+ * list with a filter from an opaque cursor, flush, count. Every record
+ * has an expiry time; the backend forgets it after that.
+ *
+ * Every operation is described as data, so that a backend can run it in
+ * one transaction (Berkeley DB) or ship it to a server as one script
+ * (Redis): a put's records each carry how they meet what is there (set,
+ * set if absent, the later time, or a named pure merge of the store's
+ * table of merges, store_merge_find(), with its parameters as bytes), and
+ * the greylisting judgement is gl_judge(), a pure function of the
+ * records it reads. No operation calls back into its caller while it
+ * runs but match() (a pure filter of list and flush).
  *
  * Tables are named by the features that use them ([a-z0-9_], at most
  * STORE_TABLE_MAX bytes: greylist.h names greylisting's three); a backend
@@ -21,8 +30,9 @@
  * Berkeley DB (store_bdb.c) always finishes at once; a store on a network
  * server finishes later. An operation that is under way belongs to the
  * store: it keeps copies of its inputs, so the caller's buffers may go;
- * the callbacks it was given (match, row, merge) and their arg must stay
- * until done() or cancel(). cancel(op): done() will not be called; the
+ * the callbacks it was given (match, row) and their arg must stay
+ * until done() or cancel() (the updates' parameters are copied). cancel(op):
+ * done() will not be called; the
  * operation may or may not have taken effect. call->budget_ms bounds how
  * long an operation may take: past it, it ends with STORE_ETIMEOUT.
  *
@@ -118,6 +128,25 @@ struct store_opts {
 struct store;
 struct store_op;
 
+/*
+ * How a record of a put meets the record there: data, not code, so a
+ * backend may run it where the data is.
+ */
+enum store_upd_kind {
+	STORE_UPD_SET,       /* replace (a NULL update is this) */
+	STORE_UPD_IF_ABSENT, /* write only where there is no record */
+	STORE_UPD_LATER,     /* values start with a big-endian 64-bit time:
+			      * the later stays */
+	STORE_UPD_MERGE,     /* a named merge (store_merge_find) */
+};
+#define STORE_PARAM_MAX 1024 /* the longest parameters of a merge */
+struct store_update {
+	enum store_upd_kind kind;
+	const char *merge;  /* STORE_UPD_MERGE: its name */
+	const void *param;  /* its parameters, copied with the operation */
+	size_t plen;
+};
+
 /* One record. key and val are borrowed where a record is handed over. */
 struct store_rec {
 	const void *key;
@@ -125,6 +154,7 @@ struct store_rec {
 	const void *val;
 	size_t vlen;
 	int64_t expires; /* seconds since the epoch; 0: never */
+	const struct store_update *upd; /* a put's: NULL is a set */
 };
 
 /* A key to look up (get_first). */
@@ -152,9 +182,15 @@ struct store_reply {
 	uint64_t n;               /* count: records; put: written; flush:
 				   * deleted; list: rows given */
 	struct store_cursor next; /* list, flush: where to go on */
-	unsigned char val[STORE_VAL_MAX]; /* get */
+	unsigned char val[STORE_VAL_MAX]; /* get; a put of one record: the
+					   * value there after it */
 	size_t vlen;
 	int64_t expires;
+	/* A put of one record: what was there before (prev_found false:
+	 * nothing). */
+	bool prev_found;
+	unsigned char prev[STORE_VAL_MAX];
+	size_t prev_len;
 };
 
 typedef void store_done_fn(void *arg, const struct store_reply *r);
@@ -176,13 +212,29 @@ typedef bool store_match_fn(void *arg, const struct store_rec *r);
 /* store_row_fn - one listed record, borrowed until it returns */
 typedef void store_row_fn(void *arg, const struct store_rec *r);
 /*
- * store_merge_fn - a put that merges: old is the record there now (NULL
- * if none); out starts as the new record, its val writable (STORE_VAL_MAX
- * bytes), and may be changed. true writes out, false keeps old. Like a
- * match, it may run again: no side effects.
+ * store_merge_fn - a named merge: param (plen bytes) as the put gave it,
+ * old the record there now (NULL if none); out starts as the new record,
+ * its val writable (STORE_VAL_MAX bytes), and may be changed. true writes
+ * out, false keeps old. A pure function: it may run again (a transaction
+ * that lost), and a network backend runs its own copy (a script of the
+ * same name).
  */
-typedef bool store_merge_fn(void *arg, const struct store_rec *old,
-    struct store_rec *out);
+typedef bool store_merge_fn(const void *param, size_t plen,
+    const struct store_rec *old, struct store_rec *out);
+struct store_merge {
+	const char *name;
+	store_merge_fn *fn;
+};
+/* store_merge_find - a merge of the table by name; NULL if none */
+const struct store_merge *store_merge_find(const char *name);
+/*
+ * store_update_apply - what a put's record becomes over old (NULL: none):
+ * true with out to write, false to keep old; -1 in *err for an unknown
+ * merge or parameters longer than STORE_PARAM_MAX (why set). For the
+ * backends that run updates themselves.
+ */
+bool store_update_apply(const struct store_rec *in, const struct store_rec
+    *old, struct store_rec *out, int *err, struct why *why);
 
 struct store_ops {
 	const char *name;
@@ -201,12 +253,13 @@ struct store_ops {
 	    const struct store_key *keys, size_t n,
 	    const struct store_call *c);
 	/*
-	 * put - n records at once, atomically; merge NULL replaces what is
-	 * there. reply.n: records written.
+	 * put - n records at once, atomically, each as its update says
+	 * (recs[i].upd). reply.n: records written; for one record, the
+	 * value before (prev) and after (val).
 	 */
 	int (*put)(struct store *st, const char *table,
-	    const struct store_rec *recs, size_t n, store_merge_fn *merge,
-	    void *arg, const struct store_call *c);
+	    const struct store_rec *recs, size_t n,
+	    const struct store_call *c);
 	/* del - one record; STORE_NOTFOUND if it was not there */
 	int (*del)(struct store *st, const char *table, const void *key,
 	    size_t klen, const struct store_call *c);

@@ -592,8 +592,6 @@ struct rec_txn {
 	size_t klen;
 	const struct store_rec *recs;
 	size_t n;
-	store_merge_fn *merge;
-	void *arg;
 	struct store_reply *out;
 };
 
@@ -678,7 +676,7 @@ put_reset(void *arg)
 	((struct rec_txn *)arg)->out->n = 0;
 }
 
-/* put_run - txn_fn of a put: each record merged or replaced */
+/* put_run - txn_fn of a put: each record as its update says */
 static int
 put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
@@ -700,7 +698,13 @@ put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 		}
 		memcpy(buf, in->val, in->vlen);
 		out.val = buf;
-		if (x->merge != NULL) {
+		/* An update other than a set, or one record (whose reply
+		 * says what was there), reads what is there first. */
+		if ((in->upd != NULL && in->upd->kind != STORE_UPD_SET) ||
+		    x->n == 1) {
+			bool write;
+			int err;
+
 			o.key = in->key;
 			o.klen = in->klen;
 			o.val = old;
@@ -709,12 +713,33 @@ put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 			if (rc < 0)
 				return rc;
 			have = rc == 0;
-			if (!x->merge(x->arg, have ? &o : NULL, &out))
+			if (x->n == 1) {
+				x->out->prev_found = have;
+				if (have)
+					memcpy(x->out->prev, old, o.vlen);
+				x->out->prev_len = have ? o.vlen : 0;
+			}
+			write = store_update_apply(in, have ? &o : NULL, &out,
+			    &err, why);
+			if (err < 0)
+				return STORE_ERROR;
+			if (!write) {
+				if (x->n == 1 && have) {
+					memcpy(x->out->val, old, o.vlen);
+					x->out->vlen = o.vlen;
+					x->out->expires = o.expires;
+				}
 				continue;
+			}
 		}
 		if ((rc = rec_put(st, t, x->tb, out.key, out.klen, out.val,
 		    out.vlen, out.expires, why)) != 0)
 			return rc;
+		if (x->n == 1) {
+			memcpy(x->out->val, out.val, out.vlen);
+			x->out->vlen = out.vlen;
+			x->out->expires = out.expires;
+		}
 		x->out->n++;
 	}
 	return 0;
@@ -723,11 +748,10 @@ put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 /* bdb_put - records in one transaction, merged or replaced */
 static int
 bdb_put(struct store *pub, const char *name, const struct store_rec *recs,
-    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
+    size_t n, const struct store_call *c)
 {
 	struct bdb *st = (struct bdb *)pub;
-	struct rec_txn x = { .recs = recs, .n = n, .merge = merge, .arg = arg,
-		.out = c->out };
+	struct rec_txn x = { .recs = recs, .n = n, .out = c->out };
 	int rc;
 
 	c->out->n = 0;
@@ -906,7 +930,7 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 	    w->flen, &cu, &rc, why)) != 0)
 		return err;
 	for (; rc == 0; rc = cu.c->get(cu.c, &cu.k, &cu.v, DB_NEXT)) {
-		struct store_rec rec = { cu.kbuf, cu.k.size, cu.vbuf, 0, 1 };
+		struct store_rec rec = { cu.kbuf, cu.k.size, cu.vbuf, 0, 1, NULL };
 
 		if (seen++ == w->limit) {
 			memcpy(w->next, cu.kbuf, cu.k.size);

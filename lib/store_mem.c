@@ -68,7 +68,7 @@ struct store_op {
 	size_t n;
 	struct store_cursor from;
 	size_t limit;
-	store_merge_fn *merge;
+	struct store_update *upds; /* put: the records' updates, copied */
 	store_match_fn *match;
 	store_row_fn *row;
 	void *arg;
@@ -176,7 +176,7 @@ table(struct mem *st, const char *name, struct why *why)
 static struct store_rec
 as_rec(const struct mrec *r)
 {
-	struct store_rec s = { r->key, r->klen, r->val, r->vlen, r->expires };
+	struct store_rec s = { r->key, r->klen, r->val, r->vlen, r->expires, NULL };
 
 	return s;
 }
@@ -222,13 +222,36 @@ run_put(struct store_op *op, struct mtable *t)
 		struct store_rec out = op->recs[i], old;
 		unsigned char buf[STORE_VAL_MAX];
 		struct mrec *m = find(t, out.key, out.klen);
+		bool write;
+		int err;
 
 		memcpy(buf, out.val, out.vlen);
 		out.val = buf;
 		if (m != NULL)
 			old = as_rec(m);
-		if (op->merge != NULL &&
-		    !op->merge(op->arg, m != NULL ? &old : NULL, &out))
+		if (op->n == 1) {
+			op->reply.prev_found = m != NULL;
+			if (m != NULL) {
+				memcpy(op->reply.prev, old.val, old.vlen);
+				op->reply.prev_len = old.vlen;
+			}
+		}
+		write = store_update_apply(&op->recs[i], m != NULL ? &old
+		    : NULL, &out, &err, &op->reply.why);
+		if (err < 0) {
+			op->reply.rc = STORE_ERROR;
+			return;
+		}
+		if (op->n == 1) {
+			const struct store_rec *now = write ? &out : &old;
+
+			if (write || m != NULL) {
+				memcpy(op->reply.val, now->val, now->vlen);
+				op->reply.vlen = now->vlen;
+				op->reply.expires = now->expires;
+			}
+		}
+		if (!write)
 			continue;
 		put_rec(t, out.key, out.klen, out.val, out.vlen, out.expires);
 		op->reply.n++;
@@ -342,6 +365,7 @@ op_freed(uv_handle_t *h)
 	struct store_op *op = h->data;
 
 	free(op->recs);
+	free(op->upds);
 	free(op->buf);
 	free(op);
 }
@@ -463,19 +487,37 @@ copy_recs(struct store_op *op, const struct store_rec *recs, size_t n,
 	size_t i, total = 0, off = 0;
 
 	for (i = 0; i < n; i++) {
+		const struct store_update *u = recs[i].upd;
+
 		if (recs[i].klen == 0 || recs[i].klen > STORE_KEY_MAX ||
-		    recs[i].vlen > STORE_VAL_MAX) {
+		    recs[i].vlen > STORE_VAL_MAX ||
+		    (u != NULL && u->plen > STORE_PARAM_MAX)) {
 			why_set(&c->out->why, "a record of %zu+%zu bytes",
 			    recs[i].klen, recs[i].vlen);
 			c->out->rc = STORE_ERROR;
 			free(op);
 			return false;
 		}
+		/* Refused before anything is written: a put is atomic. */
+		if (u != NULL && u->kind == STORE_UPD_MERGE &&
+		    store_merge_find(u->merge) == NULL) {
+			why_set(&c->out->why, "no merge named \"%.40s\"",
+			    u->merge ? u->merge : "");
+			c->out->rc = STORE_ERROR;
+			free(op);
+			return false;
+		}
 		total += recs[i].klen + recs[i].vlen;
+		if (u != NULL)
+			total += u->plen + (u->merge ? strlen(u->merge) + 1
+						     : 0);
 	}
 	op->recs = xmalloc((n ? n : 1) * sizeof(*op->recs));
+	op->upds = xcalloc(n ? n : 1, sizeof(*op->upds));
 	op->buf = xmalloc(total ? total : 1);
 	for (i = 0; i < n; i++) {
+		const struct store_update *u = recs[i].upd;
+
 		op->recs[i] = recs[i];
 		memcpy(op->buf + off, recs[i].key, recs[i].klen);
 		op->recs[i].key = op->buf + off;
@@ -483,6 +525,20 @@ copy_recs(struct store_op *op, const struct store_rec *recs, size_t n,
 		memcpy(op->buf + off, recs[i].val, recs[i].vlen);
 		op->recs[i].val = op->buf + off;
 		off += recs[i].vlen;
+		if (u == NULL)
+			continue;
+		/* The update is data: copied, as the records are. */
+		op->upds[i] = *u;
+		if (u->plen > 0)
+			memcpy(op->buf + off, u->param, u->plen);
+		op->upds[i].param = op->buf + off;
+		off += u->plen;
+		if (u->merge != NULL) {
+			memcpy(op->buf + off, u->merge, strlen(u->merge) + 1);
+			op->upds[i].merge = (char *)op->buf + off;
+			off += strlen(u->merge) + 1;
+		}
+		op->recs[i].upd = &op->upds[i];
 	}
 	op->n = n;
 	return true;
@@ -491,14 +547,12 @@ copy_recs(struct store_op *op, const struct store_rec *recs, size_t n,
 /* mem_put - records (copied now), later */
 static int
 mem_put(struct store *pub, const char *table, const struct store_rec *recs,
-    size_t n, store_merge_fn *merge, void *arg, const struct store_call *c)
+    size_t n, const struct store_call *c)
 {
 	struct store_op *op = new_op(OP_PUT, table);
 
 	if (!copy_recs(op, recs, n, c))
 		return STORE_ERROR;
-	op->merge = merge;
-	op->arg = arg;
 	return submit((struct mem *)pub, op, c);
 }
 
@@ -518,7 +572,7 @@ mem_get_first(struct store *pub, const char *table,
 	}
 	for (i = 0; i < n; i++)
 		recs[i] = (struct store_rec){ keys[i].key, keys[i].klen, "", 0,
-			0 };
+			0, NULL };
 	/* The keys are copied as a put's records are. */
 	op = new_op(OP_GET_FIRST, table);
 	if (!copy_recs(op, recs, n, c))

@@ -287,14 +287,18 @@ sink_done(void *arg, int status)
 	k->state = C_IDLE;
 	k->flags = 0;
 	uv_timer_start(&k->idle, idle_tick, k->ctl->idle_ms, 0);
-	if (k->eof) {
+	/* Requests the client sent meanwhile, even if it has closed its
+	 * side since: they are answered in order. */
+	if (!k->processing)
+		conn_process(k);
+	if (k->closing)
+		return;
+	if (k->eof && k->job == NULL) {
 		send_chunk(k);
 		if (k->h.write_queue_size == 0)
 			conn_close(k);
 		return;
 	}
-	if (!k->processing)
-		conn_process(k);
 	conn_read_start(k);
 }
 

@@ -541,82 +541,6 @@ blocked(struct chk_run *run, const struct bs_run *b, bool bounce)
 	    iso(a, b->rec.until));
 }
 
-/* hit_merge - store_merge_fn: the hits counted, and the block when due */
-static bool
-hit_merge(void *arg, const struct store_rec *old, struct store_rec *out)
-{
-	struct chk_run *run = arg;
-	const struct bs_conf *c = chk_conf(run);
-	struct bs_run *b = *chk_state(run);
-	struct bs_rec r;
-	unsigned i, k, kept;
-	size_t n;
-
-	if (old == NULL || !bs_rec_decode(old->val, old->vlen, &r)) {
-		memset(&r, 0, sizeof(r));
-		r.first = b->now;
-	}
-	/* Recipients out of hit_window count no more. */
-	for (i = kept = 0; i < r.nr; i++)
-		if (b->now - r.r[i].at <= c->hit_window)
-			r.r[kept++] = r.r[i];
-	r.nr = kept;
-	if (r.nr == 0 && r.until <= b->now) { /* an old series: anew */
-		r.first = b->now;
-		r.hits = 0;
-		r.trusted = false;
-		r.rcpts[0] = '\0';
-	}
-	r.last = b->now;
-	r.hits++;
-	/* A client a high-trust allowlisting vouches for is one address of
-	 * a shared platform: its block is for bounces only. */
-	if (chk_identity(run, CHK_ID_TRUSTED) != NULL)
-		r.trusted = true;
-	for (k = 0; k < b->nrcpt; k++) {
-		uint32_t h;
-		unsigned at = r.nr, oldest = 0;
-
-		if (!b->hit[k])
-			continue;
-		h = bs_rcpt_hash(b->rcpt[k]);
-		/* The same recipient again counts once. */
-		for (i = 0; i < r.nr; i++) {
-			if (r.r[i].hash == h)
-				at = i;
-			if (r.r[i].at < r.r[oldest].at)
-				oldest = i;
-		}
-		if (at == r.nr && r.nr == BS_MAX_RCPTS)
-			at = oldest;
-		else if (at == r.nr)
-			r.nr++;
-		r.r[at] = (struct bs_rcpt){ h, b->now };
-		/* The last addresses, newest last, for policyctl. */
-		n = strlen(r.rcpts);
-		if (strstr(r.rcpts, b->rcpt[k]) == NULL &&
-		    n + strlen(b->rcpt[k]) + 2 < sizeof(r.rcpts)) {
-			if (n > 0)
-				r.rcpts[n++] = ' ';
-			memcpy(r.rcpts + n, b->rcpt[k], strlen(b->rcpt[k]) + 1);
-		}
-	}
-	b->blocked_now = false;
-	if (bs_rec_recent(&r, b->now, c->hit_window) >= c->threshold &&
-	    r.until <= b->now) {
-		r.since = b->now;
-		r.until = b->now + c->block_for;
-		b->blocked_now = true;
-		/* The evidence made this block; the next needs its own. */
-		r.nr = 0;
-	}
-	b->rec = r;
-	out->vlen = bs_rec_encode(&r, (unsigned char *)(uintptr_t)out->val);
-	out->expires = (r.until > b->now ? r.until : b->now) +
-	    (c->block_for > c->hit_window ? c->block_for : c->hit_window);
-	return true;
-}
-
 /* ask_sent - the next candidate's outbound record, or the hits */
 static void
 ask_sent(struct chk_run *run, struct bs_run *b)
@@ -644,10 +568,36 @@ ask_sent(struct chk_run *run, struct bs_run *b)
 		return;
 	}
 	b->step = BS_HIT;
-	rec = (struct store_rec){ b->key, b->klen, val, 0, 0 };
+	{
+		const struct bs_conf *c = chk_conf(run);
+		struct bs_hit *h = arena_alloc(chk_arena(run), sizeof(*h));
+		unsigned char *param = arena_alloc(chk_arena(run),
+		    STORE_PARAM_MAX);
+		struct store_update *up = arena_alloc(chk_arena(run),
+		    sizeof(*up));
+		unsigned i;
+
+		memset(h, 0, sizeof(*h));
+		h->now = b->now;
+		h->hit_window = c->hit_window;
+		h->block_for = c->block_for;
+		h->threshold = c->threshold;
+		h->trusted = chk_identity(run, CHK_ID_TRUSTED) != NULL;
+		for (i = 0; i < b->nrcpt; i++) {
+			if (!b->hit[i])
+				continue;
+			h->hash[h->n] = bs_rcpt_hash(b->rcpt[i]);
+			if (strlen(b->rcpt[i]) <= BS_HIT_TEXT)
+				snprintf(h->rcpt[h->n], sizeof(h->rcpt[0]),
+				    "%s", b->rcpt[i]);
+			h->n++;
+		}
+		*up = (struct store_update){ STORE_UPD_MERGE,
+			"backscatter.hit", param, bs_hit_encode(h, param) };
+		rec = (struct store_rec){ b->key, b->klen, val, 0, 0, up };
+	}
 	sc = call(run, b, &out);
-	store_settle(&sc, b->st->ops->put(b->st, BS_TABLE, &rec, 1, hit_merge,
-	    run, &sc));
+	store_settle(&sc, b->st->ops->put(b->st, BS_TABLE, &rec, 1, &sc));
 }
 
 /*
@@ -863,7 +813,16 @@ step_done(void *arg, const struct store_reply *r)
 		ask_sent(run, b);
 		return;
 	case BS_HIT:
-	default:
+	default: {
+		struct bs_rec prev;
+
+		/* What the merge wrote, and whether it made the block: none
+		 * in force before, one now. */
+		memset(&b->rec, 0, sizeof(b->rec));
+		bs_rec_decode(r->val, r->vlen, &b->rec);
+		b->blocked_now = b->rec.until > b->now && b->rec.since ==
+		    b->now && !(r->prev_found && bs_rec_decode(r->prev,
+		    r->prev_len, &prev) && prev.until > b->now);
 		for (i = 0; i < b->nrcpt; i++)
 			if (b->hit[i])
 				log_warn("backscatter: %s bounced to %s, who "
@@ -883,6 +842,7 @@ step_done(void *arg, const struct store_reply *r)
 		chk_done(run, CHK_FAIL, "backscatter: %u hit%s", b->nhits,
 		    b->nhits == 1 ? "" : "s");
 		return;
+	}
 	}
 }
 

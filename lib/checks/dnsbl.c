@@ -168,7 +168,7 @@ put_out(struct bl_proc *pr)
 		return;
 	pr->writing = true;
 	store_settle(&call, st->ops->put(st, BL_TABLE, pr->recs, pr->nout,
-	    NULL, NULL, &call));
+	    &call));
 }
 
 /* io_write - a state's record; the batch goes out with the last */

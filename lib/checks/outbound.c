@@ -117,42 +117,28 @@ struct ob_proc {
 	bool on;          /* outbound is enabled in the policy in force */
 	bool transient;   /* --stdio: never a gap */
 	bool writing;
-	int64_t gap;      /* the write under way found a gap this long */
+	int64_t beat_at;  /* the time the write under way records */
+	unsigned char gap_param[8]; /* the merge's: the longest gap */
+	struct store_update wupd;
+	unsigned char wval[STORE_VAL_MAX];
 	struct store_op *wop;
 	struct store_reply wout;
 };
-
-/* cover_merge - store_merge_fn: now joined to the coverage kept */
-static bool
-cover_merge(void *arg, const struct store_rec *old, struct store_rec *out)
-{
-	struct ob_proc *pr = arg;
-	struct outbound_cover o, now = { 0 }, u;
-	bool have = old != NULL && outbound_cover_decode(old->val, old->vlen,
-	    &o);
-
-	now.since = now.until = (int64_t)store_get_u64(out->val);
-	u = outbound_cover_join(have ? &o : NULL, &now, pr->transient
-	    ? INT64_MAX / 4 : OUTBOUND_MAX_GAP);
-	/* Said when the write is done: a merge may run again. */
-	pr->gap = have && o.since != 0 && u.since != o.since
-	    ? now.until - o.until : 0;
-	out->vlen = outbound_cover_encode(&u,
-	    (unsigned char *)(uintptr_t)out->val);
-	return true;
-}
 
 static void
 beat_done(void *arg, const struct store_reply *r)
 {
 	struct ob_proc *pr = arg;
+	struct outbound_cover o, u;
 
-	if (r->rc >= 0 && pr->gap > 0)
+	/* The coverage before and after: one that started anew had a gap. */
+	if (r->rc >= 0 && r->prev_found && outbound_cover_decode(r->prev,
+	    r->prev_len, &o) && o.since != 0 && outbound_cover_decode(r->val,
+	    r->vlen, &u) && u.since != o.since)
 		log_warn("outbound: no record of our users' mail for %lld "
 		    "minutes (the daemon did not run): the history starts "
 		    "anew, and backscatter detection waits bounce_window",
-		    (long long)(pr->gap / 60));
-	pr->gap = 0;
+		    (long long)((pr->beat_at - o.until) / 60));
 	pr->writing = false;
 	pr->wop = NULL;
 }
@@ -163,18 +149,24 @@ beat(uv_timer_t *t)
 {
 	struct ob_proc *pr = t->data;
 	struct store *st = pr->store ? store_get(pr->store) : NULL;
-	unsigned char val[8];
+	struct outbound_cover now = { 0, 0, 0 };
 	struct store_rec rec = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1,
-		val, 8, 0 };
+		pr->wval, 0, 0, &pr->wupd };
 	struct store_call call = { .budget_ms = 5000, .done = beat_done,
 		.arg = pr, .op = &pr->wop, .out = &pr->wout };
 
 	if (!pr->on || st == NULL || pr->writing)
 		return;
-	store_put_u64(val, (uint64_t)time(NULL));
+	/* Now joined to the coverage kept; a --stdio process never makes a
+	 * gap. */
+	pr->beat_at = now.since = now.until = (int64_t)time(NULL);
+	rec.vlen = outbound_cover_encode(&now, pr->wval);
+	store_put_u64(pr->gap_param, (uint64_t)(pr->transient ? INT64_MAX / 4
+	    : OUTBOUND_MAX_GAP));
+	pr->wupd = (struct store_update){ STORE_UPD_MERGE, "outbound.cover",
+		pr->gap_param, sizeof(pr->gap_param) };
 	pr->writing = true;
-	store_settle(&call, st->ops->put(st, OUTBOUND_TABLE, &rec, 1,
-	    cover_merge, pr, &call));
+	store_settle(&call, st->ops->put(st, OUTBOUND_TABLE, &rec, 1, &call));
 }
 
 static void *
@@ -213,27 +205,6 @@ ob_configure(void *proc, const struct chk_policy *pol)
 	beat(&pr->beat); /* at once: a start right after a stop is no gap */
 }
 
-/*
- * mail_merge - store_merge_fn: the records replace what is there; the
- * coverage only takes the time of our users' latest mail
- */
-static bool
-mail_merge(void *arg, const struct store_rec *old, struct store_rec *out)
-{
-	struct outbound_cover o, add = { 0 }, u;
-
-	(void)arg;
-	if (out->klen != sizeof(OUTBOUND_COVER) - 1 ||
-	    memcmp(out->key, OUTBOUND_COVER, out->klen) != 0)
-		return true;
-	add.last = (int64_t)store_get_u64(out->val);
-	u = outbound_cover_join(old != NULL && outbound_cover_decode(old->val,
-	    old->vlen, &o) ? &o : NULL, &add, OUTBOUND_MAX_GAP);
-	out->vlen = outbound_cover_encode(&u,
-	    (unsigned char *)(uintptr_t)out->val);
-	return true;
-}
-
 static void
 ob_start(struct chk_run *run)
 {
@@ -241,7 +212,10 @@ ob_start(struct chk_run *run)
 	const struct req *req = chk_req(run);
 	struct store *st = store_get(chk_store(run));
 	char ks[STORE_KEY_MAX], kr[STORE_KEY_MAX];
-	unsigned char val[8];
+	unsigned char val[8], cval[STORE_VAL_MAX], gap[8];
+	struct outbound_cover last = { 0, 0, 0 };
+	struct store_update up = { STORE_UPD_MERGE, "outbound.cover", gap,
+		sizeof(gap) };
 	struct store_rec recs[3];
 	struct store_reply out;
 	int64_t now = chk_now(run);
@@ -270,17 +244,22 @@ ob_start(struct chk_run *run)
 		return;
 	}
 	store_put_u64(val, (uint64_t)now);
-	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep };
-	/* Our users' mail passes policyd: evidence backscatter needs. */
+	recs[0] = (struct store_rec){ ks, ls, val, sizeof(val), now + c->keep,
+		NULL };
+	/* Our users' mail passes policyd: evidence backscatter needs (the
+	 * coverage takes the time of their latest mail). */
+	last.last = now;
+	store_put_u64(gap, OUTBOUND_MAX_GAP);
 	recs[1] = (struct store_rec){ OUTBOUND_COVER,
-		sizeof(OUTBOUND_COVER) - 1, val, sizeof(val), 0 };
+		sizeof(OUTBOUND_COVER) - 1, cval, outbound_cover_encode(&last,
+		    cval), 0, &up };
 	/* A remote recipient is a correspondent; a local one is not. */
-	recs[2] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep };
+	recs[2] = (struct store_rec){ kr, lr, val, sizeof(val), now + c->keep,
+		NULL };
 	/* The store copies what it keeps; the reply does not wait. */
 	local = req->rcpt.domain != NULL && name_within_any(req->rcpt.domain,
 	    c->local, c->nlocal);
-	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 2 : 3, mail_merge,
-	    NULL,
+	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 2 : 3,
 	    &(struct store_call){ .budget_ms = 10000, .done = written,
 		.out = &out });
 	if (rc < 0)

@@ -123,7 +123,7 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 	const char *sub = argv[0], *target = NULL;
 	uint64_t ms = 4ull * 86400 * 1000;
 	unsigned char v[STORE_VAL_MAX];
-	struct store_rec r = { NULL, 0, v, 0, 0 };
+	struct store_rec r = { NULL, 0, v, 0, 0, NULL };
 	struct store *st;
 	struct ipaddr ip;
 	struct why why;
@@ -181,7 +181,7 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 		snprintf(b.rcpts, sizeof(b.rcpts), "(policyctl)");
 		r.vlen = bs_rec_encode(&b, v);
 		r.expires = b.until + 86400;
-		rc = st->ops->put(st, BS_TABLE, &r, 1, NULL, NULL,
+		rc = st->ops->put(st, BS_TABLE, &r, 1,
 		    ctl_call(j, bs_changed));
 	} else {
 		rc = st->ops->del(st, BS_TABLE, key, klen,
@@ -258,7 +258,7 @@ ctl_whitelist(struct ctl_job *j, int argc, char **argv)
 	const char *sub = argv[0];
 	char key[2 * WL_ADDR_MAX + 2];
 	unsigned char v[8];
-	struct store_rec r = { key, 0, v, sizeof(v), 0 };
+	struct store_rec r = { key, 0, v, sizeof(v), 0, NULL };
 	struct store *st;
 	struct why why;
 	char **dst;
@@ -304,7 +304,7 @@ ctl_whitelist(struct ctl_job *j, int argc, char **argv)
 	r.klen = whitelist_key(key, sizeof(key), o->rcpt, o->sender);
 	store_put_u64(v, (uint64_t)j->now);
 	o->set = strcmp(sub, "add") == 0;
-	rc = o->set ? st->ops->put(st, WL_TABLE, &r, 1, NULL, NULL,
+	rc = o->set ? st->ops->put(st, WL_TABLE, &r, 1,
 			  ctl_call(j, wl_changed))
 		    : st->ops->del(st, WL_TABLE, key, r.klen,
 			  ctl_call(j, wl_changed));

@@ -401,6 +401,24 @@ tick(uv_timer_t *t)
 	run(t->data);
 }
 
+/* idle_tick - the next step, one a loop turn */
+static void
+idle_tick(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	run(h->data);
+}
+
+/* schedule - run the job's next step after delay_ms (0: next turn) */
+static void
+schedule(struct ctl_job *j, uint64_t delay_ms)
+{
+	if (delay_ms == 0)
+		uv_idle_start(&j->idle, idle_tick);
+	else
+		uv_timer_start(&j->timer, tick, delay_ms, 0);
+}
+
 /* job_free - after the timer is closed */
 static void
 job_free(uv_handle_t *h)
@@ -417,13 +435,22 @@ job_free(uv_handle_t *h)
 	free(j);
 }
 
+/* idle_closed - then the timer */
+static void
+idle_closed(uv_handle_t *h)
+{
+	struct ctl_job *j = h->data;
+
+	uv_close((uv_handle_t *)&j->timer, job_free);
+}
+
 /* release - the job is over: free it, unless work is still out */
 static void
 release(struct ctl_job *j)
 {
-	if (j->working || uv_is_closing((uv_handle_t *)&j->timer))
+	if (j->working || uv_is_closing((uv_handle_t *)&j->idle))
 		return;
-	uv_close((uv_handle_t *)&j->timer, job_free);
+	uv_close((uv_handle_t *)&j->idle, idle_closed);
 }
 
 /* ctl_finish - the status; done() from the loop */
@@ -447,7 +474,7 @@ ctl_then(struct ctl_job *j, ctl_step_fn *fn, uint64_t delay_ms)
 		j->next = fn;
 	j->delay_ms = delay_ms;
 	if (!j->running && !j->cancelled)
-		uv_timer_start(&j->timer, tick, delay_ms, 0);
+		schedule(j, delay_ms);
 }
 
 /* run - steps while there is room; the end */
@@ -490,7 +517,7 @@ run(struct ctl_job *j)
 		return;
 	}
 	if (j->next != NULL && j->op == NULL && !j->working)
-		uv_timer_start(&j->timer, tick, j->delay_ms, 0);
+		schedule(j, j->delay_ms);
 }
 
 /* ctl_job_resume - the sink has room */
@@ -499,7 +526,7 @@ ctl_job_resume(struct ctl_job *j)
 {
 	if (j->waiting_room) {
 		j->waiting_room = false;
-		uv_timer_start(&j->timer, tick, 0, 0);
+		schedule(j, 0);
 	}
 }
 
@@ -523,6 +550,7 @@ ctl_job_cancel(struct ctl_job *j)
 		st->ops->cancel(j->op);
 	j->op = NULL;
 	uv_timer_stop(&j->timer);
+	uv_idle_stop(&j->idle);
 	if (j->working)
 		uv_cancel((uv_req_t *)&j->work);
 	release(j);
@@ -709,7 +737,8 @@ ctl_job_start(struct ctl_host *host, int argc, char *const *argv,
 	for (i = 0; i < argc; i++)
 		j->argv[i] = xstrdup(argv[i]);
 	uv_timer_init(host->loop, &j->timer);
-	j->timer.data = j;
+	uv_idle_init(host->loop, &j->idle);
+	j->timer.data = j->idle.data = j;
 	j->running = true;
 	if ((e = find(argc, argv, &why)) == NULL) {
 		ctl_usage_error(j, "%s", why.text);
@@ -734,6 +763,6 @@ ctl_job_start(struct ctl_host *host, int argc, char *const *argv,
 	if (j->finished)
 		ctl_then(j, NULL, 0);
 	else if (j->next != NULL && j->op == NULL && !j->working)
-		uv_timer_start(&j->timer, tick, j->delay_ms, 0);
+		schedule(j, j->delay_ms);
 	return j;
 }

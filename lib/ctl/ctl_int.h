@@ -36,6 +36,14 @@ struct ctl_job {
 	bool finished, cancelled, running, waiting_room;
 	int status;
 	ctl_step_fn *next;        /* to run from the loop */
+	/*
+	 * The next step: from an idle handle when it is due at once (it
+	 * runs once per loop turn, after the loop polled for I/O; a timer
+	 * of 0 ms started in its own callback would run again in the same
+	 * turn, and a walk would starve every connection), from the timer
+	 * after a delay.
+	 */
+	uv_idle_t idle;
 	uv_timer_t timer;
 	uint64_t delay_ms;        /* before next runs */
 	struct store_op *op;      /* under way */

@@ -545,12 +545,12 @@ ctl_awl(struct ctl_job *j, int argc, char **argv)
 		struct gl_limits lim = gl_limits(g);
 		unsigned need = w->domain_arg ? g->awl_domains
 					      : g->awl_clients;
-		struct store_rec r = { w->key, w->klen, v, sizeof(v), 0 };
+		struct store_rec r = { w->key, w->klen, v, sizeof(v), 0, NULL };
 
 		e.count = need ? need : 1;
 		awl_entry_encode(&e, v);
 		r.expires = awl_entry_expires(&lim, &e);
-		rc = st->ops->put(st, t, &r, 1, NULL, NULL,
+		rc = st->ops->put(st, t, &r, 1,
 		    ctl_call(j, awl_changed));
 	} else {
 		rc = st->ops->del(st, t, w->key, w->klen,

@@ -1100,13 +1100,13 @@ test_dnsbl_high_trust_backscatter_blocks_bounces_only(void **state)
 		struct outbound_cover c = { 1700000000, E.now, E.now };
 		unsigned char v[24];
 		struct store_rec rec = { OUTBOUND_COVER,
-			sizeof(OUTBOUND_COVER) - 1, v, 24, 0 };
+			sizeof(OUTBOUND_COVER) - 1, v, 24, 0, NULL };
 		struct store_waiter w;
 
 		outbound_cover_encode(&c, v);
 		store_waiter_init(&w, &E.loop);
 		assert_int_equal(store_wait(&w, E.store.st->ops->put(
-		    E.store.st, OUTBOUND_TABLE, &rec, 1, NULL, NULL, &w.call)),
+		    E.store.st, OUTBOUND_TABLE, &rec, 1, &w.call)),
 		    0);
 	}
 	for (i = 0; i < nitems(who); i++) {

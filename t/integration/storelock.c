@@ -8,12 +8,15 @@
  *   storelock DIR foreign   the environment opened as another program
  *                           (postgrey) opens it: other flags, no locking
  *
- * Opens the store in DIR and puts one greylist record with a merge that
- * prints "locked" and sleeps SECONDS inside the put's transaction, which
- * holds the write lock of the record's page (the merge read it for
- * update), then keeps what is there. All of a small table sits on one
- * page: the daemon's next greylist check meets the lock.
+ * Joins the environment in DIR with Berkeley DB's own calls (the store's
+ * operations are data now: none of them runs a caller's code inside its
+ * transaction), reads one greylist record for update in a transaction,
+ * prints "locked" and sleeps SECONDS holding the write lock of its page,
+ * then lets go. All of a small table sits on one page: the daemon's next
+ * greylist check meets the lock.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,38 +27,56 @@
 #include "store.h"
 #include "xalloc.h"
 
-static unsigned seconds;
-
-/* hold - store_merge_fn: the lock is held while it sleeps */
-static bool
-hold(void *arg, const struct store_rec *old, struct store_rec *out)
+/* hold - a write lock on the greylist table's first page, for seconds */
+static int
+hold(const char *dir, unsigned seconds)
 {
-	(void)arg;
-	(void)old;
-	(void)out;
+	DB_ENV *env;
+	DB_TXN *t;
+	DB *db;
+	DBT k, v;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)(uintptr_t)"held";
+	k.size = 5;
+	v.data = (void *)(uintptr_t)"x";
+	v.size = 1;
+	if ((rc = db_env_create(&env, 0)) != 0 ||
+	    (rc = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER, 0600)) != 0 ||
+	    (rc = db_create(&db, env, 0)) != 0 ||
+	    (rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
+	    (rc = db->open(db, NULL, GL_TABLE_TRIPLET ".db", NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0 ||
+	    (rc = env->txn_begin(env, NULL, &t, 0)) != 0) {
+		fprintf(stderr, "storelock: %s\n", db_strerror(rc));
+		return 1;
+	}
+	/* Read for update, or write: either way the page is ours. */
+	if ((rc = db->get(db, t, &k, &v, DB_RMW)) == DB_NOTFOUND)
+		rc = db->put(db, t, &k, &v, 0);
+	if (rc != 0) {
+		fprintf(stderr, "storelock: %s\n", db_strerror(rc));
+		return 1;
+	}
 	printf("locked\n");
 	fflush(stdout);
 	sleep(seconds);
-	return false;
+	t->abort(t);
+	db->close(db, 0);
+	env->close(env, 0);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct store_opts o = { .cache_bytes = 4u << 20 };
-	struct store_rec r = { "held", 5, "x", 1, 0 };
-	struct store_waiter w;
-	struct store *st;
-	struct why why;
-	int err;
-
 	if (argc != 3) {
 		fprintf(stderr, "usage: storelock DIR SECONDS|panic|foreign\n");
 		return 2;
 	}
-	o.dir = argv[1];
-	/* The store's own lock is the daemon's: a stranger takes none. */
-	o.lock = STORE_LOCK_NONE;
 	if (strcmp(argv[2], "panic") == 0 || strcmp(argv[2], "foreign") == 0) {
 		bool panic = strcmp(argv[2], "panic") == 0;
 		DB_ENV *env;
@@ -75,17 +96,5 @@ main(int argc, char **argv)
 		printf("%s\n", argv[2]);
 		return 0;
 	}
-	seconds = (unsigned)atoi(argv[2]);
-	if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
-		fprintf(stderr, "storelock: %s\n", why.text);
-		return 1;
-	}
-	store_waiter_init(&w, NULL);
-	if (store_wait(&w, st->ops->put(st, GL_TABLE_TRIPLET, &r, 1, hold,
-	    NULL, &w.call)) < 0) {
-		fprintf(stderr, "storelock: %s\n", w.reply.why.text);
-		return 1;
-	}
-	st->ops->close(st);
-	return 0;
+	return hold(argv[1], (unsigned)atoi(argv[2]));
 }

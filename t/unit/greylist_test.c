@@ -938,7 +938,7 @@ test_greylist_whitelist_bypasses_greylisting_and_scores(void **state)
 	const char *rule;
 	static const char key[] = "@our.example\0eve@friend.example";
 	unsigned char val[8] = { 0 };
-	struct store_rec rec = { key, sizeof(key) - 1, val, 8, 0 };
+	struct store_rec rec = { key, sizeof(key) - 1, val, 8, 0, NULL };
 
 	if (cfg == NULL || cfgr == NULL)
 		fail_msg("%s", why.text);
@@ -959,7 +959,7 @@ test_greylist_whitelist_bypasses_greylisting_and_scores(void **state)
 	    "550 5.7.1"));
 	store_waiter_init(&w, &f->loop);
 	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, "whitelist",
-	    &rec, 1, NULL, NULL, &w.call)), 0);
+	    &rec, 1, &w.call)), 0);
 	assert_string_equal(ask(f, cfg, &env, T0, &rule, stored), "DUNNO");
 	assert_string_equal(rule, "whitelist:@our.example<-eve@friend.example");
 	msg_fini(&env.msg);
@@ -1010,7 +1010,7 @@ history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	struct outbound_cover c = { T0, t, t };
 	unsigned char v[24];
 	struct store_rec r = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, v,
-		24, 0 };
+		24, 0, NULL };
 	struct store_waiter w;
 	const char *rule;
 
@@ -1018,7 +1018,7 @@ history(struct fixture *f, struct cfg *cfg, struct pipeline_env *env,
 	outbound_cover_encode(&c, v);
 	store_waiter_init(&w, &f->loop);
 	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, OUTBOUND_TABLE,
-	    &r, 1, NULL, NULL, &w.call)), 0);
+	    &r, 1, &w.call)), 0);
 }
 
 /*
@@ -1388,7 +1388,7 @@ test_backscatter_blocks_nobody_when_our_users_mail_never_passes_policyd(
 	struct outbound_cover c = { T0, T0 + 8 * 86400, 0 };
 	unsigned char v[24];
 	struct store_rec r = { OUTBOUND_COVER, sizeof(OUTBOUND_COVER) - 1, v,
-		24, 0 };
+		24, 0, NULL };
 	struct store_waiter w;
 	const char *rule;
 	int64_t t = T0 + 8 * 86400;
@@ -1400,7 +1400,7 @@ test_backscatter_blocks_nobody_when_our_users_mail_never_passes_policyd(
 	outbound_cover_encode(&c, v);
 	store_waiter_init(&w, &f->loop);
 	assert_int_equal(store_wait(&w, f->st->ops->put(f->st, OUTBOUND_TABLE,
-	    &r, 1, NULL, NULL, &w.call)), 0);
+	    &r, 1, &w.call)), 0);
 	assert_string_equal(bounce(f, cfg, &env, t, "192.0.2.40",
 	    "alice@our.example", "u.1", &rule), "DUNNO");
 	assert_string_equal(bounce(f, cfg, &env, t, "192.0.2.40",

@@ -313,12 +313,12 @@ import(FILE *fp, int64_t now, struct outbound_cover *pre)
 	if (pre != NULL) {
 		unsigned char v[24];
 		struct store_rec r = { OUTBOUND_COVER,
-			sizeof(OUTBOUND_COVER) - 1, v, 24, 0 };
+			sizeof(OUTBOUND_COVER) - 1, v, 24, 0, NULL };
 
 		outbound_cover_encode(pre, v);
 		store_waiter_init(&w, &loop);
 		assert_int_equal(store_wait(&w, st->ops->put(st,
-		    OUTBOUND_TABLE, &r, 1, NULL, NULL, &w.call)), 0);
+		    OUTBOUND_TABLE, &r, 1, &w.call)), 0);
 	}
 	assert_int_equal(maillog_import(fp, st, &loop, domains, 1,
 	    35 * 86400, 6 * 3600, now, &ms, &why), 0);

@@ -77,9 +77,9 @@ call(void)
 static int
 put_one(struct store *st, const char *k, const char *v)
 {
-	struct store_rec r = { k, strlen(k) + 1, v, strlen(v) + 1, 0 };
+	struct store_rec r = { k, strlen(k) + 1, v, strlen(v) + 1, 0, NULL };
 
-	return store_wait(&w, st->ops->put(st, "greylist", &r, 1, NULL, NULL,
+	return store_wait(&w, st->ops->put(st, "greylist", &r, 1,
 	    call()));
 }
 
@@ -472,12 +472,12 @@ test_store_expire_bounded(void **state)
 	(void)state;
 	for (i = 0; i < 30; i++) {
 		char k[32];
-		struct store_rec r = { k, 0, "v", 2, i < 20 ? 1000 + i : 0 };
+		struct store_rec r = { k, 0, "v", 2, i < 20 ? 1000 + i : 0, NULL };
 
 		snprintf(k, sizeof(k), "key-%06d", i);
 		r.klen = strlen(k) + 1;
 		assert_int_equal(store_wait(&w, st->ops->put(st, "greylist", &r,
-				     1, NULL, NULL, call())), 0);
+				     1, call())), 0);
 	}
 	/* At 1010, keys 0..10 have expired (expires <= now). */
 	while (calls++ < 4)
