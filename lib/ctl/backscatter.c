@@ -143,7 +143,7 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 				    "is no duration of 1s to 365d", optarg);
 			break;
 		default:
-			return ctl_bad_option(j, sub, argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	/* getopt put the address (block IP --for 2d) after the options. */
@@ -278,7 +278,7 @@ ctl_whitelist(struct ctl_job *j, int argc, char **argv)
 			o->json = true;
 			break;
 		default:
-			return ctl_bad_option(j, sub, argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind != argc)

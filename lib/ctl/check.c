@@ -70,6 +70,20 @@ show(struct ctl_job *j)
 		    req->policy_context ? req->policy_context : "",
 		    req->sasl_username ? " sasl_username=" : "",
 		    req->sasl_username ? req->sasl_username : "");
+	/* Our own users' mail skips the checks: say so, and why. */
+	if (cfg_our_user(j->cfg, req)) {
+		const char *why = "policy_context in local_contexts";
+		size_t i;
+
+		for (i = 0; req->has_client_ip && i < j->cfg->nlocal_nets; i++)
+			if (cidr_match(&j->cfg->local_nets[i], &req->client_ip))
+				why = "client in local_networks";
+		if (req->sasl_username != NULL)
+			why = "logged in: sasl_username";
+		ctl_out(j, "ours: our own user's mail (%s): the checks are "
+			   "skipped, only what records our users' mail runs\n",
+		    why);
+	}
 	ctl_out(j, "%-13s %-9s %-7s %5s  %s\n", "CHECK", "RESULT", "ON_FAIL",
 	    "SCORE", "REASON");
 	for (k = 0; k < v->nreports; k++) {
@@ -247,7 +261,7 @@ ctl_check(struct ctl_job *j, int argc, char **argv)
 			from_input = true;
 			break;
 		default:
-			return ctl_bad_option(j, "check", argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind != argc)

@@ -706,14 +706,20 @@ ctl_work(struct ctl_job *j, ctl_step_fn *fn, ctl_step_fn *done)
 int
 ctl_getopt(int argc, char **argv, const struct option *opts)
 {
-	return getopt_long(argc, argv, "", opts, NULL);
+	/* ":": a missing value is ':', told apart from an unknown '?' */
+	return getopt_long(argc, argv, ":", opts, NULL);
 }
 
 int
-ctl_bad_option(struct ctl_job *j, const char *what, char **argv)
+ctl_bad_option(struct ctl_job *j, int ch, char **argv)
 {
 	const char *w = optind > 0 ? argv[optind - 1] : "?";
+	char what[64];
 
+	snprintf(what, sizeof(what), "%s%s%s", j->cmd->family,
+	    j->cmd->verb ? " " : "", j->cmd->verb ? j->cmd->verb : "");
+	if (ch == ':')
+		return ctl_usage_error(j, "%s: %.80s needs a value", what, w);
 	return ctl_usage_error(j, "%s: unknown option \"%.80s\" (see "
 	    "policyctl --help)", what, w);
 }

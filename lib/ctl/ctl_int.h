@@ -123,8 +123,11 @@ void ctl_work(struct ctl_job *j, ctl_step_fn *fn, ctl_step_fn *done);
  */
 struct option;
 int ctl_getopt(int argc, char **argv, const struct option *opts);
-/* ctl_bad_option - "unknown option X" for the word getopt stopped at */
-int ctl_bad_option(struct ctl_job *j, const char *what, char **argv);
+/*
+ * ctl_bad_option - what getopt stopped at (ch: what it returned): an
+ * option without its value, or an unknown one
+ */
+int ctl_bad_option(struct ctl_job *j, int ch, char **argv);
 
 /* The families: run(j, argc, argv), argv[0] the verb. */
 ctl_run_fn ctl_greylist, ctl_awl, ctl_backscatter, ctl_whitelist,

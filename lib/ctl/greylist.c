@@ -258,7 +258,7 @@ ctl_greylist(struct ctl_job *j, int argc, char **argv)
 			all = true;
 			break;
 		default:
-			return ctl_bad_option(j, sub, argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind != argc)
@@ -509,7 +509,7 @@ ctl_awl(struct ctl_job *j, int argc, char **argv)
 			w->json = true;
 			break;
 		default:
-			return ctl_bad_option(j, sub, argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind != argc)

@@ -214,7 +214,7 @@ import_log(struct ctl_job *j, struct ob *o, int argc, char **argv)
 				    optarg);
 			break;
 		default:
-			return ctl_bad_option(j, "outbound import-log", argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind < argc)
@@ -275,7 +275,7 @@ ctl_outbound(struct ctl_job *j, int argc, char **argv)
 			o->json = true;
 			break;
 		default:
-			return ctl_bad_option(j, "outbound list", argv);
+			return ctl_bad_option(j, ch, argv);
 		}
 	}
 	if (optind < argc)

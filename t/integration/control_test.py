@@ -406,6 +406,25 @@ class Control(DaemonTest):
         self.assertNotIn("192.0.2.0/24", self.ctl(d, "awl", "list").stdout)
         self.assertEqual(d.stop(), 0)
 
+    def test_check_says_when_our_users_mail_skips_the_checks(self):
+        d = self.daemon(POLICY + "local_networks: [198.51.100.0/24]\n")
+        r = self.ctl(d, "check", "--client-address", "192.0.2.9",
+                     "--sender", "a@b.example", "--recipient",
+                     "c@d.example", "--sasl-username", "alice")
+        self.assertIn("ours: our own user's mail (logged in: "
+                      "sasl_username): the checks are skipped", r.stdout)
+        r = self.ctl(d, "check", "--client-address", "198.51.100.7",
+                     "--sender", "a@our.example", "--recipient",
+                     "c@d.example")
+        self.assertIn("ours: our own user's mail (client in "
+                      "local_networks)", r.stdout)
+        self.assertRegex(r.stdout, r"reply: action=DUNNO")
+        r = self.ctl(d, "check", "--client-address", "192.0.2.9",
+                     "--sender", "a@b.example", "--recipient",
+                     "c@d.example")
+        self.assertNotIn("ours:", r.stdout)
+        self.assertEqual(d.stop(), 0)
+
     def test_reload_through_the_socket(self):
         d = self.daemon(POLICY)
         text = open(d.config_path).read()

@@ -244,6 +244,10 @@ test_ctl_a_bad_argument_changes_nothing(void **state)
 	o = run(e, "awl add --client 192.0.2.1 --frobnicate");
 	assert_int_equal(o->status, 2);
 	assert_non_null(strstr(o->err, "unknown option \"--frobnicate\""));
+	o = run(e, "awl add --client");
+	assert_int_equal(o->status, 2);
+	assert_string_equal(o->err, "policyctl: awl add: --client needs a "
+	    "value\n");
 	o = run(e, "awl list --json");
 	assert_string_equal(o->out, "");
 	o = run(e, "greylist");
