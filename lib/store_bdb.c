@@ -62,7 +62,63 @@ struct table {
 	DB *db;
 	unsigned char sweep[STORE_KEY_MAX]; /* expire() goes on from here */
 	size_t sweep_len;
+	/*
+	 * Its records, maintained: counted once (a walk of the leaf pages,
+	 * Berkeley DB's stat) when first asked and again after RECOUNT_S
+	 * (a --stdio sibling's writes are not seen here), and moved by
+	 * every committed write and delete of this process since. Read and
+	 * moved with atomics: the metrics job asks from the thread pool.
+	 */
+	int64_t count;
+	int64_t counted_at; /* 0: never counted */
 };
+
+#define RECOUNT_S 3600
+
+/*
+ * What a transaction adds to tables' counts, per thread (a transaction
+ * runs on one): applied when it commits, dropped when it runs again or
+ * aborts.
+ */
+static _Thread_local struct {
+	struct table *tb[8];
+	int64_t d[8];
+	int n;
+	bool lost; /* more tables than slots: a recount is due */
+} deltas;
+
+/* delta_add - a record more (1) or less (-1) in tb, once committed */
+static void
+delta_add(struct table *tb, int64_t d)
+{
+	int i;
+
+	for (i = 0; i < deltas.n; i++)
+		if (deltas.tb[i] == tb) {
+			deltas.d[i] += d;
+			return;
+		}
+	if (deltas.n == (int)(sizeof(deltas.tb) / sizeof(deltas.tb[0]))) {
+		deltas.lost = true;
+		__atomic_store_n(&tb->counted_at, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	deltas.tb[deltas.n] = tb;
+	deltas.d[deltas.n++] = d;
+}
+
+/* deltas_commit - the transaction committed: its counts move */
+static void
+deltas_commit(void)
+{
+	int i;
+
+	for (i = 0; i < deltas.n; i++)
+		__atomic_add_fetch(&deltas.tb[i]->count, deltas.d[i],
+		    __ATOMIC_RELAXED);
+	deltas.n = 0;
+	deltas.lost = false;
+}
 
 struct bdb {
 	struct store pub;
@@ -424,10 +480,14 @@ rec_get(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	return 0;
 }
 
-/* rec_put - one record with its expiry */
+/*
+ * rec_put - one record with its expiry; exists: 1 it is there, 0 it is
+ * not (both read in this transaction), -1 not known (the put finds out,
+ * for the table's count)
+ */
 static int
 rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
-    size_t klen, const void *val, size_t vlen, int64_t expires,
+    size_t klen, const void *val, size_t vlen, int64_t expires, int exists,
     struct why *why)
 {
 	unsigned char buf[HDR + STORE_VAL_MAX];
@@ -445,7 +505,18 @@ rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	memcpy(buf + HDR, val, vlen);
 	k = dbt(key, klen);
 	v = dbt(buf, HDR + vlen);
+	if (exists < 0) {
+		rc = tb->db->put(tb->db, t, &k, &v, DB_NOOVERWRITE);
+		if (rc == 0) {
+			delta_add(tb, 1);
+			return 0;
+		}
+		if (rc != DB_KEYEXIST)
+			return fail(st, rc, tb->file, why);
+	}
 	rc = tb->db->put(tb->db, t, &k, &v, 0);
+	if (rc == 0 && exists == 0)
+		delta_add(tb, 1);
 	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
 }
 
@@ -462,6 +533,8 @@ rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	rc = tb->db->del(tb->db, t, &k, 0);
 	if (rc == DB_NOTFOUND)
 		return STORE_NOTFOUND;
+	if (rc == 0)
+		delta_add(tb, -1);
 	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
 }
 
@@ -484,16 +557,20 @@ in_txn(struct bdb *st, txn_fn *fn, void (*reset)(void *), void *arg,
 
 		if (reset != NULL)
 			reset(arg);
+		deltas.n = 0;
 		if ((rc = begin(st, &t, why)) == 0) {
 			rc = fn(st, t, arg, why);
 			if (rc >= 0) {
 				int crc = commit(st, t, why);
 
 				rc = crc != 0 ? crc : rc;
+				if (crc == 0)
+					deltas_commit();
 			} else {
 				t->abort(t);
 			}
 		}
+		deltas.n = 0;
 		if (rc != STORE_ERETRY)
 			break;
 	}
@@ -522,6 +599,7 @@ struct gl_txn {
 	struct table *tb[GL_NRECS];
 	DB_TXN *t;
 	struct gl_result res;
+	signed char exists[GL_NRECS]; /* as gl_rd found them; -1 unread */
 };
 
 /* gl_rd - gl_read_fn: a record of the operation, in its transaction */
@@ -536,6 +614,8 @@ gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
 
 	rc = rec_get(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], 0,
 	    buf, len, &expires, why);
+	if (rc >= 0)
+		g->exists[r] = rc == 0;
 	if (rc == 0 && *len > GL_VAL_MAX)
 		*len = GL_VAL_MAX; /* not ours: decoding it fails */
 	if (rc == 0)
@@ -551,7 +631,7 @@ gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
 	struct gl_txn *g = arg;
 
 	return rec_put(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], val,
-	    len, expires, why);
+	    len, expires, g->exists[r], why);
 }
 
 /* gl_run - txn_fn of a greylist operation */
@@ -562,6 +642,7 @@ gl_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 
 	(void)st;
 	g->t = t;
+	memset(g->exists, -1, sizeof(g->exists));
 	return gl_judge(g->op, gl_rd, gl_wr, g, &g->res, why);
 }
 
@@ -733,7 +814,8 @@ put_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 			}
 		}
 		if ((rc = rec_put(st, t, x->tb, out.key, out.klen, out.val,
-		    out.vlen, out.expires, why)) != 0)
+		    out.vlen, out.expires, (in->upd != NULL && in->upd->kind !=
+		    STORE_UPD_SET) || x->n == 1 ? have : -1, why)) != 0)
 			return rc;
 		if (x->n == 1) {
 			memcpy(x->out->val, out.val, out.vlen);
@@ -954,6 +1036,7 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 			}
 			if ((rc = cu.c->del(cu.c, 0)) != 0)
 				break;
+			delta_add(w->tb, -1);
 			w->n++;
 		}
 	}
@@ -1034,23 +1117,35 @@ bdb_flush(struct store *pub, const char *name, const struct store_cursor *from,
 	return reply(c, rc, &c->out->why);
 }
 
-/* bdb_count - records in a table */
+/* bdb_count - records in a table: maintained, counted now and then */
 static int
 bdb_count(struct store *pub, const char *name, const struct store_call *c)
 {
 	struct bdb *st = (struct bdb *)pub;
 	DB_BTREE_STAT *sp;
 	struct table *tb;
+	int64_t now, at;
 	int rc;
 
 	c->out->n = 0;
 	if ((rc = table(st, name, &tb, &c->out->why)) != 0)
 		return reply(c, rc, &c->out->why);
+	now = (int64_t)time(NULL);
+	at = __atomic_load_n(&tb->counted_at, __ATOMIC_RELAXED);
+	if (at != 0 && now - at < RECOUNT_S) {
+		int64_t n = __atomic_load_n(&tb->count, __ATOMIC_RELAXED);
+
+		c->out->n = n > 0 ? (uint64_t)n : 0;
+		return reply(c, 0, &c->out->why);
+	}
+	/* The walk: once, and again after RECOUNT_S. */
 	msgs_clear();
 	if ((rc = tb->db->stat(tb->db, NULL, &sp, DB_READ_COMMITTED)) != 0)
 		return reply(c, fail(st, rc, tb->file, &c->out->why),
 		    &c->out->why);
 	c->out->n = sp->bt_nkeys;
+	__atomic_store_n(&tb->count, (int64_t)sp->bt_nkeys, __ATOMIC_RELAXED);
+	__atomic_store_n(&tb->counted_at, now, __ATOMIC_RELAXED);
 	free(sp);
 	return reply(c, 0, &c->out->why);
 }

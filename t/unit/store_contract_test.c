@@ -340,6 +340,14 @@ test_contract_a_dry_judgement_writes_nothing(void **state)
 	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
 	    call(f))), 0);
 	assert_int_equal(f->w.reply.n, 1);
+	/* The same triplet again: an update, still one record. */
+	op.now += 10;
+	assert_int_equal(wait(f, f->st->ops->greylist(f->st, &op, call(f))),
+	    0);
+	assert_int_equal(f->w.reply.gl.status, GL_EARLY);
+	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
+	    call(f))), 0);
+	assert_int_equal(f->w.reply.n, 1);
 }
 
 #define BOTH(t) \
