@@ -152,8 +152,11 @@ written(uv_write_t *w, int status)
 	if (k->closing)
 		return;
 	if (k->job != NULL &&
-	    k->h.write_queue_size < HIGH_WATER / 2)
+	    k->h.write_queue_size < HIGH_WATER / 2) {
+		if (k->state == C_RUNNING)
+			uv_timer_stop(&k->idle);
 		ctl_job_resume(k->job);
+	}
 	if (k->eof && k->job == NULL && k->h.write_queue_size == 0)
 		conn_close(k);
 }
@@ -253,8 +256,12 @@ static bool
 sink_full(void *arg)
 {
 	struct cconn *k = arg;
+	bool full = k->h.write_queue_size + k->clen > HIGH_WATER;
 
-	return k->h.write_queue_size + k->clen > HIGH_WATER;
+	/* A client that stopped reading gets idle_timeout to go on. */
+	if (full && !uv_is_active((uv_handle_t *)&k->idle))
+		uv_timer_start(&k->idle, idle_tick, k->ctl->idle_ms, 0);
+	return full;
 }
 
 static void
@@ -264,6 +271,8 @@ sink_input(void *arg, bool want)
 
 	k->state = want ? C_INPUT : C_RUNNING;
 	if (want) {
+		/* Its input must keep coming: idle_timeout between lines. */
+		uv_timer_start(&k->idle, idle_tick, k->ctl->idle_ms, 0);
 		put(k, "more", "", 0); /* the client sends its input now */
 		if (!k->processing)
 			conn_process(k);
@@ -421,7 +430,9 @@ conn_process(struct cconn *k)
 			continue;
 		}
 		/* C_INPUT */
+		uv_timer_start(&k->idle, idle_tick, k->ctl->idle_ms, 0);
 		if (len == 1 && line[0] == '.') {
+			uv_timer_stop(&k->idle);
 			k->state = C_RUNNING;
 			ctl_job_input(k->job, NULL, 0, true);
 		} else if (len >= 1 && line[0] == '+') {
@@ -513,8 +524,24 @@ idle_tick(uv_timer_t *t)
 		conn_close(k); /* a client that never closes its side */
 		return;
 	}
-	if (k->state != C_IDLE)
+	if (k->state == C_INPUT) {
+		log_warn("control: %s: %s: no input for %llu ms: cancelled",
+		    k->who, k->cmdline, (unsigned long long)k->ctl->idle_ms);
+		refuse(k, CTL_USAGE, "no input line within %llu ms: "
+		    "cancelled, nothing more imported", (unsigned long long)
+		    k->ctl->idle_ms);
+		drain(k);
 		return;
+	}
+	if (k->state == C_RUNNING) {
+		if (k->h.write_queue_size + k->clen > HIGH_WATER / 2) {
+			log_warn("control: %s: %s: the client has not read its "
+			    "answer for %llu ms: closing", k->who, k->cmdline,
+			    (unsigned long long)k->ctl->idle_ms);
+			conn_close(k);
+		}
+		return;
+	}
 	refuse(k, CTL_USAGE, "no request within %llu ms",
 	    (unsigned long long)k->ctl->idle_ms);
 	drain(k);

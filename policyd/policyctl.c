@@ -351,8 +351,9 @@ remote(int fd, int argc, char **argv, FILE *in, const char *path)
 	fclose(tx);
 	fclose(rx);
 	if (status < 0)
-		die("control socket %s: policyd ended the answer early (its "
-		    "log says why)", path);
+		die("control socket %s: the connection ended before the "
+		    "answer did (did policyd stop? its log may say why); a "
+		    "change may or may not have been made", path);
 	return status;
 }
 

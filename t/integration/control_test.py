@@ -354,6 +354,41 @@ class Control(DaemonTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_a_client_that_stalls_is_not_kept_for_ever(self):
+        d = self.daemon(POLICY)
+        path = self.sock(d)
+        # Asked for input, sends none: told so after idle_timeout.
+        t0 = time.monotonic()
+        out = talk(path, b"policyd-control/1 check --request -\n",
+                   shut=False, timeout=10)
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertIn("more\n", out)
+        self.assertIn("no input line within 1000 ms", out)
+        self.assertIn("end 2\n", out)
+        d.wait_log(r"control: .*: check --request -: no input for 1000 ms")
+        # Asks for a long answer and never reads it: the daemon stops
+        # and closes (its buffer is bounded), and serves the others.
+        s = d.connect()
+        s.sendall(b"".join(request(protocol_state="RCPT",
+                                   client_address="192.0.2.%d" % (i % 250),
+                                   client_name="unknown",
+                                   sender="s%d@long-sender-name.example" % i,
+                                   recipient="u%d@our.example" % i)
+                           for i in range(12000)))
+        read_replies(s, 12000, timeout=60)
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(path)
+        c.sendall(b"policyd-control/1 greylist list\n")
+        d.wait_log(r"control: .*: greylist list: the client has not read "
+                   r"its answer for 1000 ms: closing", timeout=20)
+        c.close()
+        self.assertEqual(self.ctl(d, "stats", "--json").returncode, 0)
+        self.assertTrue(ask_rcpt(s, "192.0.2.1", "x@y.example")
+                        .startswith("DEFER"))
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
     def test_a_flood_of_control_connections_leaves_policy_requests_alone(self):
         d = self.daemon(POLICY.replace("idle_timeout: 1s",
                                        "idle_timeout: 30s"))
