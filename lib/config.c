@@ -748,11 +748,19 @@ parse_access(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 static int
 parse_store(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
-	static const char *const keys[] = { "cache", "sync", NULL };
-	yaml_node_t *v[2];
+	static const char *const keys[] = { "cache", "sync", "sweep_interval",
+		"sweep_batch", NULL };
+	yaml_node_t *v[4];
 
 	if (map_keys(y, n, "store", keys, v) < 0)
 		return -1;
+	if (v[2] != NULL && get_duration(y, v[2], "store: sweep_interval", 100,
+	    86400000, &cfg->store_sweep_interval_ms) < 0)
+		return -1;
+	if (v[3] != NULL && get_uint(y, v[3], "store: sweep_batch", 1, 100000,
+	    &cfg->store_sweep_batch) < 0)
+		return -1;
+	cfg->store_sweep_given = v[2] != NULL || v[3] != NULL;
 	if (v[0] != NULL) {
 		const char *s = scalar(y, v[0], "store: cache");
 		struct why why;
@@ -1422,7 +1430,8 @@ cfg_defaults(const char *path)
 	cfg->error_action = xstrdup("DUNNO");
 	cfg->store_cache = UINT64_C(64) << 20;
 	cfg->store_sync = STORE_SYNC_OS;
-	gl_conf_defaults(&cfg->greylist);
+	cfg->store_sweep_interval_ms = 60000;
+	cfg->store_sweep_batch = 500;
 	dns_opts_defaults(&cfg->dns);
 	cfg->tempfail_defer = true;
 	cfg->score_reject = 5;
@@ -1619,9 +1628,18 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 		return -1;
 	if (v[K_NETWORK] && parse_network(y, v[K_NETWORK], cfg) < 0)
 		return -1;
-	/* Greylisting groups clients by network too, unless it says. */
-	cfg->greylist.ipv4_prefix = cfg->net.ipv4_prefix;
-	cfg->greylist.ipv6_prefix = cfg->net.ipv6_prefix;
+	/* Greylisting groups clients by network too, unless it says (its
+	 * options come later, with checks). */
+	{
+		int gi = chk_find("greylist");
+
+		if (gi >= 0 && cfg->checks[gi].conf != NULL) {
+			struct gl_conf *g = cfg->checks[gi].conf;
+
+			g->ipv4_prefix = cfg->net.ipv4_prefix;
+			g->ipv6_prefix = cfg->net.ipv6_prefix;
+		}
+	}
 	if (v[K_DEFAULT] && get_action(y, v[K_DEFAULT], "default_action",
 	    &cfg->default_action) < 0)
 		return -1;
@@ -1711,7 +1729,7 @@ cfg_needs_dns(const struct cfg *cfg)
 bool
 cfg_needs_store(const struct cfg *cfg)
 {
-	return cfg->greylist.enabled || cfg_needs(cfg, CHK_F_STORE);
+	return cfg_needs(cfg, CHK_F_STORE);
 }
 
 /* set_default_lists - listen and allow when the file names none */
@@ -1933,7 +1951,6 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->default_action);
 	free(cfg->error_action);
 	free(cfg->hostname);
-	gl_conf_fini(&cfg->greylist);
 	for (i = 0; i < chk_count; i++)
 		chk_policy_fini(&cfg->checks[i], chk_registry[i]);
 	for (i = 0; i < cfg->nprofiles; i++) {

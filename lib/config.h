@@ -74,7 +74,10 @@ struct cfg {
 	char *hostname;              /* our name in headers; NULL: the host's */
 	uint64_t store_cache;        /* bytes of Berkeley DB cache */
 	enum store_sync store_sync;
-	struct gl_conf greylist;     /* checks.greylist (its module sets it) */
+	uint64_t store_sweep_interval_ms; /* the expiry sweep's period */
+	unsigned store_sweep_batch;  /* records per table per sweep */
+	bool store_sweep_given;      /* store.sweep_*: greylist's old keys
+				      * give way */
 	struct dns_opts dns;         /* nservers 0: /etc/resolv.conf */
 	struct chk_policy checks[CHK_MAX]; /* by chk_registry index */
 	int score_reject;            /* reject at this score; 0: never */

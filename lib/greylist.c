@@ -43,8 +43,6 @@ gl_conf_defaults(struct gl_conf *c)
 			  "for this sender and recipient from your network; "
 			  "a correctly configured server retries, please "
 			  "try again in {seconds} seconds");
-	c->sweep_interval_ms = 60000;
-	c->sweep_batch = 500;
 }
 
 /* gl_conf_fini - free the owned strings */
@@ -53,6 +51,14 @@ gl_conf_fini(struct gl_conf *c)
 {
 	free(c->text);
 	c->text = NULL;
+}
+
+/* gl_conf_copy - its own strings */
+void
+gl_conf_copy(struct gl_conf *dst, const struct gl_conf *src)
+{
+	*dst = *src;
+	dst->text = src->text ? xstrdup(src->text) : NULL;
 }
 
 size_t

@@ -21,8 +21,11 @@
 struct req;
 struct why;
 
+/*
+ * Greylisting's options: the greylist module's own (checks.greylist), as
+ * every check's are; greylist_conf() finds them in a policy.
+ */
 struct gl_conf {
-	bool enabled;
 	int64_t delay;        /* seconds before a retry passes */
 	int64_t retry_window; /* seconds a first sight waits for its retry */
 	int64_t max_age;      /* seconds unused before entries expire */
@@ -42,14 +45,21 @@ struct gl_conf {
 	bool pool_fcrdns;     /* key on the verified name's registered domain */
 	bool defer_on_error;  /* store trouble: defer instead of DUNNO */
 	bool correspondents;  /* a reply to our users' mail is not delayed */
-	int64_t sweep_interval_ms; /* expiry timer period */
-	unsigned sweep_batch; /* records examined per table per tick */
 };
 
 /* gl_conf_defaults - the documented defaults */
 void gl_conf_defaults(struct gl_conf *c);
 /* gl_conf_fini - free what a config owns */
 void gl_conf_fini(struct gl_conf *c);
+/* gl_conf_copy - a deep copy (a profile's) */
+void gl_conf_copy(struct gl_conf *dst, const struct gl_conf *src);
+struct cfg;
+/*
+ * greylist_conf - the main policy's greylisting options (the module's
+ * conf); greylist_enabled - whether the main policy greylists
+ */
+const struct gl_conf *greylist_conf(const struct cfg *cfg);
+bool greylist_enabled(const struct cfg *cfg);
 
 enum gl_status {
 	GL_NEW,        /* first sight (or started over): defer */

@@ -105,7 +105,9 @@ keeper_set_config(struct keeper *k, struct cfg *cfg)
 static const char *
 action(const struct keeper *k)
 {
-	return k->cfg->greylist.defer_on_error ? "defer" : "dunno";
+	const struct gl_conf *g = greylist_conf(k->cfg);
+
+	return g != NULL && g->defer_on_error ? "defer" : "dunno";
 }
 
 /* enter - a new state, from now */
@@ -242,7 +244,7 @@ open_failed(struct keeper *k, int rc, const char *why)
 		    k->cfg->state_dir,
 		    rc == STORE_EFULL ? ", the file system is full" : "", why,
 		    action(k),
-		    (unsigned long long)k->cfg->greylist.sweep_interval_ms);
+		    (unsigned long long)k->cfg->store_sweep_interval_ms);
 		snprintf(k->last_why, sizeof(k->last_why), "%s", why);
 		k->last_report = now;
 	}
@@ -348,7 +350,7 @@ tick(uv_timer_t *t)
 		uint64_t deleted = 0;
 
 		rc = k->st->ops->expire(k->st, (int64_t)time(NULL),
-		    k->cfg->greylist.sweep_batch, &deleted, &why);
+		    k->cfg->store_sweep_batch, &deleted, &why);
 		if (rc != 0 && rc != STORE_ERETRY) {
 			keeper_report(k, rc, why.text);
 			return;
@@ -409,7 +411,7 @@ keeper_describe(const struct keeper *k, char *out, size_t size)
 void
 keeper_start(struct keeper *k)
 {
-	uint64_t every = (uint64_t)k->cfg->greylist.sweep_interval_ms;
+	uint64_t every = (uint64_t)k->cfg->store_sweep_interval_ms;
 	struct store_opts o = opts(k);
 	struct store *st;
 	struct why why, healed;

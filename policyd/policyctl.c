@@ -408,7 +408,7 @@ import_postgrey_cmd(int argc, char **argv)
 	if (import_postgrey_open(argv[1], &src, &why) != 0)
 		die("import-postgrey: %s", why.text);
 	open_store_in(true);
-	if (import_postgrey_run(src, st, &ctl_loop, &cfg->greylist, now, &is,
+	if (import_postgrey_run(src, st, &ctl_loop, greylist_conf(cfg), now, &is,
 	    &why) != 0)
 		die("import-postgrey: %s", why.text);
 	import_postgrey_close(src);

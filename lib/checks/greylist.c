@@ -40,16 +40,16 @@ enum { K_DELAY, K_WINDOW, K_MAX_AGE, K_V4, K_V6, K_AWLC, K_AWLD, K_BATV,
 	K_SRS, K_EXT, K_DIGITS, K_TEXT, K_HEADER, K_ON_ERROR, K_SWEEP, K_BATCH,
 	K_POOL_SPF, K_POOL_FCRDNS, K_POOL_V4, K_POOL_V6, K_CORRESPONDENTS };
 
-/* gl_setup - checks.greylist, into the config's greylist settings */
+/* gl_setup - checks.greylist, into the module's options */
 static int
 gl_setup(struct cfg_parser *y, struct chk_policy *pol,
     struct cfg_node *const *v, void *conf)
 {
-	struct gl_conf *g = &cfg_parser_cfg(y)->greylist;
+	struct gl_conf *g = conf;
+	struct cfg *cfg = cfg_parser_cfg(y);
 	uint64_t ms;
 
-	(void)conf;
-	g->enabled = pol->enabled;
+	(void)pol;
 	if (v[K_DELAY] && cfg_seconds(y, v[K_DELAY], "greylist: delay", 0,
 	    86400, &g->delay) < 0)
 		return -1;
@@ -120,15 +120,27 @@ gl_setup(struct cfg_parser *y, struct chk_policy *pol,
 	if (v[K_ON_ERROR] && cfg_defer(y, v[K_ON_ERROR], "greylist: on_error",
 	    "", &g->defer_on_error) < 0)
 		return -1;
+	/*
+	 * The expiry sweep is the store's (store.sweep_interval,
+	 * store.sweep_batch): these older keys still set it, unless the
+	 * store's own are given.
+	 */
 	if (v[K_SWEEP]) {
 		if (cfg_duration(y, v[K_SWEEP], "greylist: sweep_interval", 100,
 		    86400000, &ms) < 0)
 			return -1;
-		g->sweep_interval_ms = (int64_t)ms;
+		if (!cfg->store_sweep_given)
+			cfg->store_sweep_interval_ms = ms;
 	}
-	if (v[K_BATCH] && cfg_uint(y, v[K_BATCH], "greylist: sweep_batch", 1,
-	    100000, &g->sweep_batch) < 0)
-		return -1;
+	if (v[K_BATCH]) {
+		unsigned b;
+
+		if (cfg_uint(y, v[K_BATCH], "greylist: sweep_batch", 1, 100000,
+		    &b) < 0)
+			return -1;
+		if (!cfg->store_sweep_given)
+			cfg->store_sweep_batch = b;
+	}
 	/* A retry must be able to come after the delay and in the window. */
 	if (g->delay >= g->retry_window)
 		return cfg_fail(y, v[K_DELAY] ? v[K_DELAY] : v[K_WINDOW],
@@ -149,7 +161,7 @@ gl_setup(struct cfg_parser *y, struct chk_policy *pol,
 static const char *
 pick_pool(struct chk_run *run)
 {
-	const struct gl_conf *g = &chk_cfg(run)->greylist;
+	const struct gl_conf *g = chk_conf(run);
 	const struct req *req = chk_req(run);
 	const char *spf = chk_identity(run, CHK_ID_SPF_DOMAIN);
 	const char *name = chk_identity(run, CHK_ID_CLIENT_NAME);
@@ -242,7 +254,7 @@ pass(struct chk_run *run, const char *rule)
 static void
 judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 {
-	const struct gl_conf *g = &chk_cfg(run)->greylist;
+	const struct gl_conf *g = chk_conf(run);
 	struct arena *a = chk_arena(run);
 	const char *key;
 
@@ -295,7 +307,7 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 static void
 trouble(struct chk_run *run)
 {
-	if (!chk_cfg(run)->greylist.defer_on_error) {
+	if (!((const struct gl_conf *)chk_conf(run))->defer_on_error) {
 		pass(run, "greylist:error");
 		return;
 	}
@@ -343,7 +355,7 @@ gl_done(void *arg, const struct store_reply *r)
 static void
 gl_start(struct chk_run *run)
 {
-	const struct cfg *cfg = chk_cfg(run);
+	const struct gl_conf *gc = chk_conf(run);
 	const struct req *req = chk_req(run);
 	struct store *st = store_get(chk_store(run));
 	struct store_reply reply;
@@ -353,7 +365,7 @@ gl_start(struct chk_run *run)
 	int score, reject, greylist;
 
 	chk_scores(run, &score, &reject, &greylist);
-	if (!cfg->greylist.enabled || score < greylist) {
+	if (score < greylist) {
 		chk_done(run, CHK_NEUTRAL, "not greylisted");
 		return;
 	}
@@ -375,7 +387,7 @@ gl_start(struct chk_run *run)
 	g->st = st;
 	g->pool = pick_pool(run);
 	*chk_state(run) = g;
-	if (!greylist_op(&cfg->greylist, req, g->pool, chk_now(run), &op)) {
+	if (!greylist_op(gc, req, g->pool, chk_now(run), &op)) {
 		chk_done(run, CHK_NEUTRAL, "no client address or recipient");
 		return;
 	}
@@ -384,7 +396,7 @@ gl_start(struct chk_run *run)
 	 * when SPF proves the sender (a pass for its domain): anyone can
 	 * forge the address of someone our user wrote to.
 	 */
-	if (cfg->greylist.correspondents && req->sender.full != NULL &&
+	if (gc->correspondents && req->sender.full != NULL &&
 	    !req->sender.is_null && chk_spf(run) == CHK_SPF_PASS)
 		op.klen[GL_REC_CORRESPONDENT] = outbound_key(
 		    op.key[GL_REC_CORRESPONDENT], GL_KEY_MAX, req->rcpt.full,
@@ -414,10 +426,62 @@ gl_cancel(struct chk_run *run)
 	}
 }
 
+/* conf_* - the module's options (struct gl_conf) */
+static void
+conf_init(void *c)
+{
+	gl_conf_defaults(c);
+}
+
+static void
+conf_copy(void *dst, const void *src)
+{
+	gl_conf_copy(dst, src);
+}
+
+static void
+conf_free(void *c)
+{
+	gl_conf_fini(c);
+}
+
+/* gl_index - the module's place in the table of checks (it never moves) */
+static int
+gl_index(void)
+{
+	static int idx = -2;
+
+	if (idx == -2)
+		idx = chk_find("greylist");
+	return idx;
+}
+
+/* greylist_conf - the main policy's options */
+const struct gl_conf *
+greylist_conf(const struct cfg *cfg)
+{
+	int i = gl_index();
+
+	return i >= 0 ? cfg->checks[i].conf : NULL;
+}
+
+/* greylist_enabled - does the main policy greylist */
+bool
+greylist_enabled(const struct cfg *cfg)
+{
+	int i = gl_index();
+
+	return i >= 0 && cfg->checks[i].enabled;
+}
+
 const struct chk_ops chk_greylist_ops = {
 	.name = "greylist",
 	.kind = CHK_KIND_STATE,
-	.flags = CHK_F_MAIN_OPTIONS | CHK_F_BYPASSED,
+	.flags = CHK_F_MAIN_OPTIONS | CHK_F_BYPASSED | CHK_F_STORE,
+	.conf_size = sizeof(struct gl_conf),
+	.conf_init = conf_init,
+	.conf_copy = conf_copy,
+	.conf_free = conf_free,
 	/* RCPT requests, and requests without a protocol_state. */
 	.states = CHK_ST_RCPT | CHK_ST_NONE,
 	.options = gl_options,

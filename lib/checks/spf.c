@@ -443,9 +443,9 @@ reason(struct chk_run *run, enum spf_result r, const char *exp,
 static bool
 narrow_pass(const struct chk_run *run, const struct spf_match *m)
 {
-	const struct gl_conf *g = &chk_cfg(run)->greylist;
+	const struct gl_conf *g = greylist_conf(chk_cfg(run));
 
-	if (!m->set || m->mech == SPF_ALL || m->mech == SPF_EXISTS)
+	if (g == NULL || !m->set || m->mech == SPF_ALL || m->mech == SPF_EXISTS)
 		return false;
 	return m->prefix >= (chk_req(run)->client_ip.family == AF_INET
 	    ? g->pool_spf_ipv4_prefix : g->pool_spf_ipv6_prefix);

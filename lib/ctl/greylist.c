@@ -311,7 +311,7 @@ awl_row(void *arg, const struct store_rec *r)
 {
 	struct awl_walk *w = arg;
 	struct ctl_job *j = w->j;
-	const struct gl_conf *g = &j->cfg->greylist;
+	const struct gl_conf *g = greylist_conf(j->cfg);
 	const char *k = r->key, *dom = "";
 	struct awl_entry e;
 	unsigned need;
@@ -361,7 +361,7 @@ static size_t
 awl_key(struct ctl_job *j, const char *client, const char *domain,
     char *key, size_t size)
 {
-	const struct gl_conf *g = &j->cfg->greylist;
+	const struct gl_conf *g = greylist_conf(j->cfg);
 	struct why why;
 	struct cidr c;
 	char net[GL_POOL_MAX], a[ADDR_STRLEN];
@@ -478,7 +478,7 @@ ctl_awl(struct ctl_job *j, int argc, char **argv)
 	};
 	struct awl_walk *w = xcalloc(1, sizeof(*w));
 	const char *sub = argv[0], *client = NULL, *t;
-	const struct gl_conf *g = &j->cfg->greylist;
+	const struct gl_conf *g = greylist_conf(j->cfg);
 	struct store *st;
 	char *p;
 	int ch, rc;

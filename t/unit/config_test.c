@@ -33,6 +33,41 @@ parse(const char *text, struct why *why)
 }
 
 static void
+test_config_the_sweep_is_the_stores(void **state)
+{
+	struct why why;
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = parse("", &why);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->store_sweep_interval_ms, 60000);
+	assert_int_equal(cfg->store_sweep_batch, 500);
+	cfg_unref(cfg);
+	cfg = parse("store: { sweep_interval: 2s, sweep_batch: 7 }\n", &why);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->store_sweep_interval_ms, 2000);
+	assert_int_equal(cfg->store_sweep_batch, 7);
+	cfg_unref(cfg);
+	/* The older keys under greylisting still set it ... */
+	cfg = parse("checks:\n  greylist: { sweep_interval: 3s, sweep_batch: "
+	    "9 }\n", &why);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->store_sweep_interval_ms, 3000);
+	assert_int_equal(cfg->store_sweep_batch, 9);
+	cfg_unref(cfg);
+	/* ... unless the store's own are given. */
+	cfg = parse("store: { sweep_interval: 2s }\nchecks:\n  greylist: { "
+	    "sweep_interval: 3s }\n", &why);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->store_sweep_interval_ms, 2000);
+	cfg_unref(cfg);
+	cfg = parse("store: { sweep_batch: 0 }\n", &why);
+	assert_null(cfg);
+	assert_non_null(strstr(why.text, "store: sweep_batch"));
+}
+
+static void
 test_config_defaults(void **state)
 {
 	struct why why;
@@ -215,8 +250,8 @@ test_config_spf(void **state)
 	    sizeof(buf)),
 	    "2001:db8::/32");
 	assert_int_equal(SPFC(spf)->nsecondary_mx, 1);
-	assert_false(cfg->greylist.pool_spf);
-	assert_false(cfg->greylist.pool_fcrdns);
+	assert_false(greylist_conf(cfg)->pool_spf);
+	assert_false(greylist_conf(cfg)->pool_fcrdns);
 	/* The profile starts from the main policy and changes two keys. */
 	pspf = &cfg->profiles[0].checks[chk_find("spf")];
 	assert_int_equal(pspf->results[SPF_SOFTFAIL].on, CHK_LOG);
@@ -289,21 +324,21 @@ test_config_network_prefixes_group_greylisting(void **state)
 		    "checks:\n  greylist: {}\n", &why);
 	if (cfg == NULL)
 		fail_msg("%s", why.text);
-	assert_int_equal(cfg->greylist.ipv4_prefix, 16);
-	assert_int_equal(cfg->greylist.ipv6_prefix, 48);
+	assert_int_equal(greylist_conf(cfg)->ipv4_prefix, 16);
+	assert_int_equal(greylist_conf(cfg)->ipv6_prefix, 48);
 	cfg_unref(cfg);
 	cfg = parse("network: { ipv4_prefix: 16 }\n"
 		    "checks:\n  greylist: { ipv4_prefix: 28 }\n", &why);
-	assert_int_equal(cfg->greylist.ipv4_prefix, 28);
-	assert_int_equal(cfg->greylist.ipv6_prefix, 64);
+	assert_int_equal(greylist_conf(cfg)->ipv4_prefix, 28);
+	assert_int_equal(greylist_conf(cfg)->ipv6_prefix, 64);
 	/* The SPF pool's widest mechanism, with its defaults. */
-	assert_int_equal(cfg->greylist.pool_spf_ipv4_prefix, 16);
-	assert_int_equal(cfg->greylist.pool_spf_ipv6_prefix, 32);
+	assert_int_equal(greylist_conf(cfg)->pool_spf_ipv4_prefix, 16);
+	assert_int_equal(greylist_conf(cfg)->pool_spf_ipv6_prefix, 32);
 	cfg_unref(cfg);
 	cfg = parse("checks:\n  greylist: { pool_spf_ipv4_prefix: 20, "
 		    "pool_spf_ipv6_prefix: 48 }\n", &why);
-	assert_int_equal(cfg->greylist.pool_spf_ipv4_prefix, 20);
-	assert_int_equal(cfg->greylist.pool_spf_ipv6_prefix, 48);
+	assert_int_equal(greylist_conf(cfg)->pool_spf_ipv4_prefix, 20);
+	assert_int_equal(greylist_conf(cfg)->pool_spf_ipv6_prefix, 48);
 	cfg_unref(cfg);
 }
 
@@ -318,12 +353,12 @@ test_config_shipped_file(void **state)
 		fail_msg("%s", why.text);
 	assert_int_equal(cfg->listen[0].port, 10023);
 	/* The seed policy greylists with the documented defaults. */
-	assert_true(cfg->greylist.enabled);
-	assert_int_equal(cfg->greylist.delay, 300);
-	assert_int_equal(cfg->greylist.retry_window, 2 * 86400);
-	assert_int_equal(cfg->greylist.max_age, 35 * 86400);
-	assert_int_equal(cfg->greylist.awl_clients, 5);
-	assert_int_equal(cfg->greylist.awl_domains, 2);
+	assert_true(greylist_enabled(cfg));
+	assert_int_equal(greylist_conf(cfg)->delay, 300);
+	assert_int_equal(greylist_conf(cfg)->retry_window, 2 * 86400);
+	assert_int_equal(greylist_conf(cfg)->max_age, 35 * 86400);
+	assert_int_equal(greylist_conf(cfg)->awl_clients, 5);
+	assert_int_equal(greylist_conf(cfg)->awl_domains, 2);
 	assert_int_equal(cfg->store_sync, STORE_SYNC_OS);
 	assert_int_equal(cfg->store_cache, 64u << 20);
 	/* ... and runs the identity checks of the seed policy. */
@@ -353,8 +388,8 @@ test_config_shipped_file(void **state)
 		assert_int_equal(spf->results[SPF_SOFTFAIL].score, 2);
 		assert_int_equal(spf->results[SPF_TEMPERROR].on, CHK_DEFER);
 		assert_int_equal(SPFC(spf)->header, SPF_HDR_RECEIVED_SPF);
-		assert_true(cfg->greylist.pool_spf);
-		assert_true(cfg->greylist.pool_fcrdns);
+		assert_true(greylist_conf(cfg)->pool_spf);
+		assert_true(greylist_conf(cfg)->pool_fcrdns);
 	}
 	cfg_unref(cfg);
 }
@@ -708,6 +743,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_the_sweep_is_the_stores),
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_spf),
 		cmocka_unit_test(test_config_on_fail_sets_every_level),

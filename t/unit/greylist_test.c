@@ -68,7 +68,6 @@ setup_with(void **state, bool mem)
 			fail_msg("%s", why.text);
 	}
 	gl_conf_defaults(&f->c);
-	f->c.enabled = true;
 	f->a = arena_new();
 	*state = f;
 	return 0;
@@ -233,6 +232,7 @@ test_greylist_expiry(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t deleted = 0;
+	unsigned batch;
 	struct why why;
 	int64_t t = T0;
 
@@ -245,21 +245,21 @@ test_greylist_expiry(void **state)
 	assert_int_equal(check(f, "203.0.113.1", "a@b.example", "u@x.example",
 			     t + 30 * 86400, NULL), GL_KNOWN);
 	/* The pending one is past retry_window: the sweep takes it. */
-	f->c.sweep_batch = 1; /* bounded: one record per table per step */
+	batch = 1; /* bounded: one record per table per step */
 	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
-			     f->c.sweep_batch, &deleted, &why), 0);
+			     batch, &deleted, &why), 0);
 	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
-			     f->c.sweep_batch, &deleted, &why), 0);
+			     batch, &deleted, &why), 0);
 	assert_int_equal(f->st->ops->expire(f->st, t + 30 * 86400,
-			     f->c.sweep_batch, &deleted, &why), 0);
+			     batch, &deleted, &why), 0);
 	assert_int_equal(deleted, 1);
 	/* Unused for more than max_age: first sight again, swept too. */
 	assert_int_equal(check(f, "203.0.113.1", "a@b.example", "u@x.example",
 			     t + 66 * 86400, NULL), GL_NEW);
 	deleted = 0;
-	f->c.sweep_batch = 100;
+	batch = 100;
 	assert_int_equal(f->st->ops->expire(f->st, t + 102 * 86400,
-			     f->c.sweep_batch, &deleted, &why), 0);
+			     batch, &deleted, &why), 0);
 	assert_int_equal(deleted, 1);
 }
 
