@@ -125,7 +125,6 @@ enum {
 	CTL_F_INPUT = 2,    /* may read input lines (the "-" argument) */
 	CTL_F_DAEMON = 4,   /* needs the daemon (reload, store state) */
 	CTL_F_OFFLINE = 8,  /* only offline (the daemon stopped) */
-	CTL_F_NOSTORE = 16, /* needs no store */
 };
 struct ctl_cmd {
 	const char *family, *verb; /* verb NULL: the family alone */

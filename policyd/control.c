@@ -357,6 +357,8 @@ start_job(struct cconn *k, const char *line, size_t len)
 static void
 drain(struct cconn *k)
 {
+	uv_shutdown_t *sd;
+
 	if (k->job != NULL) {
 		ctl_job_cancel(k->job);
 		k->job = NULL;
@@ -364,8 +366,7 @@ drain(struct cconn *k)
 	send_chunk(k);
 	k->draining = true;
 	k->len = 0;
-	uv_shutdown_t *sd = xcalloc(1, sizeof(*sd));
-
+	sd = xcalloc(1, sizeof(*sd));
 	sd->data = k;
 	if (uv_shutdown(sd, (uv_stream_t *)&k->h, drained) < 0)
 		free(sd);

@@ -422,6 +422,22 @@ import_postgrey_cmd(int argc, char **argv)
 }
 
 /*
+ * check_offline - check with no daemon: the store's state read if the
+ * policy keeps any and the state directory is there (none yet: a site
+ * that tries a policy before policyd first ran)
+ */
+static int
+check_offline(int argc, char **argv, FILE *in)
+{
+	struct stat sb;
+	bool with = cfg_needs_store(cfg) && stat(cfg->state_dir, &sb) == 0;
+
+	if (with)
+		open_store();
+	return run_local(argc, argv, in, with);
+}
+
+/*
  * split_config - check --config FILE: the policy to try, taken out of
  * the words (the command then runs here, with that policy)
  */
@@ -554,7 +570,6 @@ main(int argc, char **argv)
 	if (strcmp(cmd->family, "check") == 0 &&
 	    (try = split_config(&argc, argv)) != NULL) {
 		struct cfg *c = cfg_load(try, &why);
-		struct stat sb;
 
 		if (c == NULL)
 			die("%s", why.text);
@@ -573,12 +588,7 @@ main(int argc, char **argv)
 				"consulted\n");
 			rc = run_local(argc, argv, in, false);
 		} else {
-			bool with = cfg_needs_store(cfg) &&
-			    stat(cfg->state_dir, &sb) == 0;
-
-			if (with)
-				open_store();
-			rc = run_local(argc, argv, in, with);
+			rc = check_offline(argc, argv, in);
 		}
 		goto out;
 	}
@@ -608,13 +618,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(cmd->family, "check") == 0) {
-		struct stat sb;
-		bool with = cfg_needs_store(cfg) &&
-		    stat(cfg->state_dir, &sb) == 0;
-
-		if (with)
-			open_store();
-		rc = run_local(argc, argv, in, with);
+		rc = check_offline(argc, argv, in);
 		goto out;
 	}
 	open_store_in(strcmp(cmd->family, "outbound") == 0 &&

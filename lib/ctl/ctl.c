@@ -176,8 +176,8 @@ static const struct entry commands[] = {
 	{ { "stats", NULL, 0, "stats [--json|--prometheus]" }, ctl_stats },
 	{ { "db", "verify", 0, "db verify" }, ctl_db },
 	{ { "db", "state", CTL_F_DAEMON, "db state" }, ctl_db },
-	{ { "reload", NULL, CTL_F_DAEMON | CTL_F_CHANGES | CTL_F_NOSTORE,
-	    "reload" }, ctl_reload },
+	{ { "reload", NULL, CTL_F_DAEMON | CTL_F_CHANGES, "reload" },
+	    ctl_reload },
 	{ { "import-postgrey", NULL, CTL_F_OFFLINE | CTL_F_CHANGES,
 	    "import-postgrey DIR" }, NULL },
 	{ { "check", NULL, CTL_F_INPUT, "check --client-address IP "
