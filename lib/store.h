@@ -114,6 +114,7 @@ struct store_opts {
 	 */
 	bool threads;
 	enum store_lock lock;
+	bool no_heal;  /* never rebuild (the last error was a damaged page) */
 	/*
 	 * Out, if not NULL: what the open had to do to heal the environment
 	 * (empty if nothing). An environment that cannot be joined (a

@@ -1783,8 +1783,14 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	}
 	if (o->threads)
 		flags |= DB_THREAD;
+	/*
+	 * Not when a table's page is damaged: recovery replays the log
+	 * into that file, and Berkeley DB can spin on it for good (the
+	 * damage is for policyctl db verify and a person, policyd(8)).
+	 */
 	if ((rc = st->env->open(st->env, o->dir, flags, 0600)) != 0 &&
-	    healable(rc) && o->lock != STORE_LOCK_NONE) {
+	    healable(rc) && o->lock != STORE_LOCK_NONE && !msgs.damaged &&
+	    !o->no_heal) {
 		struct why ignored;
 		int hr;
 
