@@ -15,7 +15,7 @@
 #define BL_TABLE "dnsbl"
 
 struct bl_rec {
-	char name[64];
+	char name[80];    /* the list's name, "/ipv6" for its IPv6 side */
 	char state[16];   /* untested, ok, disabled, unusable, backoff */
 	char why[320];
 	int64_t since;    /* in this state since */

@@ -379,18 +379,55 @@ list_row(void *arg, const struct store_rec *r)
 		w->nlists++;
 }
 
+/* metrics_lists - each DNS list's state and counts */
+void
+metrics_lists(struct mtext *t, const struct bl_rec *lists, size_t n)
+{
+	static const char *const states[] = { "untested", "ok", "disabled",
+		"unusable", "backoff", "suspended" };
+	size_t i, j;
+
+	if (n == 0)
+		return;
+	mt_family(t, "policyd_dnsbl_list_state", "gauge",
+	    "Each DNS list's state: 1 for the state it is in.");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++) {
+			const char *l[] = { "list", lists[i].name, "state",
+				states[j] };
+
+			mt_sample(t, "policyd_dnsbl_list_state", l, 2,
+			    strcmp(lists[i].state, states[j]) == 0);
+		}
+	mt_family(t, "policyd_dnsbl_lookups_total", "counter",
+	    "Questions to each DNS list, by outcome (since the list was "
+	    "first used).");
+	for (i = 0; i < n; i++) {
+		static const char *const what[] = { "asked", "listed",
+			"error", "skipped" };
+		uint64_t v[] = { lists[i].lookups, lists[i].hits,
+			lists[i].errors, lists[i].skipped };
+
+		for (j = 0; j < 4; j++) {
+			const char *l[] = { "list", lists[i].name, "outcome",
+				what[j] };
+
+			mt_sample(t, "policyd_dnsbl_lookups_total", l, 2,
+			    (double)v[j]);
+		}
+	}
+}
+
 int
-metrics_state(struct store *st, int64_t now, struct mtext *t,
+metrics_state(struct store *st, int64_t now, bool lists, struct mtext *t,
     struct why *why)
 {
 	static const char *const tables[] = { GL_TABLE_TRIPLET,
 		GL_TABLE_CLIENT, GL_TABLE_DOMAIN, BS_TABLE, WL_TABLE,
 		OUTBOUND_TABLE };
-	static const char *const states[] = { "untested", "ok", "disabled",
-		"unusable", "backoff" };
 	struct state_walk *w = xcalloc(1, sizeof(*w));
 	uint64_t counts[sizeof(tables) / sizeof(tables[0])];
-	size_t i, j;
+	size_t i;
 	int rc;
 
 	w->now = now;
@@ -407,8 +444,8 @@ metrics_state(struct store *st, int64_t now, struct mtext *t,
 	}
 	if ((rc = store_each(st, NULL, BS_TABLE, 500, NULL, bs_row, w, NULL,
 	    why)) < 0 ||
-	    (rc = store_each(st, NULL, BL_TABLE, 500, NULL, list_row, w, NULL,
-	    why)) < 0)
+	    (lists && (rc = store_each(st, NULL, BL_TABLE, 500, NULL,
+	    list_row, w, NULL, why)) < 0))
 		goto out;
 
 	mt_family(t, "policyd_store_records", "gauge",
@@ -424,37 +461,8 @@ metrics_state(struct store *st, int64_t now, struct mtext *t,
 	mt_one(t, "policyd_backscatter_blocked", "gauge",
 	    "Clients blocked now for sending backscatter.",
 	    (double)w->blocked);
-	if (w->nlists > 0) {
-		mt_family(t, "policyd_dnsbl_list_state", "gauge",
-		    "Each DNS list's state: 1 for the state it is in.");
-		for (i = 0; i < w->nlists; i++)
-			for (j = 0; j < sizeof(states) / sizeof(states[0]);
-			    j++) {
-				const char *l[] = { "list", w->lists[i].name,
-					"state", states[j] };
-
-				mt_sample(t, "policyd_dnsbl_list_state", l, 2,
-				    strcmp(w->lists[i].state, states[j]) == 0);
-			}
-		mt_family(t, "policyd_dnsbl_lookups_total", "counter",
-		    "Questions to each DNS list, by outcome (since the list "
-		    "was first used).");
-		for (i = 0; i < w->nlists; i++) {
-			static const char *const what[] = { "asked", "listed",
-				"error", "skipped" };
-			unsigned long long v[] = { w->lists[i].lookups,
-				w->lists[i].hits, w->lists[i].errors,
-				w->lists[i].skipped };
-
-			for (j = 0; j < 4; j++) {
-				const char *l[] = { "list", w->lists[i].name,
-					"outcome", what[j] };
-
-				mt_sample(t, "policyd_dnsbl_lookups_total", l,
-				    2, (double)v[j]);
-			}
-		}
-	}
+	if (lists)
+		metrics_lists(t, w->lists, w->nlists);
 	rc = 0;
 out:
 	free(w);

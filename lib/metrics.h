@@ -17,6 +17,7 @@
 #ifndef POLICYD_METRICS_H
 #define POLICYD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,10 +63,15 @@ void metrics_write(const struct metrics *m, struct mtext *t);
 
 /*
  * metrics_state - records per table, backscatter clients blocked at now,
- * each DNS list's state and counts, appended to t; for a store that
- * finishes every operation at once (Berkeley DB). 0, or <0 with why.
+ * and with lists each DNS list's state and counts as the store keeps
+ * them (policyctl offline; the daemon's dnsbl module gives its own from
+ * memory), appended to t; for a store that finishes every operation at
+ * once (Berkeley DB). 0, or <0 with why.
  */
-int metrics_state(struct store *st, int64_t now, struct mtext *t,
-    struct why *why);
+int metrics_state(struct store *st, int64_t now, bool lists,
+    struct mtext *t, struct why *why);
+struct bl_rec;
+/* metrics_lists - the DNS lists' families for n states */
+void metrics_lists(struct mtext *t, const struct bl_rec *lists, size_t n);
 
 #endif

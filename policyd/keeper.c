@@ -269,7 +269,7 @@ job_run(uv_work_t *w)
 		k->job_st = store_open_bdb(&k->job_opts, &k->job_rc, &why);
 	} else if (k->job == J_METRICS) {
 		k->job_text.len = 0;
-		k->job_rc = metrics_state(k->st, k->job_now, &k->job_text,
+		k->job_rc = metrics_state(k->st, k->job_now, false, &k->job_text,
 		    &why);
 	} else {
 		k->job_rc = k->st->ops->maintain(k->st, &why);

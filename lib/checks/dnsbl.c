@@ -41,6 +41,7 @@
 #include "dynamic.h"
 #include "log.h"
 #include "request.h"
+#include "metrics.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -996,6 +997,25 @@ dnsbl_deadline(struct chk_run *run)
 	finish(run, q, false);
 }
 
+/*
+ * dnsbl_metrics - ops->metrics: each list's state and counts, from the
+ * daemon's memory (not a walk of the store's table each round)
+ */
+static void
+dnsbl_metrics(void *proc, struct mtext *t)
+{
+	struct bl_proc *pr = proc;
+	struct bl_rec *recs;
+	size_t n;
+
+	if (pr == NULL || pr->lists == NULL)
+		return;
+	recs = xcalloc(BL_MAX_LISTS * 2, sizeof(*recs));
+	n = bl_lists_recs(pr->lists, recs, BL_MAX_LISTS * 2);
+	metrics_lists(t, recs, n);
+	free(recs);
+}
+
 const struct chk_ops chk_dnsbl_ops = {
 	.name = "dnsbl",
 	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE |
@@ -1016,6 +1036,7 @@ const struct chk_ops chk_dnsbl_ops = {
 	.init = dnsbl_init,
 	.deinit = dnsbl_deinit,
 	.configure = dnsbl_configure,
+	.metrics = dnsbl_metrics,
 	.start = dnsbl_start,
 	.deadline = dnsbl_deadline,
 };

@@ -215,6 +215,9 @@ void bl_lists_report(struct bl_lists *ls, struct bl_lstate *s,
 /* bl_lists_adopt - a daemon's record of a state (transient processes) */
 void bl_lists_adopt(struct bl_lists *ls, const char *key, const void *val,
     size_t vlen);
+/* bl_lists_recs - each state as a record (up to max) into out; how many */
+size_t bl_lists_recs(const struct bl_lists *ls, struct bl_rec *out,
+    size_t max);
 /* bl_lists_each - fn on each state in force: its key, state and why */
 void bl_lists_each(const struct bl_lists *ls,
     void (*fn)(void *arg, const char *key, enum bl_st st, const char *why),

@@ -419,22 +419,40 @@ self_test(struct bl_lists *ls, struct bl_lstate *s, uint64_t now_ms)
 		s->next_test_ms = now_ms + retest_ms(ls);
 }
 
-/* rec_value - a state as the store keeps it (lib/dnsbl_rec.h) */
+/* rec_of - a state as a record (lib/dnsbl_rec.h) */
+static void
+rec_of(const struct bl_lstate *s, struct bl_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", s->key);
+	snprintf(r->state, sizeof(r->state), "%s", st_names[s->st]);
+	snprintf(r->why, sizeof(r->why), "%s", s->why);
+	r->since = s->since;
+	r->tested = s->last_test;
+	r->lookups = s->lookups;
+	r->hits = s->hits;
+	r->errors = s->errors;
+	r->skipped = s->skipped;
+}
+
+/* rec_value - a state as the store keeps it */
 static void
 rec_value(const struct bl_lstate *s, char *buf, size_t size)
 {
 	struct bl_rec r;
 
-	memset(&r, 0, sizeof(r));
-	snprintf(r.state, sizeof(r.state), "%s", st_names[s->st]);
-	snprintf(r.why, sizeof(r.why), "%s", s->why);
-	r.since = s->since;
-	r.tested = s->last_test;
-	r.lookups = s->lookups;
-	r.hits = s->hits;
-	r.errors = s->errors;
-	r.skipped = s->skipped;
+	rec_of(s, &r);
 	bl_rec_encode(&r, buf, size);
+}
+
+size_t
+bl_lists_recs(const struct bl_lists *ls, struct bl_rec *out, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; ls != NULL && i < ls->n && n < max; i++)
+		rec_of(ls->v[i], &out[n++]);
+	return n;
 }
 
 /* flush - the changed states to io->write, one batch */

@@ -289,7 +289,7 @@ prometheus(struct ctl_job *j)
 	}
 	if ((st = ctl_store(j)) == NULL)
 		return -1;
-	if (metrics_state(st, j->now, &t, &why) < 0)
+	if (metrics_state(st, j->now, true, &t, &why) < 0)
 		return ctl_fail(j, "%s", why.text);
 	if (t.p != NULL) {
 		char *p = t.p, *nl;

@@ -177,6 +177,34 @@ class Lists(DaemonTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_metrics_give_the_lists_states_from_the_daemon(self):
+        d = self.daemon(POLICY % (self.dns_port, KEY) +
+                        "metrics:\n  interval: 1s\n")
+        d.wait_log(r"dnsbl: refused\.test is UNUSABLE")
+        d.wait_log(r"dnsbl: Test ZEN passed its self-test")
+        s = d.connect()
+        self.ask(s, client_address="192.0.2.7", recipient="u@our.example")
+        s.close()
+        want = ['policyd_dnsbl_list_state{list="refused.test",'
+                'state="unusable"} 1',
+                'policyd_dnsbl_list_state{list="Test ZEN",state="ok"} 1',
+                'policyd_dnsbl_lookups_total{list="Test ZEN",'
+                'outcome="listed"} 1']
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with open(d.path("state/metrics.prom")) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
+            if all(w in text for w in want):
+                break
+            self.assertLess(time.monotonic(), deadline, text)
+            time.sleep(0.2)
+        # Each family once: the daemon's lists, not the store's as well.
+        self.assertEqual(text.count("# TYPE policyd_dnsbl_list_state "), 1)
+        self.assertEqual(d.stop(), 0)
+
     def test_reload_tests_the_new_lists(self):
         d = self.daemon(POLICY % (self.dns_port, KEY))
         d.wait_log(r"dnsbl: Test ZEN passed its self-test")

@@ -9,9 +9,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "dnsbl_rec.h"
 #include "metrics.h"
+#include "store.h"
 #include "verdict.h"
 #include "xalloc.h"
 
@@ -134,6 +137,51 @@ test_metrics_action_classes(void **state)
 	assert_string_equal(metrics_action_class("DEFER_IF_PERMIT x"), "defer");
 }
 
+static void
+test_metrics_a_suspended_list_shows_its_state(void **state)
+{
+	/*
+	 * The breaker suspends a list that lists nearly every client; the
+	 * state gauge had no "suspended" series, so such a list showed 0 in
+	 * every state (policyctl stats --prometheus offline, and the
+	 * daemon's file).
+	 */
+	char dir[] = "/tmp/metrics-test-XXXXXX", cmd[64], val[512];
+	struct store_opts o = { .cache_bytes = 4u << 20 };
+	struct bl_rec r = { .name = "BL", .state = "suspended", .why = "x",
+		.since = 1000, .lookups = 20, .hits = 19 };
+	struct store_rec rec = { "BL", 2, val, 0, 0, NULL };
+	struct mtext t = { NULL, 0, 0 };
+	struct store_waiter w;
+	struct store *st;
+	struct why why;
+	int err;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	o.dir = dir;
+	assert_non_null(st = store_open_bdb(&o, &err, &why));
+	rec.vlen = bl_rec_encode(&r, val, sizeof(val));
+	store_waiter_init(&w, NULL);
+	assert_int_equal(store_wait(&w, st->ops->put(st, BL_TABLE, &rec, 1,
+	    &w.call)), 0);
+	assert_int_equal(metrics_state(st, 2000, true, &t, &why), 0);
+	assert_non_null(strstr(t.p, "policyd_dnsbl_list_state{list=\"BL\","
+	    "state=\"suspended\"} 1\n"));
+	assert_non_null(strstr(t.p, "policyd_dnsbl_list_state{list=\"BL\","
+	    "state=\"ok\"} 0\n"));
+	assert_non_null(strstr(t.p, "policyd_dnsbl_lookups_total{list=\"BL\","
+	    "outcome=\"listed\"} 19\n"));
+	mt_free(&t);
+	/* Without the lists: the daemon's module gives them. */
+	assert_int_equal(metrics_state(st, 2000, false, &t, &why), 0);
+	assert_null(strstr(t.p, "policyd_dnsbl"));
+	mt_free(&t);
+	st->ops->close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -142,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_metrics_decisions_and_histogram),
 		cmocka_unit_test(test_metrics_many_rule_names_bounded),
 		cmocka_unit_test(test_metrics_action_classes),
+		cmocka_unit_test(test_metrics_a_suspended_list_shows_its_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
