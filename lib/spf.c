@@ -825,7 +825,7 @@ step(struct spf_check *c)
 		/* T_DONE */
 		if (f->matched) {
 			const struct spf_term *t = &f->rec.terms[f->ti];
-			char why[256];
+			char why[320]; /* a result's name, a domain of 255 */
 
 			if (t->mech != SPF_INCLUDE)
 				note_match(c, t);

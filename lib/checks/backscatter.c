@@ -584,12 +584,14 @@ ask_sent(struct chk_run *run, struct bs_run *b)
 		h->threshold = c->threshold;
 		h->trusted = chk_identity(run, CHK_ID_TRUSTED) != NULL;
 		for (i = 0; i < b->nrcpt; i++) {
+			size_t len = strlen(b->rcpt[i]);
+
 			if (!b->hit[i])
 				continue;
 			h->hash[h->n] = bs_rcpt_hash(b->rcpt[i]);
-			if (strlen(b->rcpt[i]) <= BS_HIT_TEXT)
-				snprintf(h->rcpt[h->n], sizeof(h->rcpt[0]),
-				    "%s", b->rcpt[i]);
+			/* the text for people, if it fits (memset: "") */
+			if (len <= BS_HIT_TEXT)
+				memcpy(h->rcpt[h->n], b->rcpt[i], len + 1);
 			h->n++;
 		}
 		*up = (struct store_update){ STORE_UPD_MERGE,
