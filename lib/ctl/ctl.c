@@ -293,6 +293,12 @@ put(struct ctl_job *j, int s, const char *text, size_t n)
 	}
 }
 
+void
+ctl_text(struct ctl_job *j, enum ctl_stream s, const char *text, size_t n)
+{
+	put(j, s, text, n);
+}
+
 static void __attribute__((format(printf, 3, 0)))
 vput(struct ctl_job *j, int s, const char *fmt, va_list ap)
 {

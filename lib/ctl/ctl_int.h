@@ -76,6 +76,12 @@ void ctl_out(struct ctl_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ctl_err(struct ctl_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * ctl_text - n bytes of text to a stream as they are, however long (a
+ * format goes through a buffer of CTL_TEXT_MAX); a \n ends a line
+ */
+void ctl_text(struct ctl_job *j, enum ctl_stream s, const char *text,
+    size_t n);
 /* ctl_json_str - a JSON string literal of s, to standard output */
 void ctl_json_str(struct ctl_job *j, const char *s);
 /* ctl_iso - a time for people and JSON ("-" for 0) */

@@ -241,14 +241,8 @@ prometheus(struct ctl_job *j)
 
 	if (j->host->metrics != NULL) {
 		text = j->host->metrics(j->host->arg);
-		if (text != NULL) {
-			char *p = text, *nl;
-
-			while ((nl = strchr(p, '\n')) != NULL) {
-				ctl_out(j, "%.*s\n", (int)(nl - p), p);
-				p = nl + 1;
-			}
-		}
+		if (text != NULL)
+			ctl_text(j, CTL_OUT, text, strlen(text));
 		free(text);
 		ctl_finish(j, CTL_OK);
 		return 0;
@@ -266,10 +260,8 @@ prometheus(struct ctl_job *j)
 		    fstat(fileno(f), &sb) == 0 &&
 		    (int64_t)sb.st_mtime * 1000 +
 		    3 * (int64_t)j->cfg->metrics_interval_ms >= j->now * 1000) {
-			while ((n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
-				buf[n] = '\0';
-				ctl_out(j, "%s", buf);
-			}
+			while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+				ctl_text(j, CTL_OUT, buf, n);
 			fclose(f);
 			ctl_finish(j, CTL_OK);
 			return 0;
@@ -291,14 +283,8 @@ prometheus(struct ctl_job *j)
 		return -1;
 	if (metrics_state(st, j->now, true, &t, &why) < 0)
 		return ctl_fail(j, "%s", why.text);
-	if (t.p != NULL) {
-		char *p = t.p, *nl;
-
-		while ((nl = strchr(p, '\n')) != NULL) {
-			ctl_out(j, "%.*s\n", (int)(nl - p), p);
-			p = nl + 1;
-		}
-	}
+	if (t.p != NULL)
+		ctl_text(j, CTL_OUT, t.p, t.len);
 	mt_free(&t);
 	ctl_finish(j, CTL_OK);
 	return 0;

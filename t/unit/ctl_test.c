@@ -123,7 +123,7 @@ test_ctl_bounds_of_a_request(void **state)
 
 /* A job's outcome, as a client would read it. */
 struct outcome {
-	char out[16384], err[4096];
+	char out[32768], err[4096];
 	int status;
 	bool done;
 };
@@ -331,6 +331,41 @@ test_ctl_a_cancelled_walk_lets_go_of_everything(void **state)
 	assert_false(o.done);
 }
 
+static void
+test_ctl_offline_prometheus_prints_a_long_metrics_file_whole(void **state)
+{
+	/*
+	 * Offline, stats --prometheus prints a fresh metrics file a daemon
+	 * wrote as it is; it went through a format of 8 KiB a chunk, so a
+	 * file of some size came out cut.
+	 */
+	struct env *e = *state;
+	char dir[] = "/tmp/ctl-prom-XXXXXX", path[64], cmd[64];
+	struct outcome *o;
+	char *want = xmalloc(12000);
+	size_t n = 0;
+	FILE *f;
+	int i;
+
+	assert_non_null(mkdtemp(dir));
+	free(e->cfg->state_dir);
+	e->cfg->state_dir = xstrdup(dir);
+	for (i = 0; n < 11000; i++)
+		n += (size_t)sprintf(want + n, "policyd_x{n=\"%d\"} %d\n", i,
+		    i);
+	snprintf(path, sizeof(path), "%s/metrics.prom", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(want, 1, n, f), n);
+	fclose(f);
+	o = run(e, "stats --prometheus");
+	assert_int_equal(o->status, 0);
+	assert_int_equal(strlen(o->out), n);
+	assert_string_equal(o->out, want);
+	free(want);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* turns - a uv_check handle counting the loop's turns (its polls) */
 static void
 turn(uv_check_t *h)
@@ -403,6 +438,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_ctl_a_walk_lets_the_loop_turn_between_batches, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ctl_offline_prometheus_prints_a_long_metrics_file_whole,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
