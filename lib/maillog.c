@@ -472,14 +472,9 @@ add(struct batch *b, const char *sender, const char *rcpt, int64_t t,
 	return 0;
 }
 
-/*
- * read_line - the next line of fp without its newline, in buf (size
- * bytes): false at the end. A line that does not fit is read to its end
- * and *overlong set; a NUL byte stays in the line (maillog_line refuses
- * it).
- */
-static bool
-read_line(FILE *fp, char *buf, size_t size, size_t *len, bool *overlong)
+/* maillog_read_line - see maillog.h */
+bool
+maillog_read_line(FILE *fp, char *buf, size_t size, size_t *len, bool *overlong)
 {
 	int c;
 
@@ -664,7 +659,7 @@ maillog_import(FILE *fp, struct store *st, uv_loop_t *loop,
 	int rc = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	while (read_line(fp, line, sizeof(line), &len, &overlong))
+	while (maillog_read_line(fp, line, sizeof(line), &len, &overlong))
 		if (maillog_import_line(im, line, len, overlong, st, loop,
 		    why) < 0) {
 			rc = -1;

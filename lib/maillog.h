@@ -49,6 +49,14 @@ void maillog_free(struct maillog *m);
 bool maillog_line(struct maillog *m, const char *line, size_t len,
     struct maillog_sent *out);
 /*
+ * maillog_read_line - the next line of fp without its newline, in buf
+ * (size bytes): false at the end. A line that does not fit is read to
+ * its end and *overlong set (what fits is in buf); a NUL byte stays in
+ * the line (maillog_line refuses it). policyctl reads its input so too.
+ */
+bool maillog_read_line(FILE *fp, char *buf, size_t size, size_t *len,
+    bool *overlong);
+/*
  * maillog_time - a line's timestamp (RFC 3339 or classic syslog) and
  * where it ends; false if the line starts with neither
  */

@@ -241,11 +241,9 @@ sink_line(void *arg, enum ctl_stream s, const char *text, size_t len)
 {
 	struct cconn *k = arg;
 
-	if (s == CTL_OUT && k->first[0] == '\0')
-		snprintf(k->first, sizeof(k->first), "%.*s",
-		    (int)(len < sizeof(k->first) ? len : sizeof(k->first) - 1),
-		    text);
-	if (s == CTL_ERR && (k->flags & CTL_F_CHANGES))
+	/* For the log line of a change: its first output, or its error. */
+	if ((s == CTL_OUT && k->first[0] == '\0') ||
+	    (s == CTL_ERR && (k->flags & CTL_F_CHANGES)))
 		snprintf(k->first, sizeof(k->first), "%.*s",
 		    (int)(len < sizeof(k->first) ? len : sizeof(k->first) - 1),
 		    text);

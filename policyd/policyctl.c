@@ -218,27 +218,6 @@ local_want(void *arg, bool want)
 }
 
 /*
- * read_input_line - the next line of fp without its newline into buf
- * (size bytes; a longer line is cut, *cut set): false at the end
- */
-static bool
-read_input_line(FILE *fp, char *buf, size_t size, size_t *len, bool *cut)
-{
-	int c;
-
-	*len = 0;
-	*cut = false;
-	while ((c = getc(fp)) != EOF && c != '\n') {
-		if (*len + 1 < size)
-			buf[(*len)++] = (char)c;
-		else
-			*cut = true;
-	}
-	buf[*len] = '\0';
-	return c != EOF || *len > 0 || *cut;
-}
-
-/*
  * run_local - the command here, against the store we opened (or none)
  * and a resolver if it is check; input from in (NULL: none)
  */
@@ -279,7 +258,7 @@ run_local(int argc, char **argv, FILE *in, bool with_store)
 
 			/* A cut line stays longer than any line a command
 			 * reads whole: it is counted as too long. */
-			while (!l.done && l.want && read_input_line(in, line,
+			while (!l.done && l.want && maillog_read_line(in, line,
 			    sizeof(line), &len, &cut))
 				ctl_job_input(job, line, len, false);
 			if (!l.done && l.want) {
@@ -333,7 +312,7 @@ remote(int fd, int argc, char **argv, FILE *in, const char *path)
 			static char in_line[CTL_INPUT_MAX];
 			bool cut;
 
-			while (in != NULL && read_input_line(in, in_line,
+			while (in != NULL && maillog_read_line(in, in_line,
 			    sizeof(in_line), &n, &cut)) {
 				fputc('+', tx);
 				fwrite(in_line, 1, n, tx);

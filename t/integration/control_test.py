@@ -234,54 +234,45 @@ class Control(DaemonTest):
         self.assertNotIn("could not be joined", d.log_text())
         self.assertEqual(d.stop(), 0)
 
-    def test_a_panicked_environment_is_recovered_by_the_running_daemon(self):
+    def break_store_under_the_daemon(self, how, logs):
+        """Twenty entries, then storelock HOW on the running daemon's
+        environment; the next request meets it. The daemon must log each
+        of logs within a minute and lose nothing committed: the entries
+        pass after their delay. The daemon, for more checks."""
         # (Berkeley DB itself leaks a little when it closes after a panic.)
         d = self.daemon(POLICY, start=False)
         d.start(env=BDB_PANIC_ENV)
         s = d.connect()
         for i in range(20):
             ask_rcpt(s, "192.0.2.1", "s%d@b.example" % i)
-        r = subprocess.run([STORELOCK, d.path("state"), "panic"],
+        r = subprocess.run([STORELOCK, d.path("state"), how],
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, **BDB_PANIC_ENV))
         self.assertEqual(r.returncode, 0, r.stderr)
-        # The next request meets the panic (greylisting answers on_error
-        # meanwhile); the daemon recovers within a minute and nothing
-        # committed is lost: the entries pass after their delay.
         ask_rcpt(s, "192.0.2.1", "s0@b.example")
-        d.wait_log(r"store: .* is open again", timeout=60)
+        for pattern in logs + [r"store: .* is open again"]:
+            d.wait_log(pattern, timeout=60)
         time.sleep(1.1)
         for i in range(20):
             self.assertTrue(ask_rcpt(s, "192.0.2.1", "s%d@b.example" % i)
                             .startswith("PREPEND"), i)
         s.close()
         self.assertEqual(d.stop(), 0)
+        return d
+
+    def test_a_panicked_environment_is_recovered_by_the_running_daemon(self):
+        # Greylisting answers on_error meanwhile.
+        self.break_store_under_the_daemon("panic", [])
 
     def test_a_region_another_program_rebuilt_is_healed_by_the_running_daemon(
             self):
         # As import-postgrey did to a running daemon's directory: the
         # environment rebuilt with other flags under it. Before, every
         # open failed from then on (BDB1540), restarts included.
-        d = self.daemon(POLICY, start=False)
-        d.start(env=BDB_PANIC_ENV)
-        s = d.connect()
-        for i in range(20):
-            ask_rcpt(s, "192.0.2.1", "s%d@b.example" % i)
-        r = subprocess.run([STORELOCK, d.path("state"), "foreign"],
-                           capture_output=True, text=True, timeout=30,
-                           env=dict(os.environ, **BDB_PANIC_ENV))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        ask_rcpt(s, "192.0.2.1", "s0@b.example")
-        d.wait_log(r"warning: store: .*: the environment could not be "
-                   r"joined .*: removed its region files .* every "
-                   r"committed transaction is kept", timeout=60)
-        d.wait_log(r"store: .* is open again", timeout=60)
-        time.sleep(1.1)
-        for i in range(20):
-            self.assertTrue(ask_rcpt(s, "192.0.2.1", "s%d@b.example" % i)
-                            .startswith("PREPEND"), i)
-        s.close()
-        self.assertEqual(d.stop(), 0)
+        d = self.break_store_under_the_daemon("foreign", [
+            r"warning: store: .*: the environment could not be joined .*: "
+            r"removed its region files .* every committed transaction is "
+            r"kept"])
         d.start()
         self.assertIsNone(re.search(r"error: store", d.log_text()
                                     .split("started, policy")[-1]))
