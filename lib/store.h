@@ -114,7 +114,6 @@ struct store_opts {
 	 */
 	bool threads;
 	enum store_lock lock;
-	bool no_heal;  /* never rebuild (the last error was a damaged page) */
 	/*
 	 * Out, if not NULL: what the open had to do to heal the environment
 	 * (empty if nothing). An environment that cannot be joined (a
@@ -265,7 +264,8 @@ struct store_ops {
 	int (*del)(struct store *st, const char *table, const void *key,
 	    size_t klen, const struct store_call *c);
 	/*
-	 * list - up to limit records from the cursor, in key order; row()
+	 * list - up to limit records from the cursor, each record of the
+	 * table once over a whole walk, in no promised order; row()
 	 * for those match() takes (match NULL: all). reply.next goes on.
 	 */
 	int (*list)(struct store *st, const char *table,

@@ -161,6 +161,54 @@ static _Thread_local struct {
 	bool damaged;     /* a page failed its checksum */
 } msgs;
 
+/*
+ * The state directories whose store met a damaged page in this process,
+ * since they last opened: no rebuild for them (recovery replaying the
+ * log into a damaged file can spin in Berkeley DB for good). Kept here,
+ * past the close of the store that met it, for the reopen after.
+ */
+#define DAMAGED_MAX 8
+static char damaged_dirs[DAMAGED_MAX][4096];
+static pthread_mutex_t damaged_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* damaged_set - dir met damage (on) or opened again (off) */
+static void
+damaged_set(const char *dir, bool on)
+{
+	int i, free_slot = -1;
+
+	pthread_mutex_lock(&damaged_lock);
+	for (i = 0; i < DAMAGED_MAX; i++) {
+		if (damaged_dirs[i][0] == '\0') {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (strcmp(damaged_dirs[i], dir) == 0) {
+			if (!on)
+				damaged_dirs[i][0] = '\0';
+			free_slot = -2;
+			break;
+		}
+	}
+	if (on && free_slot >= 0)
+		snprintf(damaged_dirs[free_slot], sizeof(damaged_dirs[0]), "%s",
+		    dir);
+	pthread_mutex_unlock(&damaged_lock);
+}
+
+/* damaged_was - did dir's store meet damage since it last opened */
+static bool
+damaged_was(const char *dir)
+{
+	bool yes = false;
+	int i;
+
+	pthread_mutex_lock(&damaged_lock);
+	for (i = 0; i < DAMAGED_MAX && !yes; i++)
+		yes = strcmp(damaged_dirs[i], dir) == 0;
+	pthread_mutex_unlock(&damaged_lock);
+	return yes;
+}
+
 /* Opens in this process so far: each after the first gets a fresh id. */
 static unsigned opens;
 static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -228,7 +276,8 @@ fail(struct bdb *st, int rc, const char *what, struct why *why)
 	size_t o = 0;
 	int code;
 
-	(void)st;
+	if (msgs.damaged && st != NULL)
+		damaged_set(st->dir, true);
 	/* Berkeley DB's own messages: the cause, the table, the outcome. */
 	detail[0] = '\0';
 	if (msgs.first[0] != '\0' && strstr(msgs.first, db_strerror(rc)) == NULL)
@@ -1790,7 +1839,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	 */
 	if ((rc = st->env->open(st->env, o->dir, flags, 0600)) != 0 &&
 	    healable(rc) && o->lock != STORE_LOCK_NONE && !msgs.damaged &&
-	    !o->no_heal) {
+	    !damaged_was(o->dir)) {
 		struct why ignored;
 		int hr;
 
@@ -1827,6 +1876,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		bdb_close(&st->pub);
 		return NULL;
 	}
+	damaged_set(o->dir, false);
 	*err = 0;
 	return &st->pub;
 }

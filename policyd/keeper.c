@@ -52,8 +52,6 @@ struct keeper {
 	uint64_t last_error; /* uv_now() of the last error */
 	unsigned errors;     /* since that report */
 	unsigned attempts;   /* reopens tried while closed */
-	bool damaged;        /* the store closed on a damaged page: reopen
-			      * without a rebuild (recovery may spin on it) */
 	char last_why[512];  /* the last error logged, to log a new one */
 	bool timer_on;
 	uv_timer_t timer;    /* sweep, checkpoint, reopen */
@@ -175,8 +173,6 @@ keeper_report(struct keeper *k, int rc, const char *why)
 	case STORE_EFATAL:
 		if (k->state == K_CLOSED)
 			return; /* a request that held the old one */
-		k->damaged = why != NULL && strstr(why, "a table is damaged") !=
-		    NULL;
 		log_err("store: %s; closing it: greylisting answers %s until "
 			"it is open again (reopened with recovery)", why,
 		    action(k));
@@ -212,8 +208,7 @@ opts(const struct keeper *k)
 {
 	struct store_opts o = { .dir = k->cfg->state_dir,
 		.cache_bytes = k->cfg->store_cache, .sync = k->cfg->store_sync,
-		.nowait = true, .threads = true, .lock = STORE_LOCK_SHARED,
-		.no_heal = k->damaged };
+		.nowait = true, .threads = true, .lock = STORE_LOCK_SHARED };
 
 	return o;
 }
@@ -230,7 +225,6 @@ opened(struct keeper *k, struct store *st)
 	k->st = st;
 	k->handle.st = st;
 	k->attempts = 0;
-	k->damaged = false;
 	k->last_why[0] = '\0';
 	k->last_checkpoint = uv_now(k->loop);
 	enter(k, K_OPEN);
