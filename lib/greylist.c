@@ -404,25 +404,95 @@ gl_table(enum gl_rec r)
 	return (unsigned)r < GL_NRECS ? names[r] : "?";
 }
 
+/*
+ * The parameters of the transaction "greylist" (gl_judge), as bytes: the
+ * records present (a bit each), the time, the limits, dry, the client.
+ */
+#define GL_PARAM_SIZE (1 + 8 + 3 * 8 + 2 * 4 + 1 + 1 + 16)
+#define GL_RESULT_SIZE (1 + 8 + 8)
+
+/* gl_args - a judgement's parameters, decoded */
+struct gl_args {
+	unsigned present;      /* bit r: record r has a key */
+	int64_t now;
+	struct gl_limits lim;
+	bool dry;
+	struct ipaddr client;
+};
+
+/* param_encode - op's parameters into p (GL_PARAM_SIZE bytes) */
+static void
+param_encode(const struct gl_op *op, unsigned char *p)
+{
+	unsigned present = 0;
+	int r;
+
+	for (r = 0; r < GL_NRECS; r++)
+		if (op->klen[r] > 0)
+			present |= 1u << r;
+	p[0] = (unsigned char)present;
+	store_put_u64(p + 1, (uint64_t)op->now);
+	store_put_u64(p + 9, (uint64_t)op->lim.delay);
+	store_put_u64(p + 17, (uint64_t)op->lim.retry_window);
+	store_put_u64(p + 25, (uint64_t)op->lim.max_age);
+	store_put_u32(p + 33, op->lim.awl_clients);
+	store_put_u32(p + 37, op->lim.awl_domains);
+	p[41] = op->dry;
+	p[42] = op->client.family == AF_INET ? 4 :
+	    op->client.family == AF_INET6 ? 6 : 0;
+	memcpy(p + 43, op->client.a, 16);
+}
+
+/* param_decode - 0, or -1 for bytes that are not a judgement's */
+static int
+param_decode(const unsigned char *p, size_t len, struct gl_args *a)
+{
+	if (len != GL_PARAM_SIZE || p[0] >> GL_NRECS != 0 || p[41] > 1 ||
+	    (p[42] != 0 && p[42] != 4 && p[42] != 6))
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->present = p[0];
+	a->now = (int64_t)store_get_u64(p + 1);
+	a->lim.delay = (int64_t)store_get_u64(p + 9);
+	a->lim.retry_window = (int64_t)store_get_u64(p + 17);
+	a->lim.max_age = (int64_t)store_get_u64(p + 25);
+	a->lim.awl_clients = store_get_u32(p + 33);
+	a->lim.awl_domains = store_get_u32(p + 37);
+	a->dry = p[41];
+	a->client.family = p[42] == 4 ? AF_INET : p[42] == 6 ? AF_INET6 : 0;
+	memcpy(a->client.a, p + 43, 16);
+	return 0;
+}
+
 /* Reads and writes of one judgement. */
 struct judge_io {
-	const struct gl_op *op;
-	gl_read_fn *rd;
-	gl_write_fn *wr;
+	const struct gl_args *op;
+	store_script_read_fn *rd;
+	store_script_write_fn *wr;
 	void *arg;
 };
+
+/* rd - record r's value: STORE_NOTFOUND for a record with no key */
+static int
+rd(const struct judge_io *io, enum gl_rec r, unsigned char *v, size_t *len,
+    struct why *why)
+{
+	if (!(io->op->present & (1u << r)))
+		return STORE_NOTFOUND;
+	return io->rd(io->arg, (size_t)r, v, len, why);
+}
 
 /* awl_get - an AWL record, or a zero one when absent or expired */
 static int
 awl_get(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
     struct why *why)
 {
-	unsigned char v[GL_VAL_MAX];
+	unsigned char v[STORE_VAL_MAX];
 	size_t vlen = sizeof(v);
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = io->rd(io->arg, r, v, &vlen, why);
+	rc = rd(io, r, v, &vlen, why);
 	if (rc == STORE_NOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -450,7 +520,7 @@ awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 	}
 	e->last = now;
 	awl_entry_encode(e, v);
-	return io->wr(io->arg, r, v, sizeof(v),
+	return io->wr(io->arg, (size_t)r, v, sizeof(v),
 	    awl_entry_expires(&io->op->lim, e), why);
 }
 
@@ -462,9 +532,9 @@ static int
 triplet(const struct judge_io *io, enum gl_rec r, struct gl_entry *e,
     struct why *why)
 {
-	unsigned char v[GL_VAL_MAX];
+	unsigned char v[STORE_VAL_MAX];
 	size_t vlen = sizeof(v);
-	int rc = io->rd(io->arg, r, v, &vlen, why);
+	int rc = rd(io, r, v, &vlen, why);
 
 	if (rc != 0)
 		return rc;
@@ -474,14 +544,13 @@ triplet(const struct judge_io *io, enum gl_rec r, struct gl_entry *e,
 	return 0;
 }
 
-/* gl_judge - the whole judgement on the backend's reads and writes */
-/* no_write - gl_write_fn of a dry judgement: what it would write goes */
+/* no_write - the writer of a dry judgement: what it would write goes */
 static int
-no_write(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+no_write(void *arg, size_t k, const unsigned char *val, size_t len,
     int64_t expires, struct why *why)
 {
 	(void)arg;
-	(void)r;
+	(void)k;
 	(void)val;
 	(void)len;
 	(void)expires;
@@ -489,14 +558,16 @@ no_write(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
 	return 0;
 }
 
-int
-gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
-    struct gl_result *res, struct why *why)
+/* judge - the whole judgement on the backend's reads and writes */
+static int
+judge(const struct gl_args *op, store_script_read_fn *rdf,
+    store_script_write_fn *wr, void *arg, struct gl_result *res,
+    struct why *why)
 {
-	const struct judge_io io = { op, rd, op->dry ? no_write : wr, arg };
+	const struct judge_io io = { op, rdf, op->dry ? no_write : wr, arg };
 	const struct gl_limits *l = &op->lim;
-	bool domain = op->klen[GL_REC_DOMAIN] > 0, passed;
-	unsigned char v[GL_VAL_MAX];
+	bool domain = op->present & (1u << GL_REC_DOMAIN), passed;
+	unsigned char v[STORE_VAL_MAX];
 	struct awl_entry ac, ad;
 	size_t vlen = sizeof(v);
 	int64_t now = op->now;
@@ -505,23 +576,20 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 
 	memset(res, 0, sizeof(*res));
 	/* A reply to our own users' mail (the outbound records' time). */
-	if (op->klen[GL_REC_CORRESPONDENT] > 0) {
-		rc = rd(arg, GL_REC_CORRESPONDENT, v, &vlen, why);
-		if (rc < 0)
-			return rc;
-		if (rc == 0 && vlen == 8 &&
-		    (int64_t)store_get_u64(v) >= now - l->max_age) {
-			res->status = GL_CORRESPONDENT;
-			return 0;
-		}
-		vlen = sizeof(v);
+	rc = rd(&io, GL_REC_CORRESPONDENT, v, &vlen, why);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && vlen == 8 &&
+	    (int64_t)store_get_u64(v) >= now - l->max_age) {
+		res->status = GL_CORRESPONDENT;
+		return 0;
 	}
 	/* The auto-whitelists decide first. */
 	if ((rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
 		return rc;
 	/* A pool's miss: its network's entry, carried over. */
 	if (l->awl_clients > 0 && ac.count < l->awl_clients &&
-	    op->klen[GL_REC_NET_CLIENT] > 0) {
+	    (op->present & (1u << GL_REC_NET_CLIENT))) {
 		struct awl_entry an;
 
 		if ((rc = awl_get(&io, GL_REC_NET_CLIENT, &an, why)) != 0)
@@ -548,7 +616,8 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 		return rc;
 	/* A pool's miss: the network's triplet, carried over (postgrey
 	 * passed it; or it was made before the sender's SPF passed). */
-	if (rc == STORE_NOTFOUND && op->klen[GL_REC_NET_TRIPLET] > 0 &&
+	if (rc == STORE_NOTFOUND &&
+	    (op->present & (1u << GL_REC_NET_TRIPLET)) &&
 	    (rc = triplet(&io, GL_REC_NET_TRIPLET, &e, why)) < 0)
 		return rc;
 	if (rc == STORE_NOTFOUND) {
@@ -558,7 +627,7 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 	}
 	e.last = now;
 	/* A pool's entry keeps the address (its network key says none). */
-	if (op->klen[GL_REC_NET_TRIPLET] > 0)
+	if (op->present & (1u << GL_REC_NET_TRIPLET))
 		e.client = op->client;
 	e.count++;
 	if (e.passed_at != 0) {
@@ -579,6 +648,60 @@ gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr, void *arg,
 	if (rc == 0 && passed && domain && l->awl_domains > 0)
 		rc = awl_count(&io, GL_REC_DOMAIN, &ad, why);
 	return rc;
+}
+
+int
+gl_judge(const void *param, size_t plen, store_script_read_fn *rdf,
+    store_script_write_fn *wr, void *io, unsigned char *res, size_t *rlen,
+    struct why *why)
+{
+	struct gl_result r;
+	struct gl_args a;
+	int rc;
+
+	if (param_decode(param, plen, &a) < 0) {
+		why_set(why, "greylist: parameters of %zu bytes that are not a "
+			     "judgement's", plen);
+		return STORE_ERROR;
+	}
+	if ((rc = judge(&a, rdf, wr, io, &r, why)) != 0)
+		return rc;
+	res[0] = (unsigned char)r.status;
+	store_put_u64(res + 1, (uint64_t)r.wait);
+	store_put_u64(res + 9, (uint64_t)r.delayed);
+	*rlen = GL_RESULT_SIZE;
+	return 0;
+}
+
+int
+greylist_run(struct store *st, const struct gl_op *op,
+    const struct store_call *c)
+{
+	unsigned char param[GL_PARAM_SIZE];
+	struct store_tkey keys[GL_NRECS];
+	int r;
+
+	for (r = 0; r < GL_NRECS; r++) {
+		keys[r].table = gl_table((enum gl_rec)r);
+		keys[r].key = op->key[r];
+		keys[r].klen = op->klen[r];
+	}
+	param_encode(op, param);
+	return st->ops->run(st, GL_SCRIPT, keys, GL_NRECS, param,
+	    sizeof(param), c);
+}
+
+int
+greylist_result(const struct store_reply *r, struct gl_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (r->rc != 0 || r->vlen != GL_RESULT_SIZE ||
+	    r->val[0] > GL_CORRESPONDENT)
+		return -1;
+	res->status = (enum gl_status)r->val[0];
+	res->wait = (int64_t)store_get_u64(r->val + 1);
+	res->delayed = (int64_t)store_get_u64(r->val + 9);
+	return 0;
 }
 
 /* lower - lower-case s in place */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "store.h"
 
 struct req;
 struct why;
@@ -83,7 +84,7 @@ struct gl_result {
 #define GL_TABLE_CLIENT  "awl_client" /* net \0 */
 #define GL_TABLE_DOMAIN  "awl_domain" /* net \0 sender domain \0 */
 
-#define GL_KEY_MAX 1024 /* longest key (the store's too) */
+#define GL_KEY_MAX STORE_KEY_MAX /* longest key */
 
 /*
  * The records one request touches. CORRESPONDENT (outbound.h: the
@@ -108,8 +109,8 @@ struct gl_limits {
 };
 
 /*
- * One greylisting operation (the store's greylist()): the keys of the
- * request's records, the time, and the limits it is judged by.
+ * One greylisting operation (greylist_run()): the keys of the request's
+ * records, the time, and the limits it is judged by.
  */
 struct gl_op {
 	char key[GL_NRECS][GL_KEY_MAX];
@@ -136,22 +137,25 @@ bool greylist_op(const struct gl_conf *c, const struct req *req,
     const char *pool, int64_t now, struct gl_op *op);
 
 /*
- * The judgement, for every backend alike, on the backend's reads and
- * writes (inside its transaction, or whatever makes them one step):
- *   rd - record r's value into val (GL_VAL_MAX bytes), *len set: 0,
- *        STORE_NOTFOUND, or a negative STORE_* error with why;
- *   wr - record r is to be val (len bytes) until expires: 0 or an error.
- * Records are read only as far as the judgement needs them (a
- * whitelisted client: one read). Returns 0 with res filled, or the first
- * error of rd or wr (the backend then undoes what was written).
+ * The judgement is the store's named transaction GL_SCRIPT (store.h),
+ * the same for every backend: its keys are an operation's records in
+ * enum gl_rec order (a key of no bytes: no such record), its parameters
+ * the rest of the operation as bytes, its result the gl_result. Records
+ * are read only as far as the judgement needs them (a whitelisted
+ * client: one read).
+ *   gl_judge - the transaction itself (store_script_fn), for the store's
+ *              table of them;
+ *   greylist_run - the store's run of op;
+ *   greylist_result - a finished run's judgement: 0, or -1 for a reply
+ *              that holds none (rc not 0, or not a judgement's bytes).
  */
-#define GL_VAL_MAX 64
-typedef int gl_read_fn(void *arg, enum gl_rec r, unsigned char *val,
-    size_t *len, struct why *why);
-typedef int gl_write_fn(void *arg, enum gl_rec r, const unsigned char *val,
-    size_t len, int64_t expires, struct why *why);
-int gl_judge(const struct gl_op *op, gl_read_fn *rd, gl_write_fn *wr,
-    void *arg, struct gl_result *res, struct why *why);
+#define GL_SCRIPT "greylist"
+int gl_judge(const void *param, size_t plen, store_script_read_fn *rd,
+    store_script_write_fn *wr, void *io, unsigned char *res, size_t *rlen,
+    struct why *why);
+int greylist_run(struct store *st, const struct gl_op *op,
+    const struct store_call *c);
+int greylist_result(const struct store_reply *r, struct gl_result *res);
 
 /* Longest pool identity kept in a key (longer ones are cut, the same way). */
 #define GL_POOL_MAX 220

@@ -10,9 +10,11 @@
  * (Redis): a put's records each carry how they meet what is there (set,
  * set if absent, the later time, or a named pure merge of the store's
  * table of merges, store_merge_find(), with its parameters as bytes), and
- * the greylisting judgement is gl_judge(), a pure function of the
- * records it reads. No operation calls back into its caller while it
- * runs but match() (a pure filter of list and flush).
+ * a decision that reads before it writes is a named transaction (run) of
+ * the store's table of them, store_script_find(), a pure function of its
+ * parameters and the records it reads (greylisting's judgement is one).
+ * No operation calls back into its caller while it runs but match() (a
+ * pure filter of list and flush).
  *
  * Tables are named by the features that use them ([a-z0-9_], at most
  * STORE_TABLE_MAX bytes: greylist.h names greylisting's three); a backend
@@ -55,7 +57,6 @@
 
 #include <uv.h>
 
-#include "greylist.h"
 #include "xalloc.h"
 
 #define STORE_NOTFOUND 1
@@ -75,7 +76,7 @@
  * 2's values are all read as they are.
  */
 #define STORE_SCHEMA 3
-#define STORE_KEY_MAX   GL_KEY_MAX /* longest key */
+#define STORE_KEY_MAX   1024       /* longest key */
 #define STORE_VAL_MAX   256        /* longest value */
 #define STORE_TABLE_MAX 32         /* longest table name */
 
@@ -178,12 +179,12 @@ struct store_cursor {
 struct store_reply {
 	int rc;                   /* 0, STORE_NOTFOUND, or a STORE_* error */
 	struct why why;           /* rc < 0: what went wrong */
-	struct gl_result gl;      /* greylist */
 	uint64_t n;               /* count: records; put: written; flush:
 				   * deleted; list: rows given */
 	struct store_cursor next; /* list, flush: where to go on */
 	unsigned char val[STORE_VAL_MAX]; /* get; a put of one record: the
-					   * value there after it */
+					   * value there after it; run: the
+					   * script's result */
 	size_t vlen;
 	int64_t expires;
 	/* A put of one record: what was there before (prev_found false:
@@ -236,11 +237,60 @@ const struct store_merge *store_merge_find(const char *name);
 bool store_update_apply(const struct store_rec *in, const struct store_rec
     *old, struct store_rec *out, int *err, struct why *why);
 
+/*
+ * A named transaction: it reads some records of the keys it is given,
+ * decides, and writes some of them, as one step. A pure function of its
+ * parameters and what it reads: a backend may run it again (a
+ * transaction that lost) or run its own copy where the data is (a script
+ * of the same name, given the keys and the parameters as they are).
+ *   rd - key k's value into val (STORE_VAL_MAX bytes), *len set: 0,
+ *        STORE_NOTFOUND (also for a key of no bytes: no such record), or
+ *        a negative STORE_* error with why;
+ *   wr - key k's record is to be val (len bytes) until expires: 0 or an
+ *        error.
+ * It returns 0 with its result in res (up to STORE_VAL_MAX bytes, *rlen
+ * set), or the first error of rd or wr, or STORE_ERROR for parameters it
+ * cannot read (why set); on an error the backend undoes what it wrote.
+ */
+#define STORE_RUN_KEYS 8
+struct store_tkey {
+	const char *table;
+	const void *key;
+	size_t klen;        /* 0: no such record (nothing is read) */
+};
+typedef int store_script_read_fn(void *io, size_t k, unsigned char *val,
+    size_t *len, struct why *why);
+typedef int store_script_write_fn(void *io, size_t k,
+    const unsigned char *val, size_t len, int64_t expires, struct why *why);
+typedef int store_script_fn(const void *param, size_t plen,
+    store_script_read_fn *rd, store_script_write_fn *wr, void *io,
+    unsigned char *res, size_t *rlen, struct why *why);
+struct store_script {
+	const char *name;
+	size_t nkeys;       /* the keys it is given, always this many */
+	store_script_fn *fn;
+};
+/* store_script_find - a named transaction by name; NULL if none */
+const struct store_script *store_script_find(const char *name);
+/*
+ * store_run_check - the inputs of a run, checked as every backend must:
+ * the script, its number of keys, their lengths, the parameters' length
+ * (a backend refuses a table name it does not take when it opens it,
+ * before anything is written). NULL with why set when one is wrong.
+ */
+const struct store_script *store_run_check(const char *script,
+    const struct store_tkey *keys, size_t n, size_t plen, struct why *why);
+
 struct store_ops {
 	const char *name;
-	/* greylist - judge and record one request (gl_judge), atomically */
-	int (*greylist)(struct store *st, const struct gl_op *q,
-	    const struct store_call *c);
+	/*
+	 * run - the named transaction script on n keys (its nkeys) with
+	 * param (plen bytes, at most STORE_PARAM_MAX), atomically; its
+	 * result in reply.val and reply.vlen
+	 */
+	int (*run)(struct store *st, const char *script,
+	    const struct store_tkey *keys, size_t n, const void *param,
+	    size_t plen, const struct store_call *c);
 	/* get - the record's value, length and expiry in the reply */
 	int (*get)(struct store *st, const char *table, const void *key,
 	    size_t klen, const struct store_call *c);

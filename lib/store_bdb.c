@@ -134,11 +134,11 @@ struct bdb {
 	struct table tables[MAX_TABLES];
 	int ntables;
 	pthread_mutex_t tables_lock;
-	struct table *gl[GL_NRECS]; /* greylisting's, once looked up */
 	bool nowait;      /* transactions never wait for locks */
 	bool threads;
 	unsigned tries;   /* a transaction that loses runs this often */
 	pid_t id;         /* the process id the registry knows us by */
+	unsigned serial;  /* this open's number in the process (opens) */
 	int lock_fd;      /* STORE_LOCK_FILE, held; -1 none */
 	char dir[4096];
 	struct {          /* store_bdb_fail() */
@@ -447,6 +447,46 @@ table(struct bdb *st, const char *name, struct table **tp, struct why *why)
 	return rc;
 }
 
+/*
+ * A thread's tables found lately, by the name's pointer (a transaction's
+ * keys name their tables with the same constants every time): table()
+ * without its lock and its search, on the request path. An entry is
+ * its open's (serial: a store opened again at the same address is not
+ * the same), and the name is compared too.
+ */
+#define RECENT_MAX 8
+static __thread struct recent {
+	unsigned serial;
+	const char *name;
+	struct table *tb;
+} recent[RECENT_MAX];
+static __thread unsigned recent_next;
+
+/* table_recent - table(), a thread's recent finds first */
+static int
+table_recent(struct bdb *st, const char *name, struct table **tp,
+    struct why *why)
+{
+	struct recent *r;
+	int i, rc;
+
+	for (i = 0; i < RECENT_MAX; i++) {
+		r = &recent[i];
+		if (r->serial == st->serial && r->name == name &&
+		    strcmp(r->tb->name, name) == 0) {
+			*tp = r->tb;
+			return 0;
+		}
+	}
+	if ((rc = table(st, name, tp, why)) != 0)
+		return rc;
+	r = &recent[recent_next++ % RECENT_MAX];
+	r->serial = st->serial;
+	r->name = name;
+	r->tb = *tp;
+	return 0;
+}
+
 /* ntables - how many tables are open now */
 static int
 ntables(struct bdb *st)
@@ -641,77 +681,96 @@ reply(const struct store_call *c, int rc, const struct why *why)
 	return 1;
 }
 
-/* A greylist operation's records. */
-struct gl_txn {
+/* A named transaction's records. */
+struct run_txn {
 	struct bdb *st;
-	const struct gl_op *op;
-	struct table *tb[GL_NRECS];
+	const struct store_script *s;
+	const struct store_tkey *keys;
+	const void *param;
+	size_t plen;
+	struct table *tb[STORE_RUN_KEYS]; /* looked up on first use */
 	DB_TXN *t;
-	struct gl_result res;
-	signed char exists[GL_NRECS]; /* as gl_rd found them; -1 unread */
+	struct store_reply *out;
+	signed char exists[STORE_RUN_KEYS]; /* as run_rd found them; -1 unread */
 };
 
-/* gl_rd - gl_read_fn: a record of the operation, in its transaction */
+/* run_table - key k's table */
 static int
-gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
+run_table(struct run_txn *g, size_t k, struct why *why)
+{
+	if (g->tb[k] != NULL)
+		return 0;
+	return table_recent(g->st, g->keys[k].table, &g->tb[k], why);
+}
+
+/* run_rd - store_script_read_fn: a record, in the transaction */
+static int
+run_rd(void *arg, size_t k, unsigned char *val, size_t *len,
     struct why *why)
 {
-	struct gl_txn *g = arg;
-	unsigned char buf[STORE_VAL_MAX];
+	struct run_txn *g = arg;
 	int64_t expires;
 	int rc;
 
-	rc = rec_get(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], 0,
-	    buf, len, &expires, why);
+	if (k >= g->s->nkeys || g->keys[k].klen == 0)
+		return STORE_NOTFOUND;
+	if ((rc = run_table(g, k, why)) != 0)
+		return rc;
+	*len = STORE_VAL_MAX;
+	rc = rec_get(g->st, g->t, g->tb[k], g->keys[k].key, g->keys[k].klen,
+	    0, val, len, &expires, why);
 	if (rc >= 0)
-		g->exists[r] = rc == 0;
-	if (rc == 0 && *len > GL_VAL_MAX)
-		*len = GL_VAL_MAX; /* not ours: decoding it fails */
-	if (rc == 0)
-		memcpy(val, buf, *len);
+		g->exists[k] = rc == 0;
 	return rc;
 }
 
-/* gl_wr - gl_write_fn: a record of the operation, in its transaction */
+/* run_wr - store_script_write_fn: a record, in the transaction */
 static int
-gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+run_wr(void *arg, size_t k, const unsigned char *val, size_t len,
     int64_t expires, struct why *why)
 {
-	struct gl_txn *g = arg;
+	struct run_txn *g = arg;
+	int rc;
 
-	return rec_put(g->st, g->t, g->tb[r], g->op->key[r], g->op->klen[r], val,
-	    len, expires, g->exists[r], why);
+	if (k >= g->s->nkeys || g->keys[k].klen == 0 || len > STORE_VAL_MAX) {
+		why_set(why, "%s: a write of key %zu (%zu bytes) it may not "
+			     "make", g->s->name, k, len);
+		return STORE_ERROR;
+	}
+	if ((rc = run_table(g, k, why)) != 0)
+		return rc;
+	return rec_put(g->st, g->t, g->tb[k], g->keys[k].key,
+	    g->keys[k].klen, val, len, expires, g->exists[k], why);
 }
 
-/* gl_run - txn_fn of a greylist operation */
+/* run_run - txn_fn of a named transaction */
 static int
-gl_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+run_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
-	struct gl_txn *g = arg;
+	struct run_txn *g = arg;
 
 	(void)st;
 	g->t = t;
 	memset(g->exists, -1, sizeof(g->exists));
-	return gl_judge(g->op, gl_rd, gl_wr, g, &g->res, why);
+	g->out->vlen = 0;
+	return g->s->fn(g->param, g->plen, run_rd, run_wr, g, g->out->val,
+	    &g->out->vlen, why);
 }
 
-/* bdb_greylist - judge and record in one transaction */
+/* bdb_run - a named transaction, in one Berkeley DB transaction */
 static int
-bdb_greylist(struct store *pub, const struct gl_op *q,
-    const struct store_call *c)
+bdb_run(struct store *pub, const char *script, const struct store_tkey *keys,
+    size_t n, const void *param, size_t plen, const struct store_call *c)
 {
 	struct bdb *st = (struct bdb *)pub;
-	struct gl_txn g = { .st = st, .op = q };
-	int r, rc;
+	struct run_txn g = { .st = st, .keys = keys, .param = param,
+		.plen = plen, .out = c->out };
+	int rc;
 
-	for (r = 0; r < GL_NRECS; r++) {
-		if (st->gl[r] == NULL && (rc = table(st, gl_table((enum gl_rec)r),
-		    &st->gl[r], &c->out->why)) != 0)
-			return reply(c, rc, &c->out->why);
-		g.tb[r] = st->gl[r];
-	}
-	rc = in_txn(st, gl_run, NULL, &g, &c->out->why);
-	c->out->gl = g.res;
+	if ((g.s = store_run_check(script, keys, n, plen, &c->out->why)) ==
+	    NULL)
+		return reply(c, STORE_ERROR, &c->out->why);
+	rc = in_txn(st, run_run, NULL, &g, &c->out->why);
 	return reply(c, rc, &c->out->why);
 }
 
@@ -1343,7 +1402,7 @@ store_bdb_tables(const char *dir, char (*names)[STORE_TABLE_MAX + 1],
 
 static const struct store_ops bdb_ops = {
 	.name = "bdb",
-	.greylist = bdb_greylist,
+	.run = bdb_run,
 	.get = bdb_get,
 	.get_first = bdb_get_first,
 	.put = bdb_put,
@@ -1821,6 +1880,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	pthread_mutex_lock(&opens_lock);
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);
+	st->serial = n + 1;
 	/* pid_max is at most 2^22: these ids are no other process's. */
 	if (n > 0)
 		st->id = getpid() + (pid_t)((n - 1) % 511 + 1) * (1 << 22);

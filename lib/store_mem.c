@@ -49,8 +49,19 @@ struct mem {
 	char fail_msg[128];
 };
 
-enum op_kind { OP_GREYLIST, OP_GET, OP_PUT, OP_DEL, OP_LIST, OP_FLUSH,
+enum op_kind { OP_RUN, OP_GET, OP_PUT, OP_DEL, OP_LIST, OP_FLUSH,
 	OP_COUNT, OP_GET_FIRST };
+
+/* A run's key, copied; and a write it holds until the run ends. */
+struct mkey {
+	char table[STORE_TABLE_MAX + 1];
+	unsigned char key[STORE_KEY_MAX];
+	size_t klen;
+	bool written;             /* val holds what the run writes */
+	unsigned char val[STORE_VAL_MAX];
+	size_t vlen;
+	int64_t expires;
+};
 
 /* An operation under way: copies of all it was given. */
 struct store_op {
@@ -60,7 +71,10 @@ struct store_op {
 	enum op_kind kind;
 	bool timeout;              /* the budget ends before the delay */
 	char table[STORE_TABLE_MAX + 1];
-	struct gl_op gl;
+	const struct store_script *script; /* run: its keys, parameters */
+	struct mkey *keys;
+	unsigned char param[STORE_PARAM_MAX];
+	size_t plen;
 	unsigned char key[STORE_KEY_MAX];
 	size_t klen;
 	struct store_rec *recs;    /* put: n records, their bytes in buf */
@@ -181,35 +195,70 @@ as_rec(const struct mrec *r)
 	return s;
 }
 
-/* The greylist operation's reads and writes. */
+/* A run's reads (its own writes first) and writes (held until it ends). */
 static int
-gl_rd(void *arg, enum gl_rec r, unsigned char *val, size_t *len,
+run_rd(void *arg, size_t k, unsigned char *val, size_t *len,
     struct why *why)
 {
 	struct store_op *op = arg;
-	struct mtable *t = table(op->st, gl_table(r), why);
+	struct mkey *mk = &op->keys[k];
+	struct mtable *t;
 	struct mrec *m;
 
-	if (t == NULL)
-		return STORE_ERROR;
-	if ((m = find(t, op->gl.key[r], op->gl.klen[r])) == NULL)
+	if (k >= op->script->nkeys || mk->klen == 0)
 		return STORE_NOTFOUND;
-	*len = m->vlen < GL_VAL_MAX ? m->vlen : GL_VAL_MAX;
+	if (mk->written) {
+		memcpy(val, mk->val, mk->vlen);
+		*len = mk->vlen;
+		return 0;
+	}
+	if ((t = table(op->st, mk->table, why)) == NULL)
+		return STORE_ERROR;
+	if ((m = find(t, mk->key, mk->klen)) == NULL)
+		return STORE_NOTFOUND;
+	*len = m->vlen;
 	memcpy(val, m->val, *len);
 	return 0;
 }
 
 static int
-gl_wr(void *arg, enum gl_rec r, const unsigned char *val, size_t len,
+run_wr(void *arg, size_t k, const unsigned char *val, size_t len,
     int64_t expires, struct why *why)
 {
 	struct store_op *op = arg;
-	struct mtable *t = table(op->st, gl_table(r), why);
+	struct mkey *mk = &op->keys[k];
 
-	if (t == NULL)
+	if (k >= op->script->nkeys || mk->klen == 0 || len > STORE_VAL_MAX) {
+		why_set(why, "%s: a write of key %zu (%zu bytes) it may not "
+			     "make", op->script->name, k, len);
 		return STORE_ERROR;
-	put_rec(t, op->gl.key[r], op->gl.klen[r], val, len, expires);
+	}
+	if (table(op->st, mk->table, why) == NULL)
+		return STORE_ERROR;
+	mk->written = true;
+	memcpy(mk->val, val, len);
+	mk->vlen = len;
+	mk->expires = expires;
 	return 0;
+}
+
+/* run_script - the named transaction; its writes land only if it ends well */
+static void
+run_script(struct store_op *op)
+{
+	struct store_reply *r = &op->reply;
+	size_t k;
+
+	r->vlen = 0;
+	r->rc = op->script->fn(op->param, op->plen, run_rd, run_wr, op, r->val,
+	    &r->vlen, &r->why);
+	for (k = 0; r->rc >= 0 && k < op->script->nkeys; k++) {
+		struct mkey *mk = &op->keys[k];
+
+		if (mk->written)
+			put_rec(table(op->st, mk->table, &r->why), mk->key,
+			    mk->klen, mk->val, mk->vlen, mk->expires);
+	}
 }
 
 /* run_put - the records, merged or replaced */
@@ -304,14 +353,14 @@ run(struct store_op *op)
 		    ? op->st->fail_msg : store_error_name(r->rc));
 		return;
 	}
-	if (op->kind != OP_GREYLIST &&
+	if (op->kind != OP_RUN &&
 	    (t = table(op->st, op->table, &r->why)) == NULL) {
 		r->rc = STORE_ERROR;
 		return;
 	}
 	switch (op->kind) {
-	case OP_GREYLIST:
-		r->rc = gl_judge(&op->gl, gl_rd, gl_wr, op, &r->gl, &r->why);
+	case OP_RUN:
+		run_script(op);
 		break;
 	case OP_GET:
 		if ((m = find(t, op->key, op->klen)) == NULL) {
@@ -364,6 +413,7 @@ op_freed(uv_handle_t *h)
 {
 	struct store_op *op = h->data;
 
+	free(op->keys);
 	free(op->recs);
 	free(op->upds);
 	free(op->buf);
@@ -456,14 +506,34 @@ copy_key(struct store_op *op, const void *key, size_t klen,
 	return true;
 }
 
-/* mem_greylist - the judgement, later */
+/* mem_run - a named transaction, later */
 static int
-mem_greylist(struct store *pub, const struct gl_op *q,
-    const struct store_call *c)
+mem_run(struct store *pub, const char *script, const struct store_tkey *keys,
+    size_t n, const void *param, size_t plen, const struct store_call *c)
 {
-	struct store_op *op = new_op(OP_GREYLIST, NULL);
+	const struct store_script *sc;
+	struct store_op *op;
+	size_t k;
 
-	op->gl = *q;
+	if ((sc = store_run_check(script, keys, n, plen, &c->out->why)) ==
+	    NULL) {
+		c->out->rc = STORE_ERROR;
+		return STORE_ERROR;
+	}
+	op = new_op(OP_RUN, NULL);
+	op->script = sc;
+	op->keys = xcalloc(n > 0 ? n : 1, sizeof(*op->keys));
+	for (k = 0; k < n; k++) {
+		if (keys[k].klen == 0)
+			continue;
+		snprintf(op->keys[k].table, sizeof(op->keys[k].table), "%s",
+		    keys[k].table);
+		memcpy(op->keys[k].key, keys[k].key, keys[k].klen);
+		op->keys[k].klen = keys[k].klen;
+	}
+	if (plen > 0)
+		memcpy(op->param, param, plen);
+	op->plen = plen;
 	return submit((struct mem *)pub, op, c);
 }
 
@@ -699,7 +769,7 @@ mem_expire(struct store *pub, int64_t now, size_t limit, uint64_t *deleted,
 
 static const struct store_ops mem_ops = {
 	.name = "memory",
-	.greylist = mem_greylist,
+	.run = mem_run,
 	.get = mem_get,
 	.get_first = mem_get_first,
 	.put = mem_put,

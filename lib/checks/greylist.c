@@ -328,6 +328,7 @@ static void
 stored(struct chk_run *run, const struct store_reply *r)
 {
 	struct gl_run *g = *chk_state(run);
+	struct gl_result res;
 
 	if (r->rc < 0) {
 		chk_store_report(run, r->rc, r->why.text);
@@ -335,8 +336,16 @@ stored(struct chk_run *run, const struct store_reply *r)
 		chk_done(run, CHK_TEMPFAIL, "%s", r->why.text);
 		return;
 	}
+	if (greylist_result(r, &res) < 0) {
+		/* a backend's script that answered something else */
+		chk_store_report(run, STORE_ERROR, "the store's greylist "
+		    "judgement came back unreadable");
+		trouble(run);
+		chk_done(run, CHK_TEMPFAIL, "an unreadable judgement");
+		return;
+	}
 	chk_store_report(run, 0, NULL);
-	judge(run, g->pool, &r->gl);
+	judge(run, g->pool, &res);
 	chk_done(run, CHK_PASS, "greylisted");
 }
 
@@ -406,7 +415,7 @@ gl_start(struct chk_run *run)
 	op.dry = chk_dry(run);
 	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
 		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
-	store_settle(&call, st->ops->greylist(st, &op, &call));
+	store_settle(&call, greylist_run(st, &op, &call));
 }
 
 /* gl_cancel - the deadline, or the client left: let the store's work go */

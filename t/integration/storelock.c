@@ -24,6 +24,7 @@
 
 #include <db.h>
 
+#include "greylist.h"
 #include "store.h"
 #include "xalloc.h"
 

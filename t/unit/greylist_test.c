@@ -148,6 +148,7 @@ check_pool(struct fixture *f, const char *client, const char *pool,
 	const char *attrs[PA_COUNT] = { 0 };
 	struct req_opts o = { 24, 64 };
 	struct store_waiter w;
+	struct gl_result got;
 	struct gl_op op;
 	struct req req;
 	int rc;
@@ -162,14 +163,15 @@ check_pool(struct fixture *f, const char *client, const char *pool,
 		return GL_SKIP;
 	}
 	store_waiter_init(&w, &f->loop);
-	rc = f->st->ops->greylist(f->st, &op, &w.call);
+	rc = greylist_run(f->st, &op, &w.call);
 	/* Berkeley DB at once, the memory store later. */
 	assert_int_equal(rc, f->mem ? 0 : 1);
 	if ((rc = store_wait(&w, rc)) != 0)
 		fail_msg("greylist: %s", w.reply.why.text);
+	assert_int_equal(greylist_result(&w.reply, &got), 0);
 	if (res != NULL)
-		*res = w.reply.gl;
-	return w.reply.gl.status;
+		*res = got;
+	return got.status;
 }
 
 /* check - one RCPT request at time t, keyed on the client network */

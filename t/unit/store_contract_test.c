@@ -6,8 +6,9 @@
  * set if absent, the later time, named merges, an unknown merge refused
  * with nothing written), the value before and after a put of one
  * record, get_first, list and flush from an opaque cursor (every record
- * once, no order promised), count, a dry greylisting judgement that
- * writes nothing.
+ * once, no order promised), count, named transactions (run): checked
+ * before they change anything, writing the records of their keys, and a
+ * dry greylisting judgement that writes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -305,6 +306,16 @@ test_contract_list_and_flush_see_every_record_once(void **state)
 	assert_int_equal(get(f, "k8"), 0);
 }
 
+/* judged - the status of the greylist judgement that just ended */
+static enum gl_status
+judged(struct fx *f)
+{
+	struct gl_result res;
+
+	assert_int_equal(greylist_result(&f->w.reply, &res), 0);
+	return res.status;
+}
+
 static void
 test_contract_a_dry_judgement_writes_nothing(void **state)
 {
@@ -324,30 +335,129 @@ test_contract_a_dry_judgement_writes_nothing(void **state)
 	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
 	gl_conf_fini(&c);
 	op.dry = true;
-	assert_int_equal(wait(f, f->st->ops->greylist(f->st, &op, call(f))),
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))),
 	    0);
-	assert_int_equal(f->w.reply.gl.status, GL_NEW);
+	assert_int_equal(judged(f), GL_NEW);
 	/* Again: still new, nothing was written. */
-	assert_int_equal(wait(f, f->st->ops->greylist(f->st, &op, call(f))),
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))),
 	    0);
-	assert_int_equal(f->w.reply.gl.status, GL_NEW);
+	assert_int_equal(judged(f), GL_NEW);
 	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
 	    call(f))), 0);
 	assert_int_equal(f->w.reply.n, 0);
 	op.dry = false;
-	assert_int_equal(wait(f, f->st->ops->greylist(f->st, &op, call(f))),
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))),
 	    0);
 	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
 	    call(f))), 0);
 	assert_int_equal(f->w.reply.n, 1);
 	/* The same triplet again: an update, still one record. */
 	op.now += 10;
-	assert_int_equal(wait(f, f->st->ops->greylist(f->st, &op, call(f))),
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))),
 	    0);
-	assert_int_equal(f->w.reply.gl.status, GL_EARLY);
+	assert_int_equal(judged(f), GL_EARLY);
 	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
 	    call(f))), 0);
 	assert_int_equal(f->w.reply.n, 1);
+}
+
+/* run - a named transaction on the keys given */
+static int
+run(struct fx *f, const char *script, const struct store_tkey *keys,
+    size_t n, const void *param, size_t plen)
+{
+	return wait(f, f->st->ops->run(f->st, script, keys, n, param, plen,
+	    call(f)));
+}
+
+static void
+test_contract_a_run_is_checked_before_it_changes_anything(void **state)
+{
+	struct fx *f = *state;
+	struct store_tkey keys[GL_NRECS], bad[GL_NRECS];
+	unsigned char param[STORE_PARAM_MAX + 1];
+	struct gl_conf c;
+	struct gl_op op;
+	struct req req;
+	int r;
+
+	gl_conf_defaults(&c);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
+	req.has_client_ip = true;
+	req.sender.full = "a@b.example";
+	req.sender.domain = "b.example";
+	req.rcpt.full = "u@our.example";
+	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
+	gl_conf_fini(&c);
+	for (r = 0; r < GL_NRECS; r++) {
+		keys[r] = (struct store_tkey){ gl_table((enum gl_rec)r),
+			op.key[r], op.klen[r] };
+		bad[r] = keys[r];
+	}
+	memset(param, 0, sizeof(param));
+
+	/* A name the store's table does not hold. */
+	assert_int_equal(run(f, "no.such", keys, GL_NRECS, param, 8),
+	    STORE_ERROR);
+	assert_non_null(strstr(f->w.reply.why.text, "no.such"));
+	/* Too few keys. */
+	assert_int_equal(run(f, GL_SCRIPT, keys, 2, param, 8), STORE_ERROR);
+	assert_non_null(strstr(f->w.reply.why.text, "keys"));
+	/* A key in a table no store takes. */
+	bad[GL_REC_TRIPLET].table = "../meta";
+	assert_int_equal(run(f, GL_SCRIPT, bad, GL_NRECS, param, 8),
+	    STORE_ERROR);
+	/* Parameters longer than any. */
+	assert_int_equal(run(f, GL_SCRIPT, keys, GL_NRECS, param,
+	    sizeof(param)), STORE_ERROR);
+	/* Parameters that are not a judgement's: refused by the script. */
+	assert_int_equal(run(f, GL_SCRIPT, keys, GL_NRECS, param, 8),
+	    STORE_ERROR);
+	assert_non_null(strstr(f->w.reply.why.text, "greylist"));
+	param[0] = 0xff; /* records that the judgement has not */
+	assert_int_equal(run(f, GL_SCRIPT, keys, GL_NRECS, param, 59),
+	    STORE_ERROR);
+	assert_int_equal(wait(f, f->st->ops->count(f->st, GL_TABLE_TRIPLET,
+	    call(f))), 0);
+	assert_int_equal(f->w.reply.n, 0);
+}
+
+static void
+test_contract_a_run_writes_the_records_of_its_keys(void **state)
+{
+	struct fx *f = *state;
+	struct gl_result res;
+	struct gl_conf c;
+	struct gl_op op;
+	struct req req;
+
+	gl_conf_defaults(&c);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
+	req.has_client_ip = true;
+	req.sender.full = "a@b.example";
+	req.sender.domain = "b.example";
+	req.rcpt.full = "u@our.example";
+	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))), 0);
+	assert_int_equal(greylist_result(&f->w.reply, &res), 0);
+	assert_int_equal(res.status, GL_NEW);
+	assert_int_equal(res.wait, c.delay);
+	/* The triplet is a record of its table, under its key. */
+	assert_int_equal(wait(f, f->st->ops->get(f->st, GL_TABLE_TRIPLET,
+	    op.key[GL_REC_TRIPLET], op.klen[GL_REC_TRIPLET], call(f))), 0);
+	assert_true(f->w.reply.expires > 1000);
+	/* The retry after the delay passes and counts the client. */
+	op.now = 1000 + c.delay + 1;
+	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))), 0);
+	assert_int_equal(greylist_result(&f->w.reply, &res), 0);
+	assert_int_equal(res.status, GL_PASS);
+	assert_int_equal(res.delayed, c.delay + 1);
+	assert_int_equal(wait(f, f->st->ops->get(f->st, GL_TABLE_CLIENT,
+	    op.key[GL_REC_CLIENT], op.klen[GL_REC_CLIENT], call(f))), 0);
+	assert_int_equal(f->w.reply.vlen, AWL_ENTRY_SIZE);
+	gl_conf_fini(&c);
 }
 
 #define BOTH(t) \
@@ -364,6 +474,8 @@ main(void)
 		BOTH(test_contract_get_first),
 		BOTH(test_contract_list_and_flush_see_every_record_once),
 		BOTH(test_contract_a_dry_judgement_writes_nothing),
+		BOTH(test_contract_a_run_is_checked_before_it_changes_anything),
+		BOTH(test_contract_a_run_writes_the_records_of_its_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
