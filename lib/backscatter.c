@@ -3,11 +3,14 @@
  */
 #include "backscatter.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
+#include "xalloc.h"
 
 #define V0_HDR 36 /* first, last, since, until: 8 bytes; hits: 4 */
 #define V1_HDR 39 /* 'B', 1, the same 36, and the count of recipients */
@@ -252,4 +255,173 @@ bs_merge_hit(const void *param, size_t plen, const struct store_rec *old,
 	out->expires = (r.until > h.now ? r.until : h.now) +
 	    (h.block_for > h.hit_window ? h.block_for : h.hit_window);
 	return true;
+}
+
+/* One client blocked: its record's key, and when the block ends. */
+struct blk {
+	unsigned char key[64];
+	size_t klen;
+	int64_t until;
+};
+
+/* A set of blocks: few (a block needs evidence), so an array. */
+struct blks {
+	struct blk *v;
+	size_t n, cap;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct blks now;      /* the blocks known */
+	struct blks during;   /* notes while a walk runs, in order */
+	bool walking;
+	bool loaded;
+	int64_t loaded_at;
+} blocks = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define HOUR 3600
+
+/* blks_set - key's block ends at until (0 or past: none); false: full */
+static bool
+blks_set(struct blks *b, const void *key, size_t klen, int64_t until,
+    bool keep_ended)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->v[i].klen == klen && memcmp(b->v[i].key, key, klen) == 0)
+			break;
+	if (i < b->n && until == 0 && !keep_ended) {
+		b->v[i] = b->v[--b->n];
+		return true;
+	}
+	if (i == b->n) {
+		if (until == 0 && !keep_ended)
+			return true;
+		if (b->n == BS_BLOCKS_MAX)
+			return false;
+		if (b->n == b->cap) {
+			b->cap = b->cap ? 2 * b->cap : 16;
+			b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+		}
+		b->n++;
+		memcpy(b->v[i].key, key, klen);
+		b->v[i].klen = klen;
+	}
+	b->v[i].until = until;
+	return true;
+}
+
+void
+bs_blocks_note(const void *key, size_t klen, int64_t until)
+{
+	if (klen == 0 || klen > sizeof(((struct blk *)0)->key))
+		return;
+	pthread_mutex_lock(&blocks.lock);
+	if (!blks_set(&blocks.now, key, klen, until, false))
+		blocks.loaded = false; /* over the bound: a walk next round */
+	if (blocks.walking && !blks_set(&blocks.during, key, klen, until,
+	    true))
+		blocks.loaded = false;
+	pthread_mutex_unlock(&blocks.lock);
+}
+
+uint64_t
+bs_blocks_count(int64_t now)
+{
+	size_t i = 0;
+	uint64_t n;
+
+	pthread_mutex_lock(&blocks.lock);
+	while (i < blocks.now.n) {
+		if (blocks.now.v[i].until <= now)
+			blocks.now.v[i] = blocks.now.v[--blocks.now.n];
+		else
+			i++;
+	}
+	n = blocks.now.n;
+	pthread_mutex_unlock(&blocks.lock);
+	return n;
+}
+
+bool
+bs_blocks_due(int64_t now)
+{
+	bool due;
+
+	pthread_mutex_lock(&blocks.lock);
+	due = !blocks.walking && (!blocks.loaded ||
+	    now - blocks.loaded_at >= HOUR || now < blocks.loaded_at);
+	pthread_mutex_unlock(&blocks.lock);
+	return due;
+}
+
+struct load {
+	struct blks got;
+	int64_t now;
+};
+
+/* load_row - store_row_fn of the walk: a block in force */
+static void
+load_row(void *arg, const struct store_rec *r)
+{
+	struct load *l = arg;
+	struct bs_rec b;
+
+	if (r->klen <= sizeof(((struct blk *)0)->key) &&
+	    bs_rec_decode(r->val, r->vlen, &b) && b.until > l->now)
+		blks_set(&l->got, r->key, r->klen, b.until, false);
+}
+
+int
+bs_blocks_load(struct store *st, int64_t now, struct why *why)
+{
+	struct load l = { .now = now };
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&blocks.lock);
+	if (blocks.walking) {
+		pthread_mutex_unlock(&blocks.lock);
+		return 0;
+	}
+	blocks.walking = true;
+	blocks.during.n = 0;
+	pthread_mutex_unlock(&blocks.lock);
+
+	rc = store_each(st, NULL, BS_TABLE, 500, NULL, load_row, &l, NULL,
+	    why);
+
+	pthread_mutex_lock(&blocks.lock);
+	if (rc == 0) {
+		/* What was noted meanwhile is newer than what the walk
+		 * read. */
+		for (i = 0; i < blocks.during.n; i++)
+			blks_set(&l.got, blocks.during.v[i].key,
+			    blocks.during.v[i].klen, blocks.during.v[i].until,
+			    false);
+		free(blocks.now.v);
+		blocks.now = l.got;
+		l.got.v = NULL;
+		blocks.loaded = true;
+		blocks.loaded_at = now;
+	}
+	blocks.walking = false;
+	blocks.during.n = 0;
+	pthread_mutex_unlock(&blocks.lock);
+	free(l.got.v);
+	return rc < 0 ? -1 : 0;
+}
+
+void
+bs_blocks_reset(void)
+{
+	pthread_mutex_lock(&blocks.lock);
+	free(blocks.now.v);
+	free(blocks.during.v);
+	memset(&blocks.now, 0, sizeof(blocks.now));
+	memset(&blocks.during, 0, sizeof(blocks.during));
+	blocks.loaded = false;
+	blocks.loaded_at = 0;
+	pthread_mutex_unlock(&blocks.lock);
 }

@@ -79,6 +79,30 @@ struct store_rec;
 bool bs_merge_hit(const void *param, size_t plen,
     const struct store_rec *old, struct store_rec *out);
 
+/*
+ * The clients blocked now, as this process knows them: the metrics'
+ * gauge without a walk of the table every round. A walk loads it
+ * (bs_blocks_load: when bs_blocks_due says so, at the first round and
+ * hourly after, for changes nobody told us of: another host's, or a
+ * note that was lost to the bound); every change this process makes
+ * tells it (bs_blocks_note: the record's block now, until 0 when it has
+ * none: made, lengthened, or ended by policyctl). A note during a walk
+ * is applied again after it, so the walk's older read does not undo it.
+ * At most BS_BLOCKS_MAX clients. Process-wide, from any thread.
+ */
+#define BS_BLOCKS_MAX 100000
+void bs_blocks_note(const void *key, size_t klen, int64_t until);
+/* bs_blocks_count - how many blocks have not ended at now */
+uint64_t bs_blocks_count(int64_t now);
+/* bs_blocks_due - a walk is due (none yet, or the last an hour ago) */
+bool bs_blocks_due(int64_t now);
+struct store;
+struct why;
+/* bs_blocks_load - walk the table (store_each, loop as there): 0 or -1 */
+int bs_blocks_load(struct store *st, int64_t now, struct why *why);
+/* bs_blocks_reset - forget everything (tests; a process's next store) */
+void bs_blocks_reset(void);
+
 struct chk_policy;
 /*
  * backscatter_bounce_window - the check's bounce_window in a policy (its

@@ -352,21 +352,9 @@ metrics_write(const struct metrics *m, struct mtext *t)
 }
 
 struct state_walk {
-	int64_t now;
-	uint64_t blocked;
 	struct bl_rec lists[64];
 	size_t nlists;
 };
-
-static void
-bs_row(void *arg, const struct store_rec *r)
-{
-	struct state_walk *w = arg;
-	struct bs_rec b;
-
-	if (bs_rec_decode(r->val, r->vlen, &b) && b.until > w->now)
-		w->blocked++;
-}
 
 static void
 list_row(void *arg, const struct store_rec *r)
@@ -430,7 +418,6 @@ metrics_state(struct store *st, int64_t now, bool lists, struct mtext *t,
 	size_t i;
 	int rc;
 
-	w->now = now;
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		struct store_waiter sw;
 
@@ -442,8 +429,9 @@ metrics_state(struct store *st, int64_t now, bool lists, struct mtext *t,
 		}
 		counts[i] = sw.reply.n;
 	}
-	if ((rc = store_each(st, NULL, BS_TABLE, 500, NULL, bs_row, w, NULL,
-	    why)) < 0 ||
+	/* The blocks as the daemon keeps count of them; the table is
+	 * walked only at the first round and hourly after. */
+	if ((bs_blocks_due(now) && (rc = bs_blocks_load(st, now, why)) < 0) ||
 	    (lists && (rc = store_each(st, NULL, BL_TABLE, 500, NULL,
 	    list_row, w, NULL, why)) < 0))
 		goto out;
@@ -460,7 +448,7 @@ metrics_state(struct store *st, int64_t now, bool lists, struct mtext *t,
 	    (double)counts[0]);
 	mt_one(t, "policyd_backscatter_blocked", "gauge",
 	    "Clients blocked now for sending backscatter.",
-	    (double)w->blocked);
+	    (double)bs_blocks_count(now));
 	if (lists)
 		metrics_lists(t, w->lists, w->nlists);
 	rc = 0;

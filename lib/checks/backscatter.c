@@ -825,6 +825,10 @@ step_done(void *arg, const struct store_reply *r)
 		b->blocked_now = b->rec.until > b->now && b->rec.since ==
 		    b->now && !(r->prev_found && bs_rec_decode(r->prev,
 		    r->prev_len, &prev) && prev.until > b->now);
+		/* The metrics' count of blocks follows (a block made or
+		 * lengthened). */
+		if (r->rc == 0 && b->rec.until > b->now)
+			bs_blocks_note(b->key, b->klen, b->rec.until);
 		for (i = 0; i < b->nrcpt; i++)
 			if (b->hit[i])
 				log_warn("backscatter: %s bounced to %s, who "

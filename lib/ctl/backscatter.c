@@ -19,6 +19,7 @@ struct one {
 	bool json;
 	char text[ADDR_STRLEN];
 	bool set;   /* block, add */
+	int64_t until; /* block: its end */
 	char *rcpt, *sender;
 };
 
@@ -93,6 +94,8 @@ static void
 bs_changed(struct ctl_job *j)
 {
 	struct one *o = j->state;
+	char key[64];
+	size_t klen;
 
 	if (j->reply.rc == STORE_NOTFOUND) {
 		ctl_fail(j, "backscatter unblock: %s has no record", o->text);
@@ -102,6 +105,9 @@ bs_changed(struct ctl_job *j)
 		ctl_fail(j, "%s", j->reply.why.text);
 		return;
 	}
+	/* The metrics' count of blocks follows. */
+	klen = bs_key(key, sizeof(key), o->text);
+	bs_blocks_note(key, klen, o->set ? o->until : 0);
 	ctl_out(j, "%s %s\n", o->set ? "blocked" : "unblocked", o->text);
 	ctl_finish(j, CTL_OK);
 }
@@ -178,6 +184,7 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 		memset(&b, 0, sizeof(b));
 		b.first = b.last = b.since = j->now;
 		b.until = j->now + (int64_t)(ms / 1000);
+		o->until = b.until;
 		snprintf(b.rcpts, sizeof(b.rcpts), "(policyctl)");
 		r.vlen = bs_rec_encode(&b, v);
 		r.expires = b.until + 86400;

@@ -272,6 +272,28 @@ class Metrics(DaemonTest):
         self.assertEqual(value(pf, "policyd_greylist_entries"), 1)
         self.assertNotIn("policyd_decisions_total", pf)
 
+    def test_blocked_gauge_follows_policyctl_block_and_unblock(self):
+        # The gauge no longer walks the table every round: a block made
+        # through the daemon must still show in the next round, and end.
+        d = self.daemon(POLICY)
+
+        def ctl(*args):
+            r = subprocess.run([POLICYCTL, "-c", d.config_path,
+                                "--state-dir", d.path("state")] +
+                               list(args), capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        self.read_when(d, lambda f: "policyd_backscatter_blocked" in f and
+                       value(f, "policyd_backscatter_blocked") == 0)
+        ctl("backscatter", "block", "203.0.113.9")
+        ctl("backscatter", "block", "2001:db8::9", "--for", "1h")
+        self.read_when(d, lambda f:
+                       value(f, "policyd_backscatter_blocked") == 2)
+        ctl("backscatter", "unblock", "203.0.113.9")
+        self.read_when(d, lambda f:
+                       value(f, "policyd_backscatter_blocked") == 1)
+
     def test_metrics_disabled_writes_nothing(self):
         d = self.daemon(POLICY.replace("  interval: 1s",
                                        "  enabled: false"))

@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "backscatter.h"
 #include "greylist.h"
 #include "metrics.h"
 #include "outbound.h"
@@ -1100,9 +1101,14 @@ test_greylist_backscatter_block(void **state)
 	assert_string_equal(bs(f, cfg, &env, t + 120, "RCPT", bad,
 	    "a@x.example", "alice@our.example", NULL, &rule), "DUNNO");
 	/* The third distinct recipient within hit_window: blocked, and
-	 * the bounce that made the block is refused. */
+	 * the bounce that made the block is refused. The metrics' count of
+	 * blocks hears of it (it walks the table only hourly). */
+	bs_blocks_reset();
+	assert_int_equal(bs_blocks_count(t + 180), 0);
 	a = bounce(f, cfg, &env, t + 180, bad, "nobody3@our.example", "m.4",
 	    &rule);
+	assert_int_equal(bs_blocks_count(t + 180), 1);
+	bs_blocks_reset();
 	assert_non_null(strstr(a, "554 5.7.1 Service unavailable; client "
 	    "192.0.2.66 is blocked since 2023-11-22 22:16 UTC until "
 	    "2023-11-26 22:16 UTC because it sent us bounces for mail we "

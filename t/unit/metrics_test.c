@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backscatter.h"
 #include "dnsbl_rec.h"
 #include "metrics.h"
 #include "store.h"
@@ -182,6 +183,86 @@ test_metrics_a_suspended_list_shows_its_state(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* blocked - the gauge of blocks in a round of metrics_state at now */
+static double
+blocked(struct store *st, int64_t now)
+{
+	struct mtext t = { NULL, 0, 0 };
+	struct why why;
+	const char *p;
+	double v;
+
+	assert_int_equal(metrics_state(st, now, false, &t, &why), 0);
+	assert_non_null(p = strstr(t.p, "\npolicyd_backscatter_blocked "));
+	v = strtod(p + strlen("\npolicyd_backscatter_blocked "), NULL);
+	mt_free(&t);
+	return v;
+}
+
+/* put_block - a block record of addr until until, written behind the
+ * tracker's back (another host, or policyctl offline) */
+static void
+put_block(struct store *st, const char *addr, int64_t until)
+{
+	unsigned char val[STORE_VAL_MAX];
+	char key[64];
+	struct bs_rec b;
+	struct store_rec rec;
+	struct store_waiter w;
+
+	memset(&b, 0, sizeof(b));
+	b.first = b.last = b.since = until - 100;
+	b.until = until;
+	rec = (struct store_rec){ key, bs_key(key, sizeof(key), addr), val,
+		bs_rec_encode(&b, val), until + 86400, NULL };
+	store_waiter_init(&w, NULL);
+	assert_int_equal(store_wait(&w, st->ops->put(st, BS_TABLE, &rec, 1,
+	    &w.call)), 0);
+}
+
+static void
+test_metrics_blocks_are_counted_without_a_walk_each_round(void **state)
+{
+	/*
+	 * The gauge of blocked clients walked the whole backscatter table
+	 * every metrics round. Now one walk loads it, hourly; between
+	 * walks, it follows the changes this process makes.
+	 */
+	char dir[] = "/tmp/metrics-test-XXXXXX", cmd[64], key[64];
+	struct store_opts o = { .cache_bytes = 4u << 20 };
+	struct store *st;
+	struct why why;
+	int err;
+
+	(void)state;
+	bs_blocks_reset();
+	assert_non_null(mkdtemp(dir));
+	o.dir = dir;
+	assert_non_null(st = store_open_bdb(&o, &err, &why));
+	put_block(st, "192.0.2.1", 9000);
+	put_block(st, "192.0.2.2", 1500); /* ended by 2000 */
+	/* The first round walks. */
+	assert_true(blocked(st, 2000) == 1);
+	/* A record written behind its back is not walked for again... */
+	put_block(st, "192.0.2.3", 9000);
+	assert_true(blocked(st, 2010) == 1);
+	/* ... but a change this process makes is counted at once. */
+	bs_blocks_note(key, bs_key(key, sizeof(key), "192.0.2.4"), 4000);
+	assert_true(blocked(st, 2020) == 2);
+	bs_blocks_note(key, bs_key(key, sizeof(key), "192.0.2.4"), 0);
+	assert_true(blocked(st, 2030) == 1);
+	/* A block ends by its time. */
+	bs_blocks_note(key, bs_key(key, sizeof(key), "192.0.2.5"), 2100);
+	assert_true(blocked(st, 2040) == 2);
+	assert_true(blocked(st, 2100) == 1);
+	/* An hour after the first walk, another finds what others wrote. */
+	assert_true(blocked(st, 2000 + 3600) == 2);
+	st->ops->close(st);
+	bs_blocks_reset();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -191,6 +272,8 @@ main(void)
 		cmocka_unit_test(test_metrics_many_rule_names_bounded),
 		cmocka_unit_test(test_metrics_action_classes),
 		cmocka_unit_test(test_metrics_a_suspended_list_shows_its_state),
+		cmocka_unit_test(
+		    test_metrics_blocks_are_counted_without_a_walk_each_round),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
