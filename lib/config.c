@@ -156,17 +156,17 @@ hint(const char *key, const char *const keys[], size_t accepted,
 		return;
 	}
 	for (i = 0; top && i < chk_count; i++) {
-		const struct chk_ops *ops = chk_registry[i];
+		const struct chk_def *def = chk_defs[i];
 
-		if (strcmp(key, ops->name) == 0) {
+		if (strcmp(key, def->name) == 0) {
 			snprintf(out, size, "; it is a check: under checks: "
-			    "%s", ops->name);
+			    "%s", def->name);
 			return;
 		}
-		for (j = 0; ops->options != NULL && ops->options[j]; j++) {
-			if (strcmp(key, ops->options[j]) == 0) {
+		for (j = 0; def->options != NULL && def->options[j]; j++) {
+			if (strcmp(key, def->options[j]) == 0) {
 				snprintf(out, size, "; it belongs under checks: "
-				    "%s: %s", ops->name, key);
+				    "%s: %s", def->name, key);
 				return;
 			}
 		}
@@ -993,14 +993,14 @@ other_option(unsigned self, const char *key, char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (i = 0; i < chk_count; i++) {
-		const char *const *opt = chk_registry[i]->options;
+		const char *const *opt = chk_defs[i]->options;
 
 		for (j = 0; i != self && opt != NULL && opt[j] != NULL; j++) {
 			if (strcmp(opt[j], key) != 0)
 				continue;
 			o += (size_t)snprintf(buf + o, o < size ? size - o : 0,
 			    "%s%s", found ? " and " : "",
-			    chk_registry[i]->name);
+			    chk_defs[i]->name);
 			found++;
 			break;
 		}
@@ -1032,27 +1032,27 @@ static int
 parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
     struct chk_policy *cp, bool profile)
 {
-	const struct chk_ops *ops = chk_registry[idx];
-	const char *name = ops->name;
+	const struct chk_def *def = chk_defs[idx];
+	const char *name = def->name;
 	const char *keys[MAX_OPTIONS + 1];
 	yaml_node_t *v[MAX_OPTIONS + 1];
 	struct cfg_node *opts[MAX_OPTIONS];
 	unsigned i, j, ngen, nres = 0, nopt = 0, nk;
 	char what[80];
 
-	ngen = ops->kind != CHK_KIND_CHECK ? 1 : CK_NKEYS;
+	ngen = def->kind != CHK_KIND_CHECK ? 1 : CK_NKEYS;
 	nk = 0;
 	for (i = 0; i < ngen; i++)
 		keys[nk++] = check_keys[i];
-	for (; ops->results != NULL && ops->results[nres] != NULL; nres++)
-		keys[nk++] = ops->results[nres];
-	if (!(profile && (ops->flags & CHK_F_MAIN_OPTIONS))) {
-		for (; ops->options != NULL && ops->options[nopt] != NULL;
+	for (; def->results != NULL && def->results[nres] != NULL; nres++)
+		keys[nk++] = def->results[nres];
+	if (!(profile && (def->flags & CHK_F_MAIN_OPTIONS))) {
+		for (; def->options != NULL && def->options[nopt] != NULL;
 		    nopt++)
-			keys[nk++] = ops->options[nopt];
+			keys[nk++] = def->options[nopt];
 		/* Other checks' options: for a message that says whose. */
 		for (i = 0; i < chk_count; i++) {
-			const char *const *opt = chk_registry[i]->options;
+			const char *const *opt = chk_defs[i]->options;
 
 			for (j = 0; i != idx && opt && opt[j] && nk < MAX_OPTIONS;
 			    j++) {
@@ -1067,7 +1067,7 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		}
 	}
 	keys[nk] = NULL;
-	if (profile && (ops->flags & CHK_F_MAIN_OPTIONS))
+	if (profile && (def->flags & CHK_F_MAIN_OPTIONS))
 		snprintf(what, sizeof(what), "profile %s (only enabled)", name);
 	else
 		snprintf(what, sizeof(what), "checks: %s", name);
@@ -1089,7 +1089,7 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 	if (ngen > 1) {
 		snprintf(what, sizeof(what), "%s: on_fail", name);
 		if (v[CK_ON_FAIL] && nres > 0 &&
-		    !(ops->flags & CHK_F_ON_FAIL_ALL))
+		    !(def->flags & CHK_F_ON_FAIL_ALL))
 			return fail(y, v[CK_ON_FAIL], "%s: the %s check has an "
 						      "action per result "
 						      "instead (fail: reject, "
@@ -1123,36 +1123,36 @@ parse_check(struct cfg_parser *y, yaml_node_t *n, unsigned idx,
 		}
 	}
 	for (i = 0; i < nres; i++) {
-		snprintf(what, sizeof(what), "%s: %s", name, ops->results[i]);
+		snprintf(what, sizeof(what), "%s: %s", name, def->results[i]);
 		if (v[ngen + i] && parse_outcome(y, v[ngen + i], what,
-		    ops->results[i], &cp->results[i]) < 0)
+		    def->results[i], &cp->results[i]) < 0)
 			return -1;
 	}
-	if (ops->setup == NULL || (profile && (ops->flags & CHK_F_MAIN_OPTIONS)))
+	if (def->setup == NULL || (profile && (def->flags & CHK_F_MAIN_OPTIONS)))
 		return 0;
 	for (i = 0; i < nopt; i++)
 		opts[i] = CN(v[ngen + nres + i]);
 	y->cur = n;
-	return ops->setup(y, cp, opts, cp->conf);
+	return def->setup(y, cp, opts, cp->conf);
 }
 
 /* chk_policy_init - a check's policy as if the file did not name it */
 static void
-chk_policy_init(struct chk_policy *cp, const struct chk_ops *ops)
+chk_policy_init(struct chk_policy *cp, const struct chk_def *def)
 {
 	unsigned r;
 
 	memset(cp, 0, sizeof(*cp));
 	cp->on_fail = CHK_REJECT;
-	cp->text = ops->text ? xstrdup(ops->text) : NULL;
-	cp->on_tempfail = ops->on_tempfail;
-	cp->states = ops->states ? ops->states : CHK_ST_ALL;
-	for (r = 0; ops->results && ops->results[r]; r++)
-		cp->results[r] = ops->defaults[r];
-	if (ops->conf_size > 0) {
-		cp->conf = xcalloc(1, ops->conf_size);
-		if (ops->conf_init)
-			ops->conf_init(cp->conf);
+	cp->text = def->text ? xstrdup(def->text) : NULL;
+	cp->on_tempfail = def->on_tempfail;
+	cp->states = def->states ? def->states : CHK_ST_ALL;
+	for (r = 0; def->results && def->results[r]; r++)
+		cp->results[r] = def->defaults[r];
+	if (def->conf_size > 0) {
+		cp->conf = xcalloc(1, def->conf_size);
+		if (def->conf_init)
+			def->conf_init(cp->conf);
 	}
 }
 
@@ -1162,27 +1162,27 @@ chk_policy_init(struct chk_policy *cp, const struct chk_ops *ops)
  */
 static void
 chk_policy_copy(struct chk_policy *dst, const struct chk_policy *src,
-    const struct chk_ops *ops)
+    const struct chk_def *def)
 {
 	*dst = *src;
 	dst->text = src->text ? xstrdup(src->text) : NULL;
 	dst->conf = NULL;
-	if (ops->conf_size > 0) {
-		dst->conf = xmalloc(ops->conf_size);
-		if (ops->conf_copy)
-			ops->conf_copy(dst->conf, src->conf);
+	if (def->conf_size > 0) {
+		dst->conf = xmalloc(def->conf_size);
+		if (def->conf_copy)
+			def->conf_copy(dst->conf, src->conf);
 		else
-			memcpy(dst->conf, src->conf, ops->conf_size);
+			memcpy(dst->conf, src->conf, def->conf_size);
 	}
 }
 
 /* chk_policy_fini - free what a check's policy owns */
 static void
-chk_policy_fini(struct chk_policy *cp, const struct chk_ops *ops)
+chk_policy_fini(struct chk_policy *cp, const struct chk_def *def)
 {
 	free(cp->text);
-	if (cp->conf != NULL && ops->conf_free)
-		ops->conf_free(cp->conf);
+	if (cp->conf != NULL && def->conf_free)
+		def->conf_free(cp->conf);
 	free(cp->conf);
 }
 
@@ -1200,7 +1200,7 @@ parse_checks(struct cfg_parser *y, yaml_node_t *n, struct chk_policy *checks,
 	unsigned i;
 
 	for (i = 0; i < chk_count; i++)
-		keys[i] = chk_registry[i]->name;
+		keys[i] = chk_defs[i]->name;
 	keys[chk_count] = NULL;
 	if (map_keys(y, n, "checks", keys, v) < 0)
 		return -1;
@@ -1282,7 +1282,7 @@ parse_profiles(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 		pr->name = xstrdup(name);
 		for (i = 0; i < chk_count; i++)
 			chk_policy_copy(&pr->checks[i], &cfg->checks[i],
-			    chk_registry[i]);
+			    chk_defs[i]);
 		pr->score_reject = cfg->score_reject;
 		pr->score_greylist = cfg->score_greylist;
 		if (v[0] && parse_checks(y, v[0], pr->checks, true) < 0)
@@ -1440,7 +1440,7 @@ cfg_defaults(const char *path)
 		unsigned i;
 
 		for (i = 0; i < chk_count; i++)
-			chk_policy_init(&cfg->checks[i], chk_registry[i]);
+			chk_policy_init(&cfg->checks[i], chk_defs[i]);
 	}
 	return cfg;
 }
@@ -1707,7 +1707,7 @@ cfg_needs(const struct cfg *cfg, unsigned flag)
 	size_t i, j;
 
 	for (i = 0; i < chk_count; i++) {
-		if (!(chk_registry[i]->flags & flag))
+		if (!(chk_defs[i]->flags & flag))
 			continue;
 		if (cfg->checks[i].enabled)
 			return true;
@@ -1952,13 +1952,13 @@ cfg_unref(struct cfg *cfg)
 	free(cfg->error_action);
 	free(cfg->hostname);
 	for (i = 0; i < chk_count; i++)
-		chk_policy_fini(&cfg->checks[i], chk_registry[i]);
+		chk_policy_fini(&cfg->checks[i], chk_defs[i]);
 	for (i = 0; i < cfg->nprofiles; i++) {
 		unsigned j;
 
 		for (j = 0; j < chk_count; j++)
 			chk_policy_fini(&cfg->profiles[i].checks[j],
-			    chk_registry[j]);
+			    chk_defs[j]);
 		free(cfg->profiles[i].name);
 	}
 	free(cfg->profiles);

@@ -79,7 +79,7 @@ struct cfg {
 	bool store_sweep_given;      /* store.sweep_*: greylist's old keys
 				      * give way */
 	struct dns_opts dns;         /* nservers 0: /etc/resolv.conf */
-	struct chk_policy checks[CHK_MAX]; /* by chk_registry index */
+	struct chk_policy checks[CHK_MAX]; /* by chk_defs index */
 	int score_reject;            /* reject at this score; 0: never */
 	int score_greylist;          /* greylist at or above; 0: everyone */
 	bool tempfail_defer;         /* on_tempfail: defer (else dunno) */

@@ -117,9 +117,16 @@ pipeline_init(const struct chk_ctx *ctx)
 {
 	unsigned i;
 
-	for (i = 0; i < chk_count; i++)
+	if (chk_registry_count != chk_count)
+		PD_PANIC("%u checks in registry.c, %u in defs.c",
+		    chk_registry_count, chk_count);
+	for (i = 0; i < chk_count; i++) {
+		/* The two lists are kept by hand, entry for entry. */
+		if (chk_registry[i]->def != chk_defs[i])
+			PD_PANIC("check %u: registry.c and defs.c differ", i);
 		procs[i] = chk_registry[i]->init ? chk_registry[i]->init(ctx)
 						 : NULL;
+	}
 	procs_on = true;
 }
 
@@ -417,9 +424,9 @@ chk_our_relay(const struct chk_run *run)
 		if (cidr_match(&p->cfg->local_nets[i], &req->client_ip))
 			return true;
 	for (i = 0; i < chk_count; i++)
-		if (chk_registry[i]->relay != NULL &&
+		if (chk_registry[i]->def->relay != NULL &&
 		    p->cfg->checks[i].conf != NULL &&
-		    chk_registry[i]->relay(p->cfg->checks[i].conf,
+		    chk_registry[i]->def->relay(p->cfg->checks[i].conf,
 			&req->client_ip))
 			return true;
 	return false;
@@ -571,7 +578,7 @@ int
 chk_query(struct chk_run *run, const char *name, uint16_t type,
     chk_dns_fn *cb, void *arg, struct chk_query **qp)
 {
-	unsigned max = run->ops->max_queries ? run->ops->max_queries
+	unsigned max = run->ops->def->max_queries ? run->ops->def->max_queries
 					     : CHK_DEFAULT_QUERIES;
 	struct chk_query *q;
 
@@ -582,7 +589,7 @@ chk_query(struct chk_run *run, const char *name, uint16_t type,
 	/* Checks bound their questions: going past the bound is a bug. */
 	if (run->nqueries >= max)
 		PD_PANIC("check %s: more than %u DNS questions at once",
-		    run->ops->name, max);
+		    run->ops->def->name, max);
 	if ((q = run->spare) != NULL)
 		run->spare = q->next;
 	else
@@ -720,11 +727,11 @@ certain(const struct chk_run *r)
 	int score;
 
 	/* A whitelist entry waits for SPF, whatever the lists say. */
-	if (p->bypass != CHK_BYPASS_NONE && (r->ops->flags & CHK_F_BYPASSED))
+	if (p->bypass != CHK_BYPASS_NONE && (r->ops->def->flags & CHK_F_BYPASSED))
 		return false;
 	if (r->res.stop)
 		return true;
-	if (!(r->ops->flags & CHK_F_EARLY) || !acts_as(r, &on, &score) ||
+	if (!(r->ops->def->flags & CHK_F_EARLY) || !acts_as(r, &on, &score) ||
 	    on != CHK_REJECT || r->res.status != CHK_FAIL)
 		return false;
 	/* The first refusal in registry order wins: none may be pending. */
@@ -770,7 +777,7 @@ run_done(struct chk_run *run, const struct chk_result *res)
 	 * a check that broke the contract could report now.
 	 */
 	if (run->reported)
-		PD_PANIC("check %s: chk_done() called twice", run->ops->name);
+		PD_PANIC("check %s: chk_done() called twice", run->ops->def->name);
 	run->reported = true;
 	if ((run->done && !run->revising) || p->over)
 		return;
@@ -784,7 +791,7 @@ run_done(struct chk_run *run, const struct chk_result *res)
 	run->done = true;
 	run->us = (uv_hrtime() - run->t0) / 1000;
 	cancel_queries(run); /* a check may end before all answers came */
-	if (run->ops->kind == CHK_KIND_CHECK) {
+	if (run->ops->def->kind == CHK_KIND_CHECK) {
 		p->pending--;
 		if (p->pending > 0 && certain(run))
 			cut_short(p);
@@ -921,7 +928,7 @@ status_name(const struct chk_run *r)
 	if (r->cancelled)
 		return "cancelled";
 	if (r->res.result >= 0)
-		return r->ops->results[r->res.result];
+		return r->ops->def->results[r->res.result];
 	return status_names[r->res.status];
 }
 
@@ -929,7 +936,7 @@ status_name(const struct chk_run *r)
 static const char *
 tempfail_text(const struct chk_run *r)
 {
-	return r->ops->tempfail_text ? r->ops->tempfail_text
+	return r->ops->def->tempfail_text ? r->ops->def->tempfail_text
 	    : "Your server could not be checked just now (a DNS lookup "
 	      "failed or timed out); please try again later";
 }
@@ -1009,18 +1016,18 @@ combine(struct pipeline *p)
 		 * "could not tell" (a score it skips cannot defer).
 		 */
 		bool skip = bypass && verdict_silenced(src_of(on),
-		    (r->ops->flags & CHK_F_BYPASSED) != 0);
+		    (r->ops->def->flags & CHK_F_BYPASSED) != 0);
 
 		if (skip) {
 			acts = false;
 			ignored = r->res.status == CHK_TEMPFAIL;
 		}
 
-		rep[i].name = r->ops->name;
+		rep[i].name = r->ops->def->name;
 		rep[i].status = status_name(r);
 		/* A pass, or a check with results that had none (skipped),
 		 * has no action to show. */
-		rep[i].on_fail = r->ops->results != NULL &&
+		rep[i].on_fail = r->ops->def->results != NULL &&
 		    (r->res.status == CHK_PASS || r->res.result < 0) ? "-"
 								     : actions[on];
 		rep[i].score = acts && on == CHK_SCORE ? score : 0;
@@ -1035,7 +1042,7 @@ combine(struct pipeline *p)
 			to += (size_t)snprintf(trace + to, to < sizeof(trace)
 				? sizeof(trace) - to : 0,
 			    "%s%s:%s(%s)%s%s%.0d:%llums", i ? "," : "",
-			    r->ops->name, status_name(r), r->res.note,
+			    r->ops->def->name, status_name(r), r->res.note,
 			    ignored ? "(ignored)" : "", plus ? "+" : "",
 			    acts && on == CHK_SCORE ? score : 0,
 			    (unsigned long long)(r->us / 1000));
@@ -1043,7 +1050,7 @@ combine(struct pipeline *p)
 			to += (size_t)snprintf(trace + to, to < sizeof(trace)
 				? sizeof(trace) - to : 0,
 			    "%s%s:%s%s%s%.0d:%llums", i ? "," : "",
-			    r->ops->name, status_name(r),
+			    r->ops->def->name, status_name(r),
 			    ignored ? "(ignored)" : "", plus ? "+" : "",
 			    acts && on == CHK_SCORE ? score : 0,
 			    (unsigned long long)(r->us / 1000));
@@ -1053,7 +1060,7 @@ combine(struct pipeline *p)
 		if ((r->res.status == CHK_FAIL || r->res.status == CHK_TEMPFAIL) &&
 		    wo + 1 < sizeof(detail)) {
 			wo += (size_t)snprintf(detail + wo, sizeof(detail) - wo,
-			    "%s%s: %s", wo ? "; " : "", r->ops->name,
+			    "%s%s: %s", wo ? "; " : "", r->ops->def->name,
 			    r->res.detail ? r->res.detail : r->res.reason ?
 			    r->res.reason : "");
 			if (wo >= sizeof(detail))
@@ -1106,8 +1113,8 @@ combine(struct pipeline *p)
 	if (reject != NULL)
 		p->out[VS_REJECT] = (struct verdict_out){ VSAY_REFUSE,
 			reject->res.code, reject->res.dsn ? reject->res.dsn
-			: reject->ops->dsn, reply_text(reject),
-			arena_printf(a, "check:%s", reject->ops->name) };
+			: reject->ops->def->dsn, reply_text(reject),
+			arena_printf(a, "check:%s", reject->ops->def->name) };
 	if (p->score_reject > 0 && p->v.score >= p->score_reject)
 		p->out[VS_SCORE] = (struct verdict_out){ VSAY_REFUSE, "550",
 			"5.7.1", arena_strdup(a, scored), "score" };
@@ -1119,8 +1126,8 @@ combine(struct pipeline *p)
 	if (defer != NULL)
 		p->out[VS_DEFER] = (struct verdict_out){ VSAY_DEFER,
 			defer->res.result >= 0 ? "451" : NULL, defer->res.dsn
-			? defer->res.dsn : defer->ops->dsn, reply_text(defer),
-			arena_printf(a, "check:%s", defer->ops->name) };
+			? defer->res.dsn : defer->ops->def->dsn, reply_text(defer),
+			arena_printf(a, "check:%s", defer->ops->def->name) };
 	/*
 	 * Never a rejection for DNS trouble: ask to come back, in the
 	 * sending postmaster's terms; which server said what is for the log
@@ -1129,7 +1136,7 @@ combine(struct pipeline *p)
 	if (tempfail != NULL)
 		p->out[VS_TEMPFAIL] = (struct verdict_out){ VSAY_DEFER, NULL,
 			"4.4.3", expand(tempfail, tempfail_text(tempfail)),
-			arena_printf(a, "tempfail:%s", tempfail->ops->name) };
+			arena_printf(a, "tempfail:%s", tempfail->ops->def->name) };
 	if (bypass)
 		p->out[VS_BYPASS] = (struct verdict_out){ .say = VSAY_PASS,
 			.rule = p->bypass_why };
@@ -1172,7 +1179,7 @@ bypass_on(const struct pipeline *p)
 static bool
 bypassed(const struct pipeline *p, const struct chk_run *r)
 {
-	return (r->ops->flags & CHK_F_BYPASSED) && bypass_on(p);
+	return (r->ops->def->flags & CHK_F_BYPASSED) && bypass_on(p);
 }
 
 /* refused - the verdict so far is a refusal or a deferral */
@@ -1308,10 +1315,10 @@ end_checks(struct pipeline *p)
 			r->ops->cancel(r);
 		r->res.status = CHK_TEMPFAIL;
 		r->res.reason = "no answer before the deadline";
-		if (r->ops->results != NULL) {
+		if (r->ops->def->results != NULL) {
 			/* Its own temporary-error result, and a reply text
 			 * that stands on its own ({reason} is the text). */
-			r->res.result = r->ops->tempfail_result;
+			r->res.result = r->ops->def->tempfail_result;
 			r->res.detail = r->res.reason;
 			r->res.reason = expand(r, tempfail_text(r));
 		}
@@ -1393,7 +1400,7 @@ applies(const struct chk_ops *ops, const struct chk_policy *pol, bool ours,
 	if (!pol->enabled || !(pol->states & state))
 		return false;
 	/* Our users (logged in, local networks or contexts): only some. */
-	return !ours || (ops->flags & CHK_F_OUR_USERS);
+	return !ours || (ops->def->flags & CHK_F_OUR_USERS);
 }
 
 /* runs_here - applies, and after an accepting access rule: a recorder */
@@ -1402,7 +1409,7 @@ runs_here(const struct chk_ops *ops, const struct chk_policy *pol,
     bool ours, unsigned state, bool by_rule)
 {
 	return applies(ops, pol, ours, state) && (!by_rule ||
-	    (ops->kind == CHK_KIND_STATE && (ops->flags & CHK_F_RECORDS)));
+	    (ops->def->kind == CHK_KIND_STATE && (ops->def->flags & CHK_F_RECORDS)));
 }
 
 /* pipeline_decide - the whole decision for one request */
@@ -1479,7 +1486,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 			const struct chk_ops *ops = chk_registry[i];
 			struct chk_run *run;
 
-			if ((int)ops->kind != kind || !runs_here(ops,
+			if ((int)ops->def->kind != kind || !runs_here(ops,
 			    &p->pols[i], ours, state, by_rule))
 				continue;
 			run = &p->runs[p->nruns++];

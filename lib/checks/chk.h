@@ -2,11 +2,14 @@
  * chk - the interface every check implements. The pipeline (pipeline.h)
  * runs them; checks see only this header.
  *
- * A check is one file exporting one `const struct chk_ops`, listed in
- * registry.c. It owns:
+ * A check is two files: X_conf.c exports its `const struct chk_def`
+ * (listed in defs.c), what the policy loader needs; X.c exports its
+ * `const struct chk_ops` (listed in registry.c), the code that runs it.
+ * The loader never reaches X.c, so it links and is fuzzed without the
+ * pipeline. A check owns:
  *   - its options: the loader parses the keys every check has (enabled,
  *     on_fail or the named results, text, on_tempfail, states) and hands
- *     the check's own keys (ops->options) to ops->setup(), which reads
+ *     the check's own keys (def->options) to def->setup(), which reads
  *     them with the typed helpers of config.h into the check's conf;
  *   - its result: status, a signed score, a reason for the log, a reply
  *     text with its own template variables, an enhanced code, and the
@@ -14,7 +17,7 @@
  *   - its handling of "could not tell" (tempfail_text, on_tempfail);
  *   - state that outlives requests (ops->init/deinit, with the loop, the
  *     resolver and the store);
- *   - its DNS questions, within the bound it declares (ops->max_queries),
+ *   - its DNS questions, within the bound it declares (def->max_queries),
  *     which the pipeline owns and cancels.
  *
  * Contract of start(): report exactly once (chk_done or chk_done_res), at
@@ -179,7 +182,13 @@ enum chk_identity {
 
 struct chk_run;
 
-struct chk_ops {
+/*
+ * What a check is, for the policy loader and everyone: its name, kind,
+ * texts, results and options, with the functions that read and keep its
+ * options. Each check's X_conf.c holds it, apart from the code that runs
+ * it, so the loader links (and is fuzzed) without the pipeline.
+ */
+struct chk_def {
 	const char *name;   /* key under checks: in policyd.yaml */
 	enum chk_kind kind;
 	unsigned flags;     /* CHK_F_* */
@@ -218,6 +227,18 @@ struct chk_ops {
 	void (*conf_free)(void *conf);
 	int (*setup)(struct cfg_parser *p, struct chk_policy *pol,
 	    struct cfg_node *const *vals, void *conf);
+	/*
+	 * Optional: the client is one of our own relays by the check's
+	 * options (spf's secondary_mx and forwarders), whether or not the
+	 * check is enabled: what such a client relays (a forged bounce
+	 * among it) is never held against it (chk_our_relay).
+	 */
+	bool (*relay)(const void *conf, const struct ipaddr *ip);
+};
+
+/* How a check runs: its definition, and the pipeline's calls (X.c). */
+struct chk_ops {
+	const struct chk_def *def;
 	/* Optional: state for the daemon's life (timers, self-tests). */
 	void *(*init)(const struct chk_ctx *ctx);
 	void (*deinit)(void *proc);
@@ -233,13 +254,6 @@ struct chk_ops {
 	 * daemon's life; on the loop, each metrics round
 	 */
 	void (*metrics)(void *proc, struct mtext *t);
-	/*
-	 * Optional: the client is one of our own relays by the check's
-	 * options (spf's secondary_mx and forwarders), whether or not the
-	 * check is enabled: what such a client relays (a forged bounce
-	 * among it) is never held against it (chk_our_relay).
-	 */
-	bool (*relay)(const void *conf, const struct ipaddr *ip);
 	void (*start)(struct chk_run *run);
 	void (*cancel)(struct chk_run *run); /* NULL if nothing to stop */
 	/*
@@ -260,10 +274,16 @@ struct chk_ops {
 	void (*revise)(struct chk_run *run);
 };
 
-/* The checks, in the order they start (cheap first). */
+/*
+ * The checks, in the order they start (cheap first): chk_defs
+ * (checks/defs.c) for the loader, chk_registry (checks/registry.c) for
+ * the pipeline, entry for entry (chk_registry[i]->def == chk_defs[i]).
+ */
 #define CHK_MAX 16
+extern const struct chk_def *const chk_defs[];
 extern const struct chk_ops *const chk_registry[];
-extern const unsigned chk_count;
+extern const unsigned chk_count;          /* of chk_defs */
+extern const unsigned chk_registry_count; /* the same, or a bug */
 /* chk_find - the index of a check by name, or -1 */
 int chk_find(const char *name);
 

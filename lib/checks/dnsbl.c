@@ -1016,23 +1016,10 @@ dnsbl_metrics(void *proc, struct mtext *t)
 	free(recs);
 }
 
+extern const struct chk_def chk_dnsbl_def; /* dnsbl_conf.c */
+
 const struct chk_ops chk_dnsbl_ops = {
-	.name = "dnsbl",
-	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE |
-	    CHK_F_BYPASSED,
-	.dsn = "5.7.1",
-	.text = "Service unavailable; {listed} - ask the {operators}, not us, "
-		"for removal",
-	.tempfail_text = "The DNS lists could not be asked about client "
-			 "{client} just now; please try again later",
-	.on_tempfail = CHK_TF_IGNORE,
-	.max_queries = BL_MAX_LISTS * BL_MAX_ITEMS * 2,
-	.options = dnsbl__options,
-	.conf_size = sizeof(struct dnsbl_conf),
-	.conf_init = dnsbl__conf_init,
-	.conf_copy = dnsbl__conf_copy,
-	.conf_free = dnsbl__conf_free,
-	.setup = dnsbl__setup,
+	.def = &chk_dnsbl_def,
 	.init = dnsbl_init,
 	.deinit = dnsbl_deinit,
 	.configure = dnsbl_configure,

@@ -667,3 +667,21 @@ dnsbl__error_code(const struct bl_list *l, const uint8_t a[4],
 	return NULL;
 }
 
+const struct chk_def chk_dnsbl_def = {
+	.name = "dnsbl",
+	.flags = CHK_F_DNS | CHK_F_MAIN_OPTIONS | CHK_F_STORE |
+	    CHK_F_BYPASSED,
+	.dsn = "5.7.1",
+	.text = "Service unavailable; {listed} - ask the {operators}, not us, "
+		"for removal",
+	.tempfail_text = "The DNS lists could not be asked about client "
+			 "{client} just now; please try again later",
+	.on_tempfail = CHK_TF_IGNORE,
+	.max_queries = BL_MAX_LISTS * BL_MAX_ITEMS * 2,
+	.options = dnsbl__options,
+	.conf_size = sizeof(struct dnsbl_conf),
+	.conf_init = dnsbl__conf_init,
+	.conf_copy = dnsbl__conf_copy,
+	.conf_free = dnsbl__conf_free,
+	.setup = dnsbl__setup,
+};

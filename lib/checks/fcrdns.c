@@ -121,15 +121,9 @@ fcrdns_start(struct chk_run *run)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
+extern const struct chk_def chk_fcrdns_def; /* fcrdns_conf.c */
+
 const struct chk_ops chk_fcrdns_ops = {
-	.name = "fcrdns",
-	.flags = CHK_F_DNS,
-	.dsn = "5.7.25",
-	.text = "Reverse DNS of client {client} ({name}) does not resolve "
-		"back to it; ask the owner of this IP address to make the "
-		"PTR name's A/AAAA record point to it",
-	.tempfail_text = "Whether the reverse DNS of client {client} resolves "
-			 "back to it could not be checked just now; please "
-			 "try again later",
+	.def = &chk_fcrdns_def,
 	.start = fcrdns_start,
 };

@@ -11,6 +11,7 @@
  * client name.
  */
 #include "chk.h"
+#include "helo_conf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +22,6 @@
 #include "config.h"
 #include "dns.h"
 #include "request.h"
-
-/* helo_dns's options. */
-struct helo_dns_conf {
-	bool strict;   /* resolves to the client / is its verified name */
-};
-
-static const char *const helo_dns_options[] = { "strict", NULL };
-
-/* helo_dns_setup - strict: true|false */
-static int
-helo_dns_setup(struct cfg_parser *p, struct chk_policy *pol,
-    struct cfg_node *const *v, void *conf)
-{
-	struct helo_dns_conf *c = conf;
-
-	(void)pol;
-	return v[0] ? cfg_bool(p, v[0], "helo_dns: strict", &c->strict) : 0;
-}
 
 /* strict - the policy wants the name to resolve to the client */
 static bool
@@ -205,26 +188,16 @@ helo_dns_start(struct chk_run *run)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
+extern const struct chk_def chk_helo_def; /* helo_conf.c */
+
 const struct chk_ops chk_helo_ops = {
-	.name = "helo",
-	.dsn = "5.7.1",
-	.text = "Your server's HELO/EHLO is wrong ({reason}); configure it "
-		"to greet with its own fully qualified name, one that "
-		"resolves in DNS",
+	.def = &chk_helo_def,
 	.start = helo_start,
 };
 
+extern const struct chk_def chk_helo_dns_def; /* helo_conf.c */
+
 const struct chk_ops chk_helo_dns_ops = {
-	.name = "helo_dns",
-	.flags = CHK_F_DNS,
-	.options = helo_dns_options,
-	.conf_size = sizeof(struct helo_dns_conf),
-	.setup = helo_dns_setup,
-	.dsn = "5.7.1",
-	.text = "Your server's HELO/EHLO name does not resolve ({reason}); "
-		"publish an A or AAAA record for it, or greet with a name "
-		"that has one",
-	.tempfail_text = "Your server's HELO/EHLO name {helo} could not be "
-			 "looked up in DNS just now; please try again later",
+	.def = &chk_helo_dns_def,
 	.start = helo_dns_start,
 };

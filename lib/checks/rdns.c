@@ -52,13 +52,9 @@ rdns_start(struct chk_run *run)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
+extern const struct chk_def chk_rdns_def; /* rdns_conf.c */
+
 const struct chk_ops chk_rdns_ops = {
-	.name = "rdns",
-	.flags = CHK_F_DNS,
-	.dsn = "5.7.25",
-	.text = "Client {client} has no reverse DNS (PTR) record; ask the "
-		"owner of this IP address to publish one",
-	.tempfail_text = "The reverse DNS (PTR) of client {client} could not "
-			 "be looked up just now; please try again later",
+	.def = &chk_rdns_def,
 	.start = rdns_start,
 };

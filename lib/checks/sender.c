@@ -130,14 +130,9 @@ sender_start(struct chk_run *run)
 		chk_done(run, CHK_TEMPFAIL, "no resolver");
 }
 
+extern const struct chk_def chk_sender_def; /* sender_conf.c */
+
 const struct chk_ops chk_sender_ops = {
-	.name = "sender",
-	.flags = CHK_F_DNS,
-	.dsn = "5.7.1",
-	.text = "The envelope sender is not usable: {reason}; use an address "
-		"at a domain that exists and receives mail",
-	.tempfail_text = "The domain of the sender address {sender} could "
-			 "not be looked up in DNS just now; please try again "
-			 "later",
+	.def = &chk_sender_def,
 	.start = sender_start,
 };

@@ -1,6 +1,7 @@
 /*
- * checks/spf_conf - the options of the spf check, for the tests that look at
- * a loaded policy (the check's own business otherwise).
+ * checks/spf_conf - the options of the spf check, for spf_conf.c (which
+ * reads them), spf.c (which runs the check) and the tests that look at a
+ * loaded policy.
  */
 #ifndef POLICYD_CHECKS_SPF_CONF_H
 #define POLICYD_CHECKS_SPF_CONF_H
@@ -25,5 +26,9 @@ struct spf_conf {
 	struct cidr *secondary_mx; /* our backup MX hosts: skip SPF (owned) */
 	size_t nsecondary_mx;
 };
+
+/* spf_in_nets - the network of nets (n) the client is in, or NULL */
+const struct cidr *spf_in_nets(const struct cidr *nets, size_t n,
+    const struct ipaddr *ip);
 
 #endif

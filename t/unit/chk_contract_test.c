@@ -94,18 +94,29 @@ roomy_start(struct chk_run *run)
 	chk_done(run, CHK_PASS, "asked %d", n);
 }
 
-static const struct chk_ops twice_ops = { .name = "twice", .dsn = "5.7.1",
-	.text = "{reason}", .start = twice_start };
-static const struct chk_ops greedy_ops = { .name = "greedy", .dsn = "5.7.1",
-	.text = "{reason}", .start = greedy_start };
-static const struct chk_ops polite_ops = { .name = "polite", .dsn = "5.7.1",
-	.text = "{reason}", .start = polite_start };
-static const struct chk_ops roomy_ops = { .name = "roomy", .dsn = "5.7.1",
-	.text = "{reason}", .start = roomy_start, .max_queries = 40 };
+static const struct chk_def twice_def = { .name = "twice", .dsn = "5.7.1",
+	.text = "{reason}" };
+static const struct chk_ops twice_ops = { .def = &twice_def,
+	.start = twice_start };
+static const struct chk_def greedy_def = { .name = "greedy", .dsn = "5.7.1",
+	.text = "{reason}" };
+static const struct chk_ops greedy_ops = { .def = &greedy_def,
+	.start = greedy_start };
+static const struct chk_def polite_def = { .name = "polite", .dsn = "5.7.1",
+	.text = "{reason}" };
+static const struct chk_ops polite_ops = { .def = &polite_def,
+	.start = polite_start };
+static const struct chk_def roomy_def = { .name = "roomy", .dsn = "5.7.1",
+	.text = "{reason}", .max_queries = 40 };
+static const struct chk_ops roomy_ops = { .def = &roomy_def,
+	.start = roomy_start };
 
 const struct chk_ops *const chk_registry[] = { &twice_ops, &greedy_ops,
 	&polite_ops, &roomy_ops };
+const struct chk_def *const chk_defs[] = { &twice_def, &greedy_def,
+	&polite_def, &roomy_def };
 const unsigned chk_count = 4;
+const unsigned chk_registry_count = 4;
 
 int
 chk_find(const char *name)
@@ -113,7 +124,7 @@ chk_find(const char *name)
 	unsigned i;
 
 	for (i = 0; i < chk_count; i++)
-		if (strcmp(chk_registry[i]->name, name) == 0)
+		if (strcmp(chk_defs[i]->name, name) == 0)
 			return (int)i;
 	return -1;
 }

@@ -333,34 +333,43 @@ gate_start(struct chk_run *run)
 	    gate_fire);
 }
 
-static const struct chk_ops deny_ops = { .name = "deny", .dsn = "5.7.1",
+static const struct chk_def deny_def = { .name = "deny", .dsn = "5.7.1",
 	.text = "Go away ({reason})", .flags = CHK_F_EARLY,
 	.options = deny_options, .conf_size = sizeof(struct deny_conf),
 	.conf_init = deny_init, .conf_copy = deny_copy, .conf_free = deny_free,
-	.setup = deny_setup, .start = deny_start };
-static const struct chk_ops allow_ops = { .name = "allow", .dsn = "5.7.1",
-	.text = "{reason}", .init = init_proc, .deinit = deinit_proc,
-	.start = allow_start, .cancel = untick };
-static const struct chk_ops listed_ops = { .name = "listed",
-	.dsn = "5.7.1", .text = "{client} is on {list} ({code})",
-	.flags = CHK_F_BYPASSED,
+	.setup = deny_setup };
+static const struct chk_ops deny_ops = { .def = &deny_def,
+	.start = deny_start };
+static const struct chk_def allow_def = { .name = "allow", .dsn = "5.7.1",
+	.text = "{reason}" };
+static const struct chk_ops allow_ops = { .def = &allow_def, .init = init_proc,
+	.deinit = deinit_proc, .start = allow_start, .cancel = untick };
+static const struct chk_def listed_def = { .name = "listed", .dsn = "5.7.1",
+	.text = "{client} is on {list} ({code})", .flags = CHK_F_BYPASSED,
 	.options = listed_options, .conf_size = sizeof(struct listed_conf),
 	.conf_init = listed_init, .conf_copy = listed_copy,
-	.setup = listed_setup, .start = listed_start };
-static const struct chk_ops slow_ops = { .name = "slow", .dsn = "5.7.1",
-	.text = "{reason}", .tempfail_text = "slow could not tell",
-	.init = init_proc, .deinit = deinit_proc, .start = slow_start,
-	.cancel = untick };
-static const struct chk_ops stamp_ops = { .name = "stamp",
-	.kind = CHK_KIND_STATE, .flags = CHK_F_OUR_USERS, .init = init_proc,
+	.setup = listed_setup };
+static const struct chk_ops listed_ops = { .def = &listed_def,
+	.start = listed_start };
+static const struct chk_def slow_def = { .name = "slow", .dsn = "5.7.1",
+	.text = "{reason}", .tempfail_text = "slow could not tell" };
+static const struct chk_ops slow_ops = { .def = &slow_def, .init = init_proc,
+	.deinit = deinit_proc, .start = slow_start, .cancel = untick };
+static const struct chk_def stamp_def = { .name = "stamp",
+	.kind = CHK_KIND_STATE, .flags = CHK_F_OUR_USERS };
+static const struct chk_ops stamp_ops = { .def = &stamp_def, .init = init_proc,
 	.deinit = deinit_proc, .start = stamp_start, .cancel = stamp_cancel };
-static const struct chk_ops gate_ops = { .name = "gate",
-	.kind = CHK_KIND_PRE, .init = gate_init, .start = gate_start,
-	.cancel = untick };
+static const struct chk_def gate_def = { .name = "gate",
+	.kind = CHK_KIND_PRE };
+static const struct chk_ops gate_ops = { .def = &gate_def, .init = gate_init,
+	.start = gate_start, .cancel = untick };
 
 const struct chk_ops *const chk_registry[] = { &deny_ops, &allow_ops,
 	&listed_ops, &slow_ops, &stamp_ops, &gate_ops };
+const struct chk_def *const chk_defs[] = { &deny_def, &allow_def,
+	&listed_def, &slow_def, &stamp_def, &gate_def };
 const unsigned chk_count = 6;
+const unsigned chk_registry_count = 6;
 
 int
 chk_find(const char *name)
@@ -368,7 +377,7 @@ chk_find(const char *name)
 	unsigned i;
 
 	for (i = 0; i < chk_count; i++)
-		if (strcmp(chk_registry[i]->name, name) == 0)
+		if (strcmp(chk_defs[i]->name, name) == 0)
 			return (int)i;
 	return -1;
 }
