@@ -4,9 +4,9 @@
  * States: OPEN (working), TROUBLE (open, but operations fail: a busy
  * lock, an I/O error), FULL (open, the file system has no room), CLOSED
  * (after a fatal error, or never opened: reopened from the timer). A
- * change of state is logged once, with what it means for mail
- * (greylisting answers on_error meanwhile); errors within a state are
- * counted and reported at most once a minute.
+ * change of state is logged once, with what it means for mail (each
+ * module that keeps state says: chk_store_trouble); errors within a
+ * state are counted and reported at most once a minute.
  *
  * Threads: a job on libuv's thread pool (a checkpoint, or an open) uses
  * the store while the loop goes on with requests; the store is opened
@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "greylist.h"
+#include "checks/chk.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -53,6 +53,7 @@ struct keeper {
 	unsigned errors;     /* since that report */
 	unsigned attempts;   /* reopens tried while closed */
 	char last_why[512];  /* the last error logged, to log a new one */
+	char action[256];    /* what mail gets meanwhile: action() */
 	bool timer_on;
 	uv_timer_t timer;    /* sweep, checkpoint, reopen */
 	uint64_t last_checkpoint;
@@ -101,13 +102,15 @@ keeper_set_config(struct keeper *k, struct cfg *cfg)
 	k->cfg = cfg;
 }
 
-/* action - what greylisting answers while the store is unusable */
+/*
+ * action - what mail gets while the store is unusable, by every module
+ * that keeps state (their definitions say)
+ */
 static const char *
-action(const struct keeper *k)
+action(struct keeper *k)
 {
-	const struct gl_conf *g = greylist_conf(k->cfg);
-
-	return g != NULL && g->defer_on_error ? "defer" : "dunno";
+	chk_store_trouble(k->cfg, k->action, sizeof(k->action));
+	return k->action;
 }
 
 /* enter - a new state, from now */
@@ -140,8 +143,8 @@ count(struct keeper *k, const char *why)
 	k->last_error = now;
 	if (now - k->last_report < REPORT_MS)
 		return;
-	log_err("store: %s; %u errors in the last %llu s, greylisting "
-		"answers %s meanwhile", why, k->errors,
+	log_err("store: %s; %u errors in the last %llu s; meanwhile %s",
+	    why, k->errors,
 	    (unsigned long long)((now - k->last_report) / 1000), action(k));
 	k->last_report = now;
 	k->errors = 0;
@@ -173,8 +176,8 @@ keeper_report(struct keeper *k, int rc, const char *why)
 	case STORE_EFATAL:
 		if (k->state == K_CLOSED)
 			return; /* a request that held the old one */
-		log_err("store: %s; closing it: greylisting answers %s until "
-			"it is open again (reopened with recovery)", why,
+		log_err("store: %s; closing it until it is open again "
+			"(reopened with recovery): meanwhile %s", why,
 		    action(k));
 		close_store(k);
 		enter(k, K_CLOSED);
@@ -183,8 +186,8 @@ keeper_report(struct keeper *k, int rc, const char *why)
 	case STORE_EFULL:
 		if (k->state != K_FULL && k->state != K_CLOSED) {
 			log_err("store: %s: the file system is full (%s); "
-				"greylisting answers %s until there is room",
-			    dir, why, action(k));
+				"until there is room, %s", dir, why,
+			    action(k));
 			enter(k, K_FULL);
 			return;
 		}
@@ -192,8 +195,8 @@ keeper_report(struct keeper *k, int rc, const char *why)
 		return;
 	default:
 		if (k->state == K_OPEN) {
-			log_err("store: %s; greylisting answers %s for the "
-				"requests it fails", why, action(k));
+			log_err("store: %s; for the requests it fails, %s",
+			    why, action(k));
 			enter(k, K_TROUBLE);
 			return;
 		}
@@ -239,12 +242,11 @@ open_failed(struct keeper *k, int rc, const char *why)
 	if (k->state != K_CLOSED)
 		enter(k, K_CLOSED);
 	if (strcmp(why, k->last_why) != 0 || now - k->last_report >= REPORT_MS) {
-		log_err("store: cannot open %s%s: %s; greylisting answers %s "
-			"until it opens (tried every %llu ms)",
-		    k->cfg->state_dir,
+		log_err("store: cannot open %s%s: %s; tried every %llu ms; "
+			"until it opens, %s", k->cfg->state_dir,
 		    rc == STORE_EFULL ? ", the file system is full" : "", why,
-		    action(k),
-		    (unsigned long long)k->cfg->store_sweep_interval_ms);
+		    (unsigned long long)k->cfg->store_sweep_interval_ms,
+		    action(k));
 		snprintf(k->last_why, sizeof(k->last_why), "%s", why);
 		k->last_report = now;
 	}

@@ -33,7 +33,8 @@ struct keeper *keeper_new(uv_loop_t *loop, struct cfg *cfg);
 void keeper_start(struct keeper *k);
 /* keeper_handle - the handle requests hold */
 struct store_handle *keeper_handle(struct keeper *k);
-/* keeper_set_config - the sweep follows cfg's greylist settings */
+/* keeper_set_config - the policy in force: the sweep's settings, and
+ * what mail gets while the store is unusable */
 void keeper_set_config(struct keeper *k, struct cfg *cfg);
 /*
  * keeper_report - what the store did for a request: 0 (it worked) or a

@@ -181,6 +181,14 @@ backscatter_bounce_window(const struct chk_policy *pol)
 	return pol->enabled && c != NULL ? c->window : 0;
 }
 
+/* bs_store_trouble - def->store_trouble: blocks unread, hits uncounted */
+static const char *
+bs_store_trouble(const void *conf)
+{
+	(void)conf;
+	return "backscatter blocks are not enforced";
+}
+
 const struct chk_def chk_backscatter_def = {
 	.name = "backscatter",
 	.kind = CHK_KIND_PRE,
@@ -191,4 +199,5 @@ const struct chk_def chk_backscatter_def = {
 	.conf_copy = bs_conf_copy,
 	.conf_free = bs_conf_free,
 	.setup = bs_setup,
+	.store_trouble = bs_store_trouble,
 };

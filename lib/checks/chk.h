@@ -234,6 +234,12 @@ struct chk_def {
 	 * among it) is never held against it (chk_our_relay).
 	 */
 	bool (*relay)(const void *conf, const struct ipaddr *ip);
+	/*
+	 * Optional, for a check that keeps state (CHK_F_STORE): what mail
+	 * gets while the store is unusable, in a few words for the log
+	 * ("greylisting answers defer"); NULL: nothing changes for mail.
+	 */
+	const char *(*store_trouble)(const void *conf);
 };
 
 /* How a check runs: its definition, and the pipeline's calls (X.c). */
@@ -286,6 +292,12 @@ extern const unsigned chk_count;          /* of chk_defs */
 extern const unsigned chk_registry_count; /* the same, or a bug */
 /* chk_find - the index of a check by name, or -1 */
 int chk_find(const char *name);
+/*
+ * chk_store_trouble - what mail gets while the store is unusable, by
+ * every enabled check of cfg that says (store_trouble), joined by ", "
+ * into out; "nothing changes for mail" when none does
+ */
+void chk_store_trouble(const struct cfg *cfg, char *out, size_t size);
 
 /* For checks: their request, resolver, arena, policy, conf and state. */
 const struct req *chk_req(const struct chk_run *run);

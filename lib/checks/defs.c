@@ -8,7 +8,10 @@
  */
 #include "chk.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "config.h"
 
 extern const struct chk_def chk_helo_def;
 extern const struct chk_def chk_helo_dns_def;
@@ -55,4 +58,27 @@ chk_find(const char *name)
 		if (strcmp(chk_defs[i]->name, name) == 0)
 			return (int)i;
 	return -1;
+}
+
+void
+chk_store_trouble(const struct cfg *cfg, char *out, size_t size)
+{
+	size_t o = 0;
+	unsigned i;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < chk_count && o < size; i++) {
+		const struct chk_def *d = chk_defs[i];
+
+		if (d->store_trouble == NULL || !cfg->checks[i].enabled)
+			continue;
+		n = snprintf(out + o, size - o, "%s%s", o ? ", " : "",
+		    d->store_trouble(cfg->checks[i].conf));
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+	if (out[0] == '\0')
+		snprintf(out, size, "nothing changes for mail");
 }

@@ -180,6 +180,16 @@ greylist_enabled(const struct cfg *cfg)
 	return i >= 0 && cfg->checks[i].enabled;
 }
 
+/* gl_store_trouble - def->store_trouble: the module's on_error */
+static const char *
+gl_store_trouble(const void *conf)
+{
+	const struct gl_conf *g = conf;
+
+	return g->defer_on_error ? "greylisting answers defer"
+				 : "greylisting answers dunno";
+}
+
 const struct chk_def chk_greylist_def = {
 	.name = "greylist",
 	.kind = CHK_KIND_STATE,
@@ -192,4 +202,5 @@ const struct chk_def chk_greylist_def = {
 	.states = CHK_ST_RCPT | CHK_ST_NONE,
 	.options = gl_options,
 	.setup = gl_setup,
+	.store_trouble = gl_store_trouble,
 };

@@ -73,6 +73,14 @@ ob_setup(struct cfg_parser *p, struct chk_policy *pol,
 	return 0;
 }
 
+/* ob_store_trouble - def->store_trouble: our users' mail unrecorded */
+static const char *
+ob_store_trouble(const void *conf)
+{
+	(void)conf;
+	return "our users' mail is not recorded";
+}
+
 const struct chk_def chk_outbound_def = {
 	.name = "outbound",
 	.kind = CHK_KIND_STATE,
@@ -85,4 +93,5 @@ const struct chk_def chk_outbound_def = {
 	.conf_copy = ob_conf_copy,
 	.conf_free = ob_conf_free,
 	.setup = ob_setup,
+	.store_trouble = ob_store_trouble,
 };

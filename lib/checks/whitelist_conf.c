@@ -105,6 +105,14 @@ wl_setup(struct cfg_parser *p, struct chk_policy *pol,
 	return 0;
 }
 
+/* wl_store_trouble - def->store_trouble: the file's entries still hold */
+static const char *
+wl_store_trouble(const void *conf)
+{
+	(void)conf;
+	return "whitelist entries from policyctl do not apply";
+}
+
 const struct chk_def chk_whitelist_def = {
 	.name = "whitelist",
 	.kind = CHK_KIND_PRE,
@@ -116,4 +124,5 @@ const struct chk_def chk_whitelist_def = {
 	.conf_copy = wl_conf_copy,
 	.conf_free = wl_conf_free,
 	.setup = wl_setup,
+	.store_trouble = wl_store_trouble,
 };

@@ -247,6 +247,22 @@ class Greylisting(CtlTest):
         s.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_store_trouble_says_what_every_module_does_meanwhile(self):
+        # The keeper's line spoke only of greylisting's on_error, while
+        # backscatter blocks, policyctl's whitelist entries and our
+        # users' outbound records are as much out of reach.
+        d = self.daemon(POLICY % (5, "  backscatter: {}\n  whitelist: {}\n"
+                                      "  outbound: { local_domains: "
+                                      "[our.example] }"), start=False)
+        with open(d.path("state"), "w") as f:
+            f.write("not a directory\n")
+        d.start()
+        d.wait_log(r"error: store: cannot open .*; until it opens, "
+                   r"greylisting answers dunno, our users' mail is not "
+                   r"recorded, backscatter blocks are not enforced, "
+                   r"whitelist entries from policyctl do not apply$")
+        self.assertEqual(d.stop(), 0)
+
     def test_corrupt_database(self):
         d = self.daemon(POLICY % (5, ""))
         s = d.connect()

@@ -353,7 +353,7 @@ checks:
         filler = fill(os.path.join(state, "filler"))
         d.start(env=BDB_PANIC_ENV)
         d.wait_log(r"store: cannot open .*No space left on device.*"
-                   r"greylisting answers dunno until it opens")
+                   r"until it opens, greylisting answers dunno")
         s = d.connect()
         self.assertEqual(self.triplet(s, 7, "again"), "DUNNO")
         os.unlink(filler)
