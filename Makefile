@@ -1,7 +1,8 @@
 # policyd: the two set-up commands.
 #   make run    install missing Debian packages, build, run policyd in the
 #               foreground on 127.0.0.1:10023 (CONFIG=FILE for another policy)
-#   make test   install, build (normal, ASan+UBSan, fuzz), run every suite
+#   make test   install the test packages too, build (normal with the tests,
+#               ASan+UBSan, fuzz), run every suite
 #   make fuzz   only the fuzzers (FUZZ_SECONDS=N each, default 30)
 #   make install  binaries, manuals, policy (kept if there), systemd unit
 #               into $(DESTDIR)$(PREFIX) (default /usr/local); the policy
@@ -16,20 +17,29 @@ FUZZ_SECONDS ?= 30
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-# Build and test dependencies, all from Debian 12.
-DEB_PACKAGES := build-essential cmake pkg-config python3 \
-	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev \
-	libcmocka-dev publicsuffix python3-yaml python3-spf postgrey db5.3-util postfix swaks \
-	clang libclang-rt-14-dev
+# Debian 12 packages. Running needs only the first list: the second is
+# for the tests, and among it is Debian's postgrey, whose package starts
+# postgrey on 127.0.0.1:10023, the port make run listens on.
+RUN_PACKAGES := build-essential cmake pkg-config \
+	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev publicsuffix
+TEST_PACKAGES := python3 python3-yaml python3-spf libcmocka-dev \
+	db5.3-util postgrey postfix swaks clang libclang-rt-14-dev
 
-.PHONY: all deps build build-asan build-fuzz fuzz run test check clean install
+.PHONY: all deps deps-test build build-tests build-asan build-fuzz fuzz \
+	run test check clean install print-packages
 
 all: build
 
-# deps - install what is missing: as root with apt-get, else print the line
-deps:
+# print-packages - the two lists, for people and the packaging test
+print-packages:
+	@echo "run: $(RUN_PACKAGES)"
+	@echo "test: $(TEST_PACKAGES)"
+
+# deps, deps-test - install what is missing of the run (and test)
+# packages: as root with apt-get, else print the line
+define install_missing
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		    grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -47,9 +57,19 @@ deps:
 			exit 1; \
 		fi; \
 	fi
+endef
 
+deps:
+	$(call install_missing,$(RUN_PACKAGES))
+
+deps-test: deps
+	$(call install_missing,$(TEST_PACKAGES))
+
+# The normal tree builds without the tests (make run needs neither
+# cmocka nor python); make test turns them on in the same tree.
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DPOLICYD_TESTS=OFF
 
 $(ASAN)/CMakeCache.txt:
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DPOLICYD_SANITIZE=ON
@@ -57,13 +77,17 @@ $(ASAN)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-build-asan: deps $(ASAN)/CMakeCache.txt
+build-tests: deps-test $(BUILD)/CMakeCache.txt
+	cmake -B $(BUILD) -DPOLICYD_TESTS=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps-test $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
 
 $(FUZZ)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DPOLICYD_FUZZ=ON
 
-build-fuzz: deps $(FUZZ)/CMakeCache.txt
+build-fuzz: deps-test $(FUZZ)/CMakeCache.txt
 	cmake -B $(FUZZ) -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(FUZZ) -j $(JOBS)
 
@@ -75,7 +99,7 @@ run: build
 	mkdir -p $(BUILD)/state
 	exec $(BUILD)/policyd/policyd -f -c $(CONFIG) --state-dir $(BUILD)/state
 
-test: build build-asan build-fuzz
+test: build-tests build-asan build-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
 	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS)

@@ -974,6 +974,17 @@ listen_inet(struct server *s, const struct cfg_listen *cl,
 	if (rc == 0)
 		rc = uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss,
 		    &len);
+	if (rc == UV_EADDRINUSE) {
+		/* Most often another policy server: Debian's postgrey
+		 * package starts one on 127.0.0.1:10023. */
+		why_set(why, "listen inet %s:%u: %s: another program listens "
+			     "there, most likely another policy server (Debian's "
+			     "postgrey listens on 127.0.0.1:10023); \"ss -ltnp "
+			     "'sport = :%u'\" names it: stop it, or give policyd "
+			     "another port in listen:", cl->host, cl->port,
+		    uv_strerror(rc), cl->port);
+		return -1;
+	}
 	if (rc < 0) {
 		why_set(why, "listen inet %s:%u: %s", cl->host, cl->port,
 		    uv_strerror(rc));

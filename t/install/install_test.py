@@ -28,6 +28,45 @@ def install(destdir):
     return r.stdout
 
 
+SOURCE = os.path.normpath(os.path.join(os.path.dirname(
+    os.path.abspath(__file__)), "..", ".."))
+
+
+class SetUp(unittest.TestCase):
+    """make run installs what building and running need, no more."""
+
+    def packages(self):
+        r = subprocess.run(["make", "-s", "-C", SOURCE, "print-packages"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lists = dict(line.split(": ", 1) for line in r.stdout.splitlines())
+        return lists["run"].split(), lists["test"].split()
+
+    def test_make_run_installs_no_test_package(self):
+        run, test = self.packages()
+        # postgrey's package starts postgrey on 127.0.0.1:10023, the port
+        # make run listens on; the others only the tests use.
+        for p in ("postgrey", "postfix", "swaks", "libcmocka-dev", "clang",
+                  "python3-spf", "db5.3-util"):
+            self.assertNotIn(p, run)
+            self.assertIn(p, test)
+        for p in ("libuv1-dev", "libldns-dev", "libdb5.3-dev",
+                  "libyaml-dev", "libpsl-dev", "publicsuffix"):
+            self.assertIn(p, run)
+
+    def test_a_tree_without_the_tests_needs_neither_cmocka_nor_python(self):
+        tmp = tempfile.mkdtemp(prefix="policyd-notests-")
+        self.addCleanup(shutil.rmtree, tmp)
+        r = subprocess.run(["cmake", "-S", SOURCE, "-B", tmp,
+                            "-DPOLICYD_TESTS=OFF"], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(tmp, "CMakeCache.txt")) as f:
+            cache = f.read()
+        self.assertNotIn("CMOCKA", cache)
+        self.assertNotIn("Python3_EXECUTABLE", cache)
+
+
 class Install(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

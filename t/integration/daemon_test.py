@@ -393,6 +393,11 @@ class CommandLine(DaemonTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("listen inet 127.0.0.1:%d: address already in use"
                       % port, r.stderr)
+        # The likely cause and how to find it: Debian's postgrey package
+        # starts postgrey on 127.0.0.1:10023, policyd's own port.
+        self.assertIn("most likely another policy server (Debian's "
+                      "postgrey listens on 127.0.0.1:10023)", r.stderr)
+        self.assertIn("\"ss -ltnp 'sport = :%d'\" names it" % port, r.stderr)
 
     def test_stdio(self):
         d = self.daemon(policy(), start=False)
