@@ -55,7 +55,7 @@ struct metrics {
 	struct series *hint[HINTS];
 	struct series *rule_hint;
 	uint64_t bucket[NBUCKETS]; /* not cumulative here */
-	uint64_t count, malformed;
+	uint64_t count, malformed, abandoned;
 	double sum;
 };
 
@@ -297,6 +297,12 @@ metrics_malformed(struct metrics *m)
 	m->malformed++;
 }
 
+void
+metrics_abandoned(struct metrics *m)
+{
+	m->abandoned++;
+}
+
 /* series_write - each series of a family with two labels */
 static void
 series_write(struct mtext *t, const char *name, const char *la,
@@ -330,6 +336,10 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	mt_one(t, "policyd_malformed_requests_total", "counter",
 	    "Requests that were not valid policy requests.",
 	    (double)m->malformed);
+	mt_one(t, "policyd_requests_abandoned_total", "counter",
+	    "Requests whose connection broke before their answer (a reset, a "
+	    "failed write, the shutdown's deadline); not in the decisions.",
+	    (double)m->abandoned);
 	mt_family(t, "policyd_request_duration_seconds", "histogram",
 	    "Time from a request to its answer.");
 	for (i = 0; i < NBUCKETS; i++) {

@@ -56,6 +56,11 @@ void metrics_decision(struct metrics *m, const struct verdict *v,
     uint64_t elapsed_us);
 /* metrics_malformed - a request that was not a valid policy request */
 void metrics_malformed(struct metrics *m);
+/*
+ * metrics_abandoned - a request whose connection broke before its
+ * answer (not in the decisions)
+ */
+void metrics_abandoned(struct metrics *m);
 /* metrics_action_class - accept, reject or defer */
 const char *metrics_action_class(const char *action);
 /* metrics_write - the request figures, appended to t */

@@ -135,6 +135,7 @@ struct server {
 static void conn_process(struct conn *c);
 static void server_maybe_done(struct server *s);
 static void conn_close(struct conn *c);
+static void conn_abandoned(struct conn *c);
 static void conn_maybe_finish(struct conn *c);
 static void conn_read_start(struct conn *c);
 static void conn_read_resume(struct conn *c);
@@ -398,6 +399,8 @@ conn_close(struct conn *c)
 		return;
 	c->closing = true;
 	if (c->pipeline != NULL) {
+		/* The connection broke before the answer: say so, count it. */
+		conn_abandoned(c);
 		pipeline_cancel(c->pipeline);
 		c->pipeline = NULL;
 		c->busy = false;
@@ -461,6 +464,9 @@ conn_maybe_finish(struct conn *c)
 {
 	if (c->closing || c->busy)
 		return;
+	if (c->eof && (c->inlen > 0 || proto_pending(&c->parser)))
+		log_info("connection %s: client disconnected in the middle of "
+			 "a request", c->peer);
 	if (c->eof || (c->srv->draining && c->inlen == 0 &&
 	    !proto_pending(&c->parser)))
 		conn_close_gently(c);
@@ -614,6 +620,21 @@ server_control_listen(struct server *s, uid_t uid, gid_t gid,
 	return control_listen(s->control, s->cfg, uid, gid, why);
 }
 
+/*
+ * conn_abandoned - the connection broke while a request was being
+ * decided (a reset, a failed write, the shutdown's deadline): a decision
+ * line of its own, and a count, so every request is accounted for
+ */
+static void
+conn_abandoned(struct conn *c)
+{
+	struct verdict v = { .action = "none", .rule = "abandoned" };
+	uint64_t us = (uv_hrtime() - c->t0) / 1000;
+
+	metrics_abandoned(c->srv->metrics);
+	log_info("%s", verdict_log_line(c->arena, &c->req, &v, us));
+}
+
 /* conn_finish - log the decision, reply, go on with the input */
 static void
 conn_finish(struct conn *c, const struct verdict *v)
@@ -637,7 +658,8 @@ conn_decided(void *arg, const struct verdict *v, const char *trace)
 	c->pipeline = NULL;
 	c->busy = false;
 	conn_finish(c, v);
-	if (!c->closing && !c->eof)
+	/* After the end of input too: what was read before it is answered. */
+	if (!c->closing)
 		conn_process(c);
 	else
 		conn_maybe_finish(c);
@@ -750,20 +772,23 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		uv_read_stop(st);
 		c->reading = false;
-		if (nread != UV_EOF)
+		c->eof = true;
+		if (nread != UV_EOF) {
+			/* The client is gone (a reset): nobody waits for an
+			 * answer. */
 			log_info("connection %s: read failed: %s", c->peer,
 			    uv_strerror((int)nread));
-		else if (c->inlen > 0 || proto_pending(&c->parser))
-			log_info("connection %s: client disconnected in the "
-				 "middle of a request", c->peer);
-		c->eof = true;
-		c->inlen = 0;
-		if (nread != UV_EOF || c->busy) {
-			/* The client is gone: nobody waits for the answer. */
+			c->inlen = 0;
 			conn_close(c);
 			return;
 		}
-		conn_maybe_finish(c);
+		/*
+		 * The end of input means no more requests, not a client that
+		 * is gone: one that shut down its sending side (nc -q1,
+		 * printf | policyd --stdio) still reads the answers to what
+		 * it sent, the one being decided and those behind it.
+		 */
+		conn_process(c);
 		return;
 	}
 	c->inlen += (size_t)nread;

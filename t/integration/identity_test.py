@@ -5,12 +5,16 @@ that leaves while its checks wait, SIGTERM while they wait."""
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import time
 import unittest
 
 from pdtest import DaemonTest, read_replies, request, start_dnsd
+
+POLICYD = os.environ.get("POLICYD", "policyd")
 
 
 ZONE = """
@@ -151,6 +155,86 @@ class Identity(DnsTest):
         s.close()
         self.assertIsNone(d.proc.poll())
         self.assertEqual(d.stop(), 0)
+
+    def test_a_client_that_resets_before_the_answer_is_logged_abandoned(self):
+        # Issue 24: a request whose client left before the answer left
+        # no log line and no metric.
+        d = self.daemon(POLICY % (self.dns_port, "2s"), start=False)
+        prom = d.path("metrics.prom")
+        d.write_config((POLICY % (self.dns_port, "2s")) +
+                       "metrics: { interval: 1s, file: %s }\n" % prom)
+        d.start()
+        s = d.connect()
+        s.sendall(request(client_address="192.0.2.77",
+                          reverse_client_name="unknown",
+                          helo_name="mail.example.org"))
+        time.sleep(0.1)
+        # A reset (SO_LINGER 0): the connection is gone, not half-closed.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+        m = d.wait_log(r"decision action=none rule=abandoned "
+                       r"client=192\.0\.2\.77 .* us=(\d+)$")
+        self.assertGreaterEqual(int(m[0].group(1)), 50000)
+
+        def abandoned():
+            try:
+                with open(prom) as f:
+                    m = re.search(r"^policyd_requests_abandoned_total "
+                                  r"(\d+)$", f.read(), re.M)
+            except FileNotFoundError:
+                return None
+            return int(m.group(1)) if m else None
+        deadline = time.monotonic() + 5
+        while abandoned() != 1:
+            self.assertLess(time.monotonic(), deadline, "never counted")
+            time.sleep(0.1)
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_client_that_only_stops_sending_still_gets_its_answers(self):
+        # nc -q1 in README's hand test: the end of input after a request
+        # whose answer waits for DNS (300 ms: the PTR is dropped) is "no
+        # more requests", not "gone". Before, the answer was dropped.
+        d = self.start(deadline="2s")
+        s = d.connect()
+        s.sendall(request(client_address="192.0.2.77",
+                          reverse_client_name="unknown",
+                          helo_name="mail.example.org") +
+                  request(client_address="192.0.2.25",
+                          client_name="mail.example.org",
+                          reverse_client_name="mail.example.org",
+                          helo_name="mail.example.org",
+                          sender="a@example.org", recipient="u@our.example",
+                          protocol_state="RCPT"))
+        s.shutdown(socket.SHUT_WR)
+        replies = read_replies(s, 2)
+        self.assertTrue(replies[0].startswith("DEFER_IF_PERMIT 4.4.3 "),
+                        replies)
+        self.assertEqual(replies[1], "DUNNO")
+        s.close()
+        self.assertEqual(len(re.findall(r"rule=abandoned", d.log_text())), 0)
+        self.assertEqual(d.stop(), 0)
+
+    def test_stdio_answers_what_it_read_before_the_end_of_input(self):
+        # README's printf ... | policyd --stdio printed nothing when the
+        # answer waited for DNS: the end of input dropped it.
+        d = self.daemon(POLICY % (self.dns_port, "2s"), start=False)
+        reqs = (request(client_address="192.0.2.77",
+                        reverse_client_name="unknown",
+                        helo_name="mail.example.org") +
+                request(client_address="192.0.2.25",
+                        client_name="mail.example.org",
+                        reverse_client_name="mail.example.org",
+                        helo_name="mail.example.org",
+                        sender="a@example.org", recipient="u@our.example",
+                        protocol_state="RCPT"))
+        r = subprocess.run([POLICYD, "-f", "--stdio", "-c", d.config_path],
+                           input=reqs, capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertEqual(out.count("action="), 2, out)
+        self.assertIn("action=DEFER_IF_PERMIT 4.4.3 ", out)
+        self.assertTrue(out.endswith("action=DUNNO\n\n"), out)
 
     def test_deadline_and_sigterm_while_checks_wait(self):
         d = self.start(deadline="1s")
