@@ -58,6 +58,8 @@ struct lookup {
 	unsigned handles;        /* open: timers (and the lookup itself) */
 	bool finished;
 	bool garbage;            /* a malformed answer came */
+	bool theirs;             /* a try failed as the name may make it
+				  * fail (a timeout, SERVFAIL) */
 	char why[200];           /* the last trouble */
 };
 
@@ -94,6 +96,11 @@ struct dns {
 	unsigned handles;
 	bool closing;
 	struct dns_stats stats;
+	/* Whether any nameserver answers (dns_down). */
+	unsigned streak;          /* tries failed in a row, as a server's
+				   * fault */
+	uint64_t last_good;       /* uv_now() of the last answer */
+	uint64_t down_since;
 	uint8_t rbuf[65536];      /* UDP receive buffer */
 };
 
@@ -109,6 +116,68 @@ hash_name(const char *name, uint16_t type)
 	for (; *name; name++)
 		h = (h ^ (unsigned char)*name) * 16777619u;
 	return h;
+}
+
+/* dns_fail_name - for the metrics */
+const char *
+dns_fail_name(enum dns_fail f)
+{
+	static const char *const names[] = { "unreachable", "refused",
+		"servfail", "timeout", "malformed", "other" };
+
+	return (unsigned)f < DNS_FAIL_KINDS ? names[f] : "?";
+}
+
+/* server_answered - a nameserver answered: it is up */
+static void
+server_answered(struct dns *dns)
+{
+	uint64_t now = uv_now(dns->loop);
+
+	dns->streak = 0;
+	dns->last_good = now;
+	if (!dns->stats.down)
+		return;
+	dns->stats.down = false;
+	if (dns->o.health != NULL)
+		dns->o.health(dns->o.health_arg, true, NULL,
+		    now - dns->down_since);
+}
+
+/*
+ * try_failed - one try of lk failed, for why f (lk->why says more):
+ * counted; a failure that is the nameserver's (not SERVFAIL, not
+ * another error code) may mean none answers any more
+ */
+static void
+try_failed(struct lookup *lk, enum dns_fail f)
+{
+	struct dns *dns = lk->dns;
+	uint64_t now = uv_now(dns->loop);
+	unsigned need = 2 * (unsigned)dns->o.nservers;
+
+	dns->stats.failures[f]++;
+	if (f == DNS_FAIL_TIMEOUT || f == DNS_FAIL_SERVFAIL)
+		lk->theirs = true;
+	if (f == DNS_FAIL_SERVFAIL || f == DNS_FAIL_OTHER) {
+		server_answered(dns); /* it answers, if not for this name */
+		return;
+	}
+	dns->streak++;
+	if (dns->stats.down || dns->streak < (need > 4 ? need : 4) ||
+	    now - dns->last_good < 3 * dns->o.timeout_ms)
+		return;
+	dns->stats.down = true;
+	dns->down_since = now;
+	if (dns->o.health != NULL)
+		dns->o.health(dns->o.health_arg, false, lk->why,
+		    now - dns->last_good);
+}
+
+bool
+dns_down(const struct dns *dns)
+{
+	return dns != NULL && dns->stats.down;
 }
 
 /* dns_status_name - for logs */
@@ -836,6 +905,7 @@ dns_new(uv_loop_t *loop, const struct dns_opts *o, struct why *why)
 	uv_timer_init(loop, &dns->ready_timer);
 	dns->ready_timer.data = dns;
 	dns->handles = 1;
+	dns->last_good = uv_now(loop);
 	return dns;
 }
 
@@ -976,8 +1046,10 @@ static void
 lookup_fail(struct lookup *lk)
 {
 	enum dns_status st = lk->garbage ? DNS_BAD : DNS_TEMPFAIL;
+	struct dns__ans *a = dns__ans_new(lk->name, lk->type, st, lk->why);
 
-	lookup_finish(lk, dns__ans_new(lk->name, lk->type, st, lk->why));
+	a->pub.ours = !lk->theirs || lk->dns->stats.down;
+	lookup_finish(lk, a);
 }
 
 /* attempt_reply - an answer came back over UDP or TCP */
@@ -990,6 +1062,7 @@ tcp_fail(struct attempt *at, const char *what)
 {
 	snprintf(at->lk->why, sizeof(at->lk->why), "%s over TCP: %s",
 	    at->srv->name, what);
+	try_failed(at->lk, DNS_FAIL_UNREACHABLE);
 	lookup_next_try(at->lk);
 }
 
@@ -1118,12 +1191,14 @@ attempt_reply(struct attempt *at, const uint8_t *buf, size_t len, bool tcp)
 		lk->garbage = true;
 		snprintf(lk->why, sizeof(lk->why), "%s from %s", why,
 		    at->srv->name);
+		try_failed(lk, DNS_FAIL_MALFORMED);
 		if (tcp)
 			lookup_next_try(lk);
 		return; /* over UDP, a good answer may still come */
 	}
 	lk->garbage = false;
 	if (!tcp && ldns_pkt_tc(pkt)) {
+		server_answered(dns);
 		ldns_pkt_free(pkt);
 		attempt_tcp(at);
 		return;
@@ -1131,15 +1206,20 @@ attempt_reply(struct attempt *at, const uint8_t *buf, size_t len, bool tcp)
 	switch (ldns_pkt_get_rcode(pkt)) {
 	case LDNS_RCODE_NOERROR:
 	case LDNS_RCODE_NXDOMAIN:
+		server_answered(dns);
 		lookup_finish(lk, dns__interpret(pkt, lk->name, lk->type,
 		    &dns->o));
 		break;
 	default: {
+		ldns_pkt_rcode rcode = ldns_pkt_get_rcode(pkt);
 		ldns_lookup_table *rc_name = ldns_lookup_by_id(ldns_rcodes,
-		    ldns_pkt_get_rcode(pkt));
+		    rcode);
 
 		snprintf(lk->why, sizeof(lk->why), "%s from %s",
 		    rc_name ? rc_name->name : "error", at->srv->name);
+		try_failed(lk, rcode == LDNS_RCODE_REFUSED ? DNS_FAIL_REFUSED
+		    : rcode == LDNS_RCODE_SERVFAIL ? DNS_FAIL_SERVFAIL
+		    : DNS_FAIL_OTHER);
 		lookup_next_try(lk);
 	}
 	}
@@ -1175,6 +1255,7 @@ udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b,
 		/* ICMP port unreachable and friends: this server is out. */
 		snprintf(lk->why, sizeof(lk->why), "%s: %s", at->srv->name,
 		    uv_strerror((int)n));
+		try_failed(lk, DNS_FAIL_UNREACHABLE);
 		lookup_next_try(lk);
 		return;
 	}
@@ -1260,6 +1341,7 @@ lookup_next_try(struct lookup *lk)
 	if (rc < 0) {
 		snprintf(lk->why, sizeof(lk->why), "%s: %s", at->srv->name,
 		    uv_strerror(rc));
+		try_failed(lk, DNS_FAIL_UNREACHABLE);
 		/* Bounded by tries_max: each call starts one more try. */
 		lookup_next_try(lk);
 		return;
@@ -1278,6 +1360,7 @@ try_timeout(uv_timer_t *t)
 	if (!lk->garbage)
 		snprintf(lk->why, sizeof(lk->why), "timeout after %u tries",
 		    lk->tries_done);
+	try_failed(lk, DNS_FAIL_TIMEOUT);
 	lookup_next_try(lk);
 }
 
@@ -1292,6 +1375,7 @@ limit_timeout(uv_timer_t *t)
 					   "(%u tries)",
 	    (unsigned long long)lk->dns->o.limit_ms, lk->tries_done);
 	lk->garbage = false;
+	try_failed(lk, DNS_FAIL_TIMEOUT);
 	lookup_fail(lk);
 }
 
@@ -1391,6 +1475,7 @@ query(struct dns *dns, const char *name, uint16_t type, dns_done_fn *done,
 			 * answer; lk is freed by its close callbacks. */
 			q->ready = dns__ans_new(norm, type, DNS_TEMPFAIL,
 			    lk->why);
+			q->ready->pub.ours = true; /* no socket: ours */
 			q->next = dns->ready;
 			if (q->next)
 				q->next->prev = q;

@@ -20,6 +20,7 @@
 #ifndef POLICYD_DNS_H
 #define POLICYD_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -75,6 +76,13 @@ struct dns_answer {
 	size_t n;                 /* records of the asked type */
 	const struct dns_rr *rr;
 	const char *why;          /* TEMPFAIL, BAD: what went wrong */
+	/*
+	 * TEMPFAIL, BAD: the trouble is our resolver's, not the name's:
+	 * every try met a nameserver that is unreachable, refuses us or
+	 * sends garbage, or no nameserver has answered anything lately
+	 * (dns_down). A timeout or SERVFAIL for one name is the name's.
+	 */
+	bool ours;
 };
 
 typedef void dns_done_fn(void *arg, const struct dns_answer *ans);
@@ -93,7 +101,27 @@ struct dns_opts {
 	size_t cache_size;     /* answers */
 	uint32_t min_ttl, max_ttl, neg_max_ttl; /* seconds */
 	unsigned max_inflight; /* queries on the wire at once; more wait */
+	/*
+	 * Optional: told once when no nameserver answers any more (up
+	 * false, with the last trouble) and once when one answers again
+	 * (up true, down_ms how long none did)
+	 */
+	void (*health)(void *arg, bool up, const char *why, uint64_t down_ms);
+	void *health_arg;
 };
+
+/* Why a try failed, for the counts (dns_stats.failures). */
+enum dns_fail {
+	DNS_FAIL_UNREACHABLE, /* no route, port unreachable, a socket error */
+	DNS_FAIL_REFUSED,     /* REFUSED: the nameserver will not serve us */
+	DNS_FAIL_SERVFAIL,    /* SERVFAIL: it could not resolve the name */
+	DNS_FAIL_TIMEOUT,     /* no answer in time */
+	DNS_FAIL_MALFORMED,   /* an answer we could not read */
+	DNS_FAIL_OTHER,       /* another error code (FORMERR, NOTIMP) */
+	DNS_FAIL_KINDS
+};
+/* dns_fail_name - "unreachable", "refused", ... */
+const char *dns_fail_name(enum dns_fail f);
 
 struct dns_stats {
 	uint64_t asked;      /* dns_query() calls that succeeded */
@@ -105,6 +133,8 @@ struct dns_stats {
 	uint64_t peak;       /* most queries on the wire at once */
 	uint64_t timeouts;   /* tries that got no answer in time, and
 			      * questions past their limit */
+	uint64_t failures[DNS_FAIL_KINDS]; /* tries that failed, by why */
+	bool down;           /* no nameserver answers (dns_down) */
 };
 
 struct dns;
@@ -144,6 +174,12 @@ int dns_query_fresh(struct dns *dns, const char *name, uint16_t type,
 void dns_cancel(struct dns_query *q);
 
 void dns_get_stats(const struct dns *dns, struct dns_stats *st);
+/*
+ * dns_down - no nameserver has answered anything for a while (several
+ * tries in a row failed as a nameserver's fault, none answered for
+ * three try timeouts): every TEMPFAIL is ours then
+ */
+bool dns_down(const struct dns *dns);
 const char *dns_status_name(enum dns_status s);
 const char *dns_type_name(uint16_t type);
 /* dns_ptr_name - the reverse name of an address (in-addr.arpa, ip6.arpa) */

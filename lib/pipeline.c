@@ -58,6 +58,7 @@ struct chk_run {
 	bool cancelled;      /* a certain verdict ended it */
 	bool revising;       /* in ops->revise: a report replaces */
 	bool timed_out;      /* the deadline ended it */
+	bool dns_ours;       /* a DNS answer failed by our resolver's fault */
 	uint64_t t0;
 	uint64_t us;
 	struct chk_query *queries;  /* in the air */
@@ -570,6 +571,8 @@ query_done(void *arg, const struct dns_answer *a)
 	unlink_query(q);
 	if (run->done || run->p->over)
 		return;
+	if ((a->status == DNS_TEMPFAIL || a->status == DNS_BAD) && a->ours)
+		run->dns_ours = true;
 	cb(run, a, cbarg);
 }
 
@@ -941,6 +944,22 @@ tempfail_text(const struct chk_run *r)
 	      "failed or timed out); please try again later";
 }
 
+/*
+ * ours - r could not tell because of our own resolver (a nameserver
+ * unreachable or refusing us, or none answering), not the sender's DNS:
+ * the reply must not blame the sender
+ */
+static bool
+ours(const struct chk_run *r)
+{
+	return r->res.status == CHK_TEMPFAIL && (r->dns_ours ||
+	    ((r->ops->def->flags & CHK_F_DNS) && dns_down(r->p->dns)));
+}
+
+#define OUR_TROUBLE "A temporary problem on our side (our DNS resolver " \
+	"is not answering) kept us from checking this message; please try " \
+	"again later"
+
 /* tempfail_action - what a check that could not tell does */
 static enum chk_tempfail
 tempfail_action(const struct pipeline *p, const struct chk_run *r)
@@ -1123,7 +1142,14 @@ combine(struct pipeline *p)
 	 * 7208 8.6 and RFC 7372 ask (451 4.7.24); the others leave room for
 	 * a later rejection (DEFER_IF_PERMIT).
 	 */
-	if (defer != NULL)
+	if (defer != NULL && ours(defer))
+		/* SPF's temperror from our own resolver: not the sender's
+		 * record, whatever the result's text says. */
+		p->out[VS_DEFER] = (struct verdict_out){ VSAY_DEFER,
+			defer->res.result >= 0 ? "451" : NULL, "4.4.3",
+			OUR_TROUBLE, arena_printf(a, "tempfail:%s",
+			defer->ops->def->name) };
+	else if (defer != NULL)
 		p->out[VS_DEFER] = (struct verdict_out){ VSAY_DEFER,
 			defer->res.result >= 0 ? "451" : NULL, defer->res.dsn
 			? defer->res.dsn : defer->ops->def->dsn, reply_text(defer),
@@ -1135,7 +1161,8 @@ combine(struct pipeline *p)
 	 */
 	if (tempfail != NULL)
 		p->out[VS_TEMPFAIL] = (struct verdict_out){ VSAY_DEFER, NULL,
-			"4.4.3", expand(tempfail, tempfail_text(tempfail)),
+			"4.4.3", ours(tempfail) ? OUR_TROUBLE
+			: expand(tempfail, tempfail_text(tempfail)),
 			arena_printf(a, "tempfail:%s", tempfail->ops->def->name) };
 	if (bypass)
 		p->out[VS_BYPASS] = (struct verdict_out){ .say = VSAY_PASS,

@@ -205,6 +205,19 @@ metrics_text(struct server *s, struct mtext *t)
 			mt_one(t, dns[i].name, "counter", dns[i].help,
 			    (double)v);
 		}
+		mt_family(t, "policyd_dns_failures_total", "counter",
+		    "Tries that failed, by why: unreachable, refused, "
+		    "servfail, timeout, malformed, other.");
+		for (i = 0; i < DNS_FAIL_KINDS; i++) {
+			const char *l[] = { "kind", dns_fail_name(i) };
+
+			mt_sample(t, "policyd_dns_failures_total", l, 1,
+			    (double)s->dns_last.failures[i]);
+		}
+		if (s->dns != NULL)
+			mt_one(t, "policyd_dns_up", "gauge", "0 while no "
+			    "nameserver answers (checks that need DNS defer), "
+			    "else 1.", !s->dns_last.down);
 	}
 	if (s->keeper == NULL)
 		return;
@@ -522,17 +535,36 @@ conn_reply(struct conn *c, const char *action)
 	c->writes++;
 }
 
+/* dns_health - no nameserver answers any more, or one does again */
+static void
+dns_health(void *arg, bool up, const char *why, uint64_t down_ms)
+{
+	(void)arg;
+	if (up)
+		log_info("dns: a nameserver answers again, after %llu s "
+			 "without", (unsigned long long)(down_ms / 1000));
+	else
+		log_err("dns: no nameserver answers (%s; no answer for %llu "
+			"s): checks that need DNS could not tell until one "
+			"does, and defer as their on_tempfail says", why,
+		    (unsigned long long)(down_ms / 1000));
+}
+
 /* server_dns_start - a resolver, when an enabled check needs DNS */
 void
 server_dns_start(struct server *s)
 {
+	struct dns_opts o;
 	struct why why;
 
 	if (s->dns != NULL || s->draining)
 		return; /* one resolver for the daemon's life */
 	if (!cfg_needs_dns(s->cfg))
 		return;
-	s->dns = s->host.dns = dns_new(s->loop, &s->cfg->dns, &why);
+	o = s->cfg->dns;
+	o.health = dns_health;
+	o.health_arg = s;
+	s->dns = s->host.dns = dns_new(s->loop, &o, &why);
 	if (s->dns == NULL)
 		log_err("dns: %s; checks that need DNS answer tempfail", why.text);
 }

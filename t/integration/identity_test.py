@@ -254,6 +254,123 @@ class Identity(DnsTest):
         self.assertEqual(d.proc.wait(timeout=10), 0)
 
 
+DOWN_POLICY = """
+listen:
+  - inet: 127.0.0.1:0
+dns:
+  nameservers: [127.0.0.1:%d]
+  timeout: 200ms
+  tries: 1
+deadline: 2s
+metrics: { interval: 1s, file: %s }
+checks:
+  rdns: { on_fail: reject }
+  spf: {}
+"""
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class DnsDown(DaemonTest):
+    """Issue 24: with every nameserver unreachable the metrics showed
+    questions but no failures, nothing was logged, and the reply blamed
+    the sender ("SPF temperror: the SPF record of ... could not be
+    checked")."""
+
+    def figures(self, prom):
+        try:
+            with open(prom) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return {}
+        return {m.group(1): float(m.group(2)) for m in re.finditer(
+            r'^(policyd_dns_\S+) (\S+)$', text, re.M)}
+
+    def test_unreachable_nameserver_is_counted_logged_and_ours(self):
+        port = free_udp_port()   # nobody listens: port unreachable
+        prom = os.path.join(tempfile.mkdtemp(prefix="dnsdown-"), "m.prom")
+        self.addCleanup(lambda: os.path.exists(prom) and os.unlink(prom))
+        d = self.daemon(DOWN_POLICY % (port, prom))
+        s = d.connect()
+        # No HELO name and no sender: SPF has nothing to check here.
+        rdns = dict(client_address="192.0.2.25",
+                    reverse_client_name="unknown")
+        spf = dict(protocol_state="RCPT", client_address="192.0.2.25",
+                   reverse_client_name="mail.example.org",
+                   helo_name="mail.example.org", sender="a@example.org",
+                   recipient="u@our.example")
+        # Our resolver's trouble, not the sender's: the reply says so.
+        s.sendall(request(**rdns))
+        self.assertEqual(read_replies(s, 1)[0],
+                         "DEFER_IF_PERMIT 4.4.3 A temporary problem on our "
+                         "side (our DNS resolver is not answering) kept us "
+                         "from checking this message; please try again "
+                         "later")
+        d.wait_log(r"rule=tempfail:rdns client=192\.0\.2\.25 ")
+        s.sendall(request(**spf))
+        self.assertEqual(read_replies(s, 1)[0],
+                         "451 4.4.3 A temporary problem on our side (our "
+                         "DNS resolver is not answering) kept us from "
+                         "checking this message; please try again later")
+        d.wait_log(r"rule=tempfail:spf client=192\.0\.2\.25 ")
+        # A few more over a second: the resolver is logged down, once.
+        deadline = time.monotonic() + 5
+        while not re.search(r"dns: no nameserver answers", d.log_text()):
+            self.assertLess(time.monotonic(), deadline, d.log_text())
+            s.sendall(request(**dict(rdns, client_address="192.0.2.%d" %
+                                     int(time.monotonic() * 10 % 200))))
+            read_replies(s, 1)
+            time.sleep(0.2)
+        d.wait_log(r"error: dns: no nameserver answers \(127\.0\.0\.1:%d:"
+                   r" .*\): checks that need DNS could not tell" % port)
+
+        def down():
+            f = self.figures(prom)
+            return f.get("policyd_dns_up") == 0 and f.get(
+                'policyd_dns_failures_total{kind="unreachable"}', 0) >= 4
+        deadline = time.monotonic() + 5
+        while not down():
+            self.assertLess(time.monotonic(), deadline, self.figures(prom))
+            time.sleep(0.1)
+        self.assertEqual(len(re.findall(r"dns: no nameserver answers",
+                                        d.log_text())), 1)
+        # A nameserver comes up on that port: it answers again, logged.
+        start_dnsd(self, ZONE, port=port)
+        s.sendall(request(**dict(rdns, client_address="192.0.2.26")))
+        read_replies(s, 1)
+        d.wait_log(r"info: dns: a nameserver answers again, after \d+ s")
+        deadline = time.monotonic() + 5
+        while self.figures(prom).get("policyd_dns_up") != 1:
+            self.assertLess(time.monotonic(), deadline, self.figures(prom))
+            time.sleep(0.1)
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_timeout_for_one_name_is_the_senders(self):
+        # A name whose nameserver does not answer (dropped) while ours
+        # answers everything else: the reply still names the sender's
+        # side, as before.
+        port = start_dnsd(self, ZONE)
+        prom = os.path.join(tempfile.mkdtemp(prefix="dnsdown-"), "m.prom")
+        d = self.daemon(DOWN_POLICY % (port, prom))
+        s = d.connect()
+        s.sendall(request(client_address="192.0.2.77",
+                          reverse_client_name="unknown",
+                          helo_name="mail.example.org"))
+        self.assertEqual(read_replies(s, 1)[0],
+                         "DEFER_IF_PERMIT 4.4.3 The reverse DNS (PTR) of "
+                         "client 192.0.2.77 could not be looked up just "
+                         "now; please try again later")
+        s.close()
+        self.assertEqual(d.stop(), 0)
+
+
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 CHECK_POLICY = """

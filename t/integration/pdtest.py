@@ -27,15 +27,17 @@ BDB_PANIC_ENV = {"LSAN_OPTIONS": "suppressions=" + os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "lsan-bdb-panic.supp")}
 
 
-def start_dnsd(test, zone_text, querylog=None):
-    """Serve zone_text (dnsd's zone syntax) on 127.0.0.1 for the rest of
-    test, logging each query to querylog if given; returns the port."""
+def start_dnsd(test, zone_text, querylog=None, port=0):
+    """Serve zone_text (dnsd's zone syntax) on 127.0.0.1 (port, or a free
+    one) for the rest of test, logging each query to querylog if given;
+    returns the port."""
     tmp = tempfile.TemporaryDirectory(prefix="dnsd-")
     test.addCleanup(tmp.cleanup)
     zone = os.path.join(tmp.name, "zone")
     with open(zone, "w") as f:
         f.write(zone_text)
-    cmd = [DNSD] + (["-l", querylog] if querylog else []) + [zone]
+    cmd = ([DNSD] + (["-l", querylog] if querylog else []) +
+           (["-p", str(port)] if port else []) + [zone])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     # Cleanups run last first: stop, reap, close the pipe.
     test.addCleanup(proc.stdout.close)
