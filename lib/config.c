@@ -1421,6 +1421,7 @@ cfg_defaults(const char *path)
 	cfg->deadline_ms = 10 * 1000;
 	cfg->metrics_enabled = true;
 	cfg->metrics_interval_ms = 30 * 1000;
+	cfg->metrics_mode = 0644;
 	cfg->control_mode = 0660;
 	cfg->control_max_connections = 8;
 	cfg->control_idle_timeout_ms = 30 * 1000;
@@ -1445,13 +1446,16 @@ cfg_defaults(const char *path)
 	return cfg;
 }
 
-/* parse_metrics - { enabled: BOOL, file: PATH, interval: DURATION } */
+/*
+ * parse_metrics - { enabled: BOOL, file: PATH, interval: DURATION,
+ * mode: OCTAL }
+ */
 static int
 parse_metrics(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 {
 	static const char *const keys[] = { "enabled", "file", "interval",
-		NULL };
-	yaml_node_t *v[3];
+		"mode", NULL };
+	yaml_node_t *v[4];
 
 	if (map_keys(y, n, "metrics", keys, v) < 0)
 		return -1;
@@ -1469,6 +1473,21 @@ parse_metrics(struct cfg_parser *y, yaml_node_t *n, struct cfg *cfg)
 		if (strlen(cfg->metrics_file) > 1000)
 			return fail(y, v[1], "metrics: file: longer than 1000 "
 					     "characters");
+	}
+	if (v[3] != NULL) {
+		const char *m = scalar(y, v[3], "metrics: mode");
+		char *end;
+		long mode;
+
+		if (m == NULL)
+			return -1;
+		mode = strtol(m, &end, 8);
+		if (*m < '0' || *m > '7' || *end != '\0' || mode > 0666 ||
+		    (mode & 0111) || !(mode & 0400))
+			return fail(y, v[3], "metrics: mode: \"%.20s\" is not "
+			    "an octal file mode like \"0644\" (readable by the "
+			    "owner, executable by nobody)", m);
+		cfg->metrics_mode = (int)mode;
 	}
 	return v[2] ? get_duration(y, v[2], "metrics: interval", 1000,
 	    3600 * 1000, &cfg->metrics_interval_ms) : 0;
@@ -1570,6 +1589,8 @@ cfg_metrics_file(const struct cfg *cfg, char *out, size_t size)
 {
 	if (cfg->metrics_file != NULL)
 		snprintf(out, size, "%s", cfg->metrics_file);
+	else if (strcmp(cfg->state_dir, "/var/lib/policyd") == 0)
+		snprintf(out, size, "%s", CFG_METRICS_FILE);
 	else
 		snprintf(out, size, "%s/metrics.prom", cfg->state_dir);
 }

@@ -98,8 +98,9 @@ struct cfg {
 	size_t ncontexts;
 	/* metrics: the Prometheus text file, rewritten every interval */
 	bool metrics_enabled;
-	char *metrics_file;          /* NULL: STATE_DIR/metrics.prom */
+	char *metrics_file;          /* NULL: cfg_metrics_file's default */
 	uint64_t metrics_interval_ms;
+	int metrics_mode;            /* the file's mode, whatever the umask */
 	/* refusal_url: where a refused sender's postmaster reads what to
 	 * fix (doc/refused.md published); NULL: no link in replies */
 	char *refusal_url;
@@ -118,9 +119,15 @@ struct cfg {
  * its own, such as a test or "make run", gets a socket of its own)
  */
 #define CFG_CONTROL_SOCKET "/run/policyd/control.sock"
+#define CFG_METRICS_FILE "/run/policyd/metrics.prom"
 void cfg_control_socket(const struct cfg *cfg, char *out, size_t size);
 
-/* cfg_metrics_file - the metrics file in force (into out) */
+/*
+ * cfg_metrics_file - the metrics file in force (into out): metrics.file,
+ * else CFG_METRICS_FILE for the default state directory (the runtime
+ * directory others may read: the state directory is the daemon's
+ * alone), else STATE_DIR/metrics.prom
+ */
 void cfg_metrics_file(const struct cfg *cfg, char *out, size_t size);
 
 /*

@@ -320,10 +320,6 @@ series_write(struct mtext *t, const char *name, const char *la,
 void
 metrics_write(const struct metrics *m, struct mtext *t)
 {
-	uint64_t cum = 0;
-	char le[32];
-	size_t i;
-
 	mt_family(t, "policyd_decisions_total", "counter",
 	    "Answers by action class (accept, reject, defer) and by the rule "
 	    "that decided.");
@@ -340,25 +336,56 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	    "Requests whose connection broke before their answer (a reset, a "
 	    "failed write, the shutdown's deadline); not in the decisions.",
 	    (double)m->abandoned);
-	mt_family(t, "policyd_request_duration_seconds", "histogram",
-	    "Time from a request to its answer.");
-	for (i = 0; i < NBUCKETS; i++) {
+	{
+		uint64_t counts[NBUCKETS];
+		struct mt_hist h = { buckets, NBUCKETS, counts, m->count,
+			m->sum };
+
+		memcpy(counts, m->bucket, sizeof(counts));
+		mt_histogram(t, "policyd_request_duration_seconds",
+		    "Time from a request to its answer.", &h);
+	}
+}
+
+void
+mt_hist_add(struct mt_hist *h, double v)
+{
+	size_t i;
+
+	for (i = 0; i < h->n && v > h->bounds[i]; i++)
+		;
+	if (i < h->n)
+		h->counts[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+void
+mt_histogram(struct mtext *t, const char *name, const char *help,
+    const struct mt_hist *h)
+{
+	char bucket[128], le[32];
+	uint64_t cum = 0;
+	size_t i;
+
+	mt_family(t, name, "histogram", help);
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	for (i = 0; i < h->n; i++) {
 		const char *l[] = { "le", le };
 
-		cum += m->bucket[i];
-		snprintf(le, sizeof(le), "%g", buckets[i]);
-		mt_sample(t, "policyd_request_duration_seconds_bucket", l, 1,
-		    (double)cum);
+		cum += h->counts[i];
+		snprintf(le, sizeof(le), "%g", h->bounds[i]);
+		mt_sample(t, bucket, l, 1, (double)cum);
 	}
 	{
 		const char *l[] = { "le", "+Inf" };
 
-		mt_sample(t, "policyd_request_duration_seconds_bucket", l, 1,
-		    (double)m->count);
+		mt_sample(t, bucket, l, 1, (double)h->count);
 	}
-	mt_sample(t, "policyd_request_duration_seconds_sum", NULL, 0, m->sum);
-	mt_sample(t, "policyd_request_duration_seconds_count", NULL, 0,
-	    (double)m->count);
+	snprintf(bucket, sizeof(bucket), "%s_sum", name);
+	mt_sample(t, bucket, NULL, 0, h->sum);
+	snprintf(bucket, sizeof(bucket), "%s_count", name);
+	mt_sample(t, bucket, NULL, 0, (double)h->count);
 }
 
 struct state_walk {

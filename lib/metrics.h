@@ -46,6 +46,21 @@ void mt_one(struct mtext *t, const char *name, const char *type,
  */
 void mt_sample(struct mtext *t, const char *name, const char *const *labels,
     size_t nl, double value);
+/*
+ * A histogram: counts per bucket (not cumulative) of n upper bounds, and
+ * the sum; mt_histogram writes the family, its buckets, +Inf, sum and
+ * count. mt_hist_add counts one value.
+ */
+struct mt_hist {
+	const double *bounds;
+	size_t n;
+	uint64_t *counts;  /* n of them */
+	uint64_t count;
+	double sum;
+};
+void mt_hist_add(struct mt_hist *h, double v);
+void mt_histogram(struct mtext *t, const char *name, const char *help,
+    const struct mt_hist *h);
 
 struct metrics;
 

@@ -139,6 +139,7 @@ reload(void *arg, struct why *why)
 
 	notify("RELOADING=1");
 	if ((cfg = load(d, why)) == NULL) {
+		server_reloaded(d->srv, false);
 		notify("READY=1\nSTATUS=reload failed, the policy in force "
 		       "stays");
 		return -1;
@@ -170,6 +171,7 @@ reload(void *arg, struct why *why)
 	server_dns_start(d->srv);
 	cfg_unref(d->cfg);
 	d->cfg = cfg;
+	server_reloaded(d->srv, true);
 	log_info("reloaded policy from %s", d->config_path);
 	notify("READY=1\nSTATUS=serving");
 	return 0;

@@ -122,6 +122,7 @@ struct server {
 	bool mwriting;             /* mwork is on the thread pool */
 	struct mtext mtext;        /* what mwork writes */
 	char mpath[4096];
+	int mmode;           /* its mode (metrics.mode) */
 	int mrc;                   /* mwork's errno, 0 if it worked */
 	int mlast_rc;              /* logged once per change */
 	bool stdio_mode;           /* one connection: no metrics file */
@@ -130,6 +131,14 @@ struct server {
 	struct ctl_host host;
 	int (*reload)(void *arg, struct why *why);
 	void *reload_arg;
+	/* The operator's figures of the server itself. */
+	int64_t started;           /* time() at server_new */
+	uint64_t reloads[2];       /* failed, worked */
+	bool last_reload_ok;       /* the last reload worked (or none) */
+	int64_t last_reload;       /* time() of the last that worked; at
+				    * start, the start */
+	uint64_t refused_allow;    /* connections not in allow */
+	uint64_t refused_limit;    /* past max_connections */
 };
 
 static void conn_process(struct conn *c);
@@ -153,6 +162,8 @@ server_new(uv_loop_t *loop, struct cfg *cfg)
 	uv_timer_init(loop, &s->force);
 	uv_unref((uv_handle_t *)&s->force);
 	s->metrics = metrics_new();
+	s->started = s->last_reload = (int64_t)time(NULL);
+	s->last_reload_ok = true;
 	uv_timer_init(loop, &s->mtimer);
 	s->mtimer.data = s;
 	s->mwork.data = s;
@@ -167,6 +178,48 @@ metrics_text(struct server *s, struct mtext *t)
 	const char *state;
 
 	t->len = 0;
+	{
+		const char *l[] = { "version", POLICYD_VERSION };
+
+		mt_family(t, "policyd_build_info", "gauge",
+		    "1, with the version of policyd that runs.");
+		mt_sample(t, "policyd_build_info", l, 1, 1);
+	}
+	mt_one(t, "policyd_start_time_seconds", "gauge",
+	    "When the daemon started, in seconds since the epoch.",
+	    (double)s->started);
+	mt_family(t, "policyd_reloads_total", "counter",
+	    "Reloads of the policy file (SIGHUP, policyctl reload), by "
+	    "result.");
+	{
+		const char *l0[] = { "result", "failed" };
+		const char *l1[] = { "result", "ok" };
+
+		mt_sample(t, "policyd_reloads_total", l0, 1,
+		    (double)s->reloads[0]);
+		mt_sample(t, "policyd_reloads_total", l1, 1,
+		    (double)s->reloads[1]);
+	}
+	mt_one(t, "policyd_last_reload_successful", "gauge",
+	    "1 if the last reload worked (or none was asked for), else 0: the "
+	    "policy in force is older than the file.", s->last_reload_ok);
+	mt_one(t, "policyd_last_reload_success_timestamp_seconds", "gauge",
+	    "When the policy in force was loaded, in seconds since the epoch.",
+	    (double)s->last_reload);
+	mt_one(t, "policyd_connections", "gauge",
+	    "Policy connections open now.", s->nconns);
+	mt_family(t, "policyd_connections_refused_total", "counter",
+	    "Policy connections refused: not in allow, or past "
+	    "max_connections (limit).");
+	{
+		const char *la[] = { "why", "allow" };
+		const char *ll[] = { "why", "limit" };
+
+		mt_sample(t, "policyd_connections_refused_total", la, 1,
+		    (double)s->refused_allow);
+		mt_sample(t, "policyd_connections_refused_total", ll, 1,
+		    (double)s->refused_limit);
+	}
 	metrics_write(s->metrics, t);
 	pipeline_metrics(t);
 	if (s->dns != NULL)
@@ -242,9 +295,13 @@ metrics_text(struct server *s, struct mtext *t)
 		mt_add_text(t, state);
 }
 
-/* metrics_put - write path by a temporary file and rename; 0 or errno */
+/*
+ * metrics_put - write path by a temporary file and rename, mode set
+ * whatever the umask (the unit's 0027 would keep node_exporter out); 0
+ * or errno
+ */
 static int
-metrics_put(const char *path, const struct mtext *t)
+metrics_put(const char *path, int mode, const struct mtext *t)
 {
 	char tmp[4200];
 	size_t off = 0;
@@ -253,9 +310,11 @@ metrics_put(const char *path, const struct mtext *t)
 	/* One name: what a kill -9 in mid-write left is overwritten next. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) < 0)
+	    O_NOFOLLOW, 0600)) < 0)
 		return errno;
-	while (off < t->len) {
+	if (fchmod(fd, (mode_t)mode) < 0)
+		err = errno;
+	while (err == 0 && off < t->len) {
 		ssize_t n = write(fd, t->p + off, t->len - off);
 
 		if (n < 0 && errno == EINTR)
@@ -292,7 +351,7 @@ metrics_run(uv_work_t *w)
 {
 	struct server *s = w->data;
 
-	s->mrc = metrics_put(s->mpath, &s->mtext);
+	s->mrc = metrics_put(s->mpath, s->mmode, &s->mtext);
 }
 
 static void
@@ -317,6 +376,7 @@ metrics_tick(uv_timer_t *t)
 		return; /* a slow disk: this round is skipped */
 	metrics_text(s, &s->mtext);
 	cfg_metrics_file(s->cfg, s->mpath, sizeof(s->mpath));
+	s->mmode = s->cfg->metrics_mode;
 	if (uv_queue_work(s->loop, &s->mwork, metrics_run, metrics_ran) == 0)
 		s->mwriting = true;
 }
@@ -621,6 +681,16 @@ host_store_state(void *arg, char *out, size_t size)
 		    "is enabled)");
 	else
 		keeper_describe(s->keeper, out, size);
+}
+
+/* server_reloaded - a reload was asked for: the figures follow */
+void
+server_reloaded(struct server *s, bool ok)
+{
+	s->reloads[ok]++;
+	s->last_reload_ok = ok;
+	if (ok)
+		s->last_reload = (int64_t)time(NULL);
 }
 
 /* host_reload - ctl_host: as SIGHUP */
@@ -980,6 +1050,7 @@ on_connection(uv_stream_t *ls, int status)
 	}
 	if (l->is_tcp) {
 		if (!peer_allowed(s, c)) {
+			s->refused_allow++;
 			log_warn("%s: refusing connection from %s: not in "
 				 "allow", l->name, c->peer[0] ? c->peer : "?");
 			c->closing = true;
@@ -992,6 +1063,7 @@ on_connection(uv_stream_t *ls, int status)
 	}
 	if (s->nconns >= s->cfg->max_connections ||
 	    (s->conn_limit > 0 && s->nconns >= s->conn_limit)) {
+		s->refused_limit++;
 		log_warn("%s: refusing connection from %s: %u connections "
 			 "open, max_connections is %u%s", l->name, c->peer,
 		    s->nconns, s->cfg->max_connections,
@@ -1216,7 +1288,8 @@ server_free(struct server *s)
 	if (s->mtimer_every != 0) {
 		metrics_text(s, &s->mtext);
 		cfg_metrics_file(s->cfg, s->mpath, sizeof(s->mpath));
-		metrics_result(s, metrics_put(s->mpath, &s->mtext));
+		metrics_result(s, metrics_put(s->mpath, s->cfg->metrics_mode,
+		    &s->mtext));
 	}
 	mt_free(&s->mtext);
 	metrics_free(s->metrics);

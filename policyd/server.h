@@ -7,6 +7,7 @@
 #ifndef POLICYD_SERVER_H
 #define POLICYD_SERVER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include <uv.h>
@@ -28,6 +29,8 @@ int server_stdio(struct server *s, struct why *why);
 void server_set_conn_limit(struct server *s, unsigned n);
 /* server_set_config - answer new requests with cfg (takes a reference) */
 void server_set_config(struct server *s, struct cfg *cfg);
+/* server_reloaded - a reload was asked for, and whether it worked */
+void server_reloaded(struct server *s, bool ok);
 /*
  * server_shutdown - stop accepting, answer what is in flight, close every
  * connection; force them closed after the config's shutdown_timeout.

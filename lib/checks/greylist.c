@@ -24,6 +24,7 @@
 #include "config.h"
 #include "dynamic.h"
 #include "greylist.h"
+#include "metrics.h"
 #include "outbound.h"
 #include "request.h"
 #include "store.h"
@@ -130,6 +131,43 @@ pass(struct chk_run *run, const char *rule)
 	    .rule = rule });
 }
 
+/* For the daemon's life: how long senders waited before they passed. */
+static const double delay_bounds[] = { 60, 300, 600, 900, 1800, 3600,
+	7200, 14400, 43200, 86400 };
+#define NDELAYS (sizeof(delay_bounds) / sizeof(delay_bounds[0]))
+struct gl_proc {
+	uint64_t counts[NDELAYS];
+	struct mt_hist delays;
+};
+
+static void *
+gl_init(const struct chk_ctx *ctx)
+{
+	struct gl_proc *pr = xcalloc(1, sizeof(*pr));
+
+	(void)ctx;
+	pr->delays = (struct mt_hist){ delay_bounds, NDELAYS, pr->counts, 0,
+		0 };
+	return pr;
+}
+
+static void
+gl_deinit(void *proc)
+{
+	free(proc);
+}
+
+/* gl_metrics - ops->metrics: the delays, once a sender passed */
+static void
+gl_metrics(void *proc, struct mtext *t)
+{
+	const struct gl_proc *pr = proc;
+
+	mt_histogram(t, "policyd_greylist_delay_seconds", "How long senders "
+	    "waited, from their first try to the retry that passed "
+	    "greylisting.", &pr->delays);
+}
+
 /* judge - the store's answer for the triplet, as the module's outcome */
 static void
 judge(struct chk_run *run, const char *pool, const struct gl_result *res)
@@ -157,7 +195,12 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 		return;
 	case GL_PASS: {
 		struct gl_memo *m = chk_memo(run, sizeof(*m));
+		struct gl_proc *pr = chk_proc(run);
 
+		/* How long senders wait: the metrics' histogram (not for a
+		 * dry run, which passes nothing). */
+		if (pr != NULL && !chk_dry(run))
+			mt_hist_add(&pr->delays, (double)res->delayed);
 		pass(run, arena_printf(a, "greylist:pass(delayed=%llds%s)",
 		    (long long)res->delayed, key));
 		if (g->header && (m == NULL || !m->header)) {
@@ -319,6 +362,9 @@ extern const struct chk_def chk_greylist_def; /* greylist_conf.c */
 
 const struct chk_ops chk_greylist_ops = {
 	.def = &chk_greylist_def,
+	.init = gl_init,
+	.deinit = gl_deinit,
+	.metrics = gl_metrics,
 	.start = gl_start,
 	.cancel = gl_cancel,
 };

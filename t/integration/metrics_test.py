@@ -6,11 +6,13 @@ import math
 import os
 import re
 import signal
+import socket
+import stat
 import subprocess
 import time
 import unittest
 
-from pdtest import DaemonTest, ask, request, read_replies
+from pdtest import DaemonTest, ask, closed_by_peer, request, read_replies
 
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 
@@ -293,6 +295,99 @@ class Metrics(DaemonTest):
         ctl("backscatter", "unblock", "203.0.113.9")
         self.read_when(d, lambda f:
                        value(f, "policyd_backscatter_blocked") == 1)
+
+    def test_the_file_is_readable_by_a_collector_whatever_the_umask(self):
+        # Issue 24: the unit's UMask=0027 made the file 0640 policyd:
+        # policyd, and node_exporter, another user, could not read it.
+        old = os.umask(0o027)
+        try:
+            d = self.daemon(POLICY)
+        finally:
+            os.umask(old)
+        path = d.path("state/metrics.prom")
+        self.read_when(d, lambda f: "policyd_build_info" in f)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+        self.assertEqual(d.stop(), 0)
+        # metrics.mode chooses another.
+        d = self.daemon(POLICY.replace("  interval: 1s",
+                                       "  interval: 1s\n  mode: \"0640\""))
+        self.read_when(d, lambda f: "policyd_build_info" in f)
+        self.assertEqual(stat.S_IMODE(os.stat(
+            d.path("state/metrics.prom")).st_mode), 0o640)
+        self.assertEqual(d.stop(), 0)
+
+    def test_what_an_operator_expects_of_the_daemon_itself(self):
+        d = self.daemon(POLICY.replace(
+            "access:", "max_connections: 2\nallow: [127.0.0.1/32]\naccess:"))
+        t0 = time.time()
+        f = self.read_when(d, lambda f: "policyd_build_info" in f)[1]
+        self.assertEqual(value(f, "policyd_build_info",
+                               version=d.version()), 1)
+        started = value(f, "policyd_start_time_seconds")
+        self.assertLess(abs(started - t0), 10)
+        self.assertEqual(value(f, "policyd_last_reload_successful"), 1)
+        self.assertEqual(value(f, "policyd_reloads_total", result="ok"), 0)
+        # Two connections open; a third is past max_connections.
+        a, b = d.connect(), d.connect()
+        ask(a, client_address="192.0.2.1")
+        ask(b, client_address="192.0.2.2")
+        c = d.connect()
+        self.assertTrue(closed_by_peer(c))
+        c.close()
+        self.read_when(d, lambda f: value(f, "policyd_connections") == 2 and
+                       value(f, "policyd_connections_refused_total",
+                             why="limit") == 1)
+        a.close()
+        b.close()
+        # A reload that works, then one that fails: the policy in force
+        # is older than the file.
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded policy from")
+        self.read_when(d, lambda f: value(f, "policyd_reloads_total",
+                                          result="ok") == 1)
+        with open(d.config_path, "a") as fh:
+            fh.write("no_such_key: 1\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reload failed")
+        f = self.read_when(d, lambda f: value(f, "policyd_reloads_total",
+                                              result="failed") == 1)[1]
+        self.assertEqual(value(f, "policyd_last_reload_successful"), 0)
+        self.assertGreaterEqual(
+            value(f, "policyd_last_reload_success_timestamp_seconds"),
+            started)
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_client_outside_allow_is_counted(self):
+        d = self.daemon(POLICY.replace("access:",
+                                       "allow: [192.0.2.0/24]\naccess:"))
+        c = d.connect()
+        self.assertTrue(closed_by_peer(c))
+        c.close()
+        self.read_when(d, lambda f: value(f, "policyd_connections_refused"
+                                          "_total", why="allow") == 1)
+        self.assertEqual(d.stop(), 0)
+
+    def test_greylisting_delays_are_a_histogram(self):
+        d = self.daemon(POLICY)
+        s = d.connect()
+        a = ask(s, protocol_state="RCPT", client_address="198.51.100.7",
+                sender="x@y.example", recipient="u@our.example")
+        self.assertTrue(a.startswith("DEFER_IF_PERMIT 4.7.1"), a)
+        time.sleep(1.2)
+        self.assertEqual(ask(s, protocol_state="RCPT",
+                             client_address="198.51.100.7",
+                             sender="x@y.example",
+                             recipient="u@our.example"), "DUNNO")
+        s.close()
+        f = self.read_when(d, lambda f: value(
+            f, "policyd_greylist_delay_seconds_count") == 1)[1]
+        self.assertEqual(f["policyd_greylist_delay_seconds"]["type"],
+                         "histogram")
+        self.assertEqual(value(f, "policyd_greylist_delay_seconds_bucket",
+                               le="60"), 1)
+        self.assertGreaterEqual(value(f, "policyd_greylist_delay_seconds"
+                                      "_sum"), 1)
+        self.assertEqual(d.stop(), 0)
 
     def test_metrics_disabled_writes_nothing(self):
         d = self.daemon(POLICY.replace("  interval: 1s",

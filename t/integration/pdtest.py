@@ -151,6 +151,11 @@ class Daemon:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def version(self):
+        """The version the start line names ("policyd 0.1.0 started")."""
+        m = self.wait_log(r"policyd (\S+) started, policy ")
+        return m[-1].group(1)
+
     def stop(self, timeout=15.0):
         """SIGTERM; the exit status (policyd must exit by itself)."""
         if self.proc.poll() is None:

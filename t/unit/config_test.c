@@ -93,6 +93,15 @@ test_config_defaults(void **state)
 	assert_string_equal(cfg->default_action, "DUNNO");
 	assert_string_equal(cfg->error_action, "DUNNO");
 	assert_int_equal(cfg->naccess, 0);
+	/* The metrics file where a collector may read it: the runtime
+	 * directory, 0644 (the state directory is the daemon's alone). */
+	{
+		char m[256];
+
+		cfg_metrics_file(cfg, m, sizeof(m));
+		assert_string_equal(m, "/run/policyd/metrics.prom");
+		assert_int_equal(cfg->metrics_mode, 0644);
+	}
 	cfg_unref(cfg);
 	/* An empty file is the same. */
 	cfg = parse("", &why);
@@ -641,6 +650,12 @@ static const struct {
 	    "(never reject)" },
 	{ "store sync", "store:\n  sync: always\n",
 	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
+	{ "metrics mode executable", "metrics:\n  mode: \"0755\"\n",
+	    "t.yaml:2:9: metrics: mode: \"0755\" is not an octal file mode "
+	    "like \"0644\" (readable by the owner, executable by nobody)" },
+	{ "metrics mode unreadable", "metrics:\n  mode: \"0200\"\n",
+	    "t.yaml:2:9: metrics: mode: \"0200\" is not an octal file mode "
+	    "like \"0644\" (readable by the owner, executable by nobody)" },
 };
 
 static void
