@@ -1603,14 +1603,15 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 		K_DEADLINE, K_NETWORK, K_DEFAULT, K_ON_ERROR, K_ACCESS,
 		K_HOSTNAME, K_STORE, K_CHECKS, K_DNS, K_SCORES, K_TEMPFAIL,
 		K_MY_NAMES, K_MY_ADDRS, K_PROFILES, K_SELECT, K_LOCAL_NETS,
-		K_LOCAL_CONTEXTS, K_METRICS, K_REFUSAL_URL, K_CONTROL };
+		K_LOCAL_CONTEXTS, K_METRICS, K_REFUSAL_URL, K_CONTROL,
+		K_DRY_RUN };
 	static const char *const keys[] = { "listen", "allow", "state_dir",
 		"max_connections", "idle_timeout", "shutdown_timeout",
 		"deadline", "network", "default_action", "on_error", "access",
 		"hostname", "store", "checks", "dns", "scores", "on_tempfail",
 		"my_names", "my_addresses", "profiles", "select",
 		"local_networks", "local_contexts", "metrics", "refusal_url",
-		"control", NULL };
+		"control", "dry_run", NULL };
 	yaml_node_t *v[nitems(keys)];
 
 	if (map_keys(y, root, "the policy file", keys, v) < 0)
@@ -1709,6 +1710,9 @@ parse_root(struct cfg_parser *y, yaml_node_t *root, struct cfg *cfg)
 	if (v[K_METRICS] && parse_metrics(y, v[K_METRICS], cfg) < 0)
 		return -1;
 	if (v[K_CONTROL] && parse_control(y, v[K_CONTROL], cfg) < 0)
+		return -1;
+	if (v[K_DRY_RUN] && cfg_bool(y, CN(v[K_DRY_RUN]), "dry_run",
+	    &cfg->dry_run) < 0)
 		return -1;
 	if (v[K_REFUSAL_URL] && parse_refusal_url(y, v[K_REFUSAL_URL], cfg) <
 	    0)

@@ -101,6 +101,12 @@ struct cfg {
 	char *metrics_file;          /* NULL: cfg_metrics_file's default */
 	uint64_t metrics_interval_ms;
 	int metrics_mode;            /* the file's mode, whatever the umask */
+	/*
+	 * dry_run: every refusal and deferral is answered DUNNO, and the log
+	 * line says what it would have been (would=); state is kept as
+	 * usual (a watched week: greylisting learns the senders)
+	 */
+	bool dry_run;
 	/* refusal_url: where a refused sender's postmaster reads what to
 	 * fix (doc/refused.md published); NULL: no link in replies */
 	char *refusal_url;

@@ -56,6 +56,8 @@ struct metrics {
 	struct series *rule_hint;
 	uint64_t bucket[NBUCKETS]; /* not cumulative here */
 	uint64_t count, malformed, abandoned;
+	uint64_t dry_reject, dry_defer; /* dry_run answered DUNNO */
+	bool dry_run;
 	double sum;
 };
 
@@ -303,6 +305,21 @@ metrics_abandoned(struct metrics *m)
 	m->abandoned++;
 }
 
+void
+metrics_dry_run(struct metrics *m, const char *class)
+{
+	if (strcmp(class, "reject") == 0)
+		m->dry_reject++;
+	else
+		m->dry_defer++;
+}
+
+void
+metrics_set_dry_run(struct metrics *m, bool on)
+{
+	m->dry_run = on;
+}
+
 /* series_write - each series of a family with two labels */
 static void
 series_write(struct mtext *t, const char *name, const char *la,
@@ -332,6 +349,21 @@ metrics_write(const struct metrics *m, struct mtext *t)
 	mt_one(t, "policyd_malformed_requests_total", "counter",
 	    "Requests that were not valid policy requests.",
 	    (double)m->malformed);
+	mt_one(t, "policyd_dry_run", "gauge", "1 while dry_run is on: "
+	    "refusals and deferrals are answered DUNNO (the decisions count "
+	    "what would have been answered).", m->dry_run);
+	mt_family(t, "policyd_dry_run_answers_total", "counter",
+	    "Answers dry_run turned into DUNNO, by what they would have "
+	    "been.");
+	{
+		const char *lr[] = { "would", "reject" };
+		const char *ld[] = { "would", "defer" };
+
+		mt_sample(t, "policyd_dry_run_answers_total", lr, 1,
+		    (double)m->dry_reject);
+		mt_sample(t, "policyd_dry_run_answers_total", ld, 1,
+		    (double)m->dry_defer);
+	}
 	mt_one(t, "policyd_requests_abandoned_total", "counter",
 	    "Requests whose connection broke before their answer (a reset, a "
 	    "failed write, the shutdown's deadline); not in the decisions.",

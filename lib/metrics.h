@@ -76,6 +76,12 @@ void metrics_malformed(struct metrics *m);
  * answer (not in the decisions)
  */
 void metrics_abandoned(struct metrics *m);
+/*
+ * metrics_dry_run - dry_run answered DUNNO for an answer of class
+ * ("reject", "defer"); on, whether dry_run is on now
+ */
+void metrics_dry_run(struct metrics *m, const char *class);
+void metrics_set_dry_run(struct metrics *m, bool on);
 /* metrics_action_class - accept, reject or defer */
 const char *metrics_action_class(const char *action);
 /* metrics_write - the request figures, appended to t */

@@ -81,6 +81,8 @@ verdict_log_line(struct arena *a, const struct req *req,
 
 	buf[0] = '\0';
 	kv_max(buf, size, &off, "decision action", v->action, LOG_WHY_MAX);
+	if (v->would != NULL)
+		kv_max(buf, size, &off, "would", v->would, LOG_WHY_MAX);
 	kv(buf, size, &off, "rule", v->rule);
 	kv(buf, size, &off, "client", req->client_addr);
 	kv(buf, size, &off, "client_name",

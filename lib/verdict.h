@@ -31,6 +31,8 @@ struct chk_report {
 
 struct verdict {
 	const char *action; /* reply text after "action=" */
+	const char *would;  /* dry_run: what action would have been; or
+			     * NULL */
 	const char *rule;   /* what decided: access[name], default, ... */
 	const char *trace;  /* each check: name:status:ms; NULL if none ran */
 	const char *detail; /* why checks failed or could not tell (the log's

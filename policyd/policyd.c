@@ -173,6 +173,9 @@ reload(void *arg, struct why *why)
 	d->cfg = cfg;
 	server_reloaded(d->srv, true);
 	log_info("reloaded policy from %s", d->config_path);
+	if (cfg->dry_run)
+		log_warn("dry_run is on: nothing is refused or deferred; each "
+			 "decision line says what would have been (would=)");
 	notify("READY=1\nSTATUS=serving");
 	return 0;
 }
@@ -526,6 +529,9 @@ main(int argc, char **argv)
 	}
 	log_info("policyd %s started, policy %s", POLICYD_VERSION,
 	    d.config_path);
+	if (d.cfg->dry_run && !stdio_mode)
+		log_warn("dry_run is on: nothing is refused or deferred; each "
+			 "decision line says what would have been (would=)");
 	if (!stdio_mode) {
 		char ready[64];
 

@@ -220,6 +220,7 @@ metrics_text(struct server *s, struct mtext *t)
 		mt_sample(t, "policyd_connections_refused_total", ll, 1,
 		    (double)s->refused_limit);
 	}
+	metrics_set_dry_run(s->metrics, s->cfg->dry_run);
 	metrics_write(s->metrics, t);
 	pipeline_metrics(t);
 	if (s->dns != NULL)
@@ -746,6 +747,19 @@ conn_finish(struct conn *c, const struct verdict *v)
 	if (c->srv->keeper != NULL && (c->env.store_rc != 0 || c->env.store_used))
 		keeper_report(c->srv->keeper, c->env.store_rc, c->env.store_why);
 	metrics_decision(c->srv->metrics, v, us);
+	if (c->cfg->dry_run && !verdict_accepts(v->action)) {
+		/* A watched week: nothing is refused or deferred, the line
+		 * says what would have been. */
+		struct verdict dry = *v;
+
+		dry.would = v->action;
+		dry.action = "DUNNO";
+		metrics_dry_run(c->srv->metrics,
+		    metrics_action_class(v->action));
+		log_info("%s", verdict_log_line(c->arena, &c->req, &dry, us));
+		conn_reply(c, "DUNNO");
+		return;
+	}
 	log_info("%s", verdict_log_line(c->arena, &c->req, v, us));
 	conn_reply(c, v->action);
 }

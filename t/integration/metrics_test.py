@@ -389,6 +389,41 @@ class Metrics(DaemonTest):
                                       "_sum"), 1)
         self.assertEqual(d.stop(), 0)
 
+    def test_a_dry_run_week_refuses_nothing_and_says_what_would_have_been(self):
+        # Issue 24: a site coming from postgrey watches a week first.
+        policy = POLICY.replace("access:", """dry_run: true
+access:
+  - name: blocked net
+    client: 203.0.113.0/24
+    action: REJECT not from here""")
+        d = self.daemon(policy)
+        d.wait_log(r"warning: dry_run is on: nothing is refused or deferred")
+        s = d.connect()
+        self.assertEqual(ask(s, client_address="203.0.113.5"), "DUNNO")
+        d.wait_log(r'decision action=DUNNO would="REJECT not from here" '
+                   r'rule="blocked net" client=203\.0\.113\.5 ')
+        rcpt = dict(protocol_state="RCPT", client_address="198.51.100.7",
+                    sender="x@y.example", recipient="u@our.example")
+        self.assertEqual(ask(s, **rcpt), "DUNNO")
+        d.wait_log(r'decision action=DUNNO would="DEFER_IF_PERMIT 4\.7\.1 '
+                   r'Greylisted: .*" rule="greylist:new\(wait=1s\)"')
+        # Greylisting learns meanwhile: the retry passes as it would.
+        time.sleep(1.2)
+        self.assertEqual(ask(s, **rcpt), "DUNNO")
+        d.wait_log(r'decision action=DUNNO rule="greylist:pass\(delayed=')
+        # What is let through is no refusal: no would= on it.
+        self.assertEqual(ask(s, client_address="192.0.2.1"), "OK")
+        s.close()
+        f = self.read_when(d, lambda f: value(
+            f, "policyd_dry_run_answers_total", would="defer") == 1)[1]
+        self.assertEqual(value(f, "policyd_dry_run"), 1)
+        self.assertEqual(value(f, "policyd_dry_run_answers_total",
+                               would="reject"), 1)
+        # The decisions count what policyd decided.
+        self.assertEqual(value(f, "policyd_decisions_total",
+                               action="defer", rule="greylist:new"), 1)
+        self.assertEqual(d.stop(), 0)
+
     def test_metrics_disabled_writes_nothing(self):
         d = self.daemon(POLICY.replace("  interval: 1s",
                                        "  enabled: false"))
