@@ -1377,17 +1377,23 @@ add_local_context(struct cfg_parser *y, yaml_node_t *n, const char *s,
 bool
 cfg_our_user(const struct cfg *cfg, const struct req *req)
 {
+	return cfg_our_user_why(cfg, req) != NULL;
+}
+
+const char *
+cfg_our_user_why(const struct cfg *cfg, const struct req *req)
+{
 	size_t i;
 
 	if (req->sasl_username != NULL)
-		return true;
+		return "local:sasl";
 	for (i = 0; req->has_client_ip && i < cfg->nlocal_nets; i++)
 		if (cidr_match(&cfg->local_nets[i], &req->client_ip))
-			return true;
+			return "local:network";
 	for (i = 0; req->policy_context && i < cfg->nlocal_contexts; i++)
 		if (strcmp(cfg->local_contexts[i], req->policy_context) == 0)
-			return true;
-	return false;
+			return "local:context";
+	return NULL;
 }
 
 /* add_my_address - item_fn for my_addresses */

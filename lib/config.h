@@ -141,6 +141,12 @@ void cfg_metrics_file(const struct cfg *cfg, char *out, size_t size);
  * (sasl_username), from local_networks, or with one of local_contexts
  */
 bool cfg_our_user(const struct cfg *cfg, const struct req *req);
+/*
+ * cfg_our_user_why - why the request is our own users' (the decision
+ * line's rule): "local:sasl", "local:network", "local:context"; NULL if
+ * it is not
+ */
+const char *cfg_our_user_why(const struct cfg *cfg, const struct req *req);
 
 /*
  * cfg_set_key_observer - for the manual's test (t/doc): fn is called for

@@ -1449,6 +1449,7 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	struct policy_in_force pf;
 	struct pipeline *p;
 	unsigned i, n = 0, state = chk_state_bit(req->protocol_state);
+	const char *ours_why;
 	bool ours, by_rule = false;
 
 	*pp = NULL;
@@ -1461,7 +1462,11 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	v->rule = "default";
 	/* PRE: whitelists and static rules short-circuit. */
 	r = access_match(cfg->access, cfg->naccess, req);
-	ours = cfg_our_user(cfg, req);
+	ours_why = cfg_our_user_why(cfg, req);
+	ours = ours_why != NULL;
+	/* Our own users' mail that no rule decides: named, not "default". */
+	if (ours)
+		v->rule = ours_why;
 	if (r != NULL) {
 		v->action = r->action;
 		v->rule = r->name;
@@ -1499,7 +1504,8 @@ pipeline_decide(uv_loop_t *loop, const struct cfg *cfg, struct dns *dns,
 	p->arg = arg;
 	p->v = *v;
 	p->out[VS_DEFAULT] = (struct verdict_out){ .say = VSAY_RAW,
-		.text = cfg->default_action, .rule = "default" };
+		.text = cfg->default_action, .rule = ours ? ours_why
+		: "default" };
 	if (by_rule)
 		p->out[VS_ACCESS] = (struct verdict_out){ .say = VSAY_RAW,
 			.text = r->action, .rule = r->name };

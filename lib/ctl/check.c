@@ -51,6 +51,7 @@ show(struct ctl_job *j)
 	const struct req *req = &c->req;
 	const struct verdict *v = &c->v;
 	char reply[PROTO_REPLY_SIZE];
+	const char *ours;
 	size_t k;
 
 	ctl_out(j, "request: client=%s name=%s%s helo=%s sender=%s%s%s "
@@ -71,18 +72,15 @@ show(struct ctl_job *j)
 		    req->sasl_username ? " sasl_username=" : "",
 		    req->sasl_username ? req->sasl_username : "");
 	/* Our own users' mail skips the checks: say so, and why. */
-	if (cfg_our_user(j->cfg, req)) {
-		const char *why = "policy_context in local_contexts";
-		size_t i;
+	if ((ours = cfg_our_user_why(j->cfg, req)) != NULL) {
+		const char *why = strcmp(ours, "local:sasl") == 0
+		    ? "logged in: sasl_username"
+		    : strcmp(ours, "local:network") == 0
+		    ? "client in local_networks"
+		    : "policy_context in local_contexts";
 
-		for (i = 0; req->has_client_ip && i < j->cfg->nlocal_nets; i++)
-			if (cidr_match(&j->cfg->local_nets[i], &req->client_ip))
-				why = "client in local_networks";
-		if (req->sasl_username != NULL)
-			why = "logged in: sasl_username";
-		ctl_out(j, "ours: our own user's mail (%s): the checks are "
-			   "skipped, only what records our users' mail runs\n",
-		    why);
+		ctl_out(j, "our user: checks skipped (%s, %s); only what "
+			   "records our users' mail runs\n", why, ours);
 	}
 	ctl_out(j, "%-13s %-9s %-7s %5s  %s\n", "CHECK", "RESULT", "ON_FAIL",
 	    "SCORE", "REASON");

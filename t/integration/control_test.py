@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from pdtest import BDB_PANIC_ENV, DaemonTest, read_replies, request
+from pdtest import BDB_PANIC_ENV, DaemonTest, ask, read_replies, request
 
 POLICYCTL = os.environ.get("POLICYCTL", "policyctl")
 STORELOCK = os.environ.get("STORELOCK", "storelock")
@@ -437,14 +437,28 @@ class Control(DaemonTest):
         r = self.ctl(d, "check", "--client-address", "192.0.2.9",
                      "--sender", "a@b.example", "--recipient",
                      "c@d.example", "--sasl-username", "alice")
-        self.assertIn("ours: our own user's mail (logged in: "
-                      "sasl_username): the checks are skipped", r.stdout)
+        self.assertIn("our user: checks skipped (logged in: "
+                      "sasl_username, local:sasl)", r.stdout)
+        self.assertIn("decided by: local:sasl", r.stdout)
         r = self.ctl(d, "check", "--client-address", "198.51.100.7",
                      "--sender", "a@our.example", "--recipient",
                      "c@d.example")
-        self.assertIn("ours: our own user's mail (client in "
-                      "local_networks)", r.stdout)
+        self.assertIn("our user: checks skipped (client in "
+                      "local_networks, local:network)", r.stdout)
+        self.assertIn("decided by: local:network", r.stdout)
         self.assertRegex(r.stdout, r"reply: action=DUNNO")
+        # The daemon's own decision lines name them too, not "default".
+        s = d.connect()
+        ask(s, protocol_state="RCPT", client_address="198.51.100.7",
+            sender="a@our.example", recipient="c@d.example")
+        ask(s, protocol_state="RCPT", client_address="192.0.2.9",
+            sender="a@b.example", recipient="c@d.example",
+            sasl_username="alice")
+        s.close()
+        d.wait_log(r"decision action=DUNNO rule=local:network "
+                   r"client=198\.51\.100\.7 ")
+        d.wait_log(r"decision action=DUNNO rule=local:sasl "
+                   r"client=192\.0\.2\.9 ")
         r = self.ctl(d, "check", "--client-address", "192.0.2.9",
                      "--sender", "a@b.example", "--recipient",
                      "c@d.example")

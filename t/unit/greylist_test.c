@@ -688,7 +688,8 @@ test_greylist_authenticated_and_other_stages_skip(void **state)
 	attrs[PA_PROTOCOL_STATE] = "RCPT";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
 	pipeline_decide_now(f, cfg, &req, &env, &v);
-	assert_string_equal(v.rule, "default");
+	/* Named as our user's mail, not "default" (issue 24). */
+	assert_string_equal(v.rule, "local:sasl");
 	attrs[PA_SASL_USERNAME] = NULL;
 	attrs[PA_PROTOCOL_STATE] = "DATA";
 	assert_int_equal(req_build(&req, f->a, attrs, &cfg->net, NULL), 0);
@@ -838,7 +839,7 @@ test_greylist_reply_without_spf_pass_is_no_correspondent(void **state)
 	env.store = &h;
 	/* Our users' mail: accepted, recorded, never greylisted. */
 	assert_string_equal(ask(f, cfg, &env, T0, &rule, alice_out), "DUNNO");
-	assert_string_equal(rule, "default");
+	assert_string_equal(rule, "local:sasl");
 	assert_string_equal(ask(f, cfg, &env, T0, &rule, dave_out), "DUNNO");
 	assert_string_equal(ask(f, cfg, &env, T0, &rule, blocked_out),
 	    "REJECT 5.7.1 not that one");
