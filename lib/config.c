@@ -1832,6 +1832,31 @@ check_depth(const char *path, const char *text, size_t len, struct why *why)
 	return rc;
 }
 
+/*
+ * yaml_hint - what to write instead, for the mistakes people make that
+ * libyaml's words do not explain: a tab in the indentation, an IPv6
+ * address or a value with [ ] unquoted inside [ ] or { } (flow
+ * context, where ':' and '[' mean something); "" if none
+ */
+static const char *
+yaml_hint(const char *text, size_t len, size_t at, const char *problem)
+{
+	char c = at < len ? text[at] : '\0';
+
+	if (c == '\t')
+		return "; a tab: YAML indents with spaces, never tabs";
+	if (problem == NULL)
+		return "";
+	if (c == ':' && strstr(problem, "did not find expected node content"))
+		return "; an IPv6 address inside [ ] or { } must be quoted: "
+		       "[\"::1\", \"2001:db8::/32\"]";
+	if ((c == '[' || c == ']') && strstr(problem, "did not find expected "
+	    "','"))
+		return "; a value with [ ] inside [ ] or { } must be quoted: "
+		       "{ code: \"127.0.0.[2..11]\" }";
+	return "";
+}
+
 /* cfg_parse - parse a policy from text */
 struct cfg *
 cfg_parse(const char *path, const char *text, size_t len, struct why *why)
@@ -1861,11 +1886,12 @@ cfg_parse(const char *path, const char *text, size_t len, struct why *why)
 
 		if (parser.context != NULL && parser.problem_mark.index == 0)
 			m = parser.context_mark;
-		why_set(why, "%s:%zu:%zu: %s%s%s", path, m.line + 1,
+		why_set(why, "%s:%zu:%zu: %s%s%s%s", path, m.line + 1,
 		    m.column + 1, parser.problem ? parser.problem
 						 : "YAML error",
 		    parser.context ? " " : "",
-		    parser.context ? parser.context : "");
+		    parser.context ? parser.context : "",
+		    yaml_hint(text, len, m.index, parser.problem));
 		yaml_parser_delete(&parser);
 		return NULL;
 	}

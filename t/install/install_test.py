@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import socket
 import subprocess
 import tempfile
@@ -98,6 +99,23 @@ class Install(unittest.TestCase):
             unit = f.read()
         self.assertIn("ExecStart=%s/sbin/policyd -f -c "
                       "/etc/policyd/policyd.yaml" % PREFIX, unit)
+
+    def test_the_policy_is_the_daemons_group_only(self):
+        # Issue 24: the policy may hold a DNS list's access key; it was
+        # installed 0644, readable by every user.
+        mode = stat.S_IMODE(os.stat(self.p("/etc/policyd/policyd.yaml"))
+                            .st_mode)
+        self.assertEqual(mode, 0o640)
+        self.assertEqual(stat.S_IMODE(os.stat(self.p(
+            "/etc/policyd/dynamic.txt")).st_mode), 0o644)
+        # The group comes from tmpfiles.d once sysusers made it; the unit
+        # runs as that group, so the daemon still reads it.
+        with open(self.p(PREFIX + "/lib/tmpfiles.d/policyd.conf")) as f:
+            self.assertIn("z /etc/policyd/policyd.yaml 0640 root policyd -",
+                          f.read())
+        with open(self.p(PREFIX + "/lib/systemd/system/policyd.service")) as f:
+            unit = f.read()
+        self.assertIn("Group=policyd", unit)
 
     def test_installed_policyd_accepts_installed_policy(self):
         r = subprocess.run([self.p(PREFIX + "/sbin/policyd"), "-n",

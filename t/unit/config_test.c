@@ -650,6 +650,21 @@ static const struct {
 	    "(never reject)" },
 	{ "store sync", "store:\n  sync: always\n",
 	    "t.yaml:2:9: store: sync: \"always\" is neither os nor full" },
+	{ "a tab in the indentation", "listen:\n\t- inet: 127.0.0.1:10023\n",
+	    "t.yaml:2:1: found character that cannot start any token while "
+	    "scanning for the next token; a tab: YAML indents with spaces, "
+	    "never tabs" },
+	{ "an unquoted IPv6 address in a flow sequence",
+	    "allow: [127.0.0.1, ::1]\n",
+	    "t.yaml:1:20: did not find expected node content while parsing a "
+	    "flow node; an IPv6 address inside [ ] or { } must be quoted: "
+	    "[\"::1\", \"2001:db8::/32\"]" },
+	{ "an unquoted range in a flow mapping", "checks:\n  dnsbl:\n"
+	    "    lists:\n      - zone: bl.test\n        codes:\n"
+	    "          - { code: 127.0.0.[2..11], label: x }\n",
+	    "t.yaml:6:29: did not find expected ',' or '}' while parsing a "
+	    "flow mapping; a value with [ ] inside [ ] or { } must be quoted: "
+	    "{ code: \"127.0.0.[2..11]\" }" },
 	{ "metrics mode executable", "metrics:\n  mode: \"0755\"\n",
 	    "t.yaml:2:9: metrics: mode: \"0755\" is not an octal file mode "
 	    "like \"0644\" (readable by the owner, executable by nobody)" },
