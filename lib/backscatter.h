@@ -109,5 +109,15 @@ struct chk_policy;
  * entry of cfg->checks), for policyctl; 0 when the check is off
  */
 int64_t backscatter_bounce_window(const struct chk_policy *pol);
+/*
+ * A block's length: the policy's block_for (BS_BLOCK_FOR_MIN to _MAX
+ * seconds, 4 days by default); policyctl's block --for takes the same
+ * range. backscatter_block_for - a policy's (its default if pol has no
+ * options)
+ */
+#define BS_BLOCK_FOR_MIN 3600
+#define BS_BLOCK_FOR_MAX (60 * 86400)
+#define BS_BLOCK_FOR_DEFAULT (4 * 86400)
+int64_t backscatter_block_for(const struct chk_policy *pol);
 
 #endif

@@ -139,6 +139,11 @@ const struct ctl_cmd *ctl_find(int argc, char *const *argv, struct why *why);
 /* ctl_usage - every command's usage lines, into fp */
 void ctl_usage(FILE *fp);
 /*
+ * ctl_usage_family - the usage lines of one family's commands, into fp;
+ * how many (0: no such family)
+ */
+int ctl_usage_family(FILE *fp, const char *family);
+/*
  * ctl_reads_input - argv's command reads input lines (its "-"
  * argument): the client sends them
  */

@@ -490,7 +490,7 @@ main(int argc, char **argv)
 	char path[108];
 	struct why why, broken = { "" };
 	FILE *in;
-	int ch, rc, fd;
+	int ch, rc, fd, i;
 
 	if (argc == 4 && strcmp(argv[1], "--verify-table") == 0)
 		return ctl_verify_table(argv[3], argv[2]);
@@ -519,6 +519,21 @@ main(int argc, char **argv)
 		bad("needs a command (see policyctl --help)");
 	argc -= optind;
 	argv += optind;
+	/* FAMILY --help (or -h anywhere after the family, or help as its
+	 * verb): its commands' usage, as policyctl --help shows them all.
+	 * No command takes -h or --help, and a value "help" is not one. */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") != 0 &&
+		    strcmp(argv[i], "-h") != 0 &&
+		    !(i == 1 && strcmp(argv[i], "help") == 0))
+			continue;
+		printf("usage: policyctl [-c FILE] [--state-dir DIR] [--socket "
+		       "PATH] COMMAND ...\n");
+		if (ctl_usage_family(stdout, argv[0]) == 0)
+			bad("no command family \"%.40s\" (see policyctl --help)",
+			    argv[0]);
+		exit(0);
+	}
 	if ((cmd = ctl_find(argc, argv, &why)) == NULL)
 		bad("%s", why.text);
 	if (config == NULL && access(DEFAULT_CONFIG, R_OK) != 0)

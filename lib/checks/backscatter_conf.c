@@ -40,7 +40,7 @@ bs_conf_init(void *conf)
 
 	memset(c, 0, sizeof(*c));
 	c->window = 7 * 86400;
-	c->block_for = 4 * 86400;
+	c->block_for = BS_BLOCK_FOR_DEFAULT;
 	c->hit_window = 86400;
 	c->threshold = 3;
 	c->scope = BS_SCOPE_DEFER;
@@ -129,8 +129,8 @@ bs_setup(struct cfg_parser *p, struct chk_policy *pol,
 	if (v[0] && cfg_seconds(p, v[0], "backscatter: bounce_window", 86400,
 	    60 * 86400, &c->window) < 0)
 		return -1;
-	if (v[1] && cfg_seconds(p, v[1], "backscatter: block_for", 3600,
-	    60 * 86400, &c->block_for) < 0)
+	if (v[1] && cfg_seconds(p, v[1], "backscatter: block_for",
+	    BS_BLOCK_FOR_MIN, BS_BLOCK_FOR_MAX, &c->block_for) < 0)
 		return -1;
 	if (v[2] && cfg_uint(p, v[2], "backscatter: threshold", 1,
 	    BS_MAX_RCPTS, &c->threshold) < 0)
@@ -170,6 +170,15 @@ bs_setup(struct cfg_parser *p, struct chk_policy *pol,
 	    30 * 86400, &c->hit_window) < 0)
 		return -1;
 	return 0;
+}
+
+/* backscatter_block_for - for policyctl (backscatter.h) */
+int64_t
+backscatter_block_for(const struct chk_policy *pol)
+{
+	const struct bs_conf *c = pol != NULL ? pol->conf : NULL;
+
+	return c != NULL ? c->block_for : BS_BLOCK_FOR_DEFAULT;
 }
 
 /* backscatter_bounce_window - for policyctl (backscatter.h) */

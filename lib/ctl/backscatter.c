@@ -51,6 +51,30 @@ done_ok(struct ctl_job *j)
 }
 
 /* bs_row - store_row_fn for backscatter list */
+/* json_words - a blank-separated text as a JSON array of its words */
+static void
+json_words(struct ctl_job *j, const char *text)
+{
+	char w[sizeof(((struct bs_rec *)0)->rcpts)];
+	const char *p = text;
+	bool first = true;
+	size_t n;
+
+	ctl_out(j, "[");
+	while (*p != '\0') {
+		p += strspn(p, " ");
+		if ((n = strcspn(p, " ")) == 0)
+			break;
+		memcpy(w, p, n < sizeof(w) ? n : sizeof(w) - 1);
+		w[n < sizeof(w) ? n : sizeof(w) - 1] = '\0';
+		ctl_out(j, first ? "" : ",");
+		ctl_json_str(j, w);
+		first = false;
+		p += n;
+	}
+	ctl_out(j, "]");
+}
+
 static void
 bs_row(void *arg, const struct store_rec *r)
 {
@@ -79,7 +103,7 @@ bs_row(void *arg, const struct store_rec *r)
 		    b.until > now ? "\"" : "", b.until > now ? ctl_iso(b.until,
 		    t3, sizeof(t3)) : "null", b.until > now ? "\"" : "",
 		    b.trusted ? "true" : "false");
-		ctl_json_str(j, b.rcpts);
+		json_words(j, b.rcpts);
 		ctl_out(j, "}\n");
 		return;
 	}
@@ -127,7 +151,10 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 	};
 	struct one *o = one_new(j);
 	const char *sub = argv[0], *target = NULL;
-	uint64_t ms = 4ull * 86400 * 1000;
+	int bi = chk_find("backscatter");
+	/* Default: the policy's block_for. */
+	uint64_t ms = (uint64_t)backscatter_block_for(bi >= 0 ?
+	    &j->cfg->checks[bi] : NULL) * 1000;
 	unsigned char v[STORE_VAL_MAX];
 	struct store_rec r = { NULL, 0, v, 0, 0, NULL };
 	struct store *st;
@@ -143,10 +170,14 @@ ctl_backscatter(struct ctl_job *j, int argc, char **argv)
 			o->json = true;
 			break;
 		case O_FOR:
+			/* The policy's block_for range: a block of a second
+			 * or a year is a typo. */
 			if (cfg_parse_duration(optarg, &ms, &why) < 0 ||
-			    ms < 1000 || ms > 365ull * 86400 * 1000)
+			    ms < BS_BLOCK_FOR_MIN * 1000ull ||
+			    ms > BS_BLOCK_FOR_MAX * 1000ull)
 				return ctl_usage_error(j, "--for: \"%.80s\" "
-				    "is no duration of 1s to 365d", optarg);
+				    "is no duration of 1h to 60d (the range of "
+				    "backscatter.block_for)", optarg);
 			break;
 		default:
 			return ctl_bad_option(j, ch, argv);

@@ -247,6 +247,20 @@ ctl_usage(FILE *fp)
 		fprintf(fp, "  %s\n", commands[i].cmd.usage);
 }
 
+int
+ctl_usage_family(FILE *fp, const char *family)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < nitems(commands); i++)
+		if (strcmp(commands[i].cmd.family, family) == 0) {
+			fprintf(fp, "  %s\n", commands[i].cmd.usage);
+			n++;
+		}
+	return n;
+}
+
 /* ctl_reads_input - a "-" where the command takes input */
 bool
 ctl_reads_input(int argc, char *const *argv)

@@ -29,6 +29,7 @@ struct filter {
 	int64_t older_than; /* flush: last seen before now - this; -1 off */
 	int64_t now;
 	bool json, delete;
+	bool one;           /* delete (not flush): nothing matching fails */
 	uint64_t bad;    /* damaged records, skipped */
 	struct ctl_job *j;
 };
@@ -178,6 +179,12 @@ gl_end(struct ctl_job *j)
 {
 	struct filter *f = j->state;
 
+	/* As awl, whitelist and backscatter: deleting what is not there
+	 * fails (a flush of nothing does not). */
+	if (f->one && j->walk.n == 0) {
+		ctl_fail(j, "greylist delete: no entry matches");
+		return;
+	}
 	if (f->delete)
 		ctl_out(j, "deleted %llu greylist entries\n",
 		    (unsigned long long)j->walk.n);
@@ -285,6 +292,7 @@ ctl_greylist(struct ctl_job *j, int argc, char **argv)
 		return ctl_usage_error(j, "greylist %s: --json is for list",
 		    sub);
 	f->delete = strcmp(sub, "list") != 0;
+	f->one = strcmp(sub, "delete") == 0;
 	if (!f->delete && !f->json)
 		ctl_out(j, "%-20s %-32s %-32s %-7s %-20s %-20s %5s %s\n",
 		    "CLIENT", "SENDER", "RECIPIENT", "STATE", "FIRST_SEEN",
@@ -336,10 +344,12 @@ awl_row(void *arg, const struct store_rec *r)
 		ctl_out(j, "{\"type\":\"%s\",\"client\":", w->domain ? "domain"
 								: "client");
 		ctl_json_str(j, k);
-		if (w->domain) {
-			ctl_out(j, ",\"domain\":");
+		/* The same keys in every row: a client's has no domain. */
+		ctl_out(j, ",\"domain\":");
+		if (w->domain)
 			ctl_json_str(j, dom);
-		}
+		else
+			ctl_out(j, "null");
 		ctl_out(j, ",\"count\":%u,\"whitelisted\":%s,\"first_seen\":"
 		       "\"%s\",\"last_seen\":\"%s\"}\n", e.count,
 		    need && e.count >= need ? "true" : "false",

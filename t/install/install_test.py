@@ -100,6 +100,20 @@ class Install(unittest.TestCase):
         self.assertIn("ExecStart=%s/sbin/policyd -f -c "
                       "/etc/policyd/policyd.yaml" % PREFIX, unit)
 
+    def test_every_document_the_readme_names_installed_is_there(self):
+        # Issue 24: the README (installed with them) pointed at documents
+        # make install did not install.
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            readme = f.read()
+        m = re.search(r"the documents are in `PREFIX/share/doc/policyd/`:"
+                      r"(.*?)(\n\n|$)", readme, re.S)
+        self.assertIsNotNone(m)
+        names = re.findall(r"\b[\w.-]+\.(?:md|dist|cf|json)\b", m.group(1))
+        self.assertGreaterEqual(len(names), 9, names)
+        for n in names:
+            self.assertTrue(os.path.isfile(self.p(
+                PREFIX + "/share/doc/policyd/" + n)), n)
+
     def test_the_policy_is_the_daemons_group_only(self):
         # Issue 24: the policy may hold a DNS list's access key; it was
         # installed 0644, readable by every user.

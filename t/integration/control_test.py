@@ -1,6 +1,7 @@
 """control_test - one owner of the state: policyctl through the daemon's
 control socket (and offline only with the store to itself), hostile
 control clients, and a store that heals itself."""
+import json
 import os
 import re
 import shutil
@@ -430,6 +431,62 @@ class Control(DaemonTest):
         self.assertIn("permission denied", r.stderr)
         d.wait_log(r"control: refusing uid 65534")
         self.assertNotIn("192.0.2.0/24", self.ctl(d, "awl", "list").stdout)
+        self.assertEqual(d.stop(), 0)
+
+    def test_policyctl_rough_edges(self):
+        # Issue 24, item 9.
+        d = self.daemon(POLICY.replace(
+            "    sweep_interval: 200ms\n", "    sweep_interval: 200ms\n"
+            "  backscatter:\n    block_for: 2d\n  whitelist: {}\n"))
+        # Deleting what is not there fails the same way in every family
+        # (greylist delete of nothing said "deleted 0" and exited 0).
+        for args, said in [
+                (["greylist", "delete", "--client", "203.0.113.0/24"],
+                 "greylist delete: no entry matches"),
+                (["awl", "delete", "--client", "203.0.113.0/24"],
+                 "is not in the auto-whitelist"),
+                (["whitelist", "delete", "--recipient", "a@our.example",
+                  "--sender", "@x.example"], "does not trust"),
+                (["backscatter", "unblock", "203.0.113.9"],
+                 "has no record")]:
+            r = self.ctl(d, *args, check=False)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertIn(said, r.stderr)
+        # A flush of nothing is no failure.
+        self.ctl(d, "greylist", "flush", "--all")
+        # FAMILY --help: that family's commands.
+        for args in (["awl", "--help"], ["awl", "-h"], ["awl", "help"],
+                     ["awl", "add", "--help"]):
+            r = self.ctl(d, *args)
+            self.assertIn("awl add --client", r.stdout)
+            self.assertNotIn("greylist", r.stdout)
+        r = self.ctl(d, "nosuch", "--help", check=False)
+        self.assertEqual(r.returncode, 2)
+        # JSON rows have the same keys in every row.
+        self.ctl(d, "awl", "add", "--client", "192.0.2.0/24")
+        self.ctl(d, "awl", "add", "--client", "192.0.2.0/24", "--domain",
+                 "b.example")
+        rows = [json.loads(l) for l in
+                self.ctl(d, "awl", "list", "--json").stdout.splitlines()]
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(set(rows[0]), set(rows[1]))
+        self.assertIn(None, [r["domain"] for r in rows])
+        # block --for is bounded as backscatter.block_for is; by default
+        # a block lasts the policy's block_for.
+        for bad in ("1s", "61d"):
+            r = self.ctl(d, "backscatter", "block", "192.0.2.9", "--for",
+                         bad, check=False)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("is no duration of 1h to 60d", r.stderr)
+        t0 = time.time()
+        self.ctl(d, "backscatter", "block", "192.0.2.9")
+        row = json.loads(self.ctl(d, "backscatter", "list",
+                                  "--json").stdout.splitlines()[0])
+        self.assertIsInstance(row["recipients"], list)
+        until = time.mktime(time.strptime(row["blocked_until"],
+                                          "%Y-%m-%dT%H:%M:%SZ")) - \
+            time.timezone
+        self.assertLess(abs(until - (t0 + 2 * 86400)), 120)
         self.assertEqual(d.stop(), 0)
 
     def test_check_says_when_our_users_mail_skips_the_checks(self):
