@@ -270,11 +270,24 @@ checks:
 
 
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free for UDP and TCP, below Linux's ephemeral range (32768
+    up), so that no other test's socket takes it before dnsd binds it
+    there later."""
+    import random
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                 socket.socket(socket.AF_INET, socket.SOCK_STREAM)]
+        try:
+            for s in socks:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port")
 
 
 class DnsDown(DaemonTest):
