@@ -22,7 +22,7 @@ PREFIX ?= /usr/local
 # postgrey on 127.0.0.1:10023, the port make run listens on.
 RUN_PACKAGES := build-essential cmake pkg-config \
 	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev publicsuffix
-TEST_PACKAGES := python3 python3-yaml python3-spf libcmocka-dev \
+TEST_PACKAGES := python3 python3-yaml python3-spf libcmocka-dev strace \
 	db5.3-util postgrey postfix swaks clang libclang-rt-14-dev
 
 .PHONY: all deps deps-test build build-tests build-asan build-fuzz fuzz \

@@ -3,6 +3,7 @@
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,36 @@ int log_verbose;
 static const char *log_ident = "policyd";
 static enum log_dest log_dest = LOG_TO_STDERR;
 static int log_opened;
+/*
+ * The process id, asked once (and again in a child after fork): glibc
+ * asks the kernel each time, and a line per request made getpid() a
+ * system call per request. For syslog it goes into the ident ("policyd
+ * [PID]", the wire format LOG_PID makes), for the same reason.
+ */
+static pid_t log_pid;
+static char log_tag[80];
+static int log_atfork;
+
+/* open_syslog - the ident with the process id, as LOG_PID would add */
+static void
+open_syslog(void)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s[%ld]", log_ident,
+	    (long)log_pid);
+	if (log_opened)
+		closelog();
+	openlog(log_tag, LOG_NDELAY, LOG_MAIL);
+	log_opened = 1;
+}
+
+/* forked - pthread_atfork's child handler: a new process id */
+static void
+forked(void)
+{
+	log_pid = getpid();
+	if (log_dest == LOG_TO_SYSLOG && log_opened)
+		open_syslog();
+}
 
 /* log_init - choose the program name and the destination */
 void
@@ -24,10 +55,13 @@ log_init(const char *ident, enum log_dest dest)
 {
 	log_ident = ident;
 	log_dest = dest;
-	if (dest == LOG_TO_SYSLOG && !log_opened) {
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-		log_opened = 1;
+	log_pid = getpid();
+	if (!log_atfork) {
+		pthread_atfork(NULL, NULL, forked);
+		log_atfork = 1;
 	}
+	if (dest == LOG_TO_SYSLOG)
+		open_syslog();
 }
 
 /* log_vemit - one line to the destination */
@@ -57,7 +91,8 @@ log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", stamp,
-	    ts.tv_nsec / 1000000, log_ident, (long)getpid(), level, msg);
+	    ts.tv_nsec / 1000000, log_ident,
+	    (long)(log_pid ? log_pid : getpid()), level, msg);
 	fflush(stderr);
 }
 

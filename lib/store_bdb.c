@@ -1881,9 +1881,15 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);
 	st->serial = n + 1;
-	/* pid_max is at most 2^22: these ids are no other process's. */
+	/*
+	 * pid_max is at most 2^22: these ids are no other process's. The
+	 * first open's id is the process id, asked here once: Berkeley DB
+	 * asks thread_id() on every mutex, and getpid() there was 51 system
+	 * calls per greylisting request.
+	 */
+	st->id = getpid();
 	if (n > 0)
-		st->id = getpid() + (pid_t)((n - 1) % 511 + 1) * (1 << 22);
+		st->id += (pid_t)((n - 1) % 511 + 1) * (1 << 22);
 	msgs_clear();
 	if ((rc = env_setup(st, o, &st->env)) != 0) {
 		why_set(why, "%s: %s", o->dir, db_strerror(rc));
