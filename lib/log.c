@@ -3,9 +3,12 @@
  */
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -58,10 +61,46 @@ log_init(const char *ident, enum log_dest dest)
 	log_pid = getpid();
 	if (!log_atfork) {
 		pthread_atfork(NULL, NULL, forked);
+		atexit(log_flush); /* what was held, at exit() */
 		log_atfork = 1;
 	}
 	if (dest == LOG_TO_SYSLOG)
 		open_syslog();
+}
+
+/*
+ * Held lines (log_hold), written by log_flush. Threads log too (the
+ * thread pool's jobs): the lock keeps lines whole and in order.
+ */
+static bool log_held;
+static char held[64 * 1024];
+static size_t held_len;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* write_all - to standard error, in as few calls as it takes */
+static void
+write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to say it */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* flush_held - what is held, out (held_lock held) */
+static void
+flush_held(void)
+{
+	if (held_len == 0)
+		return;
+	write_all(held, held_len);
+	held_len = 0;
 }
 
 /* log_vemit - one line to the destination */
@@ -85,15 +124,53 @@ log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 	 */
 	struct timespec ts;
 	struct tm tm;
-	char stamp[32];
+	char stamp[32], line[2200];
+	int line_len;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", stamp,
-	    ts.tv_nsec / 1000000, log_ident,
+	line_len = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld]: %s: %s\n",
+	    stamp, ts.tv_nsec / 1000000, log_ident,
 	    (long)(log_pid ? log_pid : getpid()), level, msg);
-	fflush(stderr);
+	if (line_len < 0)
+		return;
+	if ((size_t)line_len >= sizeof(line)) {
+		line_len = sizeof(line) - 1;
+		line[line_len - 1] = '\n';
+	}
+	/*
+	 * Held (the daemon's info lines): gathered, and written with one
+	 * call per loop turn (log_flush) or when the buffer is full. Other
+	 * lines go at once, after what was held, so the order stays.
+	 */
+	pthread_mutex_lock(&held_lock);
+	if (log_held && prio == LOG_INFO) {
+		if (held_len + (size_t)line_len > sizeof(held))
+			flush_held();
+		memcpy(held + held_len, line, (size_t)line_len);
+		held_len += (size_t)line_len;
+	} else {
+		flush_held();
+		write_all(line, (size_t)line_len);
+	}
+	pthread_mutex_unlock(&held_lock);
+}
+
+void
+log_hold(bool on)
+{
+	if (!on)
+		log_flush();
+	log_held = on;
+}
+
+void
+log_flush(void)
+{
+	pthread_mutex_lock(&held_lock);
+	flush_held();
+	pthread_mutex_unlock(&held_lock);
 }
 
 #define LOG_FN(name, prio, level, cond)                                     \

@@ -6,6 +6,8 @@
 #ifndef POLICYD_LOG_H
 #define POLICYD_LOG_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 struct arena;
@@ -16,6 +18,15 @@ extern int log_verbose; /* raised by each -v, as Postfix's msg_verbose */
 
 /* log_init - set the program name and destination; may be called again */
 void log_init(const char *ident, enum log_dest dest);
+/*
+ * log_hold - with on, info lines to standard error are held and written
+ * together by log_flush() (the daemon calls it once per loop turn,
+ * before the replies of that turn go out) or when 64 KiB are held;
+ * warnings and errors go at once, after what is held. At exit() what is
+ * held is written.
+ */
+void log_hold(bool on);
+void log_flush(void);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -198,6 +198,12 @@ typedef void store_done_fn(void *arg, const struct store_reply *r);
 
 struct store_call {
 	uint64_t budget_ms;       /* longest it may take; 0: the backend's */
+	/*
+	 * A request's write, durable at the next group_commit() instead
+	 * of at once: the caller answers only after it (one write of the
+	 * log for a loop turn's requests, not one each)
+	 */
+	bool group;
 	store_done_fn *done;      /* when it finishes later */
 	void *arg;
 	struct store_op **op;     /* set while under way, for cancel(); or NULL */
@@ -329,6 +335,13 @@ struct store_ops {
 	/* count - records in the table, reply.n */
 	int (*count)(struct store *st, const char *table,
 	    const struct store_call *c);
+	/*
+	 * group_commit - the writes of group calls finished since the last
+	 * one made as durable as the store's sync says (the OS has them;
+	 * with sync: full, the disk); 0, or an error with why. Replies to
+	 * the requests that made them go out after it.
+	 */
+	int (*group_commit)(struct store *st, struct why *why);
 	/* cancel - an operation under way: done() will not be called */
 	void (*cancel)(struct store_op *op);
 	/*

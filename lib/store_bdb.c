@@ -7,7 +7,10 @@
  * only when a process died with the environment open, never under the
  * feet of a live one. Commits are DB_TXN_WRITE_NOSYNC (sync: os): a
  * killed process loses nothing, the OS writes the log; sync: full syncs
- * the log at every commit for power-loss safety. The daemon's
+ * the log at every commit for power-loss safety. A request's commit
+ * (store_call.group) is DB_TXN_NOSYNC instead, and group_commit() writes the
+ * log of all of them once per loop turn (group commit), before their
+ * replies go out. The daemon's
  * transactions never wait for a lock (nowait: a lock held by policyctl
  * is STORE_ERETRY at once, never a stalled loop); policyctl's waits are
  * bounded; deadlocks are detected at once; old log files are removed
@@ -139,6 +142,9 @@ struct bdb {
 	unsigned tries;   /* a transaction that loses runs this often */
 	pid_t id;         /* the process id the registry knows us by */
 	unsigned serial;  /* this open's number in the process (opens) */
+	enum store_sync sync;
+	bool pending;     /* group calls' commits not yet written */
+	uint64_t flushes; /* group_commit()'s record in meta.db */
 	int lock_fd;      /* STORE_LOCK_FILE, held; -1 none */
 	char dir[4096];
 	struct {          /* store_bdb_fail() */
@@ -212,6 +218,12 @@ damaged_was(const char *dir)
 /* Opens in this process so far: each after the first gets a fresh id. */
 static unsigned opens;
 static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The operation under way on this thread is a group call: its commit
+ * leaves the log in memory for group_commit() (loop thread only).
+ */
+static __thread bool grouped;
 
 /* msgs_clear - a new operation: forget older messages */
 static void
@@ -325,6 +337,10 @@ bdb_close(struct store *pub)
 
 	if (st == NULL)
 		return;
+	/* Group commits not yet written: written now, not left to a
+	 * recovery that a clean close does not run. */
+	if (st->pending && st->env != NULL)
+		(void)st->env->log_flush(st->env, NULL);
 	for (i = 0; i < st->ntables; i++)
 		st->tables[i].db->close(st->tables[i].db, 0);
 	if (st->meta != NULL)
@@ -524,7 +540,9 @@ commit(struct bdb *st, DB_TXN *t, struct why *why)
 		t->abort(t);
 		return rc;
 	}
-	rc = t->commit(t, 0);
+	rc = t->commit(t, grouped ? DB_TXN_NOSYNC : 0);
+	if (rc == 0 && grouped)
+		st->pending = true;
 	return rc == 0 ? 0 : fail(st, rc, "commit", why);
 }
 
@@ -681,6 +699,46 @@ reply(const struct store_call *c, int rc, const struct why *why)
 	return 1;
 }
 
+/* flush_run - txn_fn of group_commit(): a record whose commit writes the
+ * log */
+static int
+flush_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
+{
+	unsigned char v[8];
+	DBT k = dbt("flush", 5), d = dbt(v, sizeof(v));
+	int rc;
+
+	(void)arg;
+	store_put_u64(v, ++st->flushes);
+	if ((rc = st->meta->put(st->meta, t, &k, &d, 0)) != 0)
+		return fail(st, rc, "meta.db", why);
+	return 0;
+}
+
+/*
+ * bdb_group_commit - the group calls' log written: sync: full, log_flush
+ * (the write and one fsync for them all); sync: os, a record of our own
+ * committed DB_TXN_WRITE_NOSYNC, whose commit writes the log up to it,
+ * every group commit before it included, with no fsync (log_flush
+ * would sync)
+ */
+static int
+bdb_group_commit(struct store *pub, struct why *why)
+{
+	struct bdb *st = (struct bdb *)pub;
+	int rc;
+
+	if (!st->pending)
+		return 0;
+	st->pending = false;
+	if (st->sync == STORE_SYNC_FULL) {
+		if ((rc = st->env->log_flush(st->env, NULL)) != 0)
+			return fail(st, rc, "log flush", why);
+		return 0;
+	}
+	return in_txn(st, flush_run, NULL, NULL, why);
+}
+
 /* A named transaction's records. */
 struct run_txn {
 	struct bdb *st;
@@ -770,7 +828,9 @@ bdb_run(struct store *pub, const char *script, const struct store_tkey *keys,
 	if ((g.s = store_run_check(script, keys, n, plen, &c->out->why)) ==
 	    NULL)
 		return reply(c, STORE_ERROR, &c->out->why);
+	grouped = c->group;
 	rc = in_txn(st, run_run, NULL, &g, &c->out->why);
+	grouped = false;
 	return reply(c, rc, &c->out->why);
 }
 
@@ -945,8 +1005,11 @@ bdb_put(struct store *pub, const char *name, const struct store_rec *recs,
 	int rc;
 
 	c->out->n = 0;
-	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0) {
+		grouped = c->group;
 		rc = in_txn(st, put_run, put_reset, &x, &c->out->why);
+		grouped = false;
+	}
 	if (rc < 0)
 		c->out->n = 0;
 	return reply(c, rc, &c->out->why);
@@ -970,8 +1033,11 @@ bdb_del(struct store *pub, const char *name, const void *key, size_t klen,
 	struct rec_txn x = { .key = key, .klen = klen, .out = c->out };
 	int rc;
 
-	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
+	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0) {
+		grouped = c->group;
 		rc = in_txn(st, del_run, NULL, &x, &c->out->why);
+		grouped = false;
+	}
 	return reply(c, rc, &c->out->why);
 }
 
@@ -1403,6 +1469,7 @@ store_bdb_tables(const char *dir, char (*names)[STORE_TABLE_MAX + 1],
 static const struct store_ops bdb_ops = {
 	.name = "bdb",
 	.run = bdb_run,
+	.group_commit = bdb_group_commit,
 	.get = bdb_get,
 	.get_first = bdb_get_first,
 	.put = bdb_put,
@@ -1869,6 +1936,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	pthread_mutex_init(&st->tables_lock, NULL);
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
+	st->sync = o->sync;
 	st->threads = o->threads;
 	st->tries = o->nowait ? 3 : 10;
 	snprintf(st->dir, sizeof(st->dir), "%s", o->dir);

@@ -506,6 +506,15 @@ copy_key(struct store_op *op, const void *key, size_t klen,
 	return true;
 }
 
+/* mem_group_commit - nothing to write: nothing is kept past close */
+static int
+mem_group_commit(struct store *pub, struct why *why)
+{
+	(void)pub;
+	(void)why;
+	return 0;
+}
+
 /* mem_run - a named transaction, later */
 static int
 mem_run(struct store *pub, const char *script, const struct store_tkey *keys,
@@ -770,6 +779,7 @@ mem_expire(struct store *pub, int64_t now, size_t limit, uint64_t *deleted,
 static const struct store_ops mem_ops = {
 	.name = "memory",
 	.run = mem_run,
+	.group_commit = mem_group_commit,
 	.get = mem_get,
 	.get_first = mem_get_first,
 	.put = mem_put,

@@ -150,6 +150,19 @@ count(struct keeper *k, const char *why)
 	k->errors = 0;
 }
 
+void
+keeper_group_commit(struct keeper *k)
+{
+	struct store *st = k->handle.st;
+	struct why why;
+	int rc;
+
+	if (st == NULL || st->ops->group_commit == NULL)
+		return;
+	if ((rc = st->ops->group_commit(st, &why)) < 0)
+		keeper_report(k, rc, why.text);
+}
+
 /* keeper_report - what the store did for a request (or the sweep) */
 void
 keeper_report(struct keeper *k, int rc, const char *why)

@@ -31,6 +31,12 @@ struct keeper *keeper_new(uv_loop_t *loop, struct cfg *cfg);
  * again from the timer
  */
 void keeper_start(struct keeper *k);
+/*
+ * keeper_group_commit - the requests' store writes of this loop turn
+ * made durable (store.h's group_commit), before their replies; an error
+ * is reported as keeper_report does
+ */
+void keeper_group_commit(struct keeper *k);
 /* keeper_handle - the handle requests hold */
 struct store_handle *keeper_handle(struct keeper *k);
 /* keeper_set_config - the policy in force: the sweep's settings, and

@@ -92,6 +92,15 @@ struct conn {
 	char peer[136];      /* addr:port, or the listener */
 	unsigned handles;    /* open handles; freed when it reaches 0 */
 	unsigned writes;     /* replies not yet written */
+	/*
+	 * Replies of this loop turn, held until the turn's store writes are
+	 * durable and its log lines written (server_turn): then one write.
+	 */
+	char *obuf;
+	size_t olen, ocap;
+	bool queued;         /* in the server's queue of held replies */
+	bool close_held;     /* conn_close_gently once they are out */
+	struct conn *qnext, *qprev;
 	bool stdio;
 	bool reading;
 	bool busy;           /* a request is being answered */
@@ -109,6 +118,8 @@ struct server {
 	unsigned conn_limit; /* what the descriptors allow; 0: no limit */
 	bool draining;       /* shutting down */
 	uv_timer_t force;    /* shutdown bound; closed when all is done */
+	uv_prepare_t turn;   /* the end of a loop turn: server_turn */
+	struct conn *queue;  /* connections with held replies */
 	struct keeper *keeper; /* NULL: greylisting is off, no store */
 	struct dns *dns;     /* NULL: no DNS check enabled, or no resolver */
 	bool checks_started; /* pipeline_init() was called */
@@ -148,6 +159,8 @@ static void conn_abandoned(struct conn *c);
 static void conn_maybe_finish(struct conn *c);
 static void conn_read_start(struct conn *c);
 static void conn_read_resume(struct conn *c);
+static void server_turn(uv_prepare_t *h);
+static void unqueue(struct conn *c);
 
 /* server_new - an idle server */
 struct server *
@@ -161,6 +174,11 @@ server_new(uv_loop_t *loop, struct cfg *cfg)
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
 	uv_timer_init(loop, &s->force);
 	uv_unref((uv_handle_t *)&s->force);
+	uv_prepare_init(loop, &s->turn);
+	s->turn.data = s;
+	uv_prepare_start(&s->turn, server_turn);
+	uv_unref((uv_handle_t *)&s->turn);
+	log_hold(true);
 	s->metrics = metrics_new();
 	s->started = s->last_reload = (int64_t)time(NULL);
 	s->last_reload_ok = true;
@@ -440,6 +458,11 @@ server_maybe_done(struct server *s)
 	if (s->draining && s->conns == NULL &&
 	    !uv_is_closing((uv_handle_t *)&s->force))
 		uv_close((uv_handle_t *)&s->force, NULL);
+	if (s->draining && s->conns == NULL &&
+	    !uv_is_closing((uv_handle_t *)&s->turn)) {
+		server_turn(&s->turn); /* the last turn's writes and lines */
+		uv_close((uv_handle_t *)&s->turn, NULL);
+	}
 	if (s->draining && s->conns == NULL && s->dns != NULL) {
 		dns_get_stats(s->dns, &s->dns_last);
 		dns_close(s->dns);
@@ -460,6 +483,7 @@ conn_handle_closed(uv_handle_t *h)
 	arena_free(c->arena);
 	cfg_unref(c->cfg);
 	free(c->in);
+	free(c->obuf);
 	free(c);
 }
 
@@ -472,6 +496,8 @@ conn_close(struct conn *c)
 	if (c->handles == 0 || uv_is_closing(&c->h.handle))
 		return;
 	c->closing = true;
+	unqueue(c); /* held replies go with the connection */
+	c->olen = 0;
 	if (c->pipeline != NULL) {
 		/* The connection broke before the answer: say so, count it. */
 		conn_abandoned(c);
@@ -517,6 +543,15 @@ conn_close_gently(struct conn *c)
 
 	if (c->closing)
 		return;
+	if (c->olen > 0) {
+		/* Replies are held for this turn: close after they are out. */
+		c->close_held = true;
+		if (c->reading) {
+			uv_read_stop(&c->h.stream);
+			c->reading = false;
+		}
+		return;
+	}
 	c->closing = true;
 	if (c->reading) {
 		uv_read_stop(&c->h.stream);
@@ -549,7 +584,8 @@ conn_maybe_finish(struct conn *c)
 struct wreq {
 	uv_write_t w;
 	struct conn *c;
-	char buf[PROTO_REPLY_SIZE];
+	size_t len;
+	char buf[];          /* len bytes */
 };
 
 /* conn_written - one reply is out; maybe read again */
@@ -571,22 +607,79 @@ conn_written(uv_write_t *w, int status)
 	conn_read_resume(c);
 }
 
-/* conn_reply - queue one reply */
+/* unqueue - out of the server's queue of held replies */
+static void
+unqueue(struct conn *c)
+{
+	if (!c->queued)
+		return;
+	if (c->qprev != NULL)
+		c->qprev->qnext = c->qnext;
+	else
+		c->srv->queue = c->qnext;
+	if (c->qnext != NULL)
+		c->qnext->qprev = c->qprev;
+	c->qnext = c->qprev = NULL;
+	c->queued = false;
+}
+
+/*
+ * conn_reply - hold one reply for the end of this loop turn: it goes out
+ * after the turn's store writes are durable and its log lines written
+ * (server_turn), with the connection's other replies in one write
+ */
 static void
 conn_reply(struct conn *c, const char *action)
 {
+	char buf[PROTO_REPLY_SIZE];
+	size_t len = proto_reply(buf, action, strlen(action));
+
+	if (c->olen + len > c->ocap) {
+		c->ocap = c->olen + len > 2 * c->ocap ? c->olen + len
+		    : 2 * c->ocap;
+		c->obuf = xrealloc(c->obuf, c->ocap);
+	}
+	memcpy(c->obuf + c->olen, buf, len);
+	c->olen += len;
+	if (!c->queued) {
+		c->queued = true;
+		c->qprev = NULL;
+		c->qnext = c->srv->queue;
+		if (c->qnext != NULL)
+			c->qnext->qprev = c;
+		c->srv->queue = c;
+	}
+}
+
+/* conn_send - the held replies out: at once if the socket takes them */
+static void
+conn_send(struct conn *c)
+{
+	uv_stream_t *out = c->stdio ? (uv_stream_t *)&c->out : &c->h.stream;
+	uv_buf_t b = uv_buf_init(c->obuf, (unsigned)c->olen);
 	struct wreq *wr;
-	uv_buf_t b;
-	size_t len;
 	int rc;
 
-	wr = xmalloc(sizeof(*wr));
+	/* No request, no write queue: no allocation, no epoll_ctl. */
+	rc = uv_try_write(out, &b, 1);
+	if (rc == (int)c->olen) {
+		c->olen = 0;
+		return;
+	}
+	if (rc < 0 && rc != UV_EAGAIN) {
+		log_info("connection %s: write failed: %s", c->peer,
+		    uv_strerror(rc));
+		conn_close(c);
+		return;
+	}
+	/* The socket is full (or a write is queued): the rest waits. */
+	wr = xmalloc(sizeof(*wr) + c->olen - (rc > 0 ? (size_t)rc : 0));
 	wr->c = c;
-	len = proto_reply(wr->buf, action, strlen(action));
-	b = uv_buf_init(wr->buf, (unsigned)len);
-	rc = uv_write(&wr->w, c->stdio ? (uv_stream_t *)&c->out : &c->h.stream,
-	    &b, 1, conn_written);
-	if (rc < 0) {
+	wr->len = c->olen - (rc > 0 ? (size_t)rc : 0);
+	memcpy(wr->buf, c->obuf + (rc > 0 ? rc : 0), wr->len);
+	c->olen = 0;
+	b = uv_buf_init(wr->buf, (unsigned)wr->len);
+	if ((rc = uv_write(&wr->w, out, &b, 1, conn_written)) < 0) {
 		free(wr);
 		log_info("connection %s: write failed: %s", c->peer,
 		    uv_strerror(rc));
@@ -594,6 +687,37 @@ conn_reply(struct conn *c, const char *action)
 		return;
 	}
 	c->writes++;
+}
+
+/*
+ * server_turn - the end of a loop turn, before it waits again: the
+ * turn's store writes made durable (group commit), its log lines
+ * written, then the replies, so a reply never goes out before what it
+ * says is kept (kill -9 loses nothing answered) or logged
+ */
+static void
+server_turn(uv_prepare_t *h)
+{
+	struct server *s = h->data;
+	struct conn *c;
+
+	if (s->keeper != NULL)
+		keeper_group_commit(s->keeper); /* nothing to do: no call */
+	log_flush();
+	while ((c = s->queue) != NULL) {
+		unqueue(c);
+		if (c->closing || c->olen == 0)
+			continue;
+		conn_send(c);
+		if (c->closing)
+			continue;
+		if (c->close_held && c->olen == 0) {
+			c->close_held = false;
+			conn_close_gently(c);
+			continue;
+		}
+		conn_read_resume(c);
+	}
 }
 
 /* dns_health - no nameserver answers any more, or one does again */
@@ -913,8 +1037,8 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 	/* Backpressure: a peer that sends faster than it reads waits. */
 	if (!c->closing && c->reading &&
-	    (c->inlen > INBUF_MAX || uv_stream_get_write_queue_size(out) >
-	    OUTQ_MAX)) {
+	    (c->inlen > INBUF_MAX || uv_stream_get_write_queue_size(out) +
+	    c->olen > OUTQ_MAX)) {
 		uv_read_stop(st);
 		c->reading = false;
 	}

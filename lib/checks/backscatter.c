@@ -312,7 +312,8 @@ static struct store_call
 call(struct chk_run *run, struct bs_run *b, struct store_reply *out)
 {
 	return (struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = step_done, .arg = run, .op = &b->op, .out = out };
+		.group = true, .done = step_done, .arg = run, .op = &b->op,
+		.out = out };
 }
 
 /*

@@ -336,8 +336,10 @@ gl_start(struct chk_run *run)
 	/* A dry run (policyctl check) judges on the store as it is and
 	 * writes nothing: the daemon's answer, greylisting included. */
 	op.dry = chk_dry(run);
+	/* Durable with the loop turn's others, before the reply (group). */
 	call = (struct store_call){ .budget_ms = chk_time_left_ms(run),
-		.done = gl_done, .arg = run, .op = &g->op, .out = &reply };
+		.group = true, .done = gl_done, .arg = run, .op = &g->op,
+		.out = &reply };
 	store_settle(&call, greylist_run(st, &op, &call));
 }
 

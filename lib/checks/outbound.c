@@ -192,8 +192,8 @@ ob_start(struct chk_run *run)
 	local = req->rcpt.domain != NULL && name_within_any(req->rcpt.domain,
 	    c->local, c->nlocal);
 	rc = st->ops->put(st, OUTBOUND_TABLE, recs, local ? 2 : 3,
-	    &(struct store_call){ .budget_ms = 10000, .done = written,
-		.out = &out });
+	    &(struct store_call){ .budget_ms = 10000, .group = true,
+		.done = written, .out = &out });
 	if (rc < 0)
 		chk_store_report(run, rc, out.why.text);
 	chk_done(run, CHK_PASS, rc < 0 ? "not recorded" : "recorded");

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -205,6 +206,55 @@ class Greylisting(CtlTest):
                             "stats"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("nowhere: No such file or directory", r.stderr)
+
+    def test_kill_9_under_load_loses_nothing_answered(self):
+        # Issue 25: the store's writes of a loop turn are committed
+        # together and the replies go out after them (group commit). A
+        # reply must never go out before what it says is kept: kill -9
+        # in mid-load, then every triplet a client got an answer for is
+        # in the store.
+        d = self.daemon(POLICY % (5, ""))
+        answered = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def client(n):
+            s = d.connect()
+            i = 0
+            try:
+                while not stop.is_set():
+                    rcpt = "c%d-%d@our.example" % (n, i)
+                    s.sendall(request(protocol_state="RCPT",
+                                      client_address="192.0.2.%d" % (n + 1),
+                                      client_name="unknown",
+                                      sender="s@x.example", recipient=rcpt,
+                                      instance="c%d-%d" % (n, i)))
+                    if read_replies(s, 1, timeout=5):
+                        with lock:
+                            answered.append(rcpt)
+                    i += 1
+            except (OSError, AssertionError, IndexError):
+                pass  # the daemon is gone
+            finally:
+                s.close()
+        threads = [threading.Thread(target=client, args=(n,))
+                   for n in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+        d.proc.kill()
+        d.proc.wait()
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        with lock:
+            got = list(answered)
+        self.assertGreater(len(got), 50)
+        rows = self.ctl(d, "greylist", "list", "--json").stdout.splitlines()
+        kept = {json.loads(r)["recipient"] for r in rows}
+        lost = [r for r in got if r not in kept]
+        self.assertEqual(lost, [], "%d of %d answered triplets lost"
+                         % (len(lost), len(got)))
 
     def test_kill_9_loses_nothing(self):
         d = self.daemon(POLICY % (5, ""))
