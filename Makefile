@@ -4,6 +4,7 @@
 #   make test   install the test packages too, build (normal with the tests,
 #               ASan+UBSan, fuzz), run every suite
 #   make fuzz   only the fuzzers (FUZZ_SECONDS=N each, default 30)
+#   make bench  policyd against a do-nothing responder, as ratios
 #   make install  binaries, manuals, policy (kept if there), systemd unit
 #               into $(DESTDIR)$(PREFIX) (default /usr/local); the policy
 #               goes to $(DESTDIR)/etc/policyd
@@ -26,7 +27,7 @@ TEST_PACKAGES := python3 python3-yaml python3-spf libcmocka-dev strace \
 	db5.3-util postgrey postfix swaks clang libclang-rt-14-dev
 
 .PHONY: all deps deps-test build build-tests build-asan build-fuzz fuzz \
-	run test check clean install print-packages
+	run test check clean install print-packages bench
 
 all: build
 
@@ -105,6 +106,14 @@ test: build-tests build-asan build-fuzz
 	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS)
 
 check: test
+
+# bench - policyd against the do-nothing responder dunnod in one run:
+# each path's requests per second and p99 as ratios (t/bench/compare.sh;
+# BENCH_RUNS runs each, the median; BENCH_CONNS connections)
+BENCH_RUNS ?= 3
+BENCH_CONNS ?= 1 16 256 4096
+bench: build-tests
+	t/bench/compare.sh $(BUILD) $(BENCH_RUNS) $(BENCH_CONNS)
 
 install: build
 	cmake -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \

@@ -1,14 +1,17 @@
 /*
  * loadgen - policy protocol load generator for benchmarks.
  *
- *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] [-s FIRST] HOST PORT
+ *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] [-s FIRST]
+ *           [-m POOL] HOST PORT
  *
  * Opens CONNECTIONS connections to HOST:PORT and keeps PIPELINE requests
  * outstanding on each (1 is what Postfix does: one request, one reply),
  * until REQUESTS replies have come back. Requests vary the client address
  * and sender so no two are alike. Prints requests per second and latency
  * percentiles. FIRST (default 0) numbers the first request: runs with
- * other numbers send other senders (new greylist triplets). Loopback
+ * other numbers send other senders (new greylist triplets); POOL makes
+ * the requests cycle through that many (a greylisting pool of known
+ * triplets after the first round). Loopback
  * only: HOST must be an address literal.
  */
 #include <arpa/inet.h>
@@ -50,12 +53,16 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static unsigned long pool; /* -m: requests cycle through this many */
+
 static void
 send_one(struct lconn *c, unsigned long seq)
 {
 	char req[512];
 	int n;
 
+	if (pool > 0)
+		seq %= pool;
 	n = snprintf(req, sizeof(req),
 	    "request=smtpd_access_policy\nprotocol_state=RCPT\n"
 	    "protocol_name=ESMTP\nclient_address=198.51.%lu.%lu\n"
@@ -85,7 +92,7 @@ main(int argc, char **argv)
 	uint64_t *lat, t0, t1;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:n:p:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:n:p:s:m:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conns = strtoul(optarg, NULL, 10);
@@ -98,6 +105,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			first = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			pool = strtoul(optarg, NULL, 10);
 			break;
 		default:
 			goto usage;
@@ -179,6 +189,6 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
-			"[-p PIPELINE] [-s FIRST] ADDRESS PORT\n");
+			"[-p PIPELINE] [-s FIRST] [-m POOL] ADDRESS PORT\n");
 	return 2;
 }

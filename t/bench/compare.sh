@@ -1,0 +1,103 @@
+#!/bin/sh
+# compare.sh - policyd against the do-nothing responder dunnod, in one
+# run on one machine: requests per second and p99 for each path, as
+# ratios to dunnod (make bench). A machine's speed changes from run to
+# run on shared virtual machines: only figures of the same run compare.
+#   t/bench/compare.sh [BUILD_DIR] [RUNS] [CONNECTIONS...]
+# Paths: static (an access rule decides), greylist-pool (1,000 known
+# triplets, cycled), greylist-new (a new triplet each request: a write),
+# identity (every identity check and SPF, DNS from t/dnsd, cached).
+# RUNS (default 3) runs of each; the median is printed. CONNECTIONS
+# default: 1 16 256. One request outstanding per connection, as
+# Postfix's smtpd does. POLICYD in the environment: another policyd
+# binary against the same dunnod and loadgen (an older build).
+set -eu
+. "$(dirname "$0")/port.sh"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+runs=${2:-3}
+shift 2 2>/dev/null || shift $#
+conns=${*:-1 16 256}
+tmp=$(mktemp -d)
+pid=
+trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+lg="$build/t/bench/loadgen"
+policyd=${POLICYD:-$build/policyd/policyd}
+n=${N:-40000}
+
+# start CMD... - a server in the background, its port in $port
+start() {
+	"$@" 2>"$tmp/log" &
+	pid=$!
+	wait_port "$tmp/log" 100
+}
+stop() {
+	kill -TERM $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	pid=
+}
+# measure ARGS - median rps and p99 over RUNS loadgen runs
+measure() {
+	for _ in $(seq "$runs"); do
+		"$lg" -n "$n" "$@" 127.0.0.1 "$port"
+	done > "$tmp/runs"
+	m=$(( (runs + 1) / 2 ))
+	r=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' "$tmp/runs" | sort -n |
+	    sed -n "${m}p")
+	p=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' "$tmp/runs" | sort -n |
+	    sed -n "${m}p")
+	echo "$r $p"
+}
+
+cat > "$tmp/static.yaml" <<POLICY
+listen:
+  - inet: 127.0.0.1:0
+metrics: { enabled: false }
+access:
+  - name: all
+    client: 0.0.0.0/0
+    action: DUNNO
+POLICY
+cat > "$tmp/greylist.yaml" <<POLICY
+listen:
+  - inet: 127.0.0.1:0
+max_connections: 5000
+metrics: { enabled: false }
+checks:
+  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
+POLICY
+sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/static.yaml" \
+    > "$tmp/static2.yaml" && mv "$tmp/static2.yaml" "$tmp/static.yaml"
+
+printf '%-14s %6s %10s %8s %8s %10s\n' PATH CONNS RPS P99_US RATIO \
+    P99/DUNNOD
+for c in $conns; do
+	start "$build/t/bench/dunnod"
+	set -- $(measure -c "$c")
+	d_rps=$1 d_p99=$2
+	stop
+	printf '%-14s %6s %10s %8s %8s %10s\n' dunnod "$c" "$d_rps" \
+	    "$d_p99" 1.00 1.00
+	for path in static greylist-pool greylist-new; do
+		rm -rf "$tmp/state"
+		case $path in
+		static) policy=$tmp/static.yaml; args="" ;;
+		greylist-pool) policy=$tmp/greylist.yaml; args="-m 1000" ;;
+		greylist-new) policy=$tmp/greylist.yaml; args="-s 10000000" ;;
+		esac
+		start "$policyd" -f -c "$policy" \
+		    --state-dir "$tmp/state"
+		# shellcheck disable=SC2086
+		[ "$path" = greylist-pool ] && "$lg" -n 2000 -c 4 $args \
+		    127.0.0.1 "$port" >/dev/null
+		# shellcheck disable=SC2086
+		set -- $(measure -c "$c" $args)
+		stop
+		printf '%-14s %6s %10s %8s %8s %10s\n' "$path" "$c" "$1" "$2" \
+		    "$(awk -v a="$1" -v b="$d_rps" 'BEGIN {
+		        printf "%.2f", a / b }')" \
+		    "$(awk -v a="$2" -v b="$d_p99" 'BEGIN {
+		        printf "%.2f", a / b }')"
+	done
+done
+exit 0
