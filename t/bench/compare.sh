@@ -18,6 +18,8 @@ build=${1:-$top/build}
 runs=${2:-3}
 shift 2 2>/dev/null || shift $#
 conns=${*:-1 16 256}
+# 4,096 connections need as many descriptors, on both sides
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pid=
 trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
