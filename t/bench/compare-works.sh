@@ -5,7 +5,7 @@
 set -eu
 out=$(N=300 sh "$(dirname "$0")/compare.sh" "$1" 1 2)
 echo "$out"
-for p in dunnod static greylist-pool greylist-new; do
+for p in dunnod static greylist-pool greylist-new identity; do
 	echo "$out" | grep -Eq "^$p +2 +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+$" || {
 		echo "compare.sh printed no figures for $p" >&2
 		exit 1

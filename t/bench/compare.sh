@@ -6,7 +6,8 @@
 #   t/bench/compare.sh [BUILD_DIR] [RUNS] [CONNECTIONS...]
 # Paths: static (an access rule decides), greylist-pool (1,000 known
 # triplets, cycled), greylist-new (a new triplet each request: a write),
-# identity (every identity check and SPF, DNS from t/dnsd, cached).
+# identity (every identity check and SPF, DNS from t/dnsd, the cache
+# warmed first).
 # RUNS (default 3) runs of each; the median is printed. CONNECTIONS
 # default: 1 16 256. One request outstanding per connection, as
 # Postfix's smtpd does. POLICYD in the environment: another policyd
@@ -22,7 +23,9 @@ conns=${*:-1 16 256}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+dpid=
+trap '[ -z "$pid" ] || kill $pid 2>/dev/null; [ -z "$dpid" ] ||
+    kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 lg="$build/t/bench/loadgen"
 policyd=${POLICYD:-$build/policyd/policyd}
 n=${N:-40000}
@@ -71,6 +74,11 @@ POLICY
 sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/static.yaml" \
     > "$tmp/static2.yaml" && mv "$tmp/static2.yaml" "$tmp/static.yaml"
 
+# identity: loadgen's 1,000 host names and its sender domain in dnsd
+. "$(dirname "$0")/identity-setup.sh"
+sed 's/^listen:/max_connections: 5000\nmetrics: { enabled: false }\n&/' \
+    "$tmp/policy.yaml" > "$tmp/identity.yaml"
+
 printf '%-14s %6s %10s %8s %8s %10s\n' PATH CONNS RPS P99_US RATIO \
     P99/DUNNOD
 for c in $conns; do
@@ -80,18 +88,20 @@ for c in $conns; do
 	stop
 	printf '%-14s %6s %10s %8s %8s %10s\n' dunnod "$c" "$d_rps" \
 	    "$d_p99" 1.00 1.00
-	for path in static greylist-pool greylist-new; do
+	for path in static greylist-pool greylist-new identity; do
 		rm -rf "$tmp/state"
 		case $path in
 		static) policy=$tmp/static.yaml; args="" ;;
 		greylist-pool) policy=$tmp/greylist.yaml; args="-m 1000" ;;
 		greylist-new) policy=$tmp/greylist.yaml; args="-s 10000000" ;;
+		identity) policy=$tmp/identity.yaml; args="" ;;
 		esac
 		start "$policyd" -f -c "$policy" \
 		    --state-dir "$tmp/state"
-		# shellcheck disable=SC2086
-		[ "$path" = greylist-pool ] && "$lg" -n 2000 -c 4 $args \
-		    127.0.0.1 "$port" >/dev/null
+		case $path in greylist-pool|identity)
+			# shellcheck disable=SC2086
+			"$lg" -n 2000 -c 4 $args 127.0.0.1 "$port" >/dev/null
+		esac
 		# shellcheck disable=SC2086
 		set -- $(measure -c "$c" $args)
 		stop
