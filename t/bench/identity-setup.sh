@@ -16,8 +16,15 @@
 } > "$tmp/zone"
 "$build/t/dnsd/dnsd" "$tmp/zone" > "$tmp/dport" &
 dpid=$!
-sleep 0.5
-dport=$(sed -n 's/^port //p' "$tmp/dport")
+# dnsd says its port once it listens: wait for it (a busy machine can
+# take longer than any fixed pause)
+dport=
+for _ in $(seq 100); do
+	dport=$(sed -n 's/^port //p' "$tmp/dport")
+	[ -n "$dport" ] && break
+	sleep 0.1
+done
+[ -n "$dport" ] || { echo "dnsd did not start" >&2; exit 1; }
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0
