@@ -2,7 +2,7 @@
  * loadgen - policy protocol load generator for benchmarks.
  *
  *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] [-s FIRST]
- *           [-m POOL] HOST PORT
+ *           [-m POOL] [-r RATE] HOST PORT
  *
  * Opens CONNECTIONS connections to HOST:PORT and keeps PIPELINE requests
  * outstanding on each (1 is what Postfix does: one request, one reply),
@@ -11,7 +11,8 @@
  * percentiles. FIRST (default 0) numbers the first request: runs with
  * other numbers send other senders (new greylist triplets); POOL makes
  * the requests cycle through that many (a greylisting pool of known
- * triplets after the first round). Loopback
+ * triplets after the first round); RATE paces the requests to that many
+ * per second in all (an open-loop load for soak runs). Loopback
  * only: HOST must be an address literal.
  */
 #include <arpa/inet.h>
@@ -54,6 +55,8 @@ cmp_u64(const void *a, const void *b)
 }
 
 static unsigned long pool; /* -m: requests cycle through this many */
+static unsigned long rate; /* -r: requests per second; 0: as fast as
+			    * the replies come */
 
 static void
 send_one(struct lconn *c, unsigned long seq)
@@ -89,10 +92,10 @@ main(int argc, char **argv)
 	struct sockaddr_in sin;
 	struct lconn *cs;
 	struct pollfd *pfd;
-	uint64_t *lat, t0, t1;
+	uint64_t *lat, t0, t1, last;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:n:p:s:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:n:p:s:m:r:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conns = strtoul(optarg, NULL, 10);
@@ -108,6 +111,9 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			pool = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = strtoul(optarg, NULL, 10);
 			break;
 		default:
 			goto usage;
@@ -141,14 +147,37 @@ main(int argc, char **argv)
 		pfd[i].events = POLLIN;
 	}
 	t0 = now_ns();
-	for (i = 0; i < conns; i++)
-		while (cs[i].outstanding < pipeline && seq < total)
-			send_one(&cs[i], first + seq++);
+	if (rate == 0)
+		for (i = 0; i < conns; i++)
+			while (cs[i].outstanding < pipeline && seq < total)
+				send_one(&cs[i], first + seq++);
+	last = now_ns();
 	while (done < total) {
-		if (poll(pfd, conns, 10000) <= 0) {
+		int wait_ms = 10000, pr;
+
+		if (rate > 0) {
+			/* Paced: each request at its time, on a connection
+			 * that has room; the rest wait for the next. */
+			uint64_t now = now_ns();
+
+			for (i = 0; i < conns && seq < total; i++) {
+				if (cs[i].outstanding >= pipeline)
+					continue;
+				if (now < t0 + seq * 1000000000ull / rate)
+					break;
+				send_one(&cs[i], first + seq++);
+				last = now; /* a wait starts for this one */
+			}
+			wait_ms = 1;
+		}
+		pr = poll(pfd, conns, wait_ms);
+		if (pr < 0 || (seq > done &&
+		    now_ns() - last > 10000000000ull)) {
 			fprintf(stderr, "loadgen: no reply for 10 s\n");
 			return 1;
 		}
+		if (pr == 0)
+			continue;
 		for (i = 0; i < conns; i++) {
 			struct lconn *c = &cs[i];
 			ssize_t n;
@@ -168,12 +197,13 @@ main(int argc, char **argv)
 			    NULL) {
 				size_t used = (size_t)(p + 2 - c->buf);
 
-				lat[done++] = now_ns() -
+				last = now_ns();
+				lat[done++] = last -
 				    c->sent_at[c->tail++ % 64];
 				c->outstanding--;
 				memmove(c->buf, c->buf + used, c->len - used);
 				c->len -= used;
-				if (seq < total)
+				if (seq < total && rate == 0)
 					send_one(c, first + seq++);
 			}
 		}
@@ -189,6 +219,7 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
-			"[-p PIPELINE] [-s FIRST] [-m POOL] ADDRESS PORT\n");
+			"[-p PIPELINE] [-s FIRST] [-m POOL] [-r RATE] ADDRESS "
+			"PORT\n");
 	return 2;
 }
