@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <regex.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,36 @@ static const char *const static_words[] = { "static", "sta", "stat",
 	"colo", "colocation", "hosting", "hosted", "hostedby", "webhosting",
 	"vps", "vds", "ns", "dns", "www", "web", NULL };
 
+/* psl - the public suffix list: the system's file, else the built-in */
+static const psl_ctx_t *
+psl(void)
+{
+	static const psl_ctx_t *ctx;
+
+	if (ctx == NULL) {
+		ctx = psl_latest(NULL);
+		if (ctx == NULL)
+			ctx = psl_builtin();
+	}
+	return ctx;
+}
+
+/*
+ * A cache of answers by whole name: the same servers come back (and a
+ * server's PTR name is often its HELO), and one libpsl lookup per label
+ * costs some 2,000 instructions. Direct-mapped; the process is
+ * single-threaded. The answer is kept as an offset into the name. A
+ * miss asks libpsl about the name alone, and takes its parent's answer
+ * from the cache (mail17.example.net asks about itself, then finds
+ * example.net's): the servers of one provider share their parent.
+ */
+#define REG_CACHE 1024
+#define DYN_NAME_MAX 253 /* longest domain name */
+static struct {
+	char name[DYN_NAME_MAX + 1];
+	int off;   /* of the answer in name; -1: none */
+} reg_cache[REG_CACHE];
+
 /*
  * dyn_registered_domain - the label before the longest public suffix of
  * the list's ICANN section (libpsl, newest list on the system first).
@@ -69,61 +100,38 @@ static const char *const static_words[] = { "static", "sta", "stat",
  * such as eu-central-1.compute.amazonaws.com suffixes, and then a whole
  * host name would count as the registered domain.
  */
-static const char *
-registered_domain(const char *name)
-{
-	static const psl_ctx_t *psl;
-	const char *prev = NULL, *p = name;
-
-	if (psl == NULL) {
-		psl = psl_latest(NULL);
-		if (psl == NULL)
-			psl = psl_builtin();
-	}
-	if (psl == NULL || *name == '\0')
-		return NULL;
-	for (;;) {
-		if (psl_is_public_suffix2(psl, p, PSL_TYPE_ICANN))
-			return prev;
-		prev = p;
-		if ((p = strchr(p, '.')) == NULL)
-			return NULL;
-		p++;
-	}
-}
-
-/*
- * A small cache of answers by whole name: the same servers come back
- * (and a server's PTR name is often its HELO), and one libpsl lookup per
- * label costs some 2,000 instructions. Direct-mapped; the process is
- * single-threaded. The answer is kept as an offset into the name.
- */
-#define REG_CACHE 256
-#define DYN_NAME_MAX 253 /* longest domain name */
-static struct {
-	char name[DYN_NAME_MAX + 1]; /* "" empty */
-	int off;                     /* -1: no registered domain */
-} reg_cache[REG_CACHE];
-
 const char *
 dyn_registered_domain(const char *name)
 {
-	size_t len = strlen(name), slot;
+	const psl_ctx_t *ctx = psl();
+	size_t len = strlen(name), slot = 0, i;
+	const char *r, *parent;
 	uint32_t h = 2166136261u;
-	const char *r;
-	size_t i;
+	bool cache = len > 0 && len <= DYN_NAME_MAX;
 
-	if (len == 0 || len > DYN_NAME_MAX)
-		return registered_domain(name);
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	slot = h % REG_CACHE;
-	if (strcmp(reg_cache[slot].name, name) == 0)
-		return reg_cache[slot].off < 0 ? NULL
-					       : name + reg_cache[slot].off;
-	r = registered_domain(name);
-	memcpy(reg_cache[slot].name, name, len + 1);
-	reg_cache[slot].off = r ? (int)(r - name) : -1;
+	if (cache) {
+		for (i = 0; i < len; i++)
+			h = (h ^ (unsigned char)name[i]) * 16777619u;
+		slot = h % REG_CACHE;
+		if (strcmp(reg_cache[slot].name, name) == 0)
+			return reg_cache[slot].off < 0 ? NULL
+			    : name + reg_cache[slot].off;
+	}
+	/* A public suffix has none; below one, the name is it; else its
+	 * parent's. */
+	if (ctx == NULL || *name == '\0' ||
+	    psl_is_public_suffix2(ctx, name, PSL_TYPE_ICANN))
+		r = NULL;
+	else if ((parent = strchr(name, '.')) == NULL || parent[1] == '\0')
+		r = NULL;
+	else if (psl_is_public_suffix2(ctx, parent + 1, PSL_TYPE_ICANN))
+		r = name;
+	else
+		r = dyn_registered_domain(parent + 1);
+	if (cache) {
+		memcpy(reg_cache[slot].name, name, len + 1);
+		reg_cache[slot].off = r ? (int)(r - name) : -1;
+	}
 	return r;
 }
 

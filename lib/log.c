@@ -197,23 +197,41 @@ text_safe_buf(char *dst, size_t dstsz, const char *s)
 	return text_safe_bufn(dst, dstsz, s, TEXT_SAFE_MAX);
 }
 
+/* unsafe - the bytes text_safe_bufn escapes: controls, DEL, \\ and " */
+static bool
+unsafe(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f || c == '\\' || c == '"';
+}
+
 /* text_safe_bufn - escape, keeping up to max bytes of the input */
 char *
 text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, i;
+	size_t o = 0, i = 0;
 
 	if (dstsz == 0)
 		return dst;
-	for (i = 0; s[i] != '\0' && i < max; i++) {
+	while (s[i] != '\0' && i < max) {
 		unsigned char c = (unsigned char)s[i];
+		size_t run = i;
 
-		if (c >= 0x20 && c != 0x7f && c != '\\' && c != '"') {
-			/* The common case: the byte as it is. */
-			if (o + 1 + 4 > dstsz) /* keep room for "..." */
-				break;
-			dst[o++] = (char)c;
+		/* The common case: a run of bytes as they are, copied at
+		 * once (a decision line is mostly such runs). */
+		while (s[run] != '\0' && run < max &&
+		    !unsafe((unsigned char)s[run]))
+			run++;
+		if (run > i) {
+			size_t n = run - i;
+
+			if (o + n + 4 > dstsz) /* keep room for "..." */
+				n = dstsz > o + 4 ? dstsz - o - 4 : 0;
+			memcpy(dst + o, s + i, n);
+			o += n;
+			i += n;
+			if (i < run)
+				break; /* no room for the rest */
 			continue;
 		}
 		if (o + (c == '\\' || c == '"' ? 2 : 4) + 4 > dstsz)
@@ -226,6 +244,7 @@ text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max)
 			dst[o++] = hex[c >> 4];
 			dst[o++] = hex[c & 15];
 		}
+		i++;
 	}
 	if (s[i] != '\0' && o + 4 <= dstsz) {
 		memcpy(dst + o, "...", 3);
