@@ -460,6 +460,26 @@ test_contract_a_run_writes_the_records_of_its_keys(void **state)
 	gl_conf_fini(&c);
 }
 
+static void
+test_contract_group_calls_commit_together(void **state)
+{
+	struct fx *f = *state;
+	struct store_rec r = { "g", 1, "v", 1, 0, NULL };
+	struct store_call *c = call(f);
+	struct why why;
+
+	/* A request's write (group): seen at once, by the next request
+	 * too, before the loop turn's group_commit. */
+	c->group = true;
+	assert_int_equal(wait(f, f->st->ops->put(f->st, "contract", &r, 1, c)),
+	    0);
+	assert_int_equal(get(f, "g"), 0);
+	assert_int_equal(f->st->ops->group_commit(f->st, &why), 0);
+	/* Nothing pending: a second one has nothing to do. */
+	assert_int_equal(f->st->ops->group_commit(f->st, &why), 0);
+	assert_int_equal(get(f, "g"), 0);
+}
+
 #define BOTH(t) \
 	cmocka_unit_test_setup_teardown(t, setup_bdb, teardown), \
 	cmocka_unit_test_setup_teardown(t, setup_mem, teardown)
@@ -476,6 +496,7 @@ main(void)
 		BOTH(test_contract_a_dry_judgement_writes_nothing),
 		BOTH(test_contract_a_run_is_checked_before_it_changes_anything),
 		BOTH(test_contract_a_run_writes_the_records_of_its_keys),
+		BOTH(test_contract_group_calls_commit_together),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
