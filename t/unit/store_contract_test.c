@@ -8,7 +8,8 @@
  * record, get_first, list and flush from an opaque cursor (every record
  * once, no order promised), count, named transactions (run): checked
  * before they change anything, writing the records of their keys, and a
- * dry greylisting judgement that writes nothing.
+ * dry greylisting judgement that writes nothing; a group call (a
+ * request's write) read at once and committed by group_commit().
  */
 #include <setjmp.h>
 #include <stdarg.h>
