@@ -307,6 +307,23 @@ test_contract_list_and_flush_see_every_record_once(void **state)
 	assert_int_equal(get(f, "k8"), 0);
 }
 
+/* gl_request - a RCPT request of a@b.example to u@our.example from
+ * 192.0.2.1, into op (the judgement's time: 1000) */
+static void
+gl_request(const struct gl_conf *c, struct gl_op *op)
+{
+	struct req req;
+
+	memset(&req, 0, sizeof(req));
+	req.client_addr = "192.0.2.1";
+	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
+	req.has_client_ip = true;
+	req.sender.full = "a@b.example";
+	req.sender.domain = "b.example";
+	req.rcpt.full = "u@our.example";
+	assert_true(greylist_op(c, &req, NULL, 1000, op));
+}
+
 /* judged - the status of the greylist judgement that just ended */
 static enum gl_status
 judged(struct fx *f)
@@ -323,17 +340,9 @@ test_contract_a_dry_judgement_writes_nothing(void **state)
 	struct fx *f = *state;
 	struct gl_conf c;
 	struct gl_op op;
-	struct req req;
 
 	gl_conf_defaults(&c);
-	memset(&req, 0, sizeof(req));
-	req.client_addr = "192.0.2.1";
-	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
-	req.has_client_ip = true;
-	req.sender.full = "a@b.example";
-	req.sender.domain = "b.example";
-	req.rcpt.full = "u@our.example";
-	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
+	gl_request(&c, &op);
 	gl_conf_fini(&c);
 	op.dry = true;
 	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))),
@@ -379,17 +388,10 @@ test_contract_a_run_is_checked_before_it_changes_anything(void **state)
 	unsigned char param[STORE_PARAM_MAX + 1];
 	struct gl_conf c;
 	struct gl_op op;
-	struct req req;
 	int r;
 
 	gl_conf_defaults(&c);
-	memset(&req, 0, sizeof(req));
-	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
-	req.has_client_ip = true;
-	req.sender.full = "a@b.example";
-	req.sender.domain = "b.example";
-	req.rcpt.full = "u@our.example";
-	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
+	gl_request(&c, &op);
 	gl_conf_fini(&c);
 	for (r = 0; r < GL_NRECS; r++) {
 		keys[r] = (struct store_tkey){ gl_table((enum gl_rec)r),
@@ -431,16 +433,9 @@ test_contract_a_run_writes_the_records_of_its_keys(void **state)
 	struct gl_result res;
 	struct gl_conf c;
 	struct gl_op op;
-	struct req req;
 
 	gl_conf_defaults(&c);
-	memset(&req, 0, sizeof(req));
-	assert_int_equal(addr_parse("192.0.2.1", &req.client_ip), 0);
-	req.has_client_ip = true;
-	req.sender.full = "a@b.example";
-	req.sender.domain = "b.example";
-	req.rcpt.full = "u@our.example";
-	assert_true(greylist_op(&c, &req, NULL, 1000, &op));
+	gl_request(&c, &op);
 	assert_int_equal(wait(f, greylist_run(f->st, &op, call(f))), 0);
 	assert_int_equal(greylist_result(&f->w.reply, &res), 0);
 	assert_int_equal(res.status, GL_NEW);
