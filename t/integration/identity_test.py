@@ -49,6 +49,17 @@ checks:
 """
 
 
+# Two requests: the first waits 300 ms for DNS (its PTR is dropped), the
+# second needs none; both must be answered, in order.
+SLOW_THEN_FAST = (
+    request(client_address="192.0.2.77", reverse_client_name="unknown",
+            helo_name="mail.example.org") +
+    request(client_address="192.0.2.25", client_name="mail.example.org",
+            reverse_client_name="mail.example.org",
+            helo_name="mail.example.org", sender="a@example.org",
+            recipient="u@our.example", protocol_state="RCPT"))
+
+
 class DnsTest(DaemonTest):
     """A dnsd serving ZONE for each test."""
 
@@ -197,15 +208,7 @@ class Identity(DnsTest):
         # more requests", not "gone". Before, the answer was dropped.
         d = self.start(deadline="2s")
         s = d.connect()
-        s.sendall(request(client_address="192.0.2.77",
-                          reverse_client_name="unknown",
-                          helo_name="mail.example.org") +
-                  request(client_address="192.0.2.25",
-                          client_name="mail.example.org",
-                          reverse_client_name="mail.example.org",
-                          helo_name="mail.example.org",
-                          sender="a@example.org", recipient="u@our.example",
-                          protocol_state="RCPT"))
+        s.sendall(SLOW_THEN_FAST)
         s.shutdown(socket.SHUT_WR)
         replies = read_replies(s, 2)
         self.assertTrue(replies[0].startswith("DEFER_IF_PERMIT 4.4.3 "),
@@ -219,15 +222,7 @@ class Identity(DnsTest):
         # README's printf ... | policyd --stdio printed nothing when the
         # answer waited for DNS: the end of input dropped it.
         d = self.daemon(POLICY % (self.dns_port, "2s"), start=False)
-        reqs = (request(client_address="192.0.2.77",
-                        reverse_client_name="unknown",
-                        helo_name="mail.example.org") +
-                request(client_address="192.0.2.25",
-                        client_name="mail.example.org",
-                        reverse_client_name="mail.example.org",
-                        helo_name="mail.example.org",
-                        sender="a@example.org", recipient="u@our.example",
-                        protocol_state="RCPT"))
+        reqs = SLOW_THEN_FAST
         r = subprocess.run([POLICYD, "-f", "--stdio", "-c", d.config_path],
                            input=reqs, capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
