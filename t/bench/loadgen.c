@@ -216,6 +216,11 @@ main(int argc, char **argv)
 	    (double)total / ((double)(t1 - t0) / 1e9),
 	    (double)lat[total / 2] / 1e3, (double)lat[total * 99 / 100] / 1e3,
 	    (double)lat[total - 1] / 1e3);
+	for (i = 0; i < conns; i++)
+		close(cs[i].fd);
+	free(cs);
+	free(pfd);
+	free(lat);
 	return 0;
 usage:
 	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
