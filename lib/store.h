@@ -116,6 +116,13 @@ struct store_opts {
 	bool threads;
 	enum store_lock lock;
 	/*
+	 * Group calls (store_call.group) wait for group_commit(): only for
+	 * the daemon, the one process writing the store. --stdio siblings
+	 * commit every call at once: their group commits would all write
+	 * one record of meta.db, and lose to each other's locks.
+	 */
+	bool group;
+	/*
 	 * Out, if not NULL: what the open had to do to heal the environment
 	 * (empty if nothing). An environment that cannot be joined (a
 	 * panic, flags another program set, a region a dead process left)

@@ -143,6 +143,7 @@ struct bdb {
 	pid_t id;         /* the process id the registry knows us by */
 	unsigned serial;  /* this open's number in the process (opens) */
 	enum store_sync sync;
+	bool group;       /* opts.group: group calls wait for group_commit */
 	bool pending;     /* group calls' commits not yet written */
 	uint64_t flushes; /* group_commit()'s record in meta.db */
 	int lock_fd;      /* STORE_LOCK_FILE, held; -1 none */
@@ -828,7 +829,7 @@ bdb_run(struct store *pub, const char *script, const struct store_tkey *keys,
 	if ((g.s = store_run_check(script, keys, n, plen, &c->out->why)) ==
 	    NULL)
 		return reply(c, STORE_ERROR, &c->out->why);
-	grouped = c->group;
+	grouped = c->group && st->group;
 	rc = in_txn(st, run_run, NULL, &g, &c->out->why);
 	grouped = false;
 	return reply(c, rc, &c->out->why);
@@ -1006,7 +1007,7 @@ bdb_put(struct store *pub, const char *name, const struct store_rec *recs,
 
 	c->out->n = 0;
 	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0) {
-		grouped = c->group;
+		grouped = c->group && st->group;
 		rc = in_txn(st, put_run, put_reset, &x, &c->out->why);
 		grouped = false;
 	}
@@ -1034,7 +1035,7 @@ bdb_del(struct store *pub, const char *name, const void *key, size_t klen,
 	int rc;
 
 	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0) {
-		grouped = c->group;
+		grouped = c->group && st->group;
 		rc = in_txn(st, del_run, NULL, &x, &c->out->why);
 		grouped = false;
 	}
@@ -1937,6 +1938,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
 	st->sync = o->sync;
+	st->group = o->group;
 	st->threads = o->threads;
 	st->tries = o->nowait ? 3 : 10;
 	snprintf(st->dir, sizeof(st->dir), "%s", o->dir);

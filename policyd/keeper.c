@@ -45,6 +45,7 @@ struct keeper {
 	uv_loop_t *loop;
 	struct cfg *cfg;
 	struct store_handle handle; /* what requests see */
+	bool group;          /* requests' writes wait for group_commit */
 	struct store *st;    /* the open store, also while a job uses it */
 	enum kstate state;
 	uint64_t since;      /* uv_now() when the state began */
@@ -75,11 +76,12 @@ struct keeper {
 
 /* keeper_new - idle, nothing open */
 struct keeper *
-keeper_new(uv_loop_t *loop, struct cfg *cfg)
+keeper_new(uv_loop_t *loop, struct cfg *cfg, bool group)
 {
 	struct keeper *k = xcalloc(1, sizeof(*k));
 
 	k->loop = loop;
+	k->group = group;
 	k->cfg = cfg_ref(cfg);
 	k->state = K_CLOSED;
 	k->work.data = k;
@@ -224,7 +226,8 @@ opts(const struct keeper *k)
 {
 	struct store_opts o = { .dir = k->cfg->state_dir,
 		.cache_bytes = k->cfg->store_cache, .sync = k->cfg->store_sync,
-		.nowait = true, .threads = true, .lock = STORE_LOCK_SHARED };
+		.nowait = true, .threads = true, .lock = STORE_LOCK_SHARED,
+		.group = k->group };
 
 	return o;
 }

@@ -23,8 +23,12 @@ struct cfg;
 struct keeper;
 struct store_handle;
 
-/* keeper_new - a keeper of cfg's store (it takes a reference) */
-struct keeper *keeper_new(uv_loop_t *loop, struct cfg *cfg);
+/*
+ * keeper_new - a keeper of cfg's store (it takes a reference); group:
+ * requests' writes wait for keeper_group_commit (the daemon; not a
+ * --stdio process, one of many sharing the store: store_opts.group)
+ */
+struct keeper *keeper_new(uv_loop_t *loop, struct cfg *cfg, bool group);
 /*
  * keeper_start - open the store now (the daemon is not serving yet) and
  * start the timer; a store that cannot be opened is logged and tried

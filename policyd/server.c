@@ -779,7 +779,7 @@ server_checks_start(struct server *s)
 void
 server_store_start(struct server *s)
 {
-	s->keeper = keeper_new(s->loop, s->cfg);
+	s->keeper = keeper_new(s->loop, s->cfg, !s->stdio_mode);
 	s->host.store = keeper_handle(s->keeper);
 	keeper_start(s->keeper);
 }

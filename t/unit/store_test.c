@@ -49,9 +49,10 @@ teardown(void **state)
 }
 
 static struct store *
-open_ok(void)
+open_with(bool group)
 {
-	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20 };
+	struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20,
+		.group = group };
 	struct why why;
 	struct store *st;
 	int err;
@@ -63,13 +64,24 @@ open_ok(void)
 	return st;
 }
 
+static struct store *
+open_ok(void)
+{
+	return open_with(false);
+}
+
 /* Berkeley DB finishes every operation at once: no loop to wait on. */
 static struct store_waiter w;
+
+/* The calls are a request's (store_call.group): the writer of the kill
+ * tests sets it. */
+static bool group_calls;
 
 static struct store_call *
 call(void)
 {
 	store_waiter_init(&w, NULL);
+	w.call.group = group_calls;
 	return &w.call;
 }
 
@@ -192,12 +204,17 @@ test_store_reopen_keeps_records(void **state)
 	st->ops->close(st);
 }
 
+/*
+ * kill_writer - a writer killed mid-stride three times loses nothing it
+ * reported: its calls group calls or not, on a store opened with
+ * opts.group or not, group_commit() after each or not (what the daemon
+ * and --stdio processes do)
+ */
 static void
-test_store_kill_9_loses_nothing_committed(void **state)
+kill_writer(bool calls, bool store_group, bool commit_each)
 {
 	int pfd[2], committed = 0, round;
 
-	(void)state;
 	for (round = 0; round < 3; round++) {
 		pid_t pid;
 		int status, n;
@@ -207,12 +224,17 @@ test_store_kill_9_loses_nothing_committed(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			/* The writer: report each commit, keep writing. */
-			struct store *st = open_ok();
+			struct store *st = open_with(store_group);
+			struct why why;
 			int i;
 
 			close(pfd[0]);
+			group_calls = calls;
 			for (i = committed;; i++) {
 				put_range(st, i, i + 1);
+				if (commit_each && st->ops->group_commit(st,
+				    &why) != 0)
+					_exit(1);
 				if (write(pfd[1], &i, sizeof(i)) != sizeof(i))
 					_exit(1);
 			}
@@ -243,6 +265,33 @@ test_store_kill_9_loses_nothing_committed(void **state)
 			st->ops->close(st);
 		}
 	}
+}
+
+static void
+test_store_kill_9_loses_nothing_committed(void **state)
+{
+	(void)state;
+	kill_writer(false, false, false);
+}
+
+static void
+test_store_kill_9_a_stdio_process_commits_group_calls_at_once(void **state)
+{
+	/*
+	 * A --stdio process opens the store without opts.group: its
+	 * requests' writes are durable at once, with no group_commit()
+	 * (its siblings' group commits would all write one meta.db record
+	 * and lose to each other's locks).
+	 */
+	(void)state;
+	kill_writer(true, false, false);
+}
+
+static void
+test_store_kill_9_group_calls_are_kept_once_group_committed(void **state)
+{
+	(void)state;
+	kill_writer(true, true, true);
 }
 
 /*
@@ -723,6 +772,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_kill_9_loses_nothing_committed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_kill_9_a_stdio_process_commits_group_calls_at_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_kill_9_group_calls_are_kept_once_group_committed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_newer_schema_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
