@@ -276,6 +276,27 @@ dbt(const void *p, size_t len)
 }
 
 /*
+ * key_dbt - a key to look up, copied into buf (STORE_KEY_MAX): with a
+ * comparison of ours, Berkeley DB gives back the key it found (equal
+ * need not mean the same bytes, though with ours it does), and under
+ * DB_THREAD only into memory the caller names; klen at most
+ * STORE_KEY_MAX
+ */
+static DBT
+key_dbt(unsigned char *buf, const void *key, size_t klen)
+{
+	DBT d;
+
+	memset(&d, 0, sizeof(d));
+	memcpy(buf, key, klen);
+	d.data = buf;
+	d.size = (u_int32_t)klen;
+	d.ulen = STORE_KEY_MAX;
+	d.flags = DB_DBT_USERMEM;
+	return d;
+}
+
+/*
  * fail - map a Berkeley DB error to ours, with its messages in why: a
  * full file system is named as such whatever Berkeley DB made of it (a
  * recovery that cannot write ends in DB_RUNRECOVERY, "unable to join the
@@ -388,6 +409,44 @@ store_bdb_fail(struct store *pub, unsigned steps, unsigned skip,
 	st->fault.code = code;
 }
 
+/*
+ * key_cmp - the tables' order: Berkeley DB's own (bytes as unsigned,
+ * a prefix first), with memcmp instead of its loop of a byte a step:
+ * greylisting's keys share long heads ("net\0sender\0"), and the
+ * comparisons of a lookup were a twentieth of a request's instructions.
+ * The order is the same, so tables written before read the same.
+ */
+static int
+key_cmp(DB *db, const DBT *a, const DBT *b)
+{
+	size_t n = a->size < b->size ? a->size : b->size;
+	int c = n > 0 ? memcmp(a->data, b->data, n) : 0;
+
+	(void)db;
+	if (c != 0)
+		return c;
+	return a->size < b->size ? -1 : a->size > b->size;
+}
+
+/*
+ * key_prefix - the bytes of b (which sorts after a) that set it apart:
+ * what Berkeley DB's own does for its own order, which a table with a
+ * comparison of ours would otherwise go without (longer keys in the
+ * pages above the leaves)
+ */
+static size_t
+key_prefix(DB *db, const DBT *a, const DBT *b)
+{
+	const unsigned char *p = a->data, *q = b->data;
+	size_t n = a->size < b->size ? a->size : b->size, i;
+
+	(void)db;
+	for (i = 0; i < n; i++)
+		if (p[i] != q[i])
+			return i + 1;
+	return a->size < b->size ? a->size + 1 : b->size;
+}
+
 /* open_db - a table's file in the environment, created if need be */
 static int
 open_db(struct bdb *st, const char *file, DB **dbp, struct why *why)
@@ -406,6 +465,8 @@ open_db(struct bdb *st, const char *file, DB **dbp, struct why *why)
 	if ((rc = db_create(&db, st->env, 0)) != 0)
 		return fail(st, rc, file, why);
 	if ((rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
+	    (rc = db->set_bt_compare(db, key_cmp)) != 0 ||
+	    (rc = db->set_bt_prefix(db, key_prefix)) != 0 ||
 	    (rc = db->open(db, NULL, file, NULL, DB_BTREE,
 		DB_CREATE | DB_AUTO_COMMIT | (st->threads ? DB_THREAD : 0),
 		0600)) != 0) {
@@ -557,12 +618,15 @@ rec_get(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
     size_t klen, u_int32_t flags, void *val, size_t *vlen, int64_t *expires,
     struct why *why)
 {
-	unsigned char buf[HDR + STORE_VAL_MAX];
-	DBT k = dbt(key, klen), v;
+	unsigned char buf[HDR + STORE_VAL_MAX], kbuf[STORE_KEY_MAX];
+	DBT k, v;
 	int rc;
 
 	if ((rc = step(st, STORE_BDB_READ, why)) != 0)
 		return rc;
+	if (klen == 0 || klen > STORE_KEY_MAX)
+		return STORE_NOTFOUND; /* no such key is ever written */
+	k = key_dbt(kbuf, key, klen);
 	memset(&v, 0, sizeof(v));
 	v.data = buf;
 	v.ulen = sizeof(buf);
@@ -1586,8 +1650,8 @@ static int
 meta_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
 	struct meta_txn *m = arg;
-	unsigned char v[4];
-	DBT k = dbt("schema", 6), d;
+	unsigned char v[4], kbuf[STORE_KEY_MAX];
+	DBT k = key_dbt(kbuf, "schema", 6), d;
 	int rc;
 
 	if (m->write) {
