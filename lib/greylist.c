@@ -235,6 +235,17 @@ unsrs(const char *local, char *out, size_t size)
 	return true;
 }
 
+/* copy_str - s into out (size bytes), cut to fit: snprintf("%s") without
+ * a format's cost, for what runs with every request */
+static void
+copy_str(char *out, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 /* greylist_norm_sender - the sender as the key uses it */
 char *
 greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
@@ -245,18 +256,18 @@ greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
 	const char *domain;
 	size_t i, o;
 
-	snprintf(buf, sizeof(buf), "%s", addr);
+	copy_str(buf, sizeof(buf), addr);
 	for (q = buf; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
 	if (c->strip_srs && (at = strrchr(buf, '@')) != NULL) {
 		*at = '\0';
 		if (unsrs(buf, srs, sizeof(srs)))
-			snprintf(buf, sizeof(buf), "%s", srs);
+			copy_str(buf, sizeof(buf), srs);
 		else
 			*at = '@';
 	}
 	if ((at = strrchr(buf, '@')) == NULL) {
-		snprintf(out, size, "%s", buf);
+		copy_str(out, size, buf);
 		return out;
 	}
 	*at = '\0';
@@ -584,8 +595,11 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 		res->status = GL_CORRESPONDENT;
 		return 0;
 	}
-	/* The auto-whitelists decide first. */
-	if ((rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
+	/* The auto-whitelists decide first (a list that is off is not
+	 * read: nothing of it is used). */
+	memset(&ac, 0, sizeof(ac));
+	if (l->awl_clients > 0 &&
+	    (rc = awl_get(&io, GL_REC_CLIENT, &ac, why)) != 0)
 		return rc;
 	/* A pool's miss: its network's entry, carried over. */
 	if (l->awl_clients > 0 && ac.count < l->awl_clients &&
@@ -602,7 +616,8 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 		return awl_count(&io, GL_REC_CLIENT, &ac, why);
 	}
 	memset(&ad, 0, sizeof(ad));
-	if (domain && (rc = awl_get(&io, GL_REC_DOMAIN, &ad, why)) != 0)
+	if (domain && l->awl_domains > 0 &&
+	    (rc = awl_get(&io, GL_REC_DOMAIN, &ad, why)) != 0)
 		return rc;
 	if (domain && l->awl_domains > 0 && ad.count >= l->awl_domains) {
 		res->status = GL_AWL_DOMAIN;
@@ -712,6 +727,36 @@ lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* key_add - n bytes of p to a key of *o bytes, as many as fit (one byte
+ * of GL_KEY_MAX is kept for the last NUL) */
+static void
+key_add(char *key, size_t *o, const char *p, size_t n)
+{
+	if (n > GL_KEY_MAX - 1 - *o)
+		n = GL_KEY_MAX - 1 - *o;
+	memcpy(key + *o, p, n);
+	*o += n;
+}
+
+/*
+ * key_join - "a\0b" or "a\0b\0c" (c not NULL), b at most PART_MAX bytes,
+ * cut to GL_KEY_MAX with the NUL that ends it: its length
+ */
+static size_t
+key_join(char *key, const char *a, const char *b, const char *c)
+{
+	size_t o = 0;
+
+	key_add(key, &o, a, strlen(a) + 1);
+	key_add(key, &o, b, strnlen(b, PART_MAX));
+	if (c != NULL) {
+		key_add(key, &o, "", 1);
+		key_add(key, &o, c, strlen(c));
+	}
+	key[o] = '\0';
+	return o + 1;
+}
+
 /* greylist_op - the keys of one request's records */
 bool
 greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
@@ -719,7 +764,6 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 {
 	char net[GL_POOL_MAX], sender[2 * PART_MAX], rcpt[PART_MAX + 1];
 	char netkey[CIDR_STRLEN];
-	size_t n;
 
 	op->now = now;
 	op->lim = gl_limits(c);
@@ -730,7 +774,7 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 		return false;
 	op->client = req->client_ip;
 	if (pool != NULL && pool[0] != '\0') {
-		snprintf(net, sizeof(net), "%s", pool);
+		copy_str(net, sizeof(net), pool);
 		lower(net);
 		/* The network's own keys, for a pool's miss. */
 		net_text(c, &req->client_ip, netkey, sizeof(netkey));
@@ -743,31 +787,22 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 	else
 		greylist_norm_sender(c, req->sender.full, sender,
 		    sizeof(sender));
-	snprintf(rcpt, sizeof(rcpt), "%s", req->rcpt.full);
+	copy_str(rcpt, sizeof(rcpt), req->rcpt.full);
 	lower(rcpt);
 	/* Keys end in a NUL, so they print and split as strings. */
 	op->klen[GL_REC_CLIENT] = strlen(net) + 1;
 	memcpy(op->key[GL_REC_CLIENT], net, op->klen[GL_REC_CLIENT]);
-	if (!req->sender.is_null && req->sender.domain != NULL) {
-		n = (size_t)snprintf(op->key[GL_REC_DOMAIN], GL_KEY_MAX,
-		    "%s%c%.*s", net, '\0', PART_MAX, req->sender.domain) + 1;
-		op->klen[GL_REC_DOMAIN] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
-		op->key[GL_REC_DOMAIN][op->klen[GL_REC_DOMAIN] - 1] = '\0';
-	}
-	n = (size_t)snprintf(op->key[GL_REC_TRIPLET], GL_KEY_MAX,
-	    "%s%c%.*s%c%s", net, '\0', PART_MAX, sender, '\0', rcpt) + 1;
-	op->klen[GL_REC_TRIPLET] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
-	op->key[GL_REC_TRIPLET][op->klen[GL_REC_TRIPLET] - 1] = '\0';
+	if (!req->sender.is_null && req->sender.domain != NULL)
+		op->klen[GL_REC_DOMAIN] = key_join(op->key[GL_REC_DOMAIN], net,
+		    req->sender.domain, NULL);
+	op->klen[GL_REC_TRIPLET] = key_join(op->key[GL_REC_TRIPLET], net,
+	    sender, rcpt);
 	if (netkey[0] != '\0') {
 		op->klen[GL_REC_NET_CLIENT] = strlen(netkey) + 1;
 		memcpy(op->key[GL_REC_NET_CLIENT], netkey,
 		    op->klen[GL_REC_NET_CLIENT]);
-		n = (size_t)snprintf(op->key[GL_REC_NET_TRIPLET], GL_KEY_MAX,
-		    "%s%c%.*s%c%s", netkey, '\0', PART_MAX, sender, '\0',
-		    rcpt) + 1;
-		op->klen[GL_REC_NET_TRIPLET] = n < GL_KEY_MAX ? n : GL_KEY_MAX;
-		op->key[GL_REC_NET_TRIPLET][op->klen[GL_REC_NET_TRIPLET] - 1] =
-		    '\0';
+		op->klen[GL_REC_NET_TRIPLET] = key_join(
+		    op->key[GL_REC_NET_TRIPLET], netkey, sender, rcpt);
 	}
 	return true;
 }

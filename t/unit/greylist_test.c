@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -754,6 +755,68 @@ test_greylist_store_later_deadline_and_client_gone(void **state)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
+/*
+ * The keys are made with copies now, not snprintf("%s%c%.*s%c%s"): the
+ * same bytes and lengths as that format made, long parts cut where it
+ * cut them (400 bytes of a sender), upper case folded.
+ */
+static void
+test_greylist_keys_are_what_the_format_made(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const pools[] = { NULL, "fcrdns:Example.NET",
+		"spf:a-very-long-pool-name-that-goes-on-and-on.example" };
+	const char *attrs[PA_COUNT] = { 0 };
+	struct req_opts o = { 24, 64 };
+	char sender[700], rcpt[460], want[GL_KEY_MAX], norm[800];
+	char net[GL_POOL_MAX];
+	size_t i, j, k, n;
+	struct gl_op op;
+	struct req req;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < nitems(pools); j++) {
+			size_t slen = i == 0 ? 5 : i == 1 ? 398 : 650;
+			size_t rlen = i == 0 ? 3 : 440;
+
+			memset(sender, 'S', slen);
+			memcpy(sender + slen, "@Sender.example", 16);
+			memset(rcpt, 'R', rlen);
+			memcpy(rcpt + rlen, "@our.example", 13);
+			attrs[PA_CLIENT_ADDRESS] = "192.0.2.77";
+			attrs[PA_SENDER] = sender;
+			attrs[PA_RECIPIENT] = rcpt;
+			assert_int_equal(req_build(&req, f->a, attrs, &o, NULL),
+			    0);
+			assert_true(greylist_op(&f->c, &req, pools[j], T0, &op));
+			greylist_norm_sender(&f->c, req.sender.full, norm,
+			    sizeof(norm));
+			if (pools[j] == NULL) {
+				snprintf(net, sizeof(net), "192.0.2.0/24");
+			} else {
+				snprintf(net, sizeof(net), "%s", pools[j]);
+				for (k = 0; net[k]; k++)
+					net[k] = (char)tolower(
+					    (unsigned char)net[k]);
+			}
+			/* (the recipient was copied into 401 bytes first) */
+			n = (size_t)snprintf(want, sizeof(want),
+			    "%s%c%.*s%c%.*s", net, '\0', 400, norm, '\0', 400,
+			    req.rcpt.full) + 1;
+			if (n > GL_KEY_MAX)
+				n = GL_KEY_MAX;
+			want[n - 1] = '\0';
+			for (k = 0; k < n; k++)
+				want[k] = (char)tolower((unsigned char)want[k]);
+			assert_int_equal(op.klen[GL_REC_TRIPLET], n);
+			assert_memory_equal(op.key[GL_REC_TRIPLET], want, n);
+			n = (size_t)snprintf(want, sizeof(want), "%s%c%.*s",
+			    net, '\0', 400, req.sender.domain) + 1;
+			assert_int_equal(op.klen[GL_REC_DOMAIN], n);
+			assert_memory_equal(op.key[GL_REC_DOMAIN], want, n);
+		}
+}
+
 #define BOTH(t) \
 	cmocka_unit_test_setup_teardown(t, setup_bdb, teardown), \
 	cmocka_unit_test_setup_teardown(t, setup_mem, teardown)
@@ -1478,6 +1541,7 @@ main(void)
 		BOTH(test_greylist_ipv6_64),
 		BOTH(test_greylist_skips_without_client_or_recipient),
 		BOTH(test_greylist_sender_normalization),
+		BOTH(test_greylist_keys_are_what_the_format_made),
 		BOTH(test_greylist_decision_and_header_once),
 		BOTH(test_greylist_store_trouble),
 		BOTH(test_greylist_authenticated_and_other_stages_skip),
