@@ -183,6 +183,48 @@ arena_strdup(struct arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
+char *
+arena_cat(struct arena *a, ...)
+{
+	size_t len = 0, n;
+	const char *s;
+	va_list ap;
+	char *p, *o;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		len += strlen(s);
+	va_end(ap);
+	p = o = arena_alloc(a, len + 1);
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		n = strlen(s);
+		memcpy(o, s, n);
+		o += n;
+	}
+	va_end(ap);
+	*o = '\0';
+	return p;
+}
+
+char *
+arena_num(struct arena *a, long long v)
+{
+	char buf[24];
+	size_t i = sizeof(buf);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v
+	    : (unsigned long long)v;
+
+	buf[--i] = '\0';
+	do {
+		buf[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		buf[--i] = '-';
+	return arena_strndup(a, buf + i, sizeof(buf) - 1 - i);
+}
+
 /* arena_vprintf - formatted string in the arena */
 char *
 arena_vprintf(struct arena *a, const char *fmt, va_list ap)

@@ -27,6 +27,12 @@ void arena_reset(struct arena *a);
 void *arena_alloc(struct arena *a, size_t size);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* arena_cat - the strings up to the NULL, one after the other (what
+ * arena_printf("%s%s...") makes, without the cost of a format on the
+ * request path) */
+char *arena_cat(struct arena *a, ...) __attribute__((sentinel));
+/* arena_num - v in decimal */
+char *arena_num(struct arena *a, long long v);
 char *arena_printf(struct arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)

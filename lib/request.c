@@ -73,7 +73,7 @@ req_split_addr(struct arena *a, const char *s, struct req_addr *out)
 	if (len > 0 && domain[len - 1] == '.')
 		domain[len - 1] = '\0';
 	out->domain = *domain ? domain : NULL;
-	out->full = arena_printf(a, "%s@%s", out->local, domain);
+	out->full = arena_cat(a, out->local, "@", domain, NULL);
 }
 
 /* req_build - normalize one request */

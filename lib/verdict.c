@@ -67,7 +67,7 @@ kv(char *buf, size_t size, size_t *off, const char *key, const char *val)
 static const char *
 addr_text(struct arena *a, const char *full)
 {
-	return full ? arena_printf(a, "<%s>", full) : "";
+	return full ? arena_cat(a, "<", full, ">", NULL) : "";
 }
 
 /* verdict_log_line - one key=value line for the decision */

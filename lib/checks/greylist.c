@@ -51,7 +51,7 @@ pick_pool(struct chk_run *run)
 	const char *reg, *sreg;
 
 	if (g->pool_spf && spf != NULL)
-		return arena_printf(chk_arena(run), "spf:%s", spf);
+		return arena_cat(chk_arena(run), "spf:", spf, NULL);
 	if (!g->pool_fcrdns || !req->has_client_ip)
 		return NULL;
 	if (name == NULL)
@@ -76,7 +76,7 @@ pick_pool(struct chk_run *run)
 	    (sreg = dyn_registered_domain(req->sender.domain)) == NULL ||
 	    strcasecmp(reg, sreg) != 0)
 		return NULL;
-	return arena_printf(chk_arena(run), "fcrdns:%s", reg);
+	return arena_cat(chk_arena(run), "fcrdns:", reg, NULL);
 }
 
 /* expand - the text with every {seconds} replaced */
@@ -177,7 +177,7 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 	const char *key;
 
 	/* The key's client part, when it is a pool and not the network. */
-	key = pool ? arena_printf(a, ",key=%s", pool) : "";
+	key = pool ? arena_cat(a, ",key=", pool, NULL) : "";
 	switch (res->status) {
 	case GL_SKIP:
 		return;
@@ -189,9 +189,9 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 		chk_state_decide(run, &(struct chk_decision){
 		    .say = CHK_SAY_DEFER, .dsn = "4.7.1",
 		    .text = expand(a, g->text, res->wait),
-		    .rule = arena_printf(a, "greylist:%s(wait=%llds%s)",
-			res->status == GL_NEW ? "new" : "early",
-			(long long)res->wait, key) });
+		    .rule = arena_cat(a, "greylist:", res->status == GL_NEW ?
+			"new" : "early", "(wait=", arena_num(a, res->wait), "s",
+			key, ")", NULL) });
 		return;
 	case GL_PASS: {
 		struct gl_memo *m = chk_memo(run, sizeof(*m));
@@ -201,8 +201,8 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 		 * dry run, which passes nothing). */
 		if (pr != NULL && !chk_dry(run))
 			mt_hist_add(&pr->delays, (double)res->delayed);
-		pass(run, arena_printf(a, "greylist:pass(delayed=%llds%s)",
-		    (long long)res->delayed, key));
+		pass(run, arena_cat(a, "greylist:pass(delayed=",
+		    arena_num(a, res->delayed), "s", key, ")", NULL));
 		if (g->header && (m == NULL || !m->header)) {
 			char *h = arena_printf(a, "X-Greylist: delayed %lld "
 			    "seconds by policyd at %s; %s",
@@ -218,10 +218,11 @@ judge(struct chk_run *run, const char *pool, const struct gl_result *res)
 	case GL_KNOWN:
 	case GL_AWL_CLIENT:
 	case GL_AWL_DOMAIN:
-		pass(run, arena_printf(a, "greylist:%s%s%s%s",
+		pass(run, arena_cat(a, "greylist:",
 		    res->status == GL_KNOWN ? "known" : res->status ==
 		    GL_AWL_CLIENT ? "awl-client" : "awl-domain",
-		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : ""));
+		    pool ? "(" : "", key + (pool ? 1 : 0), pool ? ")" : "",
+		    NULL));
 		return;
 	}
 }
