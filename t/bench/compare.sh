@@ -10,7 +10,14 @@
 # warmed first).
 # RUNS (default 3) runs of each; the median is printed. CONNECTIONS
 # default: 1 16 256. One request outstanding per connection, as
-# Postfix's smtpd does. POLICYD in the environment: another policyd
+# Postfix's smtpd does.
+# Two measurements of each path: as fast as the replies come (RPS and
+# P99 there: with every connection always waiting, p99 is mostly the
+# queue, connections / RPS), and paced at half that path's RPS, with
+# dunnod paced at the same rate right after it (P99@HALF and dunnod's):
+# the latency a request sees at a load the server carries, which is
+# what smtpd waits for on a busy day that is not an overload (PACE_MS in
+# the environment: how long each paced run lasts, default 2000). POLICYD in the environment: another policyd
 # binary against the same dunnod and loadgen (an older build).
 set -eu
 . "$(dirname "$0")/port.sh"
@@ -41,10 +48,11 @@ stop() {
 	wait $pid 2>/dev/null || true
 	pid=
 }
-# measure ARGS - median rps and p99 over RUNS loadgen runs
+# measure ARGS - median rps and p99 over RUNS loadgen runs (N requests;
+# NR in the environment: that many instead)
 measure() {
 	for _ in $(seq "$runs"); do
-		"$lg" -n "$n" "$@" 127.0.0.1 "$port"
+		"$lg" -n "${NR:-$n}" "$@" 127.0.0.1 "$port"
 	done > "$tmp/runs"
 	m=$(( (runs + 1) / 2 ))
 	r=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' "$tmp/runs" | sort -n |
@@ -79,14 +87,19 @@ sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/static.yaml" \
 sed 's/^listen:/max_connections: 5000\nmetrics: { enabled: false }\n&/' \
     "$tmp/policy.yaml" > "$tmp/identity.yaml"
 
-printf '%-14s %6s %10s %8s %8s %10s\n' PATH CONNS RPS P99_US RATIO \
-    P99/DUNNOD
+# ratio A B - A / B to two places
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+
+printf '%-14s %6s %9s %8s %6s %8s %8s %9s %9s %6s\n' PATH CONNS RPS \
+    P99_US RATIO P99/DNNO HALF P99@HALF DNNO@HALF RATIO
 for c in $conns; do
 	start "$build/t/bench/dunnod"
 	set -- $(measure -c "$c")
 	d_rps=$1 d_p99=$2
 	stop
-	printf '%-14s %6s %10s %8s %8s %10s\n' dunnod "$c" "$d_rps" \
+	printf '%-14s %6s %9s %8s %6s %8s\n' dunnod "$c" "$d_rps" \
 	    "$d_p99" 1.00 1.00
 	for path in static greylist-pool greylist-new identity; do
 		rm -rf "$tmp/state"
@@ -104,12 +117,24 @@ for c in $conns; do
 		esac
 		# shellcheck disable=SC2086
 		set -- $(measure -c "$c" $args)
+		rps=$1 p99=$2
+		# paced at half: PACE_MS (default 2,000) worth, the same on
+		# dunnod
+		half=$((rps / 2))
+		nr=$((half * ${PACE_MS:-2000} / 1000))
+		[ "$nr" -ge 200 ] || nr=200
+		# shellcheck disable=SC2086
+		set -- $(NR=$nr measure -c "$c" -r "$half" $args)
+		h_p99=$2
 		stop
-		printf '%-14s %6s %10s %8s %8s %10s\n' "$path" "$c" "$1" "$2" \
-		    "$(awk -v a="$1" -v b="$d_rps" 'BEGIN {
-		        printf "%.2f", a / b }')" \
-		    "$(awk -v a="$2" -v b="$d_p99" 'BEGIN {
-		        printf "%.2f", a / b }')"
+		start "$build/t/bench/dunnod"
+		set -- $(NR=$nr measure -c "$c" -r "$half")
+		hd_p99=$2
+		stop
+		printf '%-14s %6s %9s %8s %6s %8s %8s %9s %9s %6s\n' "$path" \
+		    "$c" "$rps" "$p99" "$(ratio "$rps" "$d_rps")" \
+		    "$(ratio "$p99" "$d_p99")" "$half" "$h_p99" "$hd_p99" \
+		    "$(ratio "$h_p99" "$hd_p99")"
 	done
 done
 exit 0

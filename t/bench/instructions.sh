@@ -60,6 +60,12 @@ run() {
 	    >/dev/null
 	kill -TERM $vpid
 	wait $vpid || true
+	# a daemon that failed (a store that would not open) answers fast
+	# and wrongly: its count would look like a saving
+	if grep -E ': error: |rule=[a-z_]+:error' "$tmp/log" >&2; then
+		echo "instructions.sh: the daemon logged errors" >&2
+		exit 1
+	fi
 	sed -n 's/^summary: //p' "$tmp/cg.out"
 }
 if [ "${METRICS:-on}" = off ]; then

@@ -12,8 +12,11 @@
  * other numbers send other senders (new greylist triplets); POOL makes
  * the requests cycle through that many (a greylisting pool of known
  * triplets after the first round); RATE paces the requests to that many
- * per second in all (an open-loop load for soak runs). Loopback
- * only: HOST must be an address literal.
+ * per second in all (an open-loop load for soak runs and for latency at
+ * a given load): each goes out at its time on the next connection in
+ * turn that has room, and its latency counts from that time, so a
+ * server that falls behind shows it however long a request waited for
+ * a free connection. Loopback only: HOST must be an address literal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,8 +61,9 @@ static unsigned long pool; /* -m: requests cycle through this many */
 static unsigned long rate; /* -r: requests per second; 0: as fast as
 			    * the replies come */
 
+/* send_one - request number seq; due: its time (0: now) */
 static void
-send_one(struct lconn *c, unsigned long seq)
+send_one(struct lconn *c, unsigned long seq, uint64_t due)
 {
 	char req[512];
 	int n;
@@ -80,7 +84,7 @@ send_one(struct lconn *c, unsigned long seq)
 		perror("write");
 		exit(1);
 	}
-	c->sent_at[c->head++ % 64] = now_ns();
+	c->sent_at[c->head++ % 64] = due != 0 ? due : now_ns();
 	c->outstanding++;
 }
 
@@ -88,7 +92,7 @@ int
 main(int argc, char **argv)
 {
 	unsigned long conns = 10, total = 100000, pipeline = 1, seq = 0;
-	unsigned long done = 0, i, first = 0;
+	unsigned long done = 0, i, first = 0, turn = 0;
 	struct sockaddr_in sin;
 	struct lconn *cs;
 	struct pollfd *pfd;
@@ -150,27 +154,43 @@ main(int argc, char **argv)
 	if (rate == 0)
 		for (i = 0; i < conns; i++)
 			while (cs[i].outstanding < pipeline && seq < total)
-				send_one(&cs[i], first + seq++);
+				send_one(&cs[i], first + seq++, 0);
 	last = now_ns();
 	while (done < total) {
-		int wait_ms = 10000, pr;
+		struct timespec wait = { 10, 0 };
+		int pr;
 
 		if (rate > 0) {
-			/* Paced: each request at its time, on a connection
-			 * that has room; the rest wait for the next. */
-			uint64_t now = now_ns();
+			/* Paced: each request at its time, on the next
+			 * connection in turn that has room (all of them
+			 * carry the load); the rest wait for the next. */
+			uint64_t now = now_ns(), due = 0;
+			unsigned long k;
 
-			for (i = 0; i < conns && seq < total; i++) {
-				if (cs[i].outstanding >= pipeline)
+			for (k = 0; k < conns && seq < total; k++) {
+				struct lconn *c = &cs[turn];
+
+				turn = (turn + 1) % conns;
+				if (c->outstanding >= pipeline)
 					continue;
-				if (now < t0 + seq * 1000000000ull / rate)
+				due = t0 + seq * 1000000000ull / rate;
+				if (now < due)
 					break;
-				send_one(&cs[i], first + seq++);
+				send_one(c, first + seq++, due);
 				last = now; /* a wait starts for this one */
+				k = 0;
 			}
-			wait_ms = 1;
+			/* wake at the next one's time, not a tick later: the
+			 * delay would count as the server's */
+			if (seq < total && due > now) {
+				wait.tv_sec = (time_t)((due - now) / 1000000000u);
+				wait.tv_nsec = (long)((due - now) % 1000000000u);
+			} else if (seq < total) {
+				wait.tv_sec = 0;
+				wait.tv_nsec = 1000000;
+			}
 		}
-		pr = poll(pfd, conns, wait_ms);
+		pr = ppoll(pfd, conns, &wait, NULL);
 		if (pr < 0 || (seq > done &&
 		    now_ns() - last > 10000000000ull)) {
 			fprintf(stderr, "loadgen: no reply for 10 s\n");
@@ -204,7 +224,7 @@ main(int argc, char **argv)
 				memmove(c->buf, c->buf + used, c->len - used);
 				c->len -= used;
 				if (seq < total && rate == 0)
-					send_one(c, first + seq++);
+					send_one(c, first + seq++, 0);
 			}
 		}
 	}
