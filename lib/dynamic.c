@@ -80,18 +80,23 @@ psl(void)
 /*
  * A cache of answers by whole name: the same servers come back (and a
  * server's PTR name is often its HELO), and one libpsl lookup per label
- * costs some 2,000 instructions. Direct-mapped; the process is
- * single-threaded. The answer is kept as an offset into the name. A
- * miss asks libpsl about the name alone, and takes its parent's answer
- * from the cache (mail17.example.net asks about itself, then finds
- * example.net's): the servers of one provider share their parent.
+ * costs some 2,000 instructions. Two ways a set, the older one replaced
+ * (direct-mapped, a thousand names shared their slots with a third of
+ * the others and went on missing); the process is single-threaded. The
+ * answer is kept as an offset into the name. A miss asks libpsl about
+ * the name alone, and takes its parent's answer from the cache
+ * (mail17.example.net asks about itself, then finds example.net's): the
+ * servers of one provider share their parent.
  */
-#define REG_CACHE 1024
+#define REG_SETS 1024
 #define DYN_NAME_MAX 253 /* longest domain name */
 static struct {
-	char name[DYN_NAME_MAX + 1];
-	int off;   /* of the answer in name; -1: none */
-} reg_cache[REG_CACHE];
+	struct {
+		char name[DYN_NAME_MAX + 1];
+		int off; /* of the answer in name; -1: none */
+	} way[2];
+	unsigned char older; /* the way a miss replaces */
+} reg_cache[REG_SETS];
 
 /*
  * dyn_registered_domain - the label before the longest public suffix of
@@ -104,18 +109,23 @@ const char *
 dyn_registered_domain(const char *name)
 {
 	const psl_ctx_t *ctx = psl();
-	size_t len = strlen(name), slot = 0, i;
+	size_t len = strlen(name), set = 0, i;
 	const char *r, *parent;
 	uint32_t h = 2166136261u;
 	bool cache = len > 0 && len <= DYN_NAME_MAX;
+	int w;
 
 	if (cache) {
 		for (i = 0; i < len; i++)
 			h = (h ^ (unsigned char)name[i]) * 16777619u;
-		slot = h % REG_CACHE;
-		if (strcmp(reg_cache[slot].name, name) == 0)
-			return reg_cache[slot].off < 0 ? NULL
-			    : name + reg_cache[slot].off;
+		set = h % REG_SETS;
+		for (w = 0; w < 2; w++)
+			if (strcmp(reg_cache[set].way[w].name, name) == 0) {
+				int off = reg_cache[set].way[w].off;
+
+				reg_cache[set].older = (unsigned char)!w;
+				return off < 0 ? NULL : name + off;
+			}
 	}
 	/* A public suffix has none; below one, the name is it; else its
 	 * parent's. */
@@ -129,8 +139,10 @@ dyn_registered_domain(const char *name)
 	else
 		r = dyn_registered_domain(parent + 1);
 	if (cache) {
-		memcpy(reg_cache[slot].name, name, len + 1);
-		reg_cache[slot].off = r ? (int)(r - name) : -1;
+		w = reg_cache[set].older;
+		memcpy(reg_cache[set].way[w].name, name, len + 1);
+		reg_cache[set].way[w].off = r ? (int)(r - name) : -1;
+		reg_cache[set].older = (unsigned char)!w;
 	}
 	return r;
 }
