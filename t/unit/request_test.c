@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -292,11 +293,46 @@ test_request_cidr_match(void **state)
 	assert_false(cidr_match(&net6, &ip));
 }
 
+/* IPv4 text is made by hand (not inet_ntop's sprintf): the same text as
+ * inet_ntop for the edges and a million addresses from a fixed seed */
+static void
+test_addr_format_ipv4_is_inet_ntops(void **state)
+{
+	static const unsigned char edges[][4] = { { 0, 0, 0, 0 },
+		{ 255, 255, 255, 255 }, { 10, 0, 0, 1 }, { 100, 9, 99, 199 },
+		{ 1, 10, 100, 200 } };
+	uint32_t x = 12345;
+	char got[64], want[64];
+	struct ipaddr ip;
+	size_t i;
+
+	(void)state;
+	memset(&ip, 0, sizeof(ip));
+	ip.family = AF_INET;
+	for (i = 0; i < 1000000 + sizeof(edges) / sizeof(edges[0]); i++) {
+		if (i < sizeof(edges) / sizeof(edges[0])) {
+			memcpy(ip.a, edges[i], 4);
+		} else {
+			x = x * 1103515245u + 12345u;
+			ip.a[0] = (unsigned char)(x >> 24);
+			ip.a[1] = (unsigned char)(x >> 16);
+			ip.a[2] = (unsigned char)(x >> 8);
+			ip.a[3] = (unsigned char)(x >> 3);
+		}
+		assert_non_null(inet_ntop(AF_INET, ip.a, want, sizeof(want)));
+		assert_string_equal(addr_format(&ip, got, sizeof(got)), want);
+	}
+	/* A buffer too small goes to inet_ntop, as before: "?" */
+	memcpy(ip.a, edges[1], 4);
+	assert_string_equal(addr_format(&ip, got, 8), "?");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_client_address),
+		cmocka_unit_test(test_addr_format_ipv4_is_inet_ntops),
 		cmocka_unit_test(test_request_prefix_configurable),
 		cmocka_unit_test(test_request_addresses),
 		cmocka_unit_test(test_request_names_and_fields),
