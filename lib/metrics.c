@@ -266,7 +266,10 @@ rule_label(const char *rule, char *buf, size_t size)
 	    (rule[0] != 'b' || strncmp(rule, "backscatter:", 12) != 0))
 		return rule;
 	n = strcspn(rule, "(");
-	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), rule);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, rule, n);
+	buf[n] = '\0';
 	return buf;
 }
 

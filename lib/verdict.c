@@ -77,7 +77,6 @@ verdict_log_line(struct arena *a, const struct req *req,
 {
 	size_t size = 8192, off = 0;
 	char *buf = arena_alloc(a, size);
-	char us[24];
 
 	buf[0] = '\0';
 	kv_max(buf, size, &off, "decision action", v->action, LOG_WHY_MAX);
@@ -94,16 +93,12 @@ verdict_log_line(struct arena *a, const struct req *req,
 	if (v->bypass != NULL)
 		kv(buf, size, &off, "bypass", v->bypass);
 	if (v->trace != NULL) {
-		char score[16];
-
 		kv_max(buf, size, &off, "checks", v->trace, LOG_WHY_MAX);
-		snprintf(score, sizeof(score), "%d", v->score);
-		kv(buf, size, &off, "score", score);
+		kv(buf, size, &off, "score", arena_num(a, v->score));
 		if (v->detail != NULL)
 			kv_max(buf, size, &off, "why", v->detail, LOG_WHY_MAX);
 	}
-	snprintf(us, sizeof(us), "%llu", (unsigned long long)elapsed_us);
-	kv(buf, size, &off, "us", us);
+	kv(buf, size, &off, "us", arena_num(a, (long long)elapsed_us));
 	return buf;
 }
 
@@ -159,13 +154,13 @@ verdict_action(struct arena *a, const struct verdict_out *o)
 	case VSAY_RAW:
 		return o->text;
 	case VSAY_REFUSE:
-		return arena_printf(a, "%s %s %s", o->code ? o->code : "550",
-		    dsn, o->text);
+		return arena_cat(a, o->code ? o->code : "550", " ", dsn, " ",
+		    o->text, NULL);
 	case VSAY_DEFER:
 		/* A deferral's enhanced code is of class 4, whatever the
 		 * check's refusal code says (5.7.1 -> 4.7.1). */
-		return arena_printf(a, "%s 4%s %s", o->code ? o->code
-		    : "DEFER_IF_PERMIT", dsn + 1, o->text);
+		return arena_cat(a, o->code ? o->code : "DEFER_IF_PERMIT",
+		    " 4", dsn + 1, " ", o->text, NULL);
 	}
 	return "DUNNO";
 }

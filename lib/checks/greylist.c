@@ -83,11 +83,10 @@ pick_pool(struct chk_run *run)
 static char *
 expand(struct arena *a, const char *text, int64_t seconds)
 {
-	char out[1024], num[24];
-	const char *p = text, *q;
-	size_t o = 0, nlen, n;
+	const char *p = text, *q, *num = arena_num(a, seconds);
+	size_t o = 0, nlen = strlen(num), n;
+	char out[1024];
 
-	nlen = (size_t)snprintf(num, sizeof(num), "%lld", (long long)seconds);
 	while ((q = strstr(p, "{seconds}")) != NULL) {
 		n = (size_t)(q - p);
 		if (o + n + nlen >= sizeof(out))
