@@ -514,7 +514,15 @@ awl_get(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 	return 0;
 }
 
-/* awl_count - a pass: count it at most once per hour, store */
+/*
+ * awl_count - a pass: count it at most once per hour, store. An entry
+ * whose count stays and whose last pass is under AWL_LAST_STEP old is
+ * not written again: last-seen is kept to the minute (it moves the
+ * entry's expiry, max_age, which is days), and a busy sender's requests
+ * each cost a read instead of a write.
+ */
+#define AWL_LAST_STEP 60
+
 static int
 awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
     struct why *why)
@@ -528,6 +536,8 @@ awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 	    e->last_count > now) {
 		e->count++;
 		e->last_count = now;
+	} else if (e->last <= now && now - e->last < AWL_LAST_STEP) {
+		return 0;
 	}
 	e->last = now;
 	awl_entry_encode(e, v);

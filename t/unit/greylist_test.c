@@ -304,6 +304,46 @@ test_greylist_awl_clients(void **state)
 			     "w@x.example", t + 35 * 86400 + 1, NULL), GL_NEW);
 }
 
+/*
+ * A whitelisted client's entry is not written again for a pass under a
+ * minute after the last written one: last-seen (and so expiry) is kept
+ * to the minute, and a busy sender's requests read instead of write.
+ * Fails on a judgement that writes every pass (the entry then lives 30 s
+ * longer).
+ */
+static void
+test_greylist_awl_entry_written_once_a_minute(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = T0, m = f->c.max_age;
+
+	f->c.awl_domains = 0;
+	f->c.awl_clients = 1;
+	assert_int_equal(check(f, "192.0.2.1", "a@b.example", "u@x.example", t,
+			     NULL), GL_NEW);
+	/* The counted pass: the entry's last-seen is t + 300. */
+	assert_int_equal(check(f, "192.0.2.1", "a@b.example", "u@x.example",
+			     t + 300, NULL), GL_PASS);
+	/* 30 s later: whitelisted, the entry not written. */
+	assert_int_equal(check(f, "192.0.2.2", "c@d.example", "v@x.example",
+			     t + 330, NULL), GL_AWL_CLIENT);
+	/* So it has expired a second after max_age from t + 300 (it would
+	 * live until t + 330 + max_age, written at t + 330). */
+	assert_int_equal(check(f, "192.0.2.4", "g@h.example", "y@x.example",
+			     t + 300 + m + 1, NULL), GL_NEW);
+
+	/* A pass a minute or more after the last written one is written. */
+	f->c.awl_clients = 1;
+	assert_int_equal(check(f, "198.51.100.1", "a@b.example", "u@x.example",
+			     t, NULL), GL_NEW);
+	assert_int_equal(check(f, "198.51.100.1", "a@b.example", "u@x.example",
+			     t + 300, NULL), GL_PASS);
+	assert_int_equal(check(f, "198.51.100.2", "c@d.example", "v@x.example",
+			     t + 360, NULL), GL_AWL_CLIENT);
+	assert_int_equal(check(f, "198.51.100.3", "e@f.example", "w@x.example",
+			     t + 360 + m, NULL), GL_AWL_CLIENT);
+}
+
 static void
 test_greylist_awl_domains(void **state)
 {
@@ -1535,6 +1575,7 @@ main(void)
 		BOTH(test_greylist_retry_after_window_starts_over),
 		BOTH(test_greylist_expiry),
 		BOTH(test_greylist_awl_clients),
+		BOTH(test_greylist_awl_entry_written_once_a_minute),
 		BOTH(test_greylist_awl_domains),
 		BOTH(test_greylist_pool),
 		BOTH(test_greylist_pool_miss_carries_the_network_entry_over),
