@@ -19,6 +19,7 @@
 #include "xalloc.h"
 
 #define HOUR 3600
+#define LAST_STEP 60 /* last-seen is kept to this many seconds */
 #define PART_MAX 400 /* bytes kept of a sender or recipient in a key */
 
 /* gl_conf_defaults - the seed policy: 5 minutes, 2 days, 35 days */
@@ -516,13 +517,11 @@ awl_get(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 
 /*
  * awl_count - a pass: count it at most once per hour, store. An entry
- * whose count stays and whose last pass is under AWL_LAST_STEP old is
+ * whose count stays and whose last pass is under LAST_STEP old is
  * not written again: last-seen is kept to the minute (it moves the
  * entry's expiry, max_age, which is days), and a busy sender's requests
  * each cost a read instead of a write.
  */
-#define AWL_LAST_STEP 60
-
 static int
 awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
     struct why *why)
@@ -536,7 +535,7 @@ awl_count(const struct judge_io *io, enum gl_rec r, struct awl_entry *e,
 	    e->last_count > now) {
 		e->count++;
 		e->last_count = now;
-	} else if (e->last <= now && now - e->last < AWL_LAST_STEP) {
+	} else if (e->last <= now && now - e->last < LAST_STEP) {
 		return 0;
 	}
 	e->last = now;
@@ -587,7 +586,7 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 {
 	const struct judge_io io = { op, rdf, op->dry ? no_write : wr, arg };
 	const struct gl_limits *l = &op->lim;
-	bool domain = op->present & (1u << GL_REC_DOMAIN), passed;
+	bool domain = op->present & (1u << GL_REC_DOMAIN), passed, again;
 	unsigned char v[STORE_VAL_MAX];
 	struct awl_entry ac, ad;
 	size_t vlen = sizeof(v);
@@ -639,6 +638,22 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 
 	if ((rc = triplet(&io, GL_REC_TRIPLET, &e, why)) < 0)
 		return rc;
+	/*
+	 * A retry under a minute after its entry was last written, once
+	 * the entry has seen two requests (first sight stays told from an
+	 * early retry), from the address the entry holds, that neither
+	 * passes now nor starts over: the entry is not written again.
+	 * last-seen is kept to the minute (a passed entry expires max_age
+	 * after it, days; a pending one retry_window after first-seen) and
+	 * the count counts a request a minute: the requests of one
+	 * transaction (RCPT, then DATA) and a sender's bursts read instead
+	 * of write.
+	 */
+	again = rc == 0 && e.count >= 2 && e.last <= now &&
+	    now - e.last < LAST_STEP && (e.passed_at != 0 ||
+	    now - e.first < l->delay) &&
+	    (!(op->present & (1u << GL_REC_NET_TRIPLET)) ||
+	    addr_equal(&e.client, &op->client));
 	/* A pool's miss: the network's triplet, carried over (postgrey
 	 * passed it; or it was made before the sender's SPF passed). */
 	if (rc == STORE_NOTFOUND &&
@@ -650,11 +665,14 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 		memset(&e, 0, sizeof(e));
 		e.first = now;
 	}
-	e.last = now;
-	/* A pool's entry keeps the address (its network key says none). */
-	if (op->present & (1u << GL_REC_NET_TRIPLET))
-		e.client = op->client;
-	e.count++;
+	if (!again) {
+		e.last = now;
+		/* A pool's entry keeps the address (its network key says
+		 * none). */
+		if (op->present & (1u << GL_REC_NET_TRIPLET))
+			e.client = op->client;
+		e.count++;
+	}
 	if (e.passed_at != 0) {
 		res->status = GL_KNOWN;
 	} else if (now - e.first >= l->delay) {
@@ -665,8 +683,8 @@ judge(const struct gl_args *op, store_script_read_fn *rdf,
 		res->status = e.count == 1 ? GL_NEW : GL_EARLY;
 		res->wait = l->delay - (now - e.first);
 	}
-	rc = io.wr(arg, GL_REC_TRIPLET, v, gl_entry_encode(&e, v),
-	    gl_entry_expires(l, &e), why);
+	rc = again ? 0 : io.wr(arg, GL_REC_TRIPLET, v,
+	    gl_entry_encode(&e, v), gl_entry_expires(l, &e), why);
 	passed = res->status == GL_PASS || res->status == GL_KNOWN;
 	if (rc == 0 && passed && l->awl_clients > 0)
 		rc = awl_count(&io, GL_REC_CLIENT, &ac, why);

@@ -438,6 +438,82 @@ test_greylist_pool(void **state)
 			     NULL), GL_AWL_CLIENT);
 }
 
+/* entry - the triplet record under key (klen bytes) */
+static struct gl_entry
+entry(struct fixture *f, const char *key, size_t klen)
+{
+	struct store_waiter w;
+	struct gl_entry e;
+
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->get(f->st,
+	    GL_TABLE_TRIPLET, key, klen, &w.call)), 0);
+	assert_int_equal(gl_entry_decode(w.reply.val, w.reply.vlen, &e), 0);
+	return e;
+}
+
+/*
+ * A triplet retried under a minute after its entry was last written, once
+ * the entry has seen two requests, is not written again (the requests of
+ * one transaction, a sender's bursts): last-seen to the minute, a request
+ * a minute counted. First sight is still told from an early retry, a pass
+ * is still written, and a pool entry from another address is. Fails on a
+ * judgement that writes every request (count 5, last-seen T0 + 40).
+ */
+static void
+test_greylist_retry_within_a_minute_is_not_rewritten(void **state)
+{
+	struct fixture *f = *state;
+	static const char key[] = "192.0.2.0/24\0a@b.example\0u@x.example";
+	static const char pkey[] = "spf:b.example\0a@b.example\0u@x.example";
+	struct gl_entry e;
+
+	f->c.awl_domains = 0;
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0, NULL), GL_NEW);
+	/* The second request is written: it is what says "early". */
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 10, NULL), GL_EARLY);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 20, NULL), GL_EARLY);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 40, NULL), GL_EARLY);
+	e = entry(f, key, sizeof(key));
+	assert_int_equal(e.count, 2);
+	assert_int_equal(e.last, T0 + 10);
+	assert_int_equal(e.first, T0);
+	/* A minute on: written again. */
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 70, NULL), GL_EARLY);
+	e = entry(f, key, sizeof(key));
+	assert_int_equal(e.count, 3);
+	assert_int_equal(e.last, T0 + 70);
+	/* The pass is written, however soon; then known, not rewritten. */
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 300, NULL), GL_PASS);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@x.example",
+			     T0 + 310, NULL), GL_KNOWN);
+	e = entry(f, key, sizeof(key));
+	assert_int_equal(e.passed_at, T0 + 300);
+	assert_int_equal(e.last, T0 + 300);
+	assert_int_equal(e.count, 4);
+	/* A pool entry from another address is written (it holds the
+	 * address of its last request). */
+	assert_int_equal(check_pool(f, "192.0.2.10", "spf:b.example",
+			     "a@b.example", "u@x.example", T0 + 400, NULL),
+	    GL_KNOWN);
+	assert_int_equal(check_pool(f, "192.0.2.10", "spf:b.example",
+			     "a@b.example", "u@x.example", T0 + 405, NULL),
+	    GL_KNOWN);
+	assert_int_equal(entry(f, pkey, sizeof(pkey)).last, T0 + 400);
+	assert_int_equal(check_pool(f, "198.51.100.7", "spf:b.example",
+			     "a@b.example", "u@x.example", T0 + 410, NULL),
+	    GL_KNOWN);
+	e = entry(f, pkey, sizeof(pkey));
+	assert_int_equal(e.last, T0 + 410);
+	assert_int_equal(e.client.a[0], 198);
+}
+
 /*
  * Entries keyed on the network (postgrey's, imported; or made before the
  * sender's SPF passed) count for a pool that misses: a triplet postgrey
@@ -1573,6 +1649,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_greylist_first_sight_early_retry_pass),
 		BOTH(test_greylist_retry_after_window_starts_over),
+		BOTH(test_greylist_retry_within_a_minute_is_not_rewritten),
 		BOTH(test_greylist_expiry),
 		BOTH(test_greylist_awl_clients),
 		BOTH(test_greylist_awl_entry_written_once_a_minute),
