@@ -231,6 +231,8 @@ static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
  * leaves the log in memory for group_commit() (loop thread only).
  */
 static __thread bool grouped;
+/* The transaction under way has written (rec_put, rec_del). */
+static __thread bool wrote;
 
 /* msgs_clear - a new operation: forget older messages */
 static void
@@ -705,7 +707,9 @@ commit(struct bdb *st, DB_TXN *t, struct why *why)
 		return rc;
 	}
 	rc = t->commit(t, grouped ? DB_TXN_NOSYNC : 0);
-	if (rc == 0 && grouped)
+	/* A transaction that only read logged nothing: no group commit
+	 * for it (nor the record group_commit writes to get one). */
+	if (rc == 0 && grouped && wrote)
 		st->pending = true;
 	return rc == 0 ? 0 : fail(st, rc, "commit", why);
 }
@@ -768,6 +772,7 @@ rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	DBT k, v;
 	int rc;
 
+	wrote = true; /* at the try: never a write missed */
 	if ((rc = step(st, STORE_BDB_WRITE, why)) != 0)
 		return rc;
 	if (klen == 0 || klen > STORE_KEY_MAX || vlen > STORE_VAL_MAX) {
@@ -802,6 +807,7 @@ rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	DBT k = dbt(key, klen);
 	int rc;
 
+	wrote = true;
 	if ((rc = step(st, STORE_BDB_WRITE, why)) != 0)
 		return rc;
 	rc = tb->db->del(tb->db, t, &k, 0);
@@ -832,6 +838,7 @@ in_txn(struct bdb *st, txn_fn *fn, void (*reset)(void *), void *arg,
 		if (reset != NULL)
 			reset(arg);
 		deltas.n = 0;
+		wrote = false;
 		if ((rc = begin(st, &t, why)) == 0) {
 			rc = fn(st, t, arg, why);
 			if (rc >= 0) {
@@ -1375,6 +1382,7 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 				cu.c->close(cu.c);
 				return rc;
 			}
+			wrote = true;
 			if ((rc = cu.c->del(cu.c, 0)) != 0)
 				break;
 			delta_add(w->tb, -1);

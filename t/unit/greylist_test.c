@@ -438,6 +438,94 @@ test_greylist_pool(void **state)
 			     NULL), GL_AWL_CLIENT);
 }
 
+/* log_sum - a checksum of the log files' bytes in dir (Berkeley DB
+ * makes each file its full size at once: the sizes do not move) */
+static uint64_t
+log_sum(const char *dir)
+{
+	uint64_t h = 1469598103934665603ull;
+	char path[256];
+	int i, c;
+
+	for (i = 1; i < 100; i++) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/log.%010d", dir, i);
+		if ((fp = fopen(path, "rb")) == NULL)
+			continue;
+		while ((c = getc(fp)) != EOF)
+			h = (h ^ (unsigned char)c) * 1099511628211ull;
+		fclose(fp);
+	}
+	return h;
+}
+
+/* grouped - one greylisting judgement as the daemon makes it: a group
+ * call, then the loop turn's group commit */
+static enum gl_status
+grouped(struct fixture *f, struct store *st, const char *sender, int64_t t)
+{
+	const char *attrs[PA_COUNT] = { 0 };
+	struct req_opts o = { 24, 64 };
+	struct store_waiter w;
+	struct gl_result res;
+	struct gl_op op;
+	struct why why;
+	struct req req;
+
+	attrs[PA_CLIENT_ADDRESS] = "192.0.2.10";
+	attrs[PA_SENDER] = sender;
+	attrs[PA_RECIPIENT] = "u@x.example";
+	assert_int_equal(req_build(&req, f->a, attrs, &o, NULL), 0);
+	assert_true(greylist_op(&f->c, &req, NULL, t, &op));
+	store_waiter_init(&w, &f->loop);
+	w.call.group = true;
+	assert_int_equal(store_wait(&w, greylist_run(st, &op, &w.call)), 0);
+	assert_int_equal(greylist_result(&w.reply, &res), 0);
+	assert_int_equal(st->ops->group_commit(st, &why), 0);
+	return res.status;
+}
+
+/*
+ * A judgement that only read (a retry within the minute) commits nothing:
+ * the loop turn's group commit writes no log for it (the record it
+ * commits to get the log written is for turns that wrote). Fails when
+ * every group call's commit asks for a group commit.
+ */
+static void
+test_greylist_read_only_judgement_writes_no_log(void **state)
+{
+	struct fixture *f = *state;
+	struct store_opts o = { .cache_bytes = 8u << 20, .nowait = true,
+		.group = true };
+	char dir[64];
+	struct store *st;
+	struct why why;
+	uint64_t before;
+	int err;
+
+	snprintf(dir, sizeof(dir), "/tmp/greylist_test_XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	o.dir = dir;
+	assert_non_null(st = store_open_bdb(&o, &err, &why));
+	assert_int_equal(grouped(f, st, "a@b.example", T0), GL_NEW);
+	assert_int_equal(grouped(f, st, "a@b.example", T0 + 10), GL_EARLY);
+	before = log_sum(dir);
+	assert_int_equal(grouped(f, st, "a@b.example", T0 + 20), GL_EARLY);
+	assert_int_equal(grouped(f, st, "a@b.example", T0 + 30), GL_EARLY);
+	assert_true(log_sum(dir) == before);
+	/* A write is logged, and group-committed. */
+	assert_int_equal(grouped(f, st, "c@d.example", T0 + 40), GL_NEW);
+	assert_true(log_sum(dir) != before);
+	st->ops->close(st);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 /* entry - the triplet record under key (klen bytes) */
 static struct gl_entry
 entry(struct fixture *f, const char *key, size_t klen)
@@ -1650,6 +1738,9 @@ main(void)
 		BOTH(test_greylist_first_sight_early_retry_pass),
 		BOTH(test_greylist_retry_after_window_starts_over),
 		BOTH(test_greylist_retry_within_a_minute_is_not_rewritten),
+		cmocka_unit_test_setup_teardown(
+		    test_greylist_read_only_judgement_writes_no_log, setup_bdb,
+		    teardown),
 		BOTH(test_greylist_expiry),
 		BOTH(test_greylist_awl_clients),
 		BOTH(test_greylist_awl_entry_written_once_a_minute),
