@@ -81,23 +81,26 @@ psl(void)
 /*
  * A cache of answers by whole name: the same servers come back (and a
  * server's PTR name is often its HELO), and one libpsl lookup per label
- * costs some 2,000 instructions. Two ways a set, the older one replaced
- * (direct-mapped, a thousand names shared their slots with a third of
- * the others and went on missing); the process is single-threaded. The
+ * costs some 2,000 instructions. Four ways a set, the one used longest
+ * ago replaced (direct-mapped, or two ways, a third or a quarter of a
+ * thousand names cycling shared a set with more than it holds and went
+ * on missing; about 1 MiB); the process is single-threaded. The
  * answer is kept as an offset into the name. A miss asks libpsl about
  * the name alone, and takes its parent's answer from the cache
  * (mail17.example.net asks about itself, then finds example.net's): the
  * servers of one provider share their parent.
  */
 #define REG_SETS 1024
+#define REG_WAYS 4
 #define DYN_NAME_MAX 253 /* longest domain name */
 static struct {
 	struct {
 		char name[DYN_NAME_MAX + 1];
-		int off; /* of the answer in name; -1: none */
-	} way[2];
-	unsigned char older; /* the way a miss replaces */
+		int off;       /* of the answer in name; -1: none */
+		uint32_t used; /* reg_tick when last asked */
+	} way[REG_WAYS];
 } reg_cache[REG_SETS];
+static uint32_t reg_tick;
 
 /*
  * dyn_registered_domain - the label before the longest public suffix of
@@ -120,11 +123,11 @@ dyn_registered_domain(const char *name)
 		for (i = 0; i < len; i++)
 			h = (h ^ (unsigned char)name[i]) * 16777619u;
 		set = h % REG_SETS;
-		for (w = 0; w < 2; w++)
+		for (w = 0; w < REG_WAYS; w++)
 			if (strcmp(reg_cache[set].way[w].name, name) == 0) {
 				int off = reg_cache[set].way[w].off;
 
-				reg_cache[set].older = (unsigned char)!w;
+				reg_cache[set].way[w].used = ++reg_tick;
 				return off < 0 ? NULL : name + off;
 			}
 	}
@@ -140,10 +143,17 @@ dyn_registered_domain(const char *name)
 	else
 		r = dyn_registered_domain(parent + 1);
 	if (cache) {
-		w = reg_cache[set].older;
-		memcpy(reg_cache[set].way[w].name, name, len + 1);
-		reg_cache[set].way[w].off = r ? (int)(r - name) : -1;
-		reg_cache[set].older = (unsigned char)!w;
+		int old = 0;
+
+		/* the way asked longest ago (ticks that wrapped only make
+		 * one choice worse, never a wrong answer) */
+		for (w = 1; w < REG_WAYS; w++)
+			if (reg_cache[set].way[w].used <
+			    reg_cache[set].way[old].used)
+				old = w;
+		memcpy(reg_cache[set].way[old].name, name, len + 1);
+		reg_cache[set].way[old].off = r ? (int)(r - name) : -1;
+		reg_cache[set].way[old].used = ++reg_tick;
 	}
 	return r;
 }

@@ -6,8 +6,10 @@
 #   t/bench/instructions.sh [BUILD_DIR] [N] [identity|greylist]
 # identity (default): the identity.sh policy, every identity check and
 # SPF, DNS cached. greylist: greylisting alone, every request a new
-# triplet (a Berkeley DB write transaction). pre: greylist with the
-# shipped PRE modules too (backscatter, whitelist: their store reads).
+# triplet (a Berkeley DB write transaction). pool: greylisting 1,000
+# known triplets over and over (each a retry within the minute: a read
+# transaction). pre: greylist with the shipped PRE modules too
+# (backscatter, whitelist: their store reads).
 # METRICS=off in the environment: no metrics file and no store figures
 # (they cost per second, not per request: a run's length is not N's).
 set -eu
@@ -23,7 +25,7 @@ case $mode in
 identity)
 	. "$top/t/bench/identity-setup.sh"
 	;;
-greylist)
+greylist|pool)
 	cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0
@@ -42,7 +44,7 @@ checks:
 POLICY
 	;;
 *)
-	echo "instructions.sh: mode is identity, greylist or pre" >&2
+	echo "instructions.sh: mode is identity, greylist, pool or pre" >&2
 	exit 2
 	;;
 esac
@@ -55,8 +57,10 @@ run() {
 	    --state-dir "$tmp/state" 2>"$tmp/log" &
 	vpid=$!
 	wait_port "$tmp/log" 100
-	"$build/t/bench/loadgen" -c 10 -n 2000 127.0.0.1 "$port" >/dev/null
-	"$build/t/bench/loadgen" -c 10 -n "$1" -s 100000 127.0.0.1 "$port" \
+	"$build/t/bench/loadgen" -c 10 -n 2000 $lgpool 127.0.0.1 "$port" \
+	    >/dev/null
+	"$build/t/bench/loadgen" -c 10 -n "$1" -s 100000 $lgpool 127.0.0.1 \
+	    "$port" \
 	    >/dev/null
 	kill -TERM $vpid
 	wait $vpid || true
@@ -68,6 +72,8 @@ run() {
 	fi
 	sed -n 's/^summary: //p' "$tmp/cg.out"
 }
+lgpool=
+[ "$mode" != pool ] || lgpool="-m 1000"
 if [ "${METRICS:-on}" = off ]; then
 	printf 'metrics: { enabled: false }\n' >> "$tmp/policy.yaml"
 fi
