@@ -10,11 +10,14 @@
  * the log at every commit for power-loss safety. A request's commit
  * (store_call.group) is DB_TXN_NOSYNC instead, and group_commit() writes the
  * log of all of them once per loop turn (group commit), before their
- * replies go out. The daemon's
- * transactions never wait for a lock (nowait: a lock held by policyctl
- * is STORE_ERETRY at once, never a stalled loop); policyctl's waits are
- * bounded; deadlocks are detected at once; old log files are removed
- * after each checkpoint.
+ * replies go out; a transaction that only read asks for none. The
+ * daemon's store starts the log's writeback from a thread of its own
+ * (writeback()), so the sync Berkeley DB makes as it moves on to the next
+ * log file does not stall the loop. The daemon's transactions never
+ * wait for a lock (nowait: a lock held by policyctl is STORE_ERETRY at
+ * once, never a stalled loop); policyctl's waits are bounded; deadlocks
+ * are detected at once; old log files are removed after each
+ * checkpoint.
  *
  * A full disk is an error code, never a signal. The region files are
  * memory-mapped, and a page of a mapping with a hole behind it that the
