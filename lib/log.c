@@ -249,6 +249,25 @@ LOG_FN(log_info, LOG_INFO, "info", 1)
 LOG_FN(log_warn, LOG_WARNING, "warning", 1)
 LOG_FN(log_err, LOG_ERR, "error", 1)
 
+size_t
+text_cat(char *buf, size_t size, ...)
+{
+	const char *s;
+	size_t o = 0;
+	va_list ap;
+
+	va_start(ap, size);
+	while ((s = va_arg(ap, const char *)) != NULL && o < size - 1) {
+		size_t n = strnlen(s, size - 1 - o);
+
+		memcpy(buf + o, s, n);
+		o += n;
+	}
+	va_end(ap);
+	buf[o] = '\0';
+	return o;
+}
+
 /* text_safe_buf - escape and bound a stranger's string */
 char *
 text_safe_buf(char *dst, size_t dstsz, const char *s)

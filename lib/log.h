@@ -44,6 +44,13 @@ void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *text_safe_buf(char *dst, size_t dstsz, const char *s);
 /* text_safe_bufn - the same, keeping up to max input bytes */
 char *text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max);
+/*
+ * text_cat - the strings up to the NULL into buf (size bytes, size > 0)
+ * one after the other, cut to fit as snprintf("%s%s...") cuts them: what
+ * the request path writes into its buffers without a format's cost.
+ * Returns the length written.
+ */
+size_t text_cat(char *buf, size_t size, ...) __attribute__((sentinel));
 /* text_safe - the same into a new string from the arena */
 char *text_safe(struct arena *a, const char *s);
 

@@ -36,6 +36,7 @@
 
 #include "arena.h"
 #include "dns.h"
+#include "log.h"
 #include "xalloc.h"
 
 #define MAX_SLOTS (SPF_MAX_NAMES + 4)
@@ -829,9 +830,9 @@ step(struct spf_check *c)
 
 			if (t->mech != SPF_INCLUDE)
 				note_match(c, t);
-			snprintf(why, sizeof(why), "%s matched a term of %s",
+			text_cat(why, sizeof(why),
 			    spf_result_name(result_of(t->qualifier)),
-			    f->domain);
+			    " matched a term of ", f->domain, NULL);
 			frame_result(c, result_of(t->qualifier), why);
 			return;
 		}

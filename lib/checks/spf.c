@@ -24,6 +24,7 @@
 #include "checks/spf_conf.h"
 #include "config.h"
 #include "dns.h"
+#include "log.h"
 #include "greylist.h"
 #include "msg.h"
 #include "request.h"
@@ -164,7 +165,7 @@ hvalue(char *out, size_t size, const char *s)
 	if (size == 0)
 		return;
 	if (is_dot_atom(s)) {
-		snprintf(out, size, "%s", s);
+		text_cat(out, size, s, NULL);
 		return;
 	}
 	out[o++] = '"';
@@ -187,39 +188,40 @@ static void
 comment_text(char *out, size_t size, enum spf_result r, const char *who,
     const char *ip, const char *why)
 {
-	char tmp[300];
+	char tmp[300], w80[81];
 	size_t o = 0;
 	const char *p;
 
+	/* (why cut to 80 bytes, as "%.80s" cut it) */
+	text_cat(w80, sizeof(w80), why, NULL);
 	switch (r) {
 	case SPF_PASS:
-		snprintf(tmp, sizeof(tmp), "domain of %s designates %s as "
-					   "permitted sender", who, ip);
+		text_cat(tmp, sizeof(tmp), "domain of ", who, " designates ",
+		    ip, " as permitted sender", NULL);
 		break;
 	case SPF_FAIL:
-		snprintf(tmp, sizeof(tmp), "domain of %s does not designate %s "
-					   "as permitted sender", who, ip);
+		text_cat(tmp, sizeof(tmp), "domain of ", who,
+		    " does not designate ", ip, " as permitted sender", NULL);
 		break;
 	case SPF_SOFTFAIL:
-		snprintf(tmp, sizeof(tmp), "domain of transitioning %s does not "
-					   "designate %s as permitted sender",
-		    who, ip);
+		text_cat(tmp, sizeof(tmp), "domain of transitioning ", who,
+		    " does not designate ", ip, " as permitted sender", NULL);
 		break;
 	case SPF_NEUTRAL:
-		snprintf(tmp, sizeof(tmp), "%s is neither permitted nor denied "
-					   "by domain of %s", ip, who);
+		text_cat(tmp, sizeof(tmp), ip, " is neither permitted nor "
+		    "denied by domain of ", who, NULL);
 		break;
 	case SPF_NONE:
-		snprintf(tmp, sizeof(tmp), "domain of %s does not designate "
-					   "permitted sender hosts", who);
+		text_cat(tmp, sizeof(tmp), "domain of ", who, " does not "
+		    "designate permitted sender hosts", NULL);
 		break;
 	case SPF_TEMPERROR:
-		snprintf(tmp, sizeof(tmp), "error in processing during lookup "
-					   "of %s: %.80s", who, why);
+		text_cat(tmp, sizeof(tmp), "error in processing during lookup "
+		    "of ", who, ": ", w80, NULL);
 		break;
 	case SPF_PERMERROR:
-		snprintf(tmp, sizeof(tmp), "permanent error in processing "
-					   "domain of %s: %.80s", who, why);
+		text_cat(tmp, sizeof(tmp), "permanent error in processing "
+		    "domain of ", who, ": ", w80, NULL);
 		break;
 	}
 	for (p = tmp; *p && o + 1 < size; p++) {
@@ -265,28 +267,28 @@ header(struct chk_run *run, enum spf_result r, const char *why)
 			    : local_is_atom(a, s->sender) ? s->sender
 							 : s->domain;
 
-			h = arena_printf(a, "Authentication-Results: %s; "
-					    "spf=%s%s%s%s %s=%s", host,
-			    spf_result_name(r), with_comment ? " (" : "",
+			h = arena_cat(a, "Authentication-Results: ", host,
+			    "; spf=", spf_result_name(r),
+			    with_comment ? " (" : "",
 			    with_comment ? comment : "",
-			    with_comment ? ")" : "", prop,
-			    with_values ? val : s->domain);
+			    with_comment ? ")" : "", " ", prop, "=",
+			    with_values ? val : s->domain, NULL);
 		} else {
-			h = arena_printf(a, "Received-SPF: %s%s%s%s%s "
-					    "client-ip=%s;%s%s%s%s%s%s "
-					    "receiver=%s; identity=%s",
-			    spf_result_name(r), with_comment ? " (" : "",
+			h = arena_cat(a, "Received-SPF: ", spf_result_name(r),
+			    with_comment ? " (" : "",
 			    with_comment ? host : "", with_comment ? ": " : "",
-			    with_comment ? arena_printf(a, "%s)", comment) : "",
-			    req->client_addr,
+			    with_comment ? comment : "",
+			    with_comment ? ")" : "", " client-ip=",
+			    req->client_addr, ";",
 			    with_values && !s->helo_identity
 				? " envelope-from=" : "",
 			    with_values && !s->helo_identity ? from : "",
 			    with_values && !s->helo_identity ? ";" : "",
 			    with_values && req->helo ? " helo=" : "",
 			    with_values && req->helo ? helo : "",
-			    with_values && req->helo ? ";" : "", host,
-			    s->helo_identity ? "helo" : "mailfrom");
+			    with_values && req->helo ? ";" : "", " receiver=",
+			    host, "; identity=",
+			    s->helo_identity ? "helo" : "mailfrom", NULL);
 		}
 		if (strlen(h) <= MSG_HEADER_MAX)
 			return h;
@@ -303,43 +305,41 @@ reason(struct chk_run *run, enum spf_result r, const char *exp,
 	const struct spf_state *s = *chk_state(run);
 	struct arena *a = chk_arena(run);
 	const char *ip = req->client_addr, *d = s->domain;
-	const char *id = s->helo_identity ? arena_printf(a, "HELO %s", d)
-					  : arena_printf(a, "<%s>", s->sender);
+	const char *id = s->helo_identity ? arena_cat(a, "HELO ", d, NULL)
+					  : arena_cat(a, "<", s->sender, ">", NULL);
 
 	why = clean(a, why ? why : "", 160);
 	switch (r) {
 	case SPF_PASS:
-		return arena_printf(a, "SPF pass: %s allows %s to send mail for "
-				       "%s", d, ip, id);
+		return arena_cat(a, "SPF pass: ", d, " allows ", ip,
+		    " to send mail for ", id, NULL);
 	case SPF_FAIL:
 		if (exp != NULL && *exp != '\0')
-			return arena_printf(a, "SPF fail: %s does not allow %s "
-					       "to send mail for %s; %s says: %s",
-			    d, ip, id, d, clean(a, exp, 200));
-		return arena_printf(a, "SPF fail: %s does not allow %s to send "
-				       "mail for %s; if the mail is genuine, "
-				       "the owner of %s must list this server "
-				       "in its SPF record", d, ip, id, d);
+			return arena_cat(a, "SPF fail: ", d, " does not allow ",
+			    ip, " to send mail for ", id, "; ", d, " says: ",
+			    clean(a, exp, 200), NULL);
+		return arena_cat(a, "SPF fail: ", d, " does not allow ", ip,
+		    " to send mail for ", id, "; if the mail is genuine, the "
+		    "owner of ", d, " must list this server in its SPF record",
+		    NULL);
 	case SPF_SOFTFAIL:
-		return arena_printf(a, "SPF softfail: %s says %s is probably "
-				       "not allowed to send mail for %s", d, ip,
-		    id);
+		return arena_cat(a, "SPF softfail: ", d, " says ", ip,
+		    " is probably not allowed to send mail for ", id, NULL);
 	case SPF_NEUTRAL:
-		return arena_printf(a, "SPF neutral: %s says nothing about %s "
-				       "sending mail for %s", d, ip, id);
+		return arena_cat(a, "SPF neutral: ", d, " says nothing about ",
+		    ip, " sending mail for ", id, NULL);
 	case SPF_NONE:
-		return arena_printf(a, "SPF none: %s publishes no SPF record%s%s",
-		    d, *why ? ": " : "", why);
+		return arena_cat(a, "SPF none: ", d, " publishes no SPF record",
+		    *why ? ": " : "", why, NULL);
 	case SPF_TEMPERROR:
 		/* Which resolver said what is for the log (detail). */
-		return arena_printf(a, "SPF temperror: the SPF record of %s "
-				       "could not be checked (a DNS lookup "
-				       "failed or timed out); please try again "
-				       "later", d);
+		return arena_cat(a, "SPF temperror: the SPF record of ", d,
+		    " could not be checked (a DNS lookup failed or timed out); "
+		    "please try again later", NULL);
 	case SPF_PERMERROR:
-		return arena_printf(a, "SPF permerror: the SPF record of %s is "
-				       "broken (%s); the owner of %s must fix "
-				       "it", d, why, d);
+		return arena_cat(a, "SPF permerror: the SPF record of ", d,
+		    " is broken (", why, "); the owner of ", d, " must fix it",
+		    NULL);
 	}
 	return "";
 }
@@ -395,9 +395,9 @@ finish(struct chk_run *run, enum spf_result r, const char *exp,
 		m->key = s->key;
 		m->status = (int)st;
 		m->result = (int)r;
-		snprintf(m->reason, sizeof(m->reason), "%s", text);
-		snprintf(m->dsn, sizeof(m->dsn), "%s", dsn);
-		snprintf(m->pool, sizeof(m->pool), "%s", pool ? s->domain : "");
+		text_cat(m->reason, sizeof(m->reason), text, NULL);
+		text_cat(m->dsn, sizeof(m->dsn), dsn, NULL);
+		text_cat(m->pool, sizeof(m->pool), pool ? s->domain : "", NULL);
 	}
 	chk_done_result(run, st, (int)r, "%s", text);
 }
@@ -500,7 +500,7 @@ evaluate(struct chk_run *run)
 			if (*q >= 'A' && *q <= 'Z')
 				*q = (char)(*q - 'A' + 'a');
 		s->domain = d;
-		s->sender = arena_printf(a, "postmaster@%s", s->domain);
+		s->sender = arena_cat(a, "postmaster@", s->domain, NULL);
 	} else {
 		s->domain = req->sender.domain;
 		s->sender = req->sender.full;

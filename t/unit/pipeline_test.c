@@ -557,6 +557,25 @@ test_pipeline_allowlist_stops_the_others(void **state)
  * A blocklist's own score and template variables; its own option, with a
  * profile that changes it; another check's option is refused by name.
  */
+/*
+ * item - trace holds head followed by milliseconds and "ms", then the end
+ * or a comma: the whole of one check's entry ("listed:fail+3:0ms")
+ */
+static bool
+item(const char *trace, const char *head)
+{
+	const char *p = strstr(trace, head);
+
+	if (p == NULL)
+		return false;
+	p += strlen(head);
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return strncmp(p, "ms", 2) == 0 && (p[2] == '\0' || p[2] == ',');
+}
+
 static void
 test_pipeline_own_score_vars_and_options(void **state)
 {
@@ -578,6 +597,7 @@ test_pipeline_own_score_vars_and_options(void **state)
 	    "550 5.7.1 192.0.2.7 is on bl.example (127.0.0.2)");
 	assert_string_equal(o.rule, "score");
 	assert_non_null(strstr(o.trace, "listed:fail+3:"));
+	assert_true(item(o.trace, "listed:fail+3:"));
 	cfg = cfg_parse("t.yaml", policy, strlen(policy), &why);
 	assert_non_null(cfg);
 	assert_int_equal(((const struct listed_conf *)
@@ -616,6 +636,7 @@ test_pipeline_on_tempfail_per_check(void **state)
 	    "203.0.113.1", "good.example", "a@b.example", NULL);
 	assert_string_equal(o.action, "DUNNO");
 	assert_non_null(strstr(o.trace, "slow:tempfail(ignored)"));
+	assert_true(item(o.trace, "slow:tempfail(ignored):"));
 	/* The policy's default stays for the checks that do not say. */
 	o = decide("deadline: 100ms\non_tempfail: dunno\n"
 		   "checks:\n  slow: {}\n",
