@@ -20,11 +20,12 @@ PREFIX ?= /usr/local
 
 # Debian 12 packages. Running needs only the first list: the second is
 # for the tests, and among it is Debian's postgrey, whose package starts
-# postgrey on 127.0.0.1:10023, the port make run listens on.
+# postgrey on 127.0.0.1:10023, the port make run listens on (and gross,
+# which make bench compares too).
 RUN_PACKAGES := build-essential cmake pkg-config \
 	libuv1-dev libldns-dev libdb5.3-dev libyaml-dev libpsl-dev publicsuffix
 TEST_PACKAGES := python3 python3-yaml python3-spf libcmocka-dev strace \
-	db5.3-util postgrey postfix swaks clang libclang-rt-14-dev
+	db5.3-util postgrey gross postfix swaks clang libclang-rt-14-dev
 
 .PHONY: all deps deps-test build build-tests build-asan build-fuzz fuzz \
 	run test check clean install print-packages bench

@@ -12,7 +12,8 @@ echo "$out" | grep -Eq "^dunnod +2 +$n +$n +$x +$x$" || {
 	exit 1
 }
 # each path: as fast as it goes, then paced at half, beside dunnod paced
-for p in static greylist-pool greylist-new identity; do
+for p in static greylist-pool greylist-new identity postgrey-pool \
+    postgrey-new gross-pool gross-new; do
 	echo "$out" | grep -Eq \
 	    "^$p +2 +$n +$n +$x +$x +$n +$n +$n +$x$" || {
 		echo "compare.sh printed no figures for $p" >&2

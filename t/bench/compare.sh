@@ -7,7 +7,10 @@
 # Paths: static (an access rule decides), greylist-pool (1,000 known
 # triplets, cycled), greylist-new (a new triplet each request: a write),
 # identity (every identity check and SPF, DNS from t/dnsd, the cache
-# warmed first).
+# warmed first); then Debian's postgrey and gross greylisting the same
+# two ways (postgrey-pool, postgrey-new, gross-pool, gross-new), with
+# NSLOW requests a run (default N / 10: they are slow). A run that fails
+# (no reply for 10 s, a connection refused) prints "failed".
 # RUNS (default 3) runs of each; the median is printed. CONNECTIONS
 # default: 1 16 256. One request outstanding per connection, as
 # Postfix's smtpd does.
@@ -43,6 +46,43 @@ start() {
 	pid=$!
 	wait_port "$tmp/log" 100
 }
+# free_port - a TCP port nobody listens on, in $port
+free_port() {
+	port=$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+# start_other NAME - postgrey or gross on a free port, in $pid and $port;
+# 1 if it did not listen within 10 s
+start_other() {
+	free_port
+	rm -rf "$tmp/other"
+	mkdir -p "$tmp/other"
+	case $1 in
+	postgrey)
+		postgrey --inet="127.0.0.1:$port" --dbdir="$tmp/other" \
+		    --delay=300 --user="$(id -un)" --group="$(id -gn)" \
+		    --pidfile="$tmp/other/pid" >"$tmp/other/log" 2>&1 &
+		;;
+	gross)
+		# gross keeps its triplets in memory; -r: no peer
+		printf 'host = 127.0.0.1\nport = %s\nprotocol = postfix\n%s\n' \
+		    "$port" "grey_delay = 300" > "$tmp/other/grossd.conf"
+		grossd -d -r -f "$tmp/other/grossd.conf" -u "$(id -un)" \
+		    >"$tmp/other/log" 2>&1 &
+		;;
+	esac
+	pid=$!
+	for _ in $(seq 50); do
+		python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" \
+		    2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "$1 did not listen:" >&2
+	cat "$tmp/other/log" >&2
+	stop
+	return 1
+}
 stop() {
 	kill -TERM $pid 2>/dev/null || true
 	wait $pid 2>/dev/null || true
@@ -52,7 +92,10 @@ stop() {
 # NR in the environment: that many instead)
 measure() {
 	for _ in $(seq "$runs"); do
-		"$lg" -n "${NR:-$n}" "$@" 127.0.0.1 "$port"
+		"$lg" -n "${NR:-$n}" "$@" 127.0.0.1 "$port" || {
+			echo failed failed
+			return 0
+		}
 	done > "$tmp/runs"
 	m=$(( (runs + 1) / 2 ))
 	r=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' "$tmp/runs" | sort -n |
@@ -87,10 +130,12 @@ sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/static.yaml" \
 sed 's/^listen:/max_connections: 5000\nmetrics: { enabled: false }\n&/' \
     "$tmp/policy.yaml" > "$tmp/identity.yaml"
 
-# ratio A B - A / B to two places
+# ratio A B - A / B to two places ("-" when either failed)
 ratio() {
+	case "$1$2" in *failed*) echo - ; return ;; esac
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
+nslow=${NSLOW:-$((n / 10 > 300 ? n / 10 : 300))}
 
 printf '%-14s %6s %9s %8s %6s %8s %8s %9s %9s %6s\n' PATH CONNS RPS \
     P99_US RATIO P99/DNNO HALF P99@HALF DNNO@HALF RATIO
@@ -101,26 +146,52 @@ for c in $conns; do
 	stop
 	printf '%-14s %6s %9s %8s %6s %8s\n' dunnod "$c" "$d_rps" \
 	    "$d_p99" 1.00 1.00
-	for path in static greylist-pool greylist-new identity; do
+	for path in static greylist-pool greylist-new identity postgrey-pool \
+	    postgrey-new gross-pool gross-new; do
 		rm -rf "$tmp/state"
 		case $path in
 		static) policy=$tmp/static.yaml; args="" ;;
-		greylist-pool) policy=$tmp/greylist.yaml; args="-m 1000" ;;
-		greylist-new) policy=$tmp/greylist.yaml; args="-s 10000000" ;;
+		*-pool) policy=$tmp/greylist.yaml; args="-m 1000" ;;
+		*-new) policy=$tmp/greylist.yaml; args="-s 10000000" ;;
 		identity) policy=$tmp/identity.yaml; args="" ;;
 		esac
-		start "$policyd" -f -c "$policy" \
-		    --state-dir "$tmp/state"
-		case $path in greylist-pool|identity)
+		num=$n
+		case $path in
+		postgrey-*|gross-*)
+			other=${path%-*}
+			if ! command -v "$( [ "$other" = gross ] && echo grossd ||
+			    echo postgrey)" >/dev/null; then
+				printf '%-14s %6s not installed (make deps-test)\n' \
+				    "$path" "$c"
+				continue
+			fi
+			start_other "$other" || {
+				printf '%-14s %6s did not start\n' "$path" "$c"
+				continue
+			}
+			num=$nslow
+			;;
+		*)
+			start "$policyd" -f -c "$policy" \
+			    --state-dir "$tmp/state"
+			;;
+		esac
+		case $path in *-pool|identity)
 			# shellcheck disable=SC2086
-			"$lg" -n 2000 -c 4 $args 127.0.0.1 "$port" >/dev/null
+			"$lg" -n 2000 -c 4 $args 127.0.0.1 "$port" >/dev/null ||
+			    true
 		esac
 		# shellcheck disable=SC2086
-		set -- $(measure -c "$c" $args)
+		set -- $(NR=$num measure -c "$c" $args)
 		rps=$1 p99=$2
+		if [ "$rps" = failed ]; then
+			stop
+			printf '%-14s %6s %9s\n' "$path" "$c" failed
+			continue
+		fi
 		# paced at half: PACE_MS (default 2,000) worth, the same on
 		# dunnod
-		half=$((rps / 2))
+		half=$((rps / 2 > 0 ? rps / 2 : 1))
 		nr=$((half * ${PACE_MS:-2000} / 1000))
 		[ "$nr" -ge 200 ] || nr=200
 		# shellcheck disable=SC2086

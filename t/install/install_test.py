@@ -47,8 +47,8 @@ class SetUp(unittest.TestCase):
         run, test = self.packages()
         # postgrey's package starts postgrey on 127.0.0.1:10023, the port
         # make run listens on; the others only the tests use.
-        for p in ("postgrey", "postfix", "swaks", "libcmocka-dev", "clang",
-                  "strace",
+        for p in ("postgrey", "gross", "postfix", "swaks", "libcmocka-dev",
+                  "clang", "strace",
                   "python3-spf", "db5.3-util"):
             self.assertNotIn(p, run)
             self.assertIn(p, test)
