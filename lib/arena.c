@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "xalloc.h"
 
 #define ARENA_BLOCK 4096
@@ -210,19 +211,9 @@ arena_cat(struct arena *a, ...)
 char *
 arena_num(struct arena *a, long long v)
 {
-	char buf[24];
-	size_t i = sizeof(buf);
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v
-	    : (unsigned long long)v;
+	char b[TEXT_NUM];
 
-	buf[--i] = '\0';
-	do {
-		buf[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		buf[--i] = '-';
-	return arena_strndup(a, buf + i, sizeof(buf) - 1 - i);
+	return arena_strdup(a, text_num(b, v));
 }
 
 /*

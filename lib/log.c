@@ -166,23 +166,19 @@ log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 	 * "STAMP ident[pid]: level: msg\n", made with copies: this runs
 	 * for every request.
 	 */
-	char line[2200], pid[24];
-	size_t n, ilen = strlen(log_ident), llen = strlen(level), plen;
-	long v = (long)(log_pid ? log_pid : getpid());
+	char line[2200], nb[TEXT_NUM];
+	const char *pid = text_num(nb, (long)(log_pid ? log_pid : getpid()));
+	size_t n, ilen = strlen(log_ident), llen = strlen(level),
+	    plen = strlen(pid);
 
-	plen = sizeof(pid);
-	do {
-		pid[--plen] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0 && plen > 0);
 	n = stamp(line);
 	if (ilen > 64)
 		ilen = 64;
 	memcpy(line + n, log_ident, ilen);
 	n += ilen;
 	line[n++] = '[';
-	memcpy(line + n, pid + plen, sizeof(pid) - plen);
-	n += sizeof(pid) - plen;
+	memcpy(line + n, pid, plen);
+	n += plen;
 	line[n++] = ']';
 	line[n++] = ':';
 	line[n++] = ' ';
@@ -266,6 +262,23 @@ text_cat(char *buf, size_t size, ...)
 	va_end(ap);
 	buf[o] = '\0';
 	return o;
+}
+
+const char *
+text_num(char *b, long long v)
+{
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v
+	    : (unsigned long long)v;
+	char *p = b + TEXT_NUM - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	return p;
 }
 
 /* text_safe_buf - escape and bound a stranger's string */

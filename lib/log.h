@@ -51,6 +51,10 @@ char *text_safe_bufn(char *dst, size_t dstsz, const char *s, size_t max);
  * Returns the length written.
  */
 size_t text_cat(char *buf, size_t size, ...) __attribute__((sentinel));
+/* text_num - v in decimal, written at the end of b (TEXT_NUM bytes):
+ * where it starts */
+#define TEXT_NUM 24
+const char *text_num(char *b, long long v);
 /* text_safe - the same into a new string from the arena */
 char *text_safe(struct arena *a, const char *s);
 

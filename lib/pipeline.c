@@ -832,14 +832,8 @@ done_fmt(struct chk_run *run, enum chk_status st, int result, const char *fmt,
 	memset(&r, 0, sizeof(r));
 	r.status = st;
 	r.result = result;
-	/* "%s" and words alone (most reasons): copied, not formatted */
-	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0')
-		r.reason = arena_strdup(run->p->req.arena,
-		    va_arg(ap, const char *));
-	else if (strchr(fmt, '%') == NULL)
-		r.reason = arena_strdup(run->p->req.arena, fmt);
-	else
-		r.reason = arena_vprintf(run->p->req.arena, fmt, ap);
+	/* (arena_vprintf copies formats of %s alone, most reasons) */
+	r.reason = arena_vprintf(run->p->req.arena, fmt, ap);
 	r.dsn = run->res.dsn;
 	r.detail = run->res.detail;
 	r.note = run->res.note;
@@ -997,24 +991,6 @@ src_of(enum chk_action on)
 	return VS_TEMPFAIL; /* log: only its "could not tell" may count */
 }
 
-/* num_text - v in decimal, in b (24 bytes) */
-static const char *
-num_text(char *b, long long v)
-{
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v
-	    : (unsigned long long)v;
-	char *p = b + 23;
-
-	*p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*--p = '-';
-	return p;
-}
-
 /* combine - the verdict from the checks' results */
 static void
 combine(struct pipeline *p)
@@ -1085,7 +1061,7 @@ combine(struct pipeline *p)
 		 * every check of every request (a format was a fifth of the
 		 * identity checks' instructions). */
 		{
-			char sc[24], ms[24];
+			char sc[TEXT_NUM], ms[TEXT_NUM];
 
 			to += text_cat(trace + to, sizeof(trace) - to,
 			    i ? "," : "", r->ops->def->name, ":",
@@ -1094,8 +1070,8 @@ combine(struct pipeline *p)
 			    r->res.note ? ")" : "",
 			    ignored ? "(ignored)" : "", plus ? "+" : "",
 			    acts && on == CHK_SCORE && score != 0 ?
-			    num_text(sc, score) : "", ":",
-			    num_text(ms, (long long)(r->us / 1000)), "ms",
+			    text_num(sc, score) : "", ":",
+			    text_num(ms, (long long)(r->us / 1000)), "ms",
 			    NULL);
 		}
 		/* Why each check failed or could not tell: for the log. */
