@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <libpsl.h>
 
 #include "addr.h"
+#include "log.h"
 #include "xalloc.h"
 
 struct dyn_pattern {
@@ -438,37 +438,15 @@ address_v6(const struct toks *k, const unsigned char *a, char *why,
 	return false;
 }
 
-/*
- * why_cat - the strings up to the NULL after the reason's o bytes, cut
- * to fit as snprintf cut them (a reason is made for every name judged:
- * copies, not a format)
- */
-static void __attribute__((sentinel))
-why_cat(struct dyn_verdict *v, size_t o, ...)
-{
-	const char *s;
-	va_list ap;
-
-	va_start(ap, o);
-	while ((s = va_arg(ap, const char *)) != NULL &&
-	    o < sizeof(v->why) - 1) {
-		size_t n = strnlen(s, sizeof(v->why) - 1 - o);
-
-		memcpy(v->why + o, s, n);
-		o += n;
-	}
-	va_end(ap);
-	v->why[o] = '\0';
-}
-
 /* add - one more piece of evidence for the reason */
 static void
 add(struct dyn_verdict *v, const char *what, const char *arg, bool quote)
 {
 	size_t o = strlen(v->why);
 
-	why_cat(v, o, o ? "; " : "", what, arg[0] ? (quote ? " \"" : " ") :
-	    "", arg, arg[0] && quote ? "\"" : "", NULL);
+	text_cat(v->why + o, sizeof(v->why) - o, o ? "; " : "", what,
+	    arg[0] ? (quote ? " \"" : " ") : "", arg,
+	    arg[0] && quote ? "\"" : "", NULL);
 	v->signals++;
 }
 
@@ -581,7 +559,7 @@ dyn_judge(const char *name, const struct ipaddr *ip,
 	if (word != NULL && (strcmp(what, "static word") == 0 ||
 	    (hit == NULL && !other_signs(&k, kinds)))) {
 		v->exempt = true;
-		why_cat(v, 0, what, " \"", word, "\"", NULL);
+		text_cat(v->why, sizeof(v->why), what, " \"", word, "\"", NULL);
 		return;
 	}
 	/* 3. The evidence. */

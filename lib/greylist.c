@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "log.h"
 #include "request.h"
 #include "store.h"
 #include "xalloc.h"
@@ -236,17 +237,6 @@ unsrs(const char *local, char *out, size_t size)
 	return true;
 }
 
-/* copy_str - s into out (size bytes), cut to fit: snprintf("%s") without
- * a format's cost, for what runs with every request */
-static void
-copy_str(char *out, size_t size, const char *s)
-{
-	size_t n = strnlen(s, size - 1);
-
-	memcpy(out, s, n);
-	out[n] = '\0';
-}
-
 /* greylist_norm_sender - the sender as the key uses it */
 char *
 greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
@@ -257,18 +247,18 @@ greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
 	const char *domain;
 	size_t i, o;
 
-	copy_str(buf, sizeof(buf), addr);
+	text_cat(buf, sizeof(buf), addr, NULL);
 	for (q = buf; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
 	if (c->strip_srs && (at = strrchr(buf, '@')) != NULL) {
 		*at = '\0';
 		if (unsrs(buf, srs, sizeof(srs)))
-			copy_str(buf, sizeof(buf), srs);
+			text_cat(buf, sizeof(buf), srs, NULL);
 		else
 			*at = '@';
 	}
 	if ((at = strrchr(buf, '@')) == NULL) {
-		copy_str(out, size, buf);
+		text_cat(out, size, buf, NULL);
 		return out;
 	}
 	*at = '\0';
@@ -802,7 +792,7 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 		return false;
 	op->client = req->client_ip;
 	if (pool != NULL && pool[0] != '\0') {
-		copy_str(net, sizeof(net), pool);
+		text_cat(net, sizeof(net), pool, NULL);
 		lower(net);
 		/* The network's own keys, for a pool's miss. */
 		net_text(c, &req->client_ip, netkey, sizeof(netkey));
@@ -815,7 +805,7 @@ greylist_op(const struct gl_conf *c, const struct req *req, const char *pool,
 	else
 		greylist_norm_sender(c, req->sender.full, sender,
 		    sizeof(sender));
-	copy_str(rcpt, sizeof(rcpt), req->rcpt.full);
+	text_cat(rcpt, sizeof(rcpt), req->rcpt.full, NULL);
 	lower(rcpt);
 	/* Keys end in a NUL, so they print and split as strings. */
 	op->klen[GL_REC_CLIENT] = strlen(net) + 1;
