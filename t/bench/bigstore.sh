@@ -17,13 +17,7 @@ tmp=${BIGSTORE_DIR:-$(mktemp -d)}
 pid=
 trap '[ -z "$pid" ] || kill $pid 2>/dev/null; [ -n "${BIGSTORE_DIR:-}" ] ||
     rm -rf "$tmp"' EXIT
-cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-checks:
-  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
-POLICY
+greylist_policy "$tmp/policy.yaml"
 lg="$build/t/bench/loadgen"
 start() {
 	: > "$tmp/log.$1"

@@ -20,13 +20,7 @@ policyd=${POLICYD:-$build/policyd/policyd}
 tmp=$(mktemp -d)
 pid=
 trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-checks:
-  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
-POLICY
+greylist_policy "$tmp/policy.yaml"
 "$policyd" -f -c "$tmp/policy.yaml" --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!
 wait_port "$tmp/log"

@@ -32,13 +32,7 @@ access:
 POLICY
 	;;
 greylist|pre)
-	cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-checks:
-  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
-POLICY
+	greylist_policy "$tmp/policy.yaml"
 	if [ "$mode" = pre ]; then
 		printf '  backscatter: {}\n  whitelist: {}\n' >> "$tmp/policy.yaml"
 	fi
