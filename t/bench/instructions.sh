@@ -10,6 +10,9 @@
 # known triplets over and over (each a retry within the minute: a read
 # transaction). pre: greylist with the shipped PRE modules too
 # (backscatter, whitelist: their store reads).
+# CONNS=C in the environment: loadgen's connections (default 10, where
+# a loop turn answers several requests; CONNS=1 is a turn a request, what
+# a lightly loaded server pays: the turn's costs all on the one request).
 # METRICS=off in the environment: no metrics file and no store figures
 # (they cost per second, not per request: a run's length is not N's).
 set -eu
@@ -57,9 +60,9 @@ run() {
 	    --state-dir "$tmp/state" 2>"$tmp/log" &
 	vpid=$!
 	wait_port "$tmp/log" 100
-	"$build/t/bench/loadgen" -c 10 -n 2000 $lgpool 127.0.0.1 "$port" \
+	"$build/t/bench/loadgen" -c "$conns" -n 2000 $lgpool 127.0.0.1 "$port" \
 	    >/dev/null
-	"$build/t/bench/loadgen" -c 10 -n "$1" -s 100000 $lgpool 127.0.0.1 \
+	"$build/t/bench/loadgen" -c "$conns" -n "$1" -s 100000 $lgpool 127.0.0.1 \
 	    "$port" \
 	    >/dev/null
 	kill -TERM $vpid
@@ -72,6 +75,7 @@ run() {
 	fi
 	sed -n 's/^summary: //p' "$tmp/cg.out"
 }
+conns=${CONNS:-10}
 lgpool=
 [ "$mode" != pool ] || lgpool="-m 1000"
 if [ "${METRICS:-on}" = off ]; then
@@ -79,4 +83,4 @@ if [ "${METRICS:-on}" = off ]; then
 fi
 a=$(run "$n")
 b=$(run $((2 * n)))
-echo "instructions per request ($mode): $(( (b - a) / n )) (N=$n)"
+echo "instructions per request ($mode): $(( (b - a) / n )) (N=$n, $conns connections)"

@@ -2,7 +2,7 @@
  * loadgen - policy protocol load generator for benchmarks.
  *
  *   loadgen [-c CONNECTIONS] [-n REQUESTS] [-p PIPELINE] [-s FIRST]
- *           [-m POOL] [-r RATE] HOST PORT
+ *           [-m POOL] [-r RATE] [-S SLOW_US] HOST PORT
  *
  * Opens CONNECTIONS connections to HOST:PORT and keeps PIPELINE requests
  * outstanding on each (1 is what Postfix does: one request, one reply),
@@ -16,7 +16,11 @@
  * a given load): each goes out at its time on the next connection in
  * turn that has room, and its latency counts from that time, so a
  * server that falls behind shows it however long a request waited for
- * a free connection. Loopback only: HOST must be an address literal.
+ * a free connection. SLOW_US: for each tenth of a second in which a
+ * reply took longer than that, a line on standard error with the wall
+ * clock time (to set beside the daemon's log), how many did and the
+ * longest: where a run's tail comes from. Loopback only: HOST must be
+ * an address literal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,6 +64,46 @@ cmp_u64(const void *a, const void *b)
 static unsigned long pool; /* -m: requests cycle through this many */
 static unsigned long rate; /* -r: requests per second; 0: as fast as
 			    * the replies come */
+static uint64_t slow_ns; /* -S: replies slower than this are reported */
+static struct {
+	uint64_t tenth; /* wall clock, in tenths of a second */
+	unsigned long n, slow;
+	uint64_t max;
+} slowest;
+
+/* slow_flush - the tenth of a second that ended, if it had slow replies */
+static void
+slow_flush(void)
+{
+	if (slowest.slow > 0)
+		fprintf(stderr, "slow: %llu.%llu replies=%lu slow=%lu "
+				"max_us=%llu\n",
+		    (unsigned long long)(slowest.tenth / 10),
+		    (unsigned long long)(slowest.tenth % 10), slowest.n,
+		    slowest.slow, (unsigned long long)(slowest.max / 1000));
+	slowest.n = slowest.slow = 0;
+	slowest.max = 0;
+}
+
+/* slow_note - one reply's latency, for -S */
+static void
+slow_note(uint64_t ns)
+{
+	struct timespec ts;
+	uint64_t tenth;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	tenth = (uint64_t)ts.tv_sec * 10 + (uint64_t)ts.tv_nsec / 100000000;
+	if (tenth != slowest.tenth) {
+		slow_flush();
+		slowest.tenth = tenth;
+	}
+	slowest.n++;
+	if (ns > slow_ns)
+		slowest.slow++;
+	if (ns > slowest.max)
+		slowest.max = ns;
+}
 
 /* send_one - request number seq; due: its time (0: now) */
 static void
@@ -99,7 +143,7 @@ main(int argc, char **argv)
 	uint64_t *lat, t0, t1, last;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:n:p:s:m:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:n:p:s:m:r:S:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conns = strtoul(optarg, NULL, 10);
@@ -118,6 +162,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			rate = strtoul(optarg, NULL, 10);
+			break;
+		case 'S':
+			slow_ns = strtoull(optarg, NULL, 10) * 1000;
 			break;
 		default:
 			goto usage;
@@ -218,8 +265,10 @@ main(int argc, char **argv)
 				size_t used = (size_t)(p + 2 - c->buf);
 
 				last = now_ns();
-				lat[done++] = last -
-				    c->sent_at[c->tail++ % 64];
+				lat[done] = last - c->sent_at[c->tail++ % 64];
+				if (slow_ns > 0)
+					slow_note(lat[done]);
+				done++;
 				c->outstanding--;
 				memmove(c->buf, c->buf + used, c->len - used);
 				c->len -= used;
@@ -229,6 +278,8 @@ main(int argc, char **argv)
 		}
 	}
 	t1 = now_ns();
+	if (slow_ns > 0)
+		slow_flush();
 	qsort(lat, total, sizeof(*lat), cmp_u64);
 	printf("requests=%lu connections=%lu pipeline=%lu seconds=%.3f "
 	       "rps=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f\n",
@@ -244,7 +295,7 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: loadgen [-c CONNECTIONS] [-n REQUESTS] "
-			"[-p PIPELINE] [-s FIRST] [-m POOL] [-r RATE] ADDRESS "
-			"PORT\n");
+			"[-p PIPELINE] [-s FIRST] [-m POOL] [-r RATE] "
+			"[-S SLOW_US] ADDRESS PORT\n");
 	return 2;
 }
