@@ -461,6 +461,14 @@ int store_verify_file_bdb(const char *dir, const char *table,
     struct why *why);
 
 /*
+ * store_bdb_shm_key - the System V shared memory key of the regions of
+ * the Berkeley DB environment in dir (Berkeley DB adds the region's
+ * number, 0 to 15), for a program that joins it with Berkeley DB's own
+ * calls (DB_ENV->set_shm_key, DB_SYSTEM_MEM); 0: dir cannot be looked at
+ */
+long store_bdb_shm_key(const char *dir);
+
+/*
  * For tests: the next steps of the Berkeley DB store's transactions (a
  * mask of STORE_BDB_*) fail as Berkeley DB would, with code and msg (NULL:
  * one for the code): skip of them pass, then count fail (each failure

@@ -19,15 +19,24 @@
  * are detected at once; old log files are removed after each
  * checkpoint.
  *
- * A full disk is an error code, never a signal. The region files are
- * memory-mapped, and a page of a mapping with a hole behind it that the
- * file system cannot back is SIGBUS when touched. DB_REGION_INIT makes
- * Berkeley DB write every page of a region when it creates one (a full
- * disk is then ENOSPC from write(2)); regions that grow later (the cache
- * does, up to its size) are extended by writing only their last page, so
- * the room they may grow into is reserved with fallocate(2) at open
- * (reserve_regions). Every table has page checksums: a damaged page is
- * found when it is read, not taken as data.
+ * The regions (cache, locks, log buffer) are System V shared memory
+ * (DB_SYSTEM_MEM) under a key made from the state directory
+ * (store_bdb_shm_key), not memory-mapped files there: the kernel wrote
+ * a file-backed cache back to disk over and over (every page a request
+ * touches dirties it), and that writeback stopped the replies for up to
+ * 135 ms about once a minute. A clean close removes them when nobody
+ * else uses them (release_regions); a killed process's stay for the next
+ * open, which recovers and makes them anew.
+ *
+ * A full disk is an error code, never a signal. Regions in memory take
+ * no disk. Were they files (no key: dir cannot be looked at), a page of
+ * a mapping with a hole behind it that the file system cannot back is
+ * SIGBUS when touched: DB_REGION_INIT makes Berkeley DB write every page
+ * of a region when it creates one (a full disk is then ENOSPC from
+ * write(2)), and the room the cache may grow into is reserved with
+ * fallocate(2) at open (reserve_regions). Every table has page
+ * checksums: a damaged page is found when it is read, not taken as
+ * data.
  *
  * DB_REGISTER allows one environment handle per process and process id.
  * A failed open (recovery that met a full disk) leaves this process's id
@@ -148,6 +157,9 @@ struct bdb {
 	enum store_sync sync;
 	bool group;       /* opts.group: group calls wait for group_commit */
 	bool pending;     /* group calls' commits not yet written */
+	bool shm;         /* the regions are System V shared memory */
+	unsigned slot;    /* which of SHM_SLOTS keys they were made under */
+	bool opened;      /* store_open_bdb() finished */
 	int lock_fd;      /* STORE_LOCK_FILE, held; -1 none */
 	struct {          /* writeback(): the log's writer behind the loop */
 		pthread_t thread;
@@ -455,26 +467,56 @@ writeback_stop(struct bdb *st)
 	st->wb.running = false;
 }
 
+/*
+ * release_regions - after a clean close, the regions' memory back to the
+ * system when nobody else uses them (a stopped daemon holds no memory):
+ * only with the lock to ourselves (no other opener is joining), and
+ * Berkeley DB removes nothing another process still has open. Only
+ * after a close that wrote every table's pages to its file: the next
+ * open runs no recovery when no process died (DB_REGISTER), so pages
+ * left in a removed cache (a close after a panic) would be lost. There
+ * the regions stay, for the recovery that comes with the reopen.
+ */
+static int env_setup(struct bdb *st, const struct store_opts *o,
+    DB_ENV **envp);
+
+static void
+release_regions(struct bdb *st)
+{
+	struct store_opts o = { .dir = st->dir };
+	DB_ENV *env;
+
+	if (!st->shm || st->lock_fd < 0 ||
+	    flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return;
+	if (env_setup(st, &o, &env) == 0)
+		(void)env->remove(env, st->dir, 0); /* frees env */
+}
+
 /* bdb_close - close tables and environment */
 static void
 bdb_close(struct store *pub)
 {
 	struct bdb *st = (struct bdb *)pub;
+	bool clean;
 	int i;
 
 	if (st == NULL)
 		return;
+	clean = st->opened;
 	writeback_stop(st);
 	/* Group commits not yet written: written now, not left to a
 	 * recovery that a clean close does not run. */
-	if (st->pending && st->env != NULL)
-		(void)st->env->log_flush(st->env, NULL);
+	if (st->pending && st->env != NULL &&
+	    st->env->log_flush(st->env, NULL) != 0)
+		clean = false;
 	for (i = 0; i < st->ntables; i++)
-		st->tables[i].db->close(st->tables[i].db, 0);
-	if (st->meta != NULL)
-		st->meta->close(st->meta, 0);
-	if (st->env != NULL)
-		st->env->close(st->env, 0);
+		if (st->tables[i].db->close(st->tables[i].db, 0) != 0)
+			clean = false;
+	if (st->meta != NULL && st->meta->close(st->meta, 0) != 0)
+		clean = false;
+	if (st->env != NULL && st->env->close(st->env, 0) == 0 && clean)
+		release_regions(st);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* the lock goes with it */
 	pthread_mutex_destroy(&st->tables_lock);
@@ -1876,6 +1918,8 @@ reserve_regions(struct bdb *st, const char *dir, struct why *why)
 	DIR *dp;
 	int rc = 0;
 
+	if (st->shm)
+		return 0; /* in memory, made whole at creation: no files */
 	if (st->env->memp_stat(st->env, &mp, NULL, 0) == 0) {
 		regions[0][0] = mp->st_regsize;
 		regions[0][1] = mp->st_regmax;
@@ -1996,16 +2040,55 @@ store_lock_probe(const char *dir, struct why *why)
 	return 0;
 }
 
+/*
+ * store_bdb_shm_key - the System V key of dir's regions (see the header):
+ * a hash of the directory's device, inode and birth time, the same in
+ * every process that opens it, different for another state directory
+ * (odds of a clash: one in 2^24 a pair) and for one made anew where a
+ * removed one was (the same inode: the segments a crash left there may
+ * be another user's, which Berkeley DB could not remove to make its
+ * own). Berkeley DB adds the region's number, a handful: the low four
+ * bits are left for that. Only an environment's creation uses it; a
+ * process that joins finds the segments through __db.001. 0 when dir
+ * cannot be looked at (then the regions are files, and the open says
+ * what is wrong with dir).
+ */
+#define SHM_SLOTS 8
+
+long
+store_bdb_shm_key(const char *dir)
+{
+	uint64_t v[3] = { 0 }, h = 1469598103934665603ull; /* FNV-1a */
+	const unsigned char *p = (const unsigned char *)v;
+	struct statx sx;
+	size_t i;
+
+	if (statx(AT_FDCWD, dir, 0, STATX_INO | STATX_BTIME, &sx) < 0)
+		return 0;
+	v[0] = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
+	v[1] = sx.stx_ino;
+	if (sx.stx_mask & STATX_BTIME)
+		v[2] = (uint64_t)sx.stx_btime.tv_sec * 1000000000u +
+		    sx.stx_btime.tv_nsec;
+	for (i = 0; i < sizeof(v); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return 0x70000000L | (long)((h ^ h >> 24 ^ h >> 48) & 0xffffff) << 4;
+}
+
 /* env_setup - an environment handle, as every open configures it */
 static int
 env_setup(struct bdb *st, const struct store_opts *o, DB_ENV **envp)
 {
 	uint64_t cache = o->cache_bytes ? o->cache_bytes : 64u << 20;
 	DB_ENV *env;
+	long key;
 	int rc;
 
 	if ((rc = db_env_create(&env, 0)) != 0)
 		return rc;
+	if ((key = store_bdb_shm_key(o->dir)) != 0 &&
+	    env->set_shm_key(env, key + 16 * st->slot) == 0)
+		st->shm = true;
 	env->app_private = st;
 	env->set_errcall(env, errcall);
 	env->set_thread_id(env, thread_id);
@@ -2070,8 +2153,8 @@ heal(struct bdb *st, const struct store_opts *o, int cause,
 	msgs_clear();
 	if ((rc = env_setup(st, o, &env)) == 0) {
 		rc = env->open(env, o->dir, DB_CREATE | DB_INIT_LOCK |
-		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER,
-		    0600);
+		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER |
+		    (st->shm ? DB_SYSTEM_MEM : 0), 0600);
 		if (rc != 0)
 			fail(st, rc, o->dir, why);
 		env->close(env, 0);
@@ -2147,12 +2230,33 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	}
 	if (o->threads)
 		flags |= DB_THREAD;
+	if (st->shm)
+		flags |= DB_SYSTEM_MEM;
 	/*
 	 * Not when a table's page is damaged: recovery replays the log
 	 * into that file, and Berkeley DB can spin on it for good (the
 	 * damage is for policyctl db verify and a person, policyd(8)).
 	 */
-	if ((rc = st->env->open(st->env, o->dir, flags, 0600)) != 0 &&
+	rc = st->env->open(st->env, o->dir, flags, 0600);
+	/*
+	 * Segments under our key that we may not remove (a policyctl run
+	 * as root was killed, and the daemon runs as its user): made under
+	 * the next key instead. A process that joins finds them through
+	 * __db.001, whatever the key.
+	 */
+	while (rc == EAGAIN && st->shm && st->slot + 1 < SHM_SLOTS) {
+		st->env->close(st->env, 0);
+		st->env = NULL;
+		st->slot++;
+		msgs_clear();
+		if ((rc = env_setup(st, o, &st->env)) != 0) {
+			why_set(why, "%s: %s", o->dir, db_strerror(rc));
+			bdb_close(&st->pub);
+			return NULL;
+		}
+		rc = st->env->open(st->env, o->dir, flags, 0600);
+	}
+	if (rc != 0 &&
 	    healable(rc) && o->lock != STORE_LOCK_NONE && !msgs.damaged &&
 	    !damaged_was(o->dir)) {
 		struct why ignored;
@@ -2175,6 +2279,20 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		bdb_close(&st->pub);
 		return NULL;
 	}
+	if (st->slot > 0 && o->healed != NULL) {
+		char *t = o->healed->text;
+		size_t used = strlen(t);
+
+		snprintf(t + used, sizeof(o->healed->text) - used, "%s%s: the shared "
+			 "memory segments under key 0x%lx are another user's "
+			 "(a process killed with the store open, as root?): "
+			 "the regions are under key 0x%lx instead (ipcs -m "
+			 "lists the old ones, keys 0x%lx to 0x%lx; ipcrm -M "
+			 "KEY frees one)", used > 0 ? "; " : "", o->dir,
+		    store_bdb_shm_key(o->dir),
+		    store_bdb_shm_key(o->dir) + 16 * (long)st->slot,
+		    store_bdb_shm_key(o->dir), store_bdb_shm_key(o->dir) + 15);
+	}
 	if ((rc = reserve_regions(st, o->dir, why)) != 0) {
 		*err = rc;
 		bdb_close(&st->pub);
@@ -2193,6 +2311,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 	}
 	damaged_set(o->dir, false);
 	writeback_start(st);
+	st->opened = true;
 	*err = 0;
 	return &st->pub;
 }

@@ -53,6 +53,35 @@ def request(**attrs):
     return ("\n".join(lines) + "\n\n").encode()
 
 
+def release_regions(state):
+    """The shared memory of a store whose last user did not close it (a
+    killed daemon, a child of one, a damaged store): its regions are
+    System V segments, which a crash leaves for the next open of the
+    state directory, and a test's directory is removed. The segments
+    under the directory's keys (storelock DIR key; each key Berkeley DB
+    may move on to) are removed (each goes when its last user lets
+    go)."""
+    if not os.path.isdir(state):
+        return
+    tool = os.environ.get("STORELOCK") or os.path.join(
+        os.path.dirname(os.path.dirname(os.environ.get("POLICYD", ""))),
+        "t", "integration", "storelock")
+    r = subprocess.run([tool, state, "key"], capture_output=True,
+                       text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        return
+    base = int(r.stdout)
+    if base == 0:
+        return
+    out = subprocess.run(["ipcs", "-m"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        f = line.split()  # key shmid owner perms bytes nattch
+        if (len(f) >= 6 and f[0].startswith("0x")
+                and 0 <= int(f[0], 16) - base < 8 * 16):
+            subprocess.run(["ipcrm", "-m", f[1]], capture_output=True)
+
+
 class Daemon:
     def __init__(self, config, args=(), start=True):
         self.tmp = tempfile.TemporaryDirectory(prefix="policyd-test-")
@@ -171,6 +200,7 @@ class Daemon:
                 self.proc.wait()
             self.reader.join(timeout=5)
             self.proc.stderr.close()
+            release_regions(self.path("state"))
         self.tmp.cleanup()
 
 

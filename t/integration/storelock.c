@@ -7,8 +7,11 @@
  *                           died in the middle of a write
  *   storelock DIR foreign   the environment opened as another program
  *                           (postgrey) opens it: other flags, no locking
+ *   storelock DIR key       prints the System V key of DIR's regions
+ *                           (store_bdb_shm_key), for a test's clean-up
  *
- * Joins the environment in DIR with Berkeley DB's own calls (the store's
+ * Joins the environment in DIR with Berkeley DB's own calls (its regions
+ * are System V shared memory under store_bdb_shm_key(DIR); the store's
  * operations are data now: none of them runs a caller's code inside its
  * transaction), reads one greylist record for update in a transaction,
  * prints "locked" and sleeps SECONDS holding the write lock of its page,
@@ -45,8 +48,10 @@ hold(const char *dir, unsigned seconds)
 	v.data = (void *)(uintptr_t)"x";
 	v.size = 1;
 	if ((rc = db_env_create(&env, 0)) != 0 ||
+	    (rc = env->set_shm_key(env, store_bdb_shm_key(dir))) != 0 ||
 	    (rc = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER, 0600)) != 0 ||
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER | DB_SYSTEM_MEM,
+	    0600)) != 0 ||
 	    (rc = db_create(&db, env, 0)) != 0 ||
 	    (rc = db->set_flags(db, DB_CHKSUM | DB_REVSPLITOFF)) != 0 ||
 	    (rc = db->open(db, NULL, GL_TABLE_TRIPLET ".db", NULL, DB_BTREE,
@@ -75,8 +80,12 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: storelock DIR SECONDS|panic|foreign\n");
+		fprintf(stderr, "usage: storelock DIR SECONDS|panic|foreign|key\n");
 		return 2;
+	}
+	if (strcmp(argv[2], "key") == 0) {
+		printf("%ld\n", store_bdb_shm_key(argv[1]));
+		return 0;
 	}
 	if (strcmp(argv[2], "panic") == 0 || strcmp(argv[2], "foreign") == 0) {
 		bool panic = strcmp(argv[2], "panic") == 0;
@@ -84,10 +93,12 @@ main(int argc, char **argv)
 		int rc;
 
 		if ((rc = db_env_create(&env, 0)) != 0 ||
-		    (rc = env->open(env, argv[1], panic ? DB_INIT_LOCK |
+		    (rc = env->set_shm_key(env,
+		    store_bdb_shm_key(argv[1]))) != 0 ||
+		    (rc = env->open(env, argv[1], (panic ? DB_INIT_LOCK |
 		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER |
 		    DB_CREATE : DB_CREATE | DB_RECOVER | DB_INIT_TXN |
-		    DB_INIT_MPOOL | DB_INIT_LOG, 0600)) != 0) {
+		    DB_INIT_MPOOL | DB_INIT_LOG) | DB_SYSTEM_MEM, 0600)) != 0) {
 			fprintf(stderr, "storelock: %s\n", db_strerror(rc));
 			return 1;
 		}
