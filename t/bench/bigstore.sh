@@ -15,7 +15,7 @@ big=${2:-10000000}
 small=${3:-10000}
 tmp=${BIGSTORE_DIR:-$(mktemp -d)}
 pid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null; [ -n "${BIGSTORE_DIR:-}" ] ||
+trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -n "${BIGSTORE_DIR:-}" ] ||
     rm -rf "$tmp"' EXIT
 greylist_policy "$tmp/policy.yaml"
 lg="$build/t/bench/loadgen"

@@ -11,7 +11,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 records=${2:-200000}
 tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0

@@ -34,7 +34,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pid=
 dpid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null; [ -z "$dpid" ] ||
+trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 lg="$build/t/bench/loadgen"
 policyd=${POLICYD:-$build/policyd/policyd}

@@ -13,7 +13,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
 pid= probe=
 trap '[ -z "$probe" ] || kill $probe 2>/dev/null; [ -z "$pid" ] ||
-    kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0

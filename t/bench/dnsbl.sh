@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
 ppid=
-trap 'kill $dpid $ppid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top/t/bench/identity-setup.sh"
 kill $dpid
 lists="zen.bl bl.ms bl.sc psbl.bl b.bc dbl.bl wl.ms list.wl bl.a bl.b"

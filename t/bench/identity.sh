@@ -9,7 +9,7 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
-trap 'kill $dpid $ppid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top/t/bench/identity-setup.sh"
 "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
     --state-dir "$tmp/state" 2>"$tmp/log" &

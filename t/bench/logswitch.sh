@@ -19,7 +19,7 @@ secs=${3:-4}
 policyd=${POLICYD:-$build/policyd/policyd}
 tmp=$(mktemp -d)
 pid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 greylist_policy "$tmp/policy.yaml"
 "$policyd" -f -c "$tmp/policy.yaml" --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!

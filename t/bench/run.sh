@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 policy=${2:-$top/t/bench/bench.yaml}
 tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 "$build/policyd/policyd" -f -c "$policy" \
     --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!

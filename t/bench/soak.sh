@@ -17,7 +17,7 @@ minutes=${2:-60}
 rate=${3:-}
 tmp=$(mktemp -d)
 pid= dpid=
-trap '[ -z "$pid" ] || kill $pid 2>/dev/null; [ -z "$dpid" ] ||
+trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$here/identity-setup.sh"
 sed 's/^listen:/metrics: { interval: 10s }\n&/' "$tmp/policy.yaml" \

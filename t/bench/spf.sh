@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 n=${2:-200000}
 tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 cat > "$tmp/zone" <<'ZONE'
 bench.example. 3600 IN TXT "v=spf1 ip4:198.51.100.0/24 include:_spf1.bench.example include:_spf2.bench.example a mx ~all"
 _spf1.bench.example. 3600 IN TXT "v=spf1 ip4:203.0.113.0/25 ip6:2001:db8::/32 -all"
