@@ -269,6 +269,38 @@ test_store_regions_are_memory_and_go_at_a_clean_close(void **state)
 }
 
 /*
+ * A writer dies with the store open, and its segments go before the
+ * next open (a reboot, systemd's RemoveIPC when the unit stops): the
+ * open recovers from the log and every record is there.
+ */
+static void
+test_store_segments_removed_after_a_crash_lose_nothing(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st = open_ok();
+
+		put_range(st, 0, 300);
+		_exit(0); /* no close: the regions stay, dirty */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(release_segments() > 0);
+	{
+		struct store *st = open_ok();
+
+		assert_int_equal(count_present(st, 300), 300);
+		verify_all(st);
+		st->ops->close(st);
+	}
+}
+
+/*
  * kill_writer - a writer killed mid-stride three times loses nothing it
  * reported: its calls group calls or not, on a store opened with
  * opts.group or not, group_commit() after each or not (what the daemon
@@ -838,6 +870,9 @@ main(void)
 		    test_store_kill_9_loses_nothing_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_regions_are_memory_and_go_at_a_clean_close,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_segments_removed_after_a_crash_lose_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_kill_9_a_stdio_process_commits_group_calls_at_once,
