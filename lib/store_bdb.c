@@ -2280,18 +2280,16 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		return NULL;
 	}
 	if (st->slot > 0 && o->healed != NULL) {
-		char *t = o->healed->text;
-		size_t used = strlen(t);
+		long key = store_bdb_shm_key(o->dir);
+		size_t used = strlen(o->healed->text);
 
-		snprintf(t + used, sizeof(o->healed->text) - used, "%s%s: the shared "
-			 "memory segments under key 0x%lx are another user's "
-			 "(a process killed with the store open, as root?): "
-			 "the regions are under key 0x%lx instead (ipcs -m "
-			 "lists the old ones, keys 0x%lx to 0x%lx; ipcrm -M "
-			 "KEY frees one)", used > 0 ? "; " : "", o->dir,
-		    store_bdb_shm_key(o->dir),
-		    store_bdb_shm_key(o->dir) + 16 * (long)st->slot,
-		    store_bdb_shm_key(o->dir), store_bdb_shm_key(o->dir) + 15);
+		snprintf(o->healed->text + used, sizeof(o->healed->text) - used,
+		    "%s%s: the shared memory segments under key 0x%lx are "
+		    "another user's (a process killed with the store open, as "
+		    "root?): the regions are under key 0x%lx instead (ipcs -m "
+		    "lists the old ones, keys 0x%lx to 0x%lx; ipcrm -M KEY "
+		    "frees one)", used > 0 ? "; " : "", o->dir, key,
+		    key + 16 * (long)st->slot, key, key + 15);
 	}
 	if ((rc = reserve_regions(st, o->dir, why)) != 0) {
 		*err = rc;

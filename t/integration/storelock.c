@@ -80,7 +80,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: storelock DIR SECONDS|panic|foreign|key\n");
+		fprintf(stderr,
+		    "usage: storelock DIR SECONDS|panic|foreign|key\n");
 		return 2;
 	}
 	if (strcmp(argv[2], "key") == 0) {

@@ -397,7 +397,8 @@ main(void)
 		cmocka_unit_test(test_request_client_address),
 		cmocka_unit_test(test_addr_format_ipv4_is_inet_ntops),
 		cmocka_unit_test(test_arena_printf_copies_plain_formats),
-		cmocka_unit_test(test_arena_reset_gives_its_first_block_to_the_next),
+		cmocka_unit_test(
+		    test_arena_reset_gives_its_first_block_to_the_next),
 		cmocka_unit_test(test_request_prefix_configurable),
 		cmocka_unit_test(test_request_addresses),
 		cmocka_unit_test(test_request_names_and_fields),

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,55 @@ test_store_segments_removed_after_a_crash_lose_nothing(void **state)
 		verify_all(st);
 		st->ops->close(st);
 	}
+}
+
+/*
+ * Segments under the directory's key that the opener may not remove (a
+ * process run as root killed with the store open, the daemon running as
+ * its user): the open makes the regions under the next key, says so,
+ * and leaves the other user's segment alone.
+ */
+static void
+test_store_another_users_segments_move_the_key(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+	long key = store_bdb_shm_key(dir);
+	int id, status;
+	pid_t pid;
+
+	(void)state;
+	if (getuid() != 0 || pw == NULL)
+		skip(); /* needs root: a segment that nobody cannot remove */
+	id = shmget((key_t)key, 4096, IPC_CREAT | IPC_EXCL | 0600);
+	assert_true(id >= 0);
+	assert_int_equal(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct why why, healed = { "" };
+		struct store_opts o = { .dir = dir, .cache_bytes = 4u << 20,
+			.healed = &healed };
+		struct store *st;
+		int err;
+
+		if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			_exit(2);
+		if ((st = store_open_bdb(&o, &err, &why)) == NULL) {
+			fprintf(stderr, "open: %s\n", why.text);
+			_exit(3);
+		}
+		st->ops->close(st);
+		if (strstr(healed.text, "are another user's") == NULL) {
+			fprintf(stderr, "healed: %s\n", healed.text);
+			_exit(4);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(shmget((key_t)key, 0, 0), id);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
 }
 
 /*
@@ -873,6 +923,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_segments_removed_after_a_crash_lose_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_another_users_segments_move_the_key,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_kill_9_a_stdio_process_commits_group_calls_at_once,
