@@ -23,19 +23,16 @@ struct arena_block {
 };
 
 struct arena {
-	struct arena_block *head; /* newest block, NULL: none yet */
+	struct arena_block *head; /* newest block; the first one is last */
 	unsigned refs;
 };
 
 /*
  * Blocks let go (arena_reset, arena_free), kept per thread for the next
- * request: without them every request allocated and freed the same
- * blocks (three malloc() calls per greylisting request). An arena holds
- * no block while it is empty, not even one of its own: the next request,
- * on whichever connection, takes the block the last one gave back, so a
- * few blocks stay in the processor's caches however many connections
- * there are (a block per connection was 1 MiB of cold memory at 256).
- * At most POOL_MAX bytes per thread, whatever the number of connections.
+ * request: each request needs about the same room past its arena's first
+ * block, and without them every request allocated and freed the same
+ * blocks (three malloc() calls per greylisting request). At most
+ * POOL_MAX bytes per thread, whatever the number of connections.
  */
 #define POOL_MAX (256 * 1024)
 static __thread struct arena_block *pool;
@@ -84,13 +81,13 @@ block_new(size_t size)
 	return b;
 }
 
-/* arena_new - an empty arena; its first allocation takes a block */
+/* arena_new - an empty arena with one block */
 struct arena *
 arena_new(void)
 {
 	struct arena *a = xmalloc(sizeof(*a));
 
-	a->head = NULL;
+	a->head = block_new(ARENA_BLOCK);
 	a->refs = 1;
 	return a;
 }
@@ -125,22 +122,22 @@ arena_free(struct arena *a)
 	free(a);
 }
 
-/*
- * arena_reset - every block back to the pool, newest first: the oldest,
- * the one every request fills first, is then the next one taken
- */
+/* arena_reset - empty the oldest block; the others go to the pool */
 void
 arena_reset(struct arena *a)
 {
-	struct arena_block *b, *next;
+	struct arena_block *b = a->head;
 
 	if (a->refs > 1)
 		PD_PANIC("arena_reset of an arena another holds");
-	for (b = a->head; b != NULL; b = next) {
-		next = b->next;
+	while (b->next != NULL) {
+		struct arena_block *next = b->next;
+
 		block_put(b);
+		b = next;
 	}
-	a->head = NULL;
+	b->used = 0;
+	a->head = b;
 }
 
 /* arena_alloc - size bytes, aligned for any type */
@@ -156,7 +153,7 @@ arena_alloc(struct arena *a, size_t size)
 	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (need == 0)
 		need = ARENA_ALIGN;
-	if (b == NULL || b->size - b->used < need) {
+	if (b->size - b->used < need) {
 		struct arena_block *nb = block_new(need);
 
 		nb->next = b;
@@ -274,7 +271,7 @@ char *
 arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {
 	struct arena_block *b = a->head;
-	size_t room = b != NULL ? b->size - b->used : 0;
+	size_t room = b->size - b->used;
 	va_list again;
 	int len;
 	char *p;
@@ -288,8 +285,7 @@ arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 	 * used space or elsewhere, never in the free space written here.)
 	 */
 	va_copy(again, ap);
-	len = vsnprintf(b != NULL ? (char *)b->data + b->used : NULL, room,
-	    fmt, ap);
+	len = vsnprintf((char *)b->data + b->used, room, fmt, ap);
 	if (len < 0)
 		PD_PANIC("bad format %s", fmt);
 	if ((size_t)len < room) {

@@ -21,8 +21,8 @@ void arena_free(struct arena *a);
 struct arena *arena_ref(struct arena *a);
 /* arena_shared - someone else holds a reference too */
 int arena_shared(const struct arena *a);
-/* arena_reset - release all allocations (the blocks go back to the
- * thread's pool); only for an arena nobody else holds */
+/* arena_reset - release all allocations but keep the first block; only
+ * for an arena nobody else holds */
 void arena_reset(struct arena *a);
 void *arena_alloc(struct arena *a, size_t size);
 char *arena_strdup(struct arena *a, const char *s);

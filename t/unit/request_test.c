@@ -321,41 +321,6 @@ test_arena_printf_copies_plain_formats(void **state)
 	arena_free(a);
 }
 
-/*
- * An emptied arena gives all its blocks back: the next request, on any
- * connection, fills the block the last one used (a block kept per
- * connection is cold memory at hundreds of connections), and an empty
- * arena still formats, grows and resets
- */
-static void
-test_arena_reset_gives_its_first_block_to_the_next(void **state)
-{
-	struct arena *a = arena_new(), *b = arena_new();
-	char *p, *q, *big;
-	size_t i;
-
-	(void)state;
-	p = arena_strdup(a, "first request");
-	arena_reset(a);
-	q = arena_strdup(b, "next request, another connection");
-	assert_ptr_equal(p, q);
-	assert_string_equal(q, "next request, another connection");
-	arena_reset(b);
-	/* formats into an arena that holds no block */
-	assert_string_equal(arena_printf(a, "%s:%u", "x", 7u), "x:7");
-	arena_reset(a);
-	assert_string_equal(arena_printf(a, "%s", "plain"), "plain");
-	/* past one block and back */
-	for (i = 0; i < 100; i++)
-		memset(arena_alloc(a, 1000), (int)i, 1000);
-	big = arena_alloc(a, 20000);
-	memset(big, 'x', 20000);
-	arena_reset(a);
-	assert_string_equal(arena_printf(a, "%d-%s", 42, "again"), "42-again");
-	arena_free(a);
-	arena_free(b);
-}
-
 /* IPv4 text is made by hand (not inet_ntop's sprintf): the same text as
  * inet_ntop for the edges and a million addresses from a fixed seed */
 static void
@@ -397,8 +362,6 @@ main(void)
 		cmocka_unit_test(test_request_client_address),
 		cmocka_unit_test(test_addr_format_ipv4_is_inet_ntops),
 		cmocka_unit_test(test_arena_printf_copies_plain_formats),
-		cmocka_unit_test(
-		    test_arena_reset_gives_its_first_block_to_the_next),
 		cmocka_unit_test(test_request_prefix_configurable),
 		cmocka_unit_test(test_request_addresses),
 		cmocka_unit_test(test_request_names_and_fields),
