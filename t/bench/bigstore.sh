@@ -15,8 +15,12 @@ big=${2:-10000000}
 small=${3:-10000}
 tmp=${BIGSTORE_DIR:-$(mktemp -d)}
 pid=
-trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -n "${BIGSTORE_DIR:-}" ] ||
+trap 'set +e
+    [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -n "${BIGSTORE_DIR:-}" ] ||
     rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 greylist_policy "$tmp/policy.yaml"
 lg="$build/t/bench/loadgen"
 start() {

@@ -11,7 +11,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 records=${2:-200000}
 tmp=$(mktemp -d)
-trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e; { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0

@@ -34,8 +34,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pid=
 dpid=
-trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
+trap 'set +e
+    [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 lg="$build/t/bench/loadgen"
 policyd=${POLICYD:-$build/policyd/policyd}
 n=${N:-40000}

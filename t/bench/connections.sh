@@ -12,8 +12,11 @@ build=${1:-$here/../../build}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
 pid= probe=
-trap '[ -z "$probe" ] || kill $probe 2>/dev/null; [ -z "$pid" ] ||
+trap 'set +e; [ -z "$probe" ] || kill $probe 2>/dev/null; [ -z "$pid" ] ||
     { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0

@@ -6,7 +6,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 names=${2:-20000}
 tmp=$(mktemp -d)
-trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e; { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 i=0
 while [ $i -lt "$names" ]; do
 	echo "h$i.bulk.example. 300 IN A 10.$((i / 65536 % 256)).$((i / 256 % 256)).$((i % 256))"

@@ -12,7 +12,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
 ppid=
-trap 'kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e
+    kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 . "$top/t/bench/identity-setup.sh"
 kill $dpid
 lists="zen.bl bl.ms bl.sc psbl.bl b.bc dbl.bl wl.ms list.wl bl.a bl.b"

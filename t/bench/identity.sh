@@ -9,7 +9,11 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 tmp=$(mktemp -d)
-trap 'kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e
+    kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 . "$top/t/bench/identity-setup.sh"
 "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
     --state-dir "$tmp/state" 2>"$tmp/log" &

@@ -23,7 +23,9 @@ n=${2:-5000}
 mode=${3:-identity}
 tmp=$(mktemp -d)
 dpid=
-trap 'kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e; kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs
+trap 'exit 130' INT; trap 'exit 143' TERM
 case $mode in
 identity)
 	. "$top/t/bench/identity-setup.sh"

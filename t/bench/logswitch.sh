@@ -19,7 +19,11 @@ secs=${3:-4}
 policyd=${POLICYD:-$build/policyd/policyd}
 tmp=$(mktemp -d)
 pid=
-trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e
+    [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 greylist_policy "$tmp/policy.yaml"
 "$policyd" -f -c "$tmp/policy.yaml" --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!

@@ -12,7 +12,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 policy=${2:-$top/t/bench/bench.yaml}
 tmp=$(mktemp -d)
-trap '{ kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'set +e; { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 "$build/policyd/policyd" -f -c "$policy" \
     --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!

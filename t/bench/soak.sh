@@ -25,8 +25,12 @@ minutes=${2:-60}
 rate=${3:-}
 tmp=$(mktemp -d)
 pid= dpid= rpid=
-trap '[ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
+trap 'set +e
+    [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
+# daemon frees its shared memory
+trap 'exit 130' INT; trap 'exit 143' TERM
 . "$here/identity-setup.sh"
 sed 's/^listen:/metrics: { interval: 10s }\n&/' "$tmp/policy.yaml" \
     > "$tmp/soak.yaml"

@@ -18,7 +18,9 @@ n=${2:-3000}
 mode=${3:-greylist}
 max=${4:-}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'set +e; rm -rf "$tmp"' EXIT
+# interrupted (^C, a CI timeout's TERM): the EXIT trap still runs
+trap 'exit 130' INT; trap 'exit 143' TERM
 case $mode in
 static)
 	cat > "$tmp/policy.yaml" <<POLICY
