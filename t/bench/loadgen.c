@@ -19,8 +19,9 @@
  * a free connection. SLOW_US: for each tenth of a second in which a
  * reply took longer than that, a line on standard error with the wall
  * clock time (to set beside the daemon's log), how many did and the
- * longest: where a run's tail comes from. Loopback only: HOST must be
- * an address literal.
+ * longest: where a run's tail comes from. LOADGEN_DIST in the
+ * environment: the latencies' shape too, every tenth and the tail, on
+ * standard error. Loopback only: HOST must be an address literal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -287,6 +288,17 @@ main(int argc, char **argv)
 	    (double)total / ((double)(t1 - t0) / 1e9),
 	    (double)lat[total / 2] / 1e3, (double)lat[total * 99 / 100] / 1e3,
 	    (double)lat[total - 1] / 1e3);
+	if (getenv("LOADGEN_DIST") != NULL) {
+		/* the shape of the latencies: every tenth, and the tail */
+		static const unsigned per_mille[] = { 100, 200, 300, 400, 500,
+			600, 700, 800, 900, 950, 990, 999 };
+
+		fprintf(stderr, "dist_us:");
+		for (i = 0; i < sizeof(per_mille) / sizeof(*per_mille); i++)
+			fprintf(stderr, " p%u=%.0f", per_mille[i],
+			    (double)lat[total * per_mille[i] / 1000] / 1e3);
+		fprintf(stderr, "\n");
+	}
 	for (i = 0; i < conns; i++)
 		close(cs[i].fd);
 	free(cs);
