@@ -420,6 +420,18 @@ test_proto_reply_bounded(void **state)
 	assert_true(n - 9 <= PROTO_MAX_ACTION);
 	assert_int_equal((n - 9) % 2, 1); /* 'x' + whole characters */
 	assert_int_equal((unsigned char)out[n - 3], 0xa9);
+	/* At the bound exactly, all of it, as is; a CR or NUL anywhere in
+	 * a long text still goes (one copy at once is only for a text
+	 * with nothing to take out). */
+	memset(big, 'r', sizeof(big));
+	n = proto_reply(out, big, PROTO_MAX_ACTION);
+	assert_int_equal(n, 7 + PROTO_MAX_ACTION + 2);
+	big[PROTO_MAX_ACTION - 1] = '\r';
+	big[100] = '\0';
+	n = proto_reply(out, big, PROTO_MAX_ACTION);
+	assert_int_equal(n, 7 + PROTO_MAX_ACTION - 2 + 2);
+	assert_null(memchr(out, '\r', n));
+	assert_int_equal(strlen(out), n);
 }
 
 int
