@@ -87,8 +87,19 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" \
 	stop
 	return 1
 }
+# stop - the server in $pid ended: TERM, and KILL if it has not gone
+# within 10 s (postgrey once sat in select for minutes after a TERM
+# that came as 256 connections closed, and the bench waited with it)
 stop() {
 	kill -TERM $pid 2>/dev/null || true
+	for _ in $(seq 100); do
+		# gone, or a zombie that wait reaps
+		case $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) in
+		''|Z*) break ;;
+		esac
+		sleep 0.1
+	done
+	kill -KILL $pid 2>/dev/null || true
 	wait $pid 2>/dev/null || true
 	pid=
 }
