@@ -21,7 +21,8 @@
 # the latency a request sees at a load the server carries, which is
 # what smtpd waits for on a busy day that is not an overload (PACE_MS in
 # the environment: how long each paced run lasts, default 2000). POLICYD in the environment: another policyd
-# binary against the same dunnod and loadgen (an older build).
+# binary against the same dunnod and loadgen (an older build). PATHS in
+# the environment: those paths only (dunnod is always measured).
 set -eu
 . "$(dirname "$0")/port.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -180,8 +181,8 @@ for c in $conns; do
 	stop
 	printf '%-14s %6s %9s %8s %6s %8s\n' dunnod "$c" "$d_rps" \
 	    "$d_p99" 1.00 1.00
-	for path in static greylist-pool greylist-new identity postgrey-pool \
-	    postgrey-new gross-pool gross-new; do
+	for path in ${PATHS:-static greylist-pool greylist-new identity \
+	    postgrey-pool postgrey-new gross-pool gross-new}; do
 		rm -rf "$tmp/state"
 		case $path in
 		static) policy=$tmp/static.yaml; args="" ;;
