@@ -135,6 +135,50 @@ deltas_commit(void)
 	deltas.lost = false;
 }
 
+/*
+ * The record cache: what a get or a named transaction read or wrote,
+ * by table and key, as its transaction committed it, so that the next
+ * look at a record that has not changed costs a hash and a comparison,
+ * not a Berkeley DB transaction (begin, locks, a walk down the tree,
+ * commit: about 13,000 instructions). The daemon is the only user of
+ * the environment (policyctl goes through its control socket, or works
+ * alone when it is not running), so every change passes through here:
+ *
+ * - a named transaction (bdb_run) or a get (bdb_get) that committed
+ *   fills the cache with what it read and wrote (rc_fill), unless a
+ *   write outside them happened meanwhile (seq moved: the values might
+ *   be older than that write);
+ * - every other write drops its key (rec_put, rec_del, a walk's delete,
+ *   the upgrade's rewrite: rc_drop, which moves seq);
+ * - a run answers from the cache only when every record it reads is
+ *   there and it writes none (rc_try); else it runs in a transaction,
+ *   as before. A run's script is a function of what it reads and its
+ *   parameters (the time among them), so its answer is the one the
+ *   transaction would give.
+ *
+ * A direct-mapped table of RC_SLOTS, allocated when first used; keys
+ * longer than RC_KEY_MAX are not kept. The lock makes it safe from the
+ * thread pool's jobs too (they do not use it today). With a fault
+ * injected (tests), nothing is answered from it.
+ */
+#define RC_SLOTS 4096
+#define RC_KEY_MAX 160
+
+struct rc_slot {
+	const void *tb;     /* the table; NULL: empty */
+	uint16_t klen, vlen;
+	bool found;         /* else the record was absent */
+	int64_t expires;
+	unsigned char key[RC_KEY_MAX];
+	unsigned char val[STORE_VAL_MAX];
+};
+
+struct rcache {
+	pthread_mutex_t lock;
+	struct rc_slot *slots; /* NULL until the first fill */
+	uint64_t seq;       /* writes outside runs and gets so far */
+};
+
 struct bdb {
 	struct store pub;
 	DB_ENV *env;
@@ -173,6 +217,7 @@ struct bdb {
 		int code;
 		char msg[128];
 	} fault;
+	struct rcache rc; /* records as the last transactions left them */
 };
 
 /*
@@ -247,6 +292,128 @@ static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool grouped;
 /* The transaction under way has written (rec_put, rec_del). */
 static __thread bool wrote;
+/*
+ * The writes under way are a named transaction's own: bdb_run fills the
+ * cache with them once it commits (rec_put drops no key for them).
+ */
+static __thread bool rc_own;
+
+/*
+ * rc_index - a record's slot: the table and the key mixed eight bytes
+ * at a time (a byte at a time cost more than the look-ups it saves on
+ * a request whose keys are all new)
+ */
+static size_t
+rc_index(const void *tb, const void *key, size_t klen)
+{
+	const unsigned char *p = key;
+	uint64_t h = (uint64_t)(uintptr_t)tb ^ klen, w;
+
+	for (; klen >= 8; p += 8, klen -= 8) {
+		memcpy(&w, p, 8);
+		h = (((h << 5) | (h >> 59)) ^ w) * 0x9e3779b97f4a7c15u;
+	}
+	if (klen > 0) {
+		w = 0;
+		memcpy(&w, p, klen);
+		h = (((h << 5) | (h >> 59)) ^ w) * 0x9e3779b97f4a7c15u;
+	}
+	return (size_t)(h >> 32) & (RC_SLOTS - 1);
+}
+
+/* rc_find - the slot holding the record, or NULL (lock held) */
+static struct rc_slot *
+rc_find(struct rcache *c, const void *tb, const void *key, size_t klen)
+{
+	struct rc_slot *sl;
+
+	if (c->slots == NULL || klen == 0 || klen > RC_KEY_MAX)
+		return NULL;
+	sl = &c->slots[rc_index(tb, key, klen)];
+	if (sl->tb != tb || sl->klen != klen ||
+	    memcmp(sl->key, key, klen) != 0)
+		return NULL;
+	return sl;
+}
+
+/*
+ * rc_get - a record as the cache has it: true with *found (and the value
+ * as rec_get gives it when found), false when the cache does not know
+ */
+static bool
+rc_get(struct rcache *c, const void *tb, const void *key, size_t klen,
+    void *val, size_t *vlen, int64_t *expires, bool *found)
+{
+	struct rc_slot *sl;
+	bool hit = false;
+
+	pthread_mutex_lock(&c->lock);
+	if ((sl = rc_find(c, tb, key, klen)) != NULL) {
+		*found = sl->found;
+		if (sl->found) {
+			memcpy(val, sl->val, sl->vlen);
+			*vlen = sl->vlen;
+			*expires = sl->expires;
+		}
+		hit = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+/* rc_mark - the writes the cache has seen, before a transaction */
+static void
+rc_mark(struct rcache *c, uint64_t *seq)
+{
+	pthread_mutex_lock(&c->lock);
+	*seq = c->seq;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * rc_fill - a record as a committed transaction left it (found, or
+ * absent), unless a write was dropped since rc_mark gave seq
+ */
+static void
+rc_fill(struct rcache *c, uint64_t seq, const void *tb,
+    const void *key, size_t klen, bool found, const void *val,
+    size_t vlen, int64_t expires)
+{
+	struct rc_slot *sl;
+
+	if (klen == 0 || klen > RC_KEY_MAX || vlen > STORE_VAL_MAX)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->seq == seq) {
+		if (c->slots == NULL)
+			c->slots = calloc(RC_SLOTS, sizeof(*c->slots));
+		if (c->slots != NULL) {
+			sl = &c->slots[rc_index(tb, key, klen)];
+			sl->tb = tb;
+			sl->klen = (uint16_t)klen;
+			memcpy(sl->key, key, klen);
+			sl->found = found;
+			sl->vlen = found ? (uint16_t)vlen : 0;
+			if (found)
+				memcpy(sl->val, val, vlen);
+			sl->expires = found ? expires : 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* rc_drop - a record written outside a run or get: no longer known */
+static void
+rc_drop(struct rcache *c, const void *tb, const void *key, size_t klen)
+{
+	struct rc_slot *sl;
+
+	pthread_mutex_lock(&c->lock);
+	c->seq++;
+	if ((sl = rc_find(c, tb, key, klen)) != NULL)
+		sl->tb = NULL;
+	pthread_mutex_unlock(&c->lock);
+}
 
 /* msgs_clear - a new operation: forget older messages */
 static void
@@ -520,6 +687,8 @@ bdb_close(struct store *pub)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* the lock goes with it */
 	pthread_mutex_destroy(&st->tables_lock);
+	pthread_mutex_destroy(&st->rc.lock);
+	free(st->rc.slots);
 	free(st);
 }
 
@@ -803,12 +972,12 @@ rec_get(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 }
 
 /*
- * rec_put - one record with its expiry; exists: 1 it is there, 0 it is
+ * rec_put_db - one record with its expiry; exists: 1 it is there, 0 it is
  * not (both read in this transaction), -1 not known (the put finds out,
  * for the table's count)
  */
 static int
-rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+rec_put_db(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
     size_t klen, const void *val, size_t vlen, int64_t expires, int exists,
     struct why *why)
 {
@@ -843,9 +1012,27 @@ rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
 }
 
-/* rec_del - one record; STORE_NOTFOUND if absent */
+/*
+ * rec_put - rec_put_db, and the record no longer known to the cache
+ * (after the write: a run that read it before cannot fill it in), but
+ * for a named transaction's own writes, which it fills in itself
+ */
 static int
-rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+    size_t klen, const void *val, size_t vlen, int64_t expires, int exists,
+    struct why *why)
+{
+	int rc = rec_put_db(st, t, tb, key, klen, val, vlen, expires, exists,
+	    why);
+
+	if (!rc_own)
+		rc_drop(&st->rc, tb, key, klen);
+	return rc;
+}
+
+/* rec_del_db - one record; STORE_NOTFOUND if absent */
+static int
+rec_del_db(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
     size_t klen, struct why *why)
 {
 	DBT k = dbt(key, klen);
@@ -860,6 +1047,17 @@ rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	if (rc == 0)
 		delta_add(tb, -1);
 	return rc == 0 ? 0 : fail(st, rc, tb->file, why);
+}
+
+/* rec_del - rec_del_db, and the record no longer known to the cache */
+static int
+rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
+    size_t klen, struct why *why)
+{
+	int rc = rec_del_db(st, t, tb, key, klen, why);
+
+	rc_drop(&st->rc, tb, key, klen);
+	return rc;
 }
 
 /*
@@ -971,7 +1169,30 @@ struct run_txn {
 	DB_TXN *t;
 	struct store_reply *out;
 	signed char exists[STORE_RUN_KEYS]; /* as run_rd found them; -1 unread */
+	/*
+	 * For the cache, each key as this try last read or wrote it: -1
+	 * not looked at, 0 absent, 1 found (val, vlen, expires).
+	 */
+	struct {
+		signed char state;
+		uint16_t vlen;
+		int64_t expires;
+		unsigned char val[STORE_VAL_MAX];
+	} seen[STORE_RUN_KEYS];
+	bool miss;        /* rc_try: a record the cache did not know */
 };
+
+/* run_seen - what the try read or wrote of key k, for the cache */
+static void
+run_seen(struct run_txn *g, size_t k, bool found, const void *val,
+    size_t vlen, int64_t expires)
+{
+	g->seen[k].state = found;
+	g->seen[k].vlen = found ? (uint16_t)vlen : 0;
+	g->seen[k].expires = found ? expires : 0;
+	if (found)
+		memcpy(g->seen[k].val, val, vlen);
+}
 
 /* run_table - key k's table */
 static int
@@ -998,8 +1219,10 @@ run_rd(void *arg, size_t k, unsigned char *val, size_t *len,
 	*len = STORE_VAL_MAX;
 	rc = rec_get(g->st, g->t, g->tb[k], g->keys[k].key, g->keys[k].klen,
 	    0, val, len, &expires, why);
-	if (rc >= 0)
+	if (rc >= 0) {
 		g->exists[k] = rc == 0;
+		run_seen(g, k, rc == 0, val, *len, expires);
+	}
 	return rc;
 }
 
@@ -1018,8 +1241,13 @@ run_wr(void *arg, size_t k, const unsigned char *val, size_t len,
 	}
 	if ((rc = run_table(g, k, why)) != 0)
 		return rc;
-	return rec_put(g->st, g->t, g->tb[k], g->keys[k].key,
-	    g->keys[k].klen, val, len, expires, g->exists[k], why);
+	rc = rec_put(g->st, g->t, g->tb[k], g->keys[k].key, g->keys[k].klen,
+	    val, len, expires, g->exists[k], why);
+	if (rc == 0)
+		run_seen(g, k, true, val, len, expires);
+	else
+		g->seen[k].state = -1; /* not known: nothing filled in */
+	return rc;
 }
 
 /* run_run - txn_fn of a named transaction */
@@ -1028,12 +1256,83 @@ run_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 {
 	struct run_txn *g = arg;
 
+	size_t k;
+
 	(void)st;
 	g->t = t;
 	memset(g->exists, -1, sizeof(g->exists));
+	for (k = 0; k < STORE_RUN_KEYS; k++)
+		g->seen[k].state = -1;
 	g->out->vlen = 0;
 	return g->s->fn(g->param, g->plen, run_rd, run_wr, g, g->out->val,
 	    &g->out->vlen, why);
+}
+
+/* rc_rd - store_script_read_fn of rc_try: a record from the cache */
+static int
+rc_rd(void *arg, size_t k, unsigned char *val, size_t *len,
+    struct why *why)
+{
+	struct run_txn *g = arg;
+	int64_t expires;
+	bool found;
+	int rc;
+
+	if (k >= g->s->nkeys || g->keys[k].klen == 0)
+		return STORE_NOTFOUND; /* as run_rd */
+	if ((rc = run_table(g, k, why)) != 0) {
+		g->miss = true;
+		return rc;
+	}
+	if (!rc_get(&g->st->rc, g->tb[k], g->keys[k].key, g->keys[k].klen,
+	    val, len, &expires, &found)) {
+		g->miss = true;
+		why_set(why, "not in the cache");
+		return STORE_ERROR;
+	}
+	return found ? 0 : STORE_NOTFOUND;
+}
+
+/* rc_wr - store_script_write_fn of rc_try: a write needs a transaction */
+static int
+rc_wr(void *arg, size_t k, const unsigned char *val, size_t len,
+    int64_t expires, struct why *why)
+{
+	struct run_txn *g = arg;
+
+	(void)k;
+	(void)val;
+	(void)len;
+	(void)expires;
+	g->miss = true;
+	why_set(why, "a write");
+	return STORE_ERROR;
+}
+
+/*
+ * rc_try - the run answered from the cache: true with its result in
+ * *rcp and g->out, when every record it read was known and it wrote none
+ */
+static bool
+rc_try(struct run_txn *g, int *rcp)
+{
+	struct why why;
+	int rc;
+
+	if (g->st->fault.count > 0)
+		return false; /* an injected failure: the steps as they were */
+	why.text[0] = '\0';
+	g->miss = false;
+	g->out->vlen = 0;
+	rc = g->s->fn(g->param, g->plen, rc_rd, rc_wr, g, g->out->val,
+	    &g->out->vlen, &why);
+	if (g->miss || rc < 0) {
+		/* The transaction says it, an error of the script's too. */
+		g->out->vlen = 0;
+		return false;
+	}
+	*rcp = rc;
+	return true;
 }
 
 /* bdb_run - a named transaction, in one Berkeley DB transaction */
@@ -1046,12 +1345,27 @@ bdb_run(struct store *pub, const char *script, const struct store_tkey *keys,
 		.plen = plen, .out = c->out };
 	int rc;
 
+	uint64_t seq;
+	size_t k;
+
 	if ((g.s = store_run_check(script, keys, n, plen, &c->out->why)) ==
 	    NULL)
 		return reply(c, STORE_ERROR, &c->out->why);
+	if (rc_try(&g, &rc))
+		return reply(c, rc, &c->out->why);
+	rc_mark(&st->rc, &seq);
 	grouped = c->group && st->group;
+	rc_own = true;
 	rc = in_txn(st, run_run, NULL, &g, &c->out->why);
+	rc_own = false;
 	grouped = false;
+	if (rc >= 0)
+		for (k = 0; k < g.s->nkeys; k++)
+			if (g.seen[k].state >= 0)
+				rc_fill(&st->rc, seq, g.tb[k],
+				    g.keys[k].key, g.keys[k].klen,
+				    g.seen[k].state == 1, g.seen[k].val,
+				    g.seen[k].vlen, g.seen[k].expires);
 	return reply(c, rc, &c->out->why);
 }
 
@@ -1084,10 +1398,21 @@ bdb_get(struct store *pub, const char *name, const void *key, size_t klen,
 	struct rec_txn x = { .key = key, .klen = klen, .out = c->out };
 	int rc;
 
+	uint64_t seq;
+	bool found;
+
 	c->out->vlen = 0;
 	c->out->expires = 0;
-	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
-		rc = in_txn(st, get_run, NULL, &x, &c->out->why);
+	if ((rc = table(st, name, &x.tb, &c->out->why)) != 0)
+		return reply(c, rc, &c->out->why);
+	if (st->fault.count == 0 && rc_get(&st->rc, x.tb, key, klen,
+	    c->out->val, &c->out->vlen, &c->out->expires, &found))
+		return reply(c, found ? 0 : STORE_NOTFOUND, &c->out->why);
+	rc_mark(&st->rc, &seq);
+	rc = in_txn(st, get_run, NULL, &x, &c->out->why);
+	if (rc == 0 || rc == STORE_NOTFOUND)
+		rc_fill(&st->rc, seq, x.tb, key, klen, rc == 0,
+		    c->out->val, c->out->vlen, c->out->expires);
 	return reply(c, rc, &c->out->why);
 }
 
@@ -1130,12 +1455,41 @@ bdb_get_first(struct store *pub, const char *name,
 	c->out->vlen = 0;
 	c->out->expires = 0;
 	c->out->n = 0;
+	uint64_t seq;
+	size_t i;
+	bool found;
+
 	if (n == 0 || n > STORE_GET_MAX) {
 		why_set(&c->out->why, "get_first of %zu keys", n);
 		return reply(c, STORE_ERROR, &c->out->why);
 	}
-	if ((rc = table(st, name, &x.tb, &c->out->why)) == 0)
-		rc = in_txn(st, first_run, NULL, &x, &c->out->why);
+	if ((rc = table(st, name, &x.tb, &c->out->why)) != 0)
+		return reply(c, rc, &c->out->why);
+	/* From the cache when it knows each key up to the first found. */
+	for (i = 0; st->fault.count == 0 && i < n; i++) {
+		if (!rc_get(&st->rc, x.tb, keys[i].key, keys[i].klen,
+		    c->out->val, &c->out->vlen, &c->out->expires, &found))
+			break;
+		if (found) {
+			c->out->n = i;
+			return reply(c, 0, &c->out->why);
+		}
+	}
+	if (st->fault.count == 0 && i == n)
+		return reply(c, STORE_NOTFOUND, &c->out->why);
+	c->out->vlen = 0;
+	c->out->expires = 0;
+	rc_mark(&st->rc, &seq);
+	rc = in_txn(st, first_run, NULL, &x, &c->out->why);
+	/* first_run read the keys before the one found (or all): absent */
+	if (rc == 0 || rc == STORE_NOTFOUND)
+		for (i = 0; i < (rc == 0 ? c->out->n : n); i++)
+			rc_fill(&st->rc, seq, x.tb, keys[i].key,
+			    keys[i].klen, false, NULL, 0, 0);
+	if (rc == 0)
+		rc_fill(&st->rc, seq, x.tb, keys[c->out->n].key,
+		    keys[c->out->n].klen, true, c->out->val, c->out->vlen,
+		    c->out->expires);
 	return reply(c, rc, &c->out->why);
 }
 
@@ -1430,7 +1784,9 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 				return rc;
 			}
 			wrote = true;
-			if ((rc = cu.c->del(cu.c, 0)) != 0)
+			rc = cu.c->del(cu.c, 0);
+			rc_drop(&st->rc, w->tb, cu.k.data, cu.k.size);
+			if (rc != 0)
 				break;
 			delta_add(w->tb, -1);
 			w->n++;
@@ -1753,7 +2109,9 @@ upgrade_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 		store_put_u64(nbuf, (uint64_t)(u->now + V1_KEEP));
 		memcpy(nbuf + HDR, cu.vbuf, V1_VAL);
 		nv = dbt(nbuf, sizeof(nbuf));
-		if ((rc = cu.c->put(cu.c, &cu.k, &nv, DB_CURRENT)) != 0)
+		rc = cu.c->put(cu.c, &cu.k, &nv, DB_CURRENT);
+		rc_drop(&st->rc, u->tb, cu.k.data, cu.k.size);
+		if (rc != 0)
 			break;
 	}
 	return cur_close(st, u->tb, &cu, rc, why);
@@ -2197,6 +2555,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		o->healed->text[0] = '\0';
 	st->lock_fd = -1;
 	pthread_mutex_init(&st->tables_lock, NULL);
+	pthread_mutex_init(&st->rc.lock, NULL);
 	st->pub.ops = &bdb_ops;
 	st->nowait = o->nowait;
 	st->sync = o->sync;

@@ -231,6 +231,38 @@ test_greylist_retry_after_window_starts_over(void **state)
 			     late + 300, NULL), GL_PASS);
 }
 
+/*
+ * A retry the daemon has seen is answered from its cache of records;
+ * a triplet an administrator deletes (policyctl, the control socket:
+ * a flush of the table) is new again at the next request, not early
+ * from what the cache remembered.
+ */
+static void
+test_greylist_deleted_triplet_is_new_again(void **state)
+{
+	struct fixture *f = *state;
+	struct store_waiter w;
+	struct store_cursor cur;
+	struct gl_result r;
+
+	f->c.awl_domains = 0;
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0, &r), GL_NEW);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 1, &r), GL_EARLY);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 2, &r), GL_EARLY);
+	memset(&cur, 0, sizeof(cur));
+	store_waiter_init(&w, &f->loop);
+	assert_int_equal(store_wait(&w, f->st->ops->flush(f->st,
+			     GL_TABLE_TRIPLET, &cur, 100, NULL, NULL, &w.call)),
+	    0);
+	assert_int_equal(w.reply.n, 1);
+	assert_int_equal(check(f, "192.0.2.10", "a@b.example", "u@our.example",
+			     T0 + 3, &r), GL_NEW);
+	assert_int_equal(r.wait, 300);
+}
+
 static void
 test_greylist_expiry(void **state)
 {
@@ -1732,6 +1764,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_greylist_first_sight_early_retry_pass),
 		BOTH(test_greylist_retry_after_window_starts_over),
+		BOTH(test_greylist_deleted_triplet_is_new_again),
 		BOTH(test_greylist_retry_within_a_minute_is_not_rewritten),
 		cmocka_unit_test_setup_teardown(
 		    test_greylist_read_only_judgement_writes_no_log, setup_bdb,

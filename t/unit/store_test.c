@@ -205,6 +205,87 @@ test_store_get_first(void **state)
 	st->ops->close(st);
 }
 
+/*
+ * The daemon answers a look at a record it read or wrote before from
+ * its cache: every way a record changes must show in the next look,
+ * found and absent alike (a stale answer would greylist or block by
+ * what an administrator deleted, or miss what was just written).
+ */
+static void
+test_store_cached_records_follow_every_write(void **state)
+{
+	struct store *st = open_ok();
+	struct store_key k[2] = { { "key-b", 6 }, { "key-a", 6 } };
+	struct store_cursor cur;
+	struct why why;
+	uint64_t deleted = 0;
+	int i;
+
+	(void)state;
+	/* A put after a get, a get again (the second from the cache). */
+	assert_int_equal(put_one(st, "key-a", "one"), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(get_one(st, "key-a"), 0);
+		assert_string_equal((const char *)w.reply.val, "one");
+	}
+	assert_int_equal(put_one(st, "key-a", "two"), 0);
+	assert_int_equal(get_one(st, "key-a"), 0);
+	assert_string_equal((const char *)w.reply.val, "two");
+	/* Absent, known absent, then written. */
+	for (i = 0; i < 2; i++)
+		assert_int_equal(get_one(st, "key-b"), STORE_NOTFOUND);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_wait(&w, st->ops->get_first(st,
+				     "greylist", k, 2, call())), 0);
+		assert_int_equal(w.reply.n, 1);
+		assert_string_equal((const char *)w.reply.val, "two");
+	}
+	assert_int_equal(put_one(st, "key-b", "three"), 0);
+	assert_int_equal(get_one(st, "key-b"), 0);
+	assert_string_equal((const char *)w.reply.val, "three");
+	assert_int_equal(store_wait(&w, st->ops->get_first(st, "greylist", k,
+			     2, call())), 0);
+	assert_int_equal(w.reply.n, 0);
+	assert_string_equal((const char *)w.reply.val, "three");
+	/* A delete. */
+	assert_int_equal(store_wait(&w, st->ops->del(st, "greylist", "key-a",
+			     6, call())), 0);
+	assert_int_equal(get_one(st, "key-a"), STORE_NOTFOUND);
+	assert_int_equal(store_wait(&w, st->ops->del(st, "greylist", "key-b",
+			     6, call())), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(store_wait(&w, st->ops->get_first(st,
+				     "greylist", k, 2, call())), STORE_NOTFOUND);
+	/* A flush. */
+	assert_int_equal(put_one(st, "key-c", "four"), 0);
+	assert_int_equal(get_one(st, "key-c"), 0);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_wait(&w, st->ops->flush(st, "greylist", &cur,
+			     100, NULL, NULL, call())), 0);
+	assert_int_equal(w.reply.n, 1);
+	assert_int_equal(get_one(st, "key-c"), STORE_NOTFOUND);
+	/* Expiry. */
+	{
+		struct store_rec r = { "key-d", 6, "five", 5, 1000, NULL };
+
+		assert_int_equal(store_wait(&w, st->ops->put(st, "greylist",
+				     &r, 1, call())), 0);
+	}
+	assert_int_equal(get_one(st, "key-d"), 0);
+	assert_int_equal(st->ops->expire(st, 2000, 100, &deleted, &why), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(get_one(st, "key-d"), STORE_NOTFOUND);
+	/* An injected failure still fails a look the cache could answer. */
+	assert_int_equal(put_one(st, "key-e", "six"), 0);
+	assert_int_equal(get_one(st, "key-e"), 0);
+	store_bdb_fail(st, STORE_BDB_READ, 0, 1, STORE_ERROR, NULL);
+	assert_true(get_one(st, "key-e") < 0);
+	store_bdb_fail(st, 0, 0, 0, 0, NULL);
+	assert_int_equal(get_one(st, "key-e"), 0);
+	assert_string_equal((const char *)w.reply.val, "six");
+	st->ops->close(st);
+}
+
 static void
 test_store_reopen_keeps_records(void **state)
 {
@@ -913,6 +994,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_get_first, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_cached_records_follow_every_write, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_keeps_records,
 		    setup, teardown),
