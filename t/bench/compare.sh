@@ -13,7 +13,13 @@
 # (no reply for 10 s, a connection refused) prints "failed".
 # RUNS (default 3) runs of each; the median is printed. CONNECTIONS
 # default: 1 16 256. One request outstanding per connection, as
-# Postfix's smtpd does.
+# Postfix's smtpd does. dunnod runs beside the server the whole time:
+# each run of a path comes right after a run of dunnod with the same
+# connections and requests, and RATIO and P99/DNNO are the medians of
+# those pairs' ratios (this kind of machine's speed moves by a third
+# within minutes; a dunnod figure from the start of the bench made the
+# ratios of the paths measured later move with it). The dunnod line is
+# dunnod's own median.
 # Two measurements of each path: as fast as the replies come (RPS and
 # P99 there: with every connection always waiting, p99 is mostly the
 # queue, connections / RPS), and paced at half that path's RPS, with
@@ -35,9 +41,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pid=
 dpid=
+dnpid=
 trap 'set +e
     [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
-    kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+    kill $dpid 2>/dev/null; [ -z "$dnpid" ] || kill $dnpid 2>/dev/null
+    rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
 trap 'exit 130' INT; trap 'exit 143' TERM
@@ -113,8 +121,12 @@ stop() {
 # the caller moves $next past them (skip).
 next=10000000
 fresh=
+# PAIR set in the environment: each run after a run of dunnod ($dnport)
+# with the same connections and requests (not the path's -m or -s);
+# prints also the medians of the runs' rps and p99 ratios to dunnod's.
 measure() {
 	s=$next
+	: > "$tmp/druns"
 	for _ in $(seq "$runs"); do
 		if [ -n "$fresh" ]; then
 			first="-s $s"
@@ -122,9 +134,16 @@ measure() {
 		else
 			first=
 		fi
+		if [ -n "${PAIR:-}" ]; then
+			"$lg" -n "${NR:-$n}" -c "$c" 127.0.0.1 "$dnport" \
+			    >> "$tmp/druns" || {
+				echo failed failed failed failed
+				return 0
+			}
+		fi
 		# shellcheck disable=SC2086
 		"$lg" -n "${NR:-$n}" $first "$@" 127.0.0.1 "$port" || {
-			echo failed failed
+			echo failed failed failed failed
 			return 0
 		}
 	done > "$tmp/runs"
@@ -133,7 +152,24 @@ measure() {
 	    sed -n "${m}p")
 	p=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' "$tmp/runs" | sort -n |
 	    sed -n "${m}p")
-	echo "$r $p"
+	if [ -n "${PAIR:-}" ]; then
+		# run i of the path against run i of dunnod
+		pr=$(paste -d ' ' "$tmp/runs" "$tmp/druns" | awk '{
+			h = NF / 2 # the path fields, then dunnod fields
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, "=")
+				if (kv[1] == "rps")
+					if (i <= h) a = kv[2]; else b = kv[2]
+				if (kv[1] == "p99_us")
+					if (i <= h) x = kv[2]; else y = kv[2]
+			}
+			printf "%.4f %.4f\n", a / b, x / y }')
+		rr=$(echo "$pr" | awk '{ print $1 }' | sort -n | sed -n "${m}p")
+		pp=$(echo "$pr" | awk '{ print $2 }' | sort -n | sed -n "${m}p")
+		echo "$r $p $rr $pp"
+	else
+		echo "$r $p"
+	fi
 }
 # skip COUNT - past what measure's runs of COUNT requests numbered
 skip() {
@@ -172,13 +208,17 @@ ratio() {
 }
 nslow=${NSLOW:-$((n / 10 > 300 ? n / 10 : 300))}
 
+# dunnod, beside every server for the whole bench
+"$build/t/bench/dunnod" 2>"$tmp/dnlog" &
+dnpid=$!
+wait_port "$tmp/dnlog" 100
+dnport=$port
 printf '%-14s %6s %9s %8s %6s %8s %8s %9s %9s %6s\n' PATH CONNS RPS \
     P99_US RATIO P99/DNNO HALF P99@HALF DNNO@HALF RATIO
 for c in $conns; do
-	start "$build/t/bench/dunnod"
+	port=$dnport
 	set -- $(measure -c "$c")
 	d_rps=$1 d_p99=$2
-	stop
 	printf '%-14s %6s %9s %8s %6s %8s\n' dunnod "$c" "$d_rps" \
 	    "$d_p99" 1.00 1.00
 	for path in ${PATHS:-static greylist-pool greylist-new identity \
@@ -218,8 +258,8 @@ for c in $conns; do
 		esac
 		case $path in *-new) fresh=1 ;; *) fresh= ;; esac
 		# shellcheck disable=SC2086
-		set -- $(NR=$num measure -c "$c" $args)
-		rps=$1 p99=$2
+		set -- $(PAIR=1 NR=$num measure -c "$c" $args)
+		rps=$1 p99=$2 r_rps=${3:-} r_p99=${4:-}
 		skip "$num"
 		if [ "$rps" = failed ]; then
 			stop
@@ -247,13 +287,12 @@ for c in $conns; do
 				continue
 			fi
 		esac
-		start "$build/t/bench/dunnod"
+		port=$dnport
 		set -- $(NR=$nr measure -c "$c" -r "$half")
 		hd_p99=$2
-		stop
 		printf '%-14s %6s %9s %8s %6s %8s %8s %9s %9s %6s\n' "$path" \
-		    "$c" "$rps" "$p99" "$(ratio "$rps" "$d_rps")" \
-		    "$(ratio "$p99" "$d_p99")" "$half" "$h_p99" "$hd_p99" \
+		    "$c" "$rps" "$p99" "$(printf %.2f "$r_rps")" \
+		    "$(printf %.2f "$r_p99")" "$half" "$h_p99" "$hd_p99" \
 		    "$(ratio "$h_p99" "$hd_p99")"
 	done
 done
