@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -156,6 +157,16 @@ deltas_commit(void)
  *   parameters (the time among them), so its answer is the one the
  *   transaction would give.
  *
+ * The daemon's --stdio siblings share the environment, and write too.
+ * Every process that opens the store maps one counter of the state
+ * directory's (RC_GEN_FILE, its block reserved with fallocate(2): a
+ * full disk cannot make the page a SIGBUS) and adds one to it with each
+ * write to a table (rc_wrote). A process that finds the counter other
+ * than its own writes left it knows another wrote, and forgets every
+ * record (rc_sync, before each look and each fill); a fill after a
+ * transaction that such a write overtook is dropped (seq). Without the
+ * counter (it could not be made) the cache stays off.
+ *
  * A direct-mapped table of RC_SLOTS, allocated when first used; keys
  * longer than RC_KEY_MAX are not kept. The lock makes it safe from the
  * thread pool's jobs too (they do not use it today). With a fault
@@ -163,9 +174,11 @@ deltas_commit(void)
  */
 #define RC_SLOTS 4096
 #define RC_KEY_MAX 160
+#define RC_GEN_FILE "policyd.gen"
 
 struct rc_slot {
 	const void *tb;     /* the table; NULL: empty */
+	uint32_t epoch;
 	uint16_t klen, vlen;
 	bool found;         /* else the record was absent */
 	int64_t expires;
@@ -176,7 +189,10 @@ struct rc_slot {
 struct rcache {
 	pthread_mutex_t lock;
 	struct rc_slot *slots; /* NULL until the first fill */
-	uint64_t seq;       /* writes outside runs and gets so far */
+	uint32_t epoch;     /* slots of another epoch are empty */
+	uint64_t seq;       /* writes outside runs and gets, forgettings */
+	uint64_t *gen;      /* RC_GEN_FILE's counter; NULL: cache off */
+	uint64_t known;     /* the counter as our own writes left it */
 };
 
 struct bdb {
@@ -321,16 +337,102 @@ rc_index(const void *tb, const void *key, size_t klen)
 	return (size_t)(h >> 32) & (RC_SLOTS - 1);
 }
 
+/* rc_forget - every record forgotten (lock held) */
+static void
+rc_forget(struct rcache *c)
+{
+	c->seq++;
+	if (++c->epoch == 0)
+		c->epoch = 1; /* 0 is the epoch of a slot never filled */
+}
+
+/*
+ * rc_sync - another process wrote since we last looked (the shared
+ * counter is not where our own writes left it): forget (lock held)
+ */
+static void
+rc_sync(struct rcache *c)
+{
+	uint64_t g;
+
+	if (c->gen == NULL)
+		return;
+	g = __atomic_load_n(c->gen, __ATOMIC_ACQUIRE);
+	if (g != c->known) {
+		rc_forget(c);
+		c->known = g;
+	}
+}
+
+/*
+ * rc_wrote - this process wrote to a table: the shared counter moves,
+ * so siblings forget; if it had moved before (a sibling wrote), we do
+ */
+static void
+rc_wrote(struct rcache *c)
+{
+	uint64_t old;
+
+	if (c->gen == NULL)
+		return;
+	old = __atomic_fetch_add(c->gen, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&c->lock);
+	if (old != c->known)
+		rc_forget(c);
+	c->known = old + 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * rc_open - the shared counter of dir mapped; the cache stays off when
+ * it cannot be (its reason is not the store's: nothing is said)
+ */
+static void
+rc_open(struct rcache *c, const char *dir)
+{
+	char path[4200];
+	struct stat sb;
+	void *p;
+	int fd;
+
+	c->epoch = 1;
+	snprintf(path, sizeof(path), "%s/%s", dir, RC_GEN_FILE);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return;
+	if (fstat(fd, &sb) < 0 || (sb.st_size < 4096 &&
+	    fallocate(fd, 0, 0, 4096) < 0)) {
+		close(fd);
+		return;
+	}
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return;
+	c->gen = p;
+	c->known = __atomic_load_n(c->gen, __ATOMIC_ACQUIRE);
+}
+
+/* rc_close - the cache's memory and the counter's mapping let go */
+static void
+rc_close(struct rcache *c)
+{
+	if (c->gen != NULL)
+		munmap(c->gen, 4096);
+	free(c->slots);
+	pthread_mutex_destroy(&c->lock);
+}
+
 /* rc_find - the slot holding the record, or NULL (lock held) */
 static struct rc_slot *
 rc_find(struct rcache *c, const void *tb, const void *key, size_t klen)
 {
 	struct rc_slot *sl;
 
-	if (c->slots == NULL || klen == 0 || klen > RC_KEY_MAX)
+	if (c->gen == NULL || c->slots == NULL || klen == 0 ||
+	    klen > RC_KEY_MAX)
 		return NULL;
 	sl = &c->slots[rc_index(tb, key, klen)];
-	if (sl->tb != tb || sl->klen != klen ||
+	if (sl->tb != tb || sl->epoch != c->epoch || sl->klen != klen ||
 	    memcmp(sl->key, key, klen) != 0)
 		return NULL;
 	return sl;
@@ -348,6 +450,7 @@ rc_get(struct rcache *c, const void *tb, const void *key, size_t klen,
 	bool hit = false;
 
 	pthread_mutex_lock(&c->lock);
+	rc_sync(c);
 	if ((sl = rc_find(c, tb, key, klen)) != NULL) {
 		*found = sl->found;
 		if (sl->found) {
@@ -366,6 +469,7 @@ static void
 rc_mark(struct rcache *c, uint64_t *seq)
 {
 	pthread_mutex_lock(&c->lock);
+	rc_sync(c);
 	*seq = c->seq;
 	pthread_mutex_unlock(&c->lock);
 }
@@ -381,15 +485,18 @@ rc_fill(struct rcache *c, uint64_t seq, const void *tb,
 {
 	struct rc_slot *sl;
 
-	if (klen == 0 || klen > RC_KEY_MAX || vlen > STORE_VAL_MAX)
+	if (c->gen == NULL || klen == 0 || klen > RC_KEY_MAX ||
+	    vlen > STORE_VAL_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
+	rc_sync(c);
 	if (c->seq == seq) {
 		if (c->slots == NULL)
 			c->slots = calloc(RC_SLOTS, sizeof(*c->slots));
 		if (c->slots != NULL) {
 			sl = &c->slots[rc_index(tb, key, klen)];
 			sl->tb = tb;
+			sl->epoch = c->epoch;
 			sl->klen = (uint16_t)klen;
 			memcpy(sl->key, key, klen);
 			sl->found = found;
@@ -687,8 +794,7 @@ bdb_close(struct store *pub)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* the lock goes with it */
 	pthread_mutex_destroy(&st->tables_lock);
-	pthread_mutex_destroy(&st->rc.lock);
-	free(st->rc.slots);
+	rc_close(&st->rc);
 	free(st);
 }
 
@@ -1025,6 +1131,7 @@ rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	int rc = rec_put_db(st, t, tb, key, klen, val, vlen, expires, exists,
 	    why);
 
+	rc_wrote(&st->rc);
 	if (!rc_own)
 		rc_drop(&st->rc, tb, key, klen);
 	return rc;
@@ -1056,6 +1163,7 @@ rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 {
 	int rc = rec_del_db(st, t, tb, key, klen, why);
 
+	rc_wrote(&st->rc);
 	rc_drop(&st->rc, tb, key, klen);
 	return rc;
 }
@@ -1785,6 +1893,7 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 			}
 			wrote = true;
 			rc = cu.c->del(cu.c, 0);
+			rc_wrote(&st->rc);
 			rc_drop(&st->rc, w->tb, cu.k.data, cu.k.size);
 			if (rc != 0)
 				break;
@@ -2110,6 +2219,7 @@ upgrade_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 		memcpy(nbuf + HDR, cu.vbuf, V1_VAL);
 		nv = dbt(nbuf, sizeof(nbuf));
 		rc = cu.c->put(cu.c, &cu.k, &nv, DB_CURRENT);
+		rc_wrote(&st->rc);
 		rc_drop(&st->rc, u->tb, cu.k.data, cu.k.size);
 		if (rc != 0)
 			break;
@@ -2568,6 +2678,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		bdb_close(&st->pub);
 		return NULL;
 	}
+	rc_open(&st->rc, o->dir);
 	pthread_mutex_lock(&opens_lock);
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);

@@ -286,6 +286,49 @@ test_store_cached_records_follow_every_write(void **state)
 	st->ops->close(st);
 }
 
+/*
+ * The daemon's --stdio siblings share its environment and write to it:
+ * what one writes shows in the next look of another that had the record
+ * in its cache, found or absent.
+ */
+static void
+test_store_a_siblings_write_shows_in_the_cache(void **state)
+{
+	struct store *st = open_ok();
+	int status, i;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(put_one(st, "key-a", "one"), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(get_one(st, "key-a"), 0);
+		assert_string_equal((const char *)w.reply.val, "one");
+		assert_int_equal(get_one(st, "key-b"), STORE_NOTFOUND);
+	}
+	if ((pid = fork()) == 0) {
+		/* The sibling: a store of its own on the same directory. */
+		struct store *sib = open_ok();
+
+		if (put_one(sib, "key-a", "two") != 0 ||
+		    put_one(sib, "key-b", "three") != 0)
+			_exit(1);
+		sib->ops->close(sib);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(get_one(st, "key-a"), 0);
+	assert_string_equal((const char *)w.reply.val, "two");
+	assert_int_equal(get_one(st, "key-b"), 0);
+	assert_string_equal((const char *)w.reply.val, "three");
+	/* And our own writes after it keep the cache working. */
+	assert_int_equal(put_one(st, "key-c", "four"), 0);
+	assert_int_equal(get_one(st, "key-c"), 0);
+	assert_string_equal((const char *)w.reply.val, "four");
+	st->ops->close(st);
+}
+
 static void
 test_store_reopen_keeps_records(void **state)
 {
@@ -997,6 +1040,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_cached_records_follow_every_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_a_siblings_write_shows_in_the_cache, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_keeps_records,
 		    setup, teardown),
