@@ -480,6 +480,11 @@ long store_bdb_shm_key(const char *dir);
 #define STORE_BDB_COMMIT 8u
 void store_bdb_fail(struct store *st, unsigned steps, unsigned skip,
     unsigned count, int code, const char *msg);
+/*
+ * For tests: whether the Berkeley DB store's cache of records is on (it
+ * is once the state directory's counter of writes, policyd.gen, maps)
+ */
+bool store_bdb_cached(struct store *st);
 
 /*
  * store_open_mem - a store in memory that finishes every operation later,

@@ -141,9 +141,10 @@ deltas_commit(void)
  * by table and key, as its transaction committed it, so that the next
  * look at a record that has not changed costs a hash and a comparison,
  * not a Berkeley DB transaction (begin, locks, a walk down the tree,
- * commit: about 13,000 instructions). The daemon is the only user of
- * the environment (policyctl goes through its control socket, or works
- * alone when it is not running), so every change passes through here:
+ * commit: about 13,000 instructions). Every change to a table passes
+ * through this file, in this process or in a sibling's (policyctl goes
+ * through the daemon's control socket, or works alone when it is not
+ * running):
  *
  * - a named transaction (bdb_run) or a get (bdb_get) that committed
  *   fills the cache with what it read and wrote (rc_fill), unless a
@@ -165,7 +166,9 @@ deltas_commit(void)
  * than its own writes left it knows another wrote, and forgets every
  * record (rc_sync, before each look and each fill); a fill after a
  * transaction that such a write overtook is dropped (seq). Without the
- * counter (it could not be made) the cache stays off.
+ * counter (it could not be made: a full disk when the store opened)
+ * the cache stays off, and each write tries to map it again first, so
+ * that what this process writes reaches its siblings once it can.
  *
  * A direct-mapped table of RC_SLOTS, allocated when first used; keys
  * longer than RC_KEY_MAX are not kept. The lock makes it safe from the
@@ -193,6 +196,7 @@ struct rcache {
 	uint64_t seq;       /* writes outside runs and gets, forgettings */
 	uint64_t *gen;      /* RC_GEN_FILE's counter; NULL: cache off */
 	uint64_t known;     /* the counter as our own writes left it */
+	const char *dir;    /* the state directory (struct bdb's) */
 };
 
 struct bdb {
@@ -368,35 +372,39 @@ rc_sync(struct rcache *c)
  * rc_wrote - this process wrote to a table: the shared counter moves,
  * so siblings forget; if it had moved before (a sibling wrote), we do
  */
+static void rc_map(struct rcache *c);
+
 static void
 rc_wrote(struct rcache *c)
 {
 	uint64_t old;
 
-	if (c->gen == NULL)
-		return;
-	old = __atomic_fetch_add(c->gen, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&c->lock);
-	if (old != c->known)
-		rc_forget(c);
-	c->known = old + 1;
+	if (c->gen == NULL)
+		rc_map(c); /* not mapped at open: a full disk, say */
+	if (c->gen != NULL) {
+		old = __atomic_fetch_add(c->gen, 1, __ATOMIC_ACQ_REL);
+		if (old != c->known)
+			rc_forget(c);
+		c->known = old + 1;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
 /*
- * rc_open - the shared counter of dir mapped; the cache stays off when
- * it cannot be (its reason is not the store's: nothing is said)
+ * rc_map - the shared counter of the state directory mapped (lock held,
+ * or before anyone else uses c); the cache stays off while it cannot
+ * be (its reason is not the store's: nothing is said)
  */
 static void
-rc_open(struct rcache *c, const char *dir)
+rc_map(struct rcache *c)
 {
 	char path[4200];
 	struct stat sb;
 	void *p;
 	int fd;
 
-	c->epoch = 1;
-	snprintf(path, sizeof(path), "%s/%s", dir, RC_GEN_FILE);
+	snprintf(path, sizeof(path), "%s/%s", c->dir, RC_GEN_FILE);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return;
 	if (fstat(fd, &sb) < 0 || (sb.st_size < 4096 &&
@@ -410,6 +418,16 @@ rc_open(struct rcache *c, const char *dir)
 		return;
 	c->gen = p;
 	c->known = __atomic_load_n(c->gen, __ATOMIC_ACQUIRE);
+	rc_forget(c); /* whatever it held, from before, is not known */
+}
+
+/* rc_open - the cache of a store in dir, and its counter if it maps */
+static void
+rc_open(struct rcache *c, const char *dir)
+{
+	c->epoch = 1;
+	c->dir = dir;
+	rc_map(c);
 }
 
 /* rc_close - the cache's memory and the counter's mapping let go */
@@ -485,12 +503,11 @@ rc_fill(struct rcache *c, uint64_t seq, const void *tb,
 {
 	struct rc_slot *sl;
 
-	if (c->gen == NULL || klen == 0 || klen > RC_KEY_MAX ||
-	    vlen > STORE_VAL_MAX)
+	if (klen == 0 || klen > RC_KEY_MAX || vlen > STORE_VAL_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
 	rc_sync(c);
-	if (c->seq == seq) {
+	if (c->gen != NULL && c->seq == seq) {
 		if (c->slots == NULL)
 			c->slots = calloc(RC_SLOTS, sizeof(*c->slots));
 		if (c->slots != NULL) {
@@ -816,6 +833,19 @@ step(struct bdb *st, unsigned kind, struct why *why)
 			     ? "deadlock" : st->fault.code == STORE_EFULL
 			     ? strerror(ENOSPC) : "I/O error");
 	return st->fault.code;
+}
+
+/* store_bdb_cached - the cache of records is on (tests) */
+bool
+store_bdb_cached(struct store *pub)
+{
+	struct bdb *st = (struct bdb *)pub;
+	bool on;
+
+	pthread_mutex_lock(&st->rc.lock);
+	on = st->rc.gen != NULL;
+	pthread_mutex_unlock(&st->rc.lock);
+	return on;
 }
 
 /* store_bdb_fail - make the next steps fail (tests) */
@@ -2678,7 +2708,7 @@ store_open_bdb(const struct store_opts *o, int *err, struct why *why)
 		bdb_close(&st->pub);
 		return NULL;
 	}
-	rc_open(&st->rc, o->dir);
+	rc_open(&st->rc, st->dir);
 	pthread_mutex_lock(&opens_lock);
 	n = opens++;
 	pthread_mutex_unlock(&opens_lock);

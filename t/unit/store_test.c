@@ -326,6 +326,36 @@ test_store_a_siblings_write_shows_in_the_cache(void **state)
 	assert_int_equal(put_one(st, "key-c", "four"), 0);
 	assert_int_equal(get_one(st, "key-c"), 0);
 	assert_string_equal((const char *)w.reply.val, "four");
+	assert_true(store_bdb_cached(st));
+	st->ops->close(st);
+}
+
+/*
+ * A process whose counter of writes did not map when it opened the
+ * store (a full disk, here a directory in its way) has no cache, and
+ * maps the counter at its next write once it can, so that its writes
+ * reach its siblings' caches from then on.
+ */
+static void
+test_store_counter_mapped_at_a_write_when_it_could_not_be_at_open(
+    void **state)
+{
+	char path[128];
+	struct store *st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/policyd.gen", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	st = open_ok();
+	assert_false(store_bdb_cached(st));
+	assert_int_equal(put_one(st, "key-a", "one"), 0);
+	assert_int_equal(get_one(st, "key-a"), 0);
+	assert_false(store_bdb_cached(st));
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(put_one(st, "key-a", "two"), 0);
+	assert_true(store_bdb_cached(st));
+	assert_int_equal(get_one(st, "key-a"), 0);
+	assert_string_equal((const char *)w.reply.val, "two");
 	st->ops->close(st);
 }
 
@@ -1044,6 +1074,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_store_a_siblings_write_shows_in_the_cache, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_counter_mapped_at_a_write_when_it_could_not_be_at_open,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_keeps_records,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
