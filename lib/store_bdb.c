@@ -151,7 +151,7 @@ deltas_commit(void)
  *   write outside them happened meanwhile (seq moved: the values might
  *   be older than that write);
  * - every other write drops its key (rec_put, rec_del, a walk's delete,
- *   the upgrade's rewrite: rc_drop, which moves seq);
+ *   the upgrade's rewrite: rc_wrote, which moves seq);
  * - a run answers from the cache only when every record it reads is
  *   there and it writes none (rc_try); else it runs in a transaction,
  *   as before. A run's script is a function of what it reads and its
@@ -368,15 +368,21 @@ rc_sync(struct rcache *c)
 	}
 }
 
-/*
- * rc_wrote - this process wrote to a table: the shared counter moves,
- * so siblings forget; if it had moved before (a sibling wrote), we do
- */
 static void rc_map(struct rcache *c);
+static struct rc_slot *rc_find(struct rcache *c, const void *tb,
+    const void *key, size_t klen);
 
+/*
+ * rc_wrote - this process wrote the record: the shared counter moves,
+ * so siblings forget (if it had moved before, a sibling wrote: we do);
+ * drop: a write outside a named transaction, so the record is no longer
+ * known and a fill that the write overtook is dropped (seq)
+ */
 static void
-rc_wrote(struct rcache *c)
+rc_wrote(struct rcache *c, const void *tb, const void *key, size_t klen,
+    bool drop)
 {
+	struct rc_slot *sl;
 	uint64_t old;
 
 	pthread_mutex_lock(&c->lock);
@@ -387,6 +393,11 @@ rc_wrote(struct rcache *c)
 		if (old != c->known)
 			rc_forget(c);
 		c->known = old + 1;
+	}
+	if (drop) {
+		c->seq++;
+		if ((sl = rc_find(c, tb, key, klen)) != NULL)
+			sl->tb = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -523,19 +534,6 @@ rc_fill(struct rcache *c, uint64_t seq, const void *tb,
 			sl->expires = found ? expires : 0;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* rc_drop - a record written outside a run or get: no longer known */
-static void
-rc_drop(struct rcache *c, const void *tb, const void *key, size_t klen)
-{
-	struct rc_slot *sl;
-
-	pthread_mutex_lock(&c->lock);
-	c->seq++;
-	if ((sl = rc_find(c, tb, key, klen)) != NULL)
-		sl->tb = NULL;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -1161,9 +1159,7 @@ rec_put(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 	int rc = rec_put_db(st, t, tb, key, klen, val, vlen, expires, exists,
 	    why);
 
-	rc_wrote(&st->rc);
-	if (!rc_own)
-		rc_drop(&st->rc, tb, key, klen);
+	rc_wrote(&st->rc, tb, key, klen, !rc_own);
 	return rc;
 }
 
@@ -1193,8 +1189,7 @@ rec_del(struct bdb *st, DB_TXN *t, struct table *tb, const void *key,
 {
 	int rc = rec_del_db(st, t, tb, key, klen, why);
 
-	rc_wrote(&st->rc);
-	rc_drop(&st->rc, tb, key, klen);
+	rc_wrote(&st->rc, tb, key, klen, true);
 	return rc;
 }
 
@@ -1923,8 +1918,7 @@ walk_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 			}
 			wrote = true;
 			rc = cu.c->del(cu.c, 0);
-			rc_wrote(&st->rc);
-			rc_drop(&st->rc, w->tb, cu.k.data, cu.k.size);
+			rc_wrote(&st->rc, w->tb, cu.k.data, cu.k.size, true);
 			if (rc != 0)
 				break;
 			delta_add(w->tb, -1);
@@ -2249,8 +2243,7 @@ upgrade_run(struct bdb *st, DB_TXN *t, void *arg, struct why *why)
 		memcpy(nbuf + HDR, cu.vbuf, V1_VAL);
 		nv = dbt(nbuf, sizeof(nbuf));
 		rc = cu.c->put(cu.c, &cu.k, &nv, DB_CURRENT);
-		rc_wrote(&st->rc);
-		rc_drop(&st->rc, u->tb, cu.k.data, cu.k.size);
+		rc_wrote(&st->rc, u->tb, cu.k.data, cu.k.size, true);
 		if (rc != 0)
 			break;
 	}
