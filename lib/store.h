@@ -485,6 +485,8 @@ void store_bdb_fail(struct store *st, unsigned steps, unsigned skip,
  * is once the state directory's counter of writes, policyd.gen, maps)
  */
 bool store_bdb_cached(struct store *st);
+/* For tests: how many looks at a record the cache answered */
+uint64_t store_bdb_cache_answers(struct store *st);
 
 /*
  * store_open_mem - a store in memory that finishes every operation later,

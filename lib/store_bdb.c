@@ -170,32 +170,41 @@ deltas_commit(void)
  * the cache stays off, and each write tries to map it again first, so
  * that what this process writes reaches its siblings once it can.
  *
- * A direct-mapped table of RC_SLOTS, allocated when first used; keys
- * longer than RC_KEY_MAX are not kept. The lock makes it safe from the
- * thread pool's jobs too (they do not use it today). With a fault
- * injected (tests), nothing is answered from it.
+ * A table of RC_SETS sets of RC_WAYS records, allocated when first
+ * used: a record goes in the set its hash names, in a free way or in
+ * place of the way least recently looked at, so a thousand records of a
+ * greylisting pool stay known together (a table of one way lost one in
+ * five to another whose hash named its slot, and both missed at every
+ * turn of the pool). A record whose key and value together are longer
+ * than RC_DATA is not kept. The lock makes it safe from the thread
+ * pool's jobs too (they do not use it today). With a fault injected
+ * (tests), nothing is answered from it.
  */
-#define RC_SLOTS 4096
-#define RC_KEY_MAX 160
+#define RC_WAYS 4
+#define RC_SETS 2048
+#define RC_DATA 216 /* key and value: a greylist key of 170 bytes */
 #define RC_GEN_FILE "policyd.gen"
 
 struct rc_slot {
 	const void *tb;     /* the table; NULL: empty */
 	uint32_t epoch;
+	uint32_t tag;       /* the hash's low half: most misses end here */
+	uint32_t used;      /* the cache's clock when last looked at */
 	uint16_t klen, vlen;
 	bool found;         /* else the record was absent */
 	int64_t expires;
-	unsigned char key[RC_KEY_MAX];
-	unsigned char val[STORE_VAL_MAX];
+	unsigned char data[RC_DATA]; /* the key, then the value */
 };
 
 struct rcache {
 	pthread_mutex_t lock;
-	struct rc_slot *slots; /* NULL until the first fill */
+	struct rc_slot *slots; /* RC_SETS * RC_WAYS; NULL until a fill */
 	uint32_t epoch;     /* slots of another epoch are empty */
+	uint32_t clock;     /* counts looks: a slot's used */
 	uint64_t seq;       /* writes outside runs and gets, forgettings */
 	uint64_t *gen;      /* RC_GEN_FILE's counter; NULL: cache off */
 	uint64_t known;     /* the counter as our own writes left it */
+	uint64_t answers;   /* looks the cache answered (tests) */
 	const char *dir;    /* the state directory (struct bdb's) */
 };
 
@@ -319,12 +328,13 @@ static __thread bool wrote;
 static __thread bool rc_own;
 
 /*
- * rc_index - a record's slot: the table and the key mixed eight bytes
- * at a time (a byte at a time cost more than the look-ups it saves on
- * a request whose keys are all new)
+ * rc_hash - a record's hash: the table and the key mixed eight bytes at
+ * a time (a byte at a time cost more than the look-ups it saves on a
+ * request whose keys are all new); the high half names the set, the low
+ * half is the tag
  */
-static size_t
-rc_index(const void *tb, const void *key, size_t klen)
+static uint64_t
+rc_hash(const void *tb, const void *key, size_t klen)
 {
 	const unsigned char *p = key;
 	uint64_t h = (uint64_t)(uintptr_t)tb ^ klen, w;
@@ -338,7 +348,7 @@ rc_index(const void *tb, const void *key, size_t klen)
 		memcpy(&w, p, klen);
 		h = (((h << 5) | (h >> 59)) ^ w) * 0x9e3779b97f4a7c15u;
 	}
-	return (size_t)(h >> 32) & (RC_SLOTS - 1);
+	return h;
 }
 
 /* rc_forget - every record forgotten (lock held) */
@@ -451,20 +461,37 @@ rc_close(struct rcache *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
+/* rc_set - the first way of the set a hash names */
+static struct rc_slot *
+rc_set(struct rcache *c, uint64_t h)
+{
+	return &c->slots[((size_t)(h >> 32) & (RC_SETS - 1)) * RC_WAYS];
+}
+
+/* rc_look - the slot of the set h names holding the record, or NULL */
+static struct rc_slot *
+rc_look(struct rcache *c, uint64_t h, const void *tb, const void *key,
+    size_t klen)
+{
+	struct rc_slot *sl = rc_set(c, h);
+	size_t i;
+
+	for (i = 0; i < RC_WAYS; i++, sl++)
+		if (sl->tag == (uint32_t)h && sl->tb == tb &&
+		    sl->epoch == c->epoch && sl->klen == klen &&
+		    memcmp(sl->data, key, klen) == 0)
+			return sl;
+	return NULL;
+}
+
 /* rc_find - the slot holding the record, or NULL (lock held) */
 static struct rc_slot *
 rc_find(struct rcache *c, const void *tb, const void *key, size_t klen)
 {
-	struct rc_slot *sl;
-
 	if (c->gen == NULL || c->slots == NULL || klen == 0 ||
-	    klen > RC_KEY_MAX)
+	    klen > RC_DATA)
 		return NULL;
-	sl = &c->slots[rc_index(tb, key, klen)];
-	if (sl->tb != tb || sl->epoch != c->epoch || sl->klen != klen ||
-	    memcmp(sl->key, key, klen) != 0)
-		return NULL;
-	return sl;
+	return rc_look(c, rc_hash(tb, key, klen), tb, key, klen);
 }
 
 /*
@@ -481,9 +508,11 @@ rc_get(struct rcache *c, const void *tb, const void *key, size_t klen,
 	pthread_mutex_lock(&c->lock);
 	rc_sync(c);
 	if ((sl = rc_find(c, tb, key, klen)) != NULL) {
+		sl->used = ++c->clock;
+		c->answers++;
 		*found = sl->found;
 		if (sl->found) {
-			memcpy(val, sl->val, sl->vlen);
+			memcpy(val, sl->data + sl->klen, sl->vlen);
 			*vlen = sl->vlen;
 			*expires = sl->expires;
 		}
@@ -504,8 +533,29 @@ rc_mark(struct rcache *c, uint64_t *seq)
 }
 
 /*
+ * rc_victim - the way of a set a new record goes in: an empty one, else
+ * the one least recently looked at (lock held)
+ */
+static struct rc_slot *
+rc_victim(struct rcache *c, struct rc_slot *set)
+{
+	struct rc_slot *v = set;
+	size_t i;
+
+	for (i = 0; i < RC_WAYS; i++) {
+		if (set[i].tb == NULL || set[i].epoch != c->epoch)
+			return &set[i];
+		/* the clock wraps: the oldest is the one furthest behind */
+		if (c->clock - set[i].used > c->clock - v->used)
+			v = &set[i];
+	}
+	return v;
+}
+
+/*
  * rc_fill - a record as a committed transaction left it (found, or
- * absent), unless a write was dropped since rc_mark gave seq
+ * absent); when a write was dropped since rc_mark gave seq, or the
+ * record is too long to keep, its slot is dropped instead
  */
 static void
 rc_fill(struct rcache *c, uint64_t seq, const void *tb,
@@ -513,27 +563,41 @@ rc_fill(struct rcache *c, uint64_t seq, const void *tb,
     size_t vlen, int64_t expires)
 {
 	struct rc_slot *sl;
+	uint64_t h;
 
-	if (klen == 0 || klen > RC_KEY_MAX || vlen > STORE_VAL_MAX)
-		return;
+	if (klen == 0 || klen > RC_DATA)
+		return; /* never kept: nothing to drop */
 	pthread_mutex_lock(&c->lock);
 	rc_sync(c);
-	if (c->gen != NULL && c->seq == seq) {
-		if (c->slots == NULL)
-			c->slots = calloc(RC_SLOTS, sizeof(*c->slots));
-		if (c->slots != NULL) {
-			sl = &c->slots[rc_index(tb, key, klen)];
-			sl->tb = tb;
-			sl->epoch = c->epoch;
-			sl->klen = (uint16_t)klen;
-			memcpy(sl->key, key, klen);
-			sl->found = found;
-			sl->vlen = found ? (uint16_t)vlen : 0;
-			if (found)
-				memcpy(sl->val, val, vlen);
-			sl->expires = found ? expires : 0;
-		}
+	if (c->gen != NULL && c->slots == NULL)
+		c->slots = calloc((size_t)RC_SETS * RC_WAYS, sizeof(*c->slots));
+	if (c->gen == NULL || c->slots == NULL)
+		goto out;
+	h = rc_hash(tb, key, klen);
+	sl = rc_look(c, h, tb, key, klen);
+	if (c->seq != seq || klen + (found ? vlen : 0) > RC_DATA) {
+		/*
+		 * Not kept: what the slot says may be older than this
+		 * transaction's own writes, which dropped nothing (rc_own).
+		 */
+		if (sl != NULL)
+			sl->tb = NULL;
+		goto out;
 	}
+	if (sl == NULL)
+		sl = rc_victim(c, rc_set(c, h));
+	sl->tb = tb;
+	sl->epoch = c->epoch;
+	sl->tag = (uint32_t)h;
+	sl->used = ++c->clock;
+	sl->klen = (uint16_t)klen;
+	memcpy(sl->data, key, klen);
+	sl->found = found;
+	sl->vlen = found ? (uint16_t)vlen : 0;
+	if (found)
+		memcpy(sl->data + klen, val, vlen);
+	sl->expires = found ? expires : 0;
+out:
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -844,6 +908,19 @@ store_bdb_cached(struct store *pub)
 	on = st->rc.gen != NULL;
 	pthread_mutex_unlock(&st->rc.lock);
 	return on;
+}
+
+/* store_bdb_cache_answers - looks the cache of records answered (tests) */
+uint64_t
+store_bdb_cache_answers(struct store *pub)
+{
+	struct bdb *st = (struct bdb *)pub;
+	uint64_t n;
+
+	pthread_mutex_lock(&st->rc.lock);
+	n = st->rc.answers;
+	pthread_mutex_unlock(&st->rc.lock);
+	return n;
 }
 
 /* store_bdb_fail - make the next steps fail (tests) */

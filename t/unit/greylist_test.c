@@ -263,6 +263,53 @@ test_greylist_deleted_triplet_is_new_again(void **state)
 	assert_int_equal(r.wait, 300);
 }
 
+/*
+ * A look at a triplet before its first sight (policyctl's, say), then
+ * its first sight: the next look finds it, whatever its key's length.
+ * The cache of records kept the first look's "absent" for a key too
+ * long to keep with its value, and the first sight, which dropped
+ * nothing, left it there.
+ */
+static void
+test_greylist_triplet_found_after_a_look_before_its_first_sight(
+    void **state)
+{
+	struct fixture *f = *state;
+	const char *attrs[PA_COUNT] = { 0 };
+	struct req_opts o = { 24, 64 };
+	struct store_waiter w;
+	char sender[300];
+	struct gl_op op;
+	struct req req;
+	size_t len;
+
+	f->c.awl_domains = 0;
+	for (len = 100; len <= 260; len += 8) {
+		memset(sender, 's', len);
+		snprintf(sender + len, sizeof(sender) - len, "@b.example");
+		attrs[PA_CLIENT_ADDRESS] = "192.0.2.10";
+		attrs[PA_SENDER] = sender;
+		attrs[PA_RECIPIENT] = "u@our.example";
+		assert_int_equal(req_build(&req, f->a, attrs, &o, NULL), 0);
+		assert_true(greylist_op(&f->c, &req, NULL, T0, &op));
+		store_waiter_init(&w, &f->loop);
+		assert_int_equal(store_wait(&w, f->st->ops->get(f->st,
+				     GL_TABLE_TRIPLET, op.key[GL_REC_TRIPLET],
+				     op.klen[GL_REC_TRIPLET], &w.call)),
+		    STORE_NOTFOUND);
+		assert_int_equal(check(f, "192.0.2.10", sender,
+				     "u@our.example", T0, NULL), GL_NEW);
+		store_waiter_init(&w, &f->loop);
+		if (store_wait(&w, f->st->ops->get(f->st, GL_TABLE_TRIPLET,
+			op.key[GL_REC_TRIPLET], op.klen[GL_REC_TRIPLET],
+			&w.call)) != 0)
+			fail_msg("a key of %zu bytes: not found",
+			    op.klen[GL_REC_TRIPLET]);
+		assert_int_equal(check(f, "192.0.2.10", sender,
+				     "u@our.example", T0 + 1, NULL), GL_EARLY);
+	}
+}
+
 static void
 test_greylist_expiry(void **state)
 {
@@ -1765,6 +1812,7 @@ main(void)
 		BOTH(test_greylist_first_sight_early_retry_pass),
 		BOTH(test_greylist_retry_after_window_starts_over),
 		BOTH(test_greylist_deleted_triplet_is_new_again),
+		BOTH(test_greylist_triplet_found_after_a_look_before_its_first_sight),
 		BOTH(test_greylist_retry_within_a_minute_is_not_rewritten),
 		cmocka_unit_test_setup_teardown(
 		    test_greylist_read_only_judgement_writes_no_log, setup_bdb,
