@@ -5,6 +5,7 @@
 #include "verdict.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +21,46 @@
  */
 #define LOG_WHY_MAX 1100
 
+/* Words of eight bytes: a byte's value in each, the high bits. */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* zeros - the word has a zero byte (exact: no false alarm without one) */
+static inline uint64_t
+zeros(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/*
+ * plain - whether none of the n bytes at s is one text_safe_bufn escapes
+ * (controls, DEL, \ and "), eight at a time; *blank: one of them is a
+ * blank or an =, which makes the value quoted
+ */
+static bool
+plain(const char *s, size_t n, bool *blank)
+{
+	uint64_t w, odd = 0, q = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		/* a byte under 0x20 (exact as zeros() is), ", \, DEL */
+		odd |= ((w - ONES * 0x20) & ~w & HIGHS) |
+		    zeros(w ^ (ONES * '"')) | zeros(w ^ (ONES * '\\')) |
+		    zeros(w ^ (ONES * 0x7f));
+		q |= zeros(w ^ (ONES * ' ')) | zeros(w ^ (ONES * '='));
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		odd |= c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+		q |= c == ' ' || c == '=';
+	}
+	*blank = q != 0;
+	return odd == 0;
+}
+
 /* kv_max - " key=value", value escaped (max input bytes), quoted if needed */
 static void
 kv_max(char *buf, size_t size, size_t *off, const char *key, const char *val,
@@ -27,14 +68,25 @@ kv_max(char *buf, size_t size, size_t *off, const char *key, const char *val,
 {
 	char safe[LOG_WHY_MAX * 4 + 4];
 	size_t klen = strlen(key), vlen, need;
-	bool quote;
+	const char *v = val;
+	bool quote, blank;
 	char *p;
 
 	if (*off >= size)
 		return;
-	text_safe_bufn(safe, sizeof(safe), val, max);
-	vlen = strlen(safe);
-	quote = vlen == 0 || strpbrk(safe, " \"=") != NULL;
+	/*
+	 * Most values need no escape and are not cut: copied as they are,
+	 * not through safe (which cost a decision line three more passes).
+	 */
+	vlen = strnlen(val, max);
+	if (val[vlen] == '\0' && plain(val, vlen, &blank)) {
+		quote = vlen == 0 || blank;
+	} else {
+		text_safe_bufn(safe, sizeof(safe), val, max);
+		v = safe;
+		vlen = strlen(safe);
+		quote = vlen == 0 || strpbrk(safe, " \"=") != NULL;
+	}
 	need = (*off ? 1 : 0) + klen + 1 + vlen + (quote ? 2 : 0);
 	if (*off + need >= size) {
 		*off = size; /* no room: the line ends before this pair */
@@ -48,7 +100,7 @@ kv_max(char *buf, size_t size, size_t *off, const char *key, const char *val,
 	*p++ = '=';
 	if (quote)
 		*p++ = '"';
-	memcpy(p, safe, vlen);
+	memcpy(p, v, vlen);
 	p += vlen;
 	if (quote)
 		*p++ = '"';

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "log.h"
+#include "request.h"
 #include "verdict.h"
 
 static void
@@ -144,6 +146,88 @@ test_verdict_precedence_table(void **state)
 	arena_free(a);
 }
 
+/* expect_pair - " key=value" as the decision line had it before: escaped
+ * by text_safe_bufn, quoted when empty or holding a blank, " or = */
+static void
+expect_pair(char *out, size_t size, const char *key, const char *val,
+    size_t max)
+{
+	char safe[5000];
+
+	text_safe_bufn(safe, sizeof(safe), val, max);
+	if (safe[0] == '\0' || strpbrk(safe, " \"=") != NULL)
+		snprintf(out, size, "%s=\"%s\"", key, safe);
+	else
+		snprintf(out, size, "%s=%s", key, safe);
+}
+
+/*
+ * The decision line copies a value that needs no escape as it is, eight
+ * bytes at a time: every byte that needs an escape or quotes, at every
+ * place in a word and in the bytes after the last whole word, and
+ * values cut at their bound, come out as text_safe_bufn and the quoting
+ * rule made them.
+ */
+static void
+test_verdict_log_line_values_as_escaped_before(void **state)
+{
+	static const unsigned char odd[] = { ' ', '=', '"', '\\', 0x01,
+		0x09, 0x1f, 0x7f, 0x80, 0xff, 0x21, 0x7e, 0x3d };
+	const char *attrs[PA_COUNT] = { 0 };
+	struct req_opts net = { 24, 64 };
+	struct arena *a = arena_new();
+	char val[1300], want[12000], pair[6000], *line;
+	size_t len, at, o, lens[] = { 255, 256, 257, 1099, 1100, 1101 };
+	struct verdict v;
+	struct req req;
+
+	(void)state;
+	attrs[PA_CLIENT_ADDRESS] = "203.0.113.9";
+	assert_int_equal(req_build(&req, a, attrs, &net, NULL), 0);
+	memset(&v, 0, sizeof(v));
+	for (len = 0; len <= 20; len++)
+		for (at = 0; at <= len; at++)
+			for (o = 0; o < sizeof(odd); o++) {
+				memset(val, 'a' + (int)(len % 26), len);
+				if (at < len)
+					val[at] = (char)odd[o];
+				val[len] = '\0';
+				v.action = v.rule = val;
+				line = verdict_log_line(a, &req, &v, 1);
+				expect_pair(pair, sizeof(pair), "decision action",
+				    val, 1100);
+				snprintf(want, sizeof(want), "%s ", pair);
+				expect_pair(pair, sizeof(pair), "rule", val,
+				    TEXT_SAFE_MAX);
+				strcat(want, pair);
+				strcat(want, " client=");
+				if (strncmp(line, want, strlen(want)) != 0)
+					fail_msg("%zu bytes, 0x%02x at %zu:\n"
+					    "%s\nnot\n%s", len, odd[o], at,
+					    line, want);
+			}
+	for (len = 0; len < sizeof(lens) / sizeof(lens[0]); len++)
+		for (o = 0; o < 3; o++) {
+			memset(val, 'b', lens[len]);
+			val[lens[len]] = '\0';
+			if (o > 0)
+				val[lens[len] - o] = (char)(o == 1 ? ' ' : '"');
+			v.action = v.rule = val;
+			line = verdict_log_line(a, &req, &v, 1);
+			expect_pair(pair, sizeof(pair), "decision action", val,
+			    1100);
+			snprintf(want, sizeof(want), "%s ", pair);
+			expect_pair(pair, sizeof(pair), "rule", val,
+			    TEXT_SAFE_MAX);
+			strcat(want, pair);
+			strcat(want, " client=");
+			if (strncmp(line, want, strlen(want)) != 0)
+				fail_msg("%zu bytes:\n%s\nnot\n%s", lens[len],
+				    line, want);
+		}
+	arena_free(a);
+}
+
 int
 main(void)
 {
@@ -151,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_verdict_precedence_table),
 		cmocka_unit_test(test_verdict_refusal_anchors),
 		cmocka_unit_test(test_verdict_with_url),
+		cmocka_unit_test(test_verdict_log_line_values_as_escaped_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
