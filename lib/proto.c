@@ -270,6 +270,14 @@ proto_get(const struct proto_parser *p, enum proto_attr a)
 	return p->buf + p->val[a] - 1;
 }
 
+/* proto_values - the block of the ended request's values */
+const char *
+proto_values(const struct proto_parser *p, size_t *len)
+{
+	*len = p->buf != NULL ? p->vallen : 0;
+	return *len > 0 ? p->buf : NULL;
+}
+
 /* proto_why - reason for a bad request or a fatal error */
 const char *
 proto_why(const struct proto_parser *p)

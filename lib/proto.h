@@ -106,6 +106,12 @@ bool proto_pending(const struct proto_parser *p);
 
 /* proto_get - the attribute's value, or NULL if it was not sent */
 const char *proto_get(const struct proto_parser *p, enum proto_attr a);
+/*
+ * proto_values - the values of the request that ended, one block of *len
+ * bytes (each ends with a NUL) that every pointer proto_get() gives falls
+ * in; NULL when no value was kept
+ */
+const char *proto_values(const struct proto_parser *p, size_t *len);
 /* proto_why - why the last request was bad or the input fatal */
 const char *proto_why(const struct proto_parser *p);
 /* proto_attr_name - the attribute's name on the wire */

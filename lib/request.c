@@ -76,18 +76,16 @@ req_split_addr(struct arena *a, const char *s, struct req_addr *out)
 	out->full = arena_cat(a, out->local, "@", domain, NULL);
 }
 
-/* req_build - normalize one request */
-int
-req_build(struct req *req, struct arena *a, const char *const attrs[PA_COUNT],
+/* req_fill - normalize one request whose attrs are the arena's already */
+static int
+req_fill(struct req *req, struct arena *a, const char *const attrs[PA_COUNT],
     const struct req_opts *opts, struct why *why)
 {
 	const char *v;
-	int i;
 
 	memset(req, 0, sizeof(*req));
 	req->arena = a;
-	for (i = 0; i < PA_COUNT; i++)
-		req->attr[i] = attrs[i] ? arena_strdup(a, attrs[i]) : NULL;
+	memcpy(req->attr, attrs, sizeof(req->attr));
 
 	req->client_addr = "";
 	v = attrs[PA_CLIENT_ADDRESS];
@@ -135,16 +133,41 @@ req_build(struct req *req, struct arena *a, const char *const attrs[PA_COUNT],
 	return 0;
 }
 
-/* req_from_parser - build from the request the parser just ended */
+/* req_build - normalize one request */
+int
+req_build(struct req *req, struct arena *a, const char *const attrs[PA_COUNT],
+    const struct req_opts *opts, struct why *why)
+{
+	const char *own[PA_COUNT];
+	int i;
+
+	for (i = 0; i < PA_COUNT; i++)
+		own[i] = attrs[i] ? arena_strdup(a, attrs[i]) : NULL;
+	return req_fill(req, a, own, opts, why);
+}
+
+/*
+ * req_from_parser - build from the request the parser just ended: its
+ * values copied into the arena as the one block they are (a copy of
+ * each cost an allocation and a measure apiece)
+ */
 int
 req_from_parser(struct req *req, struct arena *a,
     const struct proto_parser *p, const struct req_opts *opts,
     struct why *why)
 {
-	const char *attrs[PA_COUNT];
+	const char *attrs[PA_COUNT], *blk, *v;
+	char *copy = NULL;
+	size_t len;
 	int i;
 
-	for (i = 0; i < PA_COUNT; i++)
-		attrs[i] = proto_get(p, (enum proto_attr)i);
-	return req_build(req, a, attrs, opts, why);
+	if ((blk = proto_values(p, &len)) != NULL) {
+		copy = arena_alloc(a, len);
+		memcpy(copy, blk, len);
+	}
+	for (i = 0; i < PA_COUNT; i++) {
+		v = proto_get(p, (enum proto_attr)i);
+		attrs[i] = v != NULL ? copy + (v - blk) : NULL;
+	}
+	return req_fill(req, a, attrs, opts, why);
 }

@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "arena.h"
+#include "proto.h"
 #include "request.h"
 #include "xalloc.h"
 
@@ -50,6 +51,63 @@ static const struct {
 	{ "bracketed literal", "[192.0.2.1]", 0, NULL, NULL, 0 },
 	{ "trailing blank", "192.0.2.1 ", 0, NULL, NULL, 0 },
 };
+
+/*
+ * A request built from the parser keeps its values when the parser goes
+ * on to the next request on the connection, which reuses its buffer
+ * (the values are copied into the arena as one block).
+ */
+static void
+test_request_from_parser_outlives_the_next_request(void **state)
+{
+	static const char one[] =
+	    "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+	    "client_address=192.0.2.7\nclient_name=Mail.Example.NET\n"
+	    "helo_name=mail.example.net\nsender=<Who@Sender.Example.>\n"
+	    "recipient=rcpt@our.example\nqueue_id=ABC123\n"
+	    "unknown_thing=ignored\ninstance=i-1\n\n";
+	static const char two[] =
+	    "request=smtpd_access_policy\nprotocol_state=DATA\n"
+	    "client_address=2001:db8::9\nclient_name=unknown\n"
+	    "helo_name=zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n"
+	    "sender=\nqueue_id=XYZ\n\n";
+	struct req_opts o = { 24, 64 };
+	struct arena *a = arena_new(), *b = arena_new();
+	struct proto_parser p;
+	enum proto_event ev;
+	struct req r1, r2;
+
+	(void)state;
+	proto_init(&p);
+	assert_int_equal(proto_feed(&p, one, sizeof(one) - 1, &ev),
+	    sizeof(one) - 1);
+	assert_int_equal(ev, PROTO_REQUEST);
+	assert_int_equal(req_from_parser(&r1, a, &p, &o, NULL), 0);
+	assert_int_equal(proto_feed(&p, two, sizeof(two) - 1, &ev),
+	    sizeof(two) - 1);
+	assert_int_equal(ev, PROTO_REQUEST);
+	assert_int_equal(req_from_parser(&r2, b, &p, &o, NULL), 0);
+	proto_fini(&p); /* the parser's buffer is gone */
+	assert_string_equal(r1.client_addr, "192.0.2.7");
+	assert_string_equal(r1.client_name, "mail.example.net");
+	assert_string_equal(r1.helo, "mail.example.net");
+	assert_string_equal(r1.sender.full, "Who@sender.example");
+	assert_string_equal(r1.rcpt.full, "rcpt@our.example");
+	assert_string_equal(r1.queue_id, "ABC123");
+	assert_string_equal(r1.instance, "i-1");
+	assert_string_equal(r1.protocol_state, "RCPT");
+	assert_string_equal(r1.attr[PA_REQUEST], "smtpd_access_policy");
+	assert_null(r1.attr[PA_SASL_USERNAME]);
+	assert_string_equal(r2.client_addr, "2001:db8::9");
+	assert_null(r2.client_name);
+	assert_true(r2.sender.is_null);
+	assert_null(r2.rcpt.full);
+	assert_string_equal(r2.queue_id, "XYZ");
+	assert_string_equal(r2.protocol_state, "DATA");
+	assert_string_equal(r2.instance, "");
+	arena_free(a);
+	arena_free(b);
+}
 
 static void
 test_request_client_address(void **state)
@@ -360,6 +418,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_client_address),
+		cmocka_unit_test(
+		    test_request_from_parser_outlives_the_next_request),
 		cmocka_unit_test(test_addr_format_ipv4_is_inet_ntops),
 		cmocka_unit_test(test_arena_printf_copies_plain_formats),
 		cmocka_unit_test(test_request_prefix_configurable),
