@@ -72,22 +72,47 @@ proto_attr_name(enum proto_attr a)
 	return (unsigned)a < PA_COUNT ? attr_names[a] : "?";
 }
 
+/*
+ * The names by length: a request has a dozen lines, each looked up among
+ * thirty names; only those of its length are compared (made once, from
+ * attr_names, before main).
+ */
+#define NAME_LEN_MAX 24 /* ccert_pubkey_fingerprint */
+#define SAME_LEN_MAX 8
+static signed char by_len[NAME_LEN_MAX + 1][SAME_LEN_MAX];
+
+__attribute__((constructor)) static void
+by_len_make(void)
+{
+	size_t i, len, k;
+
+	memset(by_len, -1, sizeof(by_len));
+	for (i = 0; i < PA_COUNT; i++) {
+		len = strlen(attr_names[i]);
+		for (k = 0; len <= NAME_LEN_MAX && k < SAME_LEN_MAX; k++)
+			if (by_len[len][k] < 0) {
+				by_len[len][k] = (signed char)i;
+				break;
+			}
+		if (len > NAME_LEN_MAX || k == SAME_LEN_MAX)
+			abort(); /* a name the table cannot hold: make it so */
+	}
+}
+
 /* proto_attr_lookup - attribute of a wire name, -1 if unknown */
 int
 proto_attr_lookup(const char *name, size_t len)
 {
-	int i;
+	const signed char *c;
+	size_t k;
 
-	/* The first byte and the end first: a request has a dozen lines,
-	 * each compared with thirty names (a strncmp each, 2,000
-	 * instructions a request). */
-	if (len == 0)
+	if (len == 0 || len > NAME_LEN_MAX)
 		return -1;
-	for (i = 0; i < PA_COUNT; i++)
-		if (attr_names[i][0] == name[0] &&
-		    strncmp(attr_names[i], name, len) == 0 &&
-		    attr_names[i][len] == '\0')
-			return i;
+	c = by_len[len];
+	for (k = 0; k < SAME_LEN_MAX && c[k] >= 0; k++)
+		if (attr_names[c[k]][0] == name[0] &&
+		    memcmp(attr_names[c[k]], name, len) == 0)
+			return c[k];
 	return -1;
 }
 

@@ -330,6 +330,13 @@ test_proto_every_attribute_by_name(void **state)
 	    PA_MAIL_VERSION);
 	assert_int_equal(proto_attr_lookup("sender_x", 8), -1);
 	assert_int_equal(proto_attr_lookup("send", 4), -1);
+	/* Names of a known name's length, longer than any, other case. */
+	assert_int_equal(proto_attr_lookup("recipienx", 9), -1);
+	assert_int_equal(proto_attr_lookup("helo_namf", 9), -1);
+	assert_int_equal(proto_attr_lookup("SENDER", 6), -1);
+	assert_int_equal(proto_attr_lookup("ccert_pubkey_fingerprintx", 25),
+	    -1);
+	assert_int_equal(proto_attr_lookup("sender=x", 6), PA_SENDER);
 	proto_fini(&p);
 }
 
