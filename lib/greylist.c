@@ -286,7 +286,7 @@ greylist_norm_sender(const struct gl_conf *c, const char *addr, char *out,
 		out[o++] = local[i];
 	}
 	out[o] = '\0';
-	snprintf(out + o, size - o, "@%s", domain);
+	text_cat(out + o, size - o, "@", domain, NULL); /* o + 2 <= size */
 	return out;
 }
 
@@ -307,8 +307,10 @@ net_text(const struct gl_conf *c, const struct ipaddr *ip, char *out,
 
 	addr_network(ip, prefix, &net);
 	if (net.family != AF_INET) {
-		snprintf(out, size, "%s/%u", addr_format(&net, a, sizeof(a)),
-		    prefix);
+		char nb[TEXT_NUM];
+
+		text_cat(out, size, addr_format(&net, a, sizeof(a)), "/",
+		    text_num(nb, prefix), NULL);
 		return out;
 	}
 	for (i = 0; i < 4; i++) {
@@ -325,7 +327,7 @@ net_text(const struct gl_conf *c, const struct ipaddr *ip, char *out,
 		*p++ = (char)('0' + prefix / 10);
 	*p++ = (char)('0' + prefix % 10);
 	*p = '\0';
-	snprintf(out, size, "%s", a);
+	text_cat(out, size, a, NULL);
 	return out;
 }
 
