@@ -226,33 +226,40 @@ arena_num(struct arena *a, long long v)
 static char *
 plain(struct arena *a, const char *fmt, va_list ap)
 {
-	const char *f, *s;
-	size_t len = 0;
+	const char *f, *q, *s;
+	size_t len = 0, n;
 	va_list aq;
 	char *p, *o;
 
-	for (f = fmt; *f; f++)
-		if (*f == '%' && *++f != 's' && *f != '%')
+	/* Only %s and %%: from one % to the next, not a byte at a time. */
+	for (f = fmt; (f = strchr(f, '%')) != NULL; f += 2)
+		if (f[1] != 's' && f[1] != '%')
 			return NULL;
 	va_copy(aq, ap);
-	for (f = fmt; *f; f++)
-		if (*f != '%')
-			len++;
-		else if (*++f == '%')
+	for (f = fmt;; f = q + 2) {
+		if ((q = strchr(f, '%')) == NULL) {
+			len += strlen(f);
+			break;
+		}
+		len += (size_t)(q - f);
+		if (q[1] == '%')
 			len++;
 		else
 			len += strlen((s = va_arg(aq, const char *)) ? s
 			    : "(null)");
+	}
 	va_end(aq);
 	p = o = arena_alloc(a, len + 1);
-	for (f = fmt; *f; f++) {
-		size_t n;
-
-		if (*f != '%') {
-			*o++ = *f;
-			continue;
+	for (f = fmt;; f = q + 2) {
+		if ((q = strchr(f, '%')) == NULL) {
+			n = strlen(f);
+			memcpy(o, f, n);
+			o += n;
+			break;
 		}
-		if (*++f == '%') {
+		memcpy(o, f, (size_t)(q - f));
+		o += q - f;
+		if (q[1] == '%') {
 			*o++ = '%';
 			continue;
 		}

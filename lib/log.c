@@ -254,7 +254,11 @@ text_cat(char *buf, size_t size, ...)
 
 	va_start(ap, size);
 	while ((s = va_arg(ap, const char *)) != NULL && o < size - 1) {
-		size_t n = strnlen(s, size - 1 - o);
+		size_t n;
+
+		if (*s == '\0')
+			continue; /* half the pieces of a check's trace */
+		n = strnlen(s, size - 1 - o);
 
 		memcpy(buf + o, s, n);
 		o += n;

@@ -82,6 +82,25 @@ test_log_arena(void **state)
 	arena_free(NULL);
 }
 
+/* text_cat: pieces joined, empty ones skipped, cut to the buffer */
+static void
+test_log_text_cat(void **state)
+{
+	char b[8];
+
+	(void)state;
+	assert_int_equal(text_cat(b, sizeof(b), "", "ab", "", "", "c", "",
+			     NULL), 3);
+	assert_string_equal(b, "abc");
+	assert_int_equal(text_cat(b, sizeof(b), "", NULL), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(text_cat(b, sizeof(b), "abcd", "", "efgh", "ij",
+			     NULL), 7);
+	assert_string_equal(b, "abcdefg");
+	assert_int_equal(text_cat(b, 1, "x", NULL), 0);
+	assert_string_equal(b, "");
+}
+
 int
 main(void)
 {
@@ -89,6 +108,7 @@ main(void)
 		cmocka_unit_test(test_log_text_safe),
 		cmocka_unit_test(test_log_text_safe_bounded),
 		cmocka_unit_test(test_log_arena),
+		cmocka_unit_test(test_log_text_cat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,6 +369,12 @@ test_arena_printf_copies_plain_formats(void **state)
 	    "100% sure%");
 	assert_string_equal(arena_printf(a, "no conversion"), "no conversion");
 	assert_string_equal(arena_printf(a, "%s", ""), "");
+	assert_string_equal(arena_printf(a, "%s%s", "a", "b"), "ab");
+	assert_string_equal(arena_printf(a, "%%%s%%x", "y"), "%y%x");
+	assert_string_equal(arena_printf(a, "tail %s end", "mid"),
+	    "tail mid end");
+	assert_string_equal(arena_printf(a, "%s", "x%sy"), "x%sy");
+	assert_string_equal(arena_printf(a, "%d%s", 5, "z"), "5z");
 	snprintf(want, sizeof(want), "[%s]", null);
 	assert_string_equal(arena_printf(a, "[%s]", null), want);
 	assert_string_equal(arena_printf(a, "%s:%u:%.2s", "x", 7u, "abc"),
