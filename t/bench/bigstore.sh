@@ -20,7 +20,8 @@ trap 'set +e
     rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 greylist_policy "$tmp/policy.yaml"
 lg="$build/t/bench/loadgen"
 start() {

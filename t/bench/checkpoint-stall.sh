@@ -14,7 +14,8 @@ tmp=$(mktemp -d)
 trap 'set +e; { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 cat > "$tmp/policy.yaml" <<POLICY
 listen:
   - inet: 127.0.0.1:0

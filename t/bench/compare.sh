@@ -48,7 +48,8 @@ trap 'set +e
     rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 lg="$build/t/bench/loadgen"
 policyd=${POLICYD:-$build/policyd/policyd}
 n=${N:-40000}
@@ -176,25 +177,13 @@ skip() {
 	next=$((next + runs * $1))
 }
 
-cat > "$tmp/static.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-access:
-  - name: all
-    client: 0.0.0.0/0
-    action: DUNNO
-POLICY
-cat > "$tmp/greylist.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-max_connections: 5000
-metrics: { enabled: false }
-checks:
-  greylist: { delay: 5m, awl_clients: 0, awl_domains: 0 }
-POLICY
-sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/static.yaml" \
-    > "$tmp/static2.yaml" && mv "$tmp/static2.yaml" "$tmp/static.yaml"
+# the benches' two policies, with room for 4,096 connections
+static_policy "$tmp/static.yaml"
+greylist_policy "$tmp/greylist.yaml"
+for f in static greylist; do
+	sed 's/^metrics:.*/max_connections: 5000\n&/' "$tmp/$f.yaml" \
+	    > "$tmp/$f.2" && mv "$tmp/$f.2" "$tmp/$f.yaml"
+done
 
 # identity: loadgen's 1,000 host names and its sender domain in dnsd
 . "$(dirname "$0")/identity-setup.sh"

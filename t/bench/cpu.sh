@@ -25,22 +25,14 @@ dpid=
 trap 'set +e
     [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; [ -z "$dpid" ] ||
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT; trap 'exit 143' TERM
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 lg="$build/t/bench/loadgen"
 hz=$(getconf CLK_TCK)
 
 case $mode in
 pool|new) greylist_policy "$tmp/policy.yaml" ;;
 static)
-	cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-access:
-  - name: all
-    client: 0.0.0.0/0
-    action: DUNNO
-POLICY
+	static_policy "$tmp/policy.yaml"
 	;;
 identity)
 	. "$top/t/bench/identity-setup.sh"

@@ -13,7 +13,8 @@ trap 'set +e
     kill $dpid 2>/dev/null; { kill $ppid && wait $ppid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 . "$top/t/bench/identity-setup.sh"
 "$build/policyd/policyd" -f -c "$tmp/policy.yaml" \
     --state-dir "$tmp/state" 2>"$tmp/log" &

@@ -25,7 +25,8 @@ tmp=$(mktemp -d)
 dpid=
 trap 'set +e; kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 case $mode in
 identity)
 	. "$top/t/bench/identity-setup.sh"

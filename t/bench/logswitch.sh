@@ -23,7 +23,8 @@ trap 'set +e
     [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 greylist_policy "$tmp/policy.yaml"
 "$policyd" -f -c "$tmp/policy.yaml" --state-dir "$tmp/state" 2>"$tmp/log" &
 pid=$!

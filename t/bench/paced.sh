@@ -24,7 +24,8 @@ trap 'set +e; [ -z "$pid" ] || { kill $pid && wait $pid; } 2>/dev/null;
     [ -z "$dpid" ] || kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 command -v perf >/dev/null || {
 	echo "paced.sh: perf is not installed" >&2
 	exit 2

@@ -7,6 +7,20 @@
 # greylist_policy FILE - the benches' greylisting policy: a 5-minute
 # delay, no auto-whitelist, no metrics (they cost per second, not per
 # request)
+# static_policy FILE - an access rule that answers every request DUNNO,
+# no check, no metrics: the least policyd does for a request
+static_policy() {
+	cat > "$1" <<POLICY
+listen:
+  - inet: 127.0.0.1:0
+metrics: { enabled: false }
+access:
+  - name: all
+    client: 0.0.0.0/0
+    action: DUNNO
+POLICY
+}
+
 greylist_policy() {
 	cat > "$1" <<POLICY
 listen:

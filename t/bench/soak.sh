@@ -30,7 +30,8 @@ trap 'set +e
     kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 . "$here/identity-setup.sh"
 sed 's/^listen:/metrics: { interval: 10s }\n&/' "$tmp/policy.yaml" \
     > "$tmp/soak.yaml"

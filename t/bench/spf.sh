@@ -10,7 +10,8 @@ tmp=$(mktemp -d)
 trap 'set +e; { kill $pid && wait $pid; } 2>/dev/null; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs, and the
 # daemon frees its shared memory
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 cat > "$tmp/zone" <<'ZONE'
 bench.example. 3600 IN TXT "v=spf1 ip4:198.51.100.0/24 include:_spf1.bench.example include:_spf2.bench.example a mx ~all"
 _spf1.bench.example. 3600 IN TXT "v=spf1 ip4:203.0.113.0/25 ip6:2001:db8::/32 -all"

@@ -20,18 +20,11 @@ max=${4:-}
 tmp=$(mktemp -d)
 trap 'set +e; rm -rf "$tmp"' EXIT
 # interrupted (^C, a CI timeout's TERM): the EXIT trap still runs
-trap 'exit 130' INT; trap 'exit 143' TERM
+# (PIPE: output into a pipe that closed, as | head does)
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 141' PIPE
 case $mode in
 static)
-	cat > "$tmp/policy.yaml" <<POLICY
-listen:
-  - inet: 127.0.0.1:0
-metrics: { enabled: false }
-access:
-  - name: all
-    client: 0.0.0.0/0
-    action: DUNNO
-POLICY
+	static_policy "$tmp/policy.yaml"
 	;;
 greylist|pre)
 	greylist_policy "$tmp/policy.yaml"
