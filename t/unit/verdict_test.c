@@ -162,9 +162,34 @@ expect_pair(char *out, size_t size, const char *key, const char *val,
 }
 
 /*
- * The decision line copies a value that needs no escape as it is, eight
+ * as_before - the decision line of a verdict whose action and rule are
+ * val begins with the two pairs expect_pair makes of it; what names the
+ * value when it does not
+ */
+static void
+as_before(struct arena *a, const struct req *req, const char *val,
+    const char *what)
+{
+	struct verdict v;
+	char want[12000], pair[6000];
+	const char *line;
+
+	memset(&v, 0, sizeof(v));
+	v.action = v.rule = val;
+	line = verdict_log_line(a, req, &v, 1);
+	expect_pair(pair, sizeof(pair), "decision action", val, 1100);
+	snprintf(want, sizeof(want), "%s ", pair);
+	expect_pair(pair, sizeof(pair), "rule", val, TEXT_SAFE_MAX);
+	strcat(want, pair);
+	strcat(want, " client=");
+	if (strncmp(line, want, strlen(want)) != 0)
+		fail_msg("%s:\n%s\nnot\n%s", what, line, want);
+}
+
+/*
+ * The decision line copies a value that needs no escape as it is, sixteen
  * bytes at a time: every byte that needs an escape or quotes, at every
- * place in a word and in the bytes after the last whole word, and
+ * place in a vector and in the bytes after the last whole one, and
  * values cut at their bound, come out as text_safe_bufn and the quoting
  * rule made them.
  */
@@ -176,35 +201,23 @@ test_verdict_log_line_values_as_escaped_before(void **state)
 	const char *attrs[PA_COUNT] = { 0 };
 	struct req_opts net = { 24, 64 };
 	struct arena *a = arena_new();
-	char val[1300], want[12000], pair[6000], *line;
+	char val[1300], what[64];
 	size_t len, at, o, lens[] = { 255, 256, 257, 1099, 1100, 1101 };
-	struct verdict v;
 	struct req req;
 
 	(void)state;
 	attrs[PA_CLIENT_ADDRESS] = "203.0.113.9";
 	assert_int_equal(req_build(&req, a, attrs, &net, NULL), 0);
-	memset(&v, 0, sizeof(v));
-	for (len = 0; len <= 20; len++)
+	for (len = 0; len <= 40; len++)
 		for (at = 0; at <= len; at++)
 			for (o = 0; o < sizeof(odd); o++) {
 				memset(val, 'a' + (int)(len % 26), len);
 				if (at < len)
 					val[at] = (char)odd[o];
 				val[len] = '\0';
-				v.action = v.rule = val;
-				line = verdict_log_line(a, &req, &v, 1);
-				expect_pair(pair, sizeof(pair), "decision action",
-				    val, 1100);
-				snprintf(want, sizeof(want), "%s ", pair);
-				expect_pair(pair, sizeof(pair), "rule", val,
-				    TEXT_SAFE_MAX);
-				strcat(want, pair);
-				strcat(want, " client=");
-				if (strncmp(line, want, strlen(want)) != 0)
-					fail_msg("%zu bytes, 0x%02x at %zu:\n"
-					    "%s\nnot\n%s", len, odd[o], at,
-					    line, want);
+				snprintf(what, sizeof(what), "%zu bytes, 0x%02x "
+				    "at %zu", len, odd[o], at);
+				as_before(a, &req, val, what);
 			}
 	for (len = 0; len < sizeof(lens) / sizeof(lens[0]); len++)
 		for (o = 0; o < 3; o++) {
@@ -212,18 +225,8 @@ test_verdict_log_line_values_as_escaped_before(void **state)
 			val[lens[len]] = '\0';
 			if (o > 0)
 				val[lens[len] - o] = (char)(o == 1 ? ' ' : '"');
-			v.action = v.rule = val;
-			line = verdict_log_line(a, &req, &v, 1);
-			expect_pair(pair, sizeof(pair), "decision action", val,
-			    1100);
-			snprintf(want, sizeof(want), "%s ", pair);
-			expect_pair(pair, sizeof(pair), "rule", val,
-			    TEXT_SAFE_MAX);
-			strcat(want, pair);
-			strcat(want, " client=");
-			if (strncmp(line, want, strlen(want)) != 0)
-				fail_msg("%zu bytes:\n%s\nnot\n%s", lens[len],
-				    line, want);
+			snprintf(what, sizeof(what), "%zu bytes", lens[len]);
+			as_before(a, &req, val, what);
 		}
 	arena_free(a);
 }
