@@ -863,6 +863,15 @@ bdb_close(struct store *pub)
 	if (st->pending && st->env != NULL &&
 	    st->env->log_flush(st->env, NULL) != 0)
 		clean = false;
+	/*
+	 * A checkpoint, so the next open finds the last one at the end of
+	 * the log: it reads the log back to it, and a minute of writes at
+	 * full speed since the last sweep's (a gigabyte, ten million
+	 * triplets) took a start 1.2 s. The old files go with it. A failure
+	 * (a full disk) leaves that work to the next open, as before.
+	 */
+	if (clean && st->env != NULL)
+		(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
 	for (i = 0; i < st->ntables; i++)
 		if (st->tables[i].db->close(st->tables[i].db, 0) != 0)
 			clean = false;

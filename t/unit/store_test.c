@@ -334,6 +334,51 @@ test_store_cache_keeps_a_pool_of_a_thousand_records(void **state)
 	st->ops->close(st);
 }
 
+/* log_files - how many Berkeley DB log files dir holds */
+static int
+log_files(void)
+{
+	char cmd[256];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^log\\.'", dir);
+	assert_non_null(f = popen(cmd, "r"));
+	assert_int_equal(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/*
+ * A clean close leaves a checkpoint at the end of the log: an open reads
+ * the log back to the last checkpoint, and with a minute of writes at
+ * full speed since the last sweep's (ten million triplets) the daemon
+ * took 1.2 s to start. Writes over three log files, then a close: one
+ * file is left, and the records are all there after the open.
+ */
+static void
+test_store_clean_close_leaves_no_log_to_read_at_open(void **state)
+{
+	struct store *st = open_ok();
+	char k[32], v[200];
+	int i;
+
+	(void)state;
+	memset(v, 'v', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	for (i = 0; i < 40000; i++) {
+		snprintf(k, sizeof(k), "key-%06d", i);
+		assert_int_equal(put_one(st, k, v), 0);
+	}
+	assert_true(log_files() >= 3);
+	st->ops->close(st);
+	assert_int_equal(log_files(), 1);
+	st = open_ok();
+	assert_int_equal(get_one(st, "key-000000"), 0);
+	assert_int_equal(get_one(st, "key-039999"), 0);
+	st->ops->close(st);
+}
+
 /*
  * The daemon's --stdio siblings share its environment and write to it:
  * what one writes shows in the next look of another that had the record
@@ -1124,6 +1169,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_cache_keeps_a_pool_of_a_thousand_records, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_clean_close_leaves_no_log_to_read_at_open, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_counter_mapped_at_a_write_when_it_could_not_be_at_open,
